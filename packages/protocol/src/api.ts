@@ -1,0 +1,155 @@
+/**
+ * Shapes of the coordinator's HTTP API (JSON), shared by the coordinator,
+ * the SDK, the CLI and the job explorer.
+ */
+import type { TaskLimits } from './jobspec.ts'
+
+export type JobState = 'queued' | 'running' | 'completed' | 'partially_failed' | 'failed' | 'cancelled' | 'expired'
+export type ShardState = 'pending' | 'dispatched' | 'voting' | 'accepted' | 'failed' | 'cancelled'
+export type ReplicaState = 'running' | 'done' | 'lost' | 'late' | 'cancelled'
+
+export const TERMINAL_JOB_STATES: readonly JobState[] = [
+  'completed',
+  'partially_failed',
+  'failed',
+  'cancelled',
+  'expired',
+]
+
+export function isTerminalJobState(state: JobState): boolean {
+  return TERMINAL_JOB_STATES.includes(state)
+}
+
+/** One placement of a shard on a provider. */
+export interface ReplicaView {
+  assignmentId: string
+  /** Which replica slot of the shard this placement fills (0-based). */
+  slot: number
+  attempt: number
+  provider: string
+  state: ReplicaState
+  /** Outcome kind once the result is in (`ok`, `trap`, ...). */
+  outcome?: string
+  digest?: string
+  fuelUsed?: number
+  durationMs?: number
+  /** `majority` or `minority` once the shard is decided. */
+  vote?: 'majority' | 'minority'
+  /** Why the placement ended without a counted result (disconnect, timeout, late). */
+  reason?: string
+  dispatchedAt: number
+  finishedAt?: number
+}
+
+export interface ShardView {
+  index: number
+  state: ShardState
+  inputBytes: number
+  inputSha256: string
+  replicas: ReplicaView[]
+  /** Digest of the accepted outcome. */
+  digest?: string
+  /** Kind of the accepted outcome. */
+  outcome?: string
+  /** Providers whose results formed the quorum. */
+  majority?: string[]
+  minority?: string[]
+  /** Why the shard failed, or why it is waiting. */
+  reason?: string
+  decidedAt?: number
+}
+
+export interface JobSummary {
+  id: string
+  name?: string
+  state: JobState
+  createdAt: number
+  updatedAt: number
+  finishedAt?: number
+  deadline: number
+  shards: { total: number; accepted: number; failed: number; pending: number }
+  redundancy: number
+  quorum: number
+}
+
+export interface JobView extends JobSummary {
+  moduleSha256: string
+  args: string[]
+  maxReplicas: number
+  limits: TaskLimits
+  shardList: ShardView[]
+  /** Why the job is waiting or failed, when it is. */
+  reason?: string
+}
+
+export interface ShardResultView {
+  index: number
+  state: ShardState
+  digest?: string
+  outcome?: string
+  /** Base64 of the accepted output (for `ok` outcomes). */
+  output?: string
+  majority: string[]
+  minority: string[]
+  reason?: string
+}
+
+export interface JobResultsView {
+  id: string
+  state: JobState
+  shards: ShardResultView[]
+}
+
+export interface SubmitJobResponse {
+  id: string
+  state: JobState
+  /** False when a job with the same id already existed (idempotent resubmission). */
+  created: boolean
+}
+
+export interface ProviderView {
+  peerId: string
+  operator?: string
+  online: boolean
+  capacity: number
+  running: number
+  connectedAt?: number
+  lastSeenAt: number
+  counters: { valid: number; invalid: number; timeouts: number; lost: number }
+}
+
+export interface ListPage<T> {
+  items: T[]
+  total: number
+  offset: number
+  limit: number
+}
+
+export interface CoordinatorInfo {
+  peerId: string
+  /** Multiaddrs agents dial, each ending in /p2p/<peerId>. */
+  multiaddrs: string[]
+  version: string
+  backend: string
+}
+
+/** Events on a job's server-sent event stream (`GET /v1/jobs/:id/events`). */
+export interface JobEventMap {
+  /** The job was accepted and its shards queued. */
+  'job:queued': { jobId: string }
+  /** A replica was placed on a provider. */
+  'shard:dispatched': { jobId: string; shard: number; provider: string; attempt: number }
+  /** A replica's result arrived. */
+  'replica:result': { jobId: string; shard: number; provider: string; outcome: string; digest?: string }
+  /** A shard needs more replicas because results disagree. */
+  'shard:escalated': { jobId: string; shard: number; replicas: number }
+  /** q results agreed. */
+  'shard:accepted': { jobId: string; shard: number; digest: string; majority: string[]; minority: string[] }
+  /** The shard could not be decided. */
+  'shard:failed': { jobId: string; shard: number; reason: string }
+  /** The job reached a terminal state. */
+  'job:done': { jobId: string; state: JobState }
+}
+
+export type JobEventName = keyof JobEventMap
+export type JobEvent = { [K in JobEventName]: { type: K; at: number } & JobEventMap[K] }[JobEventName]

@@ -1,0 +1,229 @@
+import { z } from 'zod'
+import { fromBase64, sha256Hex } from './bytes.ts'
+import { InvalidJobSpecError, type SpecIssue } from './errors.ts'
+
+/** Defaults applied to a job spec's optional fields. */
+export const JOB_DEFAULTS = {
+  redundancy: 3,
+  quorum: 2,
+  limits: {
+    timeoutMs: 60_000,
+    memoryMiB: 256,
+    outputBytes: 16 * 1024 * 1024,
+    stderrBytes: 64 * 1024,
+    fuel: 50_000_000_000,
+  },
+  /** How long a job may take, from acceptance, when it names no deadline. */
+  deadlineMs: 60 * 60 * 1000,
+} as const
+
+/** Hard bounds every coordinator enforces, whatever a spec asks for. */
+export const JOB_BOUNDS = {
+  maxInputs: 100_000,
+  maxReplicas: 16,
+  maxArgs: 256,
+  maxTimeoutMs: 24 * 60 * 60 * 1000,
+  maxMemoryMiB: 4096,
+  maxOutputBytes: 64 * 1024 * 1024,
+  maxStderrBytes: 1024 * 1024,
+} as const
+
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
+
+const base64 = z.string({ error: 'must be a base64 string' })
+const positiveInt = (max: number) =>
+  z
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .positive('must be greater than 0')
+    .max(max, `must be at most ${max}`)
+
+/** The JSON shape of a job spec, version 1, as submitted to a coordinator. */
+export const jobSpecJsonSchema = z.strictObject({
+  version: z.literal(1, { error: 'must be 1 (the only job spec version)' }).default(1),
+  name: z.string().max(200, 'must be at most 200 characters').optional(),
+  module: z.strictObject(
+    {
+      wasm: base64,
+      sha256: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters')
+        .optional(),
+    },
+    { error: 'must be an object with a base64 "wasm" field' },
+  ),
+  args: z.array(z.string(), { error: 'must be a list of strings' }).max(JOB_BOUNDS.maxArgs).default([]),
+  env: z.record(z.string(), z.string(), { error: 'must be an object of string values' }).default({}),
+  inputs: z
+    .array(base64, { error: 'must be a list of base64 strings, one per shard' })
+    .min(1, 'must contain at least one shard input')
+    .max(JOB_BOUNDS.maxInputs, `must contain at most ${JOB_BOUNDS.maxInputs} shard inputs`),
+  redundancy: positiveInt(JOB_BOUNDS.maxReplicas).default(JOB_DEFAULTS.redundancy),
+  quorum: positiveInt(JOB_BOUNDS.maxReplicas).optional(),
+  maxReplicas: positiveInt(JOB_BOUNDS.maxReplicas).optional(),
+  limits: z
+    .strictObject({
+      timeoutMs: positiveInt(JOB_BOUNDS.maxTimeoutMs).default(JOB_DEFAULTS.limits.timeoutMs),
+      memoryMiB: positiveInt(JOB_BOUNDS.maxMemoryMiB).default(JOB_DEFAULTS.limits.memoryMiB),
+      outputBytes: positiveInt(JOB_BOUNDS.maxOutputBytes).default(JOB_DEFAULTS.limits.outputBytes),
+      stderrBytes: positiveInt(JOB_BOUNDS.maxStderrBytes).default(JOB_DEFAULTS.limits.stderrBytes),
+      fuel: positiveInt(Number.MAX_SAFE_INTEGER).default(JOB_DEFAULTS.limits.fuel),
+    })
+    .prefault({}),
+  deadline: z
+    .union([z.number().int().positive(), z.iso.datetime({ offset: true })], {
+      error: 'must be a Unix time in milliseconds or an ISO-8601 date-time',
+    })
+    .optional(),
+})
+
+export type JobSpecJson = z.input<typeof jobSpecJsonSchema>
+
+export interface TaskLimits {
+  /** Wall-clock backstop per replica, in milliseconds. */
+  timeoutMs: number
+  /** Largest linear memory a module may have, in MiB. */
+  memoryMiB: number
+  /** Largest stdout a replica may produce, in bytes. */
+  outputBytes: number
+  /** Largest stderr (the task log) kept, in bytes; the rest is cut. */
+  stderrBytes: number
+  /** Deterministic instruction budget per replica. */
+  fuel: number
+}
+
+/** A validated job spec, with bytes decoded and defaults applied. */
+export interface JobSpec {
+  version: 1
+  name?: string
+  module: { bytes: Uint8Array; sha256: string }
+  args: string[]
+  env: Record<string, string>
+  inputs: Uint8Array[]
+  redundancy: number
+  quorum: number
+  maxReplicas: number
+  limits: TaskLimits
+  /** Absolute deadline, Unix ms; undefined means "the coordinator's default from acceptance". */
+  deadline?: number
+}
+
+/**
+ * Validate a job spec as received in JSON.
+ *
+ * @throws {InvalidJobSpecError} naming every offending field.
+ */
+export function parseJobSpec(input: unknown): JobSpec {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new InvalidJobSpecError([{ field: '(root)', message: 'a job spec must be a JSON object' }])
+  }
+  const parsed = jobSpecJsonSchema.safeParse(input)
+  if (!parsed.success) {
+    throw new InvalidJobSpecError(parsed.error.issues.map((i) => ({ field: formatPath(i.path), message: i.message })))
+  }
+  const json = parsed.data
+  const issues: SpecIssue[] = []
+
+  const wasm = fromBase64(json.module.wasm)
+  if (wasm === undefined) issues.push({ field: 'module.wasm', message: 'is not valid base64' })
+  else if (wasm.byteLength < 8 || WASM_MAGIC.some((b, i) => wasm[i] !== b)) {
+    issues.push({
+      field: 'module.wasm',
+      message: 'is not a WebAssembly module (it does not start with the "\\0asm" version 1 header)',
+    })
+  }
+  const moduleSha = wasm === undefined ? '' : sha256Hex(wasm)
+  if (wasm !== undefined && json.module.sha256 !== undefined && json.module.sha256 !== moduleSha) {
+    issues.push({ field: 'module.sha256', message: `does not match the module bytes (their sha256 is ${moduleSha})` })
+  }
+
+  const inputs: Uint8Array[] = []
+  json.inputs.forEach((text, i) => {
+    const bytes = fromBase64(text)
+    if (bytes === undefined) issues.push({ field: `inputs[${i}]`, message: 'is not valid base64' })
+    else inputs.push(bytes)
+  })
+
+  const redundancy = json.redundancy
+  // Default quorum is the smallest strict majority: 2 of 3, 3 of 5, 1 of 1.
+  const quorum = json.quorum ?? Math.floor(redundancy / 2) + 1
+  if (quorum > redundancy) {
+    issues.push({ field: 'quorum', message: `must be at most redundancy (${redundancy}), got ${quorum}` })
+  } else if (quorum * 2 <= redundancy) {
+    issues.push({
+      field: 'quorum',
+      message: `must be a strict majority of redundancy: more than ${redundancy / 2} (got ${quorum} of ${redundancy})`,
+    })
+  }
+  const maxReplicas = json.maxReplicas ?? Math.min(JOB_BOUNDS.maxReplicas, Math.max(redundancy, 2 * redundancy - 1))
+  if (maxReplicas < redundancy) {
+    issues.push({ field: 'maxReplicas', message: `must be at least redundancy (${redundancy}), got ${maxReplicas}` })
+  }
+
+  let deadline: number | undefined
+  if (json.deadline !== undefined) {
+    deadline = typeof json.deadline === 'number' ? json.deadline : Date.parse(json.deadline)
+  }
+
+  if (issues.length > 0 || wasm === undefined) throw new InvalidJobSpecError(issues)
+
+  const spec: JobSpec = {
+    version: 1,
+    module: { bytes: wasm, sha256: moduleSha },
+    args: json.args,
+    env: json.env,
+    inputs,
+    redundancy,
+    quorum,
+    maxReplicas,
+    limits: json.limits,
+  }
+  if (json.name !== undefined) spec.name = json.name
+  if (deadline !== undefined) spec.deadline = deadline
+  return spec
+}
+
+/**
+ * The job id: a digest of everything that decides the job's results, so
+ * resubmitting the same job (same module, args, env, inputs, voting rules and
+ * limits) yields the same id and is idempotent. Name and deadline are
+ * bookkeeping and are left out.
+ */
+export function jobIdOf(spec: JobSpec): string {
+  const canonical = JSON.stringify({
+    v: 1,
+    module: spec.module.sha256,
+    args: spec.args,
+    env: Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    inputs: spec.inputs.map((i) => sha256Hex(i)),
+    redundancy: spec.redundancy,
+    quorum: spec.quorum,
+    maxReplicas: spec.maxReplicas,
+    limits: [
+      spec.limits.timeoutMs,
+      spec.limits.memoryMiB,
+      spec.limits.outputBytes,
+      spec.limits.stderrBytes,
+      spec.limits.fuel,
+    ],
+  })
+  return sha256Hex(canonical)
+}
+
+/**
+ * The seed every replica of one shard gets for `random_get`: the same on
+ * every provider, different for every shard.
+ */
+export function shardSeed(jobId: string, shardIndex: number): string {
+  return sha256Hex(`quorate:seed:v1\n${jobId}\n${shardIndex}`)
+}
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  if (path.length === 0) return '(root)'
+  let out = ''
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`
+    else out += out === '' ? String(part) : `.${String(part)}`
+  }
+  return out
+}
