@@ -1,0 +1,249 @@
+import { availableParallelism } from 'node:os'
+import { createQuorateNode, type Libp2p, loadOrCreatePrivateKey, MessageChannel, multiaddr } from '@quorate/net'
+import {
+  type AgentMessage,
+  type AssignMessage,
+  type CoordinatorMessage,
+  type HelloMessage,
+  InvalidOptionError,
+  PROTOCOL_VERSION,
+  TASK_PROTOCOL,
+} from '@quorate/protocol'
+import { createRuntimePool, type RuntimePool } from '@quorate/runtime'
+import { type Logger, pino } from 'pino'
+
+export const AGENT_VERSION = '0.1.0'
+
+export interface AgentOptions {
+  /** Holds the agent's identity key (`peer.key`). */
+  dataDir: string
+  /** Multiaddr of the coordinator, ending in `/p2p/<peerId>`. */
+  coordinator: string
+  /** Tasks run at once. @defaultValue the number of worker threads */
+  capacity?: number
+  /** Worker threads of the runtime pool. @defaultValue one per core */
+  threads?: number
+  /** Operator identity (e.g. an EVM address), so one operator never holds two replicas of a shard. */
+  operator?: string
+  /** @defaultValue ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** Most modules kept in memory, by sha256. @defaultValue 32 */
+  moduleCacheSize?: number
+  logger?: Logger
+  /** Injected runtime pool (tests); by default the agent creates its own. */
+  runtime?: RuntimePool
+}
+
+export interface Agent {
+  start(): Promise<void>
+  /**
+   * Stop taking work, let running tasks finish for up to `drainTimeoutMs`,
+   * hand the rest back to the coordinator, then shut down.
+   */
+  stop(options?: { drainTimeoutMs?: number }): Promise<void>
+  readonly peerId: string
+  /** Resolves once the coordinator has welcomed this agent. */
+  readonly ready: Promise<void>
+  readonly running: number
+}
+
+/**
+ * A provider's worker agent. It dials its coordinator over libp2p, keeps one
+ * long-lived task stream open (reconnecting with backoff), and runs every
+ * assignment on the runtime's worker-thread pool.
+ *
+ * @example
+ * ```ts
+ * const agent = createAgent({ dataDir: '.quorate/agent-1', coordinator: '/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…' })
+ * await agent.start()
+ * process.on('SIGTERM', () => agent.stop({ drainTimeoutMs: 30_000 }))
+ * ```
+ */
+export function createAgent(options: AgentOptions): Agent {
+  if (typeof options.coordinator !== 'string' || !options.coordinator.includes('/p2p/')) {
+    throw new InvalidOptionError('coordinator', 'must be a multiaddr ending in /p2p/<peerId>', options.coordinator)
+  }
+  const threads = options.threads ?? availableParallelism()
+  const capacity = options.capacity ?? threads
+  if (!Number.isInteger(capacity) || capacity < 1) {
+    throw new InvalidOptionError('capacity', 'must be a positive integer', capacity)
+  }
+  const logger = options.logger ?? pino({ name: 'quorate:agent' })
+  const modules = new Map<string, Uint8Array>()
+  const moduleCacheSize = options.moduleCacheSize ?? 32
+  const running = new Map<string, AbortController>()
+  const readyPromise = Promise.withResolvers<void>()
+  let node: Libp2p | undefined
+  let runtime: RuntimePool | undefined
+  let channel: MessageChannel<CoordinatorMessage, AgentMessage> | undefined
+  let heartbeat: NodeJS.Timeout | undefined
+  let stopping = false
+  let draining = false
+  let backoffMs = 100
+  let reconnect: NodeJS.Timeout | undefined
+
+  const connect = async (): Promise<void> => {
+    if (stopping || node === undefined) return
+    try {
+      const stream = await node.dialProtocol(multiaddr(options.coordinator), TASK_PROTOCOL, {
+        signal: AbortSignal.timeout(10_000),
+      })
+      const ch = new MessageChannel<CoordinatorMessage, AgentMessage>(stream)
+      channel = ch
+      ch.onMessage((message) => onMessage(ch, message))
+      ch.onClose((error) => {
+        if (channel !== ch) return
+        channel = undefined
+        if (heartbeat !== undefined) clearInterval(heartbeat)
+        // The coordinator reassigns everything this agent held; running it on is wasted work.
+        for (const controller of running.values()) controller.abort(new Error('coordinator connection lost'))
+        running.clear()
+        if (!stopping) {
+          logger.warn({ error: error?.message }, 'lost the coordinator; reconnecting')
+          scheduleReconnect()
+        }
+      })
+      const hello: HelloMessage = {
+        type: 'hello',
+        protocolVersion: PROTOCOL_VERSION,
+        capacity,
+        agentVersion: AGENT_VERSION,
+      }
+      if (options.operator !== undefined) hello.operator = options.operator
+      ch.send(hello)
+    } catch (err) {
+      logger.warn({ error: (err as Error).message }, 'cannot reach the coordinator; retrying')
+      scheduleReconnect()
+    }
+  }
+
+  const scheduleReconnect = () => {
+    if (stopping || reconnect !== undefined) return
+    reconnect = setTimeout(() => {
+      reconnect = undefined
+      void connect()
+    }, backoffMs)
+    backoffMs = Math.min(backoffMs * 2, 5_000)
+  }
+
+  const onMessage = (ch: MessageChannel<CoordinatorMessage, AgentMessage>, message: CoordinatorMessage) => {
+    switch (message.type) {
+      case 'welcome':
+        backoffMs = 100
+        if (heartbeat !== undefined) clearInterval(heartbeat)
+        heartbeat = setInterval(() => ch.send({ type: 'heartbeat', running: running.size }), message.heartbeatMs)
+        heartbeat.unref()
+        logger.info({ coordinator: options.coordinator, capacity }, 'connected to the coordinator')
+        readyPromise.resolve()
+        return
+      case 'module':
+        modules.delete(message.sha256)
+        modules.set(message.sha256, message.bytes.slice())
+        while (modules.size > moduleCacheSize) modules.delete(modules.keys().next().value as string)
+        return
+      case 'assign':
+        void execute(ch, message)
+        return
+      case 'cancel':
+        running.get(message.assignmentId)?.abort(new Error(message.reason))
+        running.delete(message.assignmentId)
+        return
+      case 'error':
+        logger.error({ error: message.error }, 'the coordinator reported an error')
+        return
+    }
+  }
+
+  const execute = async (ch: MessageChannel<CoordinatorMessage, AgentMessage>, task: AssignMessage) => {
+    const started = performance.now()
+    const bytes = modules.get(task.moduleSha256)
+    if (bytes === undefined || runtime === undefined || draining) {
+      const reason = bytes === undefined ? `module ${task.moduleSha256} was never sent` : 'agent is draining'
+      ch.send({
+        type: 'result',
+        assignmentId: task.assignmentId,
+        outcome: { kind: 'crashed', message: reason },
+        digest: null,
+        stderr: new Uint8Array(0),
+        durationMs: 0,
+      })
+      return
+    }
+    const controller = new AbortController()
+    running.set(task.assignmentId, controller)
+    try {
+      const result = await runtime.run(
+        {
+          module: { sha256: task.moduleSha256, bytes },
+          args: task.args,
+          env: task.env,
+          stdin: task.input,
+          limits: task.limits,
+          seed: task.seed,
+        },
+        { signal: controller.signal },
+      )
+      if (!running.has(task.assignmentId)) return // cancelled meanwhile: the coordinator no longer wants it
+      ch.send({
+        type: 'result',
+        assignmentId: task.assignmentId,
+        outcome: result.outcome,
+        digest: result.digest,
+        stderr: result.stderr,
+        durationMs: result.durationMs,
+      })
+    } catch (err) {
+      if (controller.signal.aborted) return
+      logger.error({ err, assignmentId: task.assignmentId }, 'task could not run')
+      ch.send({
+        type: 'result',
+        assignmentId: task.assignmentId,
+        outcome: { kind: 'crashed', message: (err as Error).message },
+        digest: null,
+        stderr: new Uint8Array(0),
+        durationMs: performance.now() - started,
+      })
+    } finally {
+      running.delete(task.assignmentId)
+    }
+  }
+
+  return {
+    get peerId() {
+      return node?.peerId.toString() ?? ''
+    },
+    get running() {
+      return running.size
+    },
+    ready: readyPromise.promise,
+    async start() {
+      const privateKey = await loadOrCreatePrivateKey(options.dataDir)
+      runtime = options.runtime ?? createRuntimePool({ threads })
+      node = await createQuorateNode({ privateKey, listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'] })
+      await node.start()
+      logger.info({ peerId: node.peerId.toString(), threads, capacity }, 'agent started')
+      await connect()
+    },
+    async stop({ drainTimeoutMs = 0 } = {}) {
+      if (stopping) return
+      draining = true
+      const ch = channel
+      if (ch !== undefined && drainTimeoutMs > 0 && running.size > 0) {
+        ch.send({ type: 'drain', handedBack: [] })
+        const deadline = Date.now() + drainTimeoutMs
+        while (running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      }
+      stopping = true
+      if (ch !== undefined && running.size > 0) {
+        ch.send({ type: 'drain', handedBack: [...running.keys()] })
+        for (const controller of running.values()) controller.abort(new Error('agent stopping'))
+        running.clear()
+      }
+      if (reconnect !== undefined) clearTimeout(reconnect)
+      if (heartbeat !== undefined) clearInterval(heartbeat)
+      await ch?.close()
+      await node?.stop()
+      if (options.runtime === undefined) await runtime?.close()
+    },
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * @quorate/agent: the worker agent a provider runs.
+ *
+ * @example
+ * ```ts
+ * import { createAgent } from '@quorate/agent'
+ * const agent = createAgent({ dataDir: '.quorate/agent', coordinator: '/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…' })
+ * await agent.start()
+ * ```
+ */
+export { AGENT_VERSION, type Agent, type AgentOptions, createAgent } from './agent.ts'

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// Thin launcher so the bin works straight after `npm run build` (tsc output is not executable).
+import { main } from '../dist/main.js'
+
+process.exitCode = await main(process.argv.slice(2))

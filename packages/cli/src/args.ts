@@ -1,0 +1,38 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util'
+import { UsageError } from './output.ts'
+
+export type Options = NonNullable<ParseArgsConfig['options']>
+
+/** Parse flags strictly; unknown flags are usage errors that name the flag. */
+export function parse<T extends Options>(argv: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true })
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''))
+  }
+}
+
+/** An integer flag, with the flag named in the error. */
+export function intFlag(name: string, raw: string | undefined, fallback: number, min?: number): number
+export function intFlag(name: string, raw: string | undefined, fallback: undefined, min?: number): number | undefined
+export function intFlag(
+  name: string,
+  raw: string | undefined,
+  fallback: number | undefined,
+  min = 1,
+): number | undefined {
+  if (raw === undefined) return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < min)
+    throw new UsageError(`--${name} must be an integer ≥ ${min} (got "${raw}")`)
+  return value
+}
+
+/** Flag, then QUORATE_* environment variable, then default. */
+export function fromEnv(flag: string | undefined, envName: string, fallback: string): string
+export function fromEnv(flag: string | undefined, envName: string, fallback?: string): string | undefined
+export function fromEnv(flag: string | undefined, envName: string, fallback?: string): string | undefined {
+  return flag ?? process.env[envName] ?? fallback
+}
+
+export const DEFAULT_COORDINATOR_URL = 'http://127.0.0.1:7700'

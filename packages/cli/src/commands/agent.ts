@@ -1,0 +1,71 @@
+import { createAgent } from '@quorate/agent'
+import { pino } from 'pino'
+import { fromEnv, intFlag, parse } from '../args.ts'
+import { UsageError } from '../output.ts'
+import { untilSignal } from './coordinator.ts'
+
+export const agentHelp = `Usage: quorate agent start --coordinator MULTIADDR [options]
+
+Run a provider's worker agent: it dials the coordinator over libp2p and runs
+the tasks it is given on a sandboxed WebAssembly worker-thread pool.
+
+Options:
+  --coordinator ADDR   coordinator multiaddr ending in /p2p/<peerId> (env QUORATE_COORDINATOR_ADDR)
+  --data-dir DIR       holds the agent's identity key peer.key (env QUORATE_DATA_DIR, default .quorate/agent)
+  --threads N          worker threads (env QUORATE_THREADS, default: one per core)
+  --capacity N         tasks run at once (env QUORATE_CAPACITY, default: threads)
+  --operator ID        operator identity, e.g. your EVM address (env QUORATE_OPERATOR)
+  --drain-timeout MS   on SIGTERM, let running tasks finish this long before handing them back (default 30000)
+  --json-ready         print one JSON line {"event":"ready",...} on stdout once connected
+  -h, --help           show this help
+
+Example:
+  quorate agent start --coordinator /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... --threads 2
+`
+
+export async function agentCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv
+  if (sub === undefined || sub === '-h' || sub === '--help') {
+    process.stdout.write(agentHelp)
+    return 0
+  }
+  if (sub !== 'start') throw new UsageError(`unknown agent command "${sub}"; try "quorate agent start"`)
+  const { values } = parse(rest, {
+    coordinator: { type: 'string' },
+    'data-dir': { type: 'string' },
+    threads: { type: 'string' },
+    capacity: { type: 'string' },
+    operator: { type: 'string' },
+    'drain-timeout': { type: 'string' },
+    'json-ready': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  })
+  if (values.help === true) {
+    process.stdout.write(agentHelp)
+    return 0
+  }
+  const coordinator = fromEnv(values.coordinator, 'QUORATE_COORDINATOR_ADDR')
+  if (coordinator === undefined)
+    throw new UsageError('--coordinator is required (the multiaddr the coordinator prints)')
+  const threads = intFlag('threads', fromEnv(values.threads, 'QUORATE_THREADS'), undefined)
+  const capacity = intFlag('capacity', fromEnv(values.capacity, 'QUORATE_CAPACITY'), undefined)
+  const drainTimeoutMs = intFlag('drain-timeout', values['drain-timeout'], 30_000, 0)
+  const operator = fromEnv(values.operator, 'QUORATE_OPERATOR')
+  const options: Parameters<typeof createAgent>[0] = {
+    dataDir: fromEnv(values['data-dir'], 'QUORATE_DATA_DIR', '.quorate/agent'),
+    coordinator,
+    logger: pino({ name: 'quorate:agent' }, pino.destination(2)),
+  }
+  if (threads !== undefined) options.threads = threads
+  if (capacity !== undefined) options.capacity = capacity
+  if (operator !== undefined) options.operator = operator
+  const agent = createAgent(options)
+  await agent.start()
+  await agent.ready
+  if (values['json-ready'] === true)
+    process.stdout.write(`${JSON.stringify({ event: 'ready', peerId: agent.peerId })}\n`)
+  else process.stdout.write(`agent ${agent.peerId} connected to ${coordinator}\n`)
+  await untilSignal()
+  await agent.stop({ drainTimeoutMs })
+  return 0
+}

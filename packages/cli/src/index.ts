@@ -1,0 +1,12 @@
+/**
+ * @quorate/cli: the `quorate` command.
+ *
+ * @example
+ * ```sh
+ * npx quorate devnet --once
+ * npx quorate submit --wasm primes.wasm --input range.txt
+ * ```
+ */
+export { main, VERSION } from './main.ts'
+export { EXIT } from './output.ts'
+export { type ManagedProcess, QUORATE_BIN, spawnQuorate } from './processes.ts'

@@ -1,0 +1,70 @@
+import { agentCommand, agentHelp } from './commands/agent.ts'
+import { coordinatorCommand, coordinatorHelp } from './commands/coordinator.ts'
+import { devnetCommand, devnetHelp } from './commands/devnet.ts'
+import {
+  cancelCommand,
+  logsCommand,
+  providersCommand,
+  resultsCommand,
+  statusCommand,
+  submitCommand,
+  submitHelp,
+} from './commands/jobs.ts'
+import { EXIT, reportError, UsageError } from './output.ts'
+
+export const VERSION = '0.1.0'
+
+const usage = `quorate — decentralized compute: WebAssembly jobs, many providers, results decided by vote
+
+Usage: quorate <command> [options]
+
+Commands:
+  devnet                 start a local network (coordinator + agents) and run a demo job
+  submit                 submit a job and follow it to its results
+  status JOB_ID          show a job, its shards and votes
+  results JOB_ID         fetch a finished job's outputs (--out DIR to save them)
+  logs JOB_ID            print the tasks' captured stderr
+  cancel JOB_ID          cancel a job
+  providers              list providers and their counters
+  coordinator start      run a coordinator
+  agent start            run a provider's worker agent
+
+Run "quorate <command> --help" for a command's options and examples.
+
+Exit codes: 0 success; 1 the job did not fully succeed; 2 bad usage or bad input;
+3 coordinator unreachable; 4 internal error.
+`
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  devnet: devnetCommand,
+  submit: submitCommand,
+  status: statusCommand,
+  results: resultsCommand,
+  logs: logsCommand,
+  cancel: cancelCommand,
+  providers: providersCommand,
+  coordinator: coordinatorCommand,
+  agent: agentCommand,
+}
+
+/** Run the CLI; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(usage)
+    return name === undefined ? EXIT.USAGE : EXIT.OK
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${VERSION}\n`)
+    return EXIT.OK
+  }
+  const command = commands[name]
+  try {
+    if (command === undefined) throw new UsageError(`unknown command "${name}"`)
+    return await command(rest)
+  } catch (err) {
+    return reportError(err)
+  }
+}
+
+export { agentHelp, coordinatorHelp, devnetHelp, submitHelp }

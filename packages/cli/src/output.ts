@@ -1,0 +1,52 @@
+import { isQuorateError } from '@quorate/protocol'
+
+/** Exit codes of the `quorate` command, documented in the CLI README. */
+export const EXIT = {
+  OK: 0,
+  /** The command ran but its job did not fully succeed (some shards failed, cancelled, expired). */
+  JOB_FAILED: 1,
+  /** Bad flags or a bad job spec: the user can fix the command. */
+  USAGE: 2,
+  /** The coordinator or the network could not be reached. */
+  UNAVAILABLE: 3,
+  /** Anything else. */
+  INTERNAL: 4,
+} as const
+
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+/** Print an error the way a person wants to read it: one line, then what to do. */
+export function reportError(err: unknown): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`error: ${err.message}\n(run with --help for usage)\n`)
+    return EXIT.USAGE
+  }
+  if (isQuorateError(err)) {
+    process.stderr.write(`error: ${err.message}\n`)
+    const issues = (err.details as { issues?: Array<{ field: string; message: string }> }).issues
+    if (Array.isArray(issues) && issues.length > 1) {
+      for (const issue of issues) process.stderr.write(`  - ${issue.field}: ${issue.message}\n`)
+    }
+    if (err.hint !== undefined) process.stderr.write(`hint: ${err.hint}\n`)
+    switch (err.code) {
+      case 'INVALID_JOB_SPEC':
+      case 'INVALID_OPTION':
+      case 'BAD_REQUEST':
+      case 'PAYLOAD_TOO_LARGE':
+      case 'JOB_NOT_FOUND':
+        return EXIT.USAGE
+      case 'COORDINATOR_UNREACHABLE':
+        return EXIT.UNAVAILABLE
+      default:
+        return EXIT.INTERNAL
+    }
+  }
+  process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  return EXIT.INTERNAL
+}
+
+export function shortId(id: string, length = 8): string {
+  return id.length <= length ? id : id.slice(0, length)
+}

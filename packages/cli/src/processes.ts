@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { openSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+/** The `quorate` launcher; children run it with the same Node as the parent. */
+export const QUORATE_BIN = fileURLToPath(new URL('../bin/quorate.js', import.meta.url))
+
+export interface ManagedProcess {
+  readonly name: string
+  readonly child: ChildProcess
+  readonly logFile: string
+  /** The JSON line the process prints once it is ready. */
+  readonly ready: Promise<Record<string, unknown>>
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>
+}
+
+/**
+ * Start `quorate <args>` as its own OS process, logging to `logFile`, and
+ * resolve `ready` with the first JSON line it prints on stdout.
+ */
+export function spawnQuorate(name: string, args: string[], logFile: string, readyTimeoutMs = 60_000): ManagedProcess {
+  const log = openSync(logFile, 'a')
+  const child = spawn(process.execPath, [QUORATE_BIN, ...args], { stdio: ['ignore', 'pipe', log] })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
+    let buffer = ''
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not become ready within ${readyTimeoutMs} ms; see ${logFile}`)),
+      readyTimeoutMs,
+    )
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8')
+      const newline = buffer.indexOf('\n')
+      if (newline === -1) return
+      clearTimeout(timer)
+      try {
+        resolve(JSON.parse(buffer.slice(0, newline)) as Record<string, unknown>)
+      } catch {
+        reject(new Error(`${name} printed something unexpected: ${buffer.slice(0, newline)}`))
+      }
+    })
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`${name} exited (${signal ?? `code ${code}`}) before it was ready:\n${tail(logFile)}`))
+    })
+  })
+  ready.catch(() => {})
+  return {
+    name,
+    child,
+    logFile,
+    ready,
+    async stop(graceMs = 5_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}

@@ -1,0 +1,161 @@
+import type { Connection, Stream } from '@libp2p/interface'
+import { type Libp2p, MessageChannel } from '@quorate/net'
+import {
+  type AgentMessage,
+  type AssignMessage,
+  type CoordinatorMessage,
+  PROTOCOL_VERSION,
+  TASK_PROTOCOL,
+} from '@quorate/protocol'
+import type { Logger } from 'pino'
+import type { AgentLink, Scheduler } from './scheduler.ts'
+
+export interface AgentHubOptions {
+  heartbeatMs: number
+  missedHeartbeats: number
+  maxFrameBytes?: number
+}
+
+/**
+ * The coordinator's side of the task protocol: accepts the long-lived
+ * stream each agent opens, turns it into an {@link AgentLink} for the
+ * scheduler, and watches heartbeats so a silent agent's work is reassigned.
+ */
+export class AgentHub {
+  readonly #scheduler: Scheduler
+  readonly #log: Logger
+  readonly #options: AgentHubOptions
+  readonly #sessions = new Map<string, AgentSession>()
+  #timer: NodeJS.Timeout | undefined
+  #node: Libp2p | undefined
+
+  constructor(components: { scheduler: Scheduler; logger: Logger }, options: AgentHubOptions) {
+    this.#scheduler = components.scheduler
+    this.#log = components.logger
+    this.#options = options
+  }
+
+  async start(node: Libp2p): Promise<void> {
+    this.#node = node
+    await node.handle(TASK_PROTOCOL, (stream, connection) => this.#accept(stream, connection), {
+      maxInboundStreams: 4,
+    })
+    this.#timer = setInterval(() => this.#checkHeartbeats(), this.#options.heartbeatMs)
+    this.#timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    await this.#node?.unhandle(TASK_PROTOCOL)
+    await Promise.all([...this.#sessions.values()].map((s) => s.channel.close()))
+    this.#sessions.clear()
+  }
+
+  get connectedAgents(): number {
+    return this.#sessions.size
+  }
+
+  #accept(stream: Stream, connection: Connection): void {
+    const peerId = connection.remotePeer.toString()
+    const channel = new MessageChannel<AgentMessage, CoordinatorMessage>(
+      stream,
+      this.#options.maxFrameBytes === undefined ? {} : { maxFrameBytes: this.#options.maxFrameBytes },
+    )
+    let session: AgentSession | undefined
+    channel.onMessage((message) => {
+      if (session === undefined) {
+        if (message.type !== 'hello') {
+          channel.send({ type: 'error', error: { code: 'MALFORMED_MESSAGE', message: 'expected hello first' } })
+          void channel.close()
+          return
+        }
+        if (message.protocolVersion !== PROTOCOL_VERSION) {
+          channel.send({
+            type: 'error',
+            error: {
+              code: 'PROTOCOL_VERSION',
+              message: `task protocol version ${message.protocolVersion} is not supported; this coordinator speaks ${PROTOCOL_VERSION}`,
+            },
+          })
+          void channel.close()
+          return
+        }
+        session = new AgentSession(peerId, message.capacity, message.operator, channel)
+        this.#sessions.get(peerId)?.channel.close()
+        this.#sessions.set(peerId, session)
+        channel.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, heartbeatMs: this.#options.heartbeatMs })
+        this.#log.info({ peerId, capacity: message.capacity, operator: message.operator }, 'provider connected')
+        this.#scheduler.addAgent(session)
+        return
+      }
+      session.lastSeen = Date.now()
+      switch (message.type) {
+        case 'result':
+          this.#scheduler.onResult(peerId, message)
+          break
+        case 'heartbeat':
+          this.#scheduler.touchAgent(peerId)
+          break
+        case 'drain':
+          this.#log.info({ peerId, handedBack: message.handedBack.length }, 'provider draining')
+          this.#scheduler.drainAgent(peerId, message.handedBack)
+          break
+        case 'error':
+          this.#log.warn({ peerId, error: message.error }, 'provider reported an error')
+          break
+        default:
+          this.#log.warn({ peerId, type: message.type }, 'unexpected message from provider')
+      }
+    })
+    channel.onClose((error) => {
+      if (session === undefined || this.#sessions.get(peerId) !== session) return
+      this.#sessions.delete(peerId)
+      this.#log.info({ peerId, error: error?.message }, 'provider disconnected')
+      this.#scheduler.removeAgent(peerId, error?.message ?? 'stream closed')
+    })
+  }
+
+  #checkHeartbeats(): void {
+    const limit = this.#options.heartbeatMs * this.#options.missedHeartbeats
+    const now = Date.now()
+    for (const session of this.#sessions.values()) {
+      if (now - session.lastSeen > limit) {
+        this.#log.warn({ peerId: session.peerId }, 'provider missed its heartbeats; closing')
+        session.channel.stream.abort(new Error('missed heartbeats'))
+      }
+    }
+  }
+}
+
+class AgentSession implements AgentLink {
+  readonly peerId: string
+  readonly capacity: number
+  readonly operator: string | undefined
+  readonly channel: MessageChannel<AgentMessage, CoordinatorMessage>
+  readonly #sentModules = new Set<string>()
+  lastSeen = Date.now()
+
+  constructor(
+    peerId: string,
+    capacity: number,
+    operator: string | undefined,
+    channel: MessageChannel<AgentMessage, CoordinatorMessage>,
+  ) {
+    this.peerId = peerId
+    this.capacity = capacity
+    this.operator = operator
+    this.channel = channel
+  }
+
+  assign(message: AssignMessage, module: { sha256: string; bytes: Uint8Array }): void {
+    if (!this.#sentModules.has(module.sha256)) {
+      this.channel.send({ type: 'module', sha256: module.sha256, bytes: module.bytes })
+      this.#sentModules.add(module.sha256)
+    }
+    this.channel.send(message)
+  }
+
+  cancel(assignmentId: string, reason: string): void {
+    this.channel.send({ type: 'cancel', assignmentId, reason })
+  }
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest'
+import { decideShard } from '../src/index.ts'
+
+const rules = { quorum: 2, maxReplicas: 5 }
+const v = (provider: string, digest: string) => ({ provider, digest })
+
+describe('decideShard', () => {
+  it('accepts once q providers agree, recording majority and minority', () => {
+    expect(decideShard([v('a', 'X'), v('b', 'Y'), v('c', 'X')], 0, rules)).toEqual({
+      kind: 'accepted',
+      digest: 'X',
+      majority: ['a', 'c'],
+      minority: ['b'],
+    })
+  })
+
+  it('accepts early when the first q results agree', () => {
+    expect(decideShard([v('a', 'X'), v('b', 'X')], 1, rules).kind).toBe('accepted')
+  })
+
+  it('waits while replicas in flight could still complete a quorum', () => {
+    expect(decideShard([v('a', 'X')], 2, rules)).toEqual({ kind: 'wait' })
+    expect(decideShard([v('a', 'X'), v('b', 'Y')], 1, rules)).toEqual({ kind: 'wait' })
+  })
+
+  it('escalates on disagreement by just enough replicas', () => {
+    expect(decideShard([v('a', 'X'), v('b', 'Y'), v('c', 'Z')], 0, rules)).toEqual({ kind: 'escalate', add: 1 })
+    expect(decideShard([v('a', 'X'), v('b', 'Y'), v('c', 'Z')], 0, { quorum: 3, maxReplicas: 7 })).toEqual({
+      kind: 'escalate',
+      add: 2,
+    })
+  })
+
+  it('fails when even maxReplicas cannot produce a quorum', () => {
+    const decision = decideShard([v('a', 'X'), v('b', 'Y'), v('c', 'Z'), v('d', 'W'), v('e', 'V')], 0, rules)
+    expect(decision.kind).toBe('failed')
+    expect(decision.kind === 'failed' && decision.reason).toMatch(
+      /no quorum: 2 matching results needed, best was 1 after 5/,
+    )
+  })
+
+  it('counts one provider once, however often it votes', () => {
+    expect(decideShard([v('a', 'X'), v('a', 'X')], 0, rules).kind).not.toBe('accepted')
+  })
+
+  it('does not depend on arrival order', () => {
+    const votes = [v('a', 'X'), v('b', 'Y'), v('c', 'Y'), v('d', 'X')]
+    const forward = decideShard(votes, 0, { quorum: 2, maxReplicas: 5 })
+    const backward = decideShard([...votes].reverse(), 0, { quorum: 2, maxReplicas: 5 })
+    expect(forward.kind === 'accepted' && forward.digest).toBe(backward.kind === 'accepted' && backward.digest)
+  })
+})

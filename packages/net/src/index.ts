@@ -1,0 +1,17 @@
+/**
+ * @quorate/net: how Quorate processes talk libp2p.
+ *
+ * @example
+ * ```ts
+ * import { createQuorateNode, loadOrCreatePrivateKey, MessageChannel } from '@quorate/net'
+ * const node = await createQuorateNode({ privateKey: await loadOrCreatePrivateKey(dataDir) })
+ * const stream = await node.dialProtocol(multiaddr(coordinatorAddr), TASK_PROTOCOL)
+ * const channel = new MessageChannel<CoordinatorMessage, AgentMessage>(stream)
+ * ```
+ */
+
+export { multiaddr } from '@multiformats/multiaddr'
+export type { Libp2p } from 'libp2p'
+export { type CloseHandler, MessageChannel, type MessageChannelOptions, type MessageHandler } from './channel.ts'
+export { loadOrCreatePrivateKey, PEER_KEY_FILE } from './keys.ts'
+export { createQuorateNode, type QuorateNodeOptions } from './node.ts'

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest'
+import { InvalidJobSpecError, jobIdOf, parseJobSpec, toBase64 } from '../src/index.ts'
+
+// The smallest valid module: the header and nothing else.
+const EMPTY_MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
+const b64 = (text: string) => toBase64(new TextEncoder().encode(text))
+
+function spec(overrides: Record<string, unknown> = {}) {
+  return { module: { wasm: toBase64(EMPTY_MODULE) }, inputs: [b64('1 10'), b64('10 20')], ...overrides }
+}
+
+function issuesOf(input: unknown) {
+  try {
+    parseJobSpec(input)
+  } catch (err) {
+    expect(err).toBeInstanceOf(InvalidJobSpecError)
+    return (err as InvalidJobSpecError).issues
+  }
+  throw new Error('expected the spec to be refused')
+}
+
+describe('parseJobSpec', () => {
+  it('applies defaults: redundancy 3, quorum 2, maxReplicas 5', () => {
+    const parsed = parseJobSpec(spec())
+    expect(parsed.redundancy).toBe(3)
+    expect(parsed.quorum).toBe(2)
+    expect(parsed.maxReplicas).toBe(5)
+    expect(parsed.inputs.map((i) => new TextDecoder().decode(i))).toEqual(['1 10', '10 20'])
+    expect(parsed.module.sha256).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('picks a strict majority as the default quorum', () => {
+    expect(parseJobSpec(spec({ redundancy: 5 })).quorum).toBe(3)
+    expect(parseJobSpec(spec({ redundancy: 1 })).quorum).toBe(1)
+  })
+
+  it('names the field of every problem', () => {
+    expect(issuesOf(spec({ inputs: [] }))).toEqual([
+      { field: 'inputs', message: 'must contain at least one shard input' },
+    ])
+    expect(issuesOf(spec({ redundancy: 2, quorum: 3 }))).toEqual([
+      { field: 'quorum', message: 'must be at most redundancy (2), got 3' },
+    ])
+    expect(issuesOf(spec({ redundancy: 4, quorum: 2 }))[0]?.field).toBe('quorum')
+    expect(issuesOf(spec({ limits: { memoryMiB: -1 } }))[0]).toEqual({
+      field: 'limits.memoryMiB',
+      message: 'must be greater than 0',
+    })
+    expect(issuesOf(spec({ inputs: ['ok==', '%%%'] }))[0]?.field).toBe('inputs[1]')
+    expect(issuesOf(spec({ surprise: true }))[0]?.message).toMatch(/surprise/)
+    expect(issuesOf(spec({ maxReplicas: 2 }))[0]).toEqual({
+      field: 'maxReplicas',
+      message: 'must be at least redundancy (3), got 2',
+    })
+  })
+
+  it('refuses bytes that are not a WebAssembly module', () => {
+    const issues = issuesOf(spec({ module: { wasm: b64('#!/bin/sh\necho hi\n') } }))
+    expect(issues[0]?.field).toBe('module.wasm')
+    expect(issues[0]?.message).toContain('not a WebAssembly module')
+  })
+
+  it('refuses a sha256 that does not match the module', () => {
+    const issues = issuesOf(spec({ module: { wasm: toBase64(EMPTY_MODULE), sha256: '0'.repeat(64) } }))
+    expect(issues[0]?.field).toBe('module.sha256')
+  })
+
+  it('refuses non-objects with a readable message', () => {
+    expect(() => parseJobSpec('nope')).toThrowErrorMatchingInlineSnapshot(
+      `[InvalidJobSpecError: invalid job spec: (root): a job spec must be a JSON object]`,
+    )
+    expect(() => parseJobSpec({ inputs: [] })).toThrowErrorMatchingInlineSnapshot(
+      `[InvalidJobSpecError: invalid job spec: module: must be an object with a base64 "wasm" field (and 1 more problem)]`,
+    )
+  })
+})
+
+describe('jobIdOf', () => {
+  it('is the same for the same content and differs when anything that decides results changes', () => {
+    const a = jobIdOf(parseJobSpec(spec()))
+    expect(jobIdOf(parseJobSpec(spec({ name: 'another label' })))).toBe(a)
+    expect(jobIdOf(parseJobSpec(spec({ inputs: [b64('1 10'), b64('10 21')] })))).not.toBe(a)
+    expect(jobIdOf(parseJobSpec(spec({ args: ['--fast'] })))).not.toBe(a)
+    expect(jobIdOf(parseJobSpec(spec({ redundancy: 5 })))).not.toBe(a)
+  })
+})

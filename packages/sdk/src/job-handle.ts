@@ -1,0 +1,215 @@
+import { EventEmitter } from 'node:events'
+import {
+  fromBase64,
+  isTerminalJobState,
+  type JobEvent,
+  type JobEventMap,
+  type JobView,
+  type ShardState,
+  sha256Hex,
+} from '@quorate/protocol'
+import type { QuorateClient } from './client.ts'
+import { ResultVerificationError, WaitTimeoutError } from './errors.ts'
+import { readEventStream } from './sse.ts'
+
+/** One shard's decided result, checked by the SDK. */
+export interface ShardResult {
+  index: number
+  state: ShardState
+  /** Accepted output (for `ok` outcomes); its sha256 was checked against `digest`. */
+  output?: Uint8Array
+  digest?: string
+  outcome?: string
+  /** Providers whose results formed the quorum. */
+  majority: string[]
+  /** Providers whose results disagreed with it. */
+  minority: string[]
+  reason?: string
+}
+
+type HandleEvents = { [K in keyof JobEventMap]: [JobEventMap[K] & { at: number }] } & {
+  error: [Error]
+  newListener: [eventName: string | symbol, listener: unknown]
+}
+
+export interface WaitOptions {
+  signal?: AbortSignal
+  /** Give up after this many ms with a WaitTimeoutError. */
+  timeout?: number
+}
+
+/**
+ * A submitted job. Emits the job's events (`shard:dispatched`,
+ * `shard:accepted`, `shard:failed`, `job:done`, …) once anything listens, and
+ * is an async iterator of them.
+ */
+export class JobHandle extends EventEmitter<HandleEvents> {
+  readonly id: string
+  readonly #client: QuorateClient
+  #streaming: AbortController | undefined
+
+  constructor(client: QuorateClient, id: string) {
+    super()
+    this.id = id
+    this.#client = client
+    this.on('newListener', (name) => {
+      if (name !== 'error' && name !== 'newListener') this.#startStream()
+    })
+  }
+
+  /** Current state of the job, shards and replicas. */
+  status(): Promise<JobView> {
+    return this.#client.getJob(this.id)
+  }
+
+  cancel(): Promise<{ id: string; state: string }> {
+    return this.#client.cancelJob(this.id)
+  }
+
+  /** Stop listening to the job's event stream. */
+  close(): void {
+    this.#streaming?.abort()
+    this.#streaming = undefined
+  }
+
+  /** Wait until the job reaches a terminal state (completed, partially_failed, failed, cancelled, expired). */
+  async waitFor(options: WaitOptions = {}): Promise<JobView> {
+    const started = Date.now()
+    const signals = [options.signal].filter((s): s is AbortSignal => s !== undefined)
+    const done = new AbortController()
+    const signal = AbortSignal.any([...signals, done.signal])
+    // Events make waiting prompt; polling makes it robust to a dropped stream.
+    const wake = Promise.withResolvers<void>()
+    const onDone = () => wake.resolve()
+    this.on('job:done', onDone)
+    try {
+      for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
+        options.signal?.throwIfAborted()
+        const view = await this.status()
+        if (isTerminalJobState(view.state)) return view
+        if (options.timeout !== undefined && Date.now() - started > options.timeout) {
+          throw new WaitTimeoutError(this.id, options.timeout)
+        }
+        await Promise.race([wake.promise, sleep(delay, signal)])
+      }
+    } finally {
+      this.off('job:done', onDone)
+      done.abort()
+      if (this.listenerCount('shard:accepted') === 0 && this.listenerCount('job:done') === 0) this.close()
+    }
+  }
+
+  /**
+   * Wait for the job to finish and return every shard's result, in shard
+   * order. Each output is checked against its digest.
+   */
+  async results(options: WaitOptions = {}): Promise<ShardResult[]> {
+    await this.waitFor(options)
+    const view = await this.#client.getResults(this.id)
+    return view.shards.map((shard) => {
+      const result: ShardResult = {
+        index: shard.index,
+        state: shard.state,
+        majority: shard.majority,
+        minority: shard.minority,
+      }
+      if (shard.digest !== undefined) result.digest = shard.digest
+      if (shard.outcome !== undefined) result.outcome = shard.outcome
+      if (shard.reason !== undefined) result.reason = shard.reason
+      if (shard.output !== undefined) {
+        const output = fromBase64(shard.output)
+        if (output === undefined) {
+          throw new ResultVerificationError(`shard ${shard.index}: output is not valid base64`, {
+            details: { jobId: this.id, shard: shard.index },
+          })
+        }
+        const actual = sha256Hex(output)
+        if (actual !== shard.digest) {
+          throw new ResultVerificationError(
+            `shard ${shard.index}: the output's sha256 is ${actual}, but the accepted digest is ${shard.digest}`,
+            { details: { jobId: this.id, shard: shard.index, expected: shard.digest, actual } },
+          )
+        }
+        result.output = output
+      }
+      return result
+    })
+  }
+
+  /** Iterate over the job's events until it finishes. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<JobEvent> {
+    const queue: JobEvent[] = []
+    let wake = Promise.withResolvers<void>()
+    let finished = false
+    const names = [
+      'job:queued',
+      'shard:dispatched',
+      'replica:result',
+      'shard:escalated',
+      'shard:accepted',
+      'shard:failed',
+      'job:done',
+    ] as const
+    const listeners = names.map((type) => {
+      const listener = (data: object) => {
+        queue.push({ type, ...data } as JobEvent)
+        if (type === 'job:done') finished = true
+        wake.resolve()
+      }
+      this.on(type, listener as never)
+      return [type, listener] as const
+    })
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift() as JobEvent
+        if (finished) return
+        await wake.promise
+        wake = Promise.withResolvers<void>()
+      }
+    } finally {
+      for (const [type, listener] of listeners) this.off(type, listener as never)
+    }
+  }
+
+  #startStream(): void {
+    if (this.#streaming !== undefined) return
+    const controller = new AbortController()
+    this.#streaming = controller
+    void (async () => {
+      let attempt = 0
+      while (!controller.signal.aborted) {
+        try {
+          const res = await this.#client.stream(`/v1/jobs/${encodeURIComponent(this.id)}/events`, controller.signal)
+          attempt = 0
+          for await (const message of readEventStream(res.body as ReadableStream<Uint8Array>)) {
+            const event = JSON.parse(message.data) as JobEvent
+            this.emit(event.type, event as never)
+            if (event.type === 'job:done') {
+              controller.abort()
+              return
+            }
+          }
+        } catch (err) {
+          if (controller.signal.aborted) return
+          if (this.listenerCount('error') > 0 && attempt > 3) this.emit('error', err as Error)
+        }
+        await sleep(Math.min(100 * 2 ** attempt++, 2000), controller.signal).catch(() => {})
+      }
+    })()
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer)
+        reject(signal.reason)
+      },
+      { once: true },
+    )
+  })
+}
