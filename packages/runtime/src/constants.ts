@@ -1,0 +1,27 @@
+/** Defaults and fixed names shared by the pool and its threads. */
+
+/** Import module under which Quorate hands a module its (capped) linear memory. */
+export const HOST_MODULE = 'quorate'
+/** Export through which the host sets and reads the fuel counter (a mutable i64 global). */
+export const FUEL_EXPORT = '__quorate_fuel'
+/** Export through which the host reads the remaining stack budget (a mutable i32 global). */
+export const STACK_EXPORT = '__quorate_stack'
+/** Export of the module's former start function, which Quorate calls after setting the fuel. */
+export const START_EXPORT = '__quorate_start'
+
+/** How many compiled modules the pool keeps, least recently used first out. */
+export const MODULE_CACHE_SIZE = 64
+/** Tasks that may wait per thread before `run` rejects with QUEUE_FULL. */
+export const QUEUE_PER_THREAD = 64
+/** Stack of each worker thread, in MiB: far above the deterministic stack budget, see instrument.ts. */
+export const THREAD_STACK_MB = 32
+/** Largest table a module may grow to, in entries. */
+export const TABLE_MAX_ENTRIES = 1_000_000
+/**
+ * Deterministic stack budget, in abstract bytes: each call charges
+ * STACK_FRAME_BASE_BYTES + 8 × (params + locals). Recursion traps with
+ * call_stack_exhausted at the same depth everywhere, long before the
+ * thread's real THREAD_STACK_MB stack runs out.
+ */
+export const STACK_BUDGET_BYTES = 1024 * 1024
+export const STACK_FRAME_BASE_BYTES = 96

@@ -1,0 +1,25 @@
+/** Messages between the pool (main thread) and its threads (worker.ts). */
+import type { TaskLimits, TaskOutcome } from '@quorate/protocol'
+
+/** One task, as posted to a thread. The compiled module is shared, not copied. */
+export interface RunRequest {
+  module: WebAssembly.Module
+  /** Whether the module exports START_EXPORT (its former start function). */
+  hasStart: boolean
+  /** The memory to create, already capped to the job's limit; undefined if the module has none. */
+  memory: { initial: number; maximum: number } | undefined
+  args: string[]
+  env: Record<string, string>
+  stdin: Uint8Array
+  limits: TaskLimits
+  seed: string
+}
+
+export interface RunResponse {
+  /** Never `timeout` (the pool decides that); `crashed` only for a failure of the host itself. */
+  outcome: TaskOutcome
+  digest: string | null
+  stderr: Uint8Array
+  /** Time spent instantiating and running, measured in the thread. */
+  durationMs: number
+}

@@ -1,0 +1,120 @@
+/**
+ * Thread entry point: instantiate a prepared module in a fresh instance,
+ * run it to completion under the WASI host, and turn however it ended into
+ * a {@link TaskOutcome}. Loaded by piscina from dist/worker.js.
+ */
+import { outcomeDigest, type TaskOutcome, type TrapKind } from '@quorate/protocol'
+import { move, transferableSymbol, valueSymbol } from 'piscina'
+import { FUEL_EXPORT, HOST_MODULE, STACK_EXPORT, START_EXPORT } from './constants.ts'
+import type { RunRequest, RunResponse } from './types.ts'
+import { OutputLimitExceeded, ProcExit, WASI_MODULE, Wasi } from './wasi.ts'
+
+export default function runTask(request: RunRequest): RunResponse {
+  const started = performance.now()
+  const { limits } = request
+  const wasi = new Wasi({
+    args: request.args,
+    env: request.env,
+    stdin: request.stdin,
+    outputLimit: limits.outputBytes,
+    stderrLimit: limits.stderrBytes,
+    seed: Buffer.from(request.seed, 'hex'),
+  })
+  let outcome: TaskOutcome
+  let fuel: WebAssembly.Global | undefined
+  let stack: WebAssembly.Global | undefined
+  try {
+    const memory = request.memory === undefined ? undefined : new WebAssembly.Memory(request.memory)
+    const imports: WebAssembly.Imports = { [WASI_MODULE]: wasi.imports() as WebAssembly.ModuleImports }
+    if (memory !== undefined) imports[HOST_MODULE] = { memory }
+    const instance = new WebAssembly.Instance(request.module, imports)
+    wasi.memory = memory
+    const exports = instance.exports
+    fuel = exports[FUEL_EXPORT] as WebAssembly.Global
+    stack = exports[STACK_EXPORT] as WebAssembly.Global
+    fuel.value = BigInt(limits.fuel)
+    if (request.hasStart) (exports[START_EXPORT] as () => void)()
+    ;(exports._start as () => void)()
+    outcome = { kind: 'ok', output: new Uint8Array(0), fuelUsed: 0 }
+  } catch (err) {
+    outcome = classify(err, stack)
+  }
+  outcome = settle(outcome, wasi, fuel, limits.fuel, limits.outputBytes)
+  const stderr = wasi.stderr.bytes()
+  const response: RunResponse = {
+    outcome,
+    digest: outcome.kind === 'crashed' || outcome.kind === 'timeout' ? null : outcomeDigest(outcome),
+    stderr,
+    durationMs: performance.now() - started,
+  }
+  const transfer: ArrayBuffer[] = [stderr.buffer as ArrayBuffer]
+  if (outcome.kind === 'ok') transfer.push(outcome.output.buffer as ArrayBuffer)
+  return move({
+    [transferableSymbol]: transfer,
+    [valueSymbol]: response,
+  } as never) as unknown as RunResponse
+}
+
+/** Fill in fuelUsed and output. Running out of fuel wins over however else the run ended. */
+function settle(
+  outcome: TaskOutcome,
+  wasi: Wasi,
+  fuel: WebAssembly.Global | undefined,
+  limit: number,
+  outputLimit: number,
+): TaskOutcome {
+  const left = fuel === undefined ? BigInt(limit) : (fuel.value as bigint)
+  if (left < 0n) return { kind: 'out_of_fuel', fuelUsed: limit }
+  const fuelUsed = limit - Number(left)
+  switch (outcome.kind) {
+    case 'ok':
+      return { kind: 'ok', output: wasi.stdout.bytes(), fuelUsed }
+    case 'output_limit':
+      return { kind: 'output_limit', limit: outputLimit, fuelUsed }
+    case 'trap':
+    case 'exit':
+      return { ...outcome, fuelUsed }
+    default:
+      return outcome
+  }
+}
+
+function classify(err: unknown, stack: WebAssembly.Global | undefined): TaskOutcome {
+  if (err instanceof ProcExit) {
+    return err.code === 0
+      ? { kind: 'ok', output: new Uint8Array(0), fuelUsed: 0 }
+      : { kind: 'exit', code: err.code, fuelUsed: 0 }
+  }
+  if (err instanceof OutputLimitExceeded) return { kind: 'output_limit', limit: 0, fuelUsed: 0 }
+  if (stack !== undefined && (stack.value as number) < 0) return trap('call_stack_exhausted')
+  if (err instanceof RangeError && /call stack/i.test(err.message)) return trap('call_stack_exhausted')
+  if (err instanceof WebAssembly.RuntimeError) return trap(trapKind(err.message))
+  if (err instanceof WebAssembly.LinkError || err instanceof WebAssembly.CompileError) {
+    return { kind: 'crashed', message: `could not instantiate the prepared module: ${err.message}` }
+  }
+  // An exception from the host functions: deterministic (same inputs, same host code).
+  return trap('host')
+}
+
+function trap(kind: TrapKind): TaskOutcome {
+  return { kind: 'trap', trap: kind, fuelUsed: 0 }
+}
+
+// V8's trap messages, normalised so replicas on other engines can agree.
+const TRAP_MESSAGES: [RegExp, TrapKind][] = [
+  [/unreachable/i, 'unreachable'],
+  [/memory access out of bounds|data segment .*out of bounds/i, 'memory_out_of_bounds'],
+  [/divide by zero|remainder by zero/i, 'integer_divide_by_zero'],
+  [/divide result unrepresentable|integer overflow/i, 'integer_overflow'],
+  [/float unrepresentable|invalid conversion/i, 'invalid_conversion'],
+  [/signature mismatch|null function|indirect call/i, 'indirect_call'],
+  [
+    /table index is out of bounds|table access out of bounds|element segment .*out of bounds|table .*out of bounds/i,
+    'table_out_of_bounds',
+  ],
+]
+
+function trapKind(message: string): TrapKind {
+  for (const [pattern, kind] of TRAP_MESSAGES) if (pattern.test(message)) return kind
+  return 'other'
+}
