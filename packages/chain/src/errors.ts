@@ -1,0 +1,291 @@
+import { ErrorCode, QuorateError, type QuorateErrorOptions } from '@quorate/protocol'
+import { type ErrorDescription, formatUnits, Interface, isError } from 'ethers'
+import { allAbis } from './contracts.ts'
+
+/**
+ * Why a chain action failed, as a short machine-readable string: the name of
+ * the contract's custom error (`AlreadySettled`, `UnbondingNotElapsed`,
+ * `ERC20InsufficientAllowance`, …) when the chain said why, otherwise one of
+ * the reasons below. Branch on this, not on the message.
+ */
+export type ChainFailureReason =
+  | (string & {})
+  /** The transaction or its simulation reverted and the data named no known error. */
+  | 'REVERTED'
+  /** The RPC endpoint kept failing after every retry. */
+  | 'RPC_UNAVAILABLE'
+  /** The account cannot pay for gas or value. */
+  | 'INSUFFICIENT_FUNDS'
+  /** No receipt arrived within the timeout; the transaction may still be mined. */
+  | 'RECEIPT_TIMEOUT'
+  /** The RPC node refused the transaction for another reason. */
+  | 'REJECTED'
+  /** The client was asked for something it cannot do (no account, bad parameter). */
+  | 'INVALID_REQUEST'
+
+/** A decoded revert: the error's name, its named arguments, and a sentence. */
+export interface DecodedRevert {
+  reason: ChainFailureReason
+  args: Record<string, unknown>
+  message: string
+  /** Raw revert data, when the node returned any. */
+  data?: string
+}
+
+export interface ChainErrorOptions extends QuorateErrorOptions {
+  txHash?: string
+}
+
+/**
+ * Base of every error from `@quorate/chain`. Carries the `action` that
+ * failed (`settleJob`, …), a `reason` (see {@link ChainFailureReason}) and,
+ * when a transaction was sent, its hash. The code is `INTERNAL` until the
+ * protocol package grows chain codes.
+ */
+export class ChainError extends QuorateError {
+  override name = 'ChainError'
+  readonly action: string
+  readonly reason: ChainFailureReason
+  readonly revertArgs: Record<string, unknown>
+  readonly txHash: string | undefined
+
+  constructor(action: string, failure: DecodedRevert, options: ChainErrorOptions = {}) {
+    super(ErrorCode.INTERNAL, `${action} failed: ${failure.message}`, {
+      ...options,
+      details: {
+        action,
+        reason: failure.reason,
+        ...(Object.keys(failure.args).length > 0 ? { args: jsonSafe(failure.args) } : {}),
+        ...(options.txHash === undefined ? {} : { txHash: options.txHash }),
+        ...options.details,
+      },
+    })
+    this.action = action
+    this.reason = failure.reason
+    this.revertArgs = failure.args
+    this.txHash = options.txHash
+  }
+}
+
+/** Constructor shape every per-action error class has. */
+export type ChainErrorClass<E extends ChainError = ChainError> = new (
+  failure: DecodedRevert,
+  options?: ChainErrorOptions,
+) => E
+
+// -------------------------------------------------------- decoding reverts
+
+const errorInterface = new Interface(
+  dedupeErrors(allAbis.flatMap((abi) => abi.filter((item) => item.type === 'error'))) as never,
+)
+
+function dedupeErrors<T extends { name?: string; inputs?: readonly { type: string }[] }>(items: T[]): T[] {
+  const seen = new Set<string>()
+  return items.filter((item) => {
+    const key = `${item.name}(${(item.inputs ?? []).map((i) => i.type).join(',')})`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
+/** Turns revert data (custom error, `Error(string)` or `Panic(uint256)`) into a {@link DecodedRevert}. */
+export function decodeRevertData(data: string | null | undefined): DecodedRevert {
+  if (data === null || data === undefined || data === '0x' || data.length < 10) {
+    return { reason: 'REVERTED', args: {}, message: 'the transaction reverted without a reason' }
+  }
+  let parsed: ErrorDescription | null = null
+  try {
+    parsed = errorInterface.parseError(data)
+  } catch {
+    parsed = null
+  }
+  if (parsed === null) {
+    return {
+      reason: 'REVERTED',
+      args: {},
+      message: `the transaction reverted with unknown data ${data.slice(0, 10)}`,
+      data,
+    }
+  }
+  const args: Record<string, unknown> = {}
+  parsed.fragment.inputs.forEach((input, i) => {
+    args[input.name === '' ? String(i) : input.name] = parsed.args[i]
+  })
+  if (parsed.name === 'Error') return { reason: 'REVERTED', args, message: String(parsed.args[0]), data }
+  if (parsed.name === 'Panic') return { reason: 'Panic', args, message: `panic code ${parsed.args[0]}`, data }
+  return { reason: parsed.name, args, message: describeRevert(parsed.name, args), data }
+}
+
+/**
+ * The one place contract error names become sentences. Unknown names fall
+ * back to `Name(arg=value, …)`.
+ */
+export function describeRevert(name: string, args: Record<string, unknown>): string {
+  const a = (key: string) => formatArg(args[key])
+  const tokens = (key: string) => `${formatUnits(BigInt(args[key] as bigint), 18)} tokens`
+  switch (name) {
+    // Escrow
+    case 'JobNotFound':
+      return `no job ${a('jobId')} is funded in this escrow`
+    case 'JobExists':
+      return `job ${a('jobId')} is already funded`
+    case 'AlreadySettled':
+      return `job ${a('jobId')} is already settled`
+    case 'AlreadyReclaimed':
+      return `job ${a('jobId')} was already reclaimed by its submitter`
+    case 'JobNotSettled':
+      return `job ${a('jobId')} is not settled yet; penalties need an accepted, settled vote`
+    case 'NotJobCoordinator':
+      return `${a('caller')} is not the job's coordinator (${a('coordinator')})`
+    case 'NotSubmitter':
+      return `${a('caller')} is not the job's submitter (${a('submitter')})`
+    case 'DeadlinePassed':
+      return `the job's deadline (${formatTime(args.deadline)}) has passed; only the submitter can reclaim it now`
+    case 'DeadlineNotReached':
+      return `the job's deadline (${formatTime(args.deadline)}) has not passed yet`
+    case 'CoordinatorNotRegistered':
+      return `${a('coordinator')} is not a registered coordinator`
+    case 'LengthMismatch':
+      return `payees (${a('payees')}) and amounts (${a('amounts')}) differ in length`
+    case 'TooManyPayees':
+      return `${a('count')} payees is over the limit of ${a('max')} per settlement`
+    case 'FeeTooHigh':
+      return `fee ${tokens('fee')} is over the job's maximum fee of ${tokens('maxFee')}`
+    case 'OverBudget':
+      return `payouts and fee add up to ${tokens('total')}, over the job's budget of ${tokens('budget')}`
+    case 'NothingOwed':
+      return 'nothing is owed to this account'
+    case 'DisputeWindowClosed':
+      return `the dispute window closed at ${formatTime(args.closedAt)}`
+    case 'QuorumNotMet':
+      return `evidence carries ${a('signatures')} quorum signatures, ${a('needed')} are needed`
+    case 'TooManySignatures':
+      return `evidence carries ${a('count')} signatures, over the limit of ${a('max')}`
+    case 'InvalidSignature':
+      return `signature ${indexName(args.index)} is malformed`
+    case 'UnknownSigner':
+      return `${a('signer')} is no registered provider's operator (wrong key, chain or contract?)`
+    case 'SignerNotEligible':
+      return `quorum signer ${a('provider')} is not an eligible provider (unregistered or under the minimum stake)`
+    case 'NotInMinority':
+      return `the accused signed the accepted digest ${a('digest')}; there is nothing to penalize`
+    case 'ShardMismatch':
+      return `quorum signature ${a('index')} is for another shard`
+    case 'DigestMismatch':
+      return `quorum signature ${a('index')} is for another digest than the rest of the quorum`
+    case 'SignersNotSorted':
+      return `quorum signature ${a('index')} repeats a provider or is out of order (sort by provider address, ascending)`
+    case 'NonceAlreadyUsed':
+      return `evidence nonce ${a('nonce')} of ${a('signer')} was already used`
+    case 'AlreadyPenalized':
+      return `provider ${a('provider')} was already penalized for job ${a('jobId')}`
+    // Registry
+    case 'AlreadyRegistered':
+      return `${a('account')} is already registered`
+    case 'NotRegistered':
+      return `${a('account')} is not a registered provider`
+    case 'InvalidPeerId':
+      return 'the PeerId is empty or longer than 128 characters'
+    case 'PeerIdTaken':
+      return `the PeerId is already registered to ${a('owner')}`
+    case 'OperatorTaken':
+      return `the operator key already signs for provider ${a('provider')}`
+    case 'StakeBelowMinimum':
+      return `a stake of ${tokens('stake')} is under the minimum of ${tokens('minimum')}`
+    case 'InsufficientStake':
+      return `cannot unstake ${tokens('requested')}: only ${tokens('available')} is staked`
+    case 'NothingUnbonding':
+      return 'no stake is unbonding; call unstake first'
+    case 'UnbondingNotElapsed':
+      return `stake is still unbonding until ${formatTime(args.readyAt)}`
+    case 'NotEscrow':
+      return `${a('caller')} is not the escrow bound to this registry`
+    case 'NotDeployer':
+      return `${a('caller')} is not the registry's deployer`
+    case 'EscrowAlreadyBound':
+      return `the registry is already bound to escrow ${a('escrow')}`
+    // Shared
+    case 'ZeroAddress':
+      return 'an address parameter is the zero address'
+    case 'ZeroAmount':
+      return 'the amount is zero'
+    case 'InvalidParameter':
+      return `invalid ${String(args.name)}`
+    case 'UnsupportedToken':
+      return `the token delivered ${a('received')} instead of ${a('expected')} (fee-on-transfer tokens are not supported)`
+    case 'NotMinter':
+      return `${a('caller')} may not mint the test token`
+    // OpenZeppelin
+    case 'ReentrancyGuardReentrantCall':
+      return 'reentrant call refused'
+    case 'SafeERC20FailedOperation':
+      return `the token ${a('token')} refused the transfer`
+    case 'ERC20InsufficientBalance':
+      return `${a('sender')} holds ${tokens('balance')}, needs ${tokens('needed')}`
+    case 'ERC20InsufficientAllowance':
+      return `${a('spender')} may spend ${tokens('allowance')}, needs ${tokens('needed')} (approve first)`
+    default:
+      return `${name}(${Object.entries(args)
+        .map(([k, v]) => `${k}=${formatArg(v)}`)
+        .join(', ')})`
+  }
+}
+
+/**
+ * Classifies anything an ethers call threw. Reverts are decoded; transport
+ * and node failures get a reason of their own.
+ */
+export function decodeFailure(err: unknown): DecodedRevert {
+  if (err instanceof ChainError) {
+    return { reason: err.reason, args: err.revertArgs, message: err.message.replace(/^[^:]+ failed: /, '') }
+  }
+  if (isError(err, 'CALL_EXCEPTION')) {
+    const data = (err as { data?: string | null }).data
+    if (data !== null && data !== undefined && data !== '0x') return decodeRevertData(data)
+    const reason = (err as { reason?: string | null }).reason
+    return { reason: 'REVERTED', args: {}, message: reason ?? 'the transaction reverted without a reason' }
+  }
+  if (isError(err, 'INSUFFICIENT_FUNDS')) {
+    return { reason: 'INSUFFICIENT_FUNDS', args: {}, message: 'the account cannot pay for gas' }
+  }
+  const data = findRevertData(err)
+  if (data !== undefined) return decodeRevertData(data)
+  const message = err instanceof Error ? err.message : String(err)
+  return { reason: 'REJECTED', args: {}, message: shorten(message) }
+}
+
+/** Revert data buried in a JSON-RPC error (`error.data`), when ethers did not lift it. */
+function findRevertData(err: unknown): string | undefined {
+  let current: unknown = err
+  for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth++) {
+    const obj = current as { data?: unknown; error?: unknown; info?: unknown }
+    if (typeof obj.data === 'string' && /^0x[0-9a-fA-F]{8,}$/.test(obj.data)) return obj.data
+    current = obj.error ?? (obj.info as { error?: unknown } | undefined)?.error
+  }
+  return undefined
+}
+
+function formatArg(value: unknown): string {
+  if (typeof value === 'bigint') return value.toString()
+  if (typeof value === 'string' && /^0x[0-9a-fA-F]{64}$/.test(value)) return `${value.slice(0, 10)}…${value.slice(-4)}`
+  return String(value)
+}
+
+function formatTime(value: unknown): string {
+  const seconds = Number(value)
+  return Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : String(value)
+}
+
+function indexName(value: unknown): string {
+  return typeof value === 'bigint' && value === 2n ** 256n - 1n ? 'of the accused' : `#${String(value)}`
+}
+
+function shorten(message: string): string {
+  const first = message.split('\n')[0] ?? message
+  return first.length > 300 ? `${first.slice(0, 300)}…` : first
+}
+
+function jsonSafe(args: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v]))
+}

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+/// @title Quorate Registry
+/// @notice Who may take part: providers (libp2p PeerId, an operator key that
+/// signs results, a stake in the payment token) and coordinators. Stake leaves
+/// only after an unbonding delay that is longer than any job's lifetime plus
+/// its dispute window, so no provider can exit before a penalty lands.
+/// @dev The only privileged caller is the Escrow bound once at deployment: it
+/// alone may slash, and only with evidence it has checked. There is no owner,
+/// no upgrade and no way to move staked tokens other than the provider's own
+/// withdrawal and a slash.
+contract Registry is ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    struct Provider {
+        // Key whose EIP-712 signatures count as this provider's results. Fixed
+        // for life: rotating it would let a provider disown evidence.
+        address operator;
+        uint64 registeredAt;
+        uint32 slashCount;
+        uint128 stake;
+        uint128 unbonding;
+        uint64 unbondingEndsAt;
+        uint128 totalSlashed;
+        string peerId;
+    }
+
+    struct Coordinator {
+        uint64 registeredAt;
+        string peerId;
+    }
+
+    /// @notice Longest PeerId string accepted (a base58 Ed25519 PeerId is 52 chars).
+    uint256 public constant MAX_PEER_ID_LENGTH = 128;
+
+    IERC20 public immutable token;
+    uint256 public immutable minProviderStake;
+    uint256 public immutable unbondingDelay;
+    uint256 public immutable slashAmount;
+    address public immutable deployer;
+
+    /// @notice The Escrow allowed to slash; bound once by the deployer.
+    address public escrow;
+
+    uint256 public providerCount;
+    uint256 public coordinatorCount;
+    uint256 public totalStaked;
+    uint256 public totalUnbonding;
+    /// @notice Slashed tokens stay locked here forever: nobody profits from a slash.
+    uint256 public totalSlashed;
+
+    mapping(address => Provider) internal _providers;
+    mapping(address => Coordinator) internal _coordinators;
+    mapping(address => address) public providerOfOperator;
+    mapping(bytes32 => address) public providerOfPeerId;
+
+    event EscrowBound(address indexed escrow);
+    event ProviderRegistered(address indexed provider, address indexed operator, string peerId, uint256 stake);
+    event CoordinatorRegistered(address indexed coordinator, string peerId);
+    event Staked(address indexed provider, uint256 amount, uint256 stake);
+    event UnstakeRequested(address indexed provider, uint256 amount, uint256 unbonding, uint64 unbondingEndsAt);
+    event StakeWithdrawn(address indexed provider, uint256 amount);
+    event Slashed(address indexed provider, bytes32 indexed jobId, uint256 amount);
+
+    error ZeroAddress();
+    error ZeroAmount();
+    error InvalidParameter(string name);
+    error NotDeployer(address caller);
+    error EscrowAlreadyBound(address escrow);
+    error NotEscrow(address caller);
+    error AlreadyRegistered(address account);
+    error NotRegistered(address account);
+    error InvalidPeerId();
+    error PeerIdTaken(address owner);
+    error OperatorTaken(address provider);
+    error StakeBelowMinimum(uint256 stake, uint256 minimum);
+    error InsufficientStake(uint256 requested, uint256 available);
+    error NothingUnbonding();
+    error UnbondingNotElapsed(uint64 readyAt);
+    error UnsupportedToken(uint256 expected, uint256 received);
+
+    modifier onlyEscrow() {
+        if (msg.sender != escrow) revert NotEscrow(msg.sender);
+        _;
+    }
+
+    constructor(IERC20 token_, uint256 minProviderStake_, uint256 unbondingDelay_, uint256 slashAmount_) {
+        if (address(token_) == address(0)) revert ZeroAddress();
+        if (minProviderStake_ == 0) revert InvalidParameter("minProviderStake");
+        if (unbondingDelay_ == 0) revert InvalidParameter("unbondingDelay");
+        if (slashAmount_ == 0 || slashAmount_ > minProviderStake_) revert InvalidParameter("slashAmount");
+        token = token_;
+        minProviderStake = minProviderStake_;
+        unbondingDelay = unbondingDelay_;
+        slashAmount = slashAmount_;
+        deployer = msg.sender;
+    }
+
+    /// @notice Binds the Escrow that may slash. Once, by the deployer; the
+    /// Escrow checks itself that its dispute window fits in the unbonding delay.
+    function bindEscrow(address escrow_) external {
+        if (msg.sender != deployer) revert NotDeployer(msg.sender);
+        if (escrow != address(0)) revert EscrowAlreadyBound(escrow);
+        if (escrow_ == address(0)) revert ZeroAddress();
+        escrow = escrow_;
+        emit EscrowBound(escrow_);
+    }
+
+    // ---------------------------------------------------------------- providers
+
+    /// @notice Registers msg.sender as a provider and pulls `amount` of stake
+    /// (approve the Registry first). `operator` signs results for it.
+    function registerProvider(string calldata peerId, address operator, uint256 amount) external nonReentrant {
+        if (_providers[msg.sender].registeredAt != 0) revert AlreadyRegistered(msg.sender);
+        if (operator == address(0)) revert ZeroAddress();
+        if (providerOfOperator[operator] != address(0)) revert OperatorTaken(providerOfOperator[operator]);
+        bytes32 peerKey = _peerKey(peerId);
+        if (providerOfPeerId[peerKey] != address(0)) revert PeerIdTaken(providerOfPeerId[peerKey]);
+        if (amount < minProviderStake) revert StakeBelowMinimum(amount, minProviderStake);
+
+        Provider storage p = _providers[msg.sender];
+        p.operator = operator;
+        p.registeredAt = uint64(block.timestamp);
+        p.stake = _u128(amount);
+        p.peerId = peerId;
+        providerOfOperator[operator] = msg.sender;
+        providerOfPeerId[peerKey] = msg.sender;
+        providerCount += 1;
+        totalStaked += amount;
+        emit ProviderRegistered(msg.sender, operator, peerId, amount);
+
+        _pull(amount);
+    }
+
+    /// @notice Adds `amount` to msg.sender's active stake.
+    function stake(uint256 amount) external nonReentrant {
+        Provider storage p = _registered(msg.sender);
+        if (amount == 0) revert ZeroAmount();
+        uint256 newStake = uint256(p.stake) + amount;
+        p.stake = _u128(newStake);
+        totalStaked += amount;
+        emit Staked(msg.sender, amount, newStake);
+
+        _pull(amount);
+    }
+
+    /// @notice Moves `amount` of active stake into unbonding. The clock
+    /// restarts for everything unbonding, so a late slash can still reach it.
+    function unstake(uint256 amount) external {
+        Provider storage p = _registered(msg.sender);
+        if (amount == 0) revert ZeroAmount();
+        if (amount > p.stake) revert InsufficientStake(amount, p.stake);
+        p.stake -= uint128(amount);
+        p.unbonding += uint128(amount);
+        uint64 endsAt = uint64(block.timestamp + unbondingDelay);
+        p.unbondingEndsAt = endsAt;
+        totalStaked -= amount;
+        totalUnbonding += amount;
+        emit UnstakeRequested(msg.sender, amount, p.unbonding, endsAt);
+    }
+
+    /// @notice Withdraws everything that has finished unbonding.
+    function withdrawStake() external nonReentrant returns (uint256 amount) {
+        Provider storage p = _registered(msg.sender);
+        amount = p.unbonding;
+        if (amount == 0) revert NothingUnbonding();
+        if (block.timestamp < p.unbondingEndsAt) revert UnbondingNotElapsed(p.unbondingEndsAt);
+        p.unbonding = 0;
+        totalUnbonding -= amount;
+        emit StakeWithdrawn(msg.sender, amount);
+
+        token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Takes up to `amount` from a provider's stake, active first, then
+    /// unbonding. Only the Escrow, after checking signed evidence.
+    function slash(address provider, uint256 amount, bytes32 jobId) external onlyEscrow returns (uint256 taken) {
+        Provider storage p = _registered(provider);
+        uint256 fromStake = amount < p.stake ? amount : p.stake;
+        uint256 rest = amount - fromStake;
+        uint256 fromUnbonding = rest < p.unbonding ? rest : p.unbonding;
+        taken = fromStake + fromUnbonding;
+        p.stake -= uint128(fromStake);
+        p.unbonding -= uint128(fromUnbonding);
+        p.slashCount += 1;
+        p.totalSlashed += uint128(taken);
+        totalStaked -= fromStake;
+        totalUnbonding -= fromUnbonding;
+        totalSlashed += taken;
+        emit Slashed(provider, jobId, taken);
+    }
+
+    // ------------------------------------------------------------- coordinators
+
+    /// @notice Registers msg.sender as a coordinator reachable at `peerId`.
+    function registerCoordinator(string calldata peerId) external {
+        if (_coordinators[msg.sender].registeredAt != 0) revert AlreadyRegistered(msg.sender);
+        uint256 len = bytes(peerId).length;
+        if (len == 0 || len > MAX_PEER_ID_LENGTH) revert InvalidPeerId();
+        Coordinator storage c = _coordinators[msg.sender];
+        c.registeredAt = uint64(block.timestamp);
+        c.peerId = peerId;
+        coordinatorCount += 1;
+        emit CoordinatorRegistered(msg.sender, peerId);
+    }
+
+    // -------------------------------------------------------------------- reads
+
+    function getProvider(address provider) external view returns (Provider memory) {
+        return _providers[provider];
+    }
+
+    function getCoordinator(address coordinator) external view returns (Coordinator memory) {
+        return _coordinators[coordinator];
+    }
+
+    function isProvider(address account) external view returns (bool) {
+        return _providers[account].registeredAt != 0;
+    }
+
+    function isCoordinator(address account) external view returns (bool) {
+        return _coordinators[account].registeredAt != 0;
+    }
+
+    /// @notice Registered and holding at least the minimum active stake.
+    function isEligible(address provider) public view returns (bool) {
+        Provider storage p = _providers[provider];
+        return p.registeredAt != 0 && p.stake >= minProviderStake;
+    }
+
+    // ----------------------------------------------------------------- internal
+
+    function _registered(address provider) internal view returns (Provider storage p) {
+        p = _providers[provider];
+        if (p.registeredAt == 0) revert NotRegistered(provider);
+    }
+
+    function _peerKey(string calldata peerId) internal pure returns (bytes32) {
+        uint256 len = bytes(peerId).length;
+        if (len == 0 || len > MAX_PEER_ID_LENGTH) revert InvalidPeerId();
+        return keccak256(bytes(peerId));
+    }
+
+    /// @dev Pulls tokens after all effects; refuses fee-on-transfer tokens,
+    /// whose shortfall would break the books.
+    function _pull(uint256 amount) internal {
+        uint256 before = token.balanceOf(address(this));
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = token.balanceOf(address(this)) - before;
+        if (received != amount) revert UnsupportedToken(amount, received);
+    }
+
+    function _u128(uint256 value) internal pure returns (uint128) {
+        if (value > type(uint128).max) revert InvalidParameter("amount");
+        return uint128(value);
+    }
+}
