@@ -64,8 +64,9 @@ function settle(
   outputLimit: number,
 ): TaskOutcome {
   const left = fuel === undefined ? BigInt(limit) : (fuel.value as bigint)
-  if (left < 0n) return { kind: 'out_of_fuel', fuelUsed: limit }
-  const fuelUsed = limit - Number(left)
+  // The counter as the module left it: past the limit by at most one straight-line segment when out of fuel.
+  const fuelUsed = Number(BigInt(limit) - left)
+  if (left < 0n) return { kind: 'out_of_fuel', fuelUsed }
   switch (outcome.kind) {
     case 'ok':
       return { kind: 'ok', output: wasi.stdout.bytes(), fuelUsed }

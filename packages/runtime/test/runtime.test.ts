@@ -99,7 +99,10 @@ describe('outcomes', () => {
   it('an infinite loop runs out of fuel', async () => {
     const bytes = command('(loop $l (br $l))')
     const { outcome } = await pool.run(task(bytes, { limits: { ...LIMITS, fuel: 1_000_000 } }))
-    expect(outcome).toEqual({ kind: 'out_of_fuel', fuelUsed: 1_000_000 })
+    expect(outcome.kind).toBe('out_of_fuel')
+    // Stopped at the first check past the limit, a loop iteration (2 instructions) at most.
+    expect((outcome as { fuelUsed: number }).fuelUsed - 1_000_000).toBeGreaterThanOrEqual(0)
+    expect((outcome as { fuelUsed: number }).fuelUsed - 1_000_000).toBeLessThanOrEqual(2)
     await stillServes()
   })
 

@@ -41,6 +41,7 @@ import {
 } from '../constants.ts'
 import { type FuncType, type Limits, type ParsedModule, SectionId, ValType } from './module.ts'
 import { Reader, WasmFormatError, Writer } from './reader.ts'
+import { StackHeight } from './stack.ts'
 
 const OP = {
   unreachable: 0x00,
@@ -110,11 +111,15 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
     return [...new Writer(8).s32(index).finish()]
   }
 
+  const funcs = [
+    ...m.imports.flatMap((i) => (i.kind === 'func' ? [m.types[i.typeIndex] as FuncType] : [])),
+    ...m.functions.map((t) => m.types[t] as FuncType),
+  ]
   const code = new Writer(m.bytes.byteLength + 1024)
   code.u32(m.code.length)
   m.code.forEach((body, i) => {
     const type = m.types[m.functions[i] as number] as FuncType
-    const bytes = instrumentBody(m, body, type, i + m.importedFuncs, fuelGlobal, stackGlobal, blockTypeOf)
+    const bytes = instrumentBody(m, funcs, body, type, i + m.importedFuncs, fuelGlobal, stackGlobal, blockTypeOf)
     code.u32(bytes.byteLength).bytes(bytes)
   })
 
@@ -201,13 +206,14 @@ function sameTypes(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((t, i) => t === b[i])
 }
 
-/** Abstract stack bytes charged for one activation of a function. */
-export function frameCost(type: FuncType, locals: number): number {
-  return STACK_FRAME_BASE_BYTES + 8 * (type.params.length + locals)
+/** Abstract stack bytes charged for one activation of a function (4 locals are ours). */
+export function frameCost(type: FuncType, locals: number, maxHeight: number): number {
+  return STACK_FRAME_BASE_BYTES + 8 * (type.params.length + locals + 4 + maxHeight)
 }
 
 function instrumentBody(
   m: ParsedModule,
+  funcs: FuncType[],
   body: { start: number; end: number },
   type: FuncType,
   funcIndex: number,
@@ -237,7 +243,9 @@ function instrumentBody(
 
   // Entry: charge the frame against the stack budget, then the first segment against the fuel.
   w.u8(OP.globalGet).u32(S).u8(OP.localTee).u32(SP)
-  w.u8(OP.i32Const).s32(frameCost(type, locals)).u8(OP.i32Sub).u8(OP.globalSet).u32(S)
+  w.u8(OP.i32Const)
+  const framePatch = w.padded()
+  w.u8(OP.i32Sub).u8(OP.globalSet).u32(S)
   w.u8(OP.globalGet).u32(S).u8(OP.i32Const).u8(0).u8(OP.i32LtS)
   w.u8(OP.if).u8(EMPTY_BLOCK).u8(OP.unreachable).u8(OP.end)
   w.u8(OP.globalGet).u32(G).u8(OP.i64Const)
@@ -275,6 +283,7 @@ function instrumentBody(
     w.u8(OP.localGet).u32(tmp).u8(OP.localGet).u32(tmp).u8(eq).u8(OP.select)
   }
 
+  const height = new StackHeight(m.types, funcs)
   let depth = 0
   for (;;) {
     const at = r.pos
@@ -303,10 +312,12 @@ function instrumentBody(
         break
     }
     skipImmediates(op, r, funcIndex)
+    height.step(op, m.bytes, at + 1)
     if (op === OP.end && depth === 0) {
       // The function's own end: close the wrapper block, sync, and end.
       if (r.pos !== r.end) throw unsupported(funcIndex, 'has bytes after its final end')
       w.patchPadded(patch, cost)
+      w.patchPadded(framePatch, frameCost(type, locals, height.max))
       w.u8(OP.end)
       exitSync()
       w.u8(OP.end)
