@@ -69,15 +69,24 @@ export class StackHeight {
       this.#pp(BINARY_RANGES.some(([lo, hi]) => op >= lo && op <= hi) ? 2 : 1, 1)
       return
     }
-    if (op >= 0x28 && op <= 0x35) return this.#pp(1, 1) // loads
-    if (op >= 0x36 && op <= 0x3e) return this.#pp(2, 0) // stores
+    if (op >= 0x28 && op <= 0x35) {
+      // loads
+      this.#pp(1, 1)
+      return
+    }
+    if (op >= 0x36 && op <= 0x3e) {
+      // stores
+      this.#pp(2, 0)
+      return
+    }
     const r = new Reader(bytes, at)
     switch (op) {
       case 0x00: // unreachable
       case 0x0c: // br
       case 0x0e: // br_table
       case 0x0f: // return
-        return this.#unreachable()
+        this.#unreachable()
+        return
       case 0x02: // block
       case 0x03: // loop
       case 0x04: {
@@ -85,13 +94,15 @@ export class StackHeight {
         const bt = this.#blockType(r)
         this.#pop(bt.params + (op === 0x04 ? 1 : 0))
         this.#frames.push({ base: this.#height, ...bt })
-        return this.#push(bt.params)
+        this.#push(bt.params)
+        return
       }
       case 0x05: {
         // else
         const frame = this.#frames.at(-1) as Frame
         this.#height = frame.base
-        return this.#push(frame.params)
+        this.#push(frame.params)
+        return
       }
       case 0x0b: {
         // end
@@ -101,13 +112,15 @@ export class StackHeight {
           return
         }
         this.#height = frame.base
-        return this.#push(frame.results)
+        this.#push(frame.results)
+        return
       }
       case 0x0d: // br_if
       case 0x1a: // drop
       case 0x21: // local.set
       case 0x24: // global.set
-        return this.#pop(1)
+        this.#pop(1)
+        return
       case 0x10:
       case 0x12: {
         // call, return_call
@@ -126,7 +139,8 @@ export class StackHeight {
       }
       case 0x1b: // select
       case 0x1c:
-        return this.#pp(3, 1)
+        this.#pp(3, 1)
+        return
       case 0x20: // local.get
       case 0x23: // global.get
       case 0x3f: // memory.size
@@ -136,21 +150,36 @@ export class StackHeight {
       case 0x44:
       case 0xd0: // ref.null
       case 0xd2: // ref.func
-        return this.#push(1)
+        this.#push(1)
+        return
       case 0x22: // local.tee
       case 0x25: // table.get
       case 0x40: // memory.grow
       case 0xd1: // ref.is_null
-        return this.#pp(1, 1)
+        this.#pp(1, 1)
+        return
       case 0x26: // table.set
-        return this.#pop(2)
+        this.#pop(2)
+        return
       case 0xfc: {
         const sub = r.u32()
-        if (sub <= 7) return this.#pp(1, 1)
+        if (sub <= 7) {
+          this.#pp(1, 1)
+          return
+        }
         if (sub === 9 || sub === 13) return // data.drop, elem.drop
-        if (sub === 15) return this.#pp(2, 1) // table.grow
-        if (sub === 16) return this.#push(1) // table.size
-        return this.#pop(3) // memory.init/copy/fill, table.init/copy/fill
+        if (sub === 15) {
+          // table.grow
+          this.#pp(2, 1)
+          return
+        }
+        if (sub === 16) {
+          // table.size
+          this.#push(1)
+          return
+        }
+        this.#pop(3) // memory.init/copy/fill, table.init/copy/fill
+        return
       }
     }
   }
