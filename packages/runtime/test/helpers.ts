@@ -49,10 +49,13 @@ export function task(bytes: Uint8Array, options: Partial<Omit<RuntimeTask, 'modu
 export const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 export const utf8 = (s: string) => new TextEncoder().encode(s)
 
-export function primesWasm(): Uint8Array {
-  const url = import.meta.resolve('@quorate/example-primes/primes.wasm')
+/** A built example module, e.g. `example('primes')`. */
+export function example(name: 'primes' | 'mandelbrot' | 'wordcount'): Uint8Array {
+  const url = import.meta.resolve(`@quorate/example-${name}/${name}.wasm`)
   return new Uint8Array(readFileSync(fileURLToPath(url)))
 }
+
+export const primesWasm = () => example('primes')
 
 /** A WASI command module around `body` (the code of _start), with fd_write and proc_exit imported. */
 export function command(body: string, extra = '', memory = '(memory 1 1)'): Uint8Array {
