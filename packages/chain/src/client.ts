@@ -85,6 +85,9 @@ export async function createChainClient(options: ChainClientOptions): Promise<Ch
   const provider = new JsonRpcProvider(options.rpcUrl, Network.from(chainId), {
     staticNetwork: Network.from(chainId),
     pollingInterval: opts.pollingIntervalMs,
+    // ethers otherwise answers an identical call from a 250 ms cache, so a
+    // read (or a simulation) right after a write could see the old state.
+    cacheTimeout: -1,
   })
   const base = { rpcUrl: options.rpcUrl, provider, chainId, addresses, options: opts }
   return { ...base, account: options.account === undefined ? undefined : makeAccount(base, options.account) }

@@ -93,7 +93,6 @@ contract Escrow is EIP712, ReentrancyGuardTransient {
     uint256 public immutable maxJobDuration;
 
     uint256 public jobCount;
-    uint256 public settledCount;
 
     mapping(bytes32 => Job) internal _jobs;
     mapping(address => Account) internal _accounts;
@@ -111,18 +110,18 @@ contract Escrow is EIP712, ReentrancyGuardTransient {
         uint64 deadline,
         uint8 quorum
     );
+    /// @dev One event for the whole settlement, payouts included: cheaper than
+    /// an event per credit (measured), and indexers read one log per job.
     event JobSettled(
         bytes32 indexed jobId,
         address indexed coordinator,
         bytes32 resultsRoot,
-        uint256 paid,
+        address[] payees,
+        uint256[] amounts,
         uint256 fee,
-        uint256 refund,
-        uint256 payees
+        uint256 refund
     );
-    event Credited(address indexed account, bytes32 indexed jobId, uint256 amount);
     event JobReclaimed(bytes32 indexed jobId, address indexed submitter, uint256 amount);
-    event Withdrawn(address indexed account, uint256 amount);
     event Penalized(
         bytes32 indexed jobId,
         address indexed provider,
@@ -225,28 +224,8 @@ contract Escrow is EIP712, ReentrancyGuardTransient {
         uint256 fee,
         bytes32 resultsRoot
     ) external nonReentrant {
-        Job storage job = _jobs[jobId];
-        Status status = job.status;
-        if (status != Status.Funded) _revertStatus(jobId, status);
-        address coordinator = job.coordinator;
-        if (msg.sender != coordinator) revert NotJobCoordinator(msg.sender, coordinator);
-        if (block.timestamp > job.deadline) revert DeadlinePassed(job.deadline);
-        uint256 n = payees.length;
-        if (n != amounts.length) revert LengthMismatch(n, amounts.length);
-        if (n > MAX_PAYEES) revert TooManyPayees(n, MAX_PAYEES);
-        if (fee > job.maxFee) revert FeeTooHigh(fee, job.maxFee);
-
-        job.status = Status.Settled;
-        job.settledAt = uint64(block.timestamp);
-        settledCount += 1;
-
-        uint256 budget = job.budget;
-        uint256 paid = _creditAll(jobId, payees, amounts, budget);
-        if (paid + fee > budget) revert OverBudget(paid + fee, budget);
-        uint256 refund = budget - paid - fee;
-        if (fee != 0) _credit(coordinator, jobId, fee);
-        if (refund != 0) _credit(job.submitter, jobId, refund);
-        emit JobSettled(jobId, coordinator, resultsRoot, paid, fee, refund, n);
+        (address coordinator, uint256 refund) = _settle(jobId, payees, amounts, fee);
+        emit JobSettled(jobId, coordinator, resultsRoot, payees, amounts, fee, refund);
     }
 
     /// @notice After the deadline, the submitter takes back an unsettled job's budget.
@@ -271,8 +250,8 @@ contract Escrow is EIP712, ReentrancyGuardTransient {
         if (amount == 0) revert NothingOwed();
         a.owed = 0;
         a.withdrawals += 1;
-        emit Withdrawn(msg.sender, amount);
 
+        // The token's Transfer event records the withdrawal.
         token.safeTransfer(msg.sender, amount);
     }
 
@@ -355,14 +334,40 @@ contract Escrow is EIP712, ReentrancyGuardTransient {
 
     // ----------------------------------------------------------------- internal
 
-    function _credit(address account, bytes32 jobId, uint256 amount) internal {
+    function _credit(address account, uint256 amount) internal {
         Account storage a = _accounts[account];
         a.owed += uint128(amount);
         a.credits += 1;
-        emit Credited(account, jobId, amount);
     }
 
-    function _creditAll(bytes32 jobId, address[] calldata payees, uint256[] calldata amounts, uint256 budget)
+    /// @dev settle's checks and effects, apart so the event fits on the stack.
+    function _settle(bytes32 jobId, address[] calldata payees, uint256[] calldata amounts, uint256 fee)
+        internal
+        returns (address coordinator, uint256 refund)
+    {
+        Job storage job = _jobs[jobId];
+        Status status = job.status;
+        if (status != Status.Funded) _revertStatus(jobId, status);
+        coordinator = job.coordinator;
+        if (msg.sender != coordinator) revert NotJobCoordinator(msg.sender, coordinator);
+        if (block.timestamp > job.deadline) revert DeadlinePassed(job.deadline);
+        uint256 n = payees.length;
+        if (n != amounts.length) revert LengthMismatch(n, amounts.length);
+        if (n > MAX_PAYEES) revert TooManyPayees(n, MAX_PAYEES);
+        if (fee > job.maxFee) revert FeeTooHigh(fee, job.maxFee);
+
+        job.status = Status.Settled;
+        job.settledAt = uint64(block.timestamp);
+
+        uint256 budget = job.budget;
+        uint256 paid = _creditAll(payees, amounts, budget);
+        if (paid + fee > budget) revert OverBudget(paid + fee, budget);
+        refund = budget - paid - fee;
+        if (fee != 0) _credit(coordinator, fee);
+        if (refund != 0) _credit(job.submitter, refund);
+    }
+
+    function _creditAll(address[] calldata payees, uint256[] calldata amounts, uint256 budget)
         internal
         returns (uint256 paid)
     {
@@ -373,7 +378,7 @@ contract Escrow is EIP712, ReentrancyGuardTransient {
             paid += amount;
             // Also bounds every amount by the budget, which fits in uint128.
             if (paid > budget) revert OverBudget(paid, budget);
-            _credit(payee, jobId, amount);
+            _credit(payee, amount);
         }
     }
 

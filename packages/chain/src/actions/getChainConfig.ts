@@ -16,7 +16,6 @@ export interface ChainConfig {
   coordinatorCount: bigint
   totalStaked: bigint
   jobCount: bigint
-  settledCount: bigint
 }
 export type GetChainConfigReturnType = ChainConfig
 
@@ -42,12 +41,11 @@ export async function getChainConfig(client: ChainClient): Promise<GetChainConfi
       r('coordinatorCount'),
       r('totalStaked'),
     ])
-  const [disputeWindow, maxJobDuration, maxPayees, jobCount, settledCount] = await Promise.all([
+  const [disputeWindow, maxJobDuration, maxPayees, jobCount] = await Promise.all([
     e('disputeWindow'),
     e('maxJobDuration'),
     e('MAX_PAYEES'),
     e('jobCount'),
-    e('settledCount'),
   ])
   return {
     chainId: client.chainId,
@@ -61,6 +59,5 @@ export async function getChainConfig(client: ChainClient): Promise<GetChainConfi
     coordinatorCount,
     totalStaked,
     jobCount,
-    settledCount,
   }
 }

@@ -1,4 +1,4 @@
-import { getAddress, ZeroHash } from 'ethers'
+import { getAddress, type Result, ZeroHash } from 'ethers'
 import type { ChainClient } from '../client.ts'
 import { escrowInterface } from '../contracts.ts'
 import { ChainError, type ChainErrorOptions, type DecodedRevert } from '../errors.ts'
@@ -35,10 +35,12 @@ export interface Settlement {
   alreadySettled: boolean
   /** The settlement transaction's hash (this call's or the earlier one's, when its log was found). */
   hash: string | undefined
+  /** What each provider was credited (aggregated per account, as settled on chain). */
+  payouts: Payout[]
+  /** Sum of payouts. */
   paid: bigint
   fee: bigint
   refund: bigint
-  payees: number
   /** This call's transaction; undefined when already settled. */
   result: WriteResult | undefined
 }
@@ -94,16 +96,7 @@ export async function settleJob(client: ChainClient, params: SettleJobParameters
       ]),
     })
     const event = eventsOf(result.receipt, escrowInterface, client.addresses.escrow, 'JobSettled')[0]
-    return {
-      jobId,
-      alreadySettled: false,
-      hash: result.hash,
-      paid: (event?.args.paid as bigint | undefined) ?? 0n,
-      fee: (event?.args.fee as bigint | undefined) ?? 0n,
-      refund: (event?.args.refund as bigint | undefined) ?? 0n,
-      payees: Number(event?.args.payees ?? payouts.length),
-      result,
-    }
+    return { ...fromEvent(jobId, event?.args), alreadySettled: false, hash: result.hash, result }
   } catch (err) {
     // Lost a race with our own earlier transaction (e.g. sent before a restart).
     if (err instanceof SettleJobError && err.reason === 'AlreadySettled') {
@@ -121,14 +114,17 @@ async function findSettlement(client: ChainClient, jobId: string, fromBlock: num
   ).catch(() => [])
   const log = logs[0]
   const parsed = log === undefined ? null : escrowInterface.parseLog({ topics: [...log.topics], data: log.data })
+  return { ...fromEvent(jobId, parsed?.args), alreadySettled: true, hash: log?.transactionHash, result: undefined }
+}
+
+function fromEvent(jobId: string, args: Result | undefined) {
+  const payees = ((args?.payees as string[] | undefined) ?? []).map((a) => a)
+  const amounts = ((args?.amounts as bigint[] | undefined) ?? []).map((a) => a)
   return {
     jobId,
-    alreadySettled: true,
-    hash: log?.transactionHash,
-    paid: (parsed?.args.paid as bigint | undefined) ?? 0n,
-    fee: (parsed?.args.fee as bigint | undefined) ?? 0n,
-    refund: (parsed?.args.refund as bigint | undefined) ?? 0n,
-    payees: Number(parsed?.args.payees ?? 0),
-    result: undefined,
+    payouts: payees.map((account, i) => ({ account, amount: amounts[i] ?? 0n })),
+    paid: amounts.reduce((sum, a) => sum + a, 0n),
+    fee: (args?.fee as bigint | undefined) ?? 0n,
+    refund: (args?.refund as bigint | undefined) ?? 0n,
   }
 }

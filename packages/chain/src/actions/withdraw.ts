@@ -1,5 +1,5 @@
 import type { ChainClient } from '../client.ts'
-import { escrowInterface } from '../contracts.ts'
+import { escrowInterface, tokenInterface } from '../contracts.ts'
 import { ChainError, type ChainErrorOptions, type DecodedRevert } from '../errors.ts'
 import { eventsOf, type WriteResult, writeContract } from '../internal.ts'
 
@@ -24,6 +24,9 @@ export async function withdraw(client: ChainClient): Promise<WithdrawReturnType>
     to: client.addresses.escrow,
     data: escrowInterface.encodeFunctionData('withdraw', []),
   })
-  const event = eventsOf(result.receipt, escrowInterface, client.addresses.escrow, 'Withdrawn')[0]
-  return { ...result, amount: (event?.args.amount as bigint | undefined) ?? 0n }
+  // The Escrow logs no event of its own: the token's Transfer out of it is the record.
+  const transfer = eventsOf(result.receipt, tokenInterface, client.addresses.token, 'Transfer').find(
+    (e) => (e.args.from as string).toLowerCase() === client.addresses.escrow.toLowerCase(),
+  )
+  return { ...result, amount: (transfer?.args.value as bigint | undefined) ?? 0n }
 }
