@@ -1,0 +1,78 @@
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startNetwork, type TestNetwork } from './helpers/network.ts'
+
+describe('bad input gets a clear 4xx and the coordinator keeps serving', () => {
+  let net: TestNetwork
+  let wasmB64: string
+
+  beforeAll(async () => {
+    net = await startNetwork({ agents: 3 })
+    const path = createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')
+    wasmB64 = (await readFile(path)).toString('base64')
+  })
+  afterAll(async () => {
+    await net?.stop()
+  })
+
+  const post = async (body: string) => {
+    const res = await fetch(`${net.coordinator.httpUrl}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    })
+    return { status: res.status, body: (await res.json()) as { code: string; message: string } }
+  }
+  const input = Buffer.from('2 100').toString('base64')
+
+  it('malformed JSON', async () => {
+    const res = await post('{"module": {"wasm": ')
+    expect(res.status).toBe(400)
+    expect(res.body.code).toBe('BAD_REQUEST')
+    expect(res.body.message).toMatch(/not valid JSON/)
+  })
+
+  it('a file that is not WebAssembly', async () => {
+    const res = await post(JSON.stringify({ module: { wasm: Buffer.from('#!/bin/sh\n').toString('base64') }, inputs: [input] }))
+    expect(res.status).toBe(400)
+    expect(res.body.code).toBe('INVALID_JOB_SPEC')
+    expect(res.body.message).toMatch(/module\.wasm: is not a WebAssembly module/)
+  })
+
+  it('bytes with the wasm header that do not validate', async () => {
+    const broken = Buffer.concat([Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]), Buffer.from([0xff, 0xff, 0xff])])
+    const res = await post(JSON.stringify({ module: { wasm: broken.toString('base64') }, inputs: [input] }))
+    expect(res.status).toBe(400)
+    expect(res.body.message).toMatch(/module\.wasm/)
+  })
+
+  it('redundancy below quorum', async () => {
+    const res = await post(JSON.stringify({ module: { wasm: wasmB64 }, inputs: [input], redundancy: 2, quorum: 3 }))
+    expect(res.status).toBe(400)
+    expect(res.body.message).toBe('invalid job spec: quorum: must be at most redundancy (2), got 3')
+  })
+
+  it('an empty input list', async () => {
+    const res = await post(JSON.stringify({ module: { wasm: wasmB64 }, inputs: [] }))
+    expect(res.status).toBe(400)
+    expect(res.body.message).toBe('invalid job spec: inputs: must contain at least one shard input')
+  })
+
+  it('an unknown job id is a 404 that names it', async () => {
+    const res = await fetch(`${net.coordinator.httpUrl}/v1/jobs/nope`)
+    expect(res.status).toBe(404)
+    expect(((await res.json()) as { message: string }).message).toBe('no job with id nope')
+  })
+
+  it('still runs a good job afterwards, and resubmitting it is idempotent', async () => {
+    const spec = { module: { wasm: wasmB64 }, inputs: [input, Buffer.from('100 200').toString('base64')] }
+    const first = await post(JSON.stringify(spec))
+    expect(first.status).toBe(201)
+    const again = await post(JSON.stringify(spec))
+    expect(again.status).toBe(200)
+    expect((again.body as unknown as { id: string }).id).toBe((first.body as unknown as { id: string }).id)
+    const results = await net.client.job((first.body as unknown as { id: string }).id).results({ timeout: 60_000 })
+    expect(results.map((r) => new TextDecoder().decode(r.output).trim())).toEqual(['25', '21'])
+  })
+})
