@@ -5,6 +5,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { InvalidOptionError, QuorateError } from '@quorate/protocol'
+import { getAddress } from 'ethers'
 import { sleep } from './retry.ts'
 
 export interface StartAnvilOptions {
@@ -184,7 +185,7 @@ async function startOnce(options: StartAnvilOptions, port: number): Promise<Anvi
       private_keys: string[]
     }
     const accounts = config.available_accounts.map((address, i) => ({
-      address,
+      address: getAddress(address),
       privateKey: config.private_keys[i] ?? '',
     }))
     return { rpcUrl, port, chainId, accounts, pid: child.pid, stop }

@@ -211,7 +211,7 @@ export function describeRevert(name: string, args: Record<string, unknown>): str
     case 'ZeroAmount':
       return 'the amount is zero'
     case 'InvalidParameter':
-      return `invalid ${String(args.name)}`
+      return invalidParameter(String(args.name))
     case 'UnsupportedToken':
       return `the token delivered ${a('received')} instead of ${a('expected')} (fee-on-transfer tokens are not supported)`
     case 'NotMinter':
@@ -264,6 +264,21 @@ function findRevertData(err: unknown): string | undefined {
     current = obj.error ?? (obj.info as { error?: unknown } | undefined)?.error
   }
   return undefined
+}
+
+function invalidParameter(name: string): string {
+  switch (name) {
+    case 'deadline':
+      return 'invalid deadline: it must be in the future and no further than the escrow’s maxJobDuration'
+    case 'maxFee':
+      return 'invalid maxFee: it must not exceed the budget'
+    case 'budget':
+      return 'invalid budget: it must be positive'
+    case 'quorum':
+      return 'invalid quorum: it must be at least 1'
+    default:
+      return `invalid ${name}`
+  }
 }
 
 function formatArg(value: unknown): string {

@@ -57,6 +57,7 @@ export class TransactionSender {
   readonly #options: SenderOptions
   #nextNonce: number | undefined
   #tail: Promise<unknown> = Promise.resolve()
+  #exclusiveTail: Promise<unknown> = Promise.resolve()
 
   constructor(wallet: BaseWallet, provider: JsonRpcProvider, chainId: bigint, options: SenderOptions) {
     this.address = wallet.address
@@ -64,6 +65,18 @@ export class TransactionSender {
     this.#provider = provider
     this.#chainId = chainId
     this.#options = options
+  }
+
+  /**
+   * Runs `fn` alone among this signer's exclusive sections (transactions sent
+   * outside them still go ahead). Token-pulling actions use it so that
+   * "approve, then pull" pairs of concurrent calls cannot overwrite each
+   * other's allowance.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#exclusiveTail.then(fn)
+    this.#exclusiveTail = run.catch(() => undefined)
+    return run
   }
 
   /** Signs and broadcasts; resolves once a node holds the transaction. */

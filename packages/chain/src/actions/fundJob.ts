@@ -93,24 +93,26 @@ export async function fundJob(client: ChainClient, params: FundJobParameters): P
     specHash,
     salt,
   })
-  const existing = await getJob(client, { jobId }).catch(() => undefined)
-  if (existing !== undefined && existing.status !== 'none') {
-    return { jobId, alreadyFunded: true, result: undefined, approveHash: undefined }
-  }
-  const approveHash = await ensureAllowance(client, FundJobError, client.addresses.escrow, params.budget)
-  const result = await writeContract(client, FundJobError, {
-    to: client.addresses.escrow,
-    data: escrowInterface.encodeFunctionData('fundJob', [
-      {
-        specHash,
-        salt,
-        coordinator: params.coordinator,
-        budget: params.budget,
-        maxFee,
-        deadline,
-        quorum: params.quorum,
-      },
-    ]),
+  return account.sender.exclusive(async () => {
+    const existing = await getJob(client, { jobId }).catch(() => undefined)
+    if (existing !== undefined && existing.status !== 'none') {
+      return { jobId, alreadyFunded: true, result: undefined, approveHash: undefined }
+    }
+    const approveHash = await ensureAllowance(client, FundJobError, client.addresses.escrow, params.budget)
+    const result = await writeContract(client, FundJobError, {
+      to: client.addresses.escrow,
+      data: escrowInterface.encodeFunctionData('fundJob', [
+        {
+          specHash,
+          salt,
+          coordinator: params.coordinator,
+          budget: params.budget,
+          maxFee,
+          deadline,
+          quorum: params.quorum,
+        },
+      ]),
+    })
+    return { jobId, alreadyFunded: false, result, approveHash }
   })
-  return { jobId, alreadyFunded: false, result, approveHash }
 }

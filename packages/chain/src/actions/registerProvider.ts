@@ -32,14 +32,16 @@ export async function registerProvider(
   const account = requireAccount(client, RegisterProviderError)
   if (params.peerId.length === 0) throw invalid(RegisterProviderError, 'peerId must not be empty')
   if (params.stake <= 0n) throw invalid(RegisterProviderError, 'stake must be positive')
-  const approveHash = await ensureAllowance(client, RegisterProviderError, client.addresses.registry, params.stake)
-  const result = await writeContract(client, RegisterProviderError, {
-    to: client.addresses.registry,
-    data: registryInterface.encodeFunctionData('registerProvider', [
-      params.peerId,
-      params.operator ?? account.address,
-      params.stake,
-    ]),
+  return account.sender.exclusive(async () => {
+    const approveHash = await ensureAllowance(client, RegisterProviderError, client.addresses.registry, params.stake)
+    const result = await writeContract(client, RegisterProviderError, {
+      to: client.addresses.registry,
+      data: registryInterface.encodeFunctionData('registerProvider', [
+        params.peerId,
+        params.operator ?? account.address,
+        params.stake,
+      ]),
+    })
+    return { ...result, approveHash }
   })
-  return { ...result, approveHash }
 }
