@@ -19,8 +19,8 @@ import {
 } from '@quorate/protocol'
 import { Piscina } from 'piscina'
 import { MODULE_CACHE_SIZE, QUEUE_PER_THREAD, THREAD_STACK_MB } from './constants.ts'
-import { memoryFor, prepareModule } from './prepare.ts'
-import type { RunRequest, RunResponse } from './types.ts'
+import { memoryFor } from './prepare.ts'
+import type { Compiled, RunRequest, RunResponse } from './types.ts'
 
 export interface RuntimeTask {
   /** The module and the sha256 hex of its bytes (the cache key). */
@@ -84,18 +84,9 @@ export class TaskAbortedError extends Error {
   }
 }
 
-type Compiled =
-  | {
-      ok: true
-      module: WebAssembly.Module
-      memory: { min: number; max: number | undefined } | undefined
-      hasStart: boolean
-    }
-  | { ok: false; reason: string }
-
 interface Job {
   task: RuntimeTask
-  compiled: Promise<Compiled>
+  compiled: Promise<Compiled | { crashed: string }>
   signal: AbortSignal | undefined
   resolve: (result: TaskRunResult) => void
   reject: (err: unknown) => void
@@ -119,8 +110,8 @@ function workerFilename(): string {
 class Pool implements RuntimePool {
   readonly threads: number
   readonly #maxQueue: number
-  readonly #piscina: Piscina<RunRequest, RunResponse>
-  readonly #cache = new ModuleCache(MODULE_CACHE_SIZE)
+  readonly #piscina: Piscina<RunRequest | Uint8Array, RunResponse | Compiled>
+  readonly #cache: ModuleCache
   #queue: Job[] = []
   #queued = 0
   #running = 0
@@ -145,6 +136,11 @@ class Pool implements RuntimePool {
       concurrentTasksPerWorker: 1,
       resourceLimits: { stackSizeMb: THREAD_STACK_MB },
     })
+    // Modules are prepared (parsed, checked, instrumented, compiled) on a thread, keeping this one responsive.
+    this.#cache = new ModuleCache(
+      MODULE_CACHE_SIZE,
+      (bytes) => this.#piscina.run(bytes, { name: 'prepare' }) as Promise<Compiled>,
+    )
   }
 
   get running(): number {
@@ -220,6 +216,14 @@ class Pool implements RuntimePool {
     const { task, signal } = job
     const compiled = await job.compiled
     if (signal?.aborted) return job.reject(new TaskAbortedError(signal.reason))
+    if ('crashed' in compiled) {
+      return job.resolve({
+        outcome: { kind: 'crashed', message: compiled.crashed },
+        digest: null,
+        stderr: EMPTY,
+        durationMs: 0,
+      })
+    }
     if (!compiled.ok) return job.resolve(invalid(compiled.reason))
     const memory = memoryFor(compiled.memory, task.limits)
     if (!memory.ok) return job.resolve(invalid(memory.reason))
@@ -244,7 +248,7 @@ class Pool implements RuntimePool {
     signal?.addEventListener('abort', onAbort, { once: true })
     const started = performance.now()
     try {
-      job.resolve(await this.#piscina.run(request, { signal: controller.signal }))
+      job.resolve((await this.#piscina.run(request, { signal: controller.signal })) as RunResponse)
     } catch (err) {
       const durationMs = performance.now() - started
       if (timedOut) {
@@ -286,13 +290,16 @@ function invalid(reason: string): TaskRunResult {
 /** Prepared, compiled modules by sha256, least recently used evicted first. */
 class ModuleCache {
   readonly #size: number
-  readonly #entries = new Map<string, Promise<Compiled>>()
+  readonly #prepare: (bytes: Uint8Array) => Promise<Compiled>
+  readonly #entries = new Map<string, Promise<Compiled | { crashed: string }>>()
 
-  constructor(size: number) {
+  constructor(size: number, prepare: (bytes: Uint8Array) => Promise<Compiled>) {
     this.#size = size
+    this.#prepare = prepare
   }
 
-  get(module: RuntimeTask['module']): Promise<Compiled> {
+  /** Never rejects: a queued task may not look at its entry for a while. */
+  get(module: RuntimeTask['module']): Promise<Compiled | { crashed: string }> {
     const hit = this.#entries.get(module.sha256)
     if (hit !== undefined) {
       this.#entries.delete(module.sha256)
@@ -303,29 +310,16 @@ class ModuleCache {
     if (sha256Hex(module.bytes) !== module.sha256) {
       return Promise.resolve({ ok: false, reason: 'module bytes do not match their sha256' })
     }
-    const entry = compile(module.bytes)
+    const entry = this.#prepare(module.bytes).catch((err: unknown) => {
+      // The thread died preparing it: a fact about this host, not the module, so not cached.
+      this.#entries.delete(module.sha256)
+      return { crashed: `preparing the module failed: ${err instanceof Error ? err.message : String(err)}` }
+    })
     this.#entries.set(module.sha256, entry)
     if (this.#entries.size > this.#size) {
       const oldest = this.#entries.keys().next().value as string
       this.#entries.delete(oldest)
     }
     return entry
-  }
-}
-
-async function compile(bytes: Uint8Array): Promise<Compiled> {
-  // Never rejects: a queued task may not look at its entry for a while.
-  let prepared: ReturnType<typeof prepareModule>
-  try {
-    prepared = prepareModule(bytes)
-  } catch (err) {
-    return { ok: false, reason: `internal error preparing the module: ${err instanceof Error ? err.message : err}` }
-  }
-  if (!prepared.ok) return prepared
-  try {
-    const module = await WebAssembly.compile(prepared.bytes as Uint8Array<ArrayBuffer>)
-    return { ok: true, module, memory: prepared.memory, hasStart: prepared.hasStart }
-  } catch {
-    return { ok: false, reason: 'module is not valid WebAssembly (it fails validation)' }
   }
 }

@@ -14,8 +14,14 @@ export type Prepared = ({ ok: true } & InstrumentedModule) | { ok: false; reason
 
 const WASM_PAGE = 65536
 
-/** Parse, check against the sandbox rules, and instrument. Never throws for bad modules. */
-export function prepareModule(bytes: Uint8Array): Prepared {
+export const INVALID_WASM = 'module is not valid WebAssembly (it fails validation)'
+
+/**
+ * Parse, check against the sandbox rules, and instrument. Never throws for
+ * bad modules. `validate: false` skips validation, for callers that compile
+ * the result right away (compiling validates).
+ */
+export function prepareModule(bytes: Uint8Array, options: { validate?: boolean } = {}): Prepared {
   let m: ParsedModule
   try {
     m = parseModule(bytes)
@@ -33,8 +39,8 @@ export function prepareModule(bytes: Uint8Array): Prepared {
     throw err
   }
   // The instrumented module is valid exactly when the original is (the rewrite keeps every index and type).
-  if (!WebAssembly.validate(instrumented.bytes as Uint8Array<ArrayBuffer>)) {
-    return { ok: false, reason: 'module is not valid WebAssembly (it fails validation)' }
+  if (options.validate !== false && !WebAssembly.validate(instrumented.bytes as Uint8Array<ArrayBuffer>)) {
+    return { ok: false, reason: INVALID_WASM }
   }
   return { ok: true, ...instrumented }
 }

@@ -23,3 +23,13 @@ export interface RunResponse {
   /** Time spent instantiating and running, measured in the thread. */
   durationMs: number
 }
+
+/** A prepared module, as returned by the thread's `prepare` handler, or why it cannot run. */
+export type Compiled =
+  | {
+      ok: true
+      module: WebAssembly.Module
+      memory: { min: number; max: number | undefined } | undefined
+      hasStart: boolean
+    }
+  | { ok: false; reason: string }

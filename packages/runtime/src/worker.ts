@@ -6,8 +6,22 @@
 import { outcomeDigest, type TaskOutcome, type TrapKind } from '@quorate/protocol'
 import { move, transferableSymbol, valueSymbol } from 'piscina'
 import { FUEL_EXPORT, HOST_MODULE, STACK_EXPORT, START_EXPORT } from './constants.ts'
-import type { RunRequest, RunResponse } from './types.ts'
+import { INVALID_WASM, prepareModule } from './prepare.ts'
+import type { Compiled, RunRequest, RunResponse } from './types.ts'
 import { OutputLimitExceeded, ProcExit, WASI_MODULE, Wasi } from './wasi.ts'
+
+/** Parse, check, instrument and compile a module (once per sha256, called by the pool's cache). */
+export async function prepare(bytes: Uint8Array): Promise<Compiled> {
+  const prepared = prepareModule(bytes, { validate: false })
+  if (!prepared.ok) return prepared
+  try {
+    const module = await WebAssembly.compile(prepared.bytes as Uint8Array<ArrayBuffer>)
+    return { ok: true, module, memory: prepared.memory, hasStart: prepared.hasStart }
+  } catch {
+    // The rewrite keeps every index and type, so this fails exactly when the original does.
+    return { ok: false, reason: INVALID_WASM }
+  }
+}
 
 export default function runTask(request: RunRequest): RunResponse {
   const started = performance.now()
@@ -47,13 +61,15 @@ export default function runTask(request: RunRequest): RunResponse {
     stderr,
     durationMs: performance.now() - started,
   }
-  const transfer: ArrayBuffer[] = [stderr.buffer as ArrayBuffer]
-  if (outcome.kind === 'ok') transfer.push(outcome.output.buffer as ArrayBuffer)
+  // Moving a buffer costs more than copying a small one: move only large outputs.
+  if (outcome.kind !== 'ok' || outcome.output.byteLength < MOVE_THRESHOLD) return response
   return move({
-    [transferableSymbol]: transfer,
+    [transferableSymbol]: [outcome.output.buffer],
     [valueSymbol]: response,
   } as never) as unknown as RunResponse
 }
+
+const MOVE_THRESHOLD = 64 * 1024
 
 /** Fill in fuelUsed and output. Running out of fuel wins over however else the run ended. */
 function settle(

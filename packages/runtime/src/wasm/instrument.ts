@@ -74,11 +74,17 @@ const OP = {
   f64Eq: 0x61,
   i32Sub: 0x6b,
   i64Sub: 0x7d,
+  i64ShrU: 0x88,
+  i64ExtendI32U: 0xad,
 } as const
 
 const EMPTY_BLOCK = 0x40
-const CANONICAL_NAN_F32 = [0x00, 0x00, 0xc0, 0x7f]
-const CANONICAL_NAN_F64 = [0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x7f]
+const CANONICAL_NAN_F32 = new Uint8Array([0x00, 0x00, 0xc0, 0x7f])
+const CANONICAL_NAN_F64 = new Uint8Array([0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x7f])
+/** Bulk operations are charged 1 fuel per 2^BULK_SHIFT bytes (or table entries) on top of their instruction. */
+const BULK_SHIFT = 4
+// 0xfc sub-opcodes whose last operand is a length: memory.init/copy/fill, table.init/copy/grow/fill.
+const BULK_OPS = new Set([8, 10, 11, 12, 14, 15, 17])
 const MAX_LOCALS = 50_000
 
 export interface InstrumentedModule {
@@ -206,9 +212,9 @@ function sameTypes(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((t, i) => t === b[i])
 }
 
-/** Abstract stack bytes charged for one activation of a function (4 locals are ours). */
+/** Abstract stack bytes charged for one activation of a function (5 locals are ours). */
 export function frameCost(type: FuncType, locals: number, maxHeight: number): number {
-  return STACK_FRAME_BASE_BYTES + 8 * (type.params.length + locals + 4 + maxHeight)
+  return STACK_FRAME_BASE_BYTES + 8 * (type.params.length + locals + 5 + maxHeight)
 }
 
 function instrumentBody(
@@ -236,10 +242,11 @@ function instrumentBody(
   const T32 = base + 1 // f32 scratch for NaN canonicalisation
   const T64 = base + 2 // f64 scratch
   const SP = base + 3 // stack budget on entry, i32
+  const TI = base + 4 // i32 scratch for the length of bulk memory and table operations
 
   const w = new Writer(Math.ceil((body.end - body.start) * 1.6) + 64)
-  w.u32(groups + 4).bytes(m.bytes.subarray(declStart, r.pos))
-  w.u8(1).u8(ValType.i64).u8(1).u8(ValType.f32).u8(1).u8(ValType.f64).u8(1).u8(ValType.i32)
+  w.u32(groups + 5).bytes(m.bytes.subarray(declStart, r.pos))
+  w.u8(1).u8(ValType.i64).u8(1).u8(ValType.f32).u8(1).u8(ValType.f64).u8(1).u8(ValType.i32).u8(1).u8(ValType.i32)
 
   // Entry: charge the frame against the stack budget, then the first segment against the fuel.
   w.u8(OP.globalGet).u32(S).u8(OP.localTee).u32(SP)
@@ -275,15 +282,22 @@ function instrumentBody(
     w.u8(OP.localGet).u32(F).u8(OP.globalSet).u32(G)
     w.u8(OP.localGet).u32(SP).u8(OP.globalSet).u32(S)
   }
-  function canonicalize(tmp: number, nan: number[], eq: number): void {
+  function canonicalize(tmp: number, nan: Uint8Array, eq: number): void {
     w.u8(OP.localTee)
       .u32(tmp)
       .u8(nan.length === 4 ? OP.f32Const : OP.f64Const)
-      .bytes(new Uint8Array(nan))
+      .bytes(nan)
     w.u8(OP.localGet).u32(tmp).u8(OP.localGet).u32(tmp).u8(eq).u8(OP.select)
   }
 
-  const height = new StackHeight(m.types, funcs)
+  const height = new StackHeight(m.bytes, m.types, funcs)
+  const peek = new Reader(m.bytes, 0, body.end)
+  // Original bytes are copied in runs, flushed whenever something is inserted.
+  let copyFrom = r.pos
+  const flush = (upTo: number) => {
+    if (upTo > copyFrom) w.bytes(m.bytes.subarray(copyFrom, upTo))
+    copyFrom = upTo
+  }
   let depth = 0
   for (;;) {
     const at = r.pos
@@ -293,29 +307,43 @@ function instrumentBody(
     switch (op) {
       case OP.call:
       case OP.callIndirect:
+        flush(at)
         w.u8(OP.localGet).u32(F).u8(OP.globalSet).u32(G)
         break
       case OP.return:
       case OP.returnCall:
       case OP.returnCallIndirect:
+        flush(at)
         exitSync()
         break
       case 0x38: // f32.store
       case 0xbc: // i32.reinterpret_f32
       case 0x98: // f32.copysign
+        flush(at)
         canonicalize(T32, CANONICAL_NAN_F32, OP.f32Eq)
         break
       case 0x39: // f64.store
       case 0xbd: // i64.reinterpret_f64
       case 0xa6: // f64.copysign
+        flush(at)
         canonicalize(T64, CANONICAL_NAN_F64, OP.f64Eq)
+        break
+      case 0xfc:
+        peek.pos = r.pos
+        if (BULK_OPS.has(peek.u32())) {
+          // The length is on top of the stack: charge for it, leave it there.
+          flush(at)
+          w.u8(OP.localTee).u32(TI).u8(OP.localGet).u32(F).u8(OP.localGet).u32(TI).u8(OP.i64ExtendI32U)
+          w.u8(OP.i64Const).u8(BULK_SHIFT).u8(OP.i64ShrU).u8(OP.i64Sub).u8(OP.localSet).u32(F)
+        }
         break
     }
     skipImmediates(op, r, funcIndex)
-    height.step(op, m.bytes, at + 1)
+    height.step(op, at + 1)
     if (op === OP.end && depth === 0) {
       // The function's own end: close the wrapper block, sync, and end.
       if (r.pos !== r.end) throw unsupported(funcIndex, 'has bytes after its final end')
+      flush(at)
       w.patchPadded(patch, cost)
       w.patchPadded(framePatch, frameCost(type, locals, height.max))
       w.u8(OP.end)
@@ -323,7 +351,6 @@ function instrumentBody(
       w.u8(OP.end)
       return w.finish()
     }
-    w.bytes(m.bytes.subarray(at, r.pos))
     // After the instruction.
     switch (op) {
       case OP.block:
@@ -331,14 +358,17 @@ function instrumentBody(
         break
       case OP.loop:
         depth++
+        flush(r.pos)
         startSegment(true)
         break
       case OP.if:
         depth++
+        flush(r.pos)
         startSegment(false)
         break
       case OP.end:
         depth--
+        flush(r.pos)
         startSegment(false)
         break
       case OP.else:
@@ -349,10 +379,12 @@ function instrumentBody(
       case OP.returnCall:
       case OP.returnCallIndirect:
       case OP.unreachable:
+        flush(r.pos)
         startSegment(false)
         break
       case OP.call:
       case OP.callIndirect:
+        flush(r.pos)
         w.u8(OP.globalGet).u32(G).u8(OP.localSet).u32(F)
         break
     }

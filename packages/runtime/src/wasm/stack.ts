@@ -23,14 +23,20 @@ const BINARY_RANGES: [number, number][] = [
   [0xa0, 0xa6], // f64 binary
 ]
 
+/** Operands popped by each numeric opcode (0x45..0xc4); every one pushes one result. */
+const NUMERIC_POPS = new Uint8Array(256).fill(1)
+for (const [lo, hi] of BINARY_RANGES) NUMERIC_POPS.fill(2, lo, hi + 1)
+
 export class StackHeight {
   max = 0
   #height = 0
   readonly #frames: Frame[] = [{ base: 0, params: 0, results: 0 }]
   readonly #types: FuncType[]
   readonly #funcs: FuncType[]
+  readonly #r: Reader
 
-  constructor(types: FuncType[], funcs: FuncType[]) {
+  constructor(bytes: Uint8Array, types: FuncType[], funcs: FuncType[]) {
+    this.#r = new Reader(bytes)
     this.#types = types
     this.#funcs = funcs
   }
@@ -63,10 +69,10 @@ export class StackHeight {
     return { params: t?.params.length ?? 0, results: t?.results.length ?? 0 }
   }
 
-  /** Account for one instruction; `bytes`/`at` point just past its opcode. Immediates were already validated. */
-  step(op: number, bytes: Uint8Array, at: number): void {
+  /** Account for one instruction; `at` points just past its opcode. Immediates were already validated. */
+  step(op: number, at: number): void {
     if (op >= 0x45 && op <= 0xc4) {
-      this.#pp(BINARY_RANGES.some(([lo, hi]) => op >= lo && op <= hi) ? 2 : 1, 1)
+      this.#pp(NUMERIC_POPS[op] as number, 1)
       return
     }
     if (op >= 0x28 && op <= 0x35) {
@@ -79,7 +85,8 @@ export class StackHeight {
       this.#pp(2, 0)
       return
     }
-    const r = new Reader(bytes, at)
+    const r = this.#r
+    r.pos = at
     switch (op) {
       case 0x00: // unreachable
       case 0x0c: // br

@@ -1,0 +1,317 @@
+// Runtime benchmark (issue 3): `npm run bench:runtime` from the repo root.
+//
+// (a) Quorate's pool vs bare WebAssembly.instantiate + run in a plain piscina pool, throughput
+// (b) metered vs unmetered execution time of the same module, on the CPU-heavy examples
+// (c) CPU efficiency Σ(solo task time) / (threads × wall) for 10 ms and 50 ms tasks
+// (d) per-task overhead for a no-op module
+//
+// Prints a table and writes bench/results/runtime.json. Not a test: the
+// numbers depend on the machine and on whatever else it is running.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, loadavg } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { sha256Hex } from '@quorate/protocol'
+import { Piscina } from 'piscina'
+import { createRuntimePool, type RuntimePool, type RuntimeTask } from '../dist/index.js'
+import { prepareModule } from '../dist/prepare.js'
+import type { BareTask } from './bare-worker.ts'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const threads = Number(process.env.QUORATE_BENCH_THREADS ?? availableParallelism())
+const encoder = new TextEncoder()
+
+function example(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(fileURLToPath(import.meta.resolve(`@quorate/example-${name}/${name}.wasm`))))
+}
+
+const LIMITS = { timeoutMs: 120_000, memoryMiB: 256, outputBytes: 1 << 26, stderrBytes: 1 << 16, fuel: 2 ** 52 }
+const SEED = '00'.repeat(32)
+
+interface Workload {
+  name: string
+  bytes: Uint8Array
+  sha256: string
+  args: string[]
+  /** Input for a task of about `size` units of work. */
+  input: (size: number, i: number) => Uint8Array
+}
+
+const primes: Workload = {
+  name: 'primes',
+  bytes: example('primes'),
+  sha256: '',
+  args: [],
+  // Ranges well above 2^20, so the cost per number barely changes across a batch.
+  input: (size, i) => encoder.encode(`${10_000_000 + i * 7919} ${10_000_000 + i * 7919 + Math.round(size)}`),
+}
+const mandelbrot: Workload = {
+  name: 'mandelbrot',
+  bytes: example('mandelbrot'),
+  sha256: '',
+  args: [],
+  // A full-height strip of `size` columns of a 1024x1024 view at 400 iterations, starting in the busy middle.
+  input: (size) => encoder.encode(`1024 1024 300 0 ${Math.max(1, Math.min(700, Math.round(size)))} 1024 400`),
+}
+const noop: Workload = {
+  name: 'no-op',
+  // (module (func (export "_start")))
+  bytes: new Uint8Array([
+    0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 10, 1, 6, 95, 115, 116, 97, 114, 116, 0, 0, 10, 4, 1,
+    2, 0, 11,
+  ]),
+  sha256: '',
+  args: [],
+  input: () => new Uint8Array(0),
+}
+for (const w of [primes, mandelbrot, noop]) w.sha256 = sha256Hex(w.bytes)
+
+function task(w: Workload, stdin: Uint8Array): RuntimeTask {
+  return { module: { sha256: w.sha256, bytes: w.bytes }, args: w.args, env: {}, stdin, limits: LIMITS, seed: SEED }
+}
+
+/** The bare baseline: raw (or, for (b), instrumented) modules in a plain piscina pool. */
+class Bare {
+  readonly pool = new Piscina<BareTask, { durationMs: number; output: Uint8Array }>({
+    filename: join(here, 'bare-worker.ts'),
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: Number.POSITIVE_INFINITY,
+  })
+  readonly #raw = new Map<string, WebAssembly.Module>()
+  readonly #metered = new Map<string, { module: WebAssembly.Module; memory: BareTask['memory'] }>()
+
+  async raw(w: Workload): Promise<WebAssembly.Module> {
+    let m = this.#raw.get(w.name)
+    if (m === undefined) {
+      m = await WebAssembly.compile(w.bytes as Uint8Array<ArrayBuffer>)
+      this.#raw.set(w.name, m)
+    }
+    return m
+  }
+
+  async metered(w: Workload): Promise<{ module: WebAssembly.Module; memory: BareTask['memory'] }> {
+    let m = this.#metered.get(w.name)
+    if (m === undefined) {
+      const prepared = prepareModule(w.bytes)
+      if (!prepared.ok) throw new Error(prepared.reason)
+      const memory =
+        prepared.memory === undefined
+          ? undefined
+          : { initial: prepared.memory.min, maximum: prepared.memory.max ?? LIMITS.memoryMiB * 16 }
+      m = { module: await WebAssembly.compile(prepared.bytes as Uint8Array<ArrayBuffer>), memory }
+      this.#metered.set(w.name, m)
+    }
+    return m
+  }
+
+  async run(w: Workload, stdin: Uint8Array, metered = false): Promise<{ durationMs: number; output: Uint8Array }> {
+    if (metered) {
+      const { module, memory } = await this.metered(w)
+      return this.pool.run(
+        memory === undefined ? { module, stdin, args: w.args } : { module, stdin, args: w.args, memory },
+      )
+    }
+    return this.pool.run({ module: await this.raw(w), stdin, args: w.args })
+  }
+}
+
+async function quorateRun(pool: RuntimePool, w: Workload, stdin: Uint8Array): Promise<number> {
+  const result = await pool.run(task(w, stdin))
+  if (result.outcome.kind !== 'ok') throw new Error(`${w.name}: ${JSON.stringify(result.outcome)}`)
+  return result.durationMs
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)] as number
+}
+
+/** Size of a task of `w` that runs for about `targetMs` alone on a thread. */
+async function calibrate(pool: RuntimePool, w: Workload, targetMs: number, size: number): Promise<number> {
+  for (let round = 0; round < 4; round++) {
+    const times: number[] = []
+    for (let i = 0; i < 5; i++) times.push(await quorateRun(pool, w, w.input(size, i)))
+    size *= targetMs / median(times)
+  }
+  return size
+}
+
+/** (a) The same batch through both pools, alternating, best of `rounds`. */
+async function throughput(pool: RuntimePool, bare: Bare, w: Workload, size: number, tasks: number, rounds: number) {
+  const inputs = Array.from({ length: tasks }, (_, i) => w.input(size, i))
+  let quorateBest = Number.POSITIVE_INFINITY
+  let bareBest = Number.POSITIVE_INFINITY
+  for (let r = 0; r < rounds; r++) {
+    let t = performance.now()
+    await Promise.all(inputs.map((stdin) => quorateRun(pool, w, stdin)))
+    quorateBest = Math.min(quorateBest, performance.now() - t)
+    t = performance.now()
+    await Promise.all(inputs.map((stdin) => bare.run(w, stdin)))
+    bareBest = Math.min(bareBest, performance.now() - t)
+  }
+  return {
+    workload: w.name,
+    tasks,
+    quorateTasksPerSec: (tasks / quorateBest) * 1000,
+    bareTasksPerSec: (tasks / bareBest) * 1000,
+    ratio: bareBest / quorateBest,
+  }
+}
+
+/** (b) Execution time of the same tasks, raw vs instrumented, one at a time on a thread, interleaved. */
+async function meteringCost(bare: Bare, w: Workload, size: number, tasks: number) {
+  let raw = 0
+  let metered = 0
+  for (let i = 0; i < tasks; i++) {
+    const stdin = w.input(size, i)
+    const a = await bare.run(w, stdin, false)
+    const b = await bare.run(w, stdin, true)
+    if (Buffer.compare(a.output, b.output) !== 0) throw new Error(`${w.name}: metered output differs`)
+    raw += a.durationMs
+    metered += b.durationMs
+  }
+  return { workload: w.name, tasks, unmeteredMs: raw, meteredMs: metered, ratio: raw / metered }
+}
+
+/** (c) Σ(solo time) / (threads × wall) for a batch, the solo times measured one task at a time. */
+async function efficiency(pool: RuntimePool, w: Workload, size: number, tasks: number, rounds: number) {
+  const inputs = Array.from({ length: tasks }, (_, i) => w.input(size, i))
+  // Each task's solo time is the better of two runs alone, as is the batch's wall time of `rounds`:
+  // on a shared machine, the least disturbed measurement is the closest to the truth.
+  let solo = 0
+  for (const stdin of inputs) solo += Math.min(await quorateRun(pool, w, stdin), await quorateRun(pool, w, stdin))
+  let best = Number.POSITIVE_INFINITY
+  for (let r = 0; r < rounds; r++) {
+    const t = performance.now()
+    await Promise.all(inputs.map((stdin) => quorateRun(pool, w, stdin)))
+    best = Math.min(best, performance.now() - t)
+  }
+  return { taskMs: solo / tasks, tasks, soloSumMs: solo, wallMs: best, efficiency: solo / (threads * best) }
+}
+
+/** (d) A module that does nothing: round-trip latency one at a time, and throughput with the pool full. */
+async function overhead(run: () => Promise<unknown>, sequential: number, concurrent: number) {
+  for (let i = 0; i < 200; i++) await run()
+  let t = performance.now()
+  for (let i = 0; i < sequential; i++) await run()
+  const latencyUs = ((performance.now() - t) / sequential) * 1000
+  t = performance.now()
+  let next = 0
+  // Keep 4 tasks per thread in flight, like an agent with a full queue.
+  await Promise.all(
+    Array.from({ length: threads * 4 }, async () => {
+      while (next++ < concurrent) await run()
+    }),
+  )
+  const perTaskUs = ((performance.now() - t) / concurrent) * 1000
+  return { latencyUs, perTaskUs, tasksPerSec: 1e6 / perTaskUs }
+}
+
+async function main(): Promise<void> {
+  const started = performance.now()
+  const pool = createRuntimePool({ threads, maxQueue: 100_000 })
+  const bare = new Bare()
+  const log = (s: string) => process.stderr.write(`${s}\n`)
+  log(`runtime bench: ${threads} threads, ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`)
+  const loadBefore = loadavg()[0] as number
+
+  // Warm up both sides (V8 tiers hot functions up to TurboFan after a while).
+  log('warming up and calibrating task sizes...')
+  for (let i = 0; i < 10; i++) {
+    await quorateRun(pool, primes, primes.input(20_000, i))
+    await bare.run(primes, primes.input(20_000, i))
+    await bare.run(primes, primes.input(20_000, i), true)
+    await quorateRun(pool, mandelbrot, mandelbrot.input(20, i))
+    await bare.run(mandelbrot, mandelbrot.input(20, i))
+    await bare.run(mandelbrot, mandelbrot.input(20, i), true)
+  }
+  const primes10 = await calibrate(pool, primes, 10, 20_000)
+  const primes50 = await calibrate(pool, primes, 50, primes10 * 5)
+  const mandel25 = await calibrate(pool, mandelbrot, 25, 20)
+
+  log('(a) throughput: Quorate pool vs bare piscina + WebAssembly...')
+  const a = [
+    await throughput(pool, bare, primes, primes50 / 2, threads * 20, 3),
+    await throughput(pool, bare, mandelbrot, mandel25, threads * 20, 3),
+  ]
+  log('(b) metered vs unmetered execution time...')
+  const b = [await meteringCost(bare, primes, primes50, 20), await meteringCost(bare, mandelbrot, mandel25 * 2, 20)]
+  log('(c) CPU efficiency...')
+  const c = [
+    await efficiency(pool, primes, primes10, threads * 50, 3),
+    await efficiency(pool, primes, primes50, threads * 12, 3),
+  ]
+  log('(d) per-task overhead, no-op module...')
+  const d = {
+    quorate: await overhead(() => quorateRun(pool, noop, noop.input(0, 0)), 1000, 4000),
+    bare: await overhead(() => bare.run(noop, noop.input(0, 0)), 1000, 4000),
+  }
+  await pool.close()
+  await bare.pool.destroy()
+
+  const f = (x: number, digits = 2) => x.toFixed(digits)
+  const rows: [string, string, string][] = [
+    ...a.map(
+      (r) =>
+        [
+          `(a) pool ÷ bare throughput, ${r.workload}`,
+          f(r.ratio),
+          `≥ 0.90 · ${f(r.quorateTasksPerSec, 1)} vs ${f(r.bareTasksPerSec, 1)} tasks/s`,
+        ] as [string, string, string],
+    ),
+    ...b.map(
+      (r) =>
+        [
+          `(b) metered ÷ unmetered speed, ${r.workload}`,
+          f(r.ratio),
+          `≥ 0.85 · ${f(r.unmeteredMs, 0)} ms vs ${f(r.meteredMs, 0)} ms`,
+        ] as [string, string, string],
+    ),
+    ...c.map(
+      (r) =>
+        [
+          `(c) CPU efficiency, ${f(r.taskMs, 1)} ms tasks`,
+          f(r.efficiency),
+          `${r.taskMs < 25 ? '≥ 0.85' : '≥ 0.95'} · Σsolo ${f(r.soloSumMs, 0)} ms, wall ${f(r.wallMs, 0)} ms × ${threads}`,
+        ] as [string, string, string],
+    ),
+    ['(d) no-op task, round trip (µs)', f(d.quorate.latencyUs, 0), `bare piscina: ${f(d.bare.latencyUs, 0)} µs`],
+    [
+      '(d) no-op task, pool full (µs/task)',
+      f(d.quorate.perTaskUs, 0),
+      `bare piscina: ${f(d.bare.perTaskUs, 0)} µs · ${f(d.quorate.tasksPerSec, 0)} vs ${f(d.bare.tasksPerSec, 0)} tasks/s`,
+    ],
+  ]
+  const width = Math.max(...rows.map((r) => r[0].length))
+  console.log(`\n${'measure'.padEnd(width)}  value  target · detail`)
+  for (const [name, value, note] of rows) console.log(`${name.padEnd(width)}  ${value.padStart(5)}  ${note}`)
+
+  const results = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model,
+    threads,
+    calibration: {
+      primes10ms: Math.round(primes10),
+      primes50ms: Math.round(primes50),
+      mandelbrot25msColumns: Math.round(mandel25),
+    },
+    throughput: a,
+    metering: b,
+    efficiency: c,
+    noop: d,
+    seconds: (performance.now() - started) / 1000,
+    // 1-minute load average before and after: other processes on the machine skew (a) and (c).
+    loadAverage: { before: loadBefore, after: loadavg()[0] },
+  }
+  const out = join(here, 'results', 'runtime.json')
+  mkdirSync(dirname(out), { recursive: true })
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
+  console.log(
+    `\n1-minute load average ${f(loadBefore)} before, ${f(results.loadAverage.after ?? 0)} after, on ${cpus().length} CPUs`,
+  )
+  console.log(`wrote ${out} (${f(results.seconds, 0)} s)`)
+}
+
+await main()
