@@ -2,7 +2,7 @@
 // raw (in this process) and through the pool, and compare.
 import { afterAll, describe, expect, it } from 'vitest'
 import { createRuntimePool, type TaskRunResult } from '../src/index.ts'
-import { command, LIMITS, task, wat } from './helpers.ts'
+import { command, LIMITS, task } from './helpers.ts'
 
 const pool = createRuntimePool({ threads: 1 })
 afterAll(() => pool.close())
