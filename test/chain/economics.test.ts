@@ -243,6 +243,8 @@ describe('stake', () => {
     const more = await chainError(() => unstake(client, { amount: MIN_STAKE + 1n }))
     expect(more.reason).toBe('InsufficientStake')
     await unstake(client, { amount: 1n })
+    const books = await chain.registryBooks()
+    expect(books.staked + books.unbonding + books.slashed).toBe(books.held)
     const below = await verifyProvider(chain.reader, { provider: provider.address })
     expect(below.ok).toBe(false)
     expect(below.problems[0]).toMatch(/under the required/)

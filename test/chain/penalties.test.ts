@@ -161,6 +161,9 @@ describe('penalize', () => {
     expect(after.stake).toBe(before.stake - SLASH)
     expect(after.slashCount).toBe(1)
     expect(after.totalSlashed).toBe(SLASH)
+    const books = await chain.registryBooks()
+    expect(books.slashed).toBe(SLASH)
+    expect(books.staked + books.unbonding + books.slashed).toBe(books.held)
 
     const replay = await chainError(() => penalize(coordinator, { jobId, accused, quorum }))
     expect(replay.reason).toBe('NonceAlreadyUsed')

@@ -14,9 +14,11 @@ import {
   type QuorateAddresses,
   registerCoordinator,
   registerProvider,
+  registryInterface,
   startAnvil,
   withAccount,
 } from '@quorate/chain'
+import { Contract } from 'ethers'
 
 export const TOKEN = 10n ** 18n
 export const MIN_STAKE = 100n * TOKEN
@@ -41,6 +43,8 @@ export interface TestChain {
   now(): Promise<bigint>
   /** Every account the escrow might owe, plus budgets of still-funded jobs, vs the tokens it holds. */
   escrowBooks(jobIds: readonly string[]): Promise<{ owed: bigint; escrowed: bigint; held: bigint }>
+  /** The Registry's counters vs the tokens it holds. */
+  registryBooks(): Promise<{ staked: bigint; unbonding: bigint; slashed: bigint; held: bigint }>
   stop(): Promise<void>
 }
 
@@ -106,6 +110,16 @@ export async function setupChain(options: SetupOptions = {}): Promise<TestChain>
           if (job.status === 'funded') escrowed += job.budget
         }
         return { owed, escrowed, held: await getTokenBalance(reader, addresses.escrow) }
+      },
+      async registryBooks() {
+        const registry = new Contract(addresses.registry, registryInterface, reader.provider)
+        const read = (name: string) => registry.getFunction(name)() as Promise<bigint>
+        const [staked, unbonding, slashed] = await Promise.all([
+          read('totalStaked'),
+          read('totalUnbonding'),
+          read('totalSlashed'),
+        ])
+        return { staked, unbonding, slashed, held: await getTokenBalance(reader, addresses.registry) }
       },
       async stop() {
         destroyChainClient(reader)
