@@ -36,6 +36,11 @@ export class Reader {
 
   /** Unsigned LEB128, at most 32 bits. */
   u32(): number {
+    const first = this.bytes[this.pos]
+    if (first !== undefined && first < 0x80 && this.pos < this.end) {
+      this.pos++
+      return first
+    }
     let result = 0
     let shift = 0
     for (let i = 0; i < 5; i++) {
@@ -50,6 +55,11 @@ export class Reader {
 
   /** Signed LEB128 of at most `bits` bits; returns the value as a number (exact up to 2^53). */
   signed(bits: 32 | 33 | 64): number {
+    const first = this.bytes[this.pos]
+    if (first !== undefined && first < 0x80 && this.pos < this.end) {
+      this.pos++
+      return first & 0x40 ? first - 0x80 : first
+    }
     let result = 0
     let shift = 0
     const maxBytes = Math.ceil(bits / 7)
@@ -106,7 +116,7 @@ export class Writer {
   }
 
   u8(byte: number): this {
-    this.#reserve(1)
+    if (this.length >= this.#buf.byteLength) this.#reserve(1)
     this.#buf[this.length++] = byte
     return this
   }
