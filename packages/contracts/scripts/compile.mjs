@@ -125,13 +125,15 @@ export function findStale(files, dir = GENERATED_DIR) {
   return stale.sort()
 }
 
+/** Writes the artifacts that changed and removes leftovers; returns the names touched. */
 export function writeArtifacts(files, dir = GENERATED_DIR) {
+  const stale = findStale(files, dir)
   mkdirSync(dir, { recursive: true })
-  for (const name of readdirSync(dir)) if (!(name in files)) rmSync(join(dir, name))
-  for (const [name, content] of Object.entries(files)) {
-    const path = join(dir, name)
-    if (!existsSync(path) || readFileSync(path, 'utf8') !== content) writeFileSync(path, content)
+  for (const name of stale) {
+    if (name in files) writeFileSync(join(dir, name), files[name])
+    else rmSync(join(dir, name))
   }
+  return stale
 }
 
 function main() {
@@ -151,8 +153,12 @@ function main() {
     }
     console.log(`contracts-abi/generated is up to date (${Object.keys(files).length} files, solc ${seconds}s)`)
   } else {
-    writeArtifacts(files)
-    console.log(`wrote ${Object.keys(files).length} files to contracts-abi/generated (solc ${seconds}s)`)
+    const changed = writeArtifacts(files)
+    console.log(
+      changed.length === 0
+        ? `contracts-abi/generated is up to date (solc ${seconds}s)`
+        : `updated contracts-abi/generated: ${changed.join(', ')} (solc ${seconds}s)`,
+    )
   }
 }
 
