@@ -113,6 +113,7 @@ class Pool implements RuntimePool {
   readonly #piscina: Piscina<RunRequest | Uint8Array, RunResponse | Compiled>
   readonly #cache: ModuleCache
   #queue: Job[] = []
+  #head = 0
   #queued = 0
   #running = 0
   #closed = false
@@ -198,8 +199,12 @@ class Pool implements RuntimePool {
   }
 
   #next(): void {
-    while (this.#running < this.threads && this.#queue.length > 0) {
-      const job = this.#queue.shift() as Job
+    while (this.#running < this.threads && this.#head < this.#queue.length) {
+      const job = this.#queue[this.#head++] as Job
+      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+        this.#queue = this.#queue.slice(this.#head)
+        this.#head = 0
+      }
       if (job.cancelled) continue
       this.#queued--
       if (job.onQueuedAbort !== undefined) job.signal?.removeEventListener('abort', job.onQueuedAbort)
