@@ -140,7 +140,7 @@ class Pool implements RuntimePool {
     // Modules are prepared (parsed, checked, instrumented, compiled) on a thread, keeping this one responsive.
     this.#cache = new ModuleCache(
       MODULE_CACHE_SIZE,
-      (bytes) => this.#piscina.run(bytes, { name: 'prepare' }) as Promise<Compiled>,
+      (bytes) => this.#piscina.run(compact(bytes), { name: 'prepare' }) as Promise<Compiled>,
     )
   }
 
@@ -239,7 +239,7 @@ class Pool implements RuntimePool {
       memory: memory.memory,
       args: task.args,
       env: task.env,
-      stdin: task.stdin,
+      stdin: compact(task.stdin),
       limits: task.limits,
       seed: task.seed,
     }
@@ -285,6 +285,11 @@ class Pool implements RuntimePool {
     }
     await this.#piscina.destroy()
   }
+}
+
+/** Posting a view clones its whole buffer: copy out views into larger buffers (e.g. a network frame) first. */
+function compact(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
 }
 
 function invalid(reason: string): TaskRunResult {
