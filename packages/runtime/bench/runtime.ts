@@ -53,6 +53,14 @@ const mandelbrot: Workload = {
   // A full-height strip of `size` columns of a 1024x1024 view at 400 iterations, starting in the busy middle.
   input: (size) => encoder.encode(`1024 1024 300 0 ${Math.max(1, Math.min(700, Math.round(size)))} 1024 400`),
 }
+const pow: Workload = {
+  name: 'pow',
+  bytes: example('pow'),
+  sha256: '',
+  args: [],
+  // An unreachable difficulty, so every task hashes exactly `size` nonces.
+  input: (size, i) => encoder.encode(`quorate-bench 256 ${i * 1_000_000} ${i * 1_000_000 + Math.round(size)}`),
+}
 const noop: Workload = {
   name: 'no-op',
   // (module (func (export "_start")))
@@ -64,7 +72,7 @@ const noop: Workload = {
   args: [],
   input: () => new Uint8Array(0),
 }
-for (const w of [primes, mandelbrot, noop]) w.sha256 = sha256Hex(w.bytes)
+for (const w of [primes, mandelbrot, pow, noop]) w.sha256 = sha256Hex(w.bytes)
 
 function task(w: Workload, stdin: Uint8Array): RuntimeTask {
   return { module: { sha256: w.sha256, bytes: w.bytes }, args: w.args, env: {}, stdin, limits: LIMITS, seed: SEED }
@@ -228,10 +236,14 @@ async function main(): Promise<void> {
     await quorateRun(pool, mandelbrot, mandelbrot.input(20, i))
     await bare.run(mandelbrot, mandelbrot.input(20, i))
     await bare.run(mandelbrot, mandelbrot.input(20, i), true)
+    await quorateRun(pool, pow, pow.input(5_000, i))
+    await bare.run(pow, pow.input(5_000, i))
+    await bare.run(pow, pow.input(5_000, i), true)
   }
   const primes10 = await calibrate(pool, primes, 10, 20_000)
   const primes50 = await calibrate(pool, primes, 50, primes10 * 5)
   const mandel25 = await calibrate(pool, mandelbrot, 25, 20)
+  const pow25 = await calibrate(pool, pow, 25, 5_000)
 
   log('(a) throughput: Quorate pool vs bare piscina + WebAssembly...')
   const a = [
@@ -239,7 +251,11 @@ async function main(): Promise<void> {
     await throughput(pool, bare, mandelbrot, mandel25, threads * 16, 5),
   ]
   log('(b) metered vs unmetered execution time...')
-  const b = [await meteringCost(bare, primes, primes50, 20), await meteringCost(bare, mandelbrot, mandel25 * 2, 20)]
+  const b = [
+    await meteringCost(bare, primes, primes50, 16),
+    await meteringCost(bare, mandelbrot, mandel25 * 2, 16),
+    await meteringCost(bare, pow, pow25 * 2, 16),
+  ]
   log('(c) CPU efficiency...')
   const c = [
     await efficiency(pool, primes, primes10, threads * 50, 3),

@@ -1,4 +1,5 @@
 // The C examples run unchanged under Quorate's WASI and give identical bytes every time.
+import { createHash } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createRuntimePool, inspectModule, type TaskRunResult } from '../src/index.ts'
 import { example, LIMITS, task, text, utf8 } from './helpers.ts'
@@ -43,5 +44,18 @@ describe('wordcount', () => {
     const merged = new Uint8Array([...a, ...b])
     const reduced = output(await pool.run(task(bytes, { args: ['reduce'], stdin: merged })))
     expect(text(reduced)).toBe("a\t2\nand\t1\ncat\t2\ncat's\t1\nhat\t3\nthe\t3\n")
+  })
+})
+
+describe('pow', () => {
+  it('finds the smallest nonce whose hash has the leading zero bits', async () => {
+    const result = await pool.run(task(example('pow'), { stdin: utf8('quorate 12 0 100000') }))
+    const [nonce, digest] = text(output(result)).trim().split(' ')
+    const check = (n: number) => createHash('sha256').update(`quorate${n}`).digest()
+    expect(createHash('sha256').update(`quorate${nonce}`).digest('hex')).toBe(digest)
+    const zeroBits = (h: Buffer) => h[0] === 0 && (h[1] as number) < 16
+    expect(zeroBits(check(Number(nonce)))).toBe(true)
+    for (let n = 0; n < Number(nonce); n++) expect(zeroBits(check(n))).toBe(false)
+    expect(text(output(await pool.run(task(example('pow'), { stdin: utf8('quorate 40 0 10') }))))).toBe('none\n')
   })
 })
