@@ -1,0 +1,345 @@
+import type { JobEvent, JobView, ShardState } from '@quorate/protocol'
+import { useEffect, useMemo, useRef, useState } from 'react'
+import { settlementOf } from '../chain.ts'
+import { ErrorBox, LiveIndicator, ProgressBar, Section, ShardCounts, StateBadge } from '../components/common.tsx'
+import { ActivityFeed, LogsView, OutputsView, SettlementTable } from '../components/panels.tsx'
+import { SHARDS_PER_PAGE, ShardFilter, ShardGrid, ShardMap } from '../components/shard-grid.tsx'
+import { age, bytes, clock, compact, duration, prefix } from '../format.ts'
+import { useApi, useEventStream, useNow, useResource, useThrottled } from '../hooks.ts'
+import { applyJobEvent } from '../live.ts'
+import { formatRoute, isTerminal, type Route } from '../route.ts'
+
+/** Jobs with more shards than this do not fetch every output or every log automatically. */
+const AUTO_FETCH_SHARDS = 200
+/** Events kept to re-apply on top of each refetched view (it may predate them). */
+const REPLAY_EVENTS = 500
+
+/**
+ * One job: header, shard map, shards × replicas grid, logs, outputs,
+ * settlement and its own event stream. The view is patched by each event the
+ * moment it arrives and refetched (throttled) for what events do not carry.
+ */
+export function JobPage(props: {
+  id: string
+  shard?: number | undefined
+  shardPage: number
+  navigate: (r: Route) => void
+}) {
+  const { id, shard, shardPage, navigate } = props
+  const api = useApi()
+  const now = useNow()
+  const fetched = useResource((signal) => api.job(id, signal), [id])
+  const [view, setView] = useState<JobView | undefined>(undefined)
+  const [events, setEvents] = useState<JobEvent[]>([])
+  const recent = useRef<JobEvent[]>([])
+
+  // A new id is a new page: forget the old job.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: reset on id change only.
+  useEffect(() => {
+    setView(undefined)
+    setEvents([])
+    recent.current = []
+  }, [id])
+  useEffect(() => {
+    if (fetched.data !== undefined && fetched.data.id === id) {
+      setView(recent.current.reduce(applyJobEvent, fetched.data))
+    }
+  }, [fetched.data, id])
+
+  // Bigger jobs are heavier views: refetch them less often.
+  const total = view?.shards.total ?? 0
+  const refetch = useThrottled(fetched.reload, Math.min(10_000, Math.max(750, total * 2)))
+  const stream = useEventStream(
+    api.eventsUrl(id),
+    (event) => {
+      recent.current.push(event)
+      if (recent.current.length > REPLAY_EVENTS) recent.current.splice(0, recent.current.length - REPLAY_EVENTS)
+      setView((v) => (v === undefined ? v : applyJobEvent(v, event)))
+      setEvents((list) => [event, ...list].slice(0, 40))
+      refetch()
+    },
+    fetched.reload,
+  )
+
+  const select = (index: number) =>
+    navigate({ page: 'job', id, shard: index, shardPage: Math.floor(index / SHARDS_PER_PAGE) })
+
+  if (view === undefined) {
+    return (
+      <Section title={<span className="mono">job {prefix(id, 16)}</span>}>
+        {fetched.error !== undefined ? (
+          <ErrorBox error={fetched.error}>
+            <a href={formatRoute({ page: 'jobs', offset: 0 })}>back to jobs</a>
+          </ErrorBox>
+        ) : (
+          <p className="muted">loading…</p>
+        )}
+      </Section>
+    )
+  }
+  return (
+    <>
+      <JobHeader view={view} now={now} stream={stream} onCancelled={fetched.reload} />
+      <Shards view={view} now={now} selected={shard} shardPage={shardPage} navigate={navigate} onSelect={select} />
+      <div className="columns">
+        <Logs id={id} view={view} shard={shard} onClear={() => navigate({ page: 'job', id, shardPage })} />
+        <Section title="Activity" aside={<LiveIndicator status={stream} />}>
+          <ActivityFeed events={events} now={now} />
+        </Section>
+      </div>
+      <Outputs id={id} view={view} />
+      <Settlement view={view} now={now} />
+    </>
+  )
+}
+
+function JobHeader(props: {
+  view: JobView
+  now: number
+  stream: ReturnType<typeof useEventStream>
+  onCancelled: () => void
+}) {
+  const { view, now } = props
+  const api = useApi()
+  const [cancelling, setCancelling] = useState(false)
+  const [error, setError] = useState<Error | undefined>(undefined)
+  const terminal = isTerminal(view.state)
+  const cancel = async () => {
+    if (!window.confirm(`Cancel job ${view.id}? Running replicas are stopped.`)) return
+    setCancelling(true)
+    try {
+      await api.cancel(view.id)
+      props.onCancelled()
+    } catch (err) {
+      setError(err as Error)
+    } finally {
+      setCancelling(false)
+    }
+  }
+  const done = view.shards.accepted + view.shards.failed
+  return (
+    <Section
+      title={
+        <>
+          <a href={formatRoute({ page: 'jobs', offset: 0 })} className="crumb">
+            jobs
+          </a>{' '}
+          / <span className="mono">{view.id}</span>
+          {view.name !== undefined && <span className="job-name"> {view.name}</span>}
+        </>
+      }
+      aside={
+        <>
+          <LiveIndicator status={props.stream} />
+          {!terminal && (
+            <button type="button" className="danger" onClick={cancel} disabled={cancelling}>
+              {cancelling ? 'cancelling…' : 'cancel job'}
+            </button>
+          )}
+        </>
+      }
+    >
+      {error !== undefined && <ErrorBox error={error} />}
+      <div className="job-head" data-testid="job-head" data-state={view.state}>
+        <StateBadge state={view.state} />
+        <ProgressBar {...view.shards} wide />
+        <span className="pct" data-testid="job-progress">
+          {view.shards.total === 0 ? 0 : Math.floor((done / view.shards.total) * 100)}%
+        </span>
+        <ShardCounts {...view.shards} />
+        <span className="muted">shards accepted / failed / total</span>
+      </div>
+      {view.reason !== undefined && (
+        <p className="reason" data-testid="job-reason">
+          {view.reason}
+        </p>
+      )}
+      <dl className="facts">
+        <div>
+          <dt>vote</dt>
+          <dd>
+            {view.quorum} of {view.redundancy} agree (up to {view.maxReplicas} replicas)
+          </dd>
+        </div>
+        <div>
+          <dt>module</dt>
+          <dd className="mono" title={view.moduleSha256}>
+            sha256 {prefix(view.moduleSha256, 16)}
+          </dd>
+        </div>
+        {view.args.length > 0 && (
+          <div>
+            <dt>args</dt>
+            <dd className="mono">{view.args.join(' ')}</dd>
+          </div>
+        )}
+        <div>
+          <dt>limits</dt>
+          <dd>
+            {compact(view.limits.fuel)} fuel · {view.limits.memoryMiB} MiB memory · {duration(view.limits.timeoutMs)} ·{' '}
+            {bytes(view.limits.outputBytes)} out
+          </dd>
+        </div>
+        <div>
+          <dt>created</dt>
+          <dd title={new Date(view.createdAt).toISOString()}>
+            {clock(view.createdAt, now)} ({age(view.createdAt, now)} ago)
+          </dd>
+        </div>
+        <div>
+          <dt>{view.finishedAt === undefined ? 'deadline' : 'finished'}</dt>
+          <dd>
+            {view.finishedAt === undefined
+              ? `${clock(view.deadline, now)} (in ${age(now, view.deadline)})`
+              : `${clock(view.finishedAt, now)} after ${duration(view.finishedAt - view.createdAt)}`}
+          </dd>
+        </div>
+      </dl>
+    </Section>
+  )
+}
+
+function Shards(props: {
+  view: JobView
+  now: number
+  selected: number | undefined
+  shardPage: number
+  navigate: (r: Route) => void
+  onSelect: (index: number) => void
+}) {
+  const { view, shardPage, navigate } = props
+  const [filter, setFilter] = useState<ShardState | undefined>(undefined)
+  const filtered = useMemo(
+    () => (filter === undefined ? view.shardList : view.shardList.filter((s) => s.state === filter)),
+    [view.shardList, filter],
+  )
+  const pages = Math.max(1, Math.ceil(filtered.length / SHARDS_PER_PAGE))
+  const pageIndex = Math.min(shardPage, pages - 1)
+  const rows = filtered.slice(pageIndex * SHARDS_PER_PAGE, (pageIndex + 1) * SHARDS_PER_PAGE)
+  const go = (p: number) =>
+    navigate({
+      page: 'job',
+      id: view.id,
+      shardPage: p,
+      ...(props.selected === undefined ? {} : { shard: props.selected }),
+    })
+  const fuel = view.shardList.reduce((sum, s) => sum + s.replicas.reduce((acc, r) => acc + (r.fuelUsed ?? 0), 0), 0)
+  return (
+    <Section title="Shards × replicas" aside={<span className="muted">{compact(fuel)} fuel used in all replicas</span>}>
+      <ShardMap
+        shards={view.shardList}
+        selected={props.selected}
+        hrefOf={(index) =>
+          formatRoute({ page: 'job', id: view.id, shard: index, shardPage: Math.floor(index / SHARDS_PER_PAGE) })
+        }
+      />
+      <ShardFilter
+        shards={view.shardList}
+        value={filter}
+        onChange={(s) => {
+          setFilter(s)
+          go(0)
+        }}
+      />
+      <ShardGrid
+        shards={rows}
+        quorum={view.quorum}
+        now={props.now}
+        selected={props.selected}
+        onSelect={props.onSelect}
+      />
+      {pages > 1 && (
+        <nav className="pager" aria-label="shard pages">
+          <button type="button" disabled={pageIndex === 0} onClick={() => go(pageIndex - 1)}>
+            ‹ previous
+          </button>
+          <span>
+            shards {pageIndex * SHARDS_PER_PAGE + 1}–{Math.min(filtered.length, (pageIndex + 1) * SHARDS_PER_PAGE)} of{' '}
+            {filtered.length}
+          </span>
+          <button type="button" disabled={pageIndex >= pages - 1} onClick={() => go(pageIndex + 1)}>
+            next ›
+          </button>
+        </nav>
+      )}
+    </Section>
+  )
+}
+
+function Logs(props: { id: string; view: JobView; shard: number | undefined; onClear: () => void }) {
+  const { id, view, shard } = props
+  const api = useApi()
+  const big = view.shards.total > AUTO_FETCH_SHARDS
+  const want = shard !== undefined || !big
+  const logs = useResource(
+    (signal) => (want ? api.logs(id, shard, signal) : Promise.resolve(undefined)),
+    [id, shard, want],
+  )
+  // New stderr arrives with each finished replica.
+  const finished = view.shardList.reduce((n, s) => n + s.replicas.filter((r) => r.finishedAt !== undefined).length, 0)
+  const reload = useThrottled(logs.reload, 1500)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: refetch when the number of finished replicas changes.
+  useEffect(() => {
+    if (want && finished > 0) reload()
+  }, [finished])
+  return (
+    <Section
+      id="logs"
+      title={shard === undefined ? 'Task logs' : `Task logs · shard #${shard}`}
+      aside={
+        shard !== undefined && (
+          <button type="button" className="link" onClick={props.onClear}>
+            {big ? 'clear' : 'all shards'}
+          </button>
+        )
+      }
+    >
+      {logs.error !== undefined && <ErrorBox error={logs.error} />}
+      {want ? (
+        <LogsView entries={logs.data} shard={shard} finished={isTerminal(view.state)} />
+      ) : (
+        <p className="muted">
+          This job has {view.shards.total} shards: pick one in the map or the grid to see its logs.
+        </p>
+      )}
+    </Section>
+  )
+}
+
+function Outputs(props: { id: string; view: JobView }) {
+  const { id, view } = props
+  const api = useApi()
+  const [asked, setAsked] = useState(false)
+  const want = asked || view.shards.total <= AUTO_FETCH_SHARDS
+  const results = useResource((signal) => (want ? api.results(id, signal) : Promise.resolve(undefined)), [id, want])
+  const reload = useThrottled(results.reload, 2000)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: refetch as shards are accepted.
+  useEffect(() => {
+    if (want && view.shards.accepted > 0) reload()
+  }, [view.shards.accepted])
+  if (view.shards.accepted === 0) return null
+  return (
+    <Section title="Outputs" aside={<span className="muted">accepted by vote</span>}>
+      {results.error !== undefined && <ErrorBox error={results.error} />}
+      {!want && (
+        <button type="button" onClick={() => setAsked(true)}>
+          load {view.shards.accepted} outputs
+        </button>
+      )}
+      {results.data !== undefined && <OutputsView results={results.data} />}
+    </Section>
+  )
+}
+
+function Settlement(props: { view: JobView; now: number }) {
+  const settlement = settlementOf(props.view)
+  if (settlement === undefined) return null
+  return (
+    <Section
+      title="Settlement"
+      aside={settlement.chainId === undefined ? undefined : <span className="muted">chain {settlement.chainId}</span>}
+    >
+      <SettlementTable settlement={settlement} now={props.now} />
+    </Section>
+  )
+}
