@@ -1,0 +1,221 @@
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startNetwork, type TestNetwork } from '../helpers/network.ts'
+import { echoWasm, mandelbrotTilePng } from './fixtures.ts'
+
+/**
+ * The job explorer in a real headless Chromium (Debian's `chromium`, never a
+ * downloaded one) against a real coordinator and agent processes. It must
+ * run in CI: there is no skip; a missing browser fails the test.
+ */
+const CHROMIUM = process.env.QUORATE_CHROMIUM ?? '/usr/bin/chromium'
+const here = dirname(fileURLToPath(import.meta.url))
+const OUTPUT_DIR = join(here, 'output')
+const README_SCREENSHOT = join(here, '..', '..', 'docs', 'explorer.png')
+
+const primesWasm = async () =>
+  new Uint8Array(await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')))
+
+function countPrimes(from: number, to: number): number {
+  let count = 0
+  for (let n = Math.max(2, from); n < to; n++) {
+    let prime = true
+    for (let d = 2; d * d <= n; d++) {
+      if (n % d === 0) {
+        prime = false
+        break
+      }
+    }
+    if (prime) count++
+  }
+  return count
+}
+
+/** A still picture: transitions finished, no hover effects from the last click. */
+async function screenshot(page: Page, path: string): Promise<void> {
+  await page.mouse.move(1, 899)
+  await page.screenshot({ path, fullPage: true, animations: 'disabled' })
+}
+
+/** Where the coordinator serves the explorer. */
+const explorerUrl = (net: TestNetwork) => `${net.coordinator.httpUrl}/`
+
+describe('job explorer in a real browser', () => {
+  let net: TestNetwork
+  let context: BrowserContext
+  let page: Page
+  let profile: string
+  const offLoopback: string[] = []
+  const pageErrors: string[] = []
+  const eventStreams: string[] = []
+
+  beforeAll(async () => {
+    // One agent first: redundancy 3 cannot be met, so the job sits visibly unfinished until two more join.
+    net = await startNetwork({ agents: 1 })
+    profile = await mkdtemp(join(tmpdir(), 'quorate-chromium-'))
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+      viewport: { width: 1360, height: 900 },
+      deviceScaleFactor: 1,
+    })
+    // The browser talks to the coordinator on 127.0.0.1 and to nothing else.
+    await context.route('**/*', (route) => {
+      const url = new URL(route.request().url())
+      if (url.hostname === '127.0.0.1') return route.continue()
+      offLoopback.push(url.href)
+      return route.abort('blockedbyclient')
+    })
+    page = context.pages()[0] ?? (await context.newPage())
+    page.on('pageerror', (err) => pageErrors.push(err.message))
+    page.on('request', (req) => {
+      if (req.url().includes('/events')) eventStreams.push(req.url())
+    })
+  })
+
+  afterAll(async () => {
+    await context?.close()
+    await net?.stop()
+    if (profile !== undefined) await rm(profile, { recursive: true, force: true })
+  })
+
+  it("shows a job's shards turn accepted live, without a reload, and its detail", async () => {
+    const base = explorerUrl(net)
+    const index = await fetch(base)
+    const html = await index.text()
+    expect(
+      index.status === 200 && html.includes('<div id="root">'),
+      `the coordinator must serve the explorer (explorerAssetsDir() of @quorate/explorer) at ${base}; got ${index.status} ${html.slice(0, 120)}`,
+    ).toBe(true)
+
+    await page.goto(`${base}#/jobs`)
+    await page.locator('[data-testid=live-status][data-status=live]').first().waitFor({ timeout: 15_000 })
+    // Survives only if the page is never reloaded.
+    await page.evaluate('window.__noReload = "still here"')
+
+    const ranges = Array.from({ length: 8 }, (_, i) => [i * 150_000, (i + 1) * 150_000] as const)
+    const job = await net.client.submitJob({
+      wasm: await primesWasm(),
+      inputs: ranges.map(([a, b]) => `${a} ${b}`),
+      redundancy: 3,
+      quorum: 2,
+      name: 'primes below 1.2M',
+    })
+
+    // The new job appears in the list that was open before it existed.
+    const row = page.locator(`[data-testid=job-row][data-job-id="${job.id}"]`)
+    await row.waitFor({ timeout: 15_000 })
+    expect(await row.locator('[data-testid=total]').textContent()).toBe('8')
+    expect(await row.locator('[data-testid=accepted]').textContent()).toBe('0')
+
+    // Into the detail by a click: a hash change, not a page load.
+    await row.locator('a').first().click()
+    await page.waitForURL(`**/#/jobs/${job.id}`)
+    await page.locator('[data-testid=shard-row]').nth(7).waitFor({ timeout: 15_000 })
+    // The lone agent's first result comes in live; no shard can reach a quorum of 2 on one provider.
+    await expect
+      .poll(() => page.locator('[data-testid=replica][data-state=done]').count(), { timeout: 60_000 })
+      .toBeGreaterThan(0)
+    expect(await page.locator('[data-testid=shard-row][data-state=accepted]').count()).toBe(0)
+    await expect.poll(() => page.locator('[data-testid=job-reason]').textContent()).toMatch(/waiting/)
+
+    // Record, in the page, every accepted count the grid shows from here on.
+    await page.evaluate(`(() => {
+      const seen = (window.__accepted = [])
+      const note = () => {
+        const n = document.querySelectorAll('[data-testid=shard-row][data-state=accepted]').length
+        if (seen.at(-1) !== n) seen.push(n)
+      }
+      note()
+      new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true })
+    })()`)
+
+    // Two more providers join: now each shard can reach 2 of 3.
+    await Promise.all([net.addAgent(), net.addAgent()])
+    await expect
+      .poll(() => page.locator('[data-testid=shard-row][data-state=accepted]').count(), { timeout: 90_000 })
+      .toBe(8)
+    await page.locator('[data-testid=job-head][data-state=completed]').waitFor({ timeout: 30_000 })
+
+    const seen = (await page.evaluate('window.__accepted')) as number[]
+    expect(seen[0]).toBe(0)
+    expect(seen.at(-1)).toBe(8)
+    expect(await page.evaluate('window.__noReload')).toBe('still here')
+    expect(eventStreams.some((u) => u.endsWith(`/v1/jobs/${job.id}/events`))).toBe(true)
+    expect(eventStreams.some((u) => u.endsWith('/v1/events'))).toBe(true)
+    expect(await page.locator('[data-testid=activity] li[data-type="shard:accepted"]').count()).toBeGreaterThan(0)
+
+    // Every shard: two replicas in the majority, the accepted digest shown, and the right answer in the outputs.
+    expect(await page.locator('[data-testid=replica][data-vote=majority]').count()).toBeGreaterThanOrEqual(16)
+    const outputs = page.locator('[data-testid=outputs] figure')
+    await outputs.nth(7).waitFor({ timeout: 15_000 })
+    expect((await outputs.first().locator('pre').textContent())?.trim()).toBe(String(countPrimes(0, 150_000)))
+
+    // The picture for the README: the job as the live page left it, its event feed included.
+    await mkdir(OUTPUT_DIR, { recursive: true })
+    const shot = join(OUTPUT_DIR, 'explorer.png')
+    await screenshot(page, shot)
+    await mkdir(dirname(README_SCREENSHOT), { recursive: true })
+    await copyFile(shot, README_SCREENSHOT)
+
+    // Providers page: all three online, with counters; stake and earnings wait for chain data.
+    await page.locator('a[href="#/providers"]').first().click()
+    await page.locator('[data-testid=provider-row][data-online=true]').nth(2).waitFor({ timeout: 15_000 })
+    expect(await page.locator('[data-testid=provider-row]').count()).toBe(3)
+    await expect
+      .poll(() => page.locator('[data-testid=provider-row] td.ok').allTextContents())
+      .toEqual(expect.arrayContaining([expect.stringMatching(/^[1-9]/)]))
+
+    await page.locator('a[href="#/jobs"]').first().click()
+    await page.locator(`[data-testid=job-row][data-job-id="${job.id}"][data-state=completed]`).waitFor()
+    await screenshot(page, join(OUTPUT_DIR, 'explorer-jobs.png'))
+
+    expect(await page.evaluate('window.__noReload')).toBe('still here')
+    expect(pageErrors).toEqual([])
+    expect(offLoopback).toEqual([])
+  })
+
+  it('shows image outputs (PNG) as images', async () => {
+    // Three providers, whether or not the first test got as far as adding them.
+    while (net.agents.length < 3) await net.addAgent()
+    const tiles = 3
+    const job = await net.client.submitJob({
+      wasm: echoWasm(),
+      inputs: Array.from({ length: tiles }, (_, i) => mandelbrotTilePng(i, tiles)),
+      redundancy: 3,
+      quorum: 2,
+      name: 'mandelbrot tiles (echoed)',
+    })
+    await page.goto(`${explorerUrl(net)}#/jobs/${job.id}`)
+    const images = page.locator('[data-testid=output-image]')
+    await images.nth(tiles - 1).waitFor({ timeout: 60_000 })
+    // Decoded by the browser, not just present as a tag.
+    const sizes = await images.evaluateAll((els) =>
+      els.map((el) => {
+        const img = el as unknown as { naturalWidth: number; naturalHeight: number }
+        return [img.naturalWidth, img.naturalHeight]
+      }),
+    )
+    expect(sizes).toEqual(Array.from({ length: tiles }, () => [96, 144]))
+    await page.locator('[data-testid=job-head][data-state=completed]').waitFor({ timeout: 15_000 })
+
+    await mkdir(OUTPUT_DIR, { recursive: true })
+    await screenshot(page, join(OUTPUT_DIR, 'explorer-image.png'))
+    expect(pageErrors).toEqual([])
+    expect(offLoopback).toEqual([])
+  })
+})
