@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --disable-warning=ExperimentalWarning
 // Thin launcher so the bin works straight after `npm run build` (tsc output is not executable).
 import { main } from '../dist/main.js'
 

@@ -21,7 +21,9 @@ export interface ManagedProcess {
  */
 export function spawnQuorate(name: string, args: string[], logFile: string, readyTimeoutMs = 60_000): ManagedProcess {
   const log = openSync(logFile, 'a')
-  const child = spawn(process.execPath, [QUORATE_BIN, ...args], { stdio: ['ignore', 'pipe', log] })
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', QUORATE_BIN, ...args], {
+    stdio: ['ignore', 'pipe', log],
+  })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
     let buffer = ''

@@ -8,7 +8,7 @@ import {
   TASK_PROTOCOL,
 } from '@quorate/protocol'
 import type { Logger } from 'pino'
-import type { AgentLink, Scheduler } from './scheduler.ts'
+import type { AgentLink, Executor } from './executor.ts'
 
 export interface AgentHubOptions {
   heartbeatMs: number
@@ -22,15 +22,15 @@ export interface AgentHubOptions {
  * scheduler, and watches heartbeats so a silent agent's work is reassigned.
  */
 export class AgentHub {
-  readonly #scheduler: Scheduler
+  readonly #executor: Executor
   readonly #log: Logger
   readonly #options: AgentHubOptions
   readonly #sessions = new Map<string, AgentSession>()
   #timer: NodeJS.Timeout | undefined
   #node: Libp2p | undefined
 
-  constructor(components: { scheduler: Scheduler; logger: Logger }, options: AgentHubOptions) {
-    this.#scheduler = components.scheduler
+  constructor(components: { executor: Executor; logger: Logger }, options: AgentHubOptions) {
+    this.#executor = components.executor
     this.#log = components.logger
     this.#options = options
   }
@@ -85,20 +85,20 @@ export class AgentHub {
         this.#sessions.set(peerId, session)
         channel.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, heartbeatMs: this.#options.heartbeatMs })
         this.#log.info({ peerId, capacity: message.capacity, operator: message.operator }, 'provider connected')
-        this.#scheduler.addAgent(session)
+        this.#executor.addAgent(session)
         return
       }
       session.lastSeen = Date.now()
       switch (message.type) {
         case 'result':
-          this.#scheduler.onResult(peerId, message)
+          this.#executor.onResult(peerId, message)
           break
         case 'heartbeat':
-          this.#scheduler.touchAgent(peerId)
+          this.#executor.touchAgent(peerId)
           break
         case 'drain':
           this.#log.info({ peerId, handedBack: message.handedBack.length }, 'provider draining')
-          this.#scheduler.drainAgent(peerId, message.handedBack)
+          this.#executor.drainAgent(peerId, message.handedBack)
           break
         case 'error':
           this.#log.warn({ peerId, error: message.error }, 'provider reported an error')
@@ -111,7 +111,7 @@ export class AgentHub {
       if (session === undefined || this.#sessions.get(peerId) !== session) return
       this.#sessions.delete(peerId)
       this.#log.info({ peerId, error: error?.message }, 'provider disconnected')
-      this.#scheduler.removeAgent(peerId, error?.message ?? 'stream closed')
+      this.#executor.removeAgent(peerId, error?.message ?? 'stream closed')
     })
   }
 

@@ -5,15 +5,32 @@ import { type CoordinatorInfo, InvalidOptionError, type JobSpec } from '@quorate
 import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
 import { AgentHub } from './agent-hub.ts'
+import type { SchedulerBackend, ShardHandler } from './backend.ts'
+import { embeddedBackend } from './backends/embedded.ts'
+import { redisBackend } from './backends/redis.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
+import { Executor } from './executor.ts'
 import { createHttpApi } from './http.ts'
-import { Scheduler } from './scheduler.ts'
+import { createMetrics } from './metrics.ts'
+import { JobService } from './service.ts'
 
 export const COORDINATOR_VERSION = '0.1.0'
 
 export interface CoordinatorOptions {
-  /** Where the coordinator keeps its identity (and, with a durable backend, its state). */
+  /** Where the coordinator keeps its identity and, with the embedded backend, its jobs. */
   dataDir: string
+  /**
+   * Redis URL for the production backend (BullMQ). Several coordinators on
+   * one Redis share the work. Without it the coordinator uses the embedded
+   * SQLite backend in `dataDir`.
+   */
+  redisUrl?: string
+  /** Key namespace on Redis (hash-tagged). @defaultValue 'quorate' */
+  redisNamespace?: string
+  /** How long a coordinator may hold a shard without renewing its lease (Redis backend). @defaultValue 15000 */
+  shardLeaseMs?: number
+  /** An injected backend (tests); overrides `redisUrl`. */
+  backend?: SchedulerBackend
   /** @defaultValue '127.0.0.1' */
   httpHost?: string
   /** 0 picks a free port. @defaultValue 7700 */
@@ -28,17 +45,26 @@ export interface CoordinatorOptions {
   leaseGraceMs?: number
   /** @defaultValue 6 */
   maxAttemptsPerSlot?: number
+  /**
+   * With a shared backend, how long a shard may wait for a provider here
+   * before this coordinator hands it back for another to try. @defaultValue 15000
+   */
+  placementTimeoutMs?: number
   /** Raise for devnets where many agents dial from one host. @defaultValue 1000 */
   inboundConnectionThreshold?: number
   /** Refuse modules at submission for a reason (e.g. unsupported imports). */
   inspectModule?: (bytes: Uint8Array, spec: JobSpec) => string | undefined
+  /** Static files of the job explorer, served at `/`. */
+  explorerDir?: string
   logger?: Logger
 }
 
 export interface Coordinator {
   start(): Promise<void>
   stop(): Promise<void>
-  readonly scheduler: Scheduler
+  readonly executor: Executor
+  readonly backend: SchedulerBackend
+  readonly jobs: JobService
   /** Base URL of the HTTP API, once started. */
   readonly httpUrl: string
   /** Multiaddrs agents dial, once started. */
@@ -48,7 +74,8 @@ export interface Coordinator {
 
 /**
  * A Quorate coordinator: HTTP API for submitters, the task protocol for
- * agents, and the scheduler between them.
+ * agents, the executor that places and votes, and a backend that keeps jobs
+ * (embedded SQLite, or BullMQ on Redis shared by several coordinators).
  *
  * @example
  * ```ts
@@ -61,29 +88,71 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   validate(options)
   const logger = options.logger ?? pino({ name: 'quorate:coordinator' })
   const heartbeatMs = options.heartbeatMs ?? COORDINATOR_DEFAULTS.heartbeatMs
-  const schedulerOptions: ConstructorParameters<typeof Scheduler>[0] = {}
-  if (options.leaseGraceMs !== undefined) schedulerOptions.leaseGraceMs = options.leaseGraceMs
-  if (options.maxAttemptsPerSlot !== undefined) schedulerOptions.maxAttemptsPerSlot = options.maxAttemptsPerSlot
-  const scheduler = new Scheduler(schedulerOptions)
-  scheduler.setMaxListeners(0)
+  const executorOptions: ConstructorParameters<typeof Executor>[0] = {}
+  if (options.leaseGraceMs !== undefined) executorOptions.leaseGraceMs = options.leaseGraceMs
+  if (options.maxAttemptsPerSlot !== undefined) executorOptions.maxAttemptsPerSlot = options.maxAttemptsPerSlot
+  const executor = new Executor(executorOptions)
+  const backend =
+    options.backend ??
+    (options.redisUrl !== undefined
+      ? redisBackend({
+          url: options.redisUrl,
+          ...(options.redisNamespace === undefined ? {} : { namespace: options.redisNamespace }),
+          ...(options.shardLeaseMs === undefined ? {} : { leaseMs: options.shardLeaseMs }),
+          logger: logger.child({ component: 'redis' }),
+        })
+      : embeddedBackend({ dataDir: options.dataDir }))
+  const jobs = new JobService({ backend, executor })
+  const metrics = createMetrics(executor)
   const hub = new AgentHub(
-    { scheduler, logger: logger.child({ component: 'agent-hub' }) },
+    { executor, logger: logger.child({ component: 'agent-hub' }) },
     { heartbeatMs, missedHeartbeats: COORDINATOR_DEFAULTS.missedHeartbeats },
   )
+  const placementTimeoutMs = options.placementTimeoutMs ?? 15_000
   let node: Libp2p | undefined
   let http: FastifyInstance | undefined
-  let sweeper: NodeJS.Timeout | undefined
+  const timers: NodeJS.Timeout[] = []
   let httpUrl = ''
 
   const info = (): CoordinatorInfo => ({
     peerId: node?.peerId.toString() ?? '',
     multiaddrs: node?.getMultiaddrs().map((m) => m.toString()) ?? [],
     version: COORDINATOR_VERSION,
-    backend: 'memory',
+    backend: backend.kind,
   })
 
+  /** Run one shard the backend hands us on this coordinator's agents. */
+  const runShard: ShardHandler = async (work, signal) => {
+    const controller = new AbortController()
+    const onAbort = () => controller.abort(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    let placed = false
+    // On a shared backend, a shard no provider here can take goes back for another coordinator.
+    const giveUp =
+      backend.kind === 'redis'
+        ? setTimeout(() => {
+            if (!placed) controller.abort(new Error('no provider here could take the shard in time'))
+          }, placementTimeoutMs)
+        : undefined
+    try {
+      return await executor.runShard(work, controller.signal, (state, replicas, reason) => {
+        if (replicas.length > 0) placed = true
+        backend.progress(work, state, replicas, reason).catch((err) => logger.warn({ err }, 'could not save progress'))
+      })
+    } finally {
+      if (giveUp !== undefined) clearTimeout(giveUp)
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  const announce = () => {
+    backend.announceProviders(executor.providers()).catch((err) => logger.warn({ err }, 'could not announce providers'))
+  }
+
   return {
-    scheduler,
+    executor,
+    backend,
+    jobs,
     get httpUrl() {
       return httpUrl
     },
@@ -95,37 +164,65 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     },
     async start() {
       await mkdir(options.dataDir, { recursive: true })
-      // Start order: identity, peer network, scheduler timers, then the API that feeds it.
+      // Start order: storage, identity and peer network, the executor's wiring, then the API that feeds it.
+      await backend.start()
       node = await createQuorateNode({
         privateKey: await loadOrCreatePrivateKey(options.dataDir),
         listen: options.p2pListen ?? [...COORDINATOR_DEFAULTS.p2pListen],
         inboundConnectionThreshold: options.inboundConnectionThreshold ?? 1000,
       })
       await node.start()
+      executor.on('event', (event) => backend.publish(event))
+      executor.on('provider:counted', (peerId, counter) => {
+        backend.countProvider(peerId, counter).catch((err) => logger.warn({ err }, 'could not count provider'))
+      })
+      executor.on('provider:changed', () => {
+        announce()
+        backend.poke()
+      })
+      backend.consume(runShard, () => executor.capacity)
       await hub.start(node)
-      sweeper = setInterval(() => scheduler.sweep(), COORDINATOR_DEFAULTS.sweepIntervalMs)
-      sweeper.unref()
+      timers.push(setInterval(() => executor.sweep(), COORDINATOR_DEFAULTS.sweepIntervalMs))
+      timers.push(setInterval(announce, 5_000))
+      timers.push(
+        setInterval(() => {
+          void expireOverdue()
+        }, 1_000),
+      )
+      for (const t of timers) t.unref()
       const httpOptions: Parameters<typeof createHttpApi>[1] = {
         bodyLimitBytes: options.bodyLimitBytes ?? COORDINATOR_DEFAULTS.bodyLimitBytes,
         info,
       }
       if (options.inspectModule !== undefined) httpOptions.inspectModule = options.inspectModule
-      http = createHttpApi({ scheduler, logger: logger.child({ component: 'http' }) }, httpOptions)
+      if (options.explorerDir !== undefined) httpOptions.explorerDir = options.explorerDir
+      http = createHttpApi({ jobs, metrics, logger: logger.child({ component: 'http' }) }, httpOptions)
       await http.listen({
         host: options.httpHost ?? COORDINATOR_DEFAULTS.httpHost,
         port: options.httpPort ?? COORDINATOR_DEFAULTS.httpPort,
       })
       const address = http.server.address() as AddressInfo
       httpUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
-      logger.info({ httpUrl, multiaddrs: info().multiaddrs }, 'coordinator started')
+      logger.info({ httpUrl, multiaddrs: info().multiaddrs, backend: backend.kind }, 'coordinator started')
     },
     async stop() {
-      // Reverse order: stop taking requests, then let go of agents, then the network.
+      // Reverse order: stop taking requests, let go of agents and the network, then storage.
       await http?.close()
-      if (sweeper !== undefined) clearInterval(sweeper)
+      for (const t of timers) clearInterval(t)
       await hub.stop()
       await node?.stop()
+      await backend.stop()
     },
+  }
+
+  async function expireOverdue(): Promise<void> {
+    try {
+      for (const id of await backend.overdue(Date.now(), 100)) {
+        await backend.end(id, 'expired', 'deadline passed before every shard was decided')
+      }
+    } catch (err) {
+      logger.warn({ err }, 'could not expire overdue jobs')
+    }
   }
 }
 
@@ -133,12 +230,17 @@ function validate(options: CoordinatorOptions): void {
   if (typeof options.dataDir !== 'string' || options.dataDir === '') {
     throw new InvalidOptionError('dataDir', 'must be a non-empty path', options.dataDir)
   }
+  if (options.redisUrl !== undefined && !/^rediss?:\/\//.test(options.redisUrl)) {
+    throw new InvalidOptionError('redisUrl', 'must be a redis:// or rediss:// URL', options.redisUrl)
+  }
   const ints: Array<[string, number | undefined, number]> = [
     ['httpPort', options.httpPort, 0],
     ['bodyLimitBytes', options.bodyLimitBytes, 1024],
     ['heartbeatMs', options.heartbeatMs, 50],
     ['leaseGraceMs', options.leaseGraceMs, 0],
     ['maxAttemptsPerSlot', options.maxAttemptsPerSlot, 1],
+    ['shardLeaseMs', options.shardLeaseMs, 1000],
+    ['placementTimeoutMs', options.placementTimeoutMs, 100],
   ]
   for (const [name, value, min] of ints) {
     if (value !== undefined && (!Number.isInteger(value) || value < min)) {

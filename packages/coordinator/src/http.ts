@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+import { extname, resolve, sep } from 'node:path'
 import {
   type CoordinatorInfo,
   ErrorCode,
@@ -14,7 +16,8 @@ import {
 } from '@quorate/protocol'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
 import type { Logger } from 'pino'
-import type { Scheduler } from './scheduler.ts'
+import type { Registry } from 'prom-client'
+import type { JobService } from './service.ts'
 
 // Node ships WebAssembly; TypeScript only types it in the DOM libs.
 declare const WebAssembly: { validate(bytes: Uint8Array): boolean }
@@ -34,6 +37,8 @@ export interface HttpApiOptions {
   info: () => CoordinatorInfo
   /** Extra static check of a module at submission (e.g. the runtime's import check); returns a reason to refuse. */
   inspectModule?: (bytes: Uint8Array, spec: ReturnType<typeof parseJobSpec>) => string | undefined
+  /** Static files of the job explorer, served at `/`. */
+  explorerDir?: string
 }
 
 /**
@@ -41,10 +46,10 @@ export interface HttpApiOptions {
  * `{ code, message, details?, hint? }` body with a 4xx/5xx status.
  */
 export function createHttpApi(
-  components: { scheduler: Scheduler; logger: Logger },
+  components: { jobs: JobService; logger: Logger; metrics: Registry },
   options: HttpApiOptions,
 ): FastifyInstance {
-  const { scheduler } = components
+  const { jobs } = components
   const app = Fastify({
     loggerInstance: components.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimitBytes,
@@ -76,6 +81,8 @@ export function createHttpApi(
     reply.status(404).send({ code: ErrorCode.BAD_REQUEST, message: `no route ${req.method} ${req.url}` }),
   )
 
+  if (options.explorerDir !== undefined) serveExplorer(app, options.explorerDir)
+
   app.get('/healthz', async () => ({ ok: true }))
   app.get('/v1/info', async () => options.info())
 
@@ -93,14 +100,14 @@ export function createHttpApi(
     }
     const refusal = options.inspectModule?.(spec.module.bytes, spec)
     if (refusal !== undefined) throw new InvalidJobSpecError([{ field: 'module.wasm', message: refusal }])
-    const submitted = scheduler.submit(spec)
+    const submitted = await jobs.submit(spec)
     const body: SubmitJobResponse = submitted
     return reply.status(submitted.created ? 201 : 200).send(body)
   })
 
   app.get('/v1/jobs', async (req) => {
     const query = req.query as Record<string, string | undefined>
-    const filter: { state?: JobState; offset?: number; limit?: number } = {}
+    const filter: { state?: JobState } = {}
     if (query.state !== undefined) {
       if (!JOB_STATES.includes(query.state as JobState)) {
         throw new QuorateError(
@@ -110,31 +117,33 @@ export function createHttpApi(
       }
       filter.state = query.state as JobState
     }
-    filter.offset = intParam('offset', query.offset, 0, 0, Number.MAX_SAFE_INTEGER)
-    filter.limit = intParam('limit', query.limit, 50, 1, 500)
-    return scheduler.list(filter)
+    return jobs.list({
+      ...filter,
+      offset: intParam('offset', query.offset, 0, 0, Number.MAX_SAFE_INTEGER),
+      limit: intParam('limit', query.limit, 50, 1, 500),
+    })
   })
 
-  app.get('/v1/jobs/:id', async (req) => scheduler.view((req.params as { id: string }).id))
-  app.get('/v1/jobs/:id/results', async (req) => scheduler.results((req.params as { id: string }).id))
+  app.get('/v1/jobs/:id', async (req) => jobs.view((req.params as { id: string }).id))
+  app.get('/v1/jobs/:id/results', async (req) => jobs.results((req.params as { id: string }).id))
   app.get('/v1/jobs/:id/logs', async (req) => {
     const query = req.query as Record<string, string | undefined>
     const shard = query.shard === undefined ? undefined : intParam('shard', query.shard, 0, 0, Number.MAX_SAFE_INTEGER)
-    return { entries: scheduler.logs((req.params as { id: string }).id, shard) }
+    return { entries: await jobs.logs((req.params as { id: string }).id, shard) }
   })
   app.delete('/v1/jobs/:id', async (req) => {
     const id = (req.params as { id: string }).id
-    return { id, state: scheduler.cancel(id) }
+    return { id, state: await jobs.cancel(id) }
   })
   app.post('/v1/jobs/:id/cancel', async (req) => {
     const id = (req.params as { id: string }).id
-    return { id, state: scheduler.cancel(id) }
+    return { id, state: await jobs.cancel(id) }
   })
 
   app.get('/v1/jobs/:id/events', async (req, reply) => {
     const id = (req.params as { id: string }).id
-    const view = scheduler.view(id) // 404 before the stream opens
-    openEventStream(reply, scheduler, (e) => e.jobId === id)
+    const view = await jobs.view(id) // 404 before the stream opens
+    openEventStream(reply, jobs, (e) => e.jobId === id)
     // A late subscriber to a finished job still learns how it ended.
     if (isTerminalJobState(view.state)) {
       writeEvent(reply, { type: 'job:done', at: Date.now(), jobId: id, state: view.state })
@@ -142,14 +151,18 @@ export function createHttpApi(
     return reply
   })
   app.get('/v1/events', async (_req, reply) => {
-    openEventStream(reply, scheduler, () => true)
+    openEventStream(reply, jobs, () => true)
     return reply
   })
 
-  app.get('/v1/providers', async () => ({ items: scheduler.providers() }))
+  app.get('/v1/providers', async () => ({ items: await jobs.providers() }))
   app.get('/v1/stats/throughput', async (req) => {
     const query = req.query as Record<string, string | undefined>
-    return { buckets: scheduler.throughput(intParam('seconds', query.seconds, 300, 10, 600)) }
+    return { buckets: jobs.throughput(intParam('seconds', query.seconds, 300, 10, 600)) }
+  })
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', components.metrics.contentType)
+    return components.metrics.metrics()
   })
 
   return app
@@ -164,7 +177,7 @@ function intParam(name: string, raw: string | undefined, fallback: number, min: 
   return value
 }
 
-function openEventStream(reply: FastifyReply, scheduler: Scheduler, filter: (e: JobEvent) => boolean): void {
+function openEventStream(reply: FastifyReply, jobs: JobService, filter: (e: JobEvent) => boolean): void {
   reply.hijack()
   const res = reply.raw
   res.writeHead(200, {
@@ -177,13 +190,48 @@ function openEventStream(reply: FastifyReply, scheduler: Scheduler, filter: (e: 
     if (filter(event)) writeEvent(reply, event)
   }
   const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
-  scheduler.on('event', onEvent)
+  const unsubscribe = jobs.subscribe(onEvent)
   res.on('close', () => {
     clearInterval(keepAlive)
-    scheduler.off('event', onEvent)
+    unsubscribe()
   })
 }
 
 function writeEvent(reply: FastifyReply, event: JobEvent): void {
   reply.raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+}
+
+/** The job explorer's static files at `/` (hash-routed, so one index.html). */
+function serveExplorer(app: FastifyInstance, dir: string): void {
+  const root = resolve(dir)
+  const send = async (reply: FastifyReply, relative: string) => {
+    const path = resolve(root, relative)
+    // Never serve anything outside the explorer's folder.
+    if (path !== root && !path.startsWith(root + sep)) {
+      return reply.status(404).send({ code: ErrorCode.BAD_REQUEST, message: 'not found' })
+    }
+    try {
+      const body = await readFile(path)
+      const type = CONTENT_TYPES[extname(path)] ?? 'application/octet-stream'
+      // Hashed asset names can be cached for good; index.html must always be fresh.
+      reply.header('cache-control', relative.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache')
+      return reply.type(type).send(body)
+    } catch {
+      return reply.status(404).send({ code: ErrorCode.BAD_REQUEST, message: `no file ${relative} in the explorer` })
+    }
+  }
+  app.get('/', (_req, reply) => send(reply, 'index.html'))
+  app.get('/assets/*', (req, reply) => send(reply, `assets/${(req.params as { '*': string })['*']}`))
+  app.get('/favicon.svg', (_req, reply) => send(reply, 'favicon.svg'))
 }

@@ -1,6 +1,8 @@
 /**
  * @quorate/coordinator: accepts jobs, shards them, places every shard on
  * several independent providers over libp2p, and decides each shard by vote.
+ * Jobs live in an embedded SQLite backend by default, or in BullMQ on Redis
+ * where several coordinators share the work.
  *
  * @example
  * ```ts
@@ -10,7 +12,19 @@
  * ```
  */
 
+export type {
+  JobRecord,
+  SchedulerBackend,
+  ShardDecision,
+  ShardHandler,
+  ShardRecord,
+  ShardWork,
+  StoredSpec,
+} from './backend.ts'
+export { type EmbeddedBackendOptions, embeddedBackend } from './backends/embedded.ts'
+export { type RedisBackendOptions, redisBackend } from './backends/redis.ts'
 export { COORDINATOR_DEFAULTS } from './constants.ts'
 export { COORDINATOR_VERSION, type Coordinator, type CoordinatorOptions, createCoordinator } from './coordinator.ts'
-export { type AgentLink, Scheduler, type SchedulerEvents, type SchedulerOptions } from './scheduler.ts'
+export { type AgentLink, Executor, type ExecutorEvents, type ExecutorOptions, type ShardProgress } from './executor.ts'
+export { JobService } from './service.ts'
 export { decideShard, type Vote, type VoteDecision, type VoteRules } from './vote.ts'

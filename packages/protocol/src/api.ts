@@ -39,6 +39,8 @@ export interface ReplicaView {
   reason?: string
   dispatchedAt: number
   finishedAt?: number
+  /** The task's captured stderr (bounded by the job's stderr limit). */
+  stderr?: string
 }
 
 export interface ShardView {

@@ -1,4 +1,5 @@
 import { createCoordinator } from '@quorate/coordinator'
+import { explorerAssetsDir } from '@quorate/explorer'
 import { pino } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
 import { UsageError } from '../output.ts'
@@ -12,13 +13,19 @@ Options:
   --host HOST          HTTP listen host (env QUORATE_HTTP_HOST, default 127.0.0.1)
   --port PORT          HTTP listen port, 0 for any free port (env QUORATE_HTTP_PORT, default 7700)
   --p2p-listen ADDR    libp2p listen multiaddr, repeatable (default /ip4/127.0.0.1/tcp/0)
+  --redis URL          share work with other coordinators on this Redis (BullMQ backend)
+                       (env QUORATE_REDIS_URL; default: the embedded SQLite backend in --data-dir)
+  --namespace NAME     Redis key namespace, hash-tagged for Redis Cluster (env QUORATE_REDIS_NAMESPACE, default quorate)
   --json-ready         print one JSON line {"event":"ready",...} on stdout when listening
   -h, --help           show this help
 
 Logs are JSON lines (pino) on stderr. SIGINT/SIGTERM stop it cleanly.
 
-Example:
+Examples:
   quorate coordinator start --port 7700 --p2p-listen /ip4/127.0.0.1/tcp/4001
+  # two coordinators sharing the work on one Redis:
+  quorate coordinator start --redis redis://127.0.0.1:6379 --data-dir .quorate/c1 --port 7701
+  quorate coordinator start --redis redis://127.0.0.1:6379 --data-dir .quorate/c2 --port 7702
 `
 
 export async function coordinatorCommand(argv: string[]): Promise<number> {
@@ -33,6 +40,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     host: { type: 'string' },
     port: { type: 'string' },
     'p2p-listen': { type: 'string', multiple: true },
+    redis: { type: 'string' },
+    namespace: { type: 'string' },
     'json-ready': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   })
@@ -41,11 +50,16 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     return 0
   }
   const logger = pino({ name: 'quorate:coordinator' }, pino.destination(2))
+  const redisUrl = fromEnv(values.redis, 'QUORATE_REDIS_URL')
+  const namespace = fromEnv(values.namespace, 'QUORATE_REDIS_NAMESPACE')
   const coordinator = createCoordinator({
+    ...(redisUrl === undefined ? {} : { redisUrl }),
+    ...(namespace === undefined ? {} : { redisNamespace: namespace }),
     dataDir: fromEnv(values['data-dir'], 'QUORATE_DATA_DIR', '.quorate/coordinator'),
     httpHost: fromEnv(values.host, 'QUORATE_HTTP_HOST', '127.0.0.1'),
     httpPort: intFlag('port', fromEnv(values.port, 'QUORATE_HTTP_PORT'), 7700, 0),
     p2pListen: values['p2p-listen'] ?? ['/ip4/127.0.0.1/tcp/0'],
+    explorerDir: explorerAssetsDir(),
     logger,
   })
   await coordinator.start()

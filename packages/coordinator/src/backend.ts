@@ -1,0 +1,128 @@
+import type {
+  JobEvent,
+  JobSpec,
+  JobState,
+  JobSummary,
+  ListPage,
+  ProviderView,
+  ReplicaView,
+  ShardState,
+  TaskLimits,
+} from '@quorate/protocol'
+
+/** What is stored of a job's spec besides its inputs and module bytes. */
+export interface StoredSpec {
+  name?: string
+  moduleSha256: string
+  args: string[]
+  env: Record<string, string>
+  redundancy: number
+  quorum: number
+  maxReplicas: number
+  limits: TaskLimits
+}
+
+export interface JobRecord {
+  id: string
+  spec: StoredSpec
+  state: JobState
+  createdAt: number
+  updatedAt: number
+  finishedAt?: number
+  deadline: number
+  total: number
+  accepted: number
+  failed: number
+  reason?: string
+}
+
+export interface ShardRecord {
+  index: number
+  state: ShardState
+  inputSha256: string
+  inputBytes: number
+  replicas: ReplicaView[]
+  digest?: string
+  outcome?: string
+  majority?: string[]
+  minority?: string[]
+  reason?: string
+  decidedAt?: number
+  /** How many times a coordinator has taken this shard on (1 normally; more after failover). */
+  runs: number
+}
+
+/** One shard handed to a coordinator to run. `fence` proves it still holds the shard. */
+export interface ShardWork {
+  jobId: string
+  index: number
+  input: Uint8Array
+  spec: StoredSpec
+  module: { sha256: string; bytes: Uint8Array }
+  deadline: number
+  /** 1 for the first run of the shard, +1 after each failover. */
+  run: number
+  /** Opaque token the backend checks before it lets this run write. */
+  fence: string
+}
+
+export interface ShardDecision {
+  state: 'accepted' | 'failed' | 'cancelled'
+  replicas: ReplicaView[]
+  digest?: string
+  outcome?: string
+  output?: Uint8Array
+  majority: string[]
+  minority: string[]
+  reason?: string
+}
+
+export type ShardHandler = (work: ShardWork, signal: AbortSignal) => Promise<ShardDecision>
+
+/** Provider counters kept by the backend, so every coordinator sees the same reputation. */
+export type ProviderCounter = 'valid' | 'invalid' | 'timeouts' | 'lost'
+
+export interface SubmitResult {
+  id: string
+  state: JobState
+  created: boolean
+}
+
+/**
+ * Where jobs live and how shards reach the coordinators that run them.
+ * Two implementations: embedded (node:sqlite in the data dir) and Redis
+ * (BullMQ flows + Lua). Both pass the conformance suite in test/.
+ */
+export interface SchedulerBackend {
+  readonly kind: 'embedded' | 'redis'
+  start(): Promise<void>
+  stop(): Promise<void>
+
+  /** Store a validated job and queue its shards. Idempotent by job id. */
+  submit(id: string, spec: JobSpec, deadline: number): Promise<SubmitResult>
+  job(id: string): Promise<JobRecord | undefined>
+  shards(id: string): Promise<ShardRecord[]>
+  /** The accepted output of one shard, if any. */
+  output(id: string, index: number): Promise<Uint8Array | undefined>
+  list(filter: { state?: JobState; offset: number; limit: number }): Promise<ListPage<JobSummary>>
+  /** Cancel a job (or expire it, past its deadline); undecided shards end with `reason`. */
+  end(id: string, state: 'cancelled' | 'expired', reason: string): Promise<JobState>
+  /** Jobs not yet terminal whose deadline has passed. */
+  overdue(now: number, limit: number): Promise<string[]>
+
+  /** Start handing shards to `handler`; `concurrency()` is read whenever a slot frees. */
+  consume(handler: ShardHandler, concurrency: () => number): void
+  /** Wake the consumer (capacity changed). */
+  poke(): void
+  /** Persist a running shard's replica table, for the API. Ignored once the fence is stale. */
+  progress(work: ShardWork, state: ShardState, replicas: ReplicaView[], reason?: string): Promise<void>
+
+  countProvider(peerId: string, counter: ProviderCounter): Promise<void>
+  /** Record who is online here; called on connect, disconnect and periodically. */
+  announceProviders(providers: ProviderView[]): Promise<void>
+  providers(): Promise<ProviderView[]>
+
+  /** Publish a job event to every coordinator sharing this backend. */
+  publish(event: JobEvent): void
+  subscribe(listener: (event: JobEvent) => void): () => void
+}

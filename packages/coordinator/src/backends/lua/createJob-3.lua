@@ -1,0 +1,32 @@
+--[[
+  Create a job and its shards, or report the one that exists (idempotent by job id).
+
+  KEYS[1] job hash           {P}:job:<id>
+  KEYS[2] all-jobs zset      {P}:jobs:all        (score: createdAt)
+  KEYS[3] deadlines zset     {P}:jobs:deadline   (score: deadline, live jobs only)
+
+  ARGV[1] key prefix {P}     ARGV[2] job id        ARGV[3] createdAt (ms)
+  ARGV[4] deadline (ms)      ARGV[5] stored spec (JSON)
+  ARGV[6] shard count N, then N pairs: input bytes, input sha256 (hex)
+
+  Returns: {1, "queued"} when created, {0, <state>} when the job already existed.
+]]
+local existing = redis.call('HGET', KEYS[1], 'state')
+if existing then
+  return {0, existing}
+end
+local prefix, id, createdAt = ARGV[1], ARGV[2], ARGV[3]
+local total = tonumber(ARGV[6])
+redis.call('HSET', KEYS[1], 'id', id, 'state', 'queued', 'createdAt', createdAt, 'updatedAt', createdAt,
+  'deadline', ARGV[4], 'spec', ARGV[5], 'total', total, 'accepted', 0, 'failed', 0)
+redis.call('ZADD', KEYS[2], createdAt, id)
+redis.call('ZADD', prefix .. ':jobs:state:queued', createdAt, id)
+redis.call('ZADD', KEYS[3], ARGV[4], id)
+for i = 0, total - 1 do
+  local input = ARGV[7 + 2 * i]
+  local sha = ARGV[8 + 2 * i]
+  redis.call('SET', prefix .. ':input:' .. id .. ':' .. i, input)
+  redis.call('HSET', prefix .. ':shard:' .. id .. ':' .. i, 'state', 'pending', 'inputSha256', sha,
+    'inputBytes', string.len(input), 'replicas', '[]', 'runs', 0)
+end
+return {1, 'queued'}

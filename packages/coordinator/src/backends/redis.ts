@@ -1,0 +1,478 @@
+import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { readFileSync } from 'node:fs'
+import {
+  ErrorCode,
+  InvalidOptionError,
+  isTerminalJobState,
+  type JobEvent,
+  type JobSpec,
+  type JobState,
+  type JobSummary,
+  type ListPage,
+  type ProviderView,
+  QuorateError,
+  type ReplicaView,
+  type ShardState,
+  sha256Hex,
+} from '@quorate/protocol'
+import { FlowProducer, type Job, Queue, Worker } from 'bullmq'
+import { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type {
+  JobRecord,
+  ProviderCounter,
+  SchedulerBackend,
+  ShardHandler,
+  ShardRecord,
+  ShardWork,
+  StoredSpec,
+  SubmitResult,
+} from '../backend.ts'
+import { emptyCounters, mergeProviders, storedSpecOf, summaryOf } from '../jobs.ts'
+
+export interface RedisBackendOptions {
+  /** e.g. `redis://127.0.0.1:6379`. */
+  url: string
+  /**
+   * Namespace of every key. Wrapped in a hash tag (`{quorate:ns}`) so all of
+   * one namespace's keys share a Redis Cluster slot and Lua scripts stay atomic.
+   * @defaultValue 'quorate'
+   */
+  namespace?: string
+  /**
+   * How long a coordinator holds a shard without renewing before another
+   * coordinator takes it over (BullMQ lock duration).
+   * @defaultValue 15000
+   */
+  leaseMs?: number
+  /** How often stalled shards (held by a dead coordinator) are looked for. @defaultValue leaseMs / 3 */
+  stalledCheckMs?: number
+  logger?: Logger
+  now?: () => number
+}
+
+interface ShardJobData {
+  jobId: string
+  index: number
+}
+
+const SCRIPTS = ['createJob-3', 'saveProgress-3', 'recordShard-4', 'endJob-3'] as const
+type ScriptName = (typeof SCRIPTS)[number]
+
+/** How long an announced provider stays online without a refresh. */
+const ONLINE_TTL_S = 15
+
+/**
+ * The production backend: jobs and shards as BullMQ flows on Redis. A job
+ * is a parent in the `jobs` queue and its shards are children in `shards`,
+ * so the job completes when its shards are decided. Coordinators share the
+ * `shards` queue: BullMQ's locks are the leases, its stalled-job check hands
+ * a dead coordinator's shards to the others, and its retries with backoff
+ * cover shards that cannot be placed yet. Every state change that touches
+ * several keys is a Lua script (see `lua/`), fenced by the BullMQ lock token.
+ */
+export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
+  const namespace = options.namespace ?? 'quorate'
+  if (!/^[A-Za-z0-9:_.-]+$/.test(namespace)) {
+    throw new InvalidOptionError('namespace', 'may only contain letters, digits, ":", "_", "." and "-"', namespace)
+  }
+  const prefix = `{${namespace}}`
+  const leaseMs = options.leaseMs ?? 15_000
+  const now = options.now ?? Date.now
+  const key = (...parts: Array<string | number>) => [prefix, ...parts].join(':')
+  const events = new EventEmitter<{ event: [JobEvent] }>()
+  events.setMaxListeners(0)
+  const controllers = new Map<string, Set<AbortController>>()
+  const live = new Map<string, ProviderView>()
+  let redis: Redis | undefined
+  let subscriber: Redis | undefined
+  let flows: FlowProducer | undefined
+  let shardQueue: Queue | undefined
+  let shardWorker: Worker | undefined
+  let jobWorker: Worker | undefined
+  let concurrency: () => number = () => 0
+  let handler: ShardHandler | undefined
+  let paused = true
+  const scripts = new Map<ScriptName, string>()
+
+  const client = (): Redis => {
+    if (redis === undefined) throw new QuorateError(ErrorCode.INTERNAL, 'the Redis backend is not started')
+    return redis
+  }
+  const connection = () => new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: false })
+
+  const run = async (name: ScriptName, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> => {
+    const r = client()
+    const source = scripts.get(name) as string
+    const sha = scriptSha(source)
+    const numKeys = Number(name.split('-')[1])
+    try {
+      return await r.evalsha(sha, numKeys, ...keys, ...args)
+    } catch (err) {
+      if (!String((err as Error).message).includes('NOSCRIPT')) throw err
+      return r.eval(source, numKeys, ...keys, ...args)
+    }
+  }
+
+  const jobOf = (id: string, h: Record<string, string>): JobRecord => {
+    const job: JobRecord = {
+      id,
+      spec: JSON.parse(h.spec as string) as StoredSpec,
+      state: h.state as JobState,
+      createdAt: Number(h.createdAt),
+      updatedAt: Number(h.updatedAt),
+      deadline: Number(h.deadline),
+      total: Number(h.total),
+      accepted: Number(h.accepted),
+      failed: Number(h.failed),
+    }
+    if (h.finishedAt !== undefined) job.finishedAt = Number(h.finishedAt)
+    if (h.reason !== undefined) job.reason = h.reason
+    return job
+  }
+
+  const publish = (event: JobEvent) => {
+    void client().publish(key('events'), JSON.stringify(event))
+  }
+
+  const abortJob = (jobId: string, reason: string) => {
+    for (const c of controllers.get(jobId) ?? []) c.abort(new Error(reason))
+  }
+
+  /** Process one shard job: run it here, then record the decision under the lock. */
+  const processShard = async (bullJob: Job<ShardJobData>, token?: string): Promise<{ state: string }> => {
+    const { jobId, index } = bullJob.data
+    const r = client()
+    const jobHash = await r.hgetall(key('job', jobId))
+    if (jobHash.state === undefined || isTerminalJobState(jobHash.state as JobState)) return { state: 'skipped' }
+    const shardKey = key('shard', jobId, index)
+    const shardState = (await r.hget(shardKey, 'state')) as ShardState | null
+    if (shardState === 'accepted' || shardState === 'failed' || shardState === 'cancelled') return { state: shardState }
+    const spec = JSON.parse(jobHash.spec as string) as StoredSpec
+    const [input, moduleBytes] = await Promise.all([
+      r.getBuffer(key('input', jobId, index)),
+      r.getBuffer(key('module', spec.moduleSha256)),
+    ])
+    if (input === null || moduleBytes === null) throw new Error(`shard ${jobId}:${index} has lost its input or module`)
+    const runNumber = await r.hincrby(shardKey, 'runs', 1)
+    const work: ShardWork = {
+      jobId,
+      index,
+      input: new Uint8Array(input),
+      spec,
+      module: { sha256: spec.moduleSha256, bytes: new Uint8Array(moduleBytes) },
+      deadline: Number(jobHash.deadline),
+      run: runNumber,
+      fence: token ?? '',
+    }
+    const controller = new AbortController()
+    let set = controllers.get(jobId)
+    if (set === undefined) controllers.set(jobId, (set = new Set()))
+    set.add(controller)
+    try {
+      const decision = await (handler as ShardHandler)(work, controller.signal)
+      if (decision.state === 'cancelled') {
+        const state = await r.hget(key('job', jobId), 'state')
+        if (state !== null && isTerminalJobState(state as JobState)) return { state: 'cancelled' }
+        // Not cancelled by the job: this coordinator gave the shard up (stopping, placement). Retry elsewhere.
+        throw new Error(decision.reason ?? 'shard run abandoned')
+      }
+      const detail: Record<string, unknown> = {
+        decidedAt: now(),
+        majority: decision.majority,
+        minority: decision.minority,
+      }
+      for (const k of ['digest', 'outcome', 'reason'] as const) if (decision[k] !== undefined) detail[k] = decision[k]
+      const recorded = await run(
+        'recordShard-4',
+        [shardKey, `${prefix}:shards:${bullJob.id}:lock`, key('job', jobId), key('out', jobId, index)],
+        [
+          work.fence,
+          String(work.run),
+          decision.state,
+          JSON.stringify(decision.replicas),
+          JSON.stringify(detail),
+          decision.output === undefined ? '' : Buffer.from(decision.output),
+          decision.output === undefined ? '0' : '1',
+          now(),
+        ],
+      )
+      return { state: recorded === 1 ? decision.state : 'fenced' }
+    } finally {
+      set.delete(controller)
+      if (set.size === 0) controllers.delete(jobId)
+    }
+  }
+
+  /** The parent job runs once every shard is done: settle the job's final state. */
+  const processJob = async (bullJob: Job<{ jobId: string }>): Promise<{ state: string }> => {
+    const jobId = bullJob.data.jobId
+    const result = (await run(
+      'endJob-3',
+      [key('job', jobId), key('jobs', 'deadline'), key('jobs', 'all')],
+      [prefix, '', 'failed', '', now()],
+    )) as [number, string?]
+    if (result[0] === 1) publish({ type: 'job:done', at: now(), jobId, state: result[1] as JobState })
+    return { state: String(result[1] ?? 'unknown') }
+  }
+
+  const adjust = () => {
+    if (shardWorker === undefined) return
+    const c = concurrency()
+    if (c <= 0) {
+      if (!paused) {
+        paused = true
+        void shardWorker.pause(true)
+      }
+      return
+    }
+    shardWorker.concurrency = c
+    if (paused) {
+      paused = false
+      shardWorker.resume()
+      if (!shardWorker.isRunning()) void shardWorker.run()
+    }
+  }
+
+  const backend: SchedulerBackend = {
+    kind: 'redis',
+    async start() {
+      for (const name of SCRIPTS) {
+        scripts.set(name, readFileSync(new URL(`../../src/backends/lua/${name}.lua`, import.meta.url), 'utf8'))
+      }
+      redis = connection()
+      await assertNoEviction(redis)
+      subscriber = connection()
+      await subscriber.subscribe(key('events'))
+      subscriber.on('message', (_channel, message) => {
+        const event = JSON.parse(message) as JobEvent
+        if (event.type === 'job:done') abortJob(event.jobId, `job ${event.state}`)
+        events.emit('event', event)
+      })
+      flows = new FlowProducer({ connection: connection(), prefix })
+      shardQueue = new Queue('shards', { connection: connection(), prefix })
+    },
+    async stop() {
+      for (const set of controllers.values()) for (const c of set) c.abort(new Error('coordinator stopping'))
+      await Promise.allSettled([shardWorker?.close(), jobWorker?.close()])
+      await Promise.allSettled([flows?.close(), shardQueue?.close()])
+      subscriber?.disconnect()
+      redis?.disconnect()
+    },
+
+    async submit(id: string, spec: JobSpec, deadline: number): Promise<SubmitResult> {
+      const r = client()
+      const createdAt = now()
+      await r.set(key('module', spec.module.sha256), Buffer.from(spec.module.bytes), 'NX')
+      const args: Array<string | number | Buffer> = [
+        prefix,
+        id,
+        createdAt,
+        deadline,
+        JSON.stringify(storedSpecOf(spec)),
+        spec.inputs.length,
+      ]
+      for (const input of spec.inputs) args.push(Buffer.from(input), sha256Hex(input))
+      const [created, state] = (await run(
+        'createJob-3',
+        [key('job', id), key('jobs', 'all'), key('jobs', 'deadline')],
+        args,
+      )) as [number, string]
+      // Always (re)add the flow: BullMQ ignores ids it has, so a submit retried after a crash completes the job's queueing.
+      if (created === 1 || !isTerminalJobState(state as JobState)) {
+        await (flows as FlowProducer).add({
+          name: 'job',
+          queueName: 'jobs',
+          data: { jobId: id },
+          opts: { jobId: id, removeOnComplete: true },
+          children: spec.inputs.map((_, index) => ({
+            name: 'shard',
+            queueName: 'shards',
+            data: { jobId: id, index } satisfies ShardJobData,
+            opts: {
+              jobId: `${id}-${index}`,
+              attempts: 100,
+              backoff: { type: 'exponential', delay: 500 },
+              ignoreDependencyOnFailure: true,
+              removeOnComplete: true,
+              removeOnFail: true,
+            },
+          })),
+        })
+      }
+      if (created === 1) publish({ type: 'job:queued', at: createdAt, jobId: id })
+      return { id, state: state as JobState, created: created === 1 }
+    },
+
+    async job(id) {
+      const h = await client().hgetall(key('job', id))
+      return h.state === undefined ? undefined : jobOf(id, h)
+    },
+
+    async shards(id) {
+      const r = client()
+      const total = Number(await r.hget(key('job', id), 'total'))
+      if (!Number.isFinite(total) || total === 0) return []
+      const pipeline = r.pipeline()
+      for (let i = 0; i < total; i++) pipeline.hgetall(key('shard', id, i))
+      const rows = (await pipeline.exec()) ?? []
+      return rows.map(([, h], index) => {
+        const row = h as Record<string, string>
+        const record: ShardRecord = {
+          index,
+          state: row.state as ShardState,
+          inputSha256: row.inputSha256 as string,
+          inputBytes: Number(row.inputBytes),
+          replicas: JSON.parse(row.replicas ?? '[]') as ReplicaView[],
+          runs: Number(row.runs ?? 0),
+        }
+        if (row.decision !== undefined) Object.assign(record, JSON.parse(row.decision))
+        if (row.reason !== undefined) record.reason = row.reason
+        return record
+      })
+    },
+
+    async output(id, index) {
+      const bytes = await client().getBuffer(key('out', id, index))
+      return bytes === null ? undefined : new Uint8Array(bytes)
+    },
+
+    async list({ state, offset, limit }): Promise<ListPage<JobSummary>> {
+      const r = client()
+      const index = state === undefined ? key('jobs', 'all') : key('jobs', 'state', state)
+      const [total, ids] = await Promise.all([r.zcard(index), r.zrevrange(index, offset, offset + limit - 1)])
+      const pipeline = r.pipeline()
+      for (const id of ids) pipeline.hgetall(key('job', id))
+      const rows = (await pipeline.exec()) ?? []
+      const items = rows
+        .map(([, h], i) => ({ h: h as Record<string, string>, id: ids[i] as string }))
+        .filter(({ h }) => h.state !== undefined)
+        .map(({ h, id }) => summaryOf(jobOf(id, h)))
+      return { items, total, offset, limit }
+    },
+
+    async end(id, state, reason) {
+      const result = (await run(
+        'endJob-3',
+        [key('job', id), key('jobs', 'deadline'), key('jobs', 'all')],
+        [prefix, state, state === 'cancelled' ? 'cancelled' : 'failed', reason, now()],
+      )) as [number, string?]
+      if (result[0] === -1) {
+        throw new QuorateError(ErrorCode.JOB_NOT_FOUND, `no job with id ${id}`, { details: { jobId: id } })
+      }
+      if (result[0] === 1) publish({ type: 'job:done', at: now(), jobId: id, state: result[1] as JobState })
+      return result[1] as JobState
+    },
+
+    async overdue(t, limit) {
+      return client().zrangebyscore(key('jobs', 'deadline'), '-inf', t, 'LIMIT', 0, limit)
+    },
+
+    consume(h, c) {
+      handler = h
+      concurrency = c
+      const workerOptions = {
+        connection: connection(),
+        prefix,
+        autorun: false,
+        lockDuration: leaseMs,
+        stalledInterval: options.stalledCheckMs ?? Math.max(1000, Math.floor(leaseMs / 3)),
+        // A shard held by a coordinator that dies is handed on, many times if need be.
+        maxStalledCount: 100,
+        concurrency: 1,
+      }
+      shardWorker = new Worker<ShardJobData>('shards', processShard, workerOptions)
+      jobWorker = new Worker<{ jobId: string }>('jobs', processJob, {
+        ...workerOptions,
+        connection: connection(),
+        concurrency: 8,
+      })
+      shardWorker.on('error', (err) => options.logger?.error({ err }, 'shard worker error'))
+      jobWorker.on('error', (err) => options.logger?.error({ err }, 'job worker error'))
+      void jobWorker.run()
+      adjust()
+    },
+
+    poke() {
+      adjust()
+    },
+
+    async progress(work, state, replicas, reason) {
+      if (redis === undefined) return
+      await run(
+        'saveProgress-3',
+        [
+          key('shard', work.jobId, work.index),
+          `${prefix}:shards:${work.jobId}-${work.index}:lock`,
+          key('job', work.jobId),
+        ],
+        [prefix, work.fence, String(work.run), state, JSON.stringify(replicas), reason ?? '', now()],
+      )
+    },
+
+    async countProvider(peerId, counter: ProviderCounter) {
+      if (redis === undefined) return
+      await client().multi().sadd(key('providers'), peerId).hincrby(key('provider', peerId), counter, 1).exec()
+    },
+
+    async announceProviders(providers) {
+      if (redis === undefined) return
+      const m = client().multi()
+      for (const p of providers) {
+        live.set(p.peerId, p)
+        m.sadd(key('providers'), p.peerId)
+        if (p.online) m.set(key('online', p.peerId), JSON.stringify(p), 'EX', ONLINE_TTL_S)
+        else m.del(key('online', p.peerId))
+      }
+      await m.exec()
+    },
+
+    async providers() {
+      const r = client()
+      const ids = await r.smembers(key('providers'))
+      const pipeline = r.pipeline()
+      for (const id of ids) pipeline.hgetall(key('provider', id)).get(key('online', id))
+      const rows = (await pipeline.exec()) ?? []
+      const stored = new Map<string, { counters: Record<ProviderCounter, number>; view?: ProviderView }>()
+      ids.forEach((id, i) => {
+        const h = (rows[2 * i]?.[1] ?? {}) as Record<string, string>
+        const online = rows[2 * i + 1]?.[1] as string | null
+        const counters = emptyCounters()
+        for (const k of Object.keys(counters) as ProviderCounter[]) counters[k] = Number(h[k] ?? 0)
+        const entry: { counters: Record<ProviderCounter, number>; view?: ProviderView } = { counters }
+        if (online !== null && online !== undefined) entry.view = JSON.parse(online) as ProviderView
+        stored.set(id, entry)
+      })
+      return mergeProviders(
+        [...live.values()].filter((p) => p.online),
+        stored,
+      )
+    },
+
+    publish,
+    subscribe(listener) {
+      events.on('event', listener)
+      return () => events.off('event', listener)
+    },
+  }
+  return backend
+}
+
+/** BullMQ (and Quorate's leases) break if Redis may evict keys: refuse to start on such a server. */
+async function assertNoEviction(redis: Redis): Promise<void> {
+  const info = await redis.info('memory')
+  const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1]
+  if (policy !== undefined && policy !== 'noeviction') {
+    throw new QuorateError(
+      ErrorCode.INVALID_OPTION,
+      `Redis maxmemory-policy is "${policy}"; Quorate needs "noeviction", or Redis may silently drop jobs and leases`,
+      { hint: 'run: redis-cli CONFIG SET maxmemory-policy noeviction (and set it in redis.conf)', details: { policy } },
+    )
+  }
+}
+
+/** EVALSHA names a script by its SHA-1. */
+function scriptSha(source: string): string {
+  return createHash('sha1').update(source).digest('hex')
+}

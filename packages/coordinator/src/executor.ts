@@ -1,0 +1,678 @@
+import { EventEmitter } from 'node:events'
+import {
+  type AssignMessage,
+  describeOutcome,
+  isDeterministic,
+  type JobEvent,
+  type JobEventMap,
+  type JobEventName,
+  outcomeDigest,
+  type ProviderView,
+  type ReplicaState,
+  type ReplicaView,
+  type ResultMessage,
+  type ShardState,
+  sha256Hex,
+  shardSeed,
+} from '@quorate/protocol'
+import type { ProviderCounter, ShardDecision, ShardWork } from './backend.ts'
+import { COORDINATOR_DEFAULTS } from './constants.ts'
+import { decideShard, type Vote } from './vote.ts'
+
+/** What the executor needs from a connected agent; the agent hub implements it over libp2p. */
+export interface AgentLink {
+  readonly peerId: string
+  readonly operator: string | undefined
+  readonly capacity: number
+  /** Send one assignment; the link sends the module bytes first if this agent has not seen them. */
+  assign(message: AssignMessage, module: { sha256: string; bytes: Uint8Array }): void
+  cancel(assignmentId: string, reason: string): void
+}
+
+export interface ExecutorOptions {
+  /** Extra time beyond a task's own timeout before its lease expires. @defaultValue 5000 */
+  leaseGraceMs?: number
+  /** Placements of one replica slot before the shard fails. @defaultValue 6 */
+  maxAttemptsPerSlot?: number
+  now?: () => number
+  random?: () => number
+}
+
+/** Typed events of the executor. */
+export interface ExecutorEvents {
+  /** A job event produced here (dispatch, result, decision). */
+  event: [JobEvent]
+  /** A provider connected, disconnected or changed state. */
+  'provider:changed': [ProviderView]
+  /** A provider's reputation counter moved. */
+  'provider:counted': [peerId: string, counter: ProviderCounter]
+}
+
+/** Progress callback: the shard's state and replica table changed. */
+export type ShardProgress = (state: ShardState, replicas: ReplicaView[], reason?: string) => void
+
+interface ReplicaRecord {
+  assignmentId: string
+  slot: number
+  attempt: number
+  provider: string
+  operator: string | undefined
+  state: ReplicaState
+  dispatchedAt: number
+  leaseUntil: number
+  finishedAt?: number
+  outcome?: string
+  digest?: string
+  fuelUsed?: number
+  durationMs?: number
+  vote?: 'majority' | 'minority'
+  reason?: string
+  stderr?: Uint8Array
+}
+
+interface ShardRun {
+  work: ShardWork
+  state: ShardState
+  replicas: ReplicaRecord[]
+  slots: number
+  queued: number
+  attempts: Map<number, number>
+  outputs: Map<string, Uint8Array>
+  waiting?: string
+  decided: boolean
+  resolve: (decision: ShardDecision) => void
+  onProgress: ShardProgress | undefined
+  progressScheduled: boolean
+}
+
+interface SlotRef {
+  run: ShardRun
+  slot: number
+}
+
+interface ProviderRecord {
+  peerId: string
+  operator: string | undefined
+  capacity: number
+  link: AgentLink | undefined
+  draining: boolean
+  running: number
+  connectedAt?: number
+  lastSeenAt: number
+}
+
+/**
+ * Runs shards on the agents connected to this coordinator: places every
+ * replica of a shard on a distinct provider and operator, holds a lease per
+ * placement, fences results to the placement they answer, and votes.
+ *
+ * It holds no sockets and no storage: agents reach it through
+ * {@link AgentLink}s, and the backend hands it shards with `runShard` and
+ * stores what it decides.
+ */
+export class Executor extends EventEmitter<ExecutorEvents> {
+  readonly #providers = new Map<string, ProviderRecord>()
+  readonly #assignments = new Map<string, { run: ShardRun; replica: ReplicaRecord }>()
+  readonly #running = new Set<string>()
+  readonly #runs = new Set<ShardRun>()
+  #queue: SlotRef[] = []
+  #head = 0
+  #pumpScheduled = false
+  #assignmentSeq = 0
+  readonly #completions: number[] = []
+  readonly #leaseGraceMs: number
+  readonly #maxAttempts: number
+  readonly #now: () => number
+  readonly #random: () => number
+  readonly #instance = sha256Hex(`${process.pid}:${Date.now()}:${Math.random()}`).slice(0, 8)
+
+  constructor(options: ExecutorOptions = {}) {
+    super()
+    this.setMaxListeners(0)
+    this.#leaseGraceMs = options.leaseGraceMs ?? COORDINATOR_DEFAULTS.leaseGraceMs
+    this.#maxAttempts = options.maxAttemptsPerSlot ?? COORDINATOR_DEFAULTS.maxAttemptsPerSlot
+    this.#now = options.now ?? Date.now
+    this.#random = options.random ?? Math.random
+  }
+
+  // ---- shards -------------------------------------------------------------
+
+  /**
+   * Run one shard to a decision: accepted when `quorum` providers agree,
+   * failed when no quorum is possible within `maxReplicas` or a slot keeps
+   * being lost, cancelled when `signal` aborts.
+   */
+  runShard(work: ShardWork, signal: AbortSignal, onProgress?: ShardProgress): Promise<ShardDecision> {
+    const { promise, resolve } = Promise.withResolvers<ShardDecision>()
+    const run: ShardRun = {
+      work,
+      state: 'pending',
+      replicas: [],
+      slots: 0,
+      queued: 0,
+      attempts: new Map(),
+      outputs: new Map(),
+      decided: false,
+      resolve,
+      onProgress,
+      progressScheduled: false,
+    }
+    if (signal.aborted) {
+      return Promise.resolve({
+        state: 'cancelled',
+        replicas: [],
+        majority: [],
+        minority: [],
+        reason: String(signal.reason),
+      })
+    }
+    this.#runs.add(run)
+    signal.addEventListener('abort', () => this.#cancelRun(run, abortReason(signal)), { once: true })
+    this.#addSlots(run, work.spec.redundancy)
+    this.#schedulePump()
+    return promise
+  }
+
+  /** Shards this executor is running now. */
+  get activeShards(): number {
+    return this.#runs.size
+  }
+
+  /** Total capacity of the online, non-draining providers here. */
+  get capacity(): number {
+    let total = 0
+    for (const p of this.#providers.values()) if (p.link !== undefined && !p.draining) total += p.capacity
+    return total
+  }
+
+  get onlineProviders(): number {
+    let n = 0
+    for (const p of this.#providers.values()) if (p.link !== undefined && !p.draining) n++
+    return n
+  }
+
+  // ---- providers ----------------------------------------------------------
+
+  addAgent(link: AgentLink): void {
+    const now = this.#now()
+    const existing = this.#providers.get(link.peerId)
+    if (existing?.link !== undefined) this.removeAgent(link.peerId, 'replaced by a new connection')
+    const record: ProviderRecord = existing ?? {
+      peerId: link.peerId,
+      operator: link.operator,
+      capacity: link.capacity,
+      link: undefined,
+      draining: false,
+      running: 0,
+      lastSeenAt: now,
+    }
+    record.link = link
+    record.operator = link.operator
+    record.capacity = link.capacity
+    record.draining = false
+    record.running = 0
+    record.connectedAt = now
+    record.lastSeenAt = now
+    this.#providers.set(link.peerId, record)
+    this.emit('provider:changed', this.#providerView(record))
+    this.#schedulePump()
+  }
+
+  /** The agent is gone: every replica it was running is placed again elsewhere. */
+  removeAgent(peerId: string, reason: string): void {
+    const record = this.#providers.get(peerId)
+    if (record?.link === undefined) return
+    record.link = undefined
+    record.running = 0
+    for (const assignmentId of [...this.#running]) {
+      const entry = this.#assignments.get(assignmentId)
+      if (entry?.replica.provider !== peerId) continue
+      this.emit('provider:counted', peerId, 'lost')
+      this.#loseReplica(entry.run, entry.replica, `provider disconnected: ${reason}`)
+    }
+    this.emit('provider:changed', this.#providerView(record))
+    this.#schedulePump()
+  }
+
+  /** The agent takes no new work; assignments it hands back are placed elsewhere. */
+  drainAgent(peerId: string, handedBack: readonly string[]): void {
+    const record = this.#providers.get(peerId)
+    if (record === undefined) return
+    record.draining = true
+    for (const assignmentId of handedBack) {
+      const entry = this.#assignments.get(assignmentId)
+      if (entry === undefined || entry.replica.provider !== peerId || entry.replica.state !== 'running') continue
+      record.running = Math.max(0, record.running - 1)
+      this.#loseReplica(entry.run, entry.replica, 'handed back by a draining provider')
+    }
+    this.emit('provider:changed', this.#providerView(record))
+    this.#schedulePump()
+  }
+
+  touchAgent(peerId: string): void {
+    const record = this.#providers.get(peerId)
+    if (record !== undefined) record.lastSeenAt = this.#now()
+  }
+
+  /** Providers known to this executor (online or not), without counters. */
+  providers(): ProviderView[] {
+    return [...this.#providers.values()].map((p) => this.#providerView(p))
+  }
+
+  // ---- results ------------------------------------------------------------
+
+  /** A result from `peerId`. Only the provider an assignment names, while it holds the lease, is counted. */
+  onResult(peerId: string, message: ResultMessage): void {
+    const entry = this.#assignments.get(message.assignmentId)
+    if (entry === undefined || entry.replica.provider !== peerId) return
+    const { run, replica } = entry
+    const provider = this.#providers.get(peerId)
+    if (provider !== undefined) provider.lastSeenAt = this.#now()
+    const outcome = message.outcome
+    if (replica.state !== 'running') {
+      // Fencing: the lease ended (expired, reassigned or cancelled) before this arrived.
+      // Keep it for the record; it never counts.
+      if (replica.state === 'lost') {
+        replica.state = 'late'
+        replica.reason = `${replica.reason ?? 'lost'}; late result arrived: ${describeOutcome(outcome)}`
+        this.#progress(run)
+      }
+      return
+    }
+    this.#running.delete(replica.assignmentId)
+    if (provider !== undefined) provider.running = Math.max(0, provider.running - 1)
+    replica.finishedAt = this.#now()
+    replica.durationMs = Math.round(message.durationMs)
+    replica.stderr = message.stderr
+    replica.outcome = outcome.kind
+    this.#recordCompletion()
+
+    if (!isDeterministic(outcome)) {
+      this.emit('provider:counted', peerId, outcome.kind === 'timeout' ? 'timeouts' : 'lost')
+      this.#loseReplica(run, replica, describeOutcome(outcome))
+      this.#schedulePump()
+      return
+    }
+    const digest = outcomeDigest(outcome)
+    replica.state = 'done'
+    replica.digest = digest
+    replica.fuelUsed = 'fuelUsed' in outcome ? outcome.fuelUsed : 0
+    if (outcome.kind === 'ok' && !run.outputs.has(digest)) run.outputs.set(digest, outcome.output)
+    this.#emit('replica:result', {
+      jobId: run.work.jobId,
+      shard: run.work.index,
+      provider: peerId,
+      outcome: outcome.kind,
+      digest,
+    })
+    this.#decide(run)
+    this.#progress(run)
+    this.#schedulePump()
+  }
+
+  /** The stderr each replica of a running shard captured, by assignment. */
+  logsOf(jobId: string, index: number): ReplicaRecord[] {
+    for (const run of this.#runs) if (run.work.jobId === jobId && run.work.index === index) return run.replicas
+    return []
+  }
+
+  // ---- time ---------------------------------------------------------------
+
+  /** Expire leases. Called on a timer by the coordinator, and directly by tests. */
+  sweep(): void {
+    const now = this.#now()
+    for (const assignmentId of [...this.#running]) {
+      const entry = this.#assignments.get(assignmentId)
+      if (entry === undefined || entry.replica.leaseUntil > now) continue
+      const provider = this.#providers.get(entry.replica.provider)
+      if (provider !== undefined) {
+        provider.running = Math.max(0, provider.running - 1)
+        provider.link?.cancel(assignmentId, 'lease expired')
+      }
+      this.emit('provider:counted', entry.replica.provider, 'timeouts')
+      this.#loseReplica(entry.run, entry.replica, 'lease expired: no result in time')
+    }
+    this.#schedulePump()
+  }
+
+  /** Replicas finished per second over the last `seconds` seconds, oldest first. */
+  throughput(seconds = 300): Array<{ at: number; replicas: number }> {
+    const now = Math.floor(this.#now() / 1000)
+    const buckets = new Map<number, number>()
+    for (const t of this.#completions) buckets.set(t, (buckets.get(t) ?? 0) + 1)
+    const out: Array<{ at: number; replicas: number }> = []
+    for (let s = now - seconds + 1; s <= now; s++) out.push({ at: s * 1000, replicas: buckets.get(s) ?? 0 })
+    return out
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  #addSlots(run: ShardRun, count: number): void {
+    for (let i = 0; i < count; i++) {
+      const slot = run.slots++
+      run.attempts.set(slot, 0)
+      run.queued++
+      this.#queue.push({ run, slot })
+    }
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return
+    this.#pumpScheduled = true
+    setImmediate(() => {
+      this.#pumpScheduled = false
+      this.pump()
+    })
+  }
+
+  /** Place queued replica slots on agents with free capacity. */
+  pump(): void {
+    const skipped: SlotRef[] = []
+    let free = this.#freeCapacity()
+    while (this.#head < this.#queue.length && free > 0) {
+      const ref = this.#queue[this.#head++] as SlotRef
+      ref.run.queued--
+      if (ref.run.decided) continue
+      const provider = this.#pick(ref.run)
+      if (provider === undefined) {
+        ref.run.queued++
+        skipped.push(ref)
+        continue
+      }
+      this.#place(ref, provider)
+      free--
+    }
+    // Whatever is still queued is waiting: say why, once per shard.
+    for (let i = this.#head; i < this.#queue.length; i++) this.#markWaiting((this.#queue[i] as SlotRef).run)
+    for (const ref of skipped) this.#markWaiting(ref.run)
+    if (skipped.length > 0) {
+      this.#queue = skipped.concat(this.#queue.slice(this.#head))
+      this.#head = 0
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head)
+      this.#head = 0
+    }
+  }
+
+  #markWaiting(run: ShardRun): void {
+    const reason = this.#waitingReason(run)
+    if (reason === run.waiting) return
+    if (reason === undefined) delete run.waiting
+    else run.waiting = reason
+    this.#progress(run)
+  }
+
+  #freeCapacity(): number {
+    let free = 0
+    for (const p of this.#providers.values()) {
+      if (p.link !== undefined && !p.draining) free += Math.max(0, p.capacity - p.running)
+    }
+    return free
+  }
+
+  /**
+   * Least-loaded eligible provider, random among equals, so that a provider
+   * cannot predict which shards it will share with whom. Eligible: online,
+   * not draining, has capacity, has held no replica of this shard, and is
+   * run by an operator who holds no live replica of it.
+   */
+  #pick(run: ShardRun): ProviderRecord | undefined {
+    const usedProviders = new Set<string>()
+    const usedOperators = new Set<string>()
+    for (const r of run.replicas) {
+      usedProviders.add(r.provider)
+      if (r.operator !== undefined && (r.state === 'running' || r.state === 'done')) usedOperators.add(r.operator)
+    }
+    let best: ProviderRecord[] = []
+    let bestLoad = Number.POSITIVE_INFINITY
+    for (const p of this.#providers.values()) {
+      if (p.link === undefined || p.draining || p.running >= p.capacity) continue
+      if (usedProviders.has(p.peerId)) continue
+      if (p.operator !== undefined && usedOperators.has(p.operator)) continue
+      const load = p.running / p.capacity
+      if (load < bestLoad) {
+        bestLoad = load
+        best = [p]
+      } else if (load === bestLoad) best.push(p)
+    }
+    if (best.length === 0) return undefined
+    return best[Math.floor(this.#random() * best.length)]
+  }
+
+  #place(ref: SlotRef, provider: ProviderRecord): void {
+    const { run, slot } = ref
+    const { work } = run
+    const link = provider.link as AgentLink
+    const attempt = (run.attempts.get(slot) ?? 0) + 1
+    run.attempts.set(slot, attempt)
+    const now = this.#now()
+    const assignmentId = `${this.#instance}-${(++this.#assignmentSeq).toString(36)}`
+    const replica: ReplicaRecord = {
+      assignmentId,
+      slot,
+      attempt,
+      provider: provider.peerId,
+      operator: provider.operator,
+      state: 'running',
+      dispatchedAt: now,
+      leaseUntil: now + work.spec.limits.timeoutMs + this.#leaseGraceMs,
+    }
+    run.replicas.push(replica)
+    if (run.state === 'pending') run.state = 'dispatched'
+    this.#assignments.set(assignmentId, { run, replica })
+    this.#running.add(assignmentId)
+    provider.running++
+    link.assign(
+      {
+        type: 'assign',
+        assignmentId,
+        jobId: work.jobId,
+        shardIndex: work.index,
+        attempt,
+        moduleSha256: work.module.sha256,
+        args: work.spec.args,
+        env: work.spec.env,
+        limits: work.spec.limits,
+        seed: shardSeed(work.jobId, work.index),
+        input: work.input,
+      },
+      work.module,
+    )
+    this.#emit('shard:dispatched', { jobId: work.jobId, shard: work.index, provider: provider.peerId, attempt })
+    this.#progress(run)
+  }
+
+  /** A replica ended without a counted result: place its slot again, unless the slot has used up its attempts. */
+  #loseReplica(run: ShardRun, replica: ReplicaRecord, reason: string): void {
+    this.#running.delete(replica.assignmentId)
+    replica.state = 'lost'
+    replica.reason = reason
+    replica.finishedAt ??= this.#now()
+    if (run.decided) return
+    const attempts = run.attempts.get(replica.slot) ?? 0
+    if (attempts >= this.#maxAttempts) {
+      this.#finish(run, 'failed', {
+        reason: `replica slot ${replica.slot} was lost ${attempts} times (last: ${reason})`,
+      })
+      return
+    }
+    run.queued++
+    this.#queue.push({ run, slot: replica.slot })
+    this.#progress(run)
+  }
+
+  #decide(run: ShardRun): void {
+    if (run.decided) return
+    const votes: Vote[] = []
+    let inFlight = run.queued
+    for (const r of run.replicas) {
+      if (r.state === 'done' && r.digest !== undefined) votes.push({ provider: r.provider, digest: r.digest })
+      else if (r.state === 'running') inFlight++
+    }
+    const { quorum, maxReplicas } = run.work.spec
+    const decision = decideShard(votes, inFlight, { quorum, maxReplicas })
+    switch (decision.kind) {
+      case 'wait':
+        if (votes.length > 0) run.state = 'voting'
+        return
+      case 'escalate':
+        run.state = 'voting'
+        this.#addSlots(run, decision.add)
+        this.#emit('shard:escalated', { jobId: run.work.jobId, shard: run.work.index, replicas: run.slots })
+        return
+      case 'failed':
+        this.#finish(run, 'failed', { reason: decision.reason })
+        return
+      case 'accepted': {
+        let outcome: string | undefined
+        for (const r of run.replicas) {
+          if (r.state !== 'done') continue
+          const inMajority = r.digest === decision.digest
+          r.vote = inMajority ? 'majority' : 'minority'
+          if (inMajority) outcome ??= r.outcome
+          this.emit('provider:counted', r.provider, inMajority ? 'valid' : 'invalid')
+        }
+        const result: Partial<ShardDecision> = {
+          digest: decision.digest,
+          majority: decision.majority,
+          minority: decision.minority,
+        }
+        if (outcome !== undefined) result.outcome = outcome
+        const output = run.outputs.get(decision.digest)
+        if (output !== undefined) result.output = output
+        this.#finish(run, 'accepted', result)
+      }
+    }
+  }
+
+  #finish(run: ShardRun, state: 'accepted' | 'failed' | 'cancelled', result: Partial<ShardDecision>): void {
+    if (run.decided) return
+    run.decided = true
+    run.state = state
+    this.#runs.delete(run)
+    this.#cancelRunning(run, state === 'accepted' ? 'shard already decided' : `shard ${state}`)
+    const decision: ShardDecision = {
+      state,
+      replicas: this.#replicaViews(run),
+      majority: result.majority ?? [],
+      minority: result.minority ?? [],
+    }
+    for (const key of ['digest', 'outcome', 'output', 'reason'] as const) {
+      const value = result[key]
+      if (value !== undefined) (decision as unknown as Record<string, unknown>)[key] = value
+    }
+    const { jobId, index } = run.work
+    if (state === 'accepted') {
+      this.#emit('shard:accepted', {
+        jobId,
+        shard: index,
+        digest: decision.digest as string,
+        majority: decision.majority,
+        minority: decision.minority,
+      })
+    } else if (state === 'failed') {
+      this.#emit('shard:failed', { jobId, shard: index, reason: decision.reason ?? 'failed' })
+    }
+    // Forget the shard's assignments once no late result can matter.
+    setTimeout(() => {
+      for (const r of run.replicas) this.#assignments.delete(r.assignmentId)
+    }, 60_000).unref()
+    run.resolve(decision)
+  }
+
+  #cancelRun(run: ShardRun, reason: string): void {
+    this.#finish(run, 'cancelled', { reason })
+  }
+
+  #cancelRunning(run: ShardRun, reason: string): void {
+    for (const r of run.replicas) {
+      if (r.state !== 'running') continue
+      r.state = 'cancelled'
+      r.reason = reason
+      r.finishedAt = this.#now()
+      this.#running.delete(r.assignmentId)
+      const provider = this.#providers.get(r.provider)
+      if (provider !== undefined) {
+        provider.running = Math.max(0, provider.running - 1)
+        provider.link?.cancel(r.assignmentId, reason)
+      }
+    }
+    this.#schedulePump()
+  }
+
+  /** Coalesce progress writes: one per shard per tick. */
+  #progress(run: ShardRun): void {
+    if (run.onProgress === undefined || run.progressScheduled || run.decided) return
+    run.progressScheduled = true
+    setImmediate(() => {
+      run.progressScheduled = false
+      if (!run.decided) run.onProgress?.(run.state, this.#replicaViews(run), run.waiting)
+    })
+  }
+
+  #recordCompletion(): void {
+    const second = Math.floor(this.#now() / 1000)
+    this.#completions.push(second)
+    const horizon = second - 600
+    let drop = 0
+    while (drop < this.#completions.length && (this.#completions[drop] as number) < horizon) drop++
+    if (drop > 0) this.#completions.splice(0, drop)
+  }
+
+  #waitingReason(run: ShardRun): string | undefined {
+    if (run.queued === 0 || run.decided) return undefined
+    const online = [...this.#providers.values()].filter((p) => p.link !== undefined && !p.draining)
+    const needed = run.work.spec.redundancy
+    if (online.length < needed) {
+      return `waiting: only ${online.length} provider${online.length === 1 ? '' : 's'} online, redundancy ${needed} needs ${needed}`
+    }
+    const operators = new Set(online.map((p) => p.operator ?? p.peerId))
+    if (operators.size < needed) {
+      return `waiting: only ${operators.size} distinct operators online, redundancy ${needed} needs ${needed}`
+    }
+    if (this.#freeCapacity() === 0) return 'waiting: every provider is busy; the shard is queued'
+    return 'waiting: no provider that has not already run this shard is free'
+  }
+
+  #replicaViews(run: ShardRun): ReplicaView[] {
+    return run.replicas.map((r) => {
+      const rv: ReplicaView = {
+        assignmentId: r.assignmentId,
+        slot: r.slot,
+        attempt: r.attempt,
+        provider: r.provider,
+        state: r.state,
+        dispatchedAt: r.dispatchedAt,
+      }
+      for (const key of ['outcome', 'digest', 'fuelUsed', 'durationMs', 'vote', 'reason', 'finishedAt'] as const) {
+        const value = r[key]
+        if (value !== undefined) (rv as unknown as Record<string, unknown>)[key] = value
+      }
+      if (r.stderr !== undefined && r.stderr.byteLength > 0) rv.stderr = Buffer.from(r.stderr).toString('utf8')
+      return rv
+    })
+  }
+
+  #providerView(p: ProviderRecord): ProviderView {
+    const view: ProviderView = {
+      peerId: p.peerId,
+      online: p.link !== undefined,
+      capacity: p.capacity,
+      running: p.running,
+      lastSeenAt: p.lastSeenAt,
+      counters: { valid: 0, invalid: 0, timeouts: 0, lost: 0 },
+    }
+    if (p.operator !== undefined) view.operator = p.operator
+    if (p.connectedAt !== undefined) view.connectedAt = p.connectedAt
+    return view
+  }
+
+  #emit<K extends JobEventName>(type: K, data: JobEventMap[K]): void {
+    this.emit('event', { type, at: this.#now(), ...data } as JobEvent)
+  }
+}
+
+function abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason
+  return reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted'
+}

@@ -1,0 +1,108 @@
+import {
+  JOB_DEFAULTS,
+  type JobSpec,
+  type JobSummary,
+  type JobView,
+  type ProviderView,
+  type ShardView,
+} from '@quorate/protocol'
+import type { JobRecord, ProviderCounter, ShardRecord, StoredSpec } from './backend.ts'
+
+export function storedSpecOf(spec: JobSpec): StoredSpec {
+  const stored: StoredSpec = {
+    moduleSha256: spec.module.sha256,
+    args: spec.args,
+    env: spec.env,
+    redundancy: spec.redundancy,
+    quorum: spec.quorum,
+    maxReplicas: spec.maxReplicas,
+    limits: spec.limits,
+  }
+  if (spec.name !== undefined) stored.name = spec.name
+  return stored
+}
+
+export function deadlineOf(spec: JobSpec, now: number): number {
+  return spec.deadline ?? now + JOB_DEFAULTS.deadlineMs
+}
+
+export function summaryOf(job: JobRecord): JobSummary {
+  const summary: JobSummary = {
+    id: job.id,
+    state: job.state,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    deadline: job.deadline,
+    shards: {
+      total: job.total,
+      accepted: job.accepted,
+      failed: job.failed,
+      pending: job.total - job.accepted - job.failed,
+    },
+    redundancy: job.spec.redundancy,
+    quorum: job.spec.quorum,
+  }
+  if (job.spec.name !== undefined) summary.name = job.spec.name
+  if (job.finishedAt !== undefined) summary.finishedAt = job.finishedAt
+  return summary
+}
+
+export function viewOf(job: JobRecord, shards: ShardRecord[]): JobView {
+  const view: JobView = {
+    ...summaryOf(job),
+    moduleSha256: job.spec.moduleSha256,
+    args: job.spec.args,
+    maxReplicas: job.spec.maxReplicas,
+    limits: job.spec.limits,
+    shardList: shards.map(shardViewOf),
+  }
+  const reason = job.reason ?? shards.find((s) => s.reason?.startsWith('waiting') === true)?.reason
+  if (reason !== undefined) view.reason = reason
+  return view
+}
+
+export function shardViewOf(shard: ShardRecord): ShardView {
+  const view: ShardView = {
+    index: shard.index,
+    state: shard.state,
+    inputBytes: shard.inputBytes,
+    inputSha256: shard.inputSha256,
+    // stderr is served by the logs endpoint, not with every view.
+    replicas: shard.replicas.map(({ stderr: _stderr, ...replica }) => replica),
+  }
+  for (const key of ['digest', 'outcome', 'majority', 'minority', 'reason', 'decidedAt'] as const) {
+    const value = shard[key]
+    if (value !== undefined) (view as unknown as Record<string, unknown>)[key] = value
+  }
+  return view
+}
+
+export function emptyCounters(): Record<ProviderCounter, number> {
+  return { valid: 0, invalid: 0, timeouts: 0, lost: 0 }
+}
+
+/** Merge what this coordinator sees live with the shared counters and other coordinators' announcements. */
+export function mergeProviders(
+  live: ProviderView[],
+  stored: Map<string, { counters: Record<ProviderCounter, number>; view?: ProviderView }>,
+): ProviderView[] {
+  const out = new Map<string, ProviderView>()
+  for (const [peerId, entry] of stored) {
+    const base: ProviderView = entry.view ?? {
+      peerId,
+      online: false,
+      capacity: 0,
+      running: 0,
+      lastSeenAt: 0,
+      counters: emptyCounters(),
+    }
+    out.set(peerId, { ...base, counters: { ...entry.counters } })
+  }
+  for (const p of live) {
+    const counters = stored.get(p.peerId)?.counters ?? emptyCounters()
+    const existing = out.get(p.peerId)
+    // A provider online here wins over a stale offline record from elsewhere.
+    if (existing === undefined || p.online || !existing.online) out.set(p.peerId, { ...p, counters: { ...counters } })
+  }
+  return [...out.values()].sort((a, b) => Number(b.online) - Number(a.online) || a.peerId.localeCompare(b.peerId))
+}

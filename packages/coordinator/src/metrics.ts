@@ -1,0 +1,88 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { Executor } from './executor.ts'
+
+/** Prometheus metrics of one coordinator process, fed by the executor's events. */
+export function createMetrics(executor: Executor): Registry {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'quorate_process_' })
+  const dispatched = new Counter({
+    name: 'quorate_replicas_dispatched_total',
+    help: 'Replicas placed on providers by this coordinator',
+    registers: [registry],
+  })
+  const results = new Counter({
+    name: 'quorate_replica_results_total',
+    help: 'Replica results received, by outcome kind',
+    labelNames: ['outcome'],
+    registers: [registry],
+  })
+  const decided = new Counter({
+    name: 'quorate_shards_decided_total',
+    help: 'Shards decided by this coordinator, by result',
+    labelNames: ['state'],
+    registers: [registry],
+  })
+  const escalations = new Counter({
+    name: 'quorate_shard_escalations_total',
+    help: 'Times results disagreed and more replicas were added',
+    registers: [registry],
+  })
+  const counted = new Counter({
+    name: 'quorate_provider_votes_total',
+    help: 'Provider reputation events, by kind (valid, invalid, timeouts, lost)',
+    labelNames: ['kind'],
+    registers: [registry],
+  })
+  const replicaSeconds = new Histogram({
+    name: 'quorate_replica_duration_seconds',
+    help: 'Time from dispatch to result per replica',
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'quorate_providers_online',
+    help: 'Providers connected to this coordinator',
+    registers: [registry],
+    collect() {
+      this.set(executor.onlineProviders)
+    },
+  })
+  new Gauge({
+    name: 'quorate_shards_active',
+    help: 'Shards this coordinator is running now',
+    registers: [registry],
+    collect() {
+      this.set(executor.activeShards)
+    },
+  })
+  const dispatchedAt = new Map<string, number>()
+  executor.on('event', (event) => {
+    switch (event.type) {
+      case 'shard:dispatched':
+        dispatched.inc()
+        dispatchedAt.set(`${event.jobId}:${event.shard}:${event.provider}`, event.at)
+        break
+      case 'replica:result': {
+        results.inc({ outcome: event.outcome })
+        const k = `${event.jobId}:${event.shard}:${event.provider}`
+        const at = dispatchedAt.get(k)
+        if (at !== undefined) {
+          replicaSeconds.observe((event.at - at) / 1000)
+          dispatchedAt.delete(k)
+        }
+        break
+      }
+      case 'shard:accepted':
+        decided.inc({ state: 'accepted' })
+        break
+      case 'shard:failed':
+        decided.inc({ state: 'failed' })
+        break
+      case 'shard:escalated':
+        escalations.inc()
+        break
+    }
+  })
+  executor.on('provider:counted', (_peer, kind) => counted.inc({ kind }))
+  return registry
+}

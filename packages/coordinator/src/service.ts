@@ -1,0 +1,107 @@
+import {
+  type JobEvent,
+  JobNotFoundError,
+  type JobResultsView,
+  type JobSpec,
+  type JobState,
+  type JobSummary,
+  type JobView,
+  jobIdOf,
+  type ListPage,
+  type ProviderView,
+  type SubmitJobResponse,
+  toBase64,
+} from '@quorate/protocol'
+import type { SchedulerBackend } from './backend.ts'
+import type { Executor } from './executor.ts'
+import { deadlineOf, viewOf } from './jobs.ts'
+
+export interface LogEntry {
+  shard: number
+  provider: string
+  assignmentId: string
+  stderr: string
+}
+
+/** What the HTTP API needs: the job operations, over whichever backend is configured. */
+export class JobService {
+  readonly #backend: SchedulerBackend
+  readonly #executor: Executor
+
+  constructor(components: { backend: SchedulerBackend; executor: Executor }) {
+    this.#backend = components.backend
+    this.#executor = components.executor
+  }
+
+  async submit(spec: JobSpec): Promise<SubmitJobResponse> {
+    return this.#backend.submit(jobIdOf(spec), spec, deadlineOf(spec, Date.now()))
+  }
+
+  async view(id: string): Promise<JobView> {
+    const job = await this.#backend.job(id)
+    if (job === undefined) throw new JobNotFoundError(id)
+    return viewOf(job, await this.#backend.shards(id))
+  }
+
+  async list(filter: { state?: JobState; offset: number; limit: number }): Promise<ListPage<JobSummary>> {
+    return this.#backend.list(filter)
+  }
+
+  async results(id: string): Promise<JobResultsView> {
+    const job = await this.#backend.job(id)
+    if (job === undefined) throw new JobNotFoundError(id)
+    const shards = await this.#backend.shards(id)
+    return {
+      id,
+      state: job.state,
+      shards: await Promise.all(
+        shards.map(async (s) => {
+          const view: JobResultsView['shards'][number] = {
+            index: s.index,
+            state: s.state,
+            majority: s.majority ?? [],
+            minority: s.minority ?? [],
+          }
+          if (s.digest !== undefined) view.digest = s.digest
+          if (s.outcome !== undefined) view.outcome = s.outcome
+          if (s.reason !== undefined) view.reason = s.reason
+          if (s.state === 'accepted' && s.outcome === 'ok') {
+            const output = await this.#backend.output(id, s.index)
+            if (output !== undefined) view.output = toBase64(output)
+          }
+          return view
+        }),
+      ),
+    }
+  }
+
+  async logs(id: string, shard?: number): Promise<LogEntry[]> {
+    const job = await this.#backend.job(id)
+    if (job === undefined) throw new JobNotFoundError(id)
+    const entries: LogEntry[] = []
+    for (const s of await this.#backend.shards(id)) {
+      if (shard !== undefined && s.index !== shard) continue
+      for (const r of s.replicas) {
+        if (r.stderr === undefined) continue
+        entries.push({ shard: s.index, provider: r.provider, assignmentId: r.assignmentId, stderr: r.stderr })
+      }
+    }
+    return entries
+  }
+
+  cancel(id: string): Promise<JobState> {
+    return this.#backend.end(id, 'cancelled', 'job cancelled')
+  }
+
+  async providers(): Promise<ProviderView[]> {
+    return this.#backend.providers()
+  }
+
+  throughput(seconds: number): Array<{ at: number; replicas: number }> {
+    return this.#executor.throughput(seconds)
+  }
+
+  subscribe(listener: (event: JobEvent) => void): () => void {
+    return this.#backend.subscribe(listener)
+  }
+}
