@@ -34,7 +34,9 @@ describe('bad input gets a clear 4xx and the coordinator keeps serving', () => {
   })
 
   it('a file that is not WebAssembly', async () => {
-    const res = await post(JSON.stringify({ module: { wasm: Buffer.from('#!/bin/sh\n').toString('base64') }, inputs: [input] }))
+    const res = await post(
+      JSON.stringify({ module: { wasm: Buffer.from('#!/bin/sh\n').toString('base64') }, inputs: [input] }),
+    )
     expect(res.status).toBe(400)
     expect(res.body.code).toBe('INVALID_JOB_SPEC')
     expect(res.body.message).toMatch(/module\.wasm: is not a WebAssembly module/)

@@ -31,7 +31,9 @@ describe('a job through coordinator and three agent processes over libp2p', () =
     await net?.stop()
   })
 
-  it('survives SIGKILL of an agent mid-job: every shard is still accepted by a quorum', { timeout: 240_000 }, async () => {
+  it('survives SIGKILL of an agent mid-job: every shard is still accepted by a quorum', {
+    timeout: 240_000,
+  }, async () => {
     const wasm = await primesWasm()
     // Enough work (about a second per replica) that replicas are in flight when the agent dies.
     const ranges = Array.from({ length: 24 }, (_, i) => [i * 1_000_000, (i + 1) * 1_000_000] as const)
@@ -69,7 +71,9 @@ describe('a job through coordinator and three agent processes over libp2p', () =
     expect(counts[23]).toBe(countPrimes(23_000_000, 24_000_000))
 
     const view = await job.status()
-    const lost = view.shardList.flatMap((s) => s.replicas).filter((r) => r.provider === victim.peerId && r.state === 'lost')
+    const lost = view.shardList
+      .flatMap((s) => s.replicas)
+      .filter((r) => r.provider === victim.peerId && r.state === 'lost')
     // The victim was really working when it died, and its replicas went elsewhere.
     expect(lost.length).toBeGreaterThan(0)
     const providers = await net.client.providers()
