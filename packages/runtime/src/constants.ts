@@ -27,3 +27,9 @@ export const TABLE_MAX_ENTRIES = 1_000_000
  */
 export const STACK_BUDGET_BYTES = 2 * 1024 * 1024
 export const STACK_FRAME_BASE_BYTES = 96
+/**
+ * Functions that cannot recurse are not charged to the stack budget: each is
+ * on the stack at most once. If their frames (estimated as above) add up to
+ * more than this, every function is charged instead.
+ */
+export const NONRECURSIVE_STACK_BYTES = 4 * 1024 * 1024

@@ -87,7 +87,39 @@ const control = command(
        (else (i32.mul (local.get 0) (call $fact (i32.sub (local.get 0) (i32.const 1)))))))`,
 )
 
+// Tail calls between functions of both fuel conventions (internal: fuel as a parameter; escaping: in the global),
+// and mutual recursion.
+const tails = command(
+  `(i32.store (i32.const 100) (call $a (i32.const 40)))
+   (i32.store (i32.const 104) (call $esc (i32.const 7)))
+   (i32.store (i32.const 108) (call $even (i32.const 1001)))
+   (call $write (i32.const 1) (i32.const 100) (i32.const 12))`,
+  `(type $t (func (param i32) (result i32)))
+   (table 1 funcref)
+   (elem (i32.const 0) $esc)
+   (func $a (param i32) (result i32)
+     (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 1))
+       (else (return_call $b (i32.sub (local.get 0) (i32.const 1))))))
+   (func $b (param i32) (result i32)
+     (if (result i32) (i32.lt_u (local.get 0) (i32.const 20))
+       (then (return_call_indirect (type $t) (local.get 0) (i32.const 0)))
+       (else (return_call $a (local.get 0)))))
+   (func $esc (param i32) (result i32)
+     (if (result i32) (i32.lt_u (local.get 0) (i32.const 5)) (then (i32.add (local.get 0) (i32.const 1000)))
+       (else (return_call $a (i32.sub (local.get 0) (i32.const 3))))))
+   (func $even (param i32) (result i32)
+     (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 1)) (else (call $odd (i32.sub (local.get 0) (i32.const 1))))))
+   (func $odd (param i32) (result i32)
+     (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0)) (else (call $even (i32.sub (local.get 0) (i32.const 1))))))`,
+)
+
 describe('instrumentation', () => {
+  it('keeps tail calls and mutual recursion working across fuel conventions', async () => {
+    const expected = runRaw(tails)
+    expect(new Uint32Array(expected.buffer)).toEqual(new Uint32Array([1003, 1003, 0]))
+    expect(output(await pool.run(task(tails)))).toEqual(expected)
+  })
+
   it('keeps what a module computes, across every control construct', async () => {
     const expected = runRaw(control)
     expect(expected.byteLength).toBe(12)

@@ -1,23 +1,27 @@
 /**
  * The rewriter that turns a guest module into one Quorate can run safely and
- * deterministically. It never renumbers anything: new types, globals, locals,
- * imports and exports are appended, so every existing function, type, global
- * and local index stays valid.
+ * deterministically. Existing function, type and global indices never move:
+ * new types, globals, imports and exports are appended.
  *
- * - Fuel: a mutable i64 global (exported as FUEL_EXPORT) holds the remaining
- *   budget. Each function keeps it in a local (registers are much cheaper
- *   than a global) and syncs it back to the global around calls and on exit.
- *   Code is cut into straight-line segments at every control instruction; a
- *   segment's instruction count is subtracted when it starts. The budget is
- *   checked at function entry and at every loop header, which every
- *   unbounded execution must pass, and a failed check stores the counter and
- *   executes `unreachable`. So "the fuel global is negative" identifies
- *   running out of fuel, with no extra import and no renumbering.
- * - Stack: a mutable i32 global (STACK_EXPORT) holds a stack budget in
- *   abstract bytes; each call charges a frame size derived from the callee's
- *   params and locals and refunds it on exit. Recursion therefore stops at
- *   the same depth on every machine, well before V8's real stack limit, whose
- *   depth depends on the compiler tier and would make the outcome differ.
+ * - Fuel: the remaining budget lives in a local of each function, where V8
+ *   keeps it in a register. Functions only the module itself calls directly
+ *   ("internal") receive it as an extra i64 parameter and hand it back as an
+ *   extra result, so a call costs two instructions; functions the host or a
+ *   table can call ("escaping") read it from, and write it back to, a mutable
+ *   i64 global (exported as FUEL_EXPORT) around such calls. Code is cut into
+ *   straight-line segments at every control instruction; a segment's
+ *   instruction count is subtracted when it starts. The budget is checked at
+ *   every loop header and at the entry of every function that can recurse,
+ *   which together every unbounded execution must pass; a failed check stores
+ *   the counter in the global and executes `unreachable`, so "the fuel global
+ *   is negative" identifies running out of fuel, with no extra import.
+ * - Stack: functions that can recurse (in a cycle of the call graph, where
+ *   an indirect call may reach any function in a table) charge an abstract
+ *   frame size to a budget in a mutable i32 global (STACK_EXPORT) and refund
+ *   it on exit. Recursion therefore stops at the same depth on every machine,
+ *   well before V8's real stack limit, whose depth depends on the compiler
+ *   tier. Other functions can be on the stack at most once each; if their
+ *   frames could add up to too much, every function is charged instead.
  * - NaNs: every float whose bits become observable (stored to memory,
  *   reinterpreted as an integer, or giving its sign to copysign) is first
  *   replaced by the canonical NaN if it is a NaN. Arithmetic NaN bit patterns
@@ -33,6 +37,7 @@
 import {
   FUEL_EXPORT,
   HOST_MODULE,
+  NONRECURSIVE_STACK_BYTES,
   STACK_BUDGET_BYTES,
   STACK_EXPORT,
   STACK_FRAME_BASE_BYTES,
@@ -76,6 +81,7 @@ const OP = {
   i64Sub: 0x7d,
   i64ShrU: 0x88,
   i64ExtendI32U: 0xad,
+  refFunc: 0xd2,
 } as const
 
 const EMPTY_BLOCK = 0x40
@@ -86,6 +92,8 @@ const BULK_SHIFT = 4
 // 0xfc sub-opcodes whose last operand is a length: memory.init/copy/fill, table.init/copy/grow/fill.
 const BULK_OPS = new Set([8, 10, 11, 12, 14, 15, 17])
 const MAX_LOCALS = 50_000
+/** V8's kSmallFunctionThreshold (module-decoder-impl.h): bodies shorter than this count as "small". */
+const V8_SMALL_FUNCTION_BYTES = 50
 
 export interface InstrumentedModule {
   bytes: Uint8Array
@@ -93,6 +101,21 @@ export interface InstrumentedModule {
   memory: { min: number; max: number | undefined } | undefined
   /** Whether the module had a start function (now exported as START_EXPORT). */
   hasStart: boolean
+}
+
+/** What the rewriter needs to know about one defined function before rewriting any. */
+interface FuncInfo {
+  /** Declared locals (not counting params). */
+  locals: number
+  /** Maximum operand-stack height. */
+  height: number
+  /** Defined functions it calls directly (function indices). */
+  calls: number[]
+  callsIndirect: boolean
+  /** Only the module calls it, and only directly: fuel travels as an extra param and result. */
+  internal: boolean
+  /** Can be on the stack more than once: checks fuel at entry and charges the stack budget. */
+  recursive: boolean
 }
 
 /**
@@ -104,32 +127,68 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
   const fuelGlobal = m.importedGlobals + m.definedGlobals
   const stackGlobal = fuelGlobal + 1
   const memory = m.memories[0]
-  const extraTypes: FuncType[] = []
-  const blockTypeOf = (results: number[]): number[] => {
-    if (results.length === 0) return [EMPTY_BLOCK]
-    if (results.length === 1) return [results[0] as number]
-    const all = [...m.types, ...extraTypes]
-    let index = all.findIndex((t) => t.params.length === 0 && sameTypes(t.results, results))
-    if (index < 0) {
-      extraTypes.push({ params: [], results })
-      index = all.length
-    }
-    return [...new Writer(8).s32(index).finish()]
-  }
-
   const funcs = [
     ...m.imports.flatMap((i) => (i.kind === 'func' ? [m.types[i.typeIndex] as FuncType] : [])),
     ...m.functions.map((t) => m.types[t] as FuncType),
   ]
-  const code = new Writer(m.bytes.byteLength + 1024)
-  code.u32(m.code.length)
-  m.code.forEach((body, i) => {
-    const type = m.types[m.functions[i] as number] as FuncType
-    const bytes = instrumentBody(m, funcs, body, type, i + m.importedFuncs, fuelGlobal, stackGlobal, blockTypeOf)
-    code.u32(bytes.byteLength).bytes(bytes)
+  const infos = analyse(m, funcs)
+
+  // Appended types: internal functions' signatures with the fuel, wrapper blocks for multi-value results.
+  const extraTypes: FuncType[] = []
+  const typeIndex = (t: FuncType): number => {
+    const all = [...m.types, ...extraTypes]
+    let index = all.findIndex((u) => sameTypes(u.params, t.params) && sameTypes(u.results, t.results))
+    if (index < 0) {
+      extraTypes.push(t)
+      index = all.length
+    }
+    return index
+  }
+  const blockTypeOf = (results: number[]): Uint8Array => {
+    if (results.length === 0) return new Uint8Array([EMPTY_BLOCK])
+    if (results.length === 1) return new Uint8Array([results[0] as number])
+    return new Writer(8).s32(typeIndex({ params: [], results })).finish()
+  }
+  const functionTypes = m.functions.map((t, i) => {
+    if (!(infos[i] as FuncInfo).internal) return t
+    const type = m.types[t] as FuncType
+    return typeIndex({ params: [...type.params, ValType.i64], results: [...type.results, ValType.i64] })
   })
 
-  const out = new Writer(m.bytes.byteLength + 4096)
+  const bodies: Uint8Array[] = []
+  m.code.forEach((body, i) => {
+    const bytes = instrumentBody({
+      m,
+      funcs,
+      infos,
+      body,
+      type: m.types[m.functions[i] as number] as FuncType,
+      info: infos[i] as FuncInfo,
+      funcIndex: i + m.importedFuncs,
+      G: fuelGlobal,
+      S: stackGlobal,
+      blockTypeOf,
+    })
+    bodies.push(bytes)
+  })
+  // V8 sizes its inlining budget by the share of function bodies under 50 bytes (it reads a low share
+  // as "the toolchain already inlined"). Metering makes small functions bigger, which would cut the
+  // budget and keep V8 from inlining them, so never-called empty functions restore the original share
+  // (up to the 50% where the budget is at its highest).
+  const small = (n: number) => n < V8_SMALL_FUNCTION_BYTES
+  const target = Math.min(0.5, m.code.filter((b) => small(b.end - b.start)).length / Math.max(1, m.code.length))
+  const smallNow = bodies.filter((b) => small(b.byteLength)).length
+  const fillers = target > 0 ? Math.max(0, Math.ceil((target * bodies.length - smallNow) / (1 - target))) : 0
+  const fillerType = fillers > 0 ? typeIndex({ params: [], results: [] }) : 0
+  const code = new Writer(m.bytes.byteLength * 2 + 1024)
+  code.u32(bodies.length + fillers)
+  for (const b of bodies) code.u32(b.byteLength).bytes(b)
+  for (let i = 0; i < fillers; i++) {
+    code.u8(2).u8(0).u8(OP.end)
+    functionTypes.push(fillerType)
+  }
+
+  const out = new Writer(code.length + m.bytes.byteLength + 4096)
   out.bytes(m.bytes.subarray(0, 8))
   const original = (id: number) => m.sections.find((s) => s.id === id)
   const section = (id: number, payload: Uint8Array) => out.u8(id).u32(payload.byteLength).bytes(payload)
@@ -151,7 +210,7 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
     if (s !== undefined) out.bytes(m.bytes.subarray(s.start, s.end))
   }
 
-  // Types: the code was rewritten first, so the wrapper block types it needed are known.
+  // Types: the code was rewritten first, so every appended type is known.
   if (extraTypes.length > 0 || original(SectionId.type) !== undefined) {
     const w = new Writer()
     for (const t of extraTypes) {
@@ -167,7 +226,11 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
     writeLimits(w, memory.min, memory.max)
     section(SectionId.import, appended(SectionId.import, 1, w.finish()))
   } else copy(SectionId.import)
-  copy(SectionId.function)
+  if (functionTypes.length > 0) {
+    const w = new Writer().u32(functionTypes.length)
+    for (const t of functionTypes) w.u32(t)
+    section(SectionId.function, w.finish())
+  }
   if (m.tables.length > 0) {
     const w = new Writer().u32(m.tables.length)
     for (const t of m.tables) {
@@ -203,6 +266,112 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
   }
 }
 
+/** First pass: locals, stack height and calls of every function; which are internal; which can recurse. */
+function analyse(m: ParsedModule, funcs: FuncType[]): FuncInfo[] {
+  const escaping = new Set<number>(m.referencedFuncs)
+  for (const e of m.exports) if (e.kind === 'func') escaping.add(e.index)
+  if (m.start !== undefined) escaping.add(m.start)
+  const infos: FuncInfo[] = m.code.map((body, i) => {
+    const funcIndex = i + m.importedFuncs
+    const r = new Reader(m.bytes, body.start, body.end)
+    const locals = readLocals(r, funcIndex).count
+    const height = new StackHeight(m.bytes, m.types, funcs)
+    const calls: number[] = []
+    let callsIndirect = false
+    let depth = 0
+    for (;;) {
+      const at = r.pos
+      const op = r.u8()
+      if (op === OP.call || op === OP.returnCall || op === OP.refFunc) {
+        const target = new Reader(m.bytes, r.pos, body.end).u32()
+        if (target >= funcs.length) throw unsupported(funcIndex, `names unknown function ${target}`)
+        if (op === OP.refFunc) escaping.add(target)
+        else if (target >= m.importedFuncs) calls.push(target)
+      } else if (op === OP.callIndirect || op === OP.returnCallIndirect) callsIndirect = true
+      skipImmediates(op, r, funcIndex)
+      height.step(op, at + 1)
+      if (op === OP.block || op === OP.loop || op === OP.if) depth++
+      else if (op === OP.end && depth-- === 0) break
+      if (r.pos >= r.end) throw unsupported(funcIndex, 'ends without a final end')
+    }
+    if (r.pos !== r.end) throw unsupported(funcIndex, 'has bytes after its final end')
+    return { locals, height: height.max, calls, callsIndirect, internal: false, recursive: false }
+  })
+  infos.forEach((info, i) => {
+    info.internal = !escaping.has(i + m.importedFuncs)
+  })
+
+  // Tarjan's strongly connected components, iteratively (call graphs can be deep).
+  // An indirect call may reach any escaping function (conservatively: exports too).
+  const tableTargets = [...escaping].filter((f) => f >= m.importedFuncs)
+  const edges = (v: number): number[] => {
+    const info = infos[v] as FuncInfo
+    const direct = info.calls.map((f) => f - m.importedFuncs)
+    return info.callsIndirect ? [...direct, ...tableTargets.map((f) => f - m.importedFuncs)] : direct
+  }
+  const n = infos.length
+  const index = new Int32Array(n).fill(-1)
+  const low = new Int32Array(n)
+  const onStack = new Uint8Array(n)
+  const stack: number[] = []
+  let counter = 0
+  for (let root = 0; root < n; root++) {
+    if (index[root] !== -1) continue
+    const work: [number, number[], number][] = [[root, edges(root), 0]]
+    index[root] = low[root] = counter++
+    stack.push(root)
+    onStack[root] = 1
+    while (work.length > 0) {
+      const frame = work[work.length - 1] as [number, number[], number]
+      const [v, out] = frame
+      if (frame[2] < out.length) {
+        const w = out[frame[2]++] as number
+        if (w === v) (infos[v] as FuncInfo).recursive = true
+        if (index[w] === -1) {
+          index[w] = low[w] = counter++
+          stack.push(w)
+          onStack[w] = 1
+          work.push([w, edges(w), 0])
+        } else if (onStack[w]) low[v] = Math.min(low[v] as number, index[w] as number)
+        continue
+      }
+      work.pop()
+      const parent = work[work.length - 1]
+      if (parent !== undefined) low[parent[0]] = Math.min(low[parent[0]] as number, low[v] as number)
+      if (low[v] === index[v]) {
+        const component: number[] = []
+        let w: number
+        do {
+          w = stack.pop() as number
+          onStack[w] = 0
+          component.push(w)
+        } while (w !== v)
+        if (component.length > 1) for (const c of component) (infos[c] as FuncInfo).recursive = true
+      }
+    }
+  }
+
+  // Functions that cannot recurse are on the stack at most once each: if that could be a lot, charge everyone.
+  let once = 0
+  infos.forEach((info, i) => {
+    if (!info.recursive) once += frameCost(funcs[i + m.importedFuncs] as FuncType, info)
+  })
+  if (once > NONRECURSIVE_STACK_BYTES) for (const info of infos) info.recursive = true
+  return infos
+}
+
+function readLocals(r: Reader, funcIndex: number): { count: number; groupsEnd: number; groups: number } {
+  const groups = r.u32()
+  let count = 0
+  for (let i = 0; i < groups; i++) {
+    count += r.u32()
+    const t = r.u8()
+    if (t === ValType.v128) throw unsupported(funcIndex, 'uses SIMD (v128 locals)')
+    if (count > MAX_LOCALS) throw unsupported(funcIndex, `declares more than ${MAX_LOCALS} locals`)
+  }
+  return { count, groupsEnd: r.pos, groups }
+}
+
 function writeLimits(w: Writer, min: number, max: number | undefined): void {
   if (max === undefined) w.u8(0x00).u32(min)
   else w.u8(0x01).u32(min).u32(max)
@@ -212,76 +381,98 @@ function sameTypes(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((t, i) => t === b[i])
 }
 
-/** Abstract stack bytes charged for one activation of a function (5 locals are ours). */
-export function frameCost(type: FuncType, locals: number, maxHeight: number): number {
-  return STACK_FRAME_BASE_BYTES + 8 * (type.params.length + locals + 5 + maxHeight)
+/** Abstract stack bytes charged for one activation of a function (with our fuel param and 4 scratch locals). */
+export function frameCost(type: FuncType, info: Pick<FuncInfo, 'locals' | 'height'>): number {
+  return STACK_FRAME_BASE_BYTES + 8 * (type.params.length + info.locals + 5 + info.height)
 }
 
-function instrumentBody(
-  m: ParsedModule,
-  funcs: FuncType[],
-  body: { start: number; end: number },
-  type: FuncType,
-  funcIndex: number,
-  G: number,
-  S: number,
-  blockTypeOf: (results: number[]) => number[],
-): Uint8Array {
+interface BodyContext {
+  m: ParsedModule
+  funcs: FuncType[]
+  infos: FuncInfo[]
+  body: { start: number; end: number }
+  type: FuncType
+  info: FuncInfo
+  funcIndex: number
+  /** The fuel global and the stack-budget global. */
+  G: number
+  S: number
+  blockTypeOf: (results: number[]) => Uint8Array
+}
+
+function instrumentBody(ctx: BodyContext): Uint8Array {
+  const { m, infos, body, type, info, funcIndex, G, S } = ctx
   const r = new Reader(m.bytes, body.start, body.end)
-  const groups = r.u32()
   const declStart = r.pos
-  let locals = 0
-  for (let i = 0; i < groups; i++) {
-    locals += r.u32()
-    const t = r.u8()
-    if (t === ValType.v128) throw unsupported(funcIndex, 'uses SIMD (v128 locals)')
-    if (locals > MAX_LOCALS) throw unsupported(funcIndex, `declares more than ${MAX_LOCALS} locals`)
-  }
-  const base = type.params.length + locals
-  const F = base // fuel, i64
-  const T32 = base + 1 // f32 scratch for NaN canonicalisation
-  const T64 = base + 2 // f64 scratch
-  const SP = base + 3 // stack budget on entry, i32
-  const TI = base + 4 // i32 scratch for the length of bulk memory and table operations
+  const { groups, groupsEnd } = readLocals(r, funcIndex)
+  const declBytes = m.bytes.subarray(declStart, groupsEnd)
+  const P = type.params.length
+  // An internal function receives the fuel as a parameter after its own, which moves its locals up by one.
+  const shift = info.internal ? 1 : 0
+  const F = info.internal ? P : P + info.locals // fuel, i64
+  const first = P + info.locals + 1 // our scratch locals follow everything else
+  const T32 = first // f32 scratch for NaN canonicalisation
+  const T64 = first + 1 // f64 scratch
+  const SP = first + 2 // stack budget on entry, i32
+  const TI = first + 3 // i32 scratch for the length of bulk memory and table operations
+  const isInternal = (f: number) => f >= m.importedFuncs && (infos[f - m.importedFuncs] as FuncInfo).internal
 
   const w = new Writer(Math.ceil((body.end - body.start) * 1.6) + 64)
-  w.u32(groups + 5).bytes(m.bytes.subarray(declStart, r.pos))
-  w.u8(1).u8(ValType.i64).u8(1).u8(ValType.f32).u8(1).u8(ValType.f64).u8(1).u8(ValType.i32).u8(1).u8(ValType.i32)
+  // Local declarations: skip the group count, keep the groups, add ours.
+  {
+    const d = new Reader(declBytes)
+    d.u32()
+    w.u32(groups + (info.internal ? 4 : 5)).bytes(declBytes.subarray(d.pos))
+    if (!info.internal) w.u8(1).u8(ValType.i64)
+    w.u8(1).u8(ValType.f32).u8(1).u8(ValType.f64).u8(1).u8(ValType.i32).u8(1).u8(ValType.i32)
+  }
 
   // Entry: charge the frame against the stack budget, then the first segment against the fuel.
-  w.u8(OP.globalGet).u32(S).u8(OP.localTee).u32(SP)
-  w.u8(OP.i32Const)
-  const framePatch = w.padded()
-  w.u8(OP.i32Sub).u8(OP.globalSet).u32(S)
-  w.u8(OP.globalGet).u32(S).u8(OP.i32Const).u8(0).u8(OP.i32LtS)
-  w.u8(OP.if).u8(EMPTY_BLOCK).u8(OP.unreachable).u8(OP.end)
-  w.u8(OP.globalGet).u32(G).u8(OP.i64Const)
-  let patch = w.padded()
-  let cost = 0
-  w.u8(OP.i64Sub).u8(OP.localTee).u32(F)
-  emitCheck()
+  if (info.recursive) {
+    w.u8(OP.globalGet).u32(S).u8(OP.localTee).u32(SP)
+    w.u8(OP.i32Const).s32(frameCost(type, info)).u8(OP.i32Sub).u8(OP.globalSet).u32(S)
+    w.u8(OP.globalGet).u32(S).u8(OP.i32Const).u8(0).u8(OP.i32LtS)
+    w.u8(OP.if).u8(EMPTY_BLOCK).u8(OP.unreachable).u8(OP.end)
+  }
+  if (info.internal) w.u8(OP.localGet).u32(F)
+  else w.u8(OP.globalGet).u32(G)
+  w.u8(OP.i64Const)
+  // Fuel regions: the function body and each loop body, nested loops excluded. A region's whole
+  // instruction count is charged on entering it (at function entry, at every iteration of a loop),
+  // branches not taken included: fewer, cheaper charges than per basic block, and still deterministic.
+  const regions: { patch: number; cost: number }[] = [{ patch: w.padded(), cost: 0 }]
+  // Per open block: whether it is a loop (whose end closes a region).
+  const loops: boolean[] = []
+  w.u8(OP.i64Sub)
+  if (info.recursive) {
+    w.u8(OP.localTee).u32(F)
+    emitCheck()
+  } else w.u8(OP.localSet).u32(F)
   // Wrap the body in a block so that branches to the function's label land on the exit code below.
-  w.u8(OP.block).bytes(new Uint8Array(blockTypeOf(type.results)))
+  w.u8(OP.block).bytes(ctx.blockTypeOf(type.results))
 
   function emitCheck(): void {
     w.u8(OP.i64Const).u8(0).u8(OP.i64LtS).u8(OP.if).u8(EMPTY_BLOCK)
     w.u8(OP.localGet).u32(F).u8(OP.globalSet).u32(G).u8(OP.unreachable).u8(OP.end)
   }
-  function startSegment(check: boolean): void {
-    w.patchPadded(patch, cost)
+  function enterLoop(): void {
     w.u8(OP.localGet).u32(F).u8(OP.i64Const)
-    patch = w.padded()
-    cost = 0
-    w.u8(OP.i64Sub)
-    if (check) {
-      w.u8(OP.localTee).u32(F)
-      emitCheck()
-    } else w.u8(OP.localSet).u32(F)
+    regions.push({ patch: w.padded(), cost: 0 })
+    w.u8(OP.i64Sub).u8(OP.localTee).u32(F)
+    emitCheck()
   }
-  function exitSync(): void {
-    w.u8(OP.localGet).u32(F).u8(OP.globalSet).u32(G)
-    w.u8(OP.localGet).u32(SP).u8(OP.globalSet).u32(S)
+  function closeRegion(): void {
+    const region = regions.pop() as { patch: number; cost: number }
+    w.patchPadded(region.patch, region.cost)
   }
+  /** Leave the function: refund the stack, hand the fuel back (as the extra result, or in the global). */
+  function exit(): void {
+    if (info.recursive) w.u8(OP.localGet).u32(SP).u8(OP.globalSet).u32(S)
+    if (info.internal) w.u8(OP.localGet).u32(F)
+    else w.u8(OP.localGet).u32(F).u8(OP.globalSet).u32(G)
+  }
+  const syncOut = () => w.u8(OP.localGet).u32(F).u8(OP.globalSet).u32(G)
+  const syncIn = () => w.u8(OP.globalGet).u32(G).u8(OP.localSet).u32(F)
   function canonicalize(tmp: number, nan: Uint8Array, eq: number): void {
     w.u8(OP.localTee)
       .u32(tmp)
@@ -290,32 +481,83 @@ function instrumentBody(
     w.u8(OP.localGet).u32(tmp).u8(OP.localGet).u32(tmp).u8(eq).u8(OP.select)
   }
 
-  const height = new StackHeight(m.bytes, m.types, funcs)
   const peek = new Reader(m.bytes, 0, body.end)
-  // Original bytes are copied in runs, flushed whenever something is inserted.
+  // Original bytes are copied in runs, flushed whenever something is inserted or changed.
   let copyFrom = r.pos
   const flush = (upTo: number) => {
     if (upTo > copyFrom) w.bytes(m.bytes.subarray(copyFrom, upTo))
     copyFrom = upTo
   }
-  let depth = 0
   for (;;) {
     const at = r.pos
     const op = r.u8()
-    cost++
-    // Before the instruction.
+    ;(regions[regions.length - 1] as { cost: number }).cost++
     switch (op) {
-      case OP.call:
+      case OP.localGet:
+      case OP.localSet:
+      case OP.localTee: {
+        if (shift === 0) break
+        peek.pos = r.pos
+        const index = peek.u32()
+        if (index < P) break
+        flush(at)
+        w.u8(op).u32(index + shift)
+        copyFrom = peek.pos
+        break
+      }
+      case OP.call: {
+        peek.pos = r.pos
+        const target = peek.u32()
+        flush(at)
+        if (isInternal(target)) {
+          w.u8(OP.localGet).u32(F).u8(OP.call).u32(target).u8(OP.localSet).u32(F)
+        } else {
+          syncOut()
+          w.u8(OP.call).u32(target)
+          syncIn()
+        }
+        copyFrom = peek.pos
+        break
+      }
       case OP.callIndirect:
         flush(at)
-        w.u8(OP.localGet).u32(F).u8(OP.globalSet).u32(G)
+        syncOut()
+        skipImmediates(op, peek.reset(r.pos), funcIndex)
+        w.bytes(m.bytes.subarray(at, peek.pos))
+        syncIn()
+        copyFrom = peek.pos
         break
       case OP.return:
-      case OP.returnCall:
-      case OP.returnCallIndirect:
         flush(at)
-        exitSync()
+        exit()
         break
+      case OP.returnCall:
+      case OP.returnCallIndirect: {
+        peek.pos = r.pos
+        const target = op === OP.returnCall ? peek.u32() : -1
+        skipImmediates(op, peek.reset(r.pos), funcIndex)
+        const immediates = m.bytes.subarray(r.pos, peek.pos)
+        const calleeInternal = target >= 0 && isInternal(target)
+        flush(at)
+        if (calleeInternal === info.internal) {
+          // Same convention on both sides: a real tail call.
+          if (info.recursive) w.u8(OP.localGet).u32(SP).u8(OP.globalSet).u32(S)
+          if (info.internal) w.u8(OP.localGet).u32(F)
+          else syncOut()
+          w.u8(op).bytes(immediates)
+        } else {
+          // Conventions differ: an ordinary call, then return.
+          if (calleeInternal) w.u8(OP.localGet).u32(F)
+          else syncOut()
+          w.u8(op === OP.returnCall ? OP.call : OP.callIndirect).bytes(immediates)
+          if (calleeInternal) w.u8(OP.localSet).u32(F)
+          else syncIn()
+          exit()
+          w.u8(OP.return)
+        }
+        copyFrom = peek.pos
+        break
+      }
       case 0x38: // f32.store
       case 0xbc: // i32.reinterpret_f32
       case 0x98: // f32.copysign
@@ -339,56 +581,30 @@ function instrumentBody(
         break
     }
     skipImmediates(op, r, funcIndex)
-    height.step(op, at + 1)
-    if (op === OP.end && depth === 0) {
-      // The function's own end: close the wrapper block, sync, and end.
-      if (r.pos !== r.end) throw unsupported(funcIndex, 'has bytes after its final end')
+    if (op === OP.end && loops.length === 0) {
+      // The function's own end: close the wrapper block, leave, and end.
       flush(at)
-      w.patchPadded(patch, cost)
-      w.patchPadded(framePatch, frameCost(type, locals, height.max))
+      closeRegion()
       w.u8(OP.end)
-      exitSync()
+      exit()
       w.u8(OP.end)
       return w.finish()
     }
     // After the instruction.
     switch (op) {
       case OP.block:
-        depth++
+      case OP.if:
+        loops.push(false)
         break
       case OP.loop:
-        depth++
+        loops.push(true)
         flush(r.pos)
-        startSegment(true)
-        break
-      case OP.if:
-        depth++
-        flush(r.pos)
-        startSegment(false)
+        enterLoop()
         break
       case OP.end:
-        depth--
-        flush(r.pos)
-        startSegment(false)
-        break
-      case OP.else:
-      case OP.br:
-      case OP.brIf:
-      case OP.brTable:
-      case OP.return:
-      case OP.returnCall:
-      case OP.returnCallIndirect:
-      case OP.unreachable:
-        flush(r.pos)
-        startSegment(false)
-        break
-      case OP.call:
-      case OP.callIndirect:
-        flush(r.pos)
-        w.u8(OP.globalGet).u32(G).u8(OP.localSet).u32(F)
+        if (loops.pop()) closeRegion()
         break
     }
-    if (r.pos >= r.end) throw unsupported(funcIndex, 'ends without a final end')
   }
 }
 

@@ -130,6 +130,8 @@ export interface ParsedModule {
   exports: Export[]
   start: number | undefined
   code: CodeBody[]
+  /** Functions referenced from element segments and global initialisers (`ref.func`): callable indirectly. */
+  referencedFuncs: Set<number>
 }
 
 const EXPORT_KINDS = ['func', 'table', 'memory', 'global', 'tag'] as const
@@ -162,6 +164,7 @@ export function parseModule(bytes: Uint8Array): ParsedModule {
     exports: [],
     start: undefined,
     code: [],
+    referencedFuncs: new Set(),
   }
   const r = new Reader(bytes, 8)
   let lastOrder = 0
@@ -269,8 +272,23 @@ function parseSection(m: ParsedModule, id: number, r: Reader): void {
       for (let n = r.u32(), i = 0; i < n; i++) {
         valType(r)
         if (r.u8() > 1) r.fail('bad global mutability flag')
-        skipConstExpr(r)
+        skipConstExpr(r, m.referencedFuncs)
         m.definedGlobals++
+      }
+      return
+    case SectionId.element:
+      for (let n = r.u32(), i = 0; i < n; i++) {
+        const flags = r.u32()
+        if (flags > 7) r.fail(`unknown element segment flags ${flags}`)
+        if (flags === 2 || flags === 6) r.u32() // table index
+        if ((flags & 1) === 0) skipConstExpr(r) // offset
+        if (flags & 4) {
+          if (flags !== 4) valType(r)
+          for (let k = r.u32(), j = 0; j < k; j++) skipConstExpr(r, m.referencedFuncs)
+        } else {
+          if (flags !== 0 && r.u8() !== 0x00) r.fail('unknown element kind')
+          for (let k = r.u32(), j = 0; j < k; j++) m.referencedFuncs.add(r.u32())
+        }
       }
       return
     case SectionId.export:
@@ -296,7 +314,7 @@ function parseSection(m: ParsedModule, id: number, r: Reader): void {
       r.fail('the exception-handling proposal (tag section) is not supported')
       return
     default:
-      // element, data, data count: copied through untouched.
+      // data, data count: copied through untouched.
       r.pos = r.end
   }
 }
@@ -325,8 +343,8 @@ function limits(r: Reader): Limits {
   return { min, max, shared: (flags & 0x02) !== 0, memory64 }
 }
 
-/** Skip a constant expression (global initialisers), extended-const included. */
-export function skipConstExpr(r: Reader): void {
+/** Skip a constant expression (initialisers, offsets), extended-const included, noting `ref.func` targets. */
+export function skipConstExpr(r: Reader, refs?: Set<number>): void {
   for (;;) {
     const op = r.u8()
     switch (op) {
@@ -345,8 +363,10 @@ export function skipConstExpr(r: Reader): void {
         r.skip(8)
         break
       case 0x23:
-      case 0xd2:
         r.u32()
+        break
+      case 0xd2:
+        refs?.add(r.u32())
         break
       case 0xd0:
         r.u8()

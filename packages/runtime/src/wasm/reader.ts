@@ -21,6 +21,12 @@ export class Reader {
     this.end = end
   }
 
+  /** Move to `pos` and return this reader. */
+  reset(pos: number): this {
+    this.pos = pos
+    return this
+  }
+
   get done(): boolean {
     return this.pos >= this.end
   }
@@ -100,6 +106,7 @@ export class Reader {
 /** Growable byte buffer for emitting WebAssembly. */
 export class Writer {
   #buf: Uint8Array
+  #holes: number[] = []
   length = 0
 
   constructor(capacity = 1024) {
@@ -158,12 +165,14 @@ export class Writer {
   }
 
   /**
-   * A signed LEB128 padded to exactly 5 bytes (values below 2^34), to be
-   * filled in later with {@link patchPadded}. Padding is valid LEB128.
+   * Reserve room for a non-negative signed LEB128 (below 2^34) known only
+   * later: fill it in with {@link patchPadded}. {@link finish} writes it in
+   * its shortest form, so the placeholder costs nothing in the output.
    */
   padded(): number {
     const at = this.length
     this.u8(0x80).u8(0x80).u8(0x80).u8(0x80).u8(0x00)
+    this.#holes.push(at)
     return at
   }
 
@@ -181,6 +190,29 @@ export class Writer {
   }
 
   finish(): Uint8Array {
-    return this.#buf.slice(0, this.length)
+    if (this.#holes.length === 0) return this.#buf.slice(0, this.length)
+    // Shrink every padded LEB128 to its shortest form (WebAssembly code has no byte offsets to fix up).
+    const out = new Uint8Array(this.length)
+    let from = 0
+    let to = 0
+    for (const at of this.#holes) {
+      out.set(this.#buf.subarray(from, at), to)
+      to += at - from
+      let value = 0
+      for (let i = 4; i >= 0; i--) value = value * 128 + ((this.#buf[at + i] as number) & 0x7f)
+      for (;;) {
+        const byte = value % 128
+        value = Math.floor(value / 128)
+        if (value === 0 && byte < 0x40) {
+          out[to++] = byte
+          break
+        }
+        out[to++] = byte | 0x80
+      }
+      from = at + 5
+    }
+    out.set(this.#buf.subarray(from, this.length), to)
+    to += this.length - from
+    return out.slice(0, to)
   }
 }
