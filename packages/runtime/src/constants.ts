@@ -18,7 +18,8 @@ export const THREAD_STACK_MB = 16
 /** Largest table a module may grow to, in entries. */
 export const TABLE_MAX_ENTRIES = 1_000_000
 /**
- * Deterministic stack budget, in abstract bytes: each call charges
+ * Deterministic stack budget, in abstract bytes: each call of a function
+ * that can recurse charges
  * STACK_FRAME_BASE_BYTES + 8 × (params + locals + max operand stack height).
  * Recursion traps with call_stack_exhausted at the same depth everywhere,
  * long before the thread's real THREAD_STACK_MB stack runs out (measured on

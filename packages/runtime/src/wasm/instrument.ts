@@ -8,13 +8,14 @@
  *   ("internal") receive it as an extra i64 parameter and hand it back as an
  *   extra result, so a call costs two instructions; functions the host or a
  *   table can call ("escaping") read it from, and write it back to, a mutable
- *   i64 global (exported as FUEL_EXPORT) around such calls. Code is cut into
- *   straight-line segments at every control instruction; a segment's
- *   instruction count is subtracted when it starts. The budget is checked at
- *   every loop header and at the entry of every function that can recurse,
- *   which together every unbounded execution must pass; a failed check stores
- *   the counter in the global and executes `unreachable`, so "the fuel global
- *   is negative" identifies running out of fuel, with no extra import.
+ *   i64 global (exported as FUEL_EXPORT) around such calls. Fuel is charged
+ *   per region, the body of a function or of a loop (nested loops excluded):
+ *   a region's whole instruction count is subtracted on entering it. The
+ *   budget is checked at every loop header and at the entry of every function
+ *   that can recurse, which together every unbounded execution must pass; a
+ *   failed check stores the counter in the global and executes
+ *   `unreachable`, so "the fuel global is negative" identifies running out of
+ *   fuel, with no extra import.
  * - Stack: functions that can recurse (in a cycle of the call graph, where
  *   an indirect call may reach any function in a table) charge an abstract
  *   frame size to a budget in a mutable i32 global (STACK_EXPORT) and refund
