@@ -17,8 +17,11 @@ export const AGENT_VERSION = '0.1.0'
 export interface AgentOptions {
   /** Holds the agent's identity key (`peer.key`). */
   dataDir: string
-  /** Multiaddr of the coordinator, ending in `/p2p/<peerId>`. */
-  coordinator: string
+  /**
+   * Multiaddr of the coordinator, ending in `/p2p/<peerId>`; or several, tried
+   * in turn, so an agent fails over when its coordinator goes away.
+   */
+  coordinator: string | string[]
   /** Tasks run at once. @defaultValue the number of worker threads */
   capacity?: number
   /** Worker threads of the runtime pool. @defaultValue one per core */
@@ -60,9 +63,14 @@ export interface Agent {
  * ```
  */
 export function createAgent(options: AgentOptions): Agent {
-  if (typeof options.coordinator !== 'string' || !options.coordinator.includes('/p2p/')) {
-    throw new InvalidOptionError('coordinator', 'must be a multiaddr ending in /p2p/<peerId>', options.coordinator)
+  const coordinators = Array.isArray(options.coordinator) ? options.coordinator : [options.coordinator]
+  for (const addr of coordinators) {
+    if (typeof addr !== 'string' || !addr.includes('/p2p/')) {
+      throw new InvalidOptionError('coordinator', 'must be a multiaddr ending in /p2p/<peerId>', addr)
+    }
   }
+  if (coordinators.length === 0) throw new InvalidOptionError('coordinator', 'needs at least one multiaddr', [])
+  let target = 0
   const threads = options.threads ?? availableParallelism()
   const capacity = options.capacity ?? threads
   if (!Number.isInteger(capacity) || capacity < 1) {
@@ -85,7 +93,7 @@ export function createAgent(options: AgentOptions): Agent {
   const connect = async (): Promise<void> => {
     if (stopping || node === undefined) return
     try {
-      const stream = await node.dialProtocol(multiaddr(options.coordinator), TASK_PROTOCOL, {
+      const stream = await node.dialProtocol(multiaddr(coordinators[target] as string), TASK_PROTOCOL, {
         signal: AbortSignal.timeout(10_000),
       })
       const ch = new MessageChannel<CoordinatorMessage, AgentMessage>(stream)
@@ -100,6 +108,7 @@ export function createAgent(options: AgentOptions): Agent {
         running.clear()
         if (!stopping) {
           logger.warn({ error: error?.message }, 'lost the coordinator; reconnecting')
+          failover()
           scheduleReconnect()
         }
       })
@@ -112,9 +121,15 @@ export function createAgent(options: AgentOptions): Agent {
       if (options.operator !== undefined) hello.operator = options.operator
       ch.send(hello)
     } catch (err) {
-      logger.warn({ error: (err as Error).message }, 'cannot reach the coordinator; retrying')
+      logger.warn({ error: (err as Error).message, coordinator: coordinators[target] }, 'cannot reach the coordinator')
+      failover()
       scheduleReconnect()
     }
+  }
+
+  /** Next time, try the next coordinator in the list. */
+  const failover = () => {
+    target = (target + 1) % coordinators.length
   }
 
   const scheduleReconnect = () => {
@@ -133,7 +148,7 @@ export function createAgent(options: AgentOptions): Agent {
         if (heartbeat !== undefined) clearInterval(heartbeat)
         heartbeat = setInterval(() => ch.send({ type: 'heartbeat', running: running.size }), message.heartbeatMs)
         heartbeat.unref()
-        logger.info({ coordinator: options.coordinator, capacity }, 'connected to the coordinator')
+        logger.info({ coordinator: coordinators[target], capacity }, 'connected to the coordinator')
         readyPromise.resolve()
         return
       case 'module':

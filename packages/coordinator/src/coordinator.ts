@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { createQuorateNode, type Libp2p, loadOrCreatePrivateKey } from '@quorate/net'
+import { inspectModule } from '@quorate/runtime'
 import { type CoordinatorInfo, InvalidOptionError, type JobSpec } from '@quorate/protocol'
 import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
@@ -52,7 +53,10 @@ export interface CoordinatorOptions {
   placementTimeoutMs?: number
   /** Raise for devnets where many agents dial from one host. @defaultValue 1000 */
   inboundConnectionThreshold?: number
-  /** Refuse modules at submission for a reason (e.g. unsupported imports). */
+  /**
+   * Refuse modules at submission for a reason. @defaultValue the runtime's own
+   * static check (format, imports, memory against the job's limits)
+   */
   inspectModule?: (bytes: Uint8Array, spec: JobSpec) => string | undefined
   /** Static files of the job explorer, served at `/`. */
   explorerDir?: string
@@ -194,7 +198,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         bodyLimitBytes: options.bodyLimitBytes ?? COORDINATOR_DEFAULTS.bodyLimitBytes,
         info,
       }
-      if (options.inspectModule !== undefined) httpOptions.inspectModule = options.inspectModule
+      httpOptions.inspectModule = options.inspectModule ?? runtimeCheck
       if (options.explorerDir !== undefined) httpOptions.explorerDir = options.explorerDir
       http = createHttpApi({ jobs, metrics, logger: logger.child({ component: 'http' }) }, httpOptions)
       await http.listen({
@@ -224,6 +228,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       logger.warn({ err }, 'could not expire overdue jobs')
     }
   }
+}
+
+/** The same static check every provider's runtime applies, done once at the door. */
+function runtimeCheck(bytes: Uint8Array, spec: JobSpec): string | undefined {
+  const result = inspectModule(bytes, spec.limits)
+  return result.ok ? undefined : result.reason
 }
 
 function validate(options: CoordinatorOptions): void {

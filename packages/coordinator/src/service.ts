@@ -1,4 +1,5 @@
 import {
+  isTerminalJobState,
   type JobEvent,
   JobNotFoundError,
   type JobResultsView,
@@ -40,7 +41,15 @@ export class JobService {
   async view(id: string): Promise<JobView> {
     const job = await this.#backend.job(id)
     if (job === undefined) throw new JobNotFoundError(id)
-    return viewOf(job, await this.#backend.shards(id))
+    const view = viewOf(job, await this.#backend.shards(id))
+    if (view.reason === undefined && !isTerminalJobState(view.state) && view.shards.pending > 0) {
+      // Shards nobody has taken yet: say what they are waiting for.
+      const online = (await this.#backend.providers()).filter((p) => p.online).length
+      if (online < view.redundancy) {
+        view.reason = `waiting: only ${online} provider${online === 1 ? '' : 's'} online, redundancy ${view.redundancy} needs ${view.redundancy}`
+      }
+    }
+    return view
   }
 
   async list(filter: { state?: JobState; offset: number; limit: number }): Promise<ListPage<JobSummary>> {

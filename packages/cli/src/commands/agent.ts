@@ -10,7 +10,8 @@ Run a provider's worker agent: it dials the coordinator over libp2p and runs
 the tasks it is given on a sandboxed WebAssembly worker-thread pool.
 
 Options:
-  --coordinator ADDR   coordinator multiaddr ending in /p2p/<peerId> (env QUORATE_COORDINATOR_ADDR)
+  --coordinator ADDR   coordinator multiaddr ending in /p2p/<peerId>; repeat it to fail over between
+                       coordinators sharing one Redis (env QUORATE_COORDINATOR_ADDR, comma-separated)
   --data-dir DIR       holds the agent's identity key peer.key (env QUORATE_DATA_DIR, default .quorate/agent)
   --threads N          worker threads (env QUORATE_THREADS, default: one per core)
   --capacity N         tasks run at once (env QUORATE_CAPACITY, default: threads)
@@ -31,7 +32,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }
   if (sub !== 'start') throw new UsageError(`unknown agent command "${sub}"; try "quorate agent start"`)
   const { values } = parse(rest, {
-    coordinator: { type: 'string' },
+    coordinator: { type: 'string', multiple: true },
     'data-dir': { type: 'string' },
     threads: { type: 'string' },
     capacity: { type: 'string' },
@@ -44,9 +45,10 @@ export async function agentCommand(argv: string[]): Promise<number> {
     process.stdout.write(agentHelp)
     return 0
   }
-  const coordinator = fromEnv(values.coordinator, 'QUORATE_COORDINATOR_ADDR')
-  if (coordinator === undefined)
+  const coordinator = values.coordinator ?? process.env.QUORATE_COORDINATOR_ADDR?.split(',').filter((a) => a !== '')
+  if (coordinator === undefined || coordinator.length === 0) {
     throw new UsageError('--coordinator is required (the multiaddr the coordinator prints)')
+  }
   const threads = intFlag('threads', fromEnv(values.threads, 'QUORATE_THREADS'), undefined)
   const capacity = intFlag('capacity', fromEnv(values.capacity, 'QUORATE_CAPACITY'), undefined)
   const drainTimeoutMs = intFlag('drain-timeout', values['drain-timeout'], 30_000, 0)
@@ -64,7 +66,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   await agent.ready
   if (values['json-ready'] === true)
     process.stdout.write(`${JSON.stringify({ event: 'ready', peerId: agent.peerId })}\n`)
-  else process.stdout.write(`agent ${agent.peerId} connected to ${coordinator}\n`)
+  else process.stdout.write(`agent ${agent.peerId} connected\n`)
   await untilSignal()
   await agent.stop({ drainTimeoutMs })
   return 0
