@@ -185,20 +185,23 @@ async function meteringCost(bare: Bare, w: Workload, size: number, tasks: number
   return { workload: w.name, tasks, unmeteredMs: raw, meteredMs: metered, ratio: raw / metered }
 }
 
-/** (c) Σ(solo time) / (threads × wall) for a batch, the solo times measured one task at a time. */
+/**
+ * (c) Σ(solo time) / (threads × wall) for a batch. Each round measures every task alone (one at a
+ * time) and then the whole batch at once; each task's solo time and the batch's wall time are the
+ * best over the rounds, so a burst of load elsewhere on the machine skews neither side.
+ */
 async function efficiency(pool: RuntimePool, w: Workload, size: number, tasks: number, rounds: number) {
   const inputs = Array.from({ length: tasks }, (_, i) => w.input(size, i))
-  // Each task's solo time is the better of two runs alone, as is the batch's wall time of `rounds`:
-  // on a shared machine, the least disturbed measurement is the closest to the truth.
-  let solo = 0
-  for (const stdin of inputs) solo += Math.min(await quorateRun(pool, w, stdin), await quorateRun(pool, w, stdin))
+  const solo = inputs.map(() => Number.POSITIVE_INFINITY)
   let best = Number.POSITIVE_INFINITY
   for (let r = 0; r < rounds; r++) {
+    for (const [i, stdin] of inputs.entries()) solo[i] = Math.min(solo[i] as number, await quorateRun(pool, w, stdin))
     const t = performance.now()
     await Promise.all(inputs.map((stdin) => quorateRun(pool, w, stdin)))
     best = Math.min(best, performance.now() - t)
   }
-  return { taskMs: solo / tasks, tasks, soloSumMs: solo, wallMs: best, efficiency: solo / (threads * best) }
+  const soloSum = solo.reduce((a, b) => a + b, 0)
+  return { taskMs: soloSum / tasks, tasks, soloSumMs: soloSum, wallMs: best, efficiency: soloSum / (threads * best) }
 }
 
 /** (d) A module that does nothing: round-trip latency one at a time, and throughput with the pool full. */

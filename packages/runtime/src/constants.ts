@@ -11,6 +11,8 @@ export const START_EXPORT = '__quorate_start'
 
 /** How many compiled modules the pool keeps, least recently used first out. */
 export const MODULE_CACHE_SIZE = 64
+/** Tasks handed to each thread at once: the one it runs and the one it starts next. */
+export const PIPELINE_DEPTH = 2
 /** Tasks that may wait per thread before `run` rejects with QUEUE_FULL. */
 export const QUEUE_PER_THREAD = 64
 /** Stack of each worker thread, in MiB: far above the deterministic stack budget, see instrument.ts. */

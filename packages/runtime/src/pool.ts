@@ -1,8 +1,15 @@
 /**
  * The runtime pool: a thin scheduler over piscina. It keeps its own bounded
- * queue (so a task's wall-clock timeout starts when it reaches a thread, not
- * while it waits), caches prepared and compiled modules by sha256, and turns
- * every way a task can end into a {@link TaskRunResult}.
+ * queue, caches prepared and compiled modules by sha256, and turns every way
+ * a task can end into a {@link TaskRunResult}.
+ *
+ * Each thread is given PIPELINE_DEPTH tasks at a time, so it starts the next
+ * one the moment it finishes one, without waiting for this thread to be
+ * scheduled (on a busy machine that wait is milliseconds). A thread writes
+ * when it starts a task into a shared array, so the wall-clock timeout still
+ * counts from the start of the run, and a task that has not started can be
+ * cancelled without terminating the thread, or moved to another thread if
+ * its thread is terminated under the task before it.
  */
 import { availableParallelism } from 'node:os'
 import { dirname, resolve } from 'node:path'
@@ -18,7 +25,7 @@ import {
   type TaskOutcome,
 } from '@quorate/protocol'
 import { Piscina } from 'piscina'
-import { MODULE_CACHE_SIZE, QUEUE_PER_THREAD, THREAD_STACK_MB } from './constants.ts'
+import { MODULE_CACHE_SIZE, PIPELINE_DEPTH, QUEUE_PER_THREAD, THREAD_STACK_MB } from './constants.ts'
 import { memoryFor } from './prepare.ts'
 import type { Compiled, RunRequest, RunResponse } from './types.ts'
 
@@ -61,7 +68,7 @@ export interface RuntimePoolOptions {
 
 export interface RuntimePool {
   readonly threads: number
-  /** Tasks currently on a thread. */
+  /** Tasks handed to threads (running, or next in line on a thread). */
   readonly running: number
   /** Tasks waiting for a thread. */
   readonly queued: number
@@ -94,6 +101,16 @@ interface Job {
   cancelled?: boolean
 }
 
+/** What the threads share with the pool: per slot, when the task started and whether it was cancelled. */
+export interface SharedSlots {
+  /** `performance.timeOrigin + performance.now()` when the thread started the slot's task; 0 before. */
+  starts: Float64Array
+  /** 1 when the task was cancelled before it started: the thread skips it. */
+  cancels: Int32Array
+}
+
+const now = () => performance.timeOrigin + performance.now()
+
 const EMPTY = new Uint8Array(0)
 const SEED = /^[0-9a-fA-F]{64}$/
 
@@ -112,6 +129,8 @@ class Pool implements RuntimePool {
   readonly #maxQueue: number
   readonly #piscina: Piscina<RunRequest | Uint8Array, RunResponse | Compiled>
   readonly #cache: ModuleCache
+  readonly #shared: SharedSlots
+  readonly #freeSlots: number[]
   #queue: Job[] = []
   #head = 0
   #queued = 0
@@ -121,21 +140,29 @@ class Pool implements RuntimePool {
 
   constructor(options: RuntimePoolOptions) {
     const threads = options.threads ?? availableParallelism()
-    if (!Number.isInteger(threads) || threads < 1)
+    if (!Number.isInteger(threads) || threads < 1) {
       throw new InvalidOptionError('threads', 'must be an integer ≥ 1', threads)
+    }
     const maxQueue = options.maxQueue ?? threads * QUEUE_PER_THREAD
     if (!Number.isInteger(maxQueue) || maxQueue < 0) {
       throw new InvalidOptionError('maxQueue', 'must be an integer ≥ 0', maxQueue)
     }
     this.threads = threads
     this.#maxQueue = maxQueue
+    const slots = threads * PIPELINE_DEPTH
+    this.#shared = {
+      starts: new Float64Array(new SharedArrayBuffer(slots * 8)),
+      cancels: new Int32Array(new SharedArrayBuffer(slots * 4)),
+    }
+    this.#freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i)
     this.#piscina = new Piscina({
       filename: workerFilename(),
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: Number.POSITIVE_INFINITY,
-      concurrentTasksPerWorker: 1,
+      concurrentTasksPerWorker: PIPELINE_DEPTH,
       resourceLimits: { stackSizeMb: THREAD_STACK_MB },
+      workerData: this.#shared,
     })
     // Modules are prepared (parsed, checked, instrumented, compiled) on a thread, keeping this one responsive.
     this.#cache = new ModuleCache(
@@ -152,13 +179,18 @@ class Pool implements RuntimePool {
     return this.#queued
   }
 
+  get #capacity(): number {
+    return this.threads * PIPELINE_DEPTH
+  }
+
   run(task: RuntimeTask, options: { signal?: AbortSignal } = {}): Promise<TaskRunResult> {
     if (this.#closed) return Promise.reject(new QuorateError(ErrorCode.INTERNAL, 'the runtime pool is closed'))
-    if (!SEED.test(task.seed))
+    if (!SEED.test(task.seed)) {
       return Promise.reject(new InvalidOptionError('task.seed', 'must be 64 hex characters', task.seed))
+    }
     const signal = options.signal
     if (signal?.aborted) return Promise.reject(new TaskAbortedError(signal.reason))
-    if (this.#running >= this.threads && this.#queued >= this.#maxQueue) {
+    if (this.#running >= this.#capacity && this.#queued >= this.#maxQueue) {
       return Promise.reject(
         new QuorateError(ErrorCode.QUEUE_FULL, `the runtime queue is full (${this.#maxQueue} tasks waiting)`, {
           details: { maxQueue: this.#maxQueue, threads: this.threads },
@@ -168,38 +200,43 @@ class Pool implements RuntimePool {
     }
     return new Promise((resolve, reject) => {
       const job: Job = { task, compiled: this.#cache.get(task.module), signal, resolve, reject }
-      if (this.#running < this.threads) {
-        void this.#start(job)
-        return
-      }
-      if (signal !== undefined) {
-        job.onQueuedAbort = () => {
-          job.cancelled = true
-          this.#queued--
-          reject(new TaskAbortedError(signal.reason))
-          this.#checkDrained()
-        }
-        signal.addEventListener('abort', job.onQueuedAbort, { once: true })
-      }
-      this.#queue.push(job)
-      this.#queued++
+      if (this.#running < this.#capacity) void this.#start(job)
+      else this.#enqueue(job, false)
     })
+  }
+
+  #enqueue(job: Job, front: boolean): void {
+    const { signal } = job
+    if (signal !== undefined) {
+      job.onQueuedAbort = () => {
+        job.cancelled = true
+        this.#queued--
+        job.reject(new TaskAbortedError(signal.reason))
+        this.#checkDrained()
+      }
+      signal.addEventListener('abort', job.onQueuedAbort, { once: true })
+    }
+    if (front) this.#queue.splice(this.#head, 0, job)
+    else this.#queue.push(job)
+    this.#queued++
   }
 
   async #start(job: Job): Promise<void> {
     this.#running++
+    let requeue = false
     try {
-      await this.#execute(job)
+      requeue = await this.#execute(job)
     } catch (err) {
       job.reject(err)
     } finally {
       this.#running--
+      if (requeue) this.#enqueue(job, true)
       this.#next()
     }
   }
 
   #next(): void {
-    while (this.#running < this.threads && this.#head < this.#queue.length) {
+    while (this.#running < this.#capacity && this.#head < this.#queue.length) {
       const job = this.#queue[this.#head++] as Job
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#head)
@@ -217,23 +254,39 @@ class Pool implements RuntimePool {
     if (this.#running === 0 && this.#queued === 0) this.#drained?.()
   }
 
-  async #execute(job: Job): Promise<void> {
+  /** Run one job on a thread. Returns true when the job never started and must go back to the queue. */
+  async #execute(job: Job): Promise<boolean> {
     const { task, signal } = job
     const compiled = await job.compiled
-    if (signal?.aborted) return job.reject(new TaskAbortedError(signal.reason))
+    if (signal?.aborted) {
+      job.reject(new TaskAbortedError(signal.reason))
+      return false
+    }
     if ('crashed' in compiled) {
-      return job.resolve({
+      job.resolve({
         outcome: { kind: 'crashed', message: compiled.crashed },
         digest: null,
         stderr: EMPTY,
         durationMs: 0,
       })
+      return false
     }
-    if (!compiled.ok) return job.resolve(invalid(compiled.reason))
+    if (!compiled.ok) {
+      job.resolve(invalid(compiled.reason))
+      return false
+    }
     const memory = memoryFor(compiled.memory, task.limits)
-    if (!memory.ok) return job.resolve(invalid(memory.reason))
+    if (!memory.ok) {
+      job.resolve(invalid(memory.reason))
+      return false
+    }
 
+    const { starts, cancels } = this.#shared
+    const slot = this.#freeSlots.pop() as number
+    starts[slot] = 0
+    Atomics.store(cancels, slot, 0)
     const request: RunRequest = {
+      slot,
       module: compiled.module,
       hasStart: compiled.hasStart,
       memory: memory.memory,
@@ -243,36 +296,58 @@ class Pool implements RuntimePool {
       limits: task.limits,
       seed: task.seed,
     }
+    const { timeoutMs } = task.limits
     const controller = new AbortController()
     let timedOut = false
-    const timer = setTimeout(() => {
+    let cancelled = false
+    let timer: NodeJS.Timeout
+    // The timeout counts from when the thread started the task, which may be after it was handed over.
+    const check = () => {
+      const started = starts[slot] as number
+      const left = started === 0 ? timeoutMs : started + timeoutMs - now()
+      if (left > 0) {
+        timer = setTimeout(check, Math.ceil(left))
+        return
+      }
       timedOut = true
       controller.abort()
-    }, task.limits.timeoutMs)
-    const onAbort = () => controller.abort()
+    }
+    timer = setTimeout(check, timeoutMs)
+    const onAbort = () => {
+      if (starts[slot] === 0) {
+        // Not started: the thread will skip it. Terminating the thread would also kill the task before it.
+        Atomics.store(cancels, slot, 1)
+        cancelled = true
+        job.reject(new TaskAbortedError(signal?.reason))
+      } else controller.abort()
+    }
     signal?.addEventListener('abort', onAbort, { once: true })
-    const started = performance.now()
+    const handedOver = now()
     try {
-      job.resolve((await this.#piscina.run(request, { signal: controller.signal })) as RunResponse)
+      const response = (await this.#piscina.run(request, { signal: controller.signal })) as RunResponse
+      if (!cancelled) job.resolve(response)
+      return false
     } catch (err) {
-      const durationMs = performance.now() - started
+      if (cancelled) return false
+      const started = starts[slot] as number
+      const durationMs = started === 0 ? 0 : now() - Math.max(started, handedOver)
       if (timedOut) {
-        job.resolve({
-          outcome: { kind: 'timeout', timeoutMs: task.limits.timeoutMs },
-          digest: null,
-          stderr: EMPTY,
-          durationMs,
-        })
+        job.resolve({ outcome: { kind: 'timeout', timeoutMs }, digest: null, stderr: EMPTY, durationMs })
       } else if (signal?.aborted) {
         job.reject(new TaskAbortedError(signal.reason))
+      } else if (started === 0) {
+        // Its thread was terminated under an earlier task before this one began: run it elsewhere.
+        return true
       } else {
         // The thread died under the task (out of heap, killed): says something about this host, not the job.
         const message = err instanceof Error ? err.message : String(err)
         job.resolve({ outcome: { kind: 'crashed', message }, digest: null, stderr: EMPTY, durationMs })
       }
+      return false
     } finally {
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
+      this.#freeSlots.push(slot)
     }
   }
 
@@ -320,11 +395,15 @@ class ModuleCache {
     if (sha256Hex(module.bytes) !== module.sha256) {
       return Promise.resolve({ ok: false, reason: 'module bytes do not match their sha256' })
     }
-    const entry = this.#prepare(module.bytes).catch((err: unknown) => {
-      // The thread died preparing it: a fact about this host, not the module, so not cached.
-      this.#entries.delete(module.sha256)
-      return { crashed: `preparing the module failed: ${err instanceof Error ? err.message : String(err)}` }
-    })
+    // A thread terminated under an earlier task takes the preparation queued behind it along: try again.
+    const attempt = (retries: number): Promise<Compiled | { crashed: string }> =>
+      this.#prepare(module.bytes).catch((err: unknown) => {
+        if (retries > 0) return attempt(retries - 1)
+        // Still failing: a fact about this host, not the module, so not cached.
+        this.#entries.delete(module.sha256)
+        return { crashed: `preparing the module failed: ${err instanceof Error ? err.message : String(err)}` }
+      })
+    const entry = attempt(2)
     this.#entries.set(module.sha256, entry)
     if (this.#entries.size > this.#size) {
       const oldest = this.#entries.keys().next().value as string

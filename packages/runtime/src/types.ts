@@ -3,6 +3,8 @@ import type { TaskLimits, TaskOutcome } from '@quorate/protocol'
 
 /** One task, as posted to a thread. The compiled module is shared, not copied. */
 export interface RunRequest {
+  /** Index into the pool's shared start and cancel arrays. */
+  slot: number
   module: WebAssembly.Module
   /** Whether the module exports START_EXPORT (its former start function). */
   hasStart: boolean

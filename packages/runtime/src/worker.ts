@@ -4,8 +4,9 @@
  * a {@link TaskOutcome}. Loaded by piscina from dist/worker.js.
  */
 import { outcomeDigest, type TaskOutcome, type TrapKind } from '@quorate/protocol'
-import { move, transferableSymbol, valueSymbol } from 'piscina'
+import { move, transferableSymbol, valueSymbol, workerData } from 'piscina'
 import { FUEL_EXPORT, HOST_MODULE, STACK_EXPORT, START_EXPORT } from './constants.ts'
+import type { SharedSlots } from './pool.ts'
 import { INVALID_WASM, prepareModule } from './prepare.ts'
 import type { Compiled, RunRequest, RunResponse } from './types.ts'
 import { OutputLimitExceeded, ProcExit, WASI_MODULE, Wasi } from './wasi.ts'
@@ -23,7 +24,19 @@ export async function prepare(bytes: Uint8Array): Promise<Compiled> {
   }
 }
 
+const shared = workerData as SharedSlots
+
 export default function runTask(request: RunRequest): RunResponse {
+  // Cancelled while it waited behind another task on this thread: the pool no longer wants it.
+  if (Atomics.load(shared.cancels, request.slot) === 1) {
+    return {
+      outcome: { kind: 'crashed', message: 'cancelled' },
+      digest: null,
+      stderr: new Uint8Array(0),
+      durationMs: 0,
+    }
+  }
+  shared.starts[request.slot] = performance.timeOrigin + performance.now()
   const started = performance.now()
   const { limits } = request
   const wasi = new Wasi({

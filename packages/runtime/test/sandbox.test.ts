@@ -267,21 +267,40 @@ describe('pool', () => {
   const forever = command('(loop $l (br $l))')
   const long = { ...LIMITS, timeoutMs: 2_000, fuel: Number.MAX_SAFE_INTEGER }
 
-  it('rejects with QUEUE_FULL when the queue is full, and aborts queued and running tasks', async () => {
+  it('rejects with QUEUE_FULL when the queue is full, and aborts queued, waiting and running tasks', async () => {
+    // One thread holds two tasks (one running, one next in line); then one may wait in the queue.
     const small = createRuntimePool({ threads: 1, maxQueue: 1 })
     try {
-      const running = new AbortController()
-      const queued = new AbortController()
-      const a = small.run(task(forever, { limits: long }), { signal: running.signal })
-      const b = small.run(task(forever, { limits: long }), { signal: queued.signal })
+      const controllers = [new AbortController(), new AbortController(), new AbortController()]
+      const [running, next, queued] = controllers.map((c) =>
+        small.run(task(forever, { limits: long }), { signal: c.signal }),
+      ) as [Promise<unknown>, Promise<unknown>, Promise<unknown>]
       await expect(small.run(task(forever, { limits: long }))).rejects.toMatchObject({ code: 'QUEUE_FULL' })
-      expect(small.queued).toBe(1)
-      queued.abort()
-      await expect(b).rejects.toMatchObject({ name: 'AbortError' })
-      running.abort()
-      await expect(a).rejects.toMatchObject({ name: 'AbortError' })
+      expect([small.running, small.queued]).toEqual([2, 1])
+      controllers[2]?.abort()
+      await expect(queued).rejects.toMatchObject({ name: 'AbortError' })
+      // Next in line on the thread: cancelled without terminating the thread under the running task.
+      controllers[1]?.abort()
+      await expect(next).rejects.toMatchObject({ name: 'AbortError' })
+      expect(small.running).toBe(1)
+      controllers[0]?.abort()
+      await expect(running).rejects.toMatchObject({ name: 'AbortError' })
       const { outcome } = await small.run(task(primesWasm(), { stdin: utf8('0 10') }))
       expect(outcome.kind === 'ok' && text(outcome.output)).toBe('4\n')
+    } finally {
+      await small.close()
+    }
+  })
+
+  it('moves a task waiting behind a timed-out one to a fresh thread', async () => {
+    const small = createRuntimePool({ threads: 1 })
+    try {
+      const [first, second] = await Promise.all([
+        small.run(task(forever, { limits: { ...long, timeoutMs: 300 } })),
+        small.run(task(primesWasm(), { stdin: utf8('0 100') })),
+      ])
+      expect(first.outcome).toEqual({ kind: 'timeout', timeoutMs: 300 })
+      expect(second.outcome.kind === 'ok' && text(second.outcome.output)).toBe('25\n')
     } finally {
       await small.close()
     }
