@@ -200,7 +200,8 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       }
       httpOptions.inspectModule = options.inspectModule ?? runtimeCheck
       if (options.explorerDir !== undefined) httpOptions.explorerDir = options.explorerDir
-      http = createHttpApi({ jobs, metrics, logger: logger.child({ component: 'http' }) }, httpOptions)
+      // Request lines at info level would drown everything else; the API logs warnings and errors.
+      http = createHttpApi({ jobs, metrics, logger: logger.child({ component: 'http' }, { level: 'warn' }) }, httpOptions)
       await http.listen({
         host: options.httpHost ?? COORDINATOR_DEFAULTS.httpHost,
         port: options.httpPort ?? COORDINATOR_DEFAULTS.httpPort,

@@ -53,7 +53,8 @@ export function createHttpApi(
   const app = Fastify({
     loggerInstance: components.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimitBytes,
-    disableRequestLogging: true,
+    // Event streams stay open; stopping the coordinator must not wait for clients to leave.
+    forceCloseConnections: true,
   })
 
   app.setErrorHandler((err, _req, reply) => {
@@ -142,10 +143,23 @@ export function createHttpApi(
 
   app.get('/v1/jobs/:id/events', async (req, reply) => {
     const id = (req.params as { id: string }).id
-    const view = await jobs.view(id) // 404 before the stream opens
+    // Listen before reading the job, so nothing that happens in between is missed.
+    const early: JobEvent[] = []
+    const unsubscribe = jobs.subscribe((e) => {
+      if (e.jobId === id) early.push(e)
+    })
+    let view: Awaited<ReturnType<JobService['view']>>
+    try {
+      view = await jobs.view(id) // 404 before the stream opens
+    } catch (err) {
+      unsubscribe()
+      throw err
+    }
     openEventStream(reply, jobs, (e) => e.jobId === id)
+    unsubscribe()
+    for (const event of early) writeEvent(reply, event)
     // A late subscriber to a finished job still learns how it ended.
-    if (isTerminalJobState(view.state)) {
+    if (isTerminalJobState(view.state) && !early.some((e) => e.type === 'job:done')) {
       writeEvent(reply, { type: 'job:done', at: Date.now(), jobId: id, state: view.state })
     }
     return reply

@@ -1,0 +1,176 @@
+/**
+ * One scheduling conformance suite, run against every backend: what a user
+ * sees through the API must not depend on where jobs are stored.
+ */
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import type { JobEvent } from '@quorate/protocol'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type BackendKind, type Cluster, startCluster } from '../helpers/cluster.ts'
+
+const wasm = new Uint8Array(await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')))
+const ranges = (n: number, size = 20_000) => Array.from({ length: n }, (_, i) => `${i * size} ${(i + 1) * size}`)
+
+function primesIn(text: string): number {
+  const [from, to] = text.split(' ').map(Number) as [number, number]
+  let count = 0
+  for (let n = Math.max(2, from); n < to; n++) {
+    let prime = true
+    for (let d = 2; d * d <= n; d++) if (n % d === 0) (prime = false), (d = n)
+    if (prime) count++
+  }
+  return count
+}
+
+const until = async (check: () => Promise<boolean>, timeoutMs = 30_000) => {
+  const start = Date.now()
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
+  describe(`scheduler conformance: ${kind} backend`, () => {
+    let cluster: Cluster | undefined
+    afterEach(async () => {
+      await cluster?.stop()
+      cluster = undefined
+    })
+
+    it('runs a job to completion, with the lifecycle visible through the API', async () => {
+      cluster = await startCluster(kind)
+      const inputs = ranges(6)
+      const job = await cluster.client.submitJob({ wasm, inputs })
+      const results = await job.results({ timeout: 60_000 })
+      expect(results.map((r) => Number(new TextDecoder().decode(r.output)))).toEqual(inputs.map(primesIn))
+      const view = await job.status()
+      expect(view.state).toBe('completed')
+      expect(view.finishedAt).toBeGreaterThanOrEqual(view.createdAt)
+      for (const shard of view.shardList) {
+        expect(shard.state).toBe('accepted')
+        expect(shard.majority?.length).toBeGreaterThanOrEqual(2)
+        const voted = shard.replicas.filter((r) => r.vote === 'majority')
+        expect(voted.length).toBeGreaterThanOrEqual(2)
+        for (const r of voted) {
+          expect(r.digest).toBe(shard.digest)
+          expect(r.outcome).toBe('ok')
+          expect(r.fuelUsed).toBeGreaterThan(0)
+          expect(r.attempt).toBe(1)
+          expect(r.finishedAt).toBeGreaterThanOrEqual(r.dispatchedAt)
+        }
+      }
+      const providers = await cluster.client.providers()
+      expect(providers.filter((p) => p.online)).toHaveLength(3)
+      expect(providers.reduce((n, p) => n + p.counters.valid, 0)).toBeGreaterThanOrEqual(12)
+    })
+
+    it('is idempotent by content, and lists jobs newest first with filters and paging', async () => {
+      cluster = await startCluster(kind)
+      const a = await cluster.client.submitJob({ wasm, inputs: ranges(1) })
+      const again = await cluster.client.submitJob({ wasm, inputs: ranges(1) })
+      expect(again.id).toBe(a.id)
+      await a.waitFor({ timeout: 30_000 })
+      const b = await cluster.client.submitJob({ wasm, inputs: ranges(2) })
+      await b.waitFor({ timeout: 30_000 })
+      const page = await cluster.client.listJobs({ limit: 1 })
+      expect(page.total).toBe(2)
+      expect(page.items.map((j) => j.id)).toEqual([b.id])
+      const second = await cluster.client.listJobs({ limit: 1, offset: 1 })
+      expect(second.items.map((j) => j.id)).toEqual([a.id])
+      expect((await cluster.client.listJobs({ state: 'completed' })).total).toBe(2)
+      expect((await cluster.client.listJobs({ state: 'running' })).total).toBe(0)
+    })
+
+    it('explains why a job waits, then runs it when providers arrive', async () => {
+      cluster = await startCluster(kind, { agents: ['honest'] })
+      const job = await cluster.client.submitJob({ wasm, inputs: ranges(2) })
+      await until(async () => (await job.status()).reason?.startsWith('waiting: only 1 provider online') === true)
+      await cluster.addAgent()
+      await cluster.addAgent()
+      expect((await job.waitFor({ timeout: 60_000 })).state).toBe('completed')
+    })
+
+    it('cancels a job: undecided shards end cancelled and its stream says so', async () => {
+      cluster = await startCluster(kind, { agents: ['honest'] })
+      const job = await cluster.client.submitJob({ wasm, inputs: ranges(3) })
+      const done = new Promise<JobEvent>((resolve) => job.on('job:done', (e) => resolve({ type: 'job:done', ...e })))
+      await cluster.client.cancelJob(job.id)
+      const view = await job.waitFor({ timeout: 10_000 })
+      expect(view.state).toBe('cancelled')
+      expect(view.shardList.every((s) => s.state === 'cancelled')).toBe(true)
+      expect(await done).toMatchObject({ type: 'job:done', state: 'cancelled' })
+      job.close()
+    })
+
+    it('accepts the honest digest when 1 of 3 providers lies, and records the liar in the minority', async () => {
+      cluster = await startCluster(kind, { agents: ['honest', 'honest', { lie: 'forged' }] })
+      const liar = cluster.agents[2]!.peerId
+      const inputs = ranges(6)
+      const job = await cluster.client.submitJob({ wasm, inputs })
+      const results = await job.results({ timeout: 60_000 })
+      expect(results.map((r) => Number(new TextDecoder().decode(r.output)))).toEqual(inputs.map(primesIn))
+      for (const r of results) expect(r.majority).not.toContain(liar)
+      const view = await job.status()
+      const liarVotes = view.shardList.flatMap((s) => s.replicas).filter((r) => r.provider === liar && r.vote !== undefined)
+      for (const r of liarVotes) expect(r.vote).toBe('minority')
+      const liarView = (await cluster.client.providers()).find((p) => p.peerId === liar)
+      expect(liarView?.counters.valid).toBe(0)
+      expect(liarView?.counters.invalid).toBe(liarVotes.length)
+    })
+
+    it('escalates to more replicas when 2 of 3 disagree with each other', async () => {
+      cluster = await startCluster(kind, { agents: [{ lie: 'a' }, { lie: 'b' }, 'honest'] })
+      const job = await cluster.client.submitJob({ wasm, inputs: ranges(2) })
+      const escalated = new Promise<void>((resolve) => job.on('shard:escalated', () => resolve()))
+      await escalated
+      // Every result so far disagrees; a fourth, distinct provider settles it.
+      await cluster.addAgent()
+      const results = await job.results({ timeout: 60_000 })
+      for (const r of results) {
+        expect(r.state).toBe('accepted')
+        expect(r.majority).toHaveLength(2)
+        expect(r.minority).toHaveLength(2)
+      }
+      const view = await job.status()
+      expect(view.shardList.every((s) => s.replicas.length === 4)).toBe(true)
+    })
+
+    it('records a late result after reassignment but never counts it', async () => {
+      cluster = await startCluster(kind, {
+        agents: ['honest', 'honest', { slowMs: 2500 }, 'honest'],
+        coordinator: { leaseGraceMs: 0 },
+      })
+      const slow = cluster.agents[2]!.peerId
+      const job = await cluster.client.submitJob({ wasm, inputs: ranges(4), limits: { timeoutMs: 1000 } })
+      const results = await job.results({ timeout: 60_000 })
+      for (const r of results) {
+        expect(r.state).toBe('accepted')
+        expect(r.majority).not.toContain(slow)
+      }
+      await new Promise((r) => setTimeout(r, 3000))
+      const view = await job.status()
+      const slowReplicas = view.shardList.flatMap((s) => s.replicas).filter((r) => r.provider === slow)
+      for (const r of slowReplicas) expect(r.vote).toBeUndefined()
+      const counted = view.shardList.map((s) => s.replicas.filter((r) => r.vote === 'majority').length)
+      for (const n of counted) expect(n).toBe(2)
+    })
+
+    it('carries on after its coordinator restarts on the same storage', async () => {
+      cluster = await startCluster(kind)
+      const inputs = ranges(12, 400_000)
+      const job = await cluster.client.submitJob({ wasm, inputs })
+      const firstAccepted = new Promise<void>((resolve) => job.on('shard:accepted', () => resolve()))
+      await firstAccepted
+      job.close()
+      await cluster.stopCoordinator()
+      await cluster.restartCoordinator()
+      const handle = cluster.client.job(job.id)
+      const results = await handle.results({ timeout: 90_000 })
+      expect(results.map((r) => r.state)).toEqual(inputs.map(() => 'accepted'))
+      expect(results.map((r) => Number(new TextDecoder().decode(r.output)))).toEqual(inputs.map(primesIn))
+      const view = await handle.status()
+      expect(view.shards.accepted).toBe(12)
+    })
+  })
+}
