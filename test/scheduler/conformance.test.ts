@@ -8,7 +8,9 @@ import type { JobEvent } from '@quorate/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type BackendKind, type Cluster, startCluster } from '../helpers/cluster.ts'
 
-const wasm = new Uint8Array(await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')))
+const wasm = new Uint8Array(
+  await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')),
+)
 const ranges = (n: number, size = 20_000) => Array.from({ length: n }, (_, i) => `${i * size} ${(i + 1) * size}`)
 
 function primesIn(text: string): number {
@@ -112,7 +114,9 @@ for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
       expect(results.map((r) => Number(new TextDecoder().decode(r.output)))).toEqual(inputs.map(primesIn))
       for (const r of results) expect(r.majority).not.toContain(liar)
       const view = await job.status()
-      const liarVotes = view.shardList.flatMap((s) => s.replicas).filter((r) => r.provider === liar && r.vote !== undefined)
+      const liarVotes = view.shardList
+        .flatMap((s) => s.replicas)
+        .filter((r) => r.provider === liar && r.vote !== undefined)
       for (const r of liarVotes) expect(r.vote).toBe('minority')
       const liarView = (await cluster.client.providers()).find((p) => p.peerId === liar)
       expect(liarView?.counters.valid).toBe(0)

@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { createQuorateNode, type Libp2p, loadOrCreatePrivateKey } from '@quorate/net'
-import { inspectModule } from '@quorate/runtime'
 import { type CoordinatorInfo, InvalidOptionError, type JobSpec } from '@quorate/protocol'
+import { inspectModule } from '@quorate/runtime'
 import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
 import { AgentHub } from './agent-hub.ts'
@@ -201,7 +201,10 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       httpOptions.inspectModule = options.inspectModule ?? runtimeCheck
       if (options.explorerDir !== undefined) httpOptions.explorerDir = options.explorerDir
       // Request lines at info level would drown everything else; the API logs warnings and errors.
-      http = createHttpApi({ jobs, metrics, logger: logger.child({ component: 'http' }, { level: 'warn' }) }, httpOptions)
+      http = createHttpApi(
+        { jobs, metrics, logger: logger.child({ component: 'http' }, { level: 'warn' }) },
+        httpOptions,
+      )
       await http.listen({
         host: options.httpHost ?? COORDINATOR_DEFAULTS.httpHost,
         port: options.httpPort ?? COORDINATOR_DEFAULTS.httpPort,

@@ -16,6 +16,8 @@ Options:
   --redis URL          share work with other coordinators on this Redis (BullMQ backend)
                        (env QUORATE_REDIS_URL; default: the embedded SQLite backend in --data-dir)
   --namespace NAME     Redis key namespace, hash-tagged for Redis Cluster (env QUORATE_REDIS_NAMESPACE, default quorate)
+  --shard-lease MS     with --redis: how long a coordinator holds a shard without renewing before
+                       another takes it over (default 15000)
   --json-ready         print one JSON line {"event":"ready",...} on stdout when listening
   -h, --help           show this help
 
@@ -42,6 +44,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     'p2p-listen': { type: 'string', multiple: true },
     redis: { type: 'string' },
     namespace: { type: 'string' },
+    'shard-lease': { type: 'string' },
     'json-ready': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   })
@@ -55,6 +58,9 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   const coordinator = createCoordinator({
     ...(redisUrl === undefined ? {} : { redisUrl }),
     ...(namespace === undefined ? {} : { redisNamespace: namespace }),
+    ...(values['shard-lease'] === undefined
+      ? {}
+      : { shardLeaseMs: intFlag('shard-lease', values['shard-lease'], 15_000, 1000) }),
     dataDir: fromEnv(values['data-dir'], 'QUORATE_DATA_DIR', '.quorate/coordinator'),
     httpHost: fromEnv(values.host, 'QUORATE_HTTP_HOST', '127.0.0.1'),
     httpPort: intFlag('port', fromEnv(values.port, 'QUORATE_HTTP_PORT'), 7700, 0),

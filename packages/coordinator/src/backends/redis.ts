@@ -100,7 +100,17 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     if (redis === undefined) throw new QuorateError(ErrorCode.INTERNAL, 'the Redis backend is not started')
     return redis
   }
-  const connection = () => new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: false })
+  let lastConnectionError = 0
+  const connection = () => {
+    const r = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: false })
+    // ioredis reconnects by itself; say so once every few seconds instead of on every attempt.
+    r.on('error', (err) => {
+      if (Date.now() - lastConnectionError < 5_000) return
+      lastConnectionError = Date.now()
+      options.logger?.warn({ err: err.message }, 'Redis connection error; reconnecting')
+    })
+    return r
+  }
 
   const run = async (name: ScriptName, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> => {
     const r = client()
