@@ -9,58 +9,18 @@ import {
   type ListPage,
   type ProviderView,
   type SubmitJobResponse,
-  type TaskLimits,
-  toBase64,
   type WireError,
 } from '@quorate/protocol'
+import { type EstimateParameters, type EstimateReturnType, estimate } from './actions/estimate.ts'
 import { CoordinatorUnreachableError } from './errors.ts'
 import { JobHandle } from './job-handle.ts'
+import { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
 
 export interface ClientOptions {
   /** Base URL of a coordinator's HTTP API, e.g. `http://127.0.0.1:7700`. */
   coordinatorUrl: string
   /** Custom fetch (tests, proxies). @defaultValue globalThis.fetch */
   fetch?: typeof fetch
-}
-
-/** A job as the SDK takes it: bytes as bytes, strings as UTF-8. */
-export interface JobInput {
-  /** The WASI preview1 module. */
-  wasm: Uint8Array
-  /** One entry per shard, given to the module on stdin. */
-  inputs: ReadonlyArray<Uint8Array | string>
-  args?: string[]
-  env?: Record<string, string>
-  /** Replicas per shard. @defaultValue 3 */
-  redundancy?: number
-  /** Matching results that decide a shard. @defaultValue a strict majority of redundancy */
-  quorum?: number
-  /** Most replicas per shard when results disagree. @defaultValue 2 × redundancy − 1 */
-  maxReplicas?: number
-  limits?: Partial<TaskLimits>
-  /** Absolute deadline (Date or Unix ms). */
-  deadline?: Date | number
-  name?: string
-}
-
-const encoder = new TextEncoder()
-
-/** Turn a {@link JobInput} into the JSON job spec the coordinator accepts. */
-export function toJobSpecJson(job: JobInput): JobSpecJson {
-  const spec: JobSpecJson = {
-    version: 1,
-    module: { wasm: toBase64(job.wasm) },
-    inputs: job.inputs.map((i) => toBase64(typeof i === 'string' ? encoder.encode(i) : i)),
-  }
-  if (job.args !== undefined) spec.args = job.args
-  if (job.env !== undefined) spec.env = job.env
-  if (job.redundancy !== undefined) spec.redundancy = job.redundancy
-  if (job.quorum !== undefined) spec.quorum = job.quorum
-  if (job.maxReplicas !== undefined) spec.maxReplicas = job.maxReplicas
-  if (job.limits !== undefined) spec.limits = job.limits
-  if (job.deadline !== undefined) spec.deadline = job.deadline instanceof Date ? job.deadline.getTime() : job.deadline
-  if (job.name !== undefined) spec.name = job.name
-  return spec
 }
 
 export interface QuorateClient {
@@ -75,6 +35,8 @@ export interface QuorateClient {
   cancelJob(jobId: string): Promise<{ id: string; state: JobState }>
   providers(): Promise<ProviderView[]>
   info(): Promise<CoordinatorInfo>
+  /** Fuel bound and placement of a job before submitting it; see {@link estimate}. */
+  estimate(job: EstimateParameters): Promise<EstimateReturnType>
   /** Low-level request helper, used by handles. */
   request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T>
   /** Open a streaming GET (server-sent events). */
@@ -134,7 +96,7 @@ export function createClient(options: ClientOptions): QuorateClient {
     async submitJob(job) {
       const spec = 'wasm' in job ? toJobSpecJson(job) : job
       const submitted = await client.request<SubmitJobResponse>('POST', '/v1/jobs', spec)
-      return new JobHandle(client, submitted.id)
+      return new JobHandle(client, submitted.id, { expectedQuorum: expectedQuorumOf(spec) })
     },
     job: (jobId) => new JobHandle(client, jobId),
     getJob: (jobId) => client.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}`),
@@ -148,6 +110,7 @@ export function createClient(options: ClientOptions): QuorateClient {
     cancelJob: (jobId) => client.request('DELETE', `/v1/jobs/${encodeURIComponent(jobId)}`),
     providers: async () => (await client.request<{ items: ProviderView[] }>('GET', '/v1/providers')).items,
     info: () => client.request('GET', '/v1/info'),
+    estimate: (job) => estimate(client, job),
   }
   return client
 }

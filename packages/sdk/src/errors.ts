@@ -16,11 +16,43 @@ export class CoordinatorUnreachableError extends QuorateError {
   }
 }
 
-/** A result the coordinator returned does not check out. */
+/**
+ * Which check a result failed:
+ * - `shards`: the results do not list every shard of the job, in order
+ * - `digest`: an output does not hash to the digest its shard was accepted with
+ * - `quorum`: an accepted shard is not backed by `quorum` distinct providers
+ * - `view`: the job view and the results disagree about a shard
+ */
+export type VerificationCheck = 'shards' | 'digest' | 'quorum' | 'view'
+
+export interface ResultVerificationErrorParameters {
+  jobId: string
+  /** The shard whose result does not check out, when it is one shard. */
+  shard?: number
+  check: VerificationCheck
+  /** One clause: what is wrong. */
+  problem: string
+  details?: Record<string, unknown>
+}
+
+/**
+ * A result the coordinator returned does not check out: the SDK does not
+ * trust it. `details` names the job, the shard and the check.
+ */
 export class ResultVerificationError extends QuorateError {
   override name = 'ResultVerificationError'
-  constructor(message: string, options: QuorateErrorOptions = {}) {
-    super(ErrorCode.RESULT_VERIFICATION, message, options)
+  constructor(parameters: ResultVerificationErrorParameters, options: Omit<QuorateErrorOptions, 'details'> = {}) {
+    const { jobId, shard, check, problem } = parameters
+    super(
+      ErrorCode.RESULT_VERIFICATION,
+      `result of job ${jobId.slice(0, 12)}${shard === undefined ? '' : ` shard ${shard}`} rejected: ${problem}`,
+      {
+        ...options,
+        details: { jobId, ...(shard === undefined ? {} : { shard }), check, ...parameters.details },
+        hint:
+          options.hint ?? 'the coordinator returned a result it cannot back; do not use it, and report the coordinator',
+      },
+    )
   }
 }
 

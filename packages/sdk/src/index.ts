@@ -4,15 +4,47 @@
  *
  * @example
  * ```ts
- * import { createClient } from '@quorate/sdk'
+ * import { createClient, ranges } from '@quorate/sdk'
  * const client = createClient({ coordinatorUrl: 'http://127.0.0.1:7700' })
- * const job = await client.submitJob({ wasm, inputs: ['2 1000', '1000 2000'], redundancy: 3 })
+ * const job = await client.submitJob({ wasm, inputs: ranges(2, 2000, 2), redundancy: 3 })
  * for (const shard of await job.results()) console.log(shard.index, new TextDecoder().decode(shard.output))
  * ```
  */
 
-export { ErrorCode, isQuorateError, type QuorateError } from '@quorate/protocol'
-export { type ClientOptions, createClient, type JobInput, type QuorateClient, toJobSpecJson } from './client.ts'
-export { CoordinatorUnreachableError, ResultVerificationError, WaitTimeoutError } from './errors.ts'
-export { JobHandle, type ShardResult, type WaitOptions } from './job-handle.ts'
+export { ErrorCode, InvalidOptionError, isQuorateError, type QuorateError } from '@quorate/protocol'
+export {
+  type EstimateClient,
+  type EstimateErrorType,
+  type EstimateParameters,
+  type EstimateReturnType,
+  estimate,
+  type PlacementEstimate,
+} from './actions/estimate.ts'
+export {
+  type MapReduceJobOptions,
+  type MapReduceParameters,
+  type MapReduceReturnType,
+  mapReduce,
+} from './actions/map-reduce.ts'
+export {
+  type ShardResult,
+  type VerifyResultsErrorType,
+  type VerifyResultsParameters,
+  type VerifyResultsReturnType,
+  verifyResults,
+} from './actions/verify-results.ts'
+export { type ClientOptions, createClient, type QuorateClient } from './client.ts'
+export {
+  CoordinatorUnreachableError,
+  ResultVerificationError,
+  type ResultVerificationErrorParameters,
+  type VerificationCheck,
+  WaitTimeoutError,
+} from './errors.ts'
+export { JobHandle, type WaitOptions } from './job-handle.ts'
+export { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
+export { type SplitBytesParameters, splitBytes } from './sharding/bytes.ts'
+export { type SplitItemsParameters, splitItems } from './sharding/items.ts'
+export { type SplitLinesParameters, splitLines } from './sharding/lines.ts'
+export { ranges } from './sharding/ranges.ts'
 export { readEventStream, type ServerSentEvent } from './sse.ts'

@@ -1,31 +1,9 @@
 import { EventEmitter } from 'node:events'
-import {
-  fromBase64,
-  isTerminalJobState,
-  type JobEvent,
-  type JobEventMap,
-  type JobView,
-  type ShardState,
-  sha256Hex,
-} from '@quorate/protocol'
+import { isTerminalJobState, type JobEvent, type JobEventMap, type JobView } from '@quorate/protocol'
+import { type ShardResult, verifyResults } from './actions/verify-results.ts'
 import type { QuorateClient } from './client.ts'
-import { ResultVerificationError, WaitTimeoutError } from './errors.ts'
+import { WaitTimeoutError } from './errors.ts'
 import { readEventStream } from './sse.ts'
-
-/** One shard's decided result, checked by the SDK. */
-export interface ShardResult {
-  index: number
-  state: ShardState
-  /** Accepted output (for `ok` outcomes); its sha256 was checked against `digest`. */
-  output?: Uint8Array
-  digest?: string
-  outcome?: string
-  /** Providers whose results formed the quorum. */
-  majority: string[]
-  /** Providers whose results disagreed with it. */
-  minority: string[]
-  reason?: string
-}
 
 type HandleEvents = { [K in keyof JobEventMap]: [JobEventMap[K] & { at: number }] } & {
   error: [Error]
@@ -46,12 +24,18 @@ export interface WaitOptions {
 export class JobHandle extends EventEmitter<HandleEvents> {
   readonly id: string
   readonly #client: QuorateClient
+  readonly #expectedQuorum: number | undefined
   #streaming: AbortController | undefined
 
-  constructor(client: QuorateClient, id: string) {
+  /**
+   * @param options.expectedQuorum - the quorum the job was submitted with;
+   * `results()` rejects a job view that claims less. `submitJob` sets it.
+   */
+  constructor(client: QuorateClient, id: string, options: { expectedQuorum?: number } = {}) {
     super()
     this.id = id
     this.#client = client
+    this.#expectedQuorum = options.expectedQuorum
     this.on('newListener', (name) => {
       if (name !== 'error' && name !== 'newListener') this.#startStream()
     })
@@ -101,38 +85,18 @@ export class JobHandle extends EventEmitter<HandleEvents> {
 
   /**
    * Wait for the job to finish and return every shard's result, in shard
-   * order. Each output is checked against its digest.
+   * order, checked by {@link verifyResults}: outputs against their digests,
+   * accepted shards against the job's quorum of distinct providers. A result
+   * that does not check out throws a `ResultVerificationError`
+   * (code `RESULT_VERIFICATION`) naming the shard.
    */
   async results(options: WaitOptions = {}): Promise<ShardResult[]> {
     await this.waitFor(options)
-    const view = await this.#client.getResults(this.id)
-    return view.shards.map((shard) => {
-      const result: ShardResult = {
-        index: shard.index,
-        state: shard.state,
-        majority: shard.majority,
-        minority: shard.minority,
-      }
-      if (shard.digest !== undefined) result.digest = shard.digest
-      if (shard.outcome !== undefined) result.outcome = shard.outcome
-      if (shard.reason !== undefined) result.reason = shard.reason
-      if (shard.output !== undefined) {
-        const output = fromBase64(shard.output)
-        if (output === undefined) {
-          throw new ResultVerificationError(`shard ${shard.index}: output is not valid base64`, {
-            details: { jobId: this.id, shard: shard.index },
-          })
-        }
-        const actual = sha256Hex(output)
-        if (actual !== shard.digest) {
-          throw new ResultVerificationError(
-            `shard ${shard.index}: the output's sha256 is ${actual}, but the accepted digest is ${shard.digest}`,
-            { details: { jobId: this.id, shard: shard.index, expected: shard.digest, actual } },
-          )
-        }
-        result.output = output
-      }
-      return result
+    const [job, results] = await Promise.all([this.status(), this.#client.getResults(this.id)])
+    return verifyResults({
+      job,
+      results,
+      ...(this.#expectedQuorum === undefined ? {} : { expectedQuorum: this.#expectedQuorum }),
     })
   }
 

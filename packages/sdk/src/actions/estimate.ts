@@ -1,0 +1,100 @@
+import { type InvalidJobSpecError, type JobSpecJson, type ProviderView, parseJobSpec } from '@quorate/protocol'
+import { type JobInput, toJobSpecJson } from '../job-spec.ts'
+
+/** Anything that can list the coordinator's providers (a `QuorateClient` can). */
+export interface EstimateClient {
+  providers(): Promise<ProviderView[]>
+}
+
+export type EstimateParameters = JobInput | JobSpecJson
+
+/** Whether the network can place the job's replicas right now, and why not. */
+export interface PlacementEstimate {
+  /** False when there are too few online providers (or operators) to place every replica of a shard. */
+  canRunNow: boolean
+  /** Online providers. */
+  online: number
+  /** Distinct operators among them (a provider that names no operator counts as its own). */
+  operators: number
+  /** Providers (of distinct operators) each shard needs: its redundancy. */
+  needed: number
+  /** Task slots free across the online providers. */
+  freeSlots: number
+  /** Why the job cannot run now, or why it would wait. */
+  reason?: string
+}
+
+export interface EstimateReturnType {
+  shards: number
+  redundancy: number
+  quorum: number
+  maxReplicas: number
+  /** Replicas run: `expected` when every shard's results agree (shards × redundancy), `worstCase` when every shard escalates (shards × maxReplicas). */
+  replicas: { expected: number; worstCase: number }
+  /**
+   * Fuel bound, in fuel units (the runtime's metered instructions): replicas ×
+   * the job's per-replica fuel limit. An upper bound: a replica stops at its limit.
+   */
+  fuel: { perReplica: number; expected: number; worstCase: number }
+  placement: PlacementEstimate
+}
+
+export type EstimateErrorType = InvalidJobSpecError
+
+/**
+ * Estimate what a job costs before submitting it, and whether the network
+ * can run it now.
+ *
+ * The spec is validated exactly as the coordinator validates it (an
+ * `InvalidJobSpecError` names the field). The cost is an upper bound in
+ * **fuel units**, not in a currency: there are no prices yet. A fuel price
+ * from the chain's escrow turns it into tokens, and the gas of settlement
+ * is added then.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from '@quorate/sdk'
+ * const client = createClient({ coordinatorUrl: 'http://127.0.0.1:7700' })
+ * const estimate = await client.estimate({ wasm, inputs: ['1 1000', '1000 2000'], redundancy: 3 })
+ * if (!estimate.placement.canRunNow) console.log(estimate.placement.reason)
+ * // "cannot run now: only 2 providers online, redundancy 3 needs 3"
+ * console.log(`at most ${estimate.fuel.worstCase} fuel`)
+ * ```
+ */
+export async function estimate(client: EstimateClient, parameters: EstimateParameters): Promise<EstimateReturnType> {
+  const spec = parseJobSpec('wasm' in parameters ? toJobSpecJson(parameters) : parameters)
+  const shards = spec.inputs.length
+  const replicas = { expected: shards * spec.redundancy, worstCase: shards * spec.maxReplicas }
+  const perReplica = spec.limits.fuel
+  return {
+    shards,
+    redundancy: spec.redundancy,
+    quorum: spec.quorum,
+    maxReplicas: spec.maxReplicas,
+    replicas,
+    fuel: { perReplica, expected: replicas.expected * perReplica, worstCase: replicas.worstCase * perReplica },
+    placement: placementOf(await client.providers(), spec.redundancy),
+  }
+}
+
+/** Explain placement from the provider list, the way the scheduler places: one replica per provider and per operator. */
+export function placementOf(providers: readonly ProviderView[], redundancy: number): PlacementEstimate {
+  const online = providers.filter((p) => p.online)
+  const operators = new Set(online.map((p) => p.operator ?? `peer:${p.peerId}`)).size
+  const freeSlots = online.reduce((sum, p) => sum + Math.max(0, p.capacity - p.running), 0)
+  const placement: PlacementEstimate = {
+    canRunNow: online.length >= redundancy && operators >= redundancy,
+    online: online.length,
+    operators,
+    needed: redundancy,
+    freeSlots,
+  }
+  if (online.length < redundancy) {
+    placement.reason = `cannot run now: only ${online.length} provider${online.length === 1 ? '' : 's'} online, redundancy ${redundancy} needs ${redundancy}`
+  } else if (operators < redundancy) {
+    placement.reason = `cannot run now: the ${online.length} online providers belong to ${operators} operator${operators === 1 ? '' : 's'}, redundancy ${redundancy} needs ${redundancy}`
+  } else if (freeSlots === 0) {
+    placement.reason = `will wait: all ${online.length} online providers are busy`
+  }
+  return placement
+}

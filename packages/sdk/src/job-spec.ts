@@ -1,0 +1,46 @@
+import { JOB_DEFAULTS, type JobSpecJson, type TaskLimits, toBase64 } from '@quorate/protocol'
+
+/** A job as the SDK takes it: bytes as bytes, strings as UTF-8. */
+export interface JobInput {
+  /** The WASI preview1 module. */
+  wasm: Uint8Array
+  /** One entry per shard, given to the module on stdin. */
+  inputs: ReadonlyArray<Uint8Array | string>
+  args?: string[]
+  env?: Record<string, string>
+  /** Replicas per shard. @defaultValue 3 */
+  redundancy?: number
+  /** Matching results that decide a shard. @defaultValue a strict majority of redundancy */
+  quorum?: number
+  /** Most replicas per shard when results disagree. @defaultValue 2 × redundancy − 1 */
+  maxReplicas?: number
+  limits?: Partial<TaskLimits>
+  /** Absolute deadline (Date or Unix ms). */
+  deadline?: Date | number
+  name?: string
+}
+
+const encoder = new TextEncoder()
+
+/** Turn a {@link JobInput} into the JSON job spec the coordinator accepts. */
+export function toJobSpecJson(job: JobInput): JobSpecJson {
+  const spec: JobSpecJson = {
+    version: 1,
+    module: { wasm: toBase64(job.wasm) },
+    inputs: job.inputs.map((i) => toBase64(typeof i === 'string' ? encoder.encode(i) : i)),
+  }
+  if (job.args !== undefined) spec.args = job.args
+  if (job.env !== undefined) spec.env = job.env
+  if (job.redundancy !== undefined) spec.redundancy = job.redundancy
+  if (job.quorum !== undefined) spec.quorum = job.quorum
+  if (job.maxReplicas !== undefined) spec.maxReplicas = job.maxReplicas
+  if (job.limits !== undefined) spec.limits = job.limits
+  if (job.deadline !== undefined) spec.deadline = job.deadline instanceof Date ? job.deadline.getTime() : job.deadline
+  if (job.name !== undefined) spec.name = job.name
+  return spec
+}
+
+/** The quorum a spec asks for, with the coordinator's default (the smallest strict majority of redundancy). */
+export function expectedQuorumOf(spec: JobSpecJson): number {
+  return spec.quorum ?? Math.floor((spec.redundancy ?? JOB_DEFAULTS.redundancy) / 2) + 1
+}
