@@ -3,6 +3,7 @@ import { coordinatorCommand, coordinatorHelp } from './commands/coordinator.ts'
 import { devnetCommand, devnetHelp } from './commands/devnet.ts'
 import {
   cancelCommand,
+  estimateCommand,
   logsCommand,
   providersCommand,
   resultsCommand,
@@ -10,7 +11,7 @@ import {
   submitCommand,
   submitHelp,
 } from './commands/jobs.ts'
-import { EXIT, reportError, UsageError } from './output.ts'
+import { EXIT, errorJson, reportError, UsageError } from './output.ts'
 
 export const VERSION = '0.1.0'
 
@@ -21,9 +22,10 @@ Usage: quorate <command> [options]
 Commands:
   devnet                 start a local network (coordinator + agents) and run a demo job
   submit                 submit a job and follow it to its results
+  estimate               a job's replicas and fuel bound, and whether it can run now
   status JOB_ID          show a job, its shards and votes
   results JOB_ID         fetch a finished job's outputs (--out DIR to save them)
-  logs JOB_ID            print the tasks' captured stderr
+  logs JOB_ID            print the tasks' captured stderr (--follow as the job runs)
   cancel JOB_ID          cancel a job
   providers              list providers and their counters
   coordinator start      run a coordinator
@@ -31,13 +33,18 @@ Commands:
 
 Run "quorate <command> --help" for a command's options and examples.
 
+Settings come from flags, then QUORATE_* environment variables, then a config file
+(--config FILE, else ./quorate.json, else $XDG_CONFIG_HOME/quorate/config.json), e.g.
+  {"coordinator": "http://127.0.0.1:7700", "redundancy": 3}
+
 Exit codes: 0 success; 1 the job did not fully succeed; 2 bad usage or bad input;
-3 coordinator unreachable; 4 internal error.
+3 coordinator unreachable; 4 internal error; 5 a result did not verify.
 `
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   devnet: devnetCommand,
   submit: submitCommand,
+  estimate: estimateCommand,
   status: statusCommand,
   results: resultsCommand,
   logs: logsCommand,
@@ -63,6 +70,8 @@ export async function main(argv: string[]): Promise<number> {
     if (command === undefined) throw new UsageError(`unknown command "${name}"`)
     return await command(rest)
   } catch (err) {
+    // Scripts asked for JSON: give them the error as JSON too, and the person the message on stderr.
+    if (rest.includes('--json')) process.stdout.write(`${errorJson(err)}\n`)
     return reportError(err)
   }
 }

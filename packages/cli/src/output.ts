@@ -11,6 +11,8 @@ export const EXIT = {
   UNAVAILABLE: 3,
   /** Anything else. */
   INTERNAL: 4,
+  /** A result the coordinator returned did not verify (digest or quorum): do not use it. */
+  UNVERIFIED: 5,
 } as const
 
 export class UsageError extends Error {
@@ -39,6 +41,8 @@ export function reportError(err: unknown): number {
         return EXIT.USAGE
       case 'COORDINATOR_UNREACHABLE':
         return EXIT.UNAVAILABLE
+      case 'RESULT_VERIFICATION':
+        return EXIT.UNVERIFIED
       default:
         return EXIT.INTERNAL
     }
@@ -49,4 +53,13 @@ export function reportError(err: unknown): number {
 
 export function shortId(id: string, length = 8): string {
   return id.length <= length ? id : id.slice(0, length)
+}
+
+/** The error as one JSON document, for `--json` callers: `{"error": {"code", "message", "details"}}`. */
+export function errorJson(err: unknown): string {
+  if (err instanceof UsageError) return JSON.stringify({ error: { code: 'USAGE', message: err.message } })
+  if (isQuorateError(err)) {
+    return JSON.stringify({ error: { code: err.code, message: err.message, details: err.details } })
+  }
+  return JSON.stringify({ error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } })
 }

@@ -1,73 +1,126 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { isTerminalJobState, type JobEvent, type JobView } from '@quorate/protocol'
-import { createClient, type JobInput, type QuorateClient } from '@quorate/sdk'
-import { DEFAULT_COORDINATOR_URL, fromEnv, intFlag, parse } from '../args.ts'
+import { isTerminalJobState, type JobEvent, type JobView, parseJobSpec } from '@quorate/protocol'
+import { createClient, type JobInput, type QuorateClient, splitLines, toJobSpecJson } from '@quorate/sdk'
+import { DEFAULT_COORDINATOR_URL, intFlag, parse } from '../args.ts'
+import { resolveConfig } from '../config.ts'
 import { EXIT, shortId, UsageError } from '../output.ts'
+import { followLogs, printLogEntries } from './logs.ts'
 
-const coordinatorFlag = { coordinator: { type: 'string' as const, short: 'c' as const } }
-const helpFlag = { help: { type: 'boolean' as const, short: 'h' as const } }
-
-function clientFrom(values: { coordinator?: string | undefined }): QuorateClient {
-  return createClient({
-    coordinatorUrl: fromEnv(values.coordinator, 'QUORATE_COORDINATOR_URL', DEFAULT_COORDINATOR_URL),
-  })
+/** Flags every job command takes. */
+const commonFlags = {
+  coordinator: { type: 'string' as const, short: 'c' as const },
+  config: { type: 'string' as const },
+  help: { type: 'boolean' as const, short: 'h' as const },
 }
 
-export const submitHelp = `Usage: quorate submit --wasm FILE --input FILE [--input FILE ...] [options]
+/** Help text for {@link commonFlags}. */
+const commonHelp = `  -c, --coordinator URL   coordinator HTTP API (env QUORATE_COORDINATOR_URL, config "coordinator",
+                          default ${DEFAULT_COORDINATOR_URL})
+  --config FILE           config file (env QUORATE_CONFIG; default ./quorate.json, then
+                          $XDG_CONFIG_HOME/quorate/config.json)
+  -h, --help              show this help`
 
-Submit a job: one WASI module, one shard per input file (given to the module on stdin).
+async function clientFrom(values: {
+  coordinator?: string | undefined
+  config?: string | undefined
+}): Promise<QuorateClient> {
+  const config = await resolveConfig(values)
+  return createClient({ coordinatorUrl: config.coordinator })
+}
 
-Options:
-  -c, --coordinator URL   coordinator HTTP API (env QUORATE_COORDINATOR_URL, default ${DEFAULT_COORDINATOR_URL})
-  --wasm FILE             the WebAssembly (WASI preview1) module
+const jobFlagsHelp = `  --wasm FILE             the WebAssembly (WASI preview1) module
   --input FILE            a shard input; repeat for more shards
+  --input-lines FILE      split FILE into shards of whole lines (instead of --input)
+  --lines-per-shard N     lines per shard with --input-lines (default 1000)
   --arg VALUE             an argument passed to the module; repeatable
-  --redundancy N          replicas per shard (default 3)
-  --quorum N              matching results that decide a shard (default: strict majority)
+  --redundancy N          replicas per shard (env QUORATE_REDUNDANCY, config "redundancy", default 3)
+  --quorum N              matching results that decide a shard (env QUORATE_QUORUM, config "quorum",
+                          default: strict majority)
   --max-replicas N        most replicas per shard when results disagree (default 2r-1)
   --timeout MS            wall-clock limit per replica
   --fuel N                instruction budget per replica
-  --name NAME             a label for the job
+  --name NAME             a label for the job`
+
+export const submitHelp = `Usage: quorate submit --wasm FILE (--input FILE ... | --input-lines FILE) [options]
+
+Submit a job: one WASI module, one shard per input (given to the module on stdin), and follow it
+to its voted results. The spec is checked before it is sent; a bad one names the field.
+
+Options:
+${jobFlagsHelp}
   --detach                print the job id and return at once
-  --json                  machine-readable output: one JSON document on stdout
-  -h, --help              show this help
+  --json                  machine-readable output: one JSON document on stdout (errors too:
+                          {"error": {"code", "message", "details"}})
+${commonHelp}
 
-Exit codes: 0 every shard accepted, 1 some shards failed, 2 bad input, 3 coordinator unreachable.
+Exit codes: 0 every shard accepted, 1 some shards failed (or the job was cancelled or expired),
+2 bad input or spec, 3 coordinator unreachable, 4 internal error.
 
-Example:
-  quorate submit --wasm examples/primes/build/primes.wasm --input range1.txt --input range2.txt --redundancy 3
+Examples:
+  quorate submit --wasm examples/primes/build/primes.wasm --input range1.txt --input range2.txt
+  quorate submit --wasm examples/wordcount/build/wordcount.wasm --input-lines book.txt \\
+    --lines-per-shard 5000 --redundancy 3 --json > result.json
+  quorate submit --wasm job.wasm --input a.txt --detach -c http://10.0.0.5:7700
 `
 
-export async function submitCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {
-    ...coordinatorFlag,
-    ...helpFlag,
-    wasm: { type: 'string' },
-    input: { type: 'string', multiple: true },
-    arg: { type: 'string', multiple: true },
-    redundancy: { type: 'string' },
-    quorum: { type: 'string' },
-    'max-replicas': { type: 'string' },
-    timeout: { type: 'string' },
-    fuel: { type: 'string' },
-    name: { type: 'string' },
-    detach: { type: 'boolean' },
-    json: { type: 'boolean' },
-  })
-  if (values.help === true) {
-    process.stdout.write(submitHelp)
-    return EXIT.OK
-  }
+const jobFlags = {
+  wasm: { type: 'string' as const },
+  input: { type: 'string' as const, multiple: true as const },
+  'input-lines': { type: 'string' as const },
+  'lines-per-shard': { type: 'string' as const },
+  arg: { type: 'string' as const, multiple: true as const },
+  redundancy: { type: 'string' as const },
+  quorum: { type: 'string' as const },
+  'max-replicas': { type: 'string' as const },
+  timeout: { type: 'string' as const },
+  fuel: { type: 'string' as const },
+  name: { type: 'string' as const },
+}
+
+interface JobFlagValues {
+  wasm?: string | undefined
+  input?: string[] | undefined
+  'input-lines'?: string | undefined
+  'lines-per-shard'?: string | undefined
+  arg?: string[] | undefined
+  redundancy?: string | undefined
+  quorum?: string | undefined
+  'max-replicas'?: string | undefined
+  timeout?: string | undefined
+  fuel?: string | undefined
+  name?: string | undefined
+  coordinator?: string | undefined
+  config?: string | undefined
+}
+
+/** Build the job from flags (with config precedence) and check it as the coordinator would. */
+async function jobFromFlags(values: JobFlagValues): Promise<{ job: JobInput; client: QuorateClient }> {
   if (values.wasm === undefined) throw new UsageError('--wasm FILE is required')
-  if (values.input === undefined || values.input.length === 0)
-    throw new UsageError('at least one --input FILE is required')
+  const files = values.input ?? []
+  const linesFile = values['input-lines']
+  if (files.length > 0 && linesFile !== undefined) throw new UsageError('give --input or --input-lines, not both')
+  if (files.length === 0 && linesFile === undefined) {
+    throw new UsageError('at least one --input FILE (or --input-lines FILE) is required')
+  }
+  if (values['lines-per-shard'] !== undefined && linesFile === undefined) {
+    throw new UsageError('--lines-per-shard goes with --input-lines FILE')
+  }
   const wasm = await readFileOrUsage(values.wasm, '--wasm')
-  const inputs = await Promise.all(values.input.map((f) => readFileOrUsage(f, '--input')))
+  let inputs: Uint8Array[]
+  if (linesFile !== undefined) {
+    const linesPerShard = intFlag('lines-per-shard', values['lines-per-shard'], 1000)
+    inputs = splitLines(await readFileOrUsage(linesFile, '--input-lines'), { linesPerShard })
+    if (inputs.length === 0)
+      throw new UsageError(`--input-lines ${linesFile}: the file is empty, so there are no shards`)
+  } else {
+    inputs = await Promise.all(files.map((f) => readFileOrUsage(f, '--input')))
+  }
+  const config = await resolveConfig(values)
   const job: JobInput = { wasm, inputs }
   if (values.arg !== undefined) job.args = values.arg
-  const redundancy = intFlag('redundancy', values.redundancy, undefined)
-  const quorum = intFlag('quorum', values.quorum, undefined)
+  const redundancy = intFlag('redundancy', config.redundancy, undefined)
+  const quorum = intFlag('quorum', config.quorum, undefined)
   const maxReplicas = intFlag('max-replicas', values['max-replicas'], undefined)
   const timeoutMs = intFlag('timeout', values.timeout, undefined)
   const fuel = intFlag('fuel', values.fuel, undefined)
@@ -80,8 +133,20 @@ export async function submitCommand(argv: string[]): Promise<number> {
     if (fuel !== undefined) job.limits.fuel = fuel
   }
   if (values.name !== undefined) job.name = values.name
+  // The same validation the coordinator runs: a bad spec fails here, offline, naming the field.
+  parseJobSpec(toJobSpecJson(job))
+  return { job, client: createClient({ coordinatorUrl: config.coordinator }) }
+}
 
-  const client = clientFrom(values)
+export async function submitCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    ...commonFlags,
+    ...jobFlags,
+    detach: { type: 'boolean' },
+    json: { type: 'boolean' },
+  })
+  if (values.help === true) return help(submitHelp)
+  const { job, client } = await jobFromFlags(values)
   const handle = await client.submitJob(job)
   if (values.detach === true) {
     process.stdout.write(values.json === true ? `${JSON.stringify({ id: handle.id })}\n` : `${handle.id}\n`)
@@ -89,8 +154,8 @@ export async function submitCommand(argv: string[]): Promise<number> {
   }
   const json = values.json === true
   if (!json) {
-    process.stderr.write(`submitted job ${handle.id} (${inputs.length} shards)\n`)
-    const progress = new ProgressPrinter(inputs.length)
+    process.stderr.write(`submitted job ${handle.id} (${job.inputs.length} shards)\n`)
+    const progress = new ProgressPrinter(job.inputs.length)
     for await (const event of handle) progress.onEvent(event)
     progress.finish()
   }
@@ -117,6 +182,43 @@ export async function submitCommand(argv: string[]): Promise<number> {
     printJob(view)
   }
   return view.state === 'completed' ? EXIT.OK : EXIT.JOB_FAILED
+}
+
+export const estimateHelp = `Usage: quorate estimate --wasm FILE (--input FILE ... | --input-lines FILE) [options]
+
+Before submitting: the job's replicas and fuel bound (expected, and worst case when every shard
+escalates to --max-replicas), and whether the network can place it now. The bound is in fuel
+units (metered instructions); there are no prices yet.
+
+Options:
+${jobFlagsHelp}
+  --json                  one JSON document on stdout
+${commonHelp}
+
+Exit codes: 0 the job can run now, 1 it cannot (too few providers or operators online), 2 bad
+input or spec, 3 coordinator unreachable.
+
+Example:
+  quorate estimate --wasm examples/primes/build/primes.wasm --input range.txt --redundancy 5
+`
+
+export async function estimateCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { ...commonFlags, ...jobFlags, json: { type: 'boolean' } })
+  if (values.help === true) return help(estimateHelp)
+  const { job, client } = await jobFromFlags(values)
+  const estimate = await client.estimate(job)
+  if (values.json === true) {
+    process.stdout.write(`${JSON.stringify(estimate)}\n`)
+  } else {
+    const p = estimate.placement
+    process.stdout.write(
+      `${estimate.shards} shards × redundancy ${estimate.redundancy} (quorum ${estimate.quorum}) = ${estimate.replicas.expected} replicas, at most ${estimate.replicas.worstCase} (max ${estimate.maxReplicas} per shard)\n` +
+        `fuel: at most ${estimate.fuel.expected} (${estimate.fuel.perReplica} per replica), ${estimate.fuel.worstCase} if every shard escalates\n` +
+        `providers: ${p.online} online, ${p.operators} operators, ${p.freeSlots} free slots; each shard needs ${p.needed}\n` +
+        `${p.reason ?? 'can run now'}\n`,
+    )
+  }
+  return estimate.placement.canRunNow ? EXIT.OK : EXIT.JOB_FAILED
 }
 
 /** A progress bar on a terminal, one line per change otherwise. */
@@ -167,34 +269,54 @@ export function printJob(view: JobView): void {
   }
 }
 
-export const statusHelp = `Usage: quorate status JOB_ID [-c URL] [--json]
+export const statusHelp = `Usage: quorate status JOB_ID [options]
 
-Show a job's state, its shards and who voted for what.
+Show a job's state, its shards and who voted for what; for a waiting job, what it waits for.
+
+Options:
+  --json                  the job view as one JSON document
+${commonHelp}
+
+Examples:
+  quorate status 3f2a9c…
+  quorate status 3f2a9c… --json | jq .shards
 `
 
 export async function statusCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...coordinatorFlag, ...helpFlag, json: { type: 'boolean' } }, true)
+  const { values, positionals } = parse(argv, { ...commonFlags, json: { type: 'boolean' } }, true)
   if (values.help === true) return help(statusHelp)
-  const view = await clientFrom(values).getJob(requireJobId(positionals))
+  const view = await (await clientFrom(values)).getJob(requireJobId(positionals))
   if (values.json === true) process.stdout.write(`${JSON.stringify(view)}\n`)
   else printJob(view)
   return EXIT.OK
 }
 
-export const resultsHelp = `Usage: quorate results JOB_ID [--out DIR] [-c URL] [--json]
+export const resultsHelp = `Usage: quorate results JOB_ID [--out DIR] [options]
 
-Fetch a finished job's accepted outputs (checked against their digests).
+Fetch a finished job's accepted outputs. Each is checked before it is shown: its sha256 against
+the accepted digest, and the shard's majority against the job's quorum of distinct providers.
 With --out, writes DIR/shard-<n>.out for every accepted shard.
+
+Options:
+  --out DIR               write the outputs to DIR
+  --json                  one JSON document (outputs in base64)
+${commonHelp}
+
+Exit codes: 0 every shard accepted, 1 some were not, 2 the job is not finished or not found,
+4 a result did not verify (the coordinator cannot back it).
+
+Examples:
+  quorate results 3f2a9c… --out counts && cat counts/shard-*.out
 `
 
 export async function resultsCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { ...coordinatorFlag, ...helpFlag, out: { type: 'string' }, json: { type: 'boolean' } },
+    { ...commonFlags, out: { type: 'string' }, json: { type: 'boolean' } },
     true,
   )
   if (values.help === true) return help(resultsHelp)
-  const handle = clientFrom(values).job(requireJobId(positionals))
+  const handle = (await clientFrom(values)).job(requireJobId(positionals))
   const view = await handle.status()
   if (!isTerminalJobState(view.state)) {
     throw new UsageError(
@@ -223,23 +345,41 @@ export async function resultsCommand(argv: string[]): Promise<number> {
   return view.state === 'completed' ? EXIT.OK : EXIT.JOB_FAILED
 }
 
-export const cancelHelp = 'Usage: quorate cancel JOB_ID [-c URL]\n\nCancel a job; running replicas are stopped.\n'
+export const cancelHelp = `Usage: quorate cancel JOB_ID [options]
+
+Cancel a job; running replicas are stopped and undecided shards end cancelled.
+
+Options:
+${commonHelp}
+
+Example:
+  quorate cancel 3f2a9c…
+`
 
 export async function cancelCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...coordinatorFlag, ...helpFlag }, true)
+  const { values, positionals } = parse(argv, commonFlags, true)
   if (values.help === true) return help(cancelHelp)
-  const result = await clientFrom(values).cancelJob(requireJobId(positionals))
+  const result = await (await clientFrom(values)).cancelJob(requireJobId(positionals))
   process.stdout.write(`job ${result.id}: ${result.state}\n`)
   return EXIT.OK
 }
 
-export const providersHelp =
-  'Usage: quorate providers [-c URL] [--json]\n\nList the providers the coordinator knows, with load and vote counters.\n'
+export const providersHelp = `Usage: quorate providers [options]
+
+List the providers the coordinator knows: online or not, load, and vote counters.
+
+Options:
+  --json                  one JSON document
+${commonHelp}
+
+Example:
+  quorate providers -c http://127.0.0.1:7700
+`
 
 export async function providersCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { ...coordinatorFlag, ...helpFlag, json: { type: 'boolean' } })
+  const { values } = parse(argv, { ...commonFlags, json: { type: 'boolean' } })
   if (values.help === true) return help(providersHelp)
-  const providers = await clientFrom(values).providers()
+  const providers = await (await clientFrom(values)).providers()
   if (values.json === true) {
     process.stdout.write(`${JSON.stringify(providers)}\n`)
     return EXIT.OK
@@ -253,23 +393,40 @@ export async function providersCommand(argv: string[]): Promise<number> {
   return EXIT.OK
 }
 
-export const logsHelp =
-  "Usage: quorate logs JOB_ID [--shard N] [-c URL]\n\nPrint the tasks' captured stderr, per replica.\n"
+export const logsHelp = `Usage: quorate logs JOB_ID [--shard N] [--follow] [options]
+
+Print the tasks' captured stderr, one line per line written, prefixed with the shard and the
+provider: [shard 3 a1b2c3d4] message.
+
+Options:
+  --shard N               only shard N
+  -f, --follow            keep printing: each shard's logs as it is decided, until the job ends
+${commonHelp}
+
+Exit codes: 0 printed (with --follow: the job ended, however it ended), 2 no such job,
+3 coordinator unreachable.
+
+Examples:
+  quorate logs 3f2a9c…
+  quorate logs 3f2a9c… --shard 2
+  quorate submit --wasm job.wasm --input a.txt --detach | xargs quorate logs --follow
+`
 
 export async function logsCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { ...coordinatorFlag, ...helpFlag, shard: { type: 'string' } }, true)
+  const { values, positionals } = parse(
+    argv,
+    { ...commonFlags, shard: { type: 'string' }, follow: { type: 'boolean', short: 'f' } },
+    true,
+  )
   if (values.help === true) return help(logsHelp)
   const jobId = requireJobId(positionals)
   const shard = intFlag('shard', values.shard, undefined, 0)
-  const client = clientFrom(values)
-  const { entries } = await client.request<{ entries: Array<{ shard: number; provider: string; stderr: string }> }>(
-    'GET',
-    `/v1/jobs/${encodeURIComponent(jobId)}/logs${shard === undefined ? '' : `?shard=${shard}`}`,
-  )
-  for (const e of entries) {
-    for (const line of e.stderr.split('\n'))
-      if (line !== '') process.stdout.write(`[shard ${e.shard} ${shortId(e.provider.slice(-8))}] ${line}\n`)
+  const client = await clientFrom(values)
+  if (values.follow === true) {
+    await followLogs(client, jobId, shard)
+    return EXIT.OK
   }
+  await printLogEntries(client, jobId, shard)
   return EXIT.OK
 }
 

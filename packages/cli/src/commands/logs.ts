@@ -1,0 +1,75 @@
+import { isTerminalJobState, type JobEvent, type JobView } from '@quorate/protocol'
+import { isQuorateError, type QuorateClient, readEventStream } from '@quorate/sdk'
+import { shortId } from '../output.ts'
+
+interface LogEntry {
+  shard: number
+  provider: string
+  stderr: string
+}
+
+async function fetchLogs(client: QuorateClient, jobId: string, shard: number | undefined): Promise<LogEntry[]> {
+  const query = shard === undefined ? '' : `?shard=${shard}`
+  const { entries } = await client.request<{ entries: LogEntry[] }>(
+    'GET',
+    `/v1/jobs/${encodeURIComponent(jobId)}/logs${query}`,
+  )
+  return entries
+}
+
+function printEntries(entries: readonly LogEntry[]): void {
+  for (const e of entries) {
+    for (const line of e.stderr.split('\n')) {
+      if (line !== '') process.stdout.write(`[shard ${e.shard} ${shortId(e.provider.slice(-8))}] ${line}\n`)
+    }
+  }
+}
+
+/** Print the logs the coordinator holds now, for the job or one shard. */
+export async function printLogEntries(client: QuorateClient, jobId: string, shard: number | undefined): Promise<void> {
+  printEntries(await fetchLogs(client, jobId, shard))
+}
+
+/**
+ * Print each shard's logs once it is decided, as the job runs, and return
+ * when the job ends. The event stream is opened before the job is read, so
+ * a shard decided in between is not missed; a dropped stream is reopened
+ * and the job read again.
+ */
+export async function followLogs(client: QuorateClient, jobId: string, only: number | undefined): Promise<void> {
+  const printed = new Set<number>()
+  const wanted = (index: number) => only === undefined || index === only
+  const printShard = async (index: number) => {
+    if (printed.has(index) || !wanted(index)) return
+    printed.add(index)
+    printEntries(await fetchLogs(client, jobId, index))
+  }
+  // At the end, shards that were never decided (cancelled, expired) may still have logs.
+  const finish = async () => {
+    const rest = (await fetchLogs(client, jobId, only)).filter((e) => !printed.has(e.shard))
+    printEntries(rest)
+  }
+  const path = `/v1/jobs/${encodeURIComponent(jobId)}/events`
+  for (let attempt = 0; ; attempt++) {
+    const controller = new AbortController()
+    try {
+      const res = await client.stream(path, controller.signal)
+      attempt = 0
+      const view: JobView = await client.getJob(jobId)
+      for (const s of view.shardList) if (s.state === 'accepted' || s.state === 'failed') await printShard(s.index)
+      if (isTerminalJobState(view.state)) return await finish()
+      for await (const message of readEventStream(res.body as ReadableStream<Uint8Array>)) {
+        const event = JSON.parse(message.data) as JobEvent
+        if (event.type === 'shard:accepted' || event.type === 'shard:failed') await printShard(event.shard)
+        else if (event.type === 'job:done') return await finish()
+      }
+    } catch (err) {
+      // A job that does not exist, or a coordinator that stays away, ends the command.
+      if (isQuorateError(err) && (err.code !== 'COORDINATOR_UNREACHABLE' || attempt >= 5)) throw err
+      if (!isQuorateError(err) && attempt >= 5) throw err
+    } finally {
+      controller.abort()
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 3000)))
+  }
+}
