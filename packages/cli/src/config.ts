@@ -44,7 +44,7 @@ export async function readConfigFile(
   explicit: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ file: string | undefined; config: ConfigFile }> {
-  const named = explicit ?? env.QUORATE_CONFIG
+  const named = explicit ?? (env.QUORATE_CONFIG === '' ? undefined : env.QUORATE_CONFIG)
   const candidates = named === undefined ? defaultConfigPaths(env) : [resolve(named)]
   for (const file of candidates) {
     let text: string
@@ -97,8 +97,10 @@ export async function resolveConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ResolvedConfig> {
   const { file, config } = await readConfigFile(flags.config, env)
+  // An empty variable counts as unset, as shells use `VAR=` to clear one.
+  const fromEnv = (name: string) => (env[name] === '' ? undefined : env[name])
   const pick = (flag: string | undefined, envName: string, fromFile: string | number | undefined) =>
-    flag ?? env[envName] ?? (fromFile === undefined ? undefined : String(fromFile))
+    flag ?? fromEnv(envName) ?? (fromFile === undefined ? undefined : String(fromFile))
   return {
     coordinator: pick(flags.coordinator, 'QUORATE_COORDINATOR_URL', config.coordinator) ?? DEFAULT_COORDINATOR_URL,
     redundancy: pick(flags.redundancy, 'QUORATE_REDUNDANCY', config.redundancy),

@@ -1,0 +1,163 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFile, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { QUORATE_BIN } from '@quorate/cli'
+import { isTerminalJobState } from '@quorate/protocol'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startNetwork, type TestNetwork } from '../helpers/network.ts'
+
+const require = createRequire(import.meta.url)
+const primesWasm = require.resolve('@quorate/example-primes/primes.wasm')
+const wordcountWasm = require.resolve('@quorate/example-wordcount/wordcount.wasm')
+
+/** The real `quorate` binary as a subprocess, with the test's Node. */
+function quorate(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, ['--disable-warning=ExperimentalWarning', QUORATE_BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
+}
+
+async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = quorate(args, env)
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString()
+  })
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  return { code, stdout, stderr }
+}
+
+describe('the quorate binary against a real network', () => {
+  let net: TestNetwork
+  let url: string
+
+  beforeAll(async () => {
+    net = await startNetwork({ agents: 3 })
+    url = net.coordinator.httpUrl
+  })
+  afterAll(async () => {
+    await net?.stop()
+  })
+
+  it('submit --json prints one JSON document with every shard accepted (--input-lines, config file)', async () => {
+    const text = join(net.dir, 'text.txt')
+    await writeFile(text, Array.from({ length: 30 }, (_, i) => `line ${i} of the Text, the end`).join('\n'))
+    // The coordinator comes from the config file; flags and env would win over it.
+    const config = join(net.dir, 'quorate.json')
+    await writeFile(config, JSON.stringify({ coordinator: url, redundancy: 3 }))
+    const { code, stdout, stderr } = await run(
+      [
+        'submit',
+        '--json',
+        '--config',
+        config,
+        '--wasm',
+        wordcountWasm,
+        '--input-lines',
+        text,
+        '--lines-per-shard',
+        '10',
+      ],
+      { QUORATE_COORDINATOR_URL: '' },
+    )
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    const result = JSON.parse(stdout) as {
+      id: string
+      state: string
+      shards: Array<{ index: number; state: string; output: string; majority: string[] }>
+    }
+    expect(result.state).toBe('completed')
+    expect(result.shards.map((s) => s.state)).toEqual(['accepted', 'accepted', 'accepted'])
+    for (const s of result.shards) expect(new Set(s.majority).size).toBeGreaterThanOrEqual(2)
+    const first = Buffer.from(result.shards[0]?.output ?? '', 'base64').toString()
+    expect(first).toContain('the\t20\n') // 10 lines, "the" twice in each
+  })
+
+  it('logs --follow streams task logs as shards are decided and exits 0 when the job ends', async () => {
+    // Bad input makes the primes module write to stderr (and exit 2) at once; the ranges keep the job busy.
+    const inputs = ['not a range', '0 3000000', '3000000 6000000', '6000000 9000000', 'still not a range']
+    const job = await net.client.submitJob({
+      wasm: new Uint8Array(await readFile(primesWasm)),
+      inputs,
+      redundancy: 3,
+      quorum: 2,
+    })
+    const child = quorate(['logs', job.id, '--follow', '-c', url])
+    const lines: string[] = []
+    let stderr = ''
+    let stateAtFirstLine: Promise<string> | undefined
+    child.stdout?.on('data', (d: Buffer) => {
+      stateAtFirstLine ??= net.client.getJob(job.id).then((v) => v.state)
+      lines.push(
+        ...d
+          .toString()
+          .split('\n')
+          .filter((l) => l !== ''),
+      )
+    })
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
+    // The first line arrived while the job was still running: the logs were streamed, not dumped at the end.
+    expect(stateAtFirstLine).toBeDefined()
+    expect(isTerminalJobState((await stateAtFirstLine) as never)).toBe(false)
+    expect(isTerminalJobState((await job.status()).state)).toBe(true)
+    expect(lines.some((l) => /^\[shard 0 \S+\] .+/.test(l))).toBe(true)
+    expect(lines.some((l) => /^\[shard 4 \S+\] .+/.test(l))).toBe(true)
+    expect(lines.every((l) => /^\[shard (0|4) \S+\] /.test(l))).toBe(true)
+  })
+
+  it('a bad spec exits 2 with a message naming the field', async () => {
+    const input = join(net.dir, 'range.txt')
+    await writeFile(input, '1 100')
+    const { code, stderr } = await run([
+      'submit',
+      '-c',
+      url,
+      '--wasm',
+      primesWasm,
+      '--input',
+      input,
+      '--redundancy',
+      '2',
+      '--quorum',
+      '3',
+    ])
+    expect(code).toBe(2)
+    expect(stderr).toMatchInlineSnapshot(`
+      "error: invalid job spec: quorum: must be at most redundancy (2), got 3
+      "
+    `)
+  })
+
+  it('prints --help with examples for every command', async () => {
+    const commands = [
+      ['submit'],
+      ['estimate'],
+      ['status'],
+      ['results'],
+      ['logs'],
+      ['cancel'],
+      ['providers'],
+      ['devnet'],
+      ['coordinator', 'start'],
+      ['agent', 'start'],
+    ]
+    for (const command of commands) {
+      const { code, stdout } = await run([...command, '--help'])
+      expect(code, command.join(' ')).toBe(0)
+      expect(stdout, command.join(' ')).toMatch(/^Usage: quorate /)
+      expect(stdout, command.join(' ')).toMatch(/Example/)
+    }
+  })
+})
