@@ -117,6 +117,33 @@ describe('the quorate binary against a real network', () => {
     expect(lines.every((l) => /^\[shard (0|4) \S+\] /.test(l))).toBe(true)
   })
 
+  it("estimate explains why a job cannot run now, from the coordinator's providers", async () => {
+    const input = join(net.dir, 'range.txt')
+    await writeFile(input, '1 100')
+    const { code, stdout } = await run([
+      'estimate',
+      '--json',
+      '-c',
+      url,
+      '--wasm',
+      primesWasm,
+      '--input',
+      input,
+      '--redundancy',
+      '5',
+      '--fuel',
+      '1000',
+    ])
+    expect(code).toBe(1)
+    const estimate = JSON.parse(stdout) as {
+      fuel: { worstCase: number }
+      placement: { canRunNow: boolean; reason: string }
+    }
+    expect(estimate.fuel.worstCase).toBe(9 * 1000)
+    expect(estimate.placement).toMatchObject({ canRunNow: false, online: 3 })
+    expect(estimate.placement.reason).toBe('cannot run now: only 3 providers online, redundancy 5 needs 5')
+  })
+
   it('a bad spec exits 2 with a message naming the field', async () => {
     const input = join(net.dir, 'range.txt')
     await writeFile(input, '1 100')
