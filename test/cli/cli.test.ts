@@ -3,9 +3,10 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { QUORATE_BIN } from '@quorate/cli'
-import { isTerminalJobState } from '@quorate/protocol'
+import { isTerminalJobState, type JobResultsView } from '@quorate/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNetwork, type TestNetwork } from '../helpers/network.ts'
+import { startTamperingProxy } from '../sdk/tampering-proxy.ts'
 
 const require = createRequire(import.meta.url)
 const primesWasm = require.resolve('@quorate/example-primes/primes.wasm')
@@ -142,6 +143,31 @@ describe('the quorate binary against a real network', () => {
     expect(estimate.fuel.worstCase).toBe(9 * 1000)
     expect(estimate.placement).toMatchObject({ canRunNow: false, online: 3 })
     expect(estimate.placement.reason).toBe('cannot run now: only 3 providers online, redundancy 5 needs 5')
+  })
+
+  it('results exits 5 when the coordinator returns an output that does not verify', async () => {
+    const job = await net.client.submitJob({
+      wasm: new Uint8Array(await readFile(primesWasm)),
+      inputs: ['1 1000', '1000 2000'],
+      redundancy: 3,
+    })
+    await job.waitFor({ timeout: 60_000 })
+    const proxy = await startTamperingProxy(url)
+    try {
+      proxy.tamper = (path, body) => {
+        const shard = path.endsWith('/results') ? (body as JobResultsView).shards[0] : undefined
+        if (shard !== undefined) shard.output = Buffer.from('167\n').toString('base64')
+        return body
+      }
+      const { code, stdout, stderr } = await run(['results', job.id, '-c', proxy.url])
+      expect(code).toBe(5)
+      expect(stdout).toBe('')
+      expect(stderr).toMatch(/^error: result of job [0-9a-f]{12} shard 0 rejected: the output's sha256 is /)
+      // The same coordinator, asked directly, is fine.
+      expect((await run(['results', job.id, '-c', url])).code).toBe(0)
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('a bad spec exits 2 with a message naming the field', async () => {
