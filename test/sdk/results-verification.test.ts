@@ -52,6 +52,17 @@ describe('the SDK checks results against a coordinator that lies', () => {
     expect(total).toBe(3245) // π(30000) = 3245
   })
 
+  it('verifies a shard decided with a failure outcome (no output, the digest of the failure)', async () => {
+    proxy.tamper = undefined
+    const job = await client.submitJob({ wasm, inputs: ['2 100', 'not a range'], redundancy: 3, quorum: 2 })
+    const [good, bad] = await job.results({ timeout: 60_000 })
+    expect(new TextDecoder().decode(good?.output)).toBe('25\n')
+    expect(bad).toMatchObject({ index: 1, state: 'accepted' })
+    expect(bad?.outcome).not.toBe('ok')
+    expect(bad?.output).toBeUndefined()
+    expect(bad?.majority.length).toBeGreaterThanOrEqual(2)
+  })
+
   it('detects one altered output and names the shard', async () => {
     proxy.tamper = (path, body) => {
       if (!isResults(path)) return body
