@@ -20,6 +20,13 @@ export interface WaitOptions {
  * A submitted job. Emits the job's events (`shard:dispatched`,
  * `shard:accepted`, `shard:failed`, `job:done`, …) once anything listens, and
  * is an async iterator of them.
+ *
+ * @example
+ * ```ts
+ * const job = await client.submitJob({ wasm, inputs: ranges(1, 100_000, 4) })
+ * for await (const event of job) if (event.type === 'shard:accepted') console.log('shard', event.shard)
+ * const shards = await job.results({ timeout: 60_000 }) // verified: throws ResultVerificationError otherwise
+ * ```
  */
 export class JobHandle extends EventEmitter<HandleEvents> {
   readonly id: string
