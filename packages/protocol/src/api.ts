@@ -82,6 +82,32 @@ export interface JobView extends JobSummary {
   shardList: ShardView[]
   /** Why the job is waiting or failed, when it is. */
   reason?: string
+  /** On-chain settlement, when the coordinator settles on a chain. */
+  settlement?: SettlementView
+}
+
+/** One transaction of a job's settlement. */
+export interface SettlementTxView {
+  /** What it did: `escrow` (the funding), `settle`, `payout`, `fee`, `refund`. */
+  kind: string
+  hash: string
+  status?: 'pending' | 'confirmed' | 'failed'
+  blockNumber?: number
+  /** Token base units, as a decimal string. */
+  amount?: string
+  /** Account credited, if any. */
+  account?: string
+  at?: number
+}
+
+/** A job's settlement on the coordinator's chain. */
+export interface SettlementView {
+  chainId?: number
+  /** `pending` until the settlement transaction lands; `failed` with a reason if it cannot. */
+  state?: 'pending' | 'settled' | 'failed'
+  escrowJobId?: string
+  reason?: string
+  txs: SettlementTxView[]
 }
 
 export interface ShardResultView {
@@ -118,6 +144,10 @@ export interface ProviderView {
   connectedAt?: number
   lastSeenAt: number
   counters: { valid: number; invalid: number; timeouts: number; lost: number }
+  /** Stake in the Registry, token base units as a decimal string (coordinators on a chain). */
+  stake?: string
+  /** Credited by this coordinator's settlements, token base units as a decimal string. */
+  earnings?: string
 }
 
 export interface ListPage<T> {

@@ -26,6 +26,10 @@ export const ErrorCode = {
   QUEUE_FULL: 'QUEUE_FULL',
   RESULT_VERIFICATION: 'RESULT_VERIFICATION',
   COORDINATOR_UNREACHABLE: 'COORDINATOR_UNREACHABLE',
+  /** The coordinator settles on a chain and the job's escrow is missing, unfunded or too small. */
+  PAYMENT_REQUIRED: 'PAYMENT_REQUIRED',
+  /** The provider is not registered on the coordinator's chain with enough stake. */
+  PROVIDER_NOT_ADMITTED: 'PROVIDER_NOT_ADMITTED',
   INTERNAL: 'INTERNAL',
 } as const
 
@@ -174,6 +178,8 @@ export function httpStatusOf(code: string): number {
     case ErrorCode.INVALID_MODULE:
     case ErrorCode.UNSUPPORTED_IMPORT:
       return 400
+    case ErrorCode.PAYMENT_REQUIRED:
+      return 402
     case ErrorCode.JOB_NOT_FOUND:
       return 404
     case ErrorCode.JOB_NOT_FINISHED:

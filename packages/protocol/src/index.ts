@@ -19,6 +19,7 @@ export * from './errors.ts'
 export {
   JOB_BOUNDS,
   JOB_DEFAULTS,
+  type JobPayment,
   type JobSpec,
   type JobSpecJson,
   jobIdOf,

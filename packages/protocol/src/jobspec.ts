@@ -70,6 +70,16 @@ export const jobSpecJsonSchema = z.strictObject({
       fuel: positiveInt(Number.MAX_SAFE_INTEGER).default(JOB_DEFAULTS.limits.fuel),
     })
     .prefault({}),
+  payment: z
+    .strictObject(
+      {
+        escrowJobId: z
+          .string()
+          .regex(/^0x[0-9a-fA-F]{64}$/, 'must be 0x followed by 64 hex characters (the Escrow job id)'),
+      },
+      { error: 'must be an object with an "escrowJobId" field' },
+    )
+    .optional(),
   deadline: z
     .union([z.number().int().positive(), z.iso.datetime({ offset: true })], {
       error: 'must be a Unix time in milliseconds or an ISO-8601 date-time',
@@ -106,6 +116,18 @@ export interface JobSpec {
   limits: TaskLimits
   /** Absolute deadline, Unix ms; undefined means "the coordinator's default from acceptance". */
   deadline?: number
+  /**
+   * How the job is paid, for coordinators that settle on a chain: the Escrow
+   * job funded for this spec (its `specHash` is {@link jobIdOf} of the spec).
+   * Not part of the job id.
+   */
+  payment?: JobPayment
+}
+
+/** The on-chain funding a job names. */
+export interface JobPayment {
+  /** The Escrow's bytes32 job id, `0x`-prefixed. */
+  escrowJobId: string
 }
 
 /**
@@ -180,6 +202,7 @@ export function parseJobSpec(input: unknown): JobSpec {
   }
   if (json.name !== undefined) spec.name = json.name
   if (deadline !== undefined) spec.deadline = deadline
+  if (json.payment !== undefined) spec.payment = { escrowJobId: json.payment.escrowJobId.toLowerCase() }
   return spec
 }
 
