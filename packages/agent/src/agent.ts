@@ -262,3 +262,11 @@ export function createAgent(options: AgentOptions): Agent {
     },
   }
 }
+
+/**
+ * The PeerId an agent with this data dir has (creating its identity key if
+ * there is none yet), e.g. to register the provider before it first connects.
+ */
+export async function agentPeerId(dataDir: string): Promise<string> {
+  return (await loadOrCreatePrivateKey(dataDir)).publicKey.toString()
+}

@@ -8,4 +8,4 @@
  * await agent.start()
  * ```
  */
-export { AGENT_VERSION, type Agent, type AgentOptions, createAgent } from './agent.ts'
+export { AGENT_VERSION, type Agent, type AgentOptions, agentPeerId, createAgent } from './agent.ts'
