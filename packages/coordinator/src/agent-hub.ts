@@ -12,6 +12,11 @@ import type { AgentLink, Executor } from './executor.ts'
 
 export interface AgentHubOptions {
   heartbeatMs: number
+  /**
+   * Decide whether a provider that said hello may be given work; resolves to
+   * the reason it may not, or undefined. @defaultValue everyone is admitted
+   */
+  admit?: (peerId: string, operator: string | undefined) => Promise<string | undefined>
   missedHeartbeats: number
   maxFrameBytes?: number
 }
@@ -62,7 +67,17 @@ export class AgentHub {
       this.#options.maxFrameBytes === undefined ? {} : { maxFrameBytes: this.#options.maxFrameBytes },
     )
     let session: AgentSession | undefined
+    let admitting = false
+    const welcome = (capacity: number, operator: string | undefined) => {
+      session = new AgentSession(peerId, capacity, operator, channel)
+      this.#sessions.get(peerId)?.channel.close()
+      this.#sessions.set(peerId, session)
+      channel.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, heartbeatMs: this.#options.heartbeatMs })
+      this.#log.info({ peerId, capacity, operator }, 'provider connected')
+      this.#executor.addAgent(session)
+    }
     channel.onMessage((message) => {
+      if (admitting) return
       if (session === undefined) {
         if (message.type !== 'hello') {
           channel.send({ type: 'error', error: { code: 'MALFORMED_MESSAGE', message: 'expected hello first' } })
@@ -80,12 +95,36 @@ export class AgentHub {
           void channel.close()
           return
         }
-        session = new AgentSession(peerId, message.capacity, message.operator, channel)
-        this.#sessions.get(peerId)?.channel.close()
-        this.#sessions.set(peerId, session)
-        channel.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, heartbeatMs: this.#options.heartbeatMs })
-        this.#log.info({ peerId, capacity: message.capacity, operator: message.operator }, 'provider connected')
-        this.#executor.addAgent(session)
+        const admit = this.#options.admit
+        if (admit === undefined) {
+          welcome(message.capacity, message.operator)
+          return
+        }
+        admitting = true
+        void admit(peerId, message.operator).then(
+          (problem) => {
+            admitting = false
+            if (channel.closed) return
+            if (problem === undefined) {
+              welcome(message.capacity, message.operator)
+              return
+            }
+            this.#log.warn({ peerId, operator: message.operator, problem }, `provider refused: ${problem}`)
+            channel.send({
+              type: 'error',
+              error: {
+                code: 'PROVIDER_NOT_ADMITTED',
+                message: `this coordinator gives no work to ${peerId}: ${problem}`,
+              },
+            })
+            void channel.close()
+          },
+          (err: unknown) => {
+            admitting = false
+            this.#log.error({ peerId, err }, 'could not decide whether to admit the provider')
+            void channel.close()
+          },
+        )
         return
       }
       session.lastSeen = Date.now()

@@ -9,6 +9,7 @@ import { AgentHub } from './agent-hub.ts'
 import type { SchedulerBackend, ShardHandler } from './backend.ts'
 import { embeddedBackend } from './backends/embedded.ts'
 import { redisBackend } from './backends/redis.ts'
+import { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import { Executor } from './executor.ts'
 import { createHttpApi } from './http.ts'
@@ -60,6 +61,13 @@ export interface CoordinatorOptions {
   inspectModule?: (bytes: Uint8Array, spec: JobSpec) => string | undefined
   /** Static files of the job explorer, served at `/`. */
   explorerDir?: string
+  /**
+   * Settle on a chain: accept only jobs funded in the Escrow for this
+   * coordinator, give work only to providers staked in the Registry, and pay
+   * each finished job's majority providers in one transaction.
+   * @defaultValue no chain: jobs are free and every provider is admitted
+   */
+  chain?: CoordinatorChainOptions
   logger?: Logger
 }
 
@@ -69,6 +77,8 @@ export interface Coordinator {
   readonly executor: Executor
   readonly backend: SchedulerBackend
   readonly jobs: JobService
+  /** The chain side, when `chain` is set. */
+  readonly chain: ChainSettler | undefined
   /** Base URL of the HTTP API, once started. */
   readonly httpUrl: string
   /** Multiaddrs agents dial, once started. */
@@ -106,11 +116,22 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           logger: logger.child({ component: 'redis' }),
         })
       : embeddedBackend({ dataDir: options.dataDir }))
-  const jobs = new JobService({ backend, executor })
+  const chain =
+    options.chain === undefined
+      ? undefined
+      : new ChainSettler(
+          { backend, logger: logger.child({ component: 'chain' }) },
+          { ...options.chain, dataDir: options.dataDir },
+        )
+  const jobs = new JobService({ backend, executor, chain })
   const metrics = createMetrics(executor)
   const hub = new AgentHub(
     { executor, logger: logger.child({ component: 'agent-hub' }) },
-    { heartbeatMs, missedHeartbeats: COORDINATOR_DEFAULTS.missedHeartbeats },
+    {
+      heartbeatMs,
+      missedHeartbeats: COORDINATOR_DEFAULTS.missedHeartbeats,
+      ...(chain === undefined ? {} : { admit: (peerId, operator) => chain.admitProvider(peerId, operator) }),
+    },
   )
   const placementTimeoutMs = options.placementTimeoutMs ?? 15_000
   let node: Libp2p | undefined
@@ -157,6 +178,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     executor,
     backend,
     jobs,
+    chain,
     get httpUrl() {
       return httpUrl
     },
@@ -170,6 +192,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       await mkdir(options.dataDir, { recursive: true })
       // Start order: storage, identity and peer network, the executor's wiring, then the API that feeds it.
       await backend.start()
+      await chain?.start()
       node = await createQuorateNode({
         privateKey: await loadOrCreatePrivateKey(options.dataDir),
         listen: options.p2pListen ?? [...COORDINATOR_DEFAULTS.p2pListen],
@@ -219,6 +242,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       for (const t of timers) clearInterval(t)
       await hub.stop()
       await node?.stop()
+      await chain?.stop()
       await backend.stop()
     },
   }

@@ -23,6 +23,7 @@ export type {
 } from './backend.ts'
 export { type EmbeddedBackendOptions, embeddedBackend } from './backends/embedded.ts'
 export { type RedisBackendOptions, redisBackend } from './backends/redis.ts'
+export { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 export { COORDINATOR_DEFAULTS } from './constants.ts'
 export { COORDINATOR_VERSION, type Coordinator, type CoordinatorOptions, createCoordinator } from './coordinator.ts'
 export { type AgentLink, Executor, type ExecutorEvents, type ExecutorOptions, type ShardProgress } from './executor.ts'

@@ -14,8 +14,9 @@ import {
   toBase64,
 } from '@quorate/protocol'
 import type { SchedulerBackend } from './backend.ts'
+import type { ChainSettler } from './chain.ts'
 import type { Executor } from './executor.ts'
-import { deadlineOf, viewOf } from './jobs.ts'
+import { deadlineOf, summaryOf, viewOf } from './jobs.ts'
 
 export interface LogEntry {
   shard: number
@@ -28,14 +29,18 @@ export interface LogEntry {
 export class JobService {
   readonly #backend: SchedulerBackend
   readonly #executor: Executor
+  readonly #chain: ChainSettler | undefined
 
-  constructor(components: { backend: SchedulerBackend; executor: Executor }) {
+  constructor(components: { backend: SchedulerBackend; executor: Executor; chain?: ChainSettler | undefined }) {
     this.#backend = components.backend
     this.#executor = components.executor
+    this.#chain = components.chain
   }
 
   async submit(spec: JobSpec): Promise<SubmitJobResponse> {
-    return this.#backend.submit(jobIdOf(spec), spec, deadlineOf(spec, Date.now()))
+    // On a chain, only a funded job gets in, and it ends in time to be settled.
+    const accepted = this.#chain === undefined ? spec : await this.#chain.acceptJob(spec)
+    return this.#backend.submit(jobIdOf(accepted), accepted, deadlineOf(accepted, Date.now()))
   }
 
   async view(id: string): Promise<JobView> {
@@ -49,7 +54,16 @@ export class JobService {
         view.reason = `waiting: only ${online} provider${online === 1 ? '' : 's'} online, redundancy ${view.redundancy} needs ${view.redundancy}`
       }
     }
+    const settlement = this.#chain?.view(id)
+    if (settlement !== undefined) view.settlement = settlement
     return view
+  }
+
+  /** The job without its shard list: cheap enough to poll, whatever the job's size. */
+  async summary(id: string): Promise<JobSummary> {
+    const job = await this.#backend.job(id)
+    if (job === undefined) throw new JobNotFoundError(id)
+    return summaryOf(job)
   }
 
   async list(filter: { state?: JobState; offset: number; limit: number }): Promise<ListPage<JobSummary>> {
@@ -103,7 +117,13 @@ export class JobService {
   }
 
   async providers(): Promise<ProviderView[]> {
-    return this.#backend.providers()
+    const providers = await this.#backend.providers()
+    if (this.#chain === undefined) return providers
+    const extras = this.#chain.providerExtras()
+    return providers.map((p) => {
+      const extra = extras.get(p.peerId)
+      return extra === undefined ? p : { ...p, ...extra }
+    })
   }
 
   throughput(seconds: number): Array<{ at: number; replicas: number }> {

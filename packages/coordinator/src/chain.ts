@@ -1,0 +1,471 @@
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import {
+  type ChainClient,
+  createChainClient,
+  destroyChainClient,
+  getProviderOfOperator,
+  type Payout,
+  type QuorateAddresses,
+  settleJob,
+  verifyJobFunding,
+  verifyProvider,
+} from '@quorate/chain'
+import {
+  ErrorCode,
+  InvalidOptionError,
+  isTerminalJobState,
+  type JobSpec,
+  jobIdOf,
+  QuorateError,
+  type SettlementTxView,
+  type SettlementView,
+} from '@quorate/protocol'
+import type { Logger } from 'pino'
+import type { SchedulerBackend } from './backend.ts'
+
+/** Settle jobs on a chain: the coordinator's side of Quorate's Registry and Escrow. */
+export interface CoordinatorChainOptions {
+  /** JSON-RPC endpoint of the chain. */
+  rpcUrl: string
+  /** Token, Registry and Escrow addresses. */
+  addresses: QuorateAddresses
+  /** The coordinator's key (hex): jobs must name its address, and it signs settlements. */
+  privateKey: string
+  /** Least stake a provider needs for work here; never below the Registry's minimum. @defaultValue the Registry's `minProviderStake` */
+  minStake?: bigint
+  /** What each provider in a shard's majority earns, in token base units. @defaultValue 10n ** 16n */
+  pricePerReplica?: bigint
+  /** The coordinator's fee per job, capped by the job's `maxFee`. @defaultValue 0n */
+  fee?: bigint
+  /** Least time a job's escrow must have left at submission, in seconds. @defaultValue 120 */
+  minSecondsLeft?: number
+  /** How long before the escrow deadline the job itself ends, so settlement still lands. @defaultValue 60000 */
+  settleMarginMs?: number
+  /** Receipt polling interval. @defaultValue the chain client's default */
+  pollingIntervalMs?: number
+}
+
+/** Reasons a settlement can never succeed; anything else is retried. */
+const FINAL_REASONS = new Set(['AlreadyReclaimed', 'DeadlinePassed', 'OverBudget', 'FeeTooHigh', 'NotCoordinator'])
+
+const SCHEMA = `
+PRAGMA journal_mode = WAL;
+CREATE TABLE IF NOT EXISTS settlements (
+  job_id TEXT PRIMARY KEY,
+  escrow_job_id TEXT NOT NULL,
+  -- pending: funded, job running; settling: payouts fixed, transaction may be in flight;
+  -- settled: recorded from the chain; failed: cannot settle (reason says why)
+  state TEXT NOT NULL,
+  budget TEXT NOT NULL,
+  max_fee TEXT NOT NULL,
+  submitter TEXT NOT NULL,
+  payouts TEXT,
+  fee TEXT,
+  results_root TEXT,
+  hash TEXT,
+  block_number INTEGER,
+  paid TEXT,
+  refund TEXT,
+  reason TEXT,
+  escrow_deadline INTEGER NOT NULL, -- unix ms
+  settled_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS providers (
+  peer_id TEXT PRIMARY KEY,
+  account TEXT NOT NULL,
+  stake TEXT NOT NULL,
+  checked_at INTEGER NOT NULL
+);
+`
+
+interface SettlementRow {
+  job_id: string
+  escrow_job_id: string
+  state: 'pending' | 'settling' | 'settled' | 'failed'
+  budget: string
+  max_fee: string
+  submitter: string
+  payouts: string | null
+  fee: string | null
+  results_root: string | null
+  hash: string | null
+  block_number: number | null
+  paid: string | null
+  refund: string | null
+  reason: string | null
+  escrow_deadline: number
+  settled_at: number | null
+}
+
+/**
+ * The chain side of a coordinator: refuses unfunded jobs and unstaked
+ * providers, and settles each finished job once. Settlements are kept in
+ * `<dataDir>/settlements.sqlite`: the payouts are fixed there before the
+ * transaction is sent, so a restarted coordinator resends the same
+ * settlement, and `settleJob` (which reads the Escrow first) reports the
+ * earlier one instead of paying twice.
+ */
+export class ChainSettler {
+  readonly #options: CoordinatorChainOptions
+  readonly #dataDir: string
+  readonly #backend: SchedulerBackend
+  readonly #log: Logger
+  readonly #inFlight = new Set<string>()
+  #client: ChainClient | undefined
+  #db: DatabaseSync | undefined
+  #timer: NodeJS.Timeout | undefined
+  #unsubscribe: (() => void) | undefined
+
+  constructor(
+    components: { backend: SchedulerBackend; logger: Logger },
+    options: CoordinatorChainOptions & { dataDir: string },
+  ) {
+    validateChainOptions(options)
+    this.#options = options
+    this.#dataDir = options.dataDir
+    this.#backend = components.backend
+    this.#log = components.logger
+  }
+
+  get client(): ChainClient {
+    if (this.#client === undefined) throw new Error('the chain settler is not started')
+    return this.#client
+  }
+
+  get #store(): DatabaseSync {
+    if (this.#db === undefined) throw new Error('the chain settler is not started')
+    return this.#db
+  }
+
+  get #price(): bigint {
+    return this.#options.pricePerReplica ?? 10n ** 16n
+  }
+
+  async start(): Promise<void> {
+    this.#client = await createChainClient({
+      rpcUrl: this.#options.rpcUrl,
+      addresses: this.#options.addresses,
+      account: this.#options.privateKey,
+      ...(this.#options.pollingIntervalMs === undefined ? {} : { pollingIntervalMs: this.#options.pollingIntervalMs }),
+    })
+    this.#db = new DatabaseSync(join(this.#dataDir, 'settlements.sqlite'))
+    this.#db.exec(SCHEMA)
+    this.#unsubscribe = this.#backend.subscribe((event) => {
+      if (event.type === 'job:done') void this.settle(event.jobId)
+    })
+    // Resume whatever a previous run left unsettled, then keep sweeping for missed events.
+    this.#timer = setInterval(() => void this.resume(), 3_000)
+    this.#timer.unref()
+    void this.resume()
+    this.#log.info(
+      { chainId: Number(this.#client.chainId), coordinator: this.#client.account?.address },
+      'settling on chain',
+    )
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#unsubscribe?.()
+    // Let a settlement in flight record its receipt before the store closes.
+    const deadline = Date.now() + 10_000
+    while (this.#inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    if (this.#client !== undefined) destroyChainClient(this.#client)
+    this.#db?.close()
+    this.#db = undefined
+  }
+
+  /**
+   * Check a job's escrow before the job is accepted, and remember it. Returns
+   * the spec with its deadline moved before the escrow's, so settlement lands in time.
+   *
+   * @throws {QuorateError} `PAYMENT_REQUIRED` naming what is missing.
+   */
+  async acceptJob(spec: JobSpec): Promise<JobSpec> {
+    const id = jobIdOf(spec)
+    const known = this.#row(id)
+    const payment = spec.payment
+    if (payment === undefined) {
+      if (known !== undefined) return this.#withDeadline(spec, known)
+      throw paymentRequired(
+        `this coordinator is paid on chain ${this.client.chainId}: fund the job in the Escrow ${this.client.addresses.escrow} for spec hash 0x${id} naming coordinator ${this.client.account?.address}, then submit it with "payment": { "escrowJobId": … }`,
+        { specHash: `0x${id}` },
+      )
+    }
+    if (known !== undefined && known.escrow_job_id === payment.escrowJobId) return this.#withDeadline(spec, known)
+    const minBudget = this.requiredBudget(spec)
+    const check = await verifyJobFunding(this.client, {
+      jobId: payment.escrowJobId,
+      specHash: id,
+      minBudget,
+      minSecondsLeft: this.#options.minSecondsLeft ?? 120,
+    })
+    if (!check.ok) {
+      throw paymentRequired(`payment for job ${id} refused: ${check.problems.join('; ')}`, {
+        escrowJobId: payment.escrowJobId,
+        problems: check.problems,
+        requiredBudget: minBudget.toString(),
+      })
+    }
+    this.#store
+      .prepare(
+        `INSERT INTO settlements (job_id, escrow_job_id, state, budget, max_fee, submitter, escrow_deadline)
+         VALUES (?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING`,
+      )
+      .run(
+        id,
+        payment.escrowJobId,
+        check.job.budget.toString(),
+        check.job.maxFee.toString(),
+        check.job.submitter,
+        Number(check.job.deadline) * 1000,
+      )
+    const row = this.#row(id)
+    if (row === undefined) throw new Error(`could not record the payment of job ${id}`)
+    return this.#withDeadline(spec, row)
+  }
+
+  /** Least budget a job must escrow: every possible replica paid, plus the fee. */
+  requiredBudget(spec: JobSpec): bigint {
+    return BigInt(spec.inputs.length * spec.maxReplicas) * this.#price + (this.#options.fee ?? 0n)
+  }
+
+  /**
+   * Whether a provider may be given work: registered with this PeerId and
+   * enough stake. Returns the problem, or undefined when admitted.
+   */
+  async admitProvider(peerId: string, operator: string | undefined): Promise<string | undefined> {
+    if (operator === undefined || !/^0x[0-9a-fA-F]{40}$/.test(operator)) {
+      return `announce an operator EVM address in hello (got ${operator ?? 'none'}); this coordinator pays registered providers`
+    }
+    try {
+      const provider = (await getProviderOfOperator(this.client, operator)) ?? operator
+      const check = await verifyProvider(this.client, {
+        provider,
+        peerId,
+        ...(this.#options.minStake === undefined ? {} : { minStake: this.#options.minStake }),
+      })
+      if (!check.ok) return `provider ${provider}: ${check.problems.join('; ')}`
+      this.#store
+        .prepare(
+          `INSERT INTO providers (peer_id, account, stake, checked_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (peer_id) DO UPDATE SET account = excluded.account, stake = excluded.stake, checked_at = excluded.checked_at`,
+        )
+        .run(peerId, check.provider.provider, check.provider.stake.toString(), Date.now())
+      return undefined
+    } catch (err) {
+      return `could not check the provider on chain: ${(err as Error).message}`
+    }
+  }
+
+  /** Stake and earnings for the provider view. */
+  providerExtras(): Map<string, { stake: string; earnings: string }> {
+    const earnings = new Map<string, bigint>()
+    const rows = this.#store.prepare(`SELECT payouts FROM settlements WHERE state = 'settled'`).all() as Array<{
+      payouts: string | null
+    }>
+    for (const row of rows) {
+      for (const p of JSON.parse(row.payouts ?? '[]') as Array<{ account: string; amount: string }>) {
+        const key = p.account.toLowerCase()
+        earnings.set(key, (earnings.get(key) ?? 0n) + BigInt(p.amount))
+      }
+    }
+    const out = new Map<string, { stake: string; earnings: string }>()
+    const providers = this.#store.prepare('SELECT peer_id, account, stake FROM providers').all() as Array<{
+      peer_id: string
+      account: string
+      stake: string
+    }>
+    for (const p of providers) {
+      out.set(p.peer_id, { stake: p.stake, earnings: (earnings.get(p.account.toLowerCase()) ?? 0n).toString() })
+    }
+    return out
+  }
+
+  /** The settlement section of a job view, if the job is paid on chain. */
+  view(jobId: string): SettlementView | undefined {
+    if (this.#db === undefined) return undefined
+    const row = this.#row(jobId)
+    if (row === undefined) return undefined
+    const view: SettlementView = {
+      chainId: Number(this.client.chainId),
+      state: row.state === 'settled' ? 'settled' : row.state === 'failed' ? 'failed' : 'pending',
+      escrowJobId: row.escrow_job_id,
+      txs: [],
+    }
+    if (row.reason !== null) view.reason = row.reason
+    if (row.hash !== null) {
+      const base: Omit<SettlementTxView, 'kind'> = { hash: row.hash, status: 'confirmed' }
+      if (row.block_number !== null) base.blockNumber = row.block_number
+      if (row.settled_at !== null) base.at = row.settled_at
+      view.txs.push({ ...base, kind: 'settle', amount: row.budget })
+      for (const p of JSON.parse(row.payouts ?? '[]') as Array<{ account: string; amount: string }>) {
+        view.txs.push({ ...base, kind: 'payout', account: p.account, amount: p.amount })
+      }
+      if (row.fee !== null && row.fee !== '0') {
+        const account = this.client.account?.address
+        view.txs.push({ ...base, kind: 'fee', amount: row.fee, ...(account === undefined ? {} : { account }) })
+      }
+      if (row.refund !== null) view.txs.push({ ...base, kind: 'refund', account: row.submitter, amount: row.refund })
+    }
+    return view
+  }
+
+  /** Settle every recorded job that has finished and is not yet settled. */
+  async resume(): Promise<void> {
+    if (this.#db === undefined) return
+    const rows = this.#store
+      .prepare(`SELECT job_id FROM settlements WHERE state IN ('pending', 'settling')`)
+      .all() as Array<{ job_id: string }>
+    for (const { job_id } of rows) await this.settle(job_id)
+  }
+
+  /**
+   * Settle one finished job: fix its payouts in the store, then send (or
+   * resend) the one settlement transaction and record its receipt.
+   */
+  async settle(jobId: string): Promise<void> {
+    if (this.#db === undefined || this.#inFlight.has(jobId)) return
+    this.#inFlight.add(jobId)
+    try {
+      let row = this.#row(jobId)
+      if (row === undefined || row.state === 'settled' || row.state === 'failed') return
+      if (row.state === 'pending') {
+        const job = await this.#backend.job(jobId)
+        if (job === undefined || !isTerminalJobState(job.state)) return
+        const { payouts, resultsRoot } = await this.#payoutsOf(jobId)
+        const total = payouts.reduce((sum, p) => sum + p.amount, 0n)
+        let fee = this.#options.fee ?? 0n
+        if (fee > BigInt(row.max_fee)) fee = BigInt(row.max_fee)
+        if (total + fee > BigInt(row.budget)) fee = BigInt(row.budget) - total > 0n ? BigInt(row.budget) - total : 0n
+        this.#store
+          .prepare(
+            `UPDATE settlements SET state = 'settling', payouts = ?, fee = ?, results_root = ? WHERE job_id = ? AND state = 'pending'`,
+          )
+          .run(
+            JSON.stringify(payouts.map((p) => ({ account: p.account, amount: p.amount.toString() }))),
+            fee.toString(),
+            resultsRoot,
+            jobId,
+          )
+        row = this.#row(jobId)
+        if (row === undefined || row.state !== 'settling') return
+      }
+      const payouts = (JSON.parse(row.payouts ?? '[]') as Array<{ account: string; amount: string }>).map(
+        (p): Payout => ({ account: p.account, amount: BigInt(p.amount) }),
+      )
+      try {
+        const settled = await settleJob(this.client, {
+          jobId: row.escrow_job_id,
+          payouts,
+          fee: BigInt(row.fee ?? '0'),
+          ...(row.results_root === null ? {} : { resultsRoot: row.results_root }),
+        })
+        const blockNumber = settled.result?.receipt.blockNumber ?? null
+        this.#store
+          .prepare(
+            `UPDATE settlements SET state = 'settled', hash = ?, block_number = COALESCE(?, block_number), paid = ?, fee = ?, refund = ?,
+               payouts = ?, settled_at = ? WHERE job_id = ?`,
+          )
+          .run(
+            settled.hash ?? null,
+            blockNumber,
+            settled.paid.toString(),
+            settled.fee.toString(),
+            settled.refund.toString(),
+            JSON.stringify(settled.payouts.map((p) => ({ account: p.account, amount: p.amount.toString() }))),
+            Date.now(),
+            jobId,
+          )
+        this.#log.info(
+          {
+            jobId,
+            escrowJobId: row.escrow_job_id,
+            hash: settled.hash,
+            paid: settled.paid.toString(),
+            fee: settled.fee.toString(),
+            refund: settled.refund.toString(),
+            alreadySettled: settled.alreadySettled,
+          },
+          settled.alreadySettled ? 'job was already settled; recorded the earlier settlement' : 'job settled',
+        )
+      } catch (err) {
+        const reason = (err as { reason?: string }).reason
+        if (reason !== undefined && FINAL_REASONS.has(reason)) {
+          this.#store
+            .prepare(`UPDATE settlements SET state = 'failed', reason = ? WHERE job_id = ?`)
+            .run((err as Error).message, jobId)
+          this.#log.error({ jobId, err }, 'job cannot be settled')
+        } else {
+          this.#log.warn({ jobId, err }, 'settlement failed; will retry')
+        }
+      }
+    } catch (err) {
+      this.#log.warn({ jobId, err }, 'could not settle job')
+    } finally {
+      this.#inFlight.delete(jobId)
+    }
+  }
+
+  /** One payout per provider in each accepted shard's majority, at the replica price. */
+  async #payoutsOf(jobId: string): Promise<{ payouts: Payout[]; resultsRoot: string }> {
+    const accounts = new Map(
+      (
+        this.#store.prepare('SELECT peer_id, account FROM providers').all() as Array<{
+          peer_id: string
+          account: string
+        }>
+      ).map((p) => [p.peer_id, p.account]),
+    )
+    const payouts: Payout[] = []
+    const commitment = createHash('sha256')
+    for (const shard of await this.#backend.shards(jobId)) {
+      if (shard.state !== 'accepted') continue
+      commitment.update(`${shard.index}:${shard.digest ?? ''}\n`)
+      for (const peerId of shard.majority ?? []) {
+        const account = accounts.get(peerId)
+        if (account === undefined) {
+          this.#log.warn({ jobId, shard: shard.index, peerId }, 'no on-chain account for a majority provider; unpaid')
+          continue
+        }
+        payouts.push({ account, amount: this.#price })
+      }
+    }
+    return { payouts, resultsRoot: `0x${commitment.digest('hex')}` }
+  }
+
+  #row(jobId: string): SettlementRow | undefined {
+    return this.#store.prepare('SELECT * FROM settlements WHERE job_id = ?').get(jobId) as SettlementRow | undefined
+  }
+
+  #withDeadline(spec: JobSpec, row: SettlementRow): JobSpec {
+    const latest = row.escrow_deadline - (this.#options.settleMarginMs ?? 60_000)
+    return spec.deadline !== undefined && spec.deadline <= latest ? spec : { ...spec, deadline: latest }
+  }
+}
+
+function paymentRequired(message: string, details: Record<string, unknown>): QuorateError {
+  return new QuorateError(ErrorCode.PAYMENT_REQUIRED, message, {
+    details,
+    hint: 'fund the job with @quorate/chain fundJob and pass its jobId as payment.escrowJobId',
+  })
+}
+
+function validateChainOptions(options: CoordinatorChainOptions): void {
+  if (typeof options.rpcUrl !== 'string' || !/^(https?|wss?):\/\//.test(options.rpcUrl)) {
+    throw new InvalidOptionError('chain.rpcUrl', 'must be an http(s) or ws(s) URL', options.rpcUrl)
+  }
+  if (typeof options.privateKey !== 'string' || !/^(0x)?[0-9a-fA-F]{64}$/.test(options.privateKey)) {
+    throw new InvalidOptionError('chain.privateKey', 'must be 32 bytes of hex', '(hidden)')
+  }
+  for (const [name, value] of [
+    ['chain.minStake', options.minStake],
+    ['chain.pricePerReplica', options.pricePerReplica],
+    ['chain.fee', options.fee],
+  ] as const) {
+    if (value !== undefined && (typeof value !== 'bigint' || value < 0n)) {
+      throw new InvalidOptionError(name, 'must be a non-negative bigint', String(value))
+    }
+  }
+}
