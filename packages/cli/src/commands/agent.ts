@@ -1,4 +1,6 @@
+import { join } from 'node:path'
 import { createAgent } from '@quorate/agent'
+import { loadOrCreateOperatorKey, OPERATOR_KEY_FILE } from '@quorate/chain'
 import { pino } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
 import { UsageError } from '../output.ts'
@@ -15,7 +17,12 @@ Options:
   --data-dir DIR       holds the agent's identity key peer.key (env QUORATE_DATA_DIR, default .quorate/agent)
   --threads N          worker threads (env QUORATE_THREADS, default: one per core)
   --capacity N         tasks run at once (env QUORATE_CAPACITY, default: threads)
-  --operator ID        operator identity, e.g. your EVM address (env QUORATE_OPERATOR)
+  --operator ID        operator identity announced to coordinators (env QUORATE_OPERATOR;
+                       default: the address of the operator key)
+  --key-file FILE      the operator's EVM key, hex (env QUORATE_OPERATOR_KEY_FILE; default
+                       <data-dir>/operator.key, created with mode 0600 on first start). Register
+                       this address and the agent's PeerId in the Registry to work for coordinators
+                       that pay on chain.
   --drain-timeout MS   on SIGTERM, let running tasks finish this long before handing them back (default 30000)
   --json-ready         print one JSON line {"event":"ready",...} on stdout once connected
   -h, --help           show this help
@@ -37,6 +44,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     threads: { type: 'string' },
     capacity: { type: 'string' },
     operator: { type: 'string' },
+    'key-file': { type: 'string' },
     'drain-timeout': { type: 'string' },
     'json-ready': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -52,15 +60,17 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const threads = intFlag('threads', fromEnv(values.threads, 'QUORATE_THREADS'), undefined)
   const capacity = intFlag('capacity', fromEnv(values.capacity, 'QUORATE_CAPACITY'), undefined)
   const drainTimeoutMs = intFlag('drain-timeout', values['drain-timeout'], 30_000, 0)
-  const operator = fromEnv(values.operator, 'QUORATE_OPERATOR')
+  const dataDir = fromEnv(values['data-dir'], 'QUORATE_DATA_DIR', '.quorate/agent')
+  const keyFile = fromEnv(values['key-file'], 'QUORATE_OPERATOR_KEY_FILE', join(dataDir, OPERATOR_KEY_FILE))
+  const operator = fromEnv(values.operator, 'QUORATE_OPERATOR') ?? (await loadOrCreateOperatorKey(keyFile)).address
   const options: Parameters<typeof createAgent>[0] = {
-    dataDir: fromEnv(values['data-dir'], 'QUORATE_DATA_DIR', '.quorate/agent'),
+    dataDir,
     coordinator,
     logger: pino({ name: 'quorate:agent' }, pino.destination(2)),
   }
   if (threads !== undefined) options.threads = threads
   if (capacity !== undefined) options.capacity = capacity
-  if (operator !== undefined) options.operator = operator
+  options.operator = operator
   const agent = createAgent(options)
   await agent.start()
   await agent.ready

@@ -1,4 +1,5 @@
-import { createCoordinator } from '@quorate/coordinator'
+import { readFile } from 'node:fs/promises'
+import { type CoordinatorChainOptions, createCoordinator } from '@quorate/coordinator'
 import { explorerAssetsDir } from '@quorate/explorer'
 import { pino } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
@@ -20,6 +21,17 @@ Options:
                        another takes it over (default 15000)
   --json-ready         print one JSON line {"event":"ready",...} on stdout when listening
   -h, --help           show this help
+
+Settling on a chain (all optional; with --chain-rpc, jobs must be funded in the Escrow,
+providers staked in the Registry, and finished jobs are settled on chain):
+  --chain-rpc URL        JSON-RPC endpoint (env QUORATE_CHAIN_RPC)
+  --chain-escrow ADDR    Escrow address (env QUORATE_CHAIN_ESCROW)
+  --chain-registry ADDR  Registry address (env QUORATE_CHAIN_REGISTRY)
+  --chain-token ADDR     payment token address (env QUORATE_CHAIN_TOKEN)
+  --chain-key-file FILE  the coordinator's EVM key, hex (env QUORATE_CHAIN_KEY_FILE)
+  --min-stake WEI        least provider stake (env QUORATE_CHAIN_MIN_STAKE; default: the Registry's minimum)
+  --price WEI            paid per replica in a shard's majority (env QUORATE_CHAIN_PRICE, default 10^16)
+  --fee WEI              coordinator fee per job, capped by the job's maxFee (env QUORATE_CHAIN_FEE, default 0)
 
 Logs are JSON lines (pino) on stderr. SIGINT/SIGTERM stop it cleanly.
 
@@ -46,12 +58,21 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     namespace: { type: 'string' },
     'shard-lease': { type: 'string' },
     'json-ready': { type: 'boolean' },
+    'chain-rpc': { type: 'string' },
+    'chain-escrow': { type: 'string' },
+    'chain-registry': { type: 'string' },
+    'chain-token': { type: 'string' },
+    'chain-key-file': { type: 'string' },
+    'min-stake': { type: 'string' },
+    price: { type: 'string' },
+    fee: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) {
     process.stdout.write(coordinatorHelp)
     return 0
   }
+  const chain = await chainOptions(values)
   const logger = pino({ name: 'quorate:coordinator' }, pino.destination(2))
   const redisUrl = fromEnv(values.redis, 'QUORATE_REDIS_URL')
   const namespace = fromEnv(values.namespace, 'QUORATE_REDIS_NAMESPACE')
@@ -66,6 +87,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     httpPort: intFlag('port', fromEnv(values.port, 'QUORATE_HTTP_PORT'), 7700, 0),
     p2pListen: values['p2p-listen'] ?? ['/ip4/127.0.0.1/tcp/0'],
     explorerDir: explorerAssetsDir(),
+    ...(chain === undefined ? {} : { chain }),
     logger,
   })
   await coordinator.start()
@@ -83,6 +105,46 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   await untilSignal()
   await coordinator.stop()
   return 0
+}
+
+async function chainOptions(values: Record<string, unknown>): Promise<CoordinatorChainOptions | undefined> {
+  const flag = (name: string, env: string) => fromEnv(values[name] as string | undefined, env)
+  const rpcUrl = flag('chain-rpc', 'QUORATE_CHAIN_RPC')
+  if (rpcUrl === undefined) return undefined
+  const required = (name: string, env: string): string => {
+    const value = flag(name, env)
+    if (value === undefined) throw new UsageError(`--${name} (or ${env}) is required with --chain-rpc`)
+    return value
+  }
+  const wei = (name: string, env: string): bigint | undefined => {
+    const value = flag(name, env)
+    if (value === undefined) return undefined
+    if (!/^\d+$/.test(value))
+      throw new UsageError(`--${name} must be a whole number of token base units (got ${value})`)
+    return BigInt(value)
+  }
+  const keyFile = required('chain-key-file', 'QUORATE_CHAIN_KEY_FILE')
+  const privateKey = (
+    await readFile(keyFile, 'utf8').catch((err: Error) => {
+      throw new UsageError(`cannot read --chain-key-file ${keyFile}: ${err.message}`)
+    })
+  ).trim()
+  const options: CoordinatorChainOptions = {
+    rpcUrl,
+    addresses: {
+      escrow: required('chain-escrow', 'QUORATE_CHAIN_ESCROW'),
+      registry: required('chain-registry', 'QUORATE_CHAIN_REGISTRY'),
+      token: required('chain-token', 'QUORATE_CHAIN_TOKEN'),
+    },
+    privateKey,
+  }
+  const minStake = wei('min-stake', 'QUORATE_CHAIN_MIN_STAKE')
+  const price = wei('price', 'QUORATE_CHAIN_PRICE')
+  const fee = wei('fee', 'QUORATE_CHAIN_FEE')
+  if (minStake !== undefined) options.minStake = minStake
+  if (price !== undefined) options.pricePerReplica = price
+  if (fee !== undefined) options.fee = fee
+  return options
 }
 
 export function untilSignal(): Promise<NodeJS.Signals> {
