@@ -1,9 +1,26 @@
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createClient } from '@quorate/sdk'
+import { agentPeerId } from '@quorate/agent'
+import {
+  type AnvilInstance,
+  type ChainClient,
+  createChainClient,
+  type DevAccount,
+  deployQuorate,
+  destroyChainClient,
+  fundJob,
+  type QuorateAddresses,
+  registerCoordinator,
+  registerProvider,
+  startAnvil,
+  withAccount,
+  withdraw,
+} from '@quorate/chain'
+import { jobIdOf, parseJobSpec, type SettlementView } from '@quorate/protocol'
+import { createClient, toJobSpecJson } from '@quorate/sdk'
 import { intFlag, parse } from '../args.ts'
 import { EXIT, UsageError } from '../output.ts'
 import { type ManagedProcess, spawnQuorate } from '../processes.ts'
@@ -22,6 +39,7 @@ Options:
   --data-dir DIR   where the processes keep identities and logs (default: a fresh temp dir)
   --once           exit 0 once the demo job has succeeded (non-zero otherwise)
   --no-demo        start the network without running the demo job
+  --no-chain       run without a local chain: no stake, no escrow, no settlement
   -h, --help       show this help
 
 Example:
@@ -30,6 +48,21 @@ Example:
 
 const DEMO_SHARDS = 9
 const DEMO_RANGE = 50_000
+const TOKEN = 10n ** 18n
+/** What the devnet coordinator pays per replica in a shard's majority, and its fee per job. */
+const PRICE = TOKEN
+const FEE = TOKEN
+const STAKE = 100n * TOKEN
+
+/** The devnet's local chain: anvil, the deployed contracts and who is who. */
+interface Devchain {
+  anvil: AnvilInstance
+  client: ChainClient
+  addresses: QuorateAddresses
+  submitter: DevAccount
+  coordinator: DevAccount
+  providers: DevAccount[]
+}
 
 export async function devnetCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
@@ -39,6 +72,7 @@ export async function devnetCommand(argv: string[]): Promise<number> {
     'data-dir': { type: 'string' },
     once: { type: 'boolean' },
     'no-demo': { type: 'boolean' },
+    'no-chain': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) {
@@ -55,14 +89,52 @@ export async function devnetCommand(argv: string[]): Promise<number> {
   const say = (line: string) => process.stdout.write(`${line}\n`)
 
   const processes: ManagedProcess[] = []
+  let chain: Devchain | undefined
   const shutdown = async () => {
     await Promise.all(processes.map((p) => p.stop()))
+    if (chain !== undefined) {
+      destroyChainClient(chain.client)
+      await chain.anvil.stop()
+    }
   }
   try {
     say(`devnet: data and logs in ${root}`)
+    if (values['no-chain'] !== true) {
+      chain = await startDevchain(agentCount, say)
+    }
+    const chainArgs =
+      chain === undefined
+        ? []
+        : [
+            '--chain-rpc',
+            chain.anvil.rpcUrl,
+            '--chain-escrow',
+            chain.addresses.escrow,
+            '--chain-registry',
+            chain.addresses.registry,
+            '--chain-token',
+            chain.addresses.token,
+            '--chain-key-file',
+            await writeKey(join(root, 'coordinator', 'chain.key'), chain.coordinator.privateKey),
+            '--min-stake',
+            String(STAKE),
+            '--price',
+            String(PRICE),
+            '--fee',
+            String(FEE),
+          ]
     const coordinator = spawnQuorate(
       'coordinator',
-      ['coordinator', 'start', '--data-dir', join(root, 'coordinator'), '--port', String(port), '--json-ready'],
+      [
+        'coordinator',
+        'start',
+        '--data-dir',
+        join(root, 'coordinator'),
+        '--port',
+        String(port),
+        '--json-ready',
+        ...chainArgs,
+      ],
       join(root, 'coordinator.log'),
     )
     processes.push(coordinator)
@@ -71,6 +143,7 @@ export async function devnetCommand(argv: string[]): Promise<number> {
     if (dialAddr === undefined) throw new Error('the coordinator reported no libp2p address')
     say(`devnet: coordinator (pid ${coordinator.child.pid}) API ${ready.httpUrl}`)
     say(`devnet: coordinator libp2p ${dialAddr}`)
+    if (chain !== undefined) await registerParticipants(chain, root, ready.peerId, agentCount, say)
 
     const names = new Map<string, string>()
     const agents = Array.from({ length: agentCount }, (_, i) => {
@@ -102,7 +175,7 @@ export async function devnetCommand(argv: string[]): Promise<number> {
     say(`devnet: explorer and API at ${ready.httpUrl}`)
 
     if (values['no-demo'] !== true) {
-      const ok = await runDemo(client, names, say)
+      const ok = await runDemo(client, names, say, chain)
       if (values.once === true) {
         await shutdown()
         return ok ? EXIT.OK : EXIT.JOB_FAILED
@@ -128,18 +201,38 @@ async function runDemo(
   client: ReturnType<typeof createClient>,
   names: Map<string, string>,
   say: (line: string) => void,
+  chain: Devchain | undefined,
 ): Promise<boolean> {
   const wasm = new Uint8Array(await readFile(primesWasmPath()))
   const ranges = Array.from({ length: DEMO_SHARDS }, (_, i) => [i * DEMO_RANGE, (i + 1) * DEMO_RANGE] as const)
   say('')
   say(`demo: counting primes below ${DEMO_SHARDS * DEMO_RANGE} in ${DEMO_SHARDS} shards, 3 replicas each, quorum 2`)
-  const job = await client.submitJob({
+  const spec = toJobSpecJson({
     name: 'devnet demo: primes',
     wasm,
     inputs: ranges.map(([a, b]) => `${a} ${b}`),
     redundancy: 3,
     quorum: 2,
   })
+  let budget = 0n
+  if (chain !== undefined) {
+    const parsed = parseJobSpec(spec)
+    // Enough for every replica the job could need (maxReplicas per shard), plus the fee.
+    budget = BigInt(parsed.inputs.length * parsed.maxReplicas) * PRICE + FEE
+    const funded = await fundJob(withAccount(chain.client, chain.submitter.privateKey), {
+      specHash: jobIdOf(parsed),
+      coordinator: chain.coordinator.address,
+      budget,
+      maxFee: FEE,
+      deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
+      quorum: parsed.quorum,
+    })
+    spec.payment = { escrowJobId: funded.jobId }
+    say(
+      `demo: funded escrow job ${funded.jobId} with ${formatTokens(budget)} (tx ${funded.result?.hash ?? 'already funded'})`,
+    )
+  }
+  const job = await client.submitJob(spec)
   say(`demo: job ${job.id}`)
   job.on('shard:accepted', (e) => {
     const voters = e.majority.map((p) => names.get(p) ?? p.slice(-8)).join(', ')
@@ -176,7 +269,121 @@ async function runDemo(
     return false
   }
   say(`demo: OK — all ${results.length} shards accepted by ≥ 2 distinct agents`)
+  if (chain === undefined) return true
+  return settleDemo(client, job.id, say, chain, budget)
+}
+
+/** Wait for the coordinator's settlement, have every provider withdraw, and print the money. */
+async function settleDemo(
+  client: ReturnType<typeof createClient>,
+  jobId: string,
+  say: (line: string) => void,
+  chain: Devchain,
+  budget: bigint,
+): Promise<boolean> {
+  let settlement: SettlementView | undefined
+  const until = Date.now() + 60_000
+  while (Date.now() < until) {
+    settlement = (await client.getJob(jobId)).settlement
+    if (settlement?.state === 'settled' || settlement?.state === 'failed') break
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  say('')
+  if (settlement?.state !== 'settled') {
+    say(
+      `demo: FAILED — the job was not settled on chain (${settlement?.reason ?? settlement?.state ?? 'no settlement'})`,
+    )
+    return false
+  }
+  const settle = settlement.txs.find((t) => t.kind === 'settle')
+  say(`settlement: tx ${settle?.hash} in block ${settle?.blockNumber} (chain ${settlement.chainId})`)
+  const byAccount = new Map<string, string>()
+  for (const [i, p] of chain.providers.entries()) byAccount.set(p.address.toLowerCase(), `agent-${i + 1}`)
+  byAccount.set(chain.coordinator.address.toLowerCase(), `the coordinator (${chain.coordinator.address})`)
+  byAccount.set(chain.submitter.address.toLowerCase(), `the submitter (${chain.submitter.address})`)
+  let total = 0n
+  for (const tx of settlement.txs) {
+    if (tx.amount === undefined || tx.kind === 'settle') continue
+    total += BigInt(tx.amount)
+    const who = byAccount.get(tx.account?.toLowerCase() ?? '') ?? tx.account
+    say(`settlement: ${tx.kind.padEnd(7)} ${formatTokens(BigInt(tx.amount)).padStart(10)} to ${who}`)
+  }
+  say(`settlement: payouts + fee + refund = ${formatTokens(total)} of the ${formatTokens(budget)} escrowed`)
+  for (const [i, p] of chain.providers.entries()) {
+    const name = `agent-${i + 1}`
+    const { amount, hash } = await withdraw(withAccount(chain.client, p.privateKey))
+    say(`earnings: ${name} withdrew ${formatTokens(amount)} (tx ${hash})`)
+  }
+  if (total !== budget) {
+    say('demo: FAILED — the settlement does not account for the whole escrow')
+    return false
+  }
+  say('demo: OK — settled on chain in one transaction; providers paid')
   return true
+}
+
+/** Start anvil, deploy the contracts and fund everyone who will need tokens. */
+async function startDevchain(agentCount: number, say: (line: string) => void): Promise<Devchain> {
+  const anvil = await startAnvil({ accounts: agentCount + 3 })
+  try {
+    const [deployer, submitter, coordinator, ...providers] = anvil.accounts
+    if (deployer === undefined || submitter === undefined || coordinator === undefined) {
+      throw new Error('anvil created too few accounts')
+    }
+    const { addresses } = await deployQuorate({
+      rpcUrl: anvil.rpcUrl,
+      deployer: deployer.privateKey,
+      fund: [submitter, coordinator, ...providers].map((a) => ({ address: a.address, amount: 1000n * TOKEN })),
+    })
+    const client = await createChainClient({ rpcUrl: anvil.rpcUrl, addresses, pollingIntervalMs: 50 })
+    say(`devnet: anvil (pid ${anvil.pid}) at ${anvil.rpcUrl}, chain ${anvil.chainId}`)
+    say(`devnet: escrow ${addresses.escrow}, registry ${addresses.registry}, token ${addresses.token}`)
+    return { anvil, client, addresses, submitter, coordinator, providers: providers.slice(0, agentCount) }
+  } catch (err) {
+    await anvil.stop()
+    throw err
+  }
+}
+
+/** Register the coordinator, and each agent's PeerId with its own key and stake, before anyone connects. */
+async function registerParticipants(
+  chain: Devchain,
+  root: string,
+  coordinatorPeerId: string,
+  agentCount: number,
+  say: (line: string) => void,
+): Promise<void> {
+  await registerCoordinator(withAccount(chain.client, chain.coordinator.privateKey), { peerId: coordinatorPeerId })
+  await Promise.all(
+    Array.from({ length: agentCount }, async (_, i) => {
+      const name = `agent-${i + 1}`
+      const account = chain.providers[i]
+      if (account === undefined) throw new Error(`no chain account for ${name}`)
+      const dataDir = join(root, name)
+      await writeKey(join(dataDir, 'operator.key'), account.privateKey)
+      const peerId = await agentPeerId(dataDir)
+      const registered = await registerProvider(withAccount(chain.client, account.privateKey), {
+        peerId,
+        operator: account.address,
+        stake: STAKE,
+      })
+      say(
+        `devnet: ${name} registered as provider ${account.address}, staked ${formatTokens(STAKE)} (tx ${registered.hash})`,
+      )
+    }),
+  )
+}
+
+async function writeKey(path: string, privateKey: string): Promise<string> {
+  await mkdir(join(path, '..'), { recursive: true })
+  await writeFile(path, `${privateKey}\n`, { mode: 0o600 })
+  return path
+}
+
+function formatTokens(amount: bigint): string {
+  const whole = amount / TOKEN
+  const frac = (amount % TOKEN).toString().padStart(18, '0').replace(/0+$/, '')
+  return `${whole}${frac === '' ? '' : `.${frac}`} QRT`
 }
 
 function primesWasmPath(): string {
