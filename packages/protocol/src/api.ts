@@ -41,6 +41,8 @@ export interface ReplicaView {
   finishedAt?: number
   /** The task's captured stderr (bounded by the job's stderr limit). */
   stderr?: string
+  /** The provider's EIP-712 signature of its result, checked against its registered operator (chain only). */
+  evidence?: { signature: string; nonce: string; signer: string }
 }
 
 export interface ShardView {

@@ -49,6 +49,17 @@ export interface AssignMessage {
   /** Hex seed for deterministic randomness, the same for every replica of the shard. */
   seed: string
   input: Uint8Array
+  /** Present when the coordinator settles on a chain: sign the result for this Escrow job (EIP-712). */
+  evidence?: EvidenceRequest
+}
+
+/** What an agent needs to sign a shard result as on-chain evidence. */
+export interface EvidenceRequest {
+  /** The Escrow's bytes32 job id. */
+  escrowJobId: string
+  chainId: number
+  /** The Escrow's address (the EIP-712 verifying contract). */
+  escrow: string
 }
 
 export interface CancelMessage {
@@ -67,6 +78,12 @@ export interface ResultMessage {
   /** The task's captured stderr (bounded by the job's stderr limit). */
   stderr: Uint8Array
   durationMs: number
+  /** EIP-712 signature of (escrowJobId, shard, digest, nonce) by `signer`, when the assignment asked for evidence. */
+  signature?: string
+  /** The signature's nonce, a decimal uint256. */
+  nonce?: string
+  /** The operator address that signed. */
+  signer?: string
 }
 
 export interface HeartbeatMessage {
@@ -210,6 +227,9 @@ function assemble(tag: Tag, h: Record<string, unknown>, payload: Uint8Array): Ta
         digest: typeof h.digest === 'string' ? h.digest : null,
         stderr: payload.subarray(outputLength),
         durationMs: h.durationMs as number,
+        ...(typeof h.signature === 'string' && typeof h.nonce === 'string' && typeof h.signer === 'string'
+          ? { signature: h.signature, nonce: h.nonce, signer: h.signer }
+          : {}),
       }
     }
     case 'heartbeat':

@@ -46,6 +46,26 @@ describe('task channel framing', () => {
     expect(roundTrip(encodeMessage(result))).toEqual(result)
   })
 
+  it('round-trips a signed result and an assignment asking for evidence (header fields)', () => {
+    const signed: ResultMessage = {
+      type: 'result',
+      assignmentId: 'a-2',
+      outcome: { kind: 'ok', output: new Uint8Array([1]), fuelUsed: 1 },
+      digest: 'd',
+      stderr: new Uint8Array(0),
+      durationMs: 1,
+      signature: `0x${'11'.repeat(65)}`,
+      nonce: '12345678901234567890123456789',
+      signer: `0x${'22'.repeat(20)}`,
+    }
+    expect(roundTrip(encodeMessage(signed))).toEqual(signed)
+    const asking: AssignMessage = {
+      ...assign,
+      evidence: { escrowJobId: `0x${'33'.repeat(32)}`, chainId: 31337, escrow: `0x${'44'.repeat(20)}` },
+    }
+    expect(roundTrip(encodeMessage(asking))).toEqual(asking)
+  })
+
   it('reassembles frames split across arbitrary chunks', () => {
     const frames = [encodeMessage(assign), encodeMessage({ type: 'heartbeat', running: 2 })]
     const all = new Uint8Array(frames[0]!.byteLength + frames[1]!.byteLength)
