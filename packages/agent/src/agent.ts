@@ -7,6 +7,7 @@ import {
   type HelloMessage,
   InvalidOptionError,
   PROTOCOL_VERSION,
+  type ResultMessage,
   TASK_PROTOCOL,
 } from '@quorate/protocol'
 import { createRuntimePool, type RuntimePool } from '@quorate/runtime'
@@ -35,6 +36,27 @@ export interface AgentOptions {
   logger?: Logger
   /** Injected runtime pool (tests); by default the agent creates its own. */
   runtime?: RuntimePool
+  /**
+   * Sign each result a coordinator asks evidence for (EIP-712, e.g. with
+   * `@quorate/chain`'s `signShardResult` and the operator key). @defaultValue results go unsigned
+   */
+  signResult?: (request: ResultSignatureRequest) => Promise<ResultSignature>
+}
+
+/** What to sign: this agent's digest for one shard of one Escrow job. */
+export interface ResultSignatureRequest {
+  escrowJobId: string
+  chainId: number
+  escrow: string
+  shard: number
+  digest: string
+}
+
+export interface ResultSignature {
+  signature: string
+  /** Decimal uint256. */
+  nonce: string
+  signer: string
 }
 
 export interface Agent {
@@ -199,14 +221,26 @@ export function createAgent(options: AgentOptions): Agent {
         { signal: controller.signal },
       )
       if (!running.has(task.assignmentId)) return // cancelled meanwhile: the coordinator no longer wants it
-      ch.send({
+      const message: ResultMessage = {
         type: 'result',
         assignmentId: task.assignmentId,
         outcome: result.outcome,
         digest: result.digest,
         stderr: result.stderr,
         durationMs: result.durationMs,
-      })
+      }
+      if (task.evidence !== undefined && options.signResult !== undefined && result.digest !== null) {
+        try {
+          Object.assign(
+            message,
+            await options.signResult({ ...task.evidence, shard: task.shardIndex, digest: result.digest }),
+          )
+        } catch (err) {
+          logger.warn({ err, assignmentId: task.assignmentId }, 'could not sign the result; sending it unsigned')
+        }
+        if (!running.has(task.assignmentId)) return
+      }
+      ch.send(message)
     } catch (err) {
       if (controller.signal.aborted) return
       logger.error({ err, assignmentId: task.assignmentId }, 'task could not run')

@@ -8,4 +8,12 @@
  * await agent.start()
  * ```
  */
-export { AGENT_VERSION, type Agent, type AgentOptions, agentPeerId, createAgent } from './agent.ts'
+export {
+  AGENT_VERSION,
+  type Agent,
+  type AgentOptions,
+  agentPeerId,
+  createAgent,
+  type ResultSignature,
+  type ResultSignatureRequest,
+} from './agent.ts'

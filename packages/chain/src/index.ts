@@ -156,6 +156,6 @@ export {
   describeRevert,
 } from './errors.ts'
 export { toBytes32 } from './hex.ts'
-export { loadOrCreateOperatorKey, OPERATOR_KEY_FILE, type OperatorKey } from './keys.ts'
+export { createResultSigner, loadOrCreateOperatorKey, OPERATOR_KEY_FILE, type OperatorKey } from './keys.ts'
 export { isTransientRpcError } from './retry.ts'
 export { type SentTransaction, type TransactionRequest, TransactionSender } from './sender.ts'

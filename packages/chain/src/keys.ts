@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { Wallet } from 'ethers'
+import { escrowDomain, randomEvidenceNonce, signShardResult } from './eip712.ts'
 
 /** File name of a provider's operator key inside its data dir. */
 export const OPERATOR_KEY_FILE = 'operator.key'
@@ -32,4 +33,29 @@ export async function loadOrCreateOperatorKey(path: string): Promise<OperatorKey
   await chmod(tmp, 0o600)
   await rename(tmp, path)
   return { privateKey: wallet.privateKey, address: wallet.address }
+}
+
+/**
+ * A function an agent signs its results with: EIP-712 `ShardResult` over the
+ * Escrow's domain, a fresh random nonce each time. Fits `createAgent`'s `signResult`.
+ */
+export function createResultSigner(
+  privateKey: string,
+): (request: {
+  escrowJobId: string
+  chainId: number
+  escrow: string
+  shard: number
+  digest: string
+}) => Promise<{ signature: string; nonce: string; signer: string }> {
+  const wallet = new Wallet(privateKey)
+  return async (request) => {
+    const signed = await signShardResult(wallet, escrowDomain(request.chainId, request.escrow), {
+      jobId: request.escrowJobId,
+      shard: request.shard,
+      digest: request.digest,
+      nonce: randomEvidenceNonce(),
+    })
+    return { signature: signed.signature, nonce: signed.nonce.toString(), signer: wallet.address }
+  }
 }
