@@ -4,7 +4,11 @@ import {
   type AgentMessage,
   type AssignMessage,
   type CoordinatorMessage,
+  type EvidenceRequest,
+  isDeterministic,
+  outcomeDigest,
   PROTOCOL_VERSION,
+  type ResultMessage,
   TASK_PROTOCOL,
 } from '@quorate/protocol'
 import type { Logger } from 'pino'
@@ -17,6 +21,17 @@ export interface AgentHubOptions {
    * the reason it may not, or undefined. @defaultValue everyone is admitted
    */
   admit?: (peerId: string, operator: string | undefined) => Promise<string | undefined>
+  /** Ask agents to sign results of chain-paid jobs, and check the signatures that come back. */
+  evidence?: {
+    request(jobId: string): EvidenceRequest | undefined
+    check(
+      peerId: string,
+      request: EvidenceRequest,
+      shard: number,
+      digest: string,
+      evidence: { signature: string; nonce: string; signer: string },
+    ): boolean
+  }
   missedHeartbeats: number
   maxFrameBytes?: number
 }
@@ -69,7 +84,7 @@ export class AgentHub {
     let session: AgentSession | undefined
     let admitting = false
     const welcome = (capacity: number, operator: string | undefined) => {
-      session = new AgentSession(peerId, capacity, operator, channel)
+      session = new AgentSession(peerId, capacity, operator, channel, this.#options.evidence)
       this.#sessions.get(peerId)?.channel.close()
       this.#sessions.set(peerId, session)
       channel.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, heartbeatMs: this.#options.heartbeatMs })
@@ -130,7 +145,7 @@ export class AgentHub {
       session.lastSeen = Date.now()
       switch (message.type) {
         case 'result':
-          this.#executor.onResult(peerId, message)
+          this.#executor.onResult(peerId, session.checkEvidence(message, this.#log))
           break
         case 'heartbeat':
           this.#executor.touchAgent(peerId)
@@ -172,6 +187,9 @@ class AgentSession implements AgentLink {
   readonly operator: string | undefined
   readonly channel: MessageChannel<AgentMessage, CoordinatorMessage>
   readonly #sentModules = new Set<string>()
+  readonly #evidence: AgentHubOptions['evidence']
+  /** Assignments that asked for a signed result: what was asked. */
+  readonly #asked = new Map<string, { request: EvidenceRequest; shard: number }>()
   lastSeen = Date.now()
 
   constructor(
@@ -179,11 +197,13 @@ class AgentSession implements AgentLink {
     capacity: number,
     operator: string | undefined,
     channel: MessageChannel<AgentMessage, CoordinatorMessage>,
+    evidence?: AgentHubOptions['evidence'],
   ) {
     this.peerId = peerId
     this.capacity = capacity
     this.operator = operator
     this.channel = channel
+    this.#evidence = evidence
   }
 
   assign(message: AssignMessage, module: { sha256: string; bytes: Uint8Array }): void {
@@ -191,7 +211,39 @@ class AgentSession implements AgentLink {
       this.channel.send({ type: 'module', sha256: module.sha256, bytes: module.bytes })
       this.#sentModules.add(module.sha256)
     }
-    this.channel.send(message)
+    const request = this.#evidence?.request(message.jobId)
+    if (request === undefined) {
+      this.channel.send(message)
+      return
+    }
+    this.#asked.set(message.assignmentId, { request, shard: message.shardIndex })
+    this.channel.send({ ...message, evidence: request })
+  }
+
+  /** Keep a result's signature only if it is the provider's operator's, over this very result. */
+  checkEvidence(message: ResultMessage, log: Logger): ResultMessage {
+    const asked = this.#asked.get(message.assignmentId)
+    this.#asked.delete(message.assignmentId)
+    if (message.signature === undefined) return message
+    const { signature, nonce, signer, ...unsigned } = message
+    // Evidence must be over the digest of the outcome actually reported, not the agent's claim.
+    if (
+      asked !== undefined &&
+      this.#evidence !== undefined &&
+      message.digest !== null &&
+      isDeterministic(message.outcome) &&
+      outcomeDigest(message.outcome) === message.digest &&
+      nonce !== undefined &&
+      signer !== undefined &&
+      this.#evidence.check(this.peerId, asked.request, asked.shard, message.digest, { signature, nonce, signer })
+    ) {
+      return message
+    }
+    log.warn(
+      { peerId: this.peerId, assignmentId: message.assignmentId, signer },
+      'dropped a result signature that does not verify',
+    )
+    return unsigned
   }
 
   cancel(assignmentId: string, reason: string): void {

@@ -5,15 +5,18 @@ import {
   type ChainClient,
   createChainClient,
   destroyChainClient,
+  escrowDomain,
   getProviderOfOperator,
   type Payout,
   type QuorateAddresses,
   settleJob,
   verifyJobFunding,
   verifyProvider,
+  verifyShardResult,
 } from '@quorate/chain'
 import {
   ErrorCode,
+  type EvidenceRequest,
   InvalidOptionError,
   isTerminalJobState,
   type JobSpec,
@@ -75,6 +78,7 @@ CREATE TABLE IF NOT EXISTS settlements (
 CREATE TABLE IF NOT EXISTS providers (
   peer_id TEXT PRIMARY KEY,
   account TEXT NOT NULL,
+  operator TEXT NOT NULL,
   stake TEXT NOT NULL,
   checked_at INTEGER NOT NULL
 );
@@ -249,14 +253,47 @@ export class ChainSettler {
       if (!check.ok) return `provider ${provider}: ${check.problems.join('; ')}`
       this.#store
         .prepare(
-          `INSERT INTO providers (peer_id, account, stake, checked_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (peer_id) DO UPDATE SET account = excluded.account, stake = excluded.stake, checked_at = excluded.checked_at`,
+          `INSERT INTO providers (peer_id, account, operator, stake, checked_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (peer_id) DO UPDATE SET account = excluded.account, operator = excluded.operator,
+             stake = excluded.stake, checked_at = excluded.checked_at`,
         )
-        .run(peerId, check.provider.provider, check.provider.stake.toString(), Date.now())
+        .run(peerId, check.provider.provider, check.provider.operator, check.provider.stake.toString(), Date.now())
       return undefined
     } catch (err) {
       return `could not check the provider on chain: ${(err as Error).message}`
     }
+  }
+
+  /** What agents sign their results for, for a job paid on chain. */
+  evidenceFor(jobId: string): EvidenceRequest | undefined {
+    if (this.#db === undefined) return undefined
+    const row = this.#row(jobId)
+    if (row === undefined) return undefined
+    return {
+      escrowJobId: row.escrow_job_id,
+      chainId: Number(this.client.chainId),
+      escrow: this.client.addresses.escrow,
+    }
+  }
+
+  /** Whether a result's signature is by the provider's registered operator, over exactly this result. */
+  checkEvidence(
+    peerId: string,
+    request: EvidenceRequest,
+    shard: number,
+    digest: string,
+    evidence: { signature: string; nonce: string; signer: string },
+  ): boolean {
+    const provider = this.#store.prepare('SELECT operator FROM providers WHERE peer_id = ?').get(peerId) as
+      | { operator: string }
+      | undefined
+    if (provider === undefined || provider.operator.toLowerCase() !== evidence.signer.toLowerCase()) return false
+    if (!/^\d{1,78}$/.test(evidence.nonce)) return false
+    return verifyShardResult(
+      escrowDomain(request.chainId, request.escrow),
+      { jobId: request.escrowJobId, shard, digest, nonce: BigInt(evidence.nonce), signature: evidence.signature },
+      provider.operator,
+    )
   }
 
   /** Stake and earnings for the provider view. */

@@ -130,7 +130,16 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     {
       heartbeatMs,
       missedHeartbeats: COORDINATOR_DEFAULTS.missedHeartbeats,
-      ...(chain === undefined ? {} : { admit: (peerId, operator) => chain.admitProvider(peerId, operator) }),
+      ...(chain === undefined
+        ? {}
+        : {
+            admit: (peerId, operator) => chain.admitProvider(peerId, operator),
+            evidence: {
+              request: (jobId) => chain.evidenceFor(jobId),
+              check: (peerId, request, shard, digest, evidence) =>
+                chain.checkEvidence(peerId, request, shard, digest, evidence),
+            },
+          }),
     },
   )
   const placementTimeoutMs = options.placementTimeoutMs ?? 15_000

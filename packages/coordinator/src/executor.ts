@@ -68,6 +68,7 @@ interface ReplicaRecord {
   vote?: 'majority' | 'minority'
   reason?: string
   stderr?: Uint8Array
+  evidence?: { signature: string; nonce: string; signer: string }
 }
 
 interface ShardRun {
@@ -285,6 +286,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     replica.durationMs = Math.round(message.durationMs)
     replica.stderr = message.stderr
     replica.outcome = outcome.kind
+    if (message.signature !== undefined && message.nonce !== undefined && message.signer !== undefined) {
+      replica.evidence = { signature: message.signature, nonce: message.nonce, signer: message.signer }
+    }
     this.#recordCompletion()
 
     if (!isDeterministic(outcome)) {
@@ -644,7 +648,16 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         state: r.state,
         dispatchedAt: r.dispatchedAt,
       }
-      for (const key of ['outcome', 'digest', 'fuelUsed', 'durationMs', 'vote', 'reason', 'finishedAt'] as const) {
+      for (const key of [
+        'outcome',
+        'digest',
+        'fuelUsed',
+        'durationMs',
+        'vote',
+        'reason',
+        'finishedAt',
+        'evidence',
+      ] as const) {
         const value = r[key]
         if (value !== undefined) (rv as unknown as Record<string, unknown>)[key] = value
       }
