@@ -8,7 +8,17 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { Writable } from 'node:stream'
 import { type Agent, agentPeerId, createAgent } from '@quorate/agent'
-import { fundJob, getAccount, getJob, registerCoordinator, registerProvider, withdraw } from '@quorate/chain'
+import {
+  createResultSigner,
+  escrowDomain,
+  fundJob,
+  getAccount,
+  getJob,
+  registerCoordinator,
+  registerProvider,
+  verifyShardResult,
+  withdraw,
+} from '@quorate/chain'
 import { type Coordinator, createCoordinator } from '@quorate/coordinator'
 import { type JobSpecJson, type JobView, jobIdOf, parseJobSpec } from '@quorate/protocol'
 import { toJobSpecJson } from '@quorate/sdk'
@@ -122,6 +132,7 @@ beforeAll(async () => {
       operator: provider.address,
       threads: 1,
       logger: pino({ level: 'silent' }),
+      signResult: createResultSigner(provider.privateKey),
     })
     await agent.start()
     agents.push(agent)
@@ -227,6 +238,27 @@ describe('a coordinator that settles on chain', () => {
         expected.set(account, (expected.get(account) ?? 0n) + PRICE)
       }
     }
+    // Every counted result carries its provider's EIP-712 signature over exactly that result.
+    const domain = escrowDomain(chain.anvil.chainId, chain.addresses.escrow)
+    let signedResults = 0
+    for (const shard of settled.shardList) {
+      for (const r of shard.replicas.filter((x) => x.state === 'done')) {
+        const account = chain.providers[peerIds.indexOf(r.provider)]?.address as string
+        expect(r.evidence?.signer).toBe(account)
+        const signed = {
+          jobId: escrowJobId,
+          shard: shard.index,
+          digest: r.digest as string,
+          nonce: BigInt(r.evidence?.nonce ?? '0'),
+          signature: r.evidence?.signature as string,
+        }
+        expect(verifyShardResult(domain, signed, account)).toBe(true)
+        expect(verifyShardResult(domain, { ...signed, shard: shard.index + 1 }, account)).toBe(false)
+        signedResults++
+      }
+    }
+    expect(signedResults).toBeGreaterThanOrEqual(settled.shardList.length * 2)
+
     let paid = 0n
     const owed = new Map<string, bigint>()
     for (const p of chain.providers) {

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { createAgent } from '@quorate/agent'
-import { loadOrCreateOperatorKey, OPERATOR_KEY_FILE } from '@quorate/chain'
+import { createResultSigner, loadOrCreateOperatorKey, OPERATOR_KEY_FILE } from '@quorate/chain'
 import { pino } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
 import { UsageError } from '../output.ts'
@@ -22,7 +22,7 @@ Options:
   --key-file FILE      the operator's EVM key, hex (env QUORATE_OPERATOR_KEY_FILE; default
                        <data-dir>/operator.key, created with mode 0600 on first start). Register
                        this address and the agent's PeerId in the Registry to work for coordinators
-                       that pay on chain.
+                       that pay on chain; results of paid jobs are signed with it (EIP-712).
   --drain-timeout MS   on SIGTERM, let running tasks finish this long before handing them back (default 30000)
   --json-ready         print one JSON line {"event":"ready",...} on stdout once connected
   -h, --help           show this help
@@ -62,7 +62,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const drainTimeoutMs = intFlag('drain-timeout', values['drain-timeout'], 30_000, 0)
   const dataDir = fromEnv(values['data-dir'], 'QUORATE_DATA_DIR', '.quorate/agent')
   const keyFile = fromEnv(values['key-file'], 'QUORATE_OPERATOR_KEY_FILE', join(dataDir, OPERATOR_KEY_FILE))
-  const operator = fromEnv(values.operator, 'QUORATE_OPERATOR') ?? (await loadOrCreateOperatorKey(keyFile)).address
+  const key = await loadOrCreateOperatorKey(keyFile)
+  const operator = fromEnv(values.operator, 'QUORATE_OPERATOR') ?? key.address
   const options: Parameters<typeof createAgent>[0] = {
     dataDir,
     coordinator,
@@ -71,6 +72,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
   if (threads !== undefined) options.threads = threads
   if (capacity !== undefined) options.capacity = capacity
   options.operator = operator
+  // Results of chain-paid jobs are signed with the operator key, as evidence the Escrow can check.
+  options.signResult = createResultSigner(key.privateKey)
   const agent = createAgent(options)
   await agent.start()
   await agent.ready

@@ -28,9 +28,11 @@ import { untilSignal } from './coordinator.ts'
 
 export const devnetHelp = `Usage: quorate devnet [options]
 
-Start a local Quorate network on loopback — one coordinator and N worker
-agents, each its own OS process talking libp2p — then run a demo job
-(counting primes over ranges, every shard on 3 agents, decided by vote).
+Start a local Quorate network on loopback — a local chain (anvil) with the
+Registry and Escrow deployed, one coordinator and N staked worker agents, each
+its own OS process talking libp2p — then run a demo job (counting primes over
+ranges, every shard on 3 agents, decided by vote), funded in the Escrow and
+settled on chain when done; prints each agent's earnings and the transactions.
 
 Options:
   --agents N       worker agents to start (default 3)
