@@ -67,6 +67,22 @@ for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
       expect(providers.reduce((n, p) => n + p.counters.valid, 0)).toBeGreaterThanOrEqual(12)
     })
 
+    it('takes empty shard inputs and keeps empty outputs', async () => {
+      cluster = await startCluster(kind)
+      // (module (func (export "_start"))): reads nothing, writes nothing.
+      const noop = new Uint8Array([
+        0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 10, 1, 6, 95, 115, 116, 97, 114, 116, 0, 0, 10,
+        4, 1, 2, 0, 11,
+      ])
+      const results = await (await cluster.client.submitJob({ wasm: noop, inputs: ['', ''] })).results({
+        timeout: 30_000,
+      })
+      for (const r of results) {
+        expect(r.state).toBe('accepted')
+        expect(r.output).toEqual(new Uint8Array(0))
+      }
+    })
+
     it('is idempotent by content, and lists jobs newest first with filters and paging', async () => {
       cluster = await startCluster(kind)
       const a = await cluster.client.submitJob({ wasm, inputs: ranges(1) })

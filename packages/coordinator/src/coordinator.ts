@@ -11,12 +11,15 @@ import { embeddedBackend } from './backends/embedded.ts'
 import { redisBackend } from './backends/redis.ts'
 import { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
-import { Executor } from './executor.ts'
+import { Executor, type ShardProgress } from './executor.ts'
 import { createHttpApi } from './http.ts'
 import { createMetrics } from './metrics.ts'
 import { JobService } from './service.ts'
 
 export const COORDINATOR_VERSION = '0.1.0'
+
+/** How often a running shard's replica table is written to storage. */
+const PROGRESS_INTERVAL_MS = 250
 
 export interface CoordinatorOptions {
   /** Where the coordinator keeps its identity and, with the embedded backend, its jobs. */
@@ -168,12 +171,26 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
             if (!placed) controller.abort(new Error('no provider here could take the shard in time'))
           }, placementTimeoutMs)
         : undefined
+    // Progress is for people watching a shard that takes a while: events already carry every
+    // change live, so storage sees at most one write per shard per PROGRESS_INTERVAL_MS, and none
+    // for a shard decided sooner (its decision carries the whole replica table).
+    let latest: Parameters<ShardProgress> | undefined
+    let flushTimer: NodeJS.Timeout | undefined
+    const flush = () => {
+      flushTimer = undefined
+      if (latest === undefined) return
+      const [state, replicas, reason] = latest
+      latest = undefined
+      backend.progress(work, state, replicas, reason).catch((err) => logger.warn({ err }, 'could not save progress'))
+    }
     try {
-      return await executor.runShard(work, controller.signal, (state, replicas, reason) => {
-        if (replicas.length > 0) placed = true
-        backend.progress(work, state, replicas, reason).catch((err) => logger.warn({ err }, 'could not save progress'))
+      return await executor.runShard(work, controller.signal, (...update) => {
+        if (update[1].length > 0) placed = true
+        latest = update
+        flushTimer ??= setTimeout(flush, PROGRESS_INTERVAL_MS)
       })
     } finally {
+      if (flushTimer !== undefined) clearTimeout(flushTimer)
       if (giveUp !== undefined) clearTimeout(giveUp)
       signal.removeEventListener('abort', onAbort)
     }
@@ -268,9 +285,16 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
 }
 
 /** The same static check every provider's runtime applies, done once at the door. */
+const checked = new Map<string, string | undefined>()
 function runtimeCheck(bytes: Uint8Array, spec: JobSpec): string | undefined {
+  // The check instruments the whole module: remember the verdict per module and memory limit.
+  const key = `${spec.module.sha256}:${spec.limits.memoryMiB}`
+  if (checked.has(key)) return checked.get(key)
   const result = inspectModule(bytes, spec.limits)
-  return result.ok ? undefined : result.reason
+  const verdict = result.ok ? undefined : result.reason
+  checked.set(key, verdict)
+  if (checked.size > 256) checked.delete(checked.keys().next().value as string)
+  return verdict
 }
 
 function validate(options: CoordinatorOptions): void {

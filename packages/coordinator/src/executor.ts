@@ -314,10 +314,22 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.#schedulePump()
   }
 
-  /** The stderr each replica of a running shard captured, by assignment. */
-  logsOf(jobId: string, index: number): ReplicaRecord[] {
-    for (const run of this.#runs) if (run.work.jobId === jobId && run.work.index === index) return run.replicas
-    return []
+  /**
+   * The live state of the shards of `jobId` running here, by shard index.
+   * Storage sees a running shard's progress only now and then; views read this to be current.
+   */
+  liveShards(jobId: string): Map<number, { state: ShardState; replicas: ReplicaView[]; reason?: string }> {
+    const live = new Map<number, { state: ShardState; replicas: ReplicaView[]; reason?: string }>()
+    for (const run of this.#runs) {
+      if (run.work.jobId !== jobId || run.decided) continue
+      const entry: { state: ShardState; replicas: ReplicaView[]; reason?: string } = {
+        state: run.state,
+        replicas: this.#replicaViews(run),
+      }
+      if (run.waiting !== undefined) entry.reason = run.waiting
+      live.set(run.work.index, entry)
+    }
+    return live
   }
 
   // ---- time ---------------------------------------------------------------

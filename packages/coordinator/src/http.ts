@@ -125,7 +125,11 @@ export function createHttpApi(
     })
   })
 
-  app.get('/v1/jobs/:id', async (req) => jobs.view((req.params as { id: string }).id))
+  app.get('/v1/jobs/:id', async (req) => {
+    const id = (req.params as { id: string }).id
+    // ?view=summary leaves out the shard list, for clients that poll.
+    return (req.query as { view?: string }).view === 'summary' ? jobs.summary(id) : jobs.view(id)
+  })
   app.get('/v1/jobs/:id/results', async (req) => jobs.results((req.params as { id: string }).id))
   app.get('/v1/jobs/:id/logs', async (req) => {
     const query = req.query as Record<string, string | undefined>

@@ -46,7 +46,18 @@ export class JobService {
   async view(id: string): Promise<JobView> {
     const job = await this.#backend.job(id)
     if (job === undefined) throw new JobNotFoundError(id)
-    const view = viewOf(job, await this.#backend.shards(id))
+    const shards = await this.#backend.shards(id)
+    // Shards running here are newer in memory than in storage.
+    const live = this.#executor.liveShards(id)
+    for (const shard of shards) {
+      const current = live.get(shard.index)
+      if (current === undefined || ['accepted', 'failed', 'cancelled'].includes(shard.state)) continue
+      shard.state = current.state
+      shard.replicas = current.replicas
+      if (current.reason === undefined) delete shard.reason
+      else shard.reason = current.reason
+    }
+    const view = viewOf(job, shards)
     if (view.reason === undefined && !isTerminalJobState(view.state) && view.shards.pending > 0) {
       // Shards nobody has taken yet: say what they are waiting for.
       const online = (await this.#backend.providers()).filter((p) => p.online).length

@@ -76,8 +76,12 @@ export class JobHandle extends EventEmitter<HandleEvents> {
     try {
       for (let delay = 100; ; delay = Math.min(delay * 2, 1000)) {
         options.signal?.throwIfAborted()
-        const view = await this.status()
-        if (isTerminalJobState(view.state)) return view
+        // Poll the summary (no shard list): cheap whatever the job's size.
+        const summary = await this.#client.request<{ state: JobView['state'] }>(
+          'GET',
+          `/v1/jobs/${encodeURIComponent(this.id)}?view=summary`,
+        )
+        if (isTerminalJobState(summary.state)) return this.status()
         if (options.timeout !== undefined && Date.now() - started > options.timeout) {
           throw new WaitTimeoutError(this.id, options.timeout)
         }

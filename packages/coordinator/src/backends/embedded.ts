@@ -193,12 +193,12 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
         return undefined
       }
       d.prepare(
-        'UPDATE shards SET state = ?, replicas = ?, decision = ?, output = ?, claimed = 0 WHERE job_id = ? AND idx = ?',
+        `UPDATE shards SET state = ?, replicas = ?, decision = ?, output = ${decision.output === undefined ? 'NULL' : "COALESCE(?, X'')"}, claimed = 0 WHERE job_id = ? AND idx = ?`,
       ).run(
         decision.state,
         JSON.stringify(decision.replicas),
         JSON.stringify(detail),
-        decision.output ?? null,
+        ...(decision.output === undefined ? [] : [decision.output]),
         work.jobId,
         work.index,
       )
@@ -207,69 +207,86 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
       return finishIfDone(work.jobId)
     })
 
-  const claim = (): ShardWork | undefined =>
+  /** Take up to `limit` free shards, oldest first, in one transaction. */
+  const claim = (limit: number): ShardWork[] =>
     tx(() => {
       const d = database()
-      const row = d
+      const rows = d
         .prepare(
           `SELECT s.job_id, s.idx, s.input, s.runs, j.spec, j.deadline FROM shards s JOIN jobs j ON j.id = s.job_id
-           WHERE s.claimed = 0 AND s.state IN ('pending', 'dispatched', 'voting') ORDER BY s.seq LIMIT 1`,
+           WHERE s.claimed = 0 AND s.state IN ('pending', 'dispatched', 'voting') ORDER BY s.seq LIMIT ?`,
         )
-        .get() as
-        | { job_id: string; idx: number; input: Uint8Array; runs: number; spec: string; deadline: number }
-        | undefined
-      if (row === undefined) return undefined
-      const run = row.runs + 1
-      d.prepare('UPDATE shards SET claimed = 1, runs = ? WHERE job_id = ? AND idx = ?').run(run, row.job_id, row.idx)
-      const spec = JSON.parse(row.spec) as StoredSpec
-      const module = d.prepare('SELECT bytes FROM modules WHERE sha = ?').get(spec.moduleSha256) as {
-        bytes: Uint8Array
-      }
-      return {
-        jobId: row.job_id,
-        index: row.idx,
-        input: row.input,
-        spec,
-        module: { sha256: spec.moduleSha256, bytes: module.bytes },
-        deadline: row.deadline,
-        run,
-        fence: String(run),
-      }
+        .all(limit) as Array<{
+        job_id: string
+        idx: number
+        input: Uint8Array
+        runs: number
+        spec: string
+        deadline: number
+      }>
+      const mark = d.prepare('UPDATE shards SET claimed = 1, runs = ? WHERE job_id = ? AND idx = ?')
+      const specs = new Map<string, StoredSpec>()
+      const modules = new Map<string, Uint8Array>()
+      return rows.map((row) => {
+        const run = row.runs + 1
+        mark.run(run, row.job_id, row.idx)
+        let spec = specs.get(row.job_id)
+        if (spec === undefined) specs.set(row.job_id, (spec = JSON.parse(row.spec) as StoredSpec))
+        let bytes = modules.get(spec.moduleSha256)
+        if (bytes === undefined) {
+          bytes = (d.prepare('SELECT bytes FROM modules WHERE sha = ?').get(spec.moduleSha256) as { bytes: Uint8Array })
+            .bytes
+          modules.set(spec.moduleSha256, bytes)
+        }
+        return {
+          jobId: row.job_id,
+          index: row.idx,
+          input: row.input,
+          spec,
+          module: { sha256: spec.moduleSha256, bytes },
+          deadline: row.deadline,
+          run,
+          fence: String(run),
+        }
+      })
     })
 
   const pump = () => {
     pokeScheduled = false
     if (stopped || handler === undefined || db === undefined) return
     while (inflight < concurrency()) {
-      const work = claim()
-      if (work === undefined) return
-      inflight++
-      const controller = new AbortController()
-      let set = controllers.get(work.jobId)
-      if (set === undefined) controllers.set(work.jobId, (set = new Set()))
-      set.add(controller)
-      void handler(work, controller.signal)
-        .then((decision) => {
-          if (stopped) return
-          const finished = record(work, decision)
-          if (finished !== undefined) publish({ type: 'job:done', at: now(), jobId: work.jobId, state: finished })
-        })
-        .catch((err) => {
-          // The run could not finish (e.g. placement gave up): put the shard back for later.
-          if (!stopped) {
-            database()
-              .prepare('UPDATE shards SET claimed = 0, replicas = replicas WHERE job_id = ? AND idx = ? AND runs = ?')
-              .run(work.jobId, work.index, work.run)
-          }
-          void err
-        })
-        .finally(() => {
-          inflight--
-          set.delete(controller)
-          if (set.size === 0) controllers.delete(work.jobId)
-          backend.poke()
-        })
+      const batch = claim(concurrency() - inflight)
+      if (batch.length === 0) return
+      for (const work of batch) start(work)
     }
+  }
+
+  const start = (work: ShardWork) => {
+    const run = handler as ShardHandler
+    inflight++
+    const controller = new AbortController()
+    let set = controllers.get(work.jobId)
+    if (set === undefined) controllers.set(work.jobId, (set = new Set()))
+    set.add(controller)
+    void run(work, controller.signal)
+      .then((decision) => {
+        if (stopped) return
+        const finished = record(work, decision)
+        if (finished !== undefined) publish({ type: 'job:done', at: now(), jobId: work.jobId, state: finished })
+      })
+      .catch(() => {
+        // The run could not finish: release the shard and send it to the back of the queue.
+        if (stopped) return
+        database()
+          .prepare('UPDATE shards SET claimed = 0, seq = ? WHERE job_id = ? AND idx = ? AND runs = ?')
+          .run(now() * 1_000_000, work.jobId, work.index, work.run)
+      })
+      .finally(() => {
+        inflight--
+        set.delete(controller)
+        if (set.size === 0) controllers.delete(work.jobId)
+        backend.poke()
+      })
   }
 
   const publish = (event: JobEvent) => {
@@ -305,7 +322,8 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
           'INSERT INTO jobs (id, state, created_at, updated_at, deadline, spec, total) VALUES (?, ?, ?, ?, ?, ?, ?)',
         ).run(id, 'queued', t, t, deadline, JSON.stringify(storedSpecOf(spec)), spec.inputs.length)
         const insert = d.prepare(
-          "INSERT INTO shards (job_id, idx, state, input, input_sha, seq) VALUES (?, ?, 'pending', ?, ?, ?)",
+          // node:sqlite binds an empty Uint8Array as NULL; an empty shard input is still an input.
+          "INSERT INTO shards (job_id, idx, state, input, input_sha, seq) VALUES (?, ?, 'pending', COALESCE(?, X''), ?, ?)",
         )
         const seqBase = t * 1_000_000
         spec.inputs.forEach((input, idx) => {

@@ -142,6 +142,21 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     return job
   }
 
+  // Modules are immutable (named by their hash), so one read per coordinator is enough.
+  const modules = new Map<string, Promise<Buffer | null>>()
+  const moduleOf = (sha: string): Promise<Buffer | null> => {
+    let bytes = modules.get(sha)
+    if (bytes === undefined) {
+      bytes = client().getBuffer(key('module', sha))
+      modules.set(sha, bytes)
+      void bytes.then((b) => {
+        if (b === null) modules.delete(sha)
+      })
+      if (modules.size > 32) modules.delete(modules.keys().next().value as string)
+    }
+    return bytes
+  }
+
   const publish = (event: JobEvent) => {
     void client().publish(key('events'), JSON.stringify(event))
   }
@@ -162,7 +177,7 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     const spec = JSON.parse(jobHash.spec as string) as StoredSpec
     const [input, moduleBytes] = await Promise.all([
       r.getBuffer(key('input', jobId, index)),
-      r.getBuffer(key('module', spec.moduleSha256)),
+      moduleOf(spec.moduleSha256),
     ])
     if (input === null || moduleBytes === null) throw new Error(`shard ${jobId}:${index} has lost its input or module`)
     const runNumber = await r.hincrby(shardKey, 'runs', 1)

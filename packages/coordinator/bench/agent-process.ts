@@ -1,0 +1,19 @@
+// One benchmark agent in its own OS process: `node agent-process.ts <coordinator multiaddr> <data dir> <capacity>`.
+// Prints {"event":"ready"} once the coordinator has welcomed it.
+import { createAgent } from '@quorate/agent'
+import { pino } from 'pino'
+
+const [coordinator, dataDir, capacity] = process.argv.slice(2) as [string, string, string]
+const agent = createAgent({
+  coordinator,
+  dataDir,
+  threads: 1,
+  capacity: Number(capacity),
+  logger: pino({ level: 'warn' }, pino.destination(2)),
+})
+await agent.start()
+await agent.ready
+process.stdout.write(`${JSON.stringify({ event: 'ready', peerId: agent.peerId })}\n`)
+process.on('SIGTERM', () => {
+  void agent.stop().then(() => process.exit(0))
+})

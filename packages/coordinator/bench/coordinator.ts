@@ -1,0 +1,254 @@
+// Benchmark: Quorate's coordinator against raw BullMQ on the same Redis, in the same run.
+//
+//   npm run bench:coordinator
+//
+// (1) dispatch throughput: no-op module, r=1, 8 agent processes on loopback, vs BullMQ
+//     addBulk + a no-op Worker at concurrency 200;
+// (2) latency: submit → accepted of a 1-shard r=1 no-op job vs BullMQ add → completed (p50, p99);
+// (3) redundancy overhead, saturated: wall(r=3) / (3 × wall(r=1)) on a CPU-bound shard;
+// for both backends (embedded SQLite and BullMQ on Redis). Prints a table, writes JSON.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createClient, type QuorateClient } from '@quorate/sdk'
+import { Queue, QueueEvents, Worker } from 'bullmq'
+import { Redis } from 'ioredis'
+import { pino } from 'pino'
+import { type Coordinator, createCoordinator } from '../src/index.ts'
+
+const REDIS_URL = process.env.QUORATE_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const AGENTS = 8
+const THROUGHPUT_SHARDS = Number(process.env.BENCH_SHARDS ?? 3000)
+const LATENCY_SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100)
+const REDUNDANCY_SHARDS = 48
+const here = fileURLToPath(new URL('.', import.meta.url))
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+// (module (func (export "_start"))): does nothing, so only scheduling is measured.
+const NOOP = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 10, 1, 6, 95, 115, 116, 97, 114, 116, 0, 0, 10, 4, 1,
+  2, 0, 11,
+])
+const PRIMES = new Uint8Array(
+  readFileSync(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')),
+)
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number
+}
+
+// ---- raw BullMQ anchor --------------------------------------------------------
+
+async function rawBullmq(): Promise<{ throughput: number; p50: number; p99: number }> {
+  const prefix = `{bench-raw-${Date.now()}}`
+  const connection = { url: REDIS_URL }
+  const queue = new Queue('raw', { connection, prefix })
+  const events = new QueueEvents('raw', { connection, prefix })
+  await events.waitUntilReady()
+  let done = 0
+  let allDone: () => void = () => {}
+  const worker = new Worker('raw', async () => {}, { connection, prefix, concurrency: 200 })
+  worker.on('completed', () => {
+    if (++done === THROUGHPUT_SHARDS) allDone()
+  })
+  await worker.waitUntilReady()
+  const finished = new Promise<void>((r) => {
+    allDone = r
+  })
+  const started = performance.now()
+  for (let i = 0; i < THROUGHPUT_SHARDS; i += 1000) {
+    await queue.addBulk(
+      Array.from({ length: Math.min(1000, THROUGHPUT_SHARDS - i) }, (_, k) => ({ name: 'noop', data: { i: i + k } })),
+    )
+  }
+  await finished
+  const throughput = THROUGHPUT_SHARDS / ((performance.now() - started) / 1000)
+  const latencies: number[] = []
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    const t = performance.now()
+    const job = await queue.add('noop', { latency: i })
+    await job.waitUntilFinished(events)
+    latencies.push(performance.now() - t)
+  }
+  await worker.close()
+  await events.close()
+  await queue.obliterate({ force: true })
+  await queue.close()
+  return { throughput, p50: percentile(latencies, 50), p99: percentile(latencies, 99) }
+}
+
+// ---- Quorate ------------------------------------------------------------------
+
+interface Network {
+  coordinator: Coordinator
+  client: QuorateClient
+  agents: ChildProcess[]
+  dir: string
+}
+
+async function startNetwork(kind: 'embedded' | 'redis', namespace: string): Promise<Network> {
+  const dir = mkdtempSync(join(tmpdir(), `quorate-bench-${kind}-`))
+  const coordinator = createCoordinator({
+    dataDir: join(dir, 'coordinator'),
+    httpPort: 0,
+    logger: pino({ level: 'warn' }),
+    ...(kind === 'redis' ? { redisUrl: REDIS_URL, redisNamespace: namespace } : {}),
+  })
+  await coordinator.start()
+  const address = coordinator.multiaddrs[0] as string
+  const agents = await Promise.all(
+    Array.from({ length: AGENTS }, (_, i) => {
+      const child = spawn(process.execPath, [join(here, 'agent-process.ts'), address, join(dir, `agent-${i}`), '64'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
+      return new Promise<ChildProcess>((resolve, reject) => {
+        child.stdout?.once('data', () => resolve(child))
+        child.once('exit', (code) => reject(new Error(`bench agent exited with ${code}`)))
+      })
+    }),
+  )
+  return { coordinator, client: createClient({ coordinatorUrl: coordinator.httpUrl }), agents, dir }
+}
+
+async function stopNetwork(net: Network, kind: string, namespace: string): Promise<void> {
+  for (const a of net.agents) a.kill('SIGTERM')
+  await net.coordinator.stop()
+  rmSync(net.dir, { recursive: true, force: true })
+  if (kind === 'redis') {
+    const redis = new Redis(REDIS_URL)
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${namespace}}*`, 'COUNT', 1000)
+      cursor = next
+      if (keys.length > 0) await redis.del(...keys)
+    } while (cursor !== '0')
+    redis.disconnect()
+  }
+}
+
+async function wallOf(client: QuorateClient, job: Parameters<QuorateClient['submitJob']>[0]): Promise<number> {
+  const started = performance.now()
+  const handle = await client.submitJob(job)
+  const view = await handle.waitFor({ timeout: 600_000 })
+  handle.close()
+  if (view.state !== 'completed') throw new Error(`bench job ended ${view.state}: ${view.reason}`)
+  return performance.now() - started
+}
+
+async function quorate(kind: 'embedded' | 'redis') {
+  const namespace = `bench-${kind}-${Date.now()}`
+  const net = await startNetwork(kind, namespace)
+  try {
+    const run = `${kind}-${Date.now()}`
+    // Warm-up: modules compiled and cached on every agent, connections settled.
+    await wallOf(net.client, {
+      wasm: NOOP,
+      inputs: Array.from({ length: 200 }, () => ''),
+      redundancy: 1,
+      args: [`warm-${run}`],
+    })
+
+    log(`  ${kind}: throughput (${THROUGHPUT_SHARDS} no-op shards, r=1)...`)
+    const wall = await wallOf(net.client, {
+      wasm: NOOP,
+      inputs: Array.from({ length: THROUGHPUT_SHARDS }, () => ''),
+      redundancy: 1,
+      args: [`throughput-${run}`],
+    })
+    const throughput = THROUGHPUT_SHARDS / (wall / 1000)
+
+    log(`  ${kind}: latency (${LATENCY_SAMPLES} 1-shard jobs)...`)
+    // One event stream for all samples: the time is from the submit call to the shard:accepted event.
+    const accepted = new Map<string, () => void>()
+    const stream = new AbortController()
+    const res = await net.client.stream('/v1/events', stream.signal)
+    void (async () => {
+      const { readEventStream } = await import('@quorate/sdk')
+      try {
+        for await (const e of readEventStream(res.body as ReadableStream<Uint8Array>)) {
+          if (e.event !== 'shard:accepted') continue
+          const { jobId } = JSON.parse(e.data) as { jobId: string }
+          accepted.get(jobId)?.()
+        }
+      } catch {}
+    })()
+    const latencies: number[] = []
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const spec = { wasm: NOOP, inputs: [''], redundancy: 1, args: [`latency-${run}-${i}`] }
+      const t = performance.now()
+      let resolveAccepted: () => void = () => {}
+      const done = new Promise<void>((r) => {
+        resolveAccepted = r
+      })
+      const pending = net.client.submitJob(spec)
+      const handle = await pending
+      accepted.set(handle.id, resolveAccepted)
+      // The event may have come before we knew the id: check once.
+      const view = await net.client.getJob(handle.id)
+      if (view.shards.accepted === 1) resolveAccepted()
+      await done
+      latencies.push(performance.now() - t)
+      accepted.delete(handle.id)
+    }
+    stream.abort()
+
+    log(`  ${kind}: redundancy overhead (${REDUNDANCY_SHARDS} CPU-bound shards, r=1 then r=3)...`)
+    const inputs = Array.from({ length: REDUNDANCY_SHARDS }, (_, i) => `${i * 400_000} ${(i + 1) * 400_000}`)
+    const wall1 = await wallOf(net.client, { wasm: PRIMES, inputs, redundancy: 1, quorum: 1, args: [`r1-${run}`] })
+    const wall3 = await wallOf(net.client, { wasm: PRIMES, inputs, redundancy: 3, quorum: 3, args: [`r3-${run}`] })
+    return {
+      throughput,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      wall1,
+      wall3,
+      redundancyOverhead: wall3 / (3 * wall1),
+    }
+  } finally {
+    await stopNetwork(net, kind, namespace)
+  }
+}
+
+log('raw BullMQ anchor...')
+const raw = await rawBullmq()
+log('Quorate, embedded backend...')
+const embedded = await quorate('embedded')
+log('Quorate, Redis backend...')
+const redis = await quorate('redis')
+
+const f = (n: number, d = 2) => n.toFixed(d)
+const rows: Array<[string, string, string, string, string]> = [
+  ['measure', 'embedded', 'redis', 'raw BullMQ', 'target'],
+  ['dispatch throughput (replicas/s)', f(embedded.throughput, 0), f(redis.throughput, 0), f(raw.throughput, 0), ''],
+  ['  ÷ raw BullMQ', f(embedded.throughput / raw.throughput), f(redis.throughput / raw.throughput), '1.00', '≥ 0.5'],
+  ['latency p50 (ms)', f(embedded.p50, 1), f(redis.p50, 1), f(raw.p50, 1), ''],
+  ['  ÷ raw BullMQ p50', f(embedded.p50 / raw.p50), f(redis.p50 / raw.p50), '1.00', '≤ 3'],
+  ['latency p99 (ms)', f(embedded.p99, 1), f(redis.p99, 1), f(raw.p99, 1), ''],
+  [
+    'wall r=1 / r=3 (s)',
+    `${f(embedded.wall1 / 1000)} / ${f(embedded.wall3 / 1000)}`,
+    `${f(redis.wall1 / 1000)} / ${f(redis.wall3 / 1000)}`,
+    '',
+    '',
+  ],
+  [
+    'redundancy overhead wall(r=3)/(3·wall(r=1))',
+    f(embedded.redundancyOverhead),
+    f(redis.redundancyOverhead),
+    '',
+    '≤ 1.05',
+  ],
+]
+const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
+for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '))
+mkdirSync(join(here, 'results'), { recursive: true })
+const out = join(here, 'results', 'coordinator.json')
+writeFileSync(
+  out,
+  `${JSON.stringify({ at: new Date().toISOString(), agents: AGENTS, shards: THROUGHPUT_SHARDS, raw, embedded, redis }, null, 2)}\n`,
+)
+console.log(`\nwrote ${out}`)
