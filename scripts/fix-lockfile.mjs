@@ -35,7 +35,9 @@ for (const parentName of ['@biomejs/biome', 'turbo']) {
     added.push(dep)
   }
 }
-const sorted = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1)))
+const sorted = Object.fromEntries(
+  Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1)),
+)
 lock.packages = sorted
 writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`)
 console.log(added.length === 0 ? 'package-lock.json: nothing to add' : `package-lock.json: added ${added.join(', ')}`)

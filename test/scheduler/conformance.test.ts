@@ -18,7 +18,7 @@ function primesIn(text: string): number {
   let count = 0
   for (let n = Math.max(2, from); n < to; n++) {
     let prime = true
-    for (let d = 2; d * d <= n; d++) if (n % d === 0) (prime = false), (d = n)
+    for (let d = 2; d * d <= n && prime; d++) prime = n % d !== 0
     if (prime) count++
   }
   return count
