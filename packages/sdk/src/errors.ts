@@ -22,8 +22,11 @@ export class CoordinatorUnreachableError extends QuorateError {
  * - `digest`: an output does not hash to the digest its shard was accepted with
  * - `quorum`: an accepted shard is not backed by `quorum` distinct providers
  * - `view`: the job view and the results disagree about a shard
+ * - `signatures`: a paid job's accepted shard is not backed by results signed
+ *   by the registered operators of its majority providers (checked only when
+ *   the client has `chain` settings)
  */
-export type VerificationCheck = 'shards' | 'digest' | 'quorum' | 'view'
+export type VerificationCheck = 'shards' | 'digest' | 'quorum' | 'view' | 'signatures'
 
 export interface ResultVerificationErrorParameters {
   jobId: string

@@ -33,7 +33,13 @@ export {
   type VerifyResultsReturnType,
   verifyResults,
 } from './actions/verify-results.ts'
-export { type ClientOptions, createClient, type QuorateClient } from './client.ts'
+export {
+  type VerifySignaturesErrorType,
+  type VerifySignaturesParameters,
+  type VerifySignaturesReturnType,
+  verifySignatures,
+} from './actions/verify-signatures.ts'
+export { type ChainVerificationOptions, type ClientOptions, createClient, type QuorateClient } from './client.ts'
 export {
   CoordinatorUnreachableError,
   ResultVerificationError,
@@ -41,7 +47,7 @@ export {
   type VerificationCheck,
   WaitTimeoutError,
 } from './errors.ts'
-export { JobHandle, type WaitOptions } from './job-handle.ts'
+export { JobHandle, type JobHandleOptions, type WaitOptions } from './job-handle.ts'
 export { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
 export { type SplitBytesParameters, splitBytes } from './sharding/bytes.ts'
 export { type SplitItemsParameters, splitItems } from './sharding/items.ts'

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { isTerminalJobState, type JobEvent, type JobEventMap, type JobView } from '@quorate/protocol'
 import { type ShardResult, verifyResults } from './actions/verify-results.ts'
+import type { verifySignatures } from './actions/verify-signatures.ts'
 import type { QuorateClient } from './client.ts'
 import { WaitTimeoutError } from './errors.ts'
 import { readEventStream } from './sse.ts'
@@ -8,6 +9,18 @@ import { readEventStream } from './sse.ts'
 type HandleEvents = { [K in keyof JobEventMap]: [JobEventMap[K] & { at: number }] } & {
   error: [Error]
   newListener: [eventName: string | symbol, listener: unknown]
+}
+
+/** What a handle holds the coordinator to; `submitJob` fills it from the spec. */
+export interface JobHandleOptions {
+  /** The quorum the job was submitted with; `results()` rejects a job view that claims less. */
+  expectedQuorum?: number
+  /**
+   * The Escrow job id a paid job was funded as (`spec.payment.escrowJobId`).
+   * With it, and a client with `chain` settings, `results()` checks the
+   * signatures even if the job view hides that the job is paid.
+   */
+  escrowJobId?: string
 }
 
 export interface WaitOptions {
@@ -32,17 +45,16 @@ export class JobHandle extends EventEmitter<HandleEvents> {
   readonly id: string
   readonly #client: QuorateClient
   readonly #expectedQuorum: number | undefined
+  readonly #escrowJobId: string | undefined
   #streaming: AbortController | undefined
 
-  /**
-   * @param options.expectedQuorum - the quorum the job was submitted with;
-   * `results()` rejects a job view that claims less. `submitJob` sets it.
-   */
-  constructor(client: QuorateClient, id: string, options: { expectedQuorum?: number } = {}) {
+  /** @param options - what the job was submitted with; see {@link JobHandleOptions}. `submitJob` sets it. */
+  constructor(client: QuorateClient, id: string, options: JobHandleOptions = {}) {
     super()
     this.id = id
     this.#client = client
     this.#expectedQuorum = options.expectedQuorum
+    this.#escrowJobId = options.escrowJobId
     this.on('newListener', (name) => {
       if (name !== 'error' && name !== 'newListener') this.#startStream()
     })
@@ -97,18 +109,32 @@ export class JobHandle extends EventEmitter<HandleEvents> {
   /**
    * Wait for the job to finish and return every shard's result, in shard
    * order, checked by {@link verifyResults}: outputs against their digests,
-   * accepted shards against the job's quorum of distinct providers. A result
-   * that does not check out throws a `ResultVerificationError`
-   * (code `RESULT_VERIFICATION`) naming the shard.
+   * accepted shards against the job's quorum of distinct providers. For a paid
+   * job (submitted with an `escrowJobId`, or whose view shows a settlement),
+   * when the client was created with `chain` settings, also checked by
+   * {@link verifySignatures}: every majority provider of each accepted shard
+   * signed its digest with the operator key the on-chain Registry holds for
+   * it. Without `chain` settings signatures are not checked. A result that
+   * does not check out throws a `ResultVerificationError`
+   * (code `RESULT_VERIFICATION`) naming the shard and the check.
    */
   async results(options: WaitOptions = {}): Promise<ShardResult[]> {
     await this.waitFor(options)
     const [job, results] = await Promise.all([this.status(), this.#client.getResults(this.id)])
-    return verifyResults({
+    const shards = verifyResults({
       job,
       results,
       ...(this.#expectedQuorum === undefined ? {} : { expectedQuorum: this.#expectedQuorum }),
     })
+    const paid = this.#escrowJobId !== undefined || job.settlement?.escrowJobId !== undefined
+    if (this.#client.verifiesSignatures && paid) {
+      await this.#client.verifySignatures({
+        job,
+        shards,
+        ...(this.#escrowJobId === undefined ? {} : { escrowJobId: this.#escrowJobId }),
+      })
+    }
+    return shards
   }
 
   /** Iterate over the job's events until it finishes. */

@@ -1,5 +1,6 @@
 import { fromBase64, type JobResultsView, type JobView, type ShardState, sha256Hex } from '@quorate/protocol'
 import { ResultVerificationError, type VerificationCheck } from '../errors.ts'
+import type { verifySignatures } from './verify-signatures.ts'
 
 /** One shard's decided result, checked by the SDK. */
 export interface ShardResult {
@@ -45,11 +46,11 @@ export type VerifyResultsErrorType = ResultVerificationError
  * The results must list every shard of the job, in order. Anything else
  * throws a {@link ResultVerificationError} naming the shard and the check.
  *
- * What this proves today: the coordinator's own record is consistent and the
- * bytes are the ones voted on. It does not yet prove that the named
- * providers signed those results: provider signatures arrive with the
- * on-chain registry, and are checked against the registered keys as one
- * more check on `majority` here.
+ * What this proves: the coordinator's own record is consistent and the
+ * bytes are the ones voted on. It does not prove that the named providers
+ * signed those results; for a paid job, {@link verifySignatures} checks that
+ * against the on-chain Registry (`results()` does so when the client has
+ * `chain` settings).
  *
  * @example
  * ```ts
