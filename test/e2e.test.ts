@@ -1,25 +1,6 @@
-import { readFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNetwork, type TestNetwork } from './helpers/network.ts'
-
-const primesWasm = async () =>
-  new Uint8Array(await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')))
-
-function countPrimes(from: number, to: number): number {
-  let count = 0
-  for (let n = Math.max(2, from); n < to; n++) {
-    let prime = true
-    for (let d = 2; d * d <= n; d++) {
-      if (n % d === 0) {
-        prime = false
-        break
-      }
-    }
-    if (prime) count++
-  }
-  return count
-}
+import { countPrimes, primesWasm } from './helpers/primes.ts'
 
 describe('a job through coordinator and three agent processes over libp2p', () => {
   let net: TestNetwork

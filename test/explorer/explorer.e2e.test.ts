@@ -1,11 +1,11 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
-import { createRequire } from 'node:module'
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNetwork, type TestNetwork } from '../helpers/network.ts'
+import { countPrimes, primesWasm } from '../helpers/primes.ts'
 import { echoWasm, mandelbrotTilePng } from './fixtures.ts'
 
 /**
@@ -17,24 +17,6 @@ const CHROMIUM = process.env.QUORATE_CHROMIUM ?? '/usr/bin/chromium'
 const here = dirname(fileURLToPath(import.meta.url))
 const OUTPUT_DIR = join(here, 'output')
 const README_SCREENSHOT = join(here, '..', '..', 'docs', 'explorer.png')
-
-const primesWasm = async () =>
-  new Uint8Array(await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')))
-
-function countPrimes(from: number, to: number): number {
-  let count = 0
-  for (let n = Math.max(2, from); n < to; n++) {
-    let prime = true
-    for (let d = 2; d * d <= n; d++) {
-      if (n % d === 0) {
-        prime = false
-        break
-      }
-    }
-    if (prime) count++
-  }
-  return count
-}
 
 /** A still picture: transitions finished, no hover effects from the last click. */
 async function screenshot(page: Page, path: string): Promise<void> {

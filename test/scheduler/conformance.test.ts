@@ -1,28 +1,10 @@
-/**
- * One scheduling conformance suite, run against every backend: what a user
- * sees through the API must not depend on where jobs are stored.
- */
-import { readFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import type { JobEvent } from '@quorate/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type BackendKind, type Cluster, startCluster } from '../helpers/cluster.ts'
+import { primesIn, primesWasm } from '../helpers/primes.ts'
 
-const wasm = new Uint8Array(
-  await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')),
-)
+const wasm = await primesWasm()
 const ranges = (n: number, size = 20_000) => Array.from({ length: n }, (_, i) => `${i * size} ${(i + 1) * size}`)
-
-function primesIn(text: string): number {
-  const [from, to] = text.split(' ').map(Number) as [number, number]
-  let count = 0
-  for (let n = Math.max(2, from); n < to; n++) {
-    let prime = true
-    for (let d = 2; d * d <= n && prime; d++) prime = n % d !== 0
-    if (prime) count++
-  }
-  return count
-}
 
 const until = async (check: () => Promise<boolean>, timeoutMs = 30_000) => {
   const start = Date.now()

@@ -1,13 +1,9 @@
-import { readFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import type { JobResultsView, JobView } from '@quorate/protocol'
 import { createClient, isQuorateError, type QuorateClient, ranges } from '@quorate/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNetwork, type TestNetwork } from '../helpers/network.ts'
+import { primesWasm } from '../helpers/primes.ts'
 import { startTamperingProxy, type TamperingProxy } from './tampering-proxy.ts'
-
-const primesWasm = async () =>
-  new Uint8Array(await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')))
 
 const isResults = (path: string) => /^\/v1\/jobs\/[^/]+\/results$/.test(path)
 const isJob = (path: string) => /^\/v1\/jobs\/[^/?]+$/.test(path)
