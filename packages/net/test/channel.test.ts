@@ -1,0 +1,58 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { type AgentMessage, type CoordinatorMessage, encodeMessage, TASK_PROTOCOL } from '@quorate/protocol'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createQuorateNode, type Libp2p, MessageChannel } from '../src/index.ts'
+
+const nodes: Libp2p[] = []
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.stop()))
+})
+
+/** Two real nodes on 127.0.0.1: `server` accepts the task protocol, `client` dials it. */
+async function pair(maxFrameBytes?: number) {
+  const server = await createQuorateNode({ privateKey: await generateKeyPair('Ed25519') })
+  const client = await createQuorateNode({ privateKey: await generateKeyPair('Ed25519') })
+  nodes.push(server, client)
+  await server.start()
+  await client.start()
+  const accepted = Promise.withResolvers<MessageChannel<AgentMessage, CoordinatorMessage>>()
+  await server.handle(TASK_PROTOCOL, (stream) => {
+    accepted.resolve(new MessageChannel(stream, maxFrameBytes === undefined ? {} : { maxFrameBytes }))
+  })
+  const stream = await client.dialProtocol(server.getMultiaddrs()[0]!, TASK_PROTOCOL)
+  const dialer = new MessageChannel<CoordinatorMessage, AgentMessage>(stream)
+  return { dialer, listener: await accepted.promise }
+}
+
+describe('MessageChannel over libp2p', () => {
+  it('carries typed messages both ways, binary payloads intact', async () => {
+    const { dialer, listener } = await pair()
+    const got = Promise.withResolvers<AgentMessage>()
+    listener.onMessage((m) => got.resolve(m))
+    dialer.send({ type: 'hello', protocolVersion: 1, capacity: 2, agentVersion: 'test' })
+    expect(await got.promise).toMatchObject({ type: 'hello', capacity: 2 })
+
+    const back = Promise.withResolvers<CoordinatorMessage>()
+    dialer.onMessage((m) => back.resolve(m))
+    const bytes = new Uint8Array(300_000).map((_, i) => i % 251)
+    listener.send({ type: 'module', sha256: 'x'.repeat(64), bytes })
+    const module = await back.promise
+    expect(module.type).toBe('module')
+    expect(module.type === 'module' && module.bytes).toEqual(bytes)
+  })
+
+  it('closes the channel, telling the peer why, when a frame is over the limit', async () => {
+    const { dialer, listener } = await pair(1024)
+    const closed = Promise.withResolvers<Error | undefined>()
+    listener.onClose((err) => closed.resolve(err))
+    const told = Promise.withResolvers<CoordinatorMessage>()
+    dialer.onMessage((m) => told.resolve(m))
+    // Bypass the typed API: a peer that sends an oversized frame.
+    dialer.stream.send(encodeMessage({ type: 'heartbeat', running: 0 }))
+    dialer.stream.send(encodeMessage({ type: 'drain', handedBack: ['x'.repeat(5000)] }))
+    expect((await closed.promise)?.message).toMatch(/over the 1024-byte limit/)
+    const error = await told.promise
+    expect(error.type === 'error' && error.error.code).toBe('FRAME_TOO_LARGE')
+    expect(listener.closed).toBe(true)
+  })
+})
