@@ -26,6 +26,11 @@ describe('bad input gets a clear 4xx and the coordinator keeps serving', () => {
   }
   const input = Buffer.from('2 100').toString('base64')
 
+  it('runs on its own embedded backend, whatever QUORATE_REDIS_URL the shell exports', async () => {
+    // CI exports QUORATE_REDIS_URL; a test network that inherited it would share state across runs.
+    expect((await net.client.info()).backend).toBe('embedded')
+  })
+
   it('malformed JSON', async () => {
     const res = await post('{"module": {"wasm": ')
     expect(res.status).toBe(400)

@@ -22,6 +22,7 @@ export interface ManagedProcess {
 export function spawnQuorate(name: string, args: string[], logFile: string, readyTimeoutMs = 60_000): ManagedProcess {
   const log = openSync(logFile, 'a')
   const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', QUORATE_BIN, ...args], {
+    env: isolatedEnv(),
     stdio: ['ignore', 'pipe', log],
   })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -69,4 +70,17 @@ function tail(file: string, lines = 15): string {
   } catch {
     return '(no log)'
   }
+}
+
+/**
+ * The parent's environment without the variables that pick a shared backend.
+ * A network started here (devnet, tests) chooses its backend by flags alone,
+ * so it never attaches to a Redis the user's shell happens to point at and
+ * finds someone else's jobs there.
+ */
+function isolatedEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.QUORATE_REDIS_URL
+  delete env.QUORATE_REDIS_NAMESPACE
+  return env
 }
