@@ -3,39 +3,23 @@
 // the operator key the Registry holds for them. A real anvil, coordinator and
 // agents; a tampering proxy between the SDK and the coordinator plays the
 // lying coordinator.
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { type Agent, agentPeerId, createAgent } from '@quorate/agent'
-import {
-  createResultSigner,
-  escrowDomain,
-  fundJob,
-  randomEvidenceNonce,
-  registerCoordinator,
-  registerProvider,
-  signShardResult,
-} from '@quorate/chain'
-import { type Coordinator, createCoordinator } from '@quorate/coordinator'
+import { escrowDomain, fundJob, randomEvidenceNonce, signShardResult } from '@quorate/chain'
 import { type JobResultsView, type JobSpecJson, type JobView, jobIdOf, parseJobSpec } from '@quorate/protocol'
 import { createClient, isQuorateError, type QuorateClient, toJobSpecJson } from '@quorate/sdk'
-import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTamperingProxy, type TamperingProxy } from '../sdk/tampering-proxy.ts'
-import { MIN_STAKE, setupChain, type TestChain } from './setup.ts'
+import { type PaidNetwork, startPaidNetwork, type TestChain } from './setup.ts'
 
 const PRICE = 10n ** 15n
 const FEE = 10n ** 15n
 
+let network: PaidNetwork
 let chain: TestChain
-let dir: string
-let coordinator: Coordinator
 let proxy: TamperingProxy
 /** Talks to the coordinator through the proxy and checks signatures on the test chain. */
 let client: QuorateClient
-const agents: Agent[] = []
-const peerIds: string[] = []
 let spec: JobSpecJson
 let escrowJobId: string
 let jobId: string
@@ -75,43 +59,9 @@ beforeAll(async () => {
   const wasm = new Uint8Array(
     await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')),
   )
-  chain = await setupChain({ providers: 3, register: false })
-  dir = await mkdtemp(join(tmpdir(), 'quorate-sdk-signatures-'))
-  coordinator = createCoordinator({
-    dataDir: join(dir, 'coordinator'),
-    httpPort: 0,
-    heartbeatMs: 500,
-    logger: pino({ level: 'silent' }),
-    chain: {
-      rpcUrl: chain.anvil.rpcUrl,
-      addresses: chain.addresses,
-      privateKey: chain.coordinator.privateKey,
-      minStake: MIN_STAKE,
-      pricePerReplica: PRICE,
-      fee: FEE,
-      pollingIntervalMs: 20,
-    },
-  })
-  await coordinator.start()
-  await registerCoordinator(chain.as(chain.coordinator), { peerId: coordinator.peerId })
-  for (const [i, provider] of chain.providers.entries()) {
-    const dataDir = join(dir, `agent-${i}`)
-    const peerId = await agentPeerId(dataDir)
-    peerIds.push(peerId)
-    await registerProvider(chain.as(provider), { peerId, operator: provider.address, stake: MIN_STAKE })
-    const agent = createAgent({
-      dataDir,
-      coordinator: coordinator.multiaddrs,
-      operator: provider.address,
-      threads: 1,
-      logger: pino({ level: 'silent' }),
-      signResult: createResultSigner(provider.privateKey),
-    })
-    await agent.start()
-    agents.push(agent)
-  }
-  await Promise.all(agents.map((a) => a.ready))
-  proxy = await startTamperingProxy(coordinator.httpUrl)
+  network = await startPaidNetwork({ price: PRICE, fee: FEE })
+  chain = network.chain
+  proxy = await startTamperingProxy(network.coordinator.httpUrl)
   // No escrow address: the SDK reads the one bound to the Registry.
   client = createClient({
     coordinatorUrl: proxy.url,
@@ -133,10 +83,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close()
   await proxy?.close()
-  await Promise.all(agents.map((a) => a.stop({ drainTimeoutMs: 0 })))
-  await coordinator?.stop()
-  await chain?.stop()
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  await network?.stop()
 })
 
 describe('the SDK checks a paid job’s signatures against the Registry', () => {

@@ -1,10 +1,16 @@
 // A fresh anvil with Quorate deployed, per test file: roles, funded
-// accounts, and the invariant every test checks at the end.
+// accounts, and the invariant every test checks at the end; and a paid
+// network on it (a coordinator settling there, with staked agents).
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Agent, agentPeerId, createAgent } from '@quorate/agent'
 import {
   type AnvilInstance,
   type ChainClient,
   ChainError,
   createChainClient,
+  createResultSigner,
   type DevAccount,
   deployQuorate,
   destroyChainClient,
@@ -18,7 +24,9 @@ import {
   startAnvil,
   withAccount,
 } from '@quorate/chain'
+import { type Coordinator, createCoordinator } from '@quorate/coordinator'
 import { Contract } from 'ethers'
+import { type Logger, pino } from 'pino'
 
 export const TOKEN = 10n ** 18n
 export const MIN_STAKE = 100n * TOKEN
@@ -146,4 +154,77 @@ export async function chainError(fn: () => Promise<unknown>): Promise<ChainError
 /** A spec hash as the protocol makes them: sha256 hex without 0x. */
 export function specHashOf(n: number): string {
   return n.toString(16).padStart(64, 'a')
+}
+
+export interface PaidNetwork {
+  chain: TestChain
+  dir: string
+  coordinator: Coordinator
+  agents: Agent[]
+  /** The agents' PeerIds, in the order of `chain.providers`. */
+  peerIds: string[]
+  stop(): Promise<void>
+}
+
+/**
+ * A real anvil with Quorate deployed, a coordinator that settles on it
+ * (registered under its PeerId), and one agent per provider account, each
+ * registered with MIN_STAKE and signing its results with its own key.
+ */
+export async function startPaidNetwork(options: {
+  price: bigint
+  fee: bigint
+  providers?: number
+  logger?: Logger
+}): Promise<PaidNetwork> {
+  const chain = await setupChain({ providers: options.providers ?? 3, register: false })
+  const dir = await mkdtemp(join(tmpdir(), 'quorate-paid-network-'))
+  const agents: Agent[] = []
+  const peerIds: string[] = []
+  const coordinator = createCoordinator({
+    dataDir: join(dir, 'coordinator'),
+    httpPort: 0,
+    heartbeatMs: 500,
+    logger: options.logger ?? pino({ level: 'silent' }),
+    chain: {
+      rpcUrl: chain.anvil.rpcUrl,
+      addresses: chain.addresses,
+      privateKey: chain.coordinator.privateKey,
+      minStake: MIN_STAKE,
+      pricePerReplica: options.price,
+      fee: options.fee,
+      pollingIntervalMs: 20,
+    },
+  })
+  const stop = async () => {
+    await Promise.all(agents.map((a) => a.stop({ drainTimeoutMs: 0 })))
+    await coordinator.stop()
+    await chain.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+  try {
+    await coordinator.start()
+    await registerCoordinator(chain.as(chain.coordinator), { peerId: coordinator.peerId })
+    for (const [i, provider] of chain.providers.entries()) {
+      const dataDir = join(dir, `agent-${i}`)
+      const peerId = await agentPeerId(dataDir)
+      peerIds.push(peerId)
+      await registerProvider(chain.as(provider), { peerId, operator: provider.address, stake: MIN_STAKE })
+      const agent = createAgent({
+        dataDir,
+        coordinator: coordinator.multiaddrs,
+        operator: provider.address,
+        threads: 1,
+        logger: pino({ level: 'silent' }),
+        signResult: createResultSigner(provider.privateKey),
+      })
+      await agent.start()
+      agents.push(agent)
+    }
+    await Promise.all(agents.map((a) => a.ready))
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { chain, dir, coordinator, agents, peerIds, stop }
 }

@@ -28,6 +28,24 @@ export {
   approveToken,
 } from './actions/approveToken.ts'
 export {
+  DiscoverAddressesError,
+  type DiscoverAddressesParameters,
+  type DiscoverAddressesReturnType,
+  discoverAddresses,
+} from './actions/discoverAddresses.ts'
+export {
+  EstimateFundJobError,
+  type EstimateFundJobParameters,
+  type EstimateFundJobReturnType,
+  estimateFundJob,
+} from './actions/estimateFundJob.ts'
+export {
+  FindCoordinatorError,
+  type FindCoordinatorParameters,
+  type FindCoordinatorReturnType,
+  findCoordinator,
+} from './actions/findCoordinator.ts'
+export {
   computeJobId,
   FundJobError,
   type FundJobParameters,

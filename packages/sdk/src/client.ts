@@ -1,8 +1,10 @@
 import type { ChainClient } from '@quorate/chain'
 import {
   type CoordinatorInfo,
+  ErrorCode,
   errorFromWire,
   InvalidOptionError,
+  isQuorateError,
   type JobResultsView,
   type JobSpecJson,
   type JobState,
@@ -19,9 +21,10 @@ import {
   type VerifySignaturesReturnType,
   verifySignatures,
 } from './actions/verify-signatures.ts'
-import { CoordinatorUnreachableError } from './errors.ts'
+import { CoordinatorUnreachableError, PaymentError } from './errors.ts'
 import { JobHandle, type JobHandleOptions } from './job-handle.ts'
 import { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
+import { type JobFunding, Payer, type PaymentEstimate, validateWallet, type WalletOptions } from './payment.ts'
 
 /** Where the SDK reads the Registry to check paid jobs' result signatures itself. */
 export interface ChainVerificationOptions {
@@ -51,14 +54,40 @@ export interface ClientOptions {
    * {@link verifySignatures}. Without it, signatures are **not** checked: the
    * SDK then trusts the coordinator that the providers it names produced the
    * results (outputs and quorum sizes are still checked).
-   * @defaultValue undefined (no signature checks)
+   * @defaultValue undefined (no signature checks, unless the client has a `wallet`)
    */
   chain?: ChainVerificationOptions
+  /**
+   * Pay for jobs on coordinators that settle on a chain. With it,
+   * `submitJob` sends the job as is; if the coordinator asks for payment
+   * (402), the SDK finds out its chain, Escrow and account, checks them
+   * against `wallet.rpcUrl` (and `registryAddress` if given), asks the price
+   * for this spec, approves and funds the escrow for exactly that budget
+   * naming the coordinator, and submits with `payment.escrowJobId`. A free
+   * coordinator costs nothing and sees no wallet.
+   *
+   * Idempotent: escrow ids are derived from the wallet, the spec hash and
+   * the coordinator, so resubmitting the same job reuses this wallet's
+   * funding (or the coordinator's record of the job) instead of paying
+   * twice; only an escrow that can no longer be used (too small, expired,
+   * reclaimed) is followed by a new one, which the coordinator does not
+   * settle if it already runs the job on the old one: reclaim it after its
+   * deadline.
+   *
+   * Without `chain` settings, results of paid jobs are signature-checked on
+   * `wallet.rpcUrl`, against the Registry the wallet paid through.
+   * @defaultValue undefined (jobs for paid coordinators are refused with `PAYMENT_REQUIRED`)
+   */
+  wallet?: WalletOptions
 }
 
 export interface QuorateClient {
   readonly coordinatorUrl: string
-  /** Submit a job; resolves once the coordinator has accepted it (idempotent by content). */
+  /**
+   * Submit a job; resolves once the coordinator has accepted it (idempotent
+   * by content). With a `wallet`, pays for it first if the coordinator asks
+   * (see {@link ClientOptions.wallet}); `handle.funding` then says how.
+   */
   submitJob(job: JobInput | JobSpecJson): Promise<JobHandle>
   /**
    * A handle on a job submitted earlier. Pass what it was submitted with, so
@@ -73,9 +102,11 @@ export interface QuorateClient {
   cancelJob(jobId: string): Promise<{ id: string; state: JobState }>
   providers(): Promise<ProviderView[]>
   info(): Promise<CoordinatorInfo>
-  /** Fuel bound and placement of a job before submitting it; see {@link estimate}. */
+  /** Fuel bound, placement, and on a paid coordinator the price and gas, before submitting; see {@link estimate}. */
   estimate(job: EstimateParameters): Promise<EstimateReturnType>
-  /** Whether this client checks paid jobs' signatures (it was given `chain` settings). */
+  /** The payment part of {@link estimate} alone. */
+  estimatePayment(job: JobSpecJson): Promise<PaymentEstimate>
+  /** Whether this client checks paid jobs' signatures (it was given `chain` settings or a `wallet`). */
   readonly verifiesSignatures: boolean
   /**
    * Check a paid job's signatures on the configured chain; see {@link verifySignatures}.
@@ -112,6 +143,20 @@ export interface QuorateClient {
  * const results = await job.results() // throws ResultVerificationError (check 'signatures') if unbacked
  * client.close()
  * ```
+ *
+ * @example Pay for jobs on a coordinator that settles on a chain
+ * ```ts
+ * const client = createClient({
+ *   coordinatorUrl: 'http://127.0.0.1:7700',
+ *   wallet: { rpcUrl: 'http://127.0.0.1:8545', privateKey: process.env.KEY, registryAddress: '0x…' },
+ * })
+ * const estimate = await client.estimate({ wasm, inputs })
+ * if (estimate.payment?.required === true) console.log(`escrows ${estimate.payment.quote.budget} base units`)
+ * const job = await client.submitJob({ wasm, inputs }) // approves, funds the escrow, submits
+ * console.log(job.funding?.escrowJobId, job.funding?.fundHash)
+ * const results = await job.results() // signatures checked on the wallet's chain
+ * client.close()
+ * ```
  */
 export function createClient(options: ClientOptions): QuorateClient {
   const base = options.coordinatorUrl.replace(/\/+$/, '')
@@ -128,10 +173,23 @@ export function createClient(options: ClientOptions): QuorateClient {
       }
     }
   }
+  const wallet = options.wallet
+  if (wallet !== undefined) validateWallet(wallet)
   let chain: Promise<ChainClient> | undefined
-  const chainClient = (): Promise<ChainClient> => {
+  const chainClient = async (): Promise<ChainClient> => {
     if (chainOptions === undefined) {
-      return Promise.reject(new InvalidOptionError('chain', 'is needed to check signatures', undefined))
+      if (payer === undefined || !payer.hasWallet) {
+        throw new InvalidOptionError('chain', 'is needed to check signatures', undefined)
+      }
+      // The wallet's own RPC endpoint, and the contracts it paid through (or the Registry it trusts).
+      const walletChain = await payer.chain()
+      if (walletChain === undefined) {
+        throw new InvalidOptionError(
+          'wallet.registryAddress',
+          'is needed to check the signatures of a job this client did not pay for',
+        )
+      }
+      return walletChain
     }
     if (chain === undefined) {
       const connecting = connectChain(chainOptions)
@@ -156,6 +214,7 @@ export function createClient(options: ClientOptions): QuorateClient {
     }
   }
 
+  let payer: Payer | undefined
   const client: QuorateClient = {
     coordinatorUrl: base,
     async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
@@ -180,17 +239,44 @@ export function createClient(options: ClientOptions): QuorateClient {
     },
     async submitJob(job) {
       const spec = 'wasm' in job ? toJobSpecJson(job) : job
-      const submitted = await client.request<SubmitJobResponse>('POST', '/v1/jobs', spec)
+      let funding: JobFunding | undefined
+      let submitted: SubmitJobResponse
+      try {
+        // Sent as is first: a free coordinator, or one that already has the job, needs no payment.
+        submitted = await client.request<SubmitJobResponse>('POST', '/v1/jobs', spec)
+      } catch (err) {
+        const mayPay = payer?.hasWallet === true && spec.payment === undefined
+        if (!mayPay || payer === undefined || !isQuorateError(err) || err.code !== ErrorCode.PAYMENT_REQUIRED) throw err
+        funding = await payer.pay(spec, await payer.termsFromRefusal(err))
+        try {
+          submitted = await client.request<SubmitJobResponse>('POST', '/v1/jobs', {
+            ...spec,
+            payment: { escrowJobId: funding.escrowJobId },
+          })
+        } catch (refusal) {
+          if (!isQuorateError(refusal) || refusal.code !== ErrorCode.PAYMENT_REQUIRED) throw refusal
+          throw new PaymentError(
+            'refused',
+            `the coordinator refused escrow ${funding.escrowJobId}: ${refusal.message}`,
+            {
+              cause: refusal,
+              details: { escrowJobId: funding.escrowJobId, ...refusal.details },
+            },
+          )
+        }
+      }
       const escrowJobId = spec.payment?.escrowJobId
       return new JobHandle(client, submitted.id, {
         expectedQuorum: expectedQuorumOf(spec),
         ...(escrowJobId === undefined ? {} : { escrowJobId }),
+        ...(funding === undefined ? {} : { funding }),
       })
     },
     job: (jobId, handleOptions) => new JobHandle(client, jobId, handleOptions),
-    verifiesSignatures: chainOptions !== undefined,
+    verifiesSignatures: chainOptions !== undefined || wallet !== undefined,
     verifySignatures: async (parameters) => verifySignatures(await chainClient(), parameters),
     close() {
+      payer?.close()
       const open = chain
       chain = undefined
       void open?.then(
@@ -210,6 +296,23 @@ export function createClient(options: ClientOptions): QuorateClient {
     providers: async () => (await client.request<{ items: ProviderView[] }>('GET', '/v1/providers')).items,
     info: () => client.request('GET', '/v1/info'),
     estimate: (job) => estimate(client, job),
+    async estimatePayment(spec) {
+      if (payer === undefined) {
+        return {
+          required: 'unknown',
+          reason: 'give the client a wallet (or chain settings) to find out whether the coordinator charges',
+        }
+      }
+      return payer.estimate(spec, (await client.info()).peerId)
+    },
+  }
+  if (wallet !== undefined || chainOptions !== undefined) {
+    payer = new Payer(client, {
+      rpcUrl: wallet?.rpcUrl ?? (chainOptions as ChainVerificationOptions).rpcUrl,
+      ...(wallet === undefined ? {} : { wallet }),
+      registry: wallet?.registryAddress ?? chainOptions?.registryAddress,
+      escrow: chainOptions?.escrowAddress,
+    })
   }
   return client
 }

@@ -66,3 +66,68 @@ export class WaitTimeoutError extends QuorateError {
     super(ErrorCode.TIMEOUT, `job ${jobId} did not finish within ${timeoutMs} ms`, { details: { jobId, timeoutMs } })
   }
 }
+
+/** What a wallet is short of: the payment token, or the chain's native currency for gas. */
+export type ShortAsset = 'token' | 'gas'
+
+export interface InsufficientBalanceErrorParameters {
+  /** The wallet's address. */
+  address: string
+  asset: ShortAsset
+  /** The token's address, when the token is short. */
+  token?: string
+  /** What funding the job needs, in base units (unknown for gas). */
+  required?: bigint
+  /** What the wallet holds, in base units. */
+  balance?: bigint
+}
+
+/**
+ * The wallet cannot pay for the job: it holds less of the payment token
+ * than the escrow needs, or no native currency for gas. Nothing was sent.
+ * Code `PAYMENT_REQUIRED`; `details` name the address, token and amounts
+ * (decimal strings of base units).
+ */
+export class InsufficientBalanceError extends QuorateError {
+  override name = 'InsufficientBalanceError'
+  constructor(parameters: InsufficientBalanceErrorParameters, options: Omit<QuorateErrorOptions, 'details'> = {}) {
+    const { address, asset, token, required, balance } = parameters
+    const message =
+      asset === 'token'
+        ? `wallet ${address} holds ${balance ?? 0n} of token ${token}, but the job's escrow needs ${required}: short by ${(required ?? 0n) - (balance ?? 0n)} base units`
+        : `wallet ${address} cannot pay the gas to fund the job${balance === undefined ? '' : ` (it holds ${balance} wei)`}`
+    super(ErrorCode.PAYMENT_REQUIRED, message, {
+      ...options,
+      details: {
+        address,
+        asset,
+        ...(token === undefined ? {} : { token }),
+        ...(required === undefined ? {} : { required: required.toString() }),
+        ...(balance === undefined ? {} : { balance: balance.toString() }),
+      },
+      hint:
+        options.hint ??
+        (asset === 'token' ? `send the payment token to ${address}` : `send the chain's native currency to ${address}`),
+    })
+  }
+}
+
+/**
+ * Why the SDK could not pay for a job:
+ * - `terms`: the coordinator asked for payment without saying where
+ * - `chain`: the coordinator settles on another chain than the wallet's RPC endpoint
+ * - `contracts`: the coordinator's Escrow is not the one bound to the Registry the client trusts
+ * - `limit`: the escrow would exceed the wallet's `maxBudget`
+ * - `fundings`: every escrow slot for this job and coordinator is used up (reclaim the old ones)
+ * - `refused`: the coordinator refused the funding the SDK made or found
+ * - `chain-error`: a transaction or read failed (see `cause`)
+ */
+export type PaymentProblem = 'terms' | 'chain' | 'contracts' | 'limit' | 'fundings' | 'refused' | 'chain-error'
+
+/** The SDK's wallet could not pay for a job. Code `PAYMENT_REQUIRED`; `details.problem` says which step failed. */
+export class PaymentError extends QuorateError {
+  override name = 'PaymentError'
+  constructor(problem: PaymentProblem, message: string, options: QuorateErrorOptions = {}) {
+    super(ErrorCode.PAYMENT_REQUIRED, message, { ...options, details: { problem, ...options.details } })
+  }
+}

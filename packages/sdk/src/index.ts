@@ -42,13 +42,26 @@ export {
 export { type ChainVerificationOptions, type ClientOptions, createClient, type QuorateClient } from './client.ts'
 export {
   CoordinatorUnreachableError,
+  InsufficientBalanceError,
+  type InsufficientBalanceErrorParameters,
+  PaymentError,
+  type PaymentProblem,
   ResultVerificationError,
   type ResultVerificationErrorParameters,
+  type ShortAsset,
   type VerificationCheck,
   WaitTimeoutError,
 } from './errors.ts'
 export { JobHandle, type JobHandleOptions, type WaitOptions } from './job-handle.ts'
 export { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
+export type {
+  JobFunding,
+  JobQuote,
+  PaymentEstimate,
+  PaymentTerms,
+  WalletOptions,
+  WalletSigner,
+} from './payment.ts'
 export { type SplitBytesParameters, splitBytes } from './sharding/bytes.ts'
 export { type SplitItemsParameters, splitItems } from './sharding/items.ts'
 export { type SplitLinesParameters, splitLines } from './sharding/lines.ts'

@@ -4,6 +4,7 @@ import { type ShardResult, verifyResults } from './actions/verify-results.ts'
 import type { verifySignatures } from './actions/verify-signatures.ts'
 import type { QuorateClient } from './client.ts'
 import { WaitTimeoutError } from './errors.ts'
+import type { JobFunding } from './payment.ts'
 import { readEventStream } from './sse.ts'
 
 type HandleEvents = { [K in keyof JobEventMap]: [JobEventMap[K] & { at: number }] } & {
@@ -21,6 +22,8 @@ export interface JobHandleOptions {
    * signatures even if the job view hides that the job is paid.
    */
   escrowJobId?: string
+  /** How the client's wallet paid for the job; `submitJob` sets it when it funded (or reused) an escrow. */
+  funding?: JobFunding
 }
 
 export interface WaitOptions {
@@ -43,6 +46,13 @@ export interface WaitOptions {
  */
 export class JobHandle extends EventEmitter<HandleEvents> {
   readonly id: string
+  /**
+   * How the client's wallet paid for this job, when `submitJob` did: the
+   * escrow id, the budget, and the transactions (none when an earlier
+   * funding was reused). Undefined for free jobs, and for jobs the
+   * coordinator already had on record.
+   */
+  readonly funding: JobFunding | undefined
   readonly #client: QuorateClient
   readonly #expectedQuorum: number | undefined
   readonly #escrowJobId: string | undefined
@@ -54,7 +64,8 @@ export class JobHandle extends EventEmitter<HandleEvents> {
     this.id = id
     this.#client = client
     this.#expectedQuorum = options.expectedQuorum
-    this.#escrowJobId = options.escrowJobId
+    this.#escrowJobId = options.escrowJobId ?? options.funding?.escrowJobId
+    this.funding = options.funding
     this.on('newListener', (name) => {
       if (name !== 'error' && name !== 'newListener') this.#startStream()
     })

@@ -18,6 +18,12 @@ export interface JobInput {
   /** Absolute deadline (Date or Unix ms). */
   deadline?: Date | number
   name?: string
+  /**
+   * For coordinators that settle on a chain, when you fund the job yourself:
+   * the Escrow job funded for this spec's hash (`jobIdOf(parseJobSpec(spec))`)
+   * naming the coordinator. A client with a `wallet` funds it for you instead.
+   */
+  payment?: { escrowJobId: string }
 }
 
 const encoder = new TextEncoder()
@@ -37,6 +43,7 @@ export function toJobSpecJson(job: JobInput): JobSpecJson {
   if (job.limits !== undefined) spec.limits = job.limits
   if (job.deadline !== undefined) spec.deadline = job.deadline instanceof Date ? job.deadline.getTime() : job.deadline
   if (job.name !== undefined) spec.name = job.name
+  if (job.payment !== undefined) spec.payment = { escrowJobId: job.payment.escrowJobId }
   return spec
 }
 

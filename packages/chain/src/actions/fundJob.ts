@@ -73,6 +73,24 @@ export function computeJobId(params: {
  */
 export async function fundJob(client: ChainClient, params: FundJobParameters): Promise<FundJobReturnType> {
   const account = requireAccount(client, FundJobError)
+  const { jobId, data } = prepareFundJob(client, account.address, params)
+  return account.sender.exclusive(async () => {
+    const existing = await getJob(client, { jobId }).catch(() => undefined)
+    if (existing !== undefined && existing.status !== 'none') {
+      return { jobId, alreadyFunded: true, result: undefined, approveHash: undefined }
+    }
+    const approveHash = await ensureAllowance(client, FundJobError, client.addresses.escrow, params.budget)
+    const result = await writeContract(client, FundJobError, { to: client.addresses.escrow, data })
+    return { jobId, alreadyFunded: false, result, approveHash }
+  })
+}
+
+/** Checks fundJob's parameters and encodes the call; shared with the gas estimate. */
+export function prepareFundJob(
+  client: ChainClient,
+  submitter: string,
+  params: FundJobParameters,
+): { jobId: string; data: string } {
   const specHash = toBytes32(params.specHash)
   if (specHash === undefined) throw invalid(FundJobError, `specHash must be 32 bytes of hex (got ${params.specHash})`)
   const salt = params.salt === undefined ? ZeroHash : toBytes32(params.salt)
@@ -85,34 +103,9 @@ export async function fundJob(client: ChainClient, params: FundJobParameters): P
   }
   const deadline =
     params.deadline instanceof Date ? BigInt(Math.floor(params.deadline.getTime() / 1000)) : BigInt(params.deadline)
-
-  const jobId = computeJobId({
-    chainId: client.chainId,
-    escrow: client.addresses.escrow,
-    submitter: account.address,
-    specHash,
-    salt,
-  })
-  return account.sender.exclusive(async () => {
-    const existing = await getJob(client, { jobId }).catch(() => undefined)
-    if (existing !== undefined && existing.status !== 'none') {
-      return { jobId, alreadyFunded: true, result: undefined, approveHash: undefined }
-    }
-    const approveHash = await ensureAllowance(client, FundJobError, client.addresses.escrow, params.budget)
-    const result = await writeContract(client, FundJobError, {
-      to: client.addresses.escrow,
-      data: escrowInterface.encodeFunctionData('fundJob', [
-        {
-          specHash,
-          salt,
-          coordinator: params.coordinator,
-          budget: params.budget,
-          maxFee,
-          deadline,
-          quorum: params.quorum,
-        },
-      ]),
-    })
-    return { jobId, alreadyFunded: false, result, approveHash }
-  })
+  const jobId = computeJobId({ chainId: client.chainId, escrow: client.addresses.escrow, submitter, specHash, salt })
+  const data = escrowInterface.encodeFunctionData('fundJob', [
+    { specHash, salt, coordinator: params.coordinator, budget: params.budget, maxFee, deadline, quorum: params.quorum },
+  ])
+  return { jobId, data }
 }

@@ -1,9 +1,11 @@
 import { type InvalidJobSpecError, type JobSpecJson, type ProviderView, parseJobSpec } from '@quorate/protocol'
 import { type JobInput, toJobSpecJson } from '../job-spec.ts'
+import type { PaymentEstimate } from '../payment.ts'
 
-/** Anything that can list the coordinator's providers (a `QuorateClient` can). */
+/** Anything that can list the coordinator's providers, and optionally price a job (a `QuorateClient` can both). */
 export interface EstimateClient {
   providers(): Promise<ProviderView[]>
+  estimatePayment?(spec: JobSpecJson): Promise<PaymentEstimate>
 }
 
 export type EstimateParameters = JobInput | JobSpecJson
@@ -37,6 +39,14 @@ export interface EstimateReturnType {
    */
   fuel: { perReplica: number; expected: number; worstCase: number }
   placement: PlacementEstimate
+  /**
+   * What the job costs on a coordinator that settles on a chain, in the
+   * token's base units, and the gas to fund it; `required: false` (price 0,
+   * no gas) on a free one. Present when the client can price jobs (a
+   * `QuorateClient` always answers, `required: 'unknown'` when it cannot
+   * tell without a wallet or chain settings).
+   */
+  payment?: PaymentEstimate
 }
 
 export type EstimateErrorType = InvalidJobSpecError
@@ -46,10 +56,16 @@ export type EstimateErrorType = InvalidJobSpecError
  * can run it now.
  *
  * The spec is validated exactly as the coordinator validates it (an
- * `InvalidJobSpecError` names the field). The cost is an upper bound in
- * **fuel units**, not in a currency: there are no prices yet. A fuel price
- * from the chain's escrow turns it into tokens, and the gas of settlement
- * is added then.
+ * `InvalidJobSpecError` names the field). The work is bounded in **fuel
+ * units** (metered instructions). On a coordinator that settles on a chain,
+ * `payment` gives the price in tokens as the coordinator itself computes it
+ * (price per replica × shards × maxReplicas + fee: the budget a `wallet`
+ * escrows, to the wei), what the job costs if every shard's results agree,
+ * and with a wallet its balance and the gas of approve + fund at the
+ * current gas price. The coordinator is asked for its price with a job
+ * naming an escrow nobody funded, which it refuses without storing it; so
+ * the client only asks coordinators it knows charge (registered in the
+ * Registry it trusts), and never submits anything.
  *
  * @example
  * ```ts
@@ -59,22 +75,30 @@ export type EstimateErrorType = InvalidJobSpecError
  * if (!estimate.placement.canRunNow) console.log(estimate.placement.reason)
  * // "cannot run now: only 2 providers online, redundancy 3 needs 3"
  * console.log(`at most ${estimate.fuel.worstCase} fuel`)
+ * if (estimate.payment?.required === true) {
+ *   const { quote, gas } = estimate.payment
+ *   console.log(`escrow ${quote.budget}, expected cost ${quote.expected}, gas ${gas?.totalGas} (${gas?.wei} wei)`)
+ * }
  * ```
  */
 export async function estimate(client: EstimateClient, parameters: EstimateParameters): Promise<EstimateReturnType> {
-  const spec = parseJobSpec('wasm' in parameters ? toJobSpecJson(parameters) : parameters)
+  const json = 'wasm' in parameters ? toJobSpecJson(parameters) : parameters
+  const spec = parseJobSpec(json)
   const shards = spec.inputs.length
   const replicas = { expected: shards * spec.redundancy, worstCase: shards * spec.maxReplicas }
   const perReplica = spec.limits.fuel
-  return {
+  const [providers, payment] = await Promise.all([client.providers(), client.estimatePayment?.(json)])
+  const result: EstimateReturnType = {
     shards,
     redundancy: spec.redundancy,
     quorum: spec.quorum,
     maxReplicas: spec.maxReplicas,
     replicas,
     fuel: { perReplica, expected: replicas.expected * perReplica, worstCase: replicas.worstCase * perReplica },
-    placement: placementOf(await client.providers(), spec.redundancy),
+    placement: placementOf(providers, spec.redundancy),
   }
+  if (payment !== undefined) result.payment = payment
+  return result
 }
 
 /** Explain placement from the provider list, the way the scheduler places: one replica per provider and per operator. */

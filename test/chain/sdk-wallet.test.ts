@@ -1,0 +1,240 @@
+// The SDK pays for jobs itself: given a wallet, `submitJob` on a coordinator
+// that settles on chain learns its terms from the 402, funds the escrow for
+// exactly the budget the coordinator asks, and submits; resubmitting never
+// pays twice; `estimate` quotes the same budget and the gas beforehand. A
+// real anvil, a real coordinator and staked agents.
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { getJob, getTokenBalance } from '@quorate/chain'
+import { type Coordinator, createCoordinator } from '@quorate/coordinator'
+import { jobIdOf, parseJobSpec } from '@quorate/protocol'
+import { createClient, isQuorateError, type JobInput, type QuorateClient, toJobSpecJson } from '@quorate/sdk'
+import { Wallet } from 'ethers'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type PaidNetwork, startPaidNetwork, type TestChain } from './setup.ts'
+
+// Odd amounts, so a rounding error or a double count shows in the last digits.
+const PRICE = 1_234_567_890_123_457n
+const FEE = 700_000_000_000_003n
+
+let network: PaidNetwork
+let chain: TestChain
+let client: QuorateClient
+let wasm: Uint8Array
+const clients: QuorateClient[] = []
+
+function walletClient(privateKey: string, extra: { maxBudget?: bigint; coordinatorUrl?: string } = {}) {
+  const made = createClient({
+    coordinatorUrl: extra.coordinatorUrl ?? network.coordinator.httpUrl,
+    wallet: {
+      rpcUrl: chain.anvil.rpcUrl,
+      privateKey,
+      registryAddress: chain.addresses.registry,
+      pollingIntervalMs: 20,
+      ...(extra.maxBudget === undefined ? {} : { maxBudget: extra.maxBudget }),
+    },
+  })
+  clients.push(made)
+  return made
+}
+
+function primesJob(shards: number, label: string): JobInput {
+  return {
+    wasm,
+    inputs: Array.from({ length: shards }, (_, i) => `${i * 1000} ${(i + 1) * 1000}`),
+    redundancy: 3,
+    quorum: 2,
+    args: [label],
+  }
+}
+
+const nonce = (address: string) => chain.reader.provider.getTransactionCount(address, 'latest')
+
+async function rejection(promise: Promise<unknown>) {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  if (!isQuorateError(err)) throw new Error(`expected a QuorateError, got ${String(err)}`)
+  return err
+}
+
+beforeAll(async () => {
+  wasm = new Uint8Array(await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')))
+  network = await startPaidNetwork({ price: PRICE, fee: FEE })
+  chain = network.chain
+  client = walletClient(chain.submitter.privateKey)
+})
+
+afterAll(async () => {
+  for (const c of clients) c.close()
+  await network?.stop()
+})
+
+describe('an SDK client with a wallet on a paid coordinator', () => {
+  it('estimates the price, the escrow and the gas, and then funds exactly that', async () => {
+    const job = primesJob(3, 'estimate-then-pay')
+    const estimate = await client.estimate(job)
+    const payment = estimate.payment
+    if (payment?.required !== true) throw new Error(`expected a paid estimate, got ${JSON.stringify(payment)}`)
+    // 3 shards × maxReplicas 5 at PRICE, plus the fee.
+    const budget = 15n * PRICE + FEE
+    expect(payment.quote).toEqual({ budget, pricePerReplica: PRICE, fee: FEE, expected: 9n * PRICE + FEE })
+    expect(payment).toMatchObject({
+      chainId: chain.anvil.chainId,
+      coordinator: chain.coordinator.address,
+      escrow: chain.addresses.escrow,
+      token: chain.addresses.token,
+      toFund: budget,
+    })
+    expect(payment.balance).toBe(await getTokenBalance(chain.reader, chain.submitter.address))
+    expect(payment.gas?.approveGas).toBeGreaterThan(0n)
+    expect(payment.gas?.fundGas).toBeGreaterThan(0n)
+    expect(payment.gas?.wei).toBe((payment.gas?.totalGas ?? 0n) * (payment.gas?.gasPrice ?? 0n))
+    expect(payment.gas?.wei).toBeGreaterThan(0n)
+
+    // Estimating sent nothing and stored nothing.
+    expect((await client.listJobs()).total).toBe(0)
+    const sentBefore = await nonce(chain.submitter.address)
+    const walletBefore = await getTokenBalance(chain.reader, chain.submitter.address)
+    const escrowBefore = await getTokenBalance(chain.reader, chain.addresses.escrow)
+
+    const handle = await client.submitJob(job)
+    const funding = handle.funding
+    if (funding === undefined) throw new Error('the job was not paid through the wallet')
+    expect(funding).toMatchObject({ budget, maxFee: FEE, funded: true, coordinator: chain.coordinator.address })
+    expect(funding.fundHash).toMatch(/^0x[0-9a-f]{64}$/)
+    const escrowed = await getJob(chain.reader, { jobId: funding.escrowJobId })
+    expect(escrowed).toMatchObject({
+      status: 'funded',
+      budget,
+      maxFee: FEE,
+      quorum: 2,
+      submitter: chain.submitter.address,
+      coordinator: chain.coordinator.address,
+      specHash: `0x${jobIdOf(parseJobSpec(toJobSpecJson(job)))}`,
+    })
+    // To the wei: what left the wallet is what the Escrow gained is what the estimate said.
+    expect(walletBefore - (await getTokenBalance(chain.reader, chain.submitter.address))).toBe(budget)
+    expect((await getTokenBalance(chain.reader, chain.addresses.escrow)) - escrowBefore).toBe(budget)
+    expect(await nonce(chain.submitter.address)).toBe(sentBefore + 2) // approve + fund
+
+    // The job runs, and its results are signature-checked on the wallet's chain.
+    expect(client.verifiesSignatures).toBe(true)
+    const shards = await handle.results({ timeout: 90_000 })
+    expect(shards.map((s) => s.state)).toEqual(['accepted', 'accepted', 'accepted'])
+    expect(shards.reduce((n, s) => n + Number(new TextDecoder().decode(s.output)), 0)).toBe(430) // π(3000)
+    const view = await handle.status()
+    expect(view.settlement?.escrowJobId).toBe(funding.escrowJobId)
+  })
+
+  it('does not fund twice when the same job is submitted again, by this client or another', async () => {
+    const job = primesJob(2, 'resubmitted')
+    const first = await client.submitJob(job)
+    expect(first.funding?.funded).toBe(true)
+    const sent = await nonce(chain.submitter.address)
+    const balance = await getTokenBalance(chain.reader, chain.submitter.address)
+
+    const again = await client.submitJob(job)
+    const fresh = walletClient(chain.submitter.privateKey)
+    const elsewhere = await fresh.submitJob(job)
+    expect(again.id).toBe(first.id)
+    expect(elsewhere.id).toBe(first.id)
+    expect(await nonce(chain.submitter.address)).toBe(sent)
+    expect(await getTokenBalance(chain.reader, chain.submitter.address)).toBe(balance)
+    // The coordinator had the job on record: no payment was needed at all.
+    expect(again.funding).toBeUndefined()
+    await first.results({ timeout: 90_000 })
+    // Not even once it has been settled.
+    await fresh.submitJob(job)
+    expect(await nonce(chain.submitter.address)).toBe(sent)
+  })
+
+  it('an estimate after funding says the escrow is already there', async () => {
+    const job = primesJob(1, 'funded-already')
+    await client.submitJob(job)
+    const estimate = await client.estimate(job)
+    if (estimate.payment?.required !== true) throw new Error('expected a paid estimate')
+    expect(estimate.payment.toFund).toBe(0n)
+    expect(estimate.payment.existingEscrowJobId).toMatch(/^0x[0-9a-f]{64}$/)
+    expect(estimate.payment.gas).toBeUndefined()
+  })
+
+  it('refuses, sending nothing, when the wallet holds too few tokens', async () => {
+    const empty = Wallet.createRandom()
+    const poor = walletClient(empty.privateKey)
+    const err = await rejection(poor.submitJob(primesJob(2, 'poor')))
+    const budget = 10n * PRICE + FEE
+    expect(err.name).toBe('InsufficientBalanceError')
+    expect(err.code).toBe('PAYMENT_REQUIRED')
+    expect(err.details).toMatchObject({
+      address: empty.address,
+      asset: 'token',
+      token: chain.addresses.token,
+      required: budget.toString(),
+      balance: '0',
+    })
+    expect(err.message).toBe(
+      `wallet ${empty.address} holds 0 of token ${chain.addresses.token}, but the job's escrow needs ${budget}: short by ${budget} base units`,
+    )
+    expect(await nonce(empty.address)).toBe(0)
+  })
+
+  it('refuses a coordinator asking more than the wallet’s maxBudget', async () => {
+    const capped = walletClient(chain.others[0]?.privateKey as string, { maxBudget: 10n * PRICE })
+    const err = await rejection(capped.submitJob(primesJob(2, 'capped')))
+    expect(err.name).toBe('PaymentError')
+    expect(err.details).toMatchObject({ problem: 'limit', budget: (10n * PRICE + FEE).toString() })
+    expect(await nonce(chain.others[0]?.address as string)).toBe(0)
+  })
+
+  it('takes an explicit payment as given, without funding anything', async () => {
+    const job = { ...primesJob(1, 'explicit'), payment: { escrowJobId: `0x${'ab'.repeat(32)}` } }
+    const sent = await nonce(chain.submitter.address)
+    const err = await rejection(client.submitJob(job))
+    expect(err.code).toBe('PAYMENT_REQUIRED')
+    expect(err.message).toMatch(/refused: the job is not funded/)
+    expect(await nonce(chain.submitter.address)).toBe(sent)
+  })
+})
+
+describe('an SDK client with a wallet on a free coordinator', () => {
+  let free: Coordinator
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'quorate-free-coordinator-'))
+    free = createCoordinator({ dataDir: dir, httpPort: 0, logger: pino({ level: 'silent' }) })
+    await free.start()
+  })
+  afterAll(async () => {
+    await free?.stop()
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('says the job is free: price 0, no gas, and submits without touching the chain', async () => {
+    const freeClient = walletClient(chain.submitter.privateKey, { coordinatorUrl: free.httpUrl })
+    const estimate = await freeClient.estimate(primesJob(2, 'free'))
+    expect(estimate.payment).toEqual({
+      required: false,
+      price: 0n,
+      reason: 'the coordinator is not registered in the Registry, so it cannot be paid: jobs run free',
+    })
+    const sent = await nonce(chain.submitter.address)
+    const handle = await freeClient.submitJob(primesJob(2, 'free'))
+    expect(handle.funding).toBeUndefined()
+    expect(await nonce(chain.submitter.address)).toBe(sent)
+  })
+
+  it('cannot tell without a Registry, and says so', async () => {
+    const bare = createClient({
+      coordinatorUrl: free.httpUrl,
+      wallet: { rpcUrl: chain.anvil.rpcUrl, privateKey: chain.submitter.privateKey },
+    })
+    clients.push(bare)
+    const payment = (await bare.estimate(primesJob(1, 'unknown'))).payment
+    expect(payment?.required).toBe('unknown')
+  })
+})
