@@ -28,11 +28,12 @@ export function intFlag(
   return value
 }
 
-/** Flag, then QUORATE_* environment variable, then default. */
+/** Flag, then QUORATE_* environment variable (empty counts as unset, as `VAR=` clears one), then default. */
 export function fromEnv(flag: string | undefined, envName: string, fallback: string): string
 export function fromEnv(flag: string | undefined, envName: string, fallback?: string): string | undefined
 export function fromEnv(flag: string | undefined, envName: string, fallback?: string): string | undefined {
-  return flag ?? process.env[envName] ?? fallback
+  const fromEnvironment = process.env[envName]
+  return flag ?? (fromEnvironment === '' ? undefined : fromEnvironment) ?? fallback
 }
 
 export const DEFAULT_COORDINATOR_URL = 'http://127.0.0.1:7700'

@@ -12,12 +12,18 @@ export interface ConfigFile {
   redundancy?: number
   /** Default quorum for `submit`. */
   quorum?: number
+  /** JSON-RPC endpoint of the chain, for `agent start --stake`. */
+  rpcUrl?: string
+  /** The Quorate Registry, for `agent start --stake`. */
+  registryAddress?: string
 }
 
 const KEYS: Record<keyof ConfigFile, 'string' | 'number'> = {
   coordinator: 'string',
   redundancy: 'number',
   quorum: 'number',
+  rpcUrl: 'string',
+  registryAddress: 'string',
 }
 
 /** The job commands' settings after precedence is applied (numbers still as text, parsed by the command). */

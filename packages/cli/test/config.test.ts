@@ -39,7 +39,7 @@ describe('config precedence: flags > QUORATE_* env > config file > defaults', ()
     const bad = join(dir, 'bad.json')
     await writeFile(bad, JSON.stringify({ coordinatorUrl: 'http://x' }))
     await expect(resolveConfig({ config: bad }, {})).rejects.toThrow(
-      `config file ${bad}: unknown key "coordinatorUrl" (known: coordinator, redundancy, quorum)`,
+      `config file ${bad}: unknown key "coordinatorUrl" (known: coordinator, redundancy, quorum, rpcUrl, registryAddress)`,
     )
     await expect(resolveConfig({ config: join(dir, 'missing.json') }, {})).rejects.toThrow('no such file')
   })

@@ -75,7 +75,9 @@ export interface ClientOptions {
    * deadline.
    *
    * Without `chain` settings, results of paid jobs are signature-checked on
-   * `wallet.rpcUrl`, against the Registry the wallet paid through.
+   * `wallet.rpcUrl`, against `wallet.registryAddress` or else the contracts
+   * the wallet paid through; a client with neither (say, one that only
+   * resubmitted a job the coordinator already had) does not check them.
    * @defaultValue undefined (jobs for paid coordinators are refused with `PAYMENT_REQUIRED`)
    */
   wallet?: WalletOptions
@@ -106,7 +108,11 @@ export interface QuorateClient {
   estimate(job: EstimateParameters): Promise<EstimateReturnType>
   /** The payment part of {@link estimate} alone. */
   estimatePayment(job: JobSpecJson): Promise<PaymentEstimate>
-  /** Whether this client checks paid jobs' signatures (it was given `chain` settings or a `wallet`). */
+  /**
+   * Whether this client checks paid jobs' signatures: it was given `chain`
+   * settings, or a `wallet` that knows the contracts (its `registryAddress`,
+   * or those it paid through).
+   */
   readonly verifiesSignatures: boolean
   /**
    * Check a paid job's signatures on the configured chain; see {@link verifySignatures}.
@@ -273,7 +279,9 @@ export function createClient(options: ClientOptions): QuorateClient {
       })
     },
     job: (jobId, handleOptions) => new JobHandle(client, jobId, handleOptions),
-    verifiesSignatures: chainOptions !== undefined || wallet !== undefined,
+    get verifiesSignatures() {
+      return chainOptions !== undefined || payer?.canVerify === true
+    },
     verifySignatures: async (parameters) => verifySignatures(await chainClient(), parameters),
     close() {
       payer?.close()

@@ -80,6 +80,8 @@ export interface InsufficientBalanceErrorParameters {
   required?: bigint
   /** What the wallet holds, in base units. */
   balance?: bigint
+  /** What the tokens are for, in the message. @defaultValue "the job's escrow" */
+  purpose?: string
 }
 
 /**
@@ -92,10 +94,11 @@ export class InsufficientBalanceError extends QuorateError {
   override name = 'InsufficientBalanceError'
   constructor(parameters: InsufficientBalanceErrorParameters, options: Omit<QuorateErrorOptions, 'details'> = {}) {
     const { address, asset, token, required, balance } = parameters
+    const purpose = parameters.purpose ?? "the job's escrow"
     const message =
       asset === 'token'
-        ? `wallet ${address} holds ${balance ?? 0n} of token ${token}, but the job's escrow needs ${required}: short by ${(required ?? 0n) - (balance ?? 0n)} base units`
-        : `wallet ${address} cannot pay the gas to fund the job${balance === undefined ? '' : ` (it holds ${balance} wei)`}`
+        ? `wallet ${address} holds ${balance ?? 0n} of token ${token}, but ${purpose} needs ${required}: short by ${(required ?? 0n) - (balance ?? 0n)} base units`
+        : `wallet ${address} cannot pay the gas for ${purpose}${balance === undefined ? '' : ` (it holds ${balance} wei)`}`
     super(ErrorCode.PAYMENT_REQUIRED, message, {
       ...options,
       details: {

@@ -276,6 +276,11 @@ export class Payer {
     return this.#terms
   }
 
+  /** Whether signatures can be checked on the wallet's chain: it has a Registry to trust, or has paid through one. */
+  get canVerify(): boolean {
+    return this.hasWallet && (this.trustsRegistry || this.#terms !== undefined)
+  }
+
   /** Whether the client knows a Registry of its own (so it can tell a free coordinator from a paid one). */
   get trustsRegistry(): boolean {
     return this.#pins.registry !== undefined || this.#pins.escrow !== undefined

@@ -1,10 +1,12 @@
 import { join } from 'node:path'
-import { createAgent } from '@quorate/agent'
+import { agentPeerId, createAgent } from '@quorate/agent'
 import { createResultSigner, loadOrCreateOperatorKey, OPERATOR_KEY_FILE } from '@quorate/chain'
 import { pino } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
+import { readConfigFile } from '../config.ts'
 import { UsageError } from '../output.ts'
 import { untilSignal } from './coordinator.ts'
+import { type StakeProviderReturnType, stakeProvider } from './stake.ts'
 
 export const agentHelp = `Usage: quorate agent start --coordinator MULTIADDR [options]
 
@@ -27,8 +29,21 @@ Options:
   --json-ready         print one JSON line {"event":"ready",...} on stdout once connected
   -h, --help           show this help
 
-Example:
+Staking, for coordinators that pay on chain:
+  --stake AMOUNT       before connecting, register this agent's PeerId with the operator key in the
+                       Registry and stake up to AMOUNT (token base units, or e.g. 100tokens); only what
+                       is missing is sent, so a restart sends nothing (env QUORATE_STAKE). The operator
+                       key's account needs the tokens and gas.
+  --rpc URL            JSON-RPC endpoint of the chain (env QUORATE_RPC_URL, config "rpcUrl")
+  --registry ADDR      the Quorate Registry (env QUORATE_REGISTRY_ADDRESS, config "registryAddress")
+  --config FILE        config file (env QUORATE_CONFIG; default ./quorate.json, then
+                       $XDG_CONFIG_HOME/quorate/config.json)
+
+Examples:
   quorate agent start --coordinator /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... --threads 2
+  # register and stake 100 tokens on first start; later starts find the stake and send nothing:
+  quorate agent start --coordinator /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... \
+    --stake 100tokens --rpc http://127.0.0.1:8545 --registry 0x5FbDB2315678afecb367f032d93F642f64180aa3
 `
 
 export async function agentCommand(argv: string[]): Promise<number> {
@@ -47,6 +62,10 @@ export async function agentCommand(argv: string[]): Promise<number> {
     'key-file': { type: 'string' },
     'drain-timeout': { type: 'string' },
     'json-ready': { type: 'boolean' },
+    stake: { type: 'string' },
+    rpc: { type: 'string' },
+    registry: { type: 'string' },
+    config: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) {
@@ -64,6 +83,33 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const keyFile = fromEnv(values['key-file'], 'QUORATE_OPERATOR_KEY_FILE', join(dataDir, OPERATOR_KEY_FILE))
   const key = await loadOrCreateOperatorKey(keyFile)
   const operator = fromEnv(values.operator, 'QUORATE_OPERATOR') ?? key.address
+  let staked: StakeProviderReturnType | undefined
+  const stake = fromEnv(values.stake, 'QUORATE_STAKE')
+  if (stake !== undefined) {
+    if (operator.toLowerCase() !== key.address.toLowerCase()) {
+      throw new UsageError(
+        `--stake registers the operator key's address ${key.address}, but --operator names ${operator}`,
+      )
+    }
+    const { config } = await readConfigFile(values.config)
+    const rpcUrl = fromEnv(values.rpc, 'QUORATE_RPC_URL') ?? config.rpcUrl
+    const registry = fromEnv(values.registry, 'QUORATE_REGISTRY_ADDRESS') ?? config.registryAddress
+    if (rpcUrl === undefined)
+      throw new UsageError('--stake needs --rpc URL (or QUORATE_RPC_URL, or "rpcUrl" in the config)')
+    if (registry === undefined) {
+      throw new UsageError(
+        '--stake needs --registry ADDRESS (or QUORATE_REGISTRY_ADDRESS, or "registryAddress" in the config)',
+      )
+    }
+    // Registered before the first hello, so a paying coordinator admits the agent at once.
+    const peerId = await agentPeerId(dataDir)
+    staked = await stakeProvider({ rpcUrl, registry, privateKey: key.privateKey, peerId, amount: stake })
+    process.stderr.write(
+      staked.txs.length === 0
+        ? `agent ${peerId}: provider ${staked.account} already registered with stake ${staked.stake}; nothing sent\n`
+        : `agent ${peerId}: provider ${staked.account} ${staked.registered ? 'registered' : 'topped up'}, stake ${staked.stake} (tx ${staked.txs.join(', ')})\n`,
+    )
+  }
   const options: Parameters<typeof createAgent>[0] = {
     dataDir,
     coordinator,
@@ -77,9 +123,23 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const agent = createAgent(options)
   await agent.start()
   await agent.ready
-  if (values['json-ready'] === true)
-    process.stdout.write(`${JSON.stringify({ event: 'ready', peerId: agent.peerId })}\n`)
-  else process.stdout.write(`agent ${agent.peerId} connected\n`)
+  if (values['json-ready'] === true) {
+    const ready = {
+      event: 'ready',
+      peerId: agent.peerId,
+      ...(staked === undefined
+        ? {}
+        : {
+            provider: {
+              account: staked.account,
+              stake: staked.stake.toString(),
+              registered: staked.registered,
+              txs: staked.txs,
+            },
+          }),
+    }
+    process.stdout.write(`${JSON.stringify(ready)}\n`)
+  } else process.stdout.write(`agent ${agent.peerId} connected\n`)
   await untilSignal()
   await agent.stop({ drainTimeoutMs })
   return 0

@@ -1,9 +1,17 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isTerminalJobState, type JobEvent, type JobView, parseJobSpec } from '@quorate/protocol'
-import { createClient, type JobInput, type QuorateClient, splitLines, toJobSpecJson } from '@quorate/sdk'
-import { DEFAULT_COORDINATOR_URL, intFlag, parse } from '../args.ts'
-import { resolveConfig } from '../config.ts'
+import {
+  createClient,
+  type JobInput,
+  type PaymentEstimate,
+  type QuorateClient,
+  splitLines,
+  toJobSpecJson,
+  type WalletOptions,
+} from '@quorate/sdk'
+import { DEFAULT_COORDINATOR_URL, fromEnv, intFlag, parse } from '../args.ts'
+import { readConfigFile, resolveConfig } from '../config.ts'
 import { EXIT, shortId, UsageError } from '../output.ts'
 import { followLogs, printLogEntries } from './logs.ts'
 
@@ -40,7 +48,14 @@ const jobFlagsHelp = `  --wasm FILE             the WebAssembly (WASI preview1) 
   --max-replicas N        most replicas per shard when results disagree (default 2r-1)
   --timeout MS            wall-clock limit per replica
   --fuel N                instruction budget per replica
-  --name NAME             a label for the job`
+  --name NAME             a label for the job
+  --key-file FILE         pay on coordinators that settle on a chain: the paying account's key, hex
+                          (env QUORATE_WALLET_KEY_FILE); funds the job's escrow for the price the
+                          coordinator asks, never twice for the same job
+  --rpc URL               with --key-file: JSON-RPC endpoint of that chain (env QUORATE_RPC_URL,
+                          config "rpcUrl"); results of paid jobs are signature-checked on it
+  --registry ADDR         with --key-file: the Registry you trust (env QUORATE_REGISTRY_ADDRESS,
+                          config "registryAddress"); needed for estimate's price`
 
 export const submitHelp = `Usage: quorate submit --wasm FILE (--input FILE ... | --input-lines FILE) [options]
 
@@ -76,6 +91,9 @@ const jobFlags = {
   timeout: { type: 'string' as const },
   fuel: { type: 'string' as const },
   name: { type: 'string' as const },
+  'key-file': { type: 'string' as const },
+  rpc: { type: 'string' as const },
+  registry: { type: 'string' as const },
 }
 
 interface JobFlagValues {
@@ -90,6 +108,9 @@ interface JobFlagValues {
   timeout?: string | undefined
   fuel?: string | undefined
   name?: string | undefined
+  'key-file'?: string | undefined
+  rpc?: string | undefined
+  registry?: string | undefined
   coordinator?: string | undefined
   config?: string | undefined
 }
@@ -135,7 +156,29 @@ async function jobFromFlags(values: JobFlagValues): Promise<{ job: JobInput; cli
   if (values.name !== undefined) job.name = values.name
   // The same validation the coordinator runs: a bad spec fails here, offline, naming the field.
   parseJobSpec(toJobSpecJson(job))
-  return { job, client: createClient({ coordinatorUrl: config.coordinator }) }
+  return { job, client: createClient({ coordinatorUrl: config.coordinator, ...(await walletFrom(values)) }) }
+}
+
+/** The SDK wallet from --key-file/--rpc/--registry (flags, then env, then the config file), if a key is named. */
+async function walletFrom(values: JobFlagValues): Promise<{ wallet?: WalletOptions }> {
+  const keyFile = fromEnv(values['key-file'], 'QUORATE_WALLET_KEY_FILE')
+  if (keyFile === undefined || keyFile === '') return {}
+  const { config } = await readConfigFile(values.config)
+  const rpcUrl = fromEnv(values.rpc, 'QUORATE_RPC_URL') ?? config.rpcUrl
+  if (rpcUrl === undefined)
+    throw new UsageError('--key-file needs --rpc URL (or QUORATE_RPC_URL, or "rpcUrl" in the config)')
+  const registryAddress = fromEnv(values.registry, 'QUORATE_REGISTRY_ADDRESS') ?? config.registryAddress
+  const privateKey = (
+    await readFile(keyFile, 'utf8').catch((err: Error) => {
+      throw new UsageError(`cannot read --key-file ${keyFile}: ${err.message}`)
+    })
+  ).trim()
+  return { wallet: { rpcUrl, privateKey, ...(registryAddress === undefined ? {} : { registryAddress }) } }
+}
+
+/** JSON with bigints (token amounts, gas) as decimal strings. */
+function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
 }
 
 export async function submitCommand(argv: string[]): Promise<number> {
@@ -148,6 +191,14 @@ export async function submitCommand(argv: string[]): Promise<number> {
   if (values.help === true) return help(submitHelp)
   const { job, client } = await jobFromFlags(values)
   const handle = await client.submitJob(job)
+  const funding = handle.funding
+  if (funding !== undefined && values.json !== true) {
+    process.stderr.write(
+      funding.funded
+        ? `paid: escrow ${funding.escrowJobId} funded with ${funding.budget} base units (tx ${funding.fundHash})\n`
+        : `paid: reusing escrow ${funding.escrowJobId} (${funding.budget} base units); nothing sent\n`,
+    )
+  }
   if (values.detach === true) {
     process.stdout.write(values.json === true ? `${JSON.stringify({ id: handle.id })}\n` : `${handle.id}\n`)
     return EXIT.OK
@@ -187,8 +238,9 @@ export async function submitCommand(argv: string[]): Promise<number> {
 export const estimateHelp = `Usage: quorate estimate --wasm FILE (--input FILE ... | --input-lines FILE) [options]
 
 Before submitting: the job's replicas and fuel bound (expected, and worst case when every shard
-escalates to --max-replicas), and whether the network can place it now. The bound is in fuel
-units (metered instructions); there are no prices yet.
+escalates to --max-replicas), whether the network can place it now, and its price: on a
+coordinator that settles on a chain (with --key-file, --rpc and --registry), the escrow it asks,
+what the job costs if results agree, and the gas to fund it; "free" on one that does not.
 
 Options:
 ${jobFlagsHelp}
@@ -208,17 +260,37 @@ export async function estimateCommand(argv: string[]): Promise<number> {
   const { job, client } = await jobFromFlags(values)
   const estimate = await client.estimate(job)
   if (values.json === true) {
-    process.stdout.write(`${JSON.stringify(estimate)}\n`)
+    process.stdout.write(`${toJson(estimate)}\n`)
   } else {
     const p = estimate.placement
     process.stdout.write(
       `${estimate.shards} shards × redundancy ${estimate.redundancy} (quorum ${estimate.quorum}) = ${estimate.replicas.expected} replicas, at most ${estimate.replicas.worstCase} (max ${estimate.maxReplicas} per shard)\n` +
         `fuel: at most ${estimate.fuel.expected} (${estimate.fuel.perReplica} per replica), ${estimate.fuel.worstCase} if every shard escalates\n` +
         `providers: ${p.online} online, ${p.operators} operators, ${p.freeSlots} free slots; each shard needs ${p.needed}\n` +
-        `${p.reason ?? 'can run now'}\n`,
+        `${p.reason ?? 'can run now'}\n` +
+        (estimate.payment === undefined ? '' : `${paymentLine(estimate.payment)}\n`),
     )
   }
   return estimate.placement.canRunNow ? EXIT.OK : EXIT.JOB_FAILED
+}
+
+function paymentLine(payment: PaymentEstimate): string {
+  if (payment.required === false) return 'price: free (0), no gas'
+  if (payment.required === 'unknown') return `price: unknown (${payment.reason})`
+  const { quote } = payment
+  const parts = [
+    `price: escrow ${quote.budget} base units of token ${payment.token} on chain ${payment.chainId}`,
+    quote.pricePerReplica === undefined
+      ? undefined
+      : `(${quote.pricePerReplica} per majority replica + fee ${quote.fee}; ${quote.expected} if every shard agrees at once, the rest refunded)`,
+    payment.existingEscrowJobId === undefined ? undefined : `already funded as ${payment.existingEscrowJobId}`,
+    payment.gas === undefined
+      ? payment.gasProblem === undefined
+        ? undefined
+        : `gas: unknown (${payment.gasProblem})`
+      : `gas: ${payment.gas.totalGas} (${payment.gas.wei} wei at ${payment.gas.gasPrice} wei/gas)`,
+  ]
+  return parts.filter((p) => p !== undefined).join('\n')
 }
 
 /** A progress bar on a terminal, one line per change otherwise. */

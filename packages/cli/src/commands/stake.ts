@@ -1,0 +1,139 @@
+import type { ChainClient } from '@quorate/chain'
+import { InsufficientBalanceError } from '@quorate/sdk'
+import { UsageError } from '../output.ts'
+
+export interface StakeProviderParameters {
+  rpcUrl: string
+  registry: string
+  /** The operator key: it registers, stakes, and signs results. */
+  privateKey: string
+  /** The agent's PeerId, registered with the key. */
+  peerId: string
+  /** `--stake` as given: token base units, or a decimal followed by `tokens`. */
+  amount: string
+  pollingIntervalMs?: number
+}
+
+export interface StakeProviderReturnType {
+  /** The provider account (the operator key's address). */
+  account: string
+  /** Active stake after this run, base units. */
+  stake: bigint
+  /** Whether the account was registered by this run. */
+  registered: boolean
+  /** Transactions sent (approvals included); empty when the stake was already there. */
+  txs: string[]
+}
+
+/**
+ * Register the agent's PeerId with its operator key and stake it up to the
+ * amount, sending only what is missing: a restart with the same key, PeerId
+ * and amount sends nothing.
+ */
+export async function stakeProvider(params: StakeProviderParameters): Promise<StakeProviderReturnType> {
+  const chain = await import('@quorate/chain')
+  const placeholder = `0x${'0'.repeat(40)}`
+  let client: ChainClient
+  let base: ChainClient | undefined
+  try {
+    base = await chain.createChainClient({
+      rpcUrl: params.rpcUrl,
+      addresses: { token: placeholder, registry: placeholder, escrow: placeholder },
+      account: params.privateKey,
+      rpcAttempts: 3,
+      ...(params.pollingIntervalMs === undefined ? {} : { pollingIntervalMs: params.pollingIntervalMs }),
+    })
+    client = { ...base, addresses: await chain.discoverAddresses(base, { registry: params.registry }) }
+  } catch (err) {
+    if (base !== undefined) chain.destroyChainClient(base)
+    const reason = (err as { reason?: string }).reason
+    if (reason === 'NoContract' || reason === 'AddressMismatch' || reason === 'INVALID_REQUEST') {
+      throw new UsageError(`--registry ${params.registry}: ${(err as Error).message.replace(/^[^:]+ failed: /, '')}`)
+    }
+    if ((err as { code?: string }).code === 'INVALID_OPTION') throw new UsageError(`--rpc: ${(err as Error).message}`)
+    throw err
+  }
+  try {
+    return await topUp(chain, client, params)
+  } finally {
+    chain.destroyChainClient(client)
+  }
+}
+
+async function topUp(
+  chain: typeof import('@quorate/chain'),
+  client: ChainClient,
+  params: StakeProviderParameters,
+): Promise<StakeProviderReturnType> {
+  const account = client.account?.address as string
+  const amount = await parseAmount(client, params.amount)
+  const me = await chain.getProvider(client, { provider: account })
+  if (me.registered && me.peerId !== params.peerId) {
+    throw new UsageError(
+      `the operator key ${account} is already registered for PeerId ${me.peerId}, not this agent's ${params.peerId}: use that agent's --data-dir, or another --key-file`,
+    )
+  }
+  const missing = me.registered ? amount - me.stake : amount
+  if (missing <= 0n) return { account, stake: me.stake, registered: false, txs: [] }
+  if (!me.registered) {
+    const { minProviderStake } = await chain.getChainConfig(client)
+    if (amount < minProviderStake) {
+      throw new UsageError(
+        `--stake ${params.amount} is under the Registry's minimum stake of ${minProviderStake} base units`,
+      )
+    }
+  }
+  const balance = await chain.getTokenBalance(client, account)
+  if (balance < missing) {
+    throw new InsufficientBalanceError(
+      {
+        address: account,
+        asset: 'token',
+        token: client.addresses.token,
+        required: missing,
+        balance,
+        purpose: 'staking',
+      },
+      { hint: `send at least ${missing - balance} base units of the token ${client.addresses.token} to ${account}` },
+    )
+  }
+  if ((await client.provider.getBalance(account)) === 0n) {
+    throw new InsufficientBalanceError({ address: account, asset: 'gas', balance: 0n, purpose: 'staking' })
+  }
+  if (me.registered) {
+    const staked = await chain.stake(client, { amount: missing })
+    return { account, stake: amount, registered: false, txs: [staked.approveHash, staked.hash].filter(isString) }
+  }
+  const registered = await chain.registerProvider(client, { peerId: params.peerId, operator: account, stake: amount })
+  return { account, stake: amount, registered: true, txs: [registered.approveHash, registered.hash].filter(isString) }
+}
+
+/** Base units as digits, or `12.5tokens` in whole tokens (the token's decimals). */
+async function parseAmount(client: ChainClient, raw: string): Promise<bigint> {
+  if (/^\d+$/.test(raw)) {
+    if (BigInt(raw) === 0n) throw new UsageError('--stake must be more than 0')
+    return BigInt(raw)
+  }
+  const match = /^(\d+)(?:\.(\d+))?\s*tokens?$/i.exec(raw)
+  if (match === null) {
+    throw new UsageError(
+      `--stake must be token base units (digits) or a number of tokens like 100tokens (got "${raw}")`,
+    )
+  }
+  const { tokenInterface } = await import('@quorate/chain')
+  const data = tokenInterface.encodeFunctionData('decimals', [])
+  const [decimals] = tokenInterface.decodeFunctionResult(
+    'decimals',
+    await client.provider.call({ to: client.addresses.token, data }),
+  )
+  const places = Number(decimals)
+  const fraction = match[2] ?? ''
+  if (fraction.length > places) throw new UsageError(`--stake has more than ${places} decimals (got "${raw}")`)
+  const amount = BigInt(match[1] as string) * 10n ** BigInt(places) + BigInt(fraction.padEnd(places, '0') || '0')
+  if (amount === 0n) throw new UsageError('--stake must be more than 0')
+  return amount
+}
+
+function isString(value: string | undefined): value is string {
+  return value !== undefined
+}

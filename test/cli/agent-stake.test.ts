@@ -1,0 +1,248 @@
+// `quorate agent start --stake`, run as the real binary against a real anvil
+// and a coordinator that pays on chain: the first start registers the
+// agent's PeerId with its operator key and stakes; a restart sends nothing;
+// a paying coordinator admits the agent; bad settings fail clearly.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { agentPeerId } from '@quorate/agent'
+import { getProvider, registerCoordinator } from '@quorate/chain'
+import { QUORATE_BIN } from '@quorate/cli'
+import { type Coordinator, createCoordinator } from '@quorate/coordinator'
+import { Wallet } from 'ethers'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MIN_STAKE, setupChain, type TestChain, TOKEN } from '../chain/setup.ts'
+
+const primesWasm = createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')
+let chain: TestChain
+let coordinator: Coordinator
+let dir: string
+const children: ChildProcess[] = []
+
+function quorate(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', QUORATE_BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, QUORATE_RPC_URL: '', QUORATE_REGISTRY_ADDRESS: '', QUORATE_STAKE: '', ...env },
+  })
+  children.push(child)
+  return child
+}
+
+/** Start an agent and wait for its ready line (or its exit). */
+async function startAgent(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = quorate(
+    ['agent', 'start', '--coordinator', coordinator.multiaddrs[0] as string, '--json-ready', '--threads', '1', ...args],
+    env,
+  )
+  let stdout = ''
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
+  const outcome = await new Promise<{ ready?: Record<string, unknown>; code?: number | null }>((resolve) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString()
+      const line = stdout.split('\n').find((l) => l.startsWith('{'))
+      if (line !== undefined) resolve({ ready: JSON.parse(line) as Record<string, unknown> })
+    })
+    child.once('exit', (code) => resolve({ code }))
+  })
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGTERM')
+    await exited
+  }
+  return { ...outcome, stderr: () => stderr, stop }
+}
+
+const nonce = (address: string) => chain.reader.provider.getTransactionCount(address, 'latest')
+
+beforeAll(async () => {
+  chain = await setupChain({ providers: 2, register: false })
+  dir = await mkdtemp(join(tmpdir(), 'quorate-agent-stake-'))
+  coordinator = createCoordinator({
+    dataDir: join(dir, 'coordinator'),
+    httpPort: 0,
+    heartbeatMs: 500,
+    logger: pino({ level: 'silent' }),
+    chain: {
+      rpcUrl: chain.anvil.rpcUrl,
+      addresses: chain.addresses,
+      privateKey: chain.coordinator.privateKey,
+      minStake: MIN_STAKE,
+      pollingIntervalMs: 20,
+    },
+  })
+  await coordinator.start()
+  await registerCoordinator(chain.as(chain.coordinator), { peerId: coordinator.peerId })
+})
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  await coordinator?.stop()
+  await chain?.stop()
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+async function keyFile(name: string, privateKey: string): Promise<string> {
+  await mkdir(join(dir, name), { recursive: true })
+  const file = join(dir, name, 'operator.key')
+  await writeFile(file, `${privateKey}\n`, { mode: 0o600 })
+  return file
+}
+
+describe('quorate agent start --stake', () => {
+  it('registers and stakes on the first start, is admitted, and sends nothing on a restart', async () => {
+    const provider = chain.providers[0]
+    if (provider === undefined) throw new Error('no provider account')
+    const dataDir = join(dir, 'agent-1')
+    await keyFile('agent-1', provider.privateKey)
+    const peerId = await agentPeerId(dataDir)
+    const args = ['--data-dir', dataDir, '--stake', '150tokens', '--rpc', chain.anvil.rpcUrl]
+    const env = { QUORATE_REGISTRY_ADDRESS: chain.addresses.registry } // env counts like the flag
+
+    const before = await nonce(provider.address)
+    const first = await startAgent(args, env)
+    expect(first.ready, first.stderr()).toBeDefined()
+    expect(first.ready).toMatchObject({
+      event: 'ready',
+      peerId,
+      provider: { account: provider.address, stake: (150n * TOKEN).toString(), registered: true },
+    })
+    const txs = (first.ready as { provider: { txs: string[] } }).provider.txs
+    expect(txs).toHaveLength(2) // approve + registerProvider
+    expect(await nonce(provider.address)).toBe(before + 2)
+    const registered = await getProvider(chain.reader, { provider: provider.address })
+    expect(registered).toMatchObject({ registered: true, peerId, operator: provider.address, stake: 150n * TOKEN })
+    // The paying coordinator admitted it: it is online there.
+    const online = (await (await fetch(`${coordinator.httpUrl}/v1/providers`)).json()) as {
+      items: Array<{ peerId: string; online: boolean; stake?: string }>
+    }
+    expect(online.items.find((p) => p.peerId === peerId)).toMatchObject({
+      online: true,
+      stake: (150n * TOKEN).toString(),
+    })
+    await first.stop()
+
+    const second = await startAgent(args, env)
+    expect(second.ready).toMatchObject({ peerId, provider: { registered: false, txs: [] } })
+    expect(second.stderr()).toContain('already registered with stake')
+    expect(await nonce(provider.address)).toBe(before + 2)
+    await second.stop()
+
+    // A higher amount tops up by the difference only.
+    const third = await startAgent(
+      ['--data-dir', dataDir, '--stake', (200n * TOKEN).toString(), '--rpc', chain.anvil.rpcUrl],
+      env,
+    )
+    expect(third.ready).toMatchObject({ provider: { registered: false, stake: (200n * TOKEN).toString() } })
+    expect((await getProvider(chain.reader, { provider: provider.address })).stake).toBe(200n * TOKEN)
+    await third.stop()
+  })
+
+  it('submit --key-file pays for the job on the paid coordinator, once', async () => {
+    const provider = chain.providers[0]
+    if (provider === undefined) throw new Error('no provider account')
+    const agent = await startAgent(['--data-dir', join(dir, 'agent-1')]) // staked by the test above
+    expect(agent.ready, agent.stderr()).toBeDefined()
+    const key = await keyFile('submitter', chain.submitter.privateKey)
+    const input = join(dir, 'range.txt')
+    await writeFile(input, '1 1000')
+    const submit = async () => {
+      const child = quorate(
+        [
+          'submit',
+          '-c',
+          coordinator.httpUrl,
+          '--wasm',
+          primesWasm,
+          '--input',
+          input,
+          '--redundancy',
+          '1',
+          '--quorum',
+          '1',
+        ],
+        { QUORATE_WALLET_KEY_FILE: key, QUORATE_RPC_URL: chain.anvil.rpcUrl },
+      )
+      let stdout = ''
+      let stderr = ''
+      child.stdout?.on('data', (d: Buffer) => {
+        stdout += d.toString()
+      })
+      child.stderr?.on('data', (d: Buffer) => {
+        stderr += d.toString()
+      })
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+      return { code, stdout, stderr }
+    }
+    const before = await nonce(chain.submitter.address)
+    const first = await submit()
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stderr).toMatch(/paid: escrow 0x[0-9a-f]{64} funded with \d+ base units/)
+    expect(await nonce(chain.submitter.address)).toBe(before + 2)
+    const again = await submit()
+    expect(again.code, again.stderr).toBe(0)
+    expect(await nonce(chain.submitter.address)).toBe(before + 2)
+    await agent.stop()
+  })
+
+  it('names a wrong Registry address and exits 2 without sending anything', async () => {
+    const provider = chain.providers[1]
+    if (provider === undefined) throw new Error('no provider account')
+    const dataDir = join(dir, 'agent-2')
+    await keyFile('agent-2', provider.privateKey)
+    const wrong = chain.others[0]?.address as string // an account, not a contract
+    const run = await startAgent([
+      '--data-dir',
+      dataDir,
+      '--stake',
+      '100tokens',
+      '--rpc',
+      chain.anvil.rpcUrl,
+      '--registry',
+      wrong,
+    ])
+    expect(run.code).toBe(2)
+    expect(run.stderr()).toContain(
+      `error: --registry ${wrong}: no contract at registry ${wrong} on chain ${chain.anvil.chainId}`,
+    )
+    // The token's address is a contract, but not a Registry.
+    const token = await startAgent([
+      '--data-dir',
+      dataDir,
+      '--stake',
+      '100tokens',
+      '--rpc',
+      chain.anvil.rpcUrl,
+      '--registry',
+      chain.addresses.token,
+    ])
+    expect(token.code).not.toBe(0)
+    expect(await nonce(provider.address)).toBe(0)
+  })
+
+  it('says which account lacks which tokens', async () => {
+    const poor = Wallet.createRandom()
+    const dataDir = join(dir, 'agent-poor')
+    await keyFile('agent-poor', poor.privateKey)
+    const run = await startAgent([
+      '--data-dir',
+      dataDir,
+      '--stake',
+      '100tokens',
+      '--rpc',
+      chain.anvil.rpcUrl,
+      '--registry',
+      chain.addresses.registry,
+    ])
+    expect(run.code).toBe(4)
+    expect(run.stderr()).toContain(
+      `error: wallet ${poor.address} holds 0 of token ${chain.addresses.token}, but staking needs ${100n * TOKEN}`,
+    )
+  })
+})
