@@ -93,4 +93,10 @@ describe('task channel framing', () => {
     const noCapacity = encodeMessage({ type: 'hello', protocolVersion: 1, capacity: 0, agentVersion: 'x' })
     expect(() => decodeMessage(new FrameDecoder().push(noCapacity)[0]!)).toThrow(/hello.capacity/)
   })
+
+  it('refuses a body whose header length is cut off, as a malformed message', () => {
+    // Tag byte, then a varint whose continuation bit promises a byte that never comes.
+    expect(() => decodeMessage(new Uint8Array([0, 0x80]))).toThrow(MalformedMessageError)
+    expect(() => decodeMessage(new Uint8Array([0, 0x80]))).toThrow(/header length/)
+  })
 })
