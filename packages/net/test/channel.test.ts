@@ -41,6 +41,27 @@ describe('MessageChannel over libp2p', () => {
     expect(module.type === 'module' && module.bytes).toEqual(bytes)
   })
 
+  it('sends the messages of one turn as one write, in order', async () => {
+    const { dialer, listener } = await pair()
+    let writes = 0
+    const send = dialer.stream.send.bind(dialer.stream)
+    dialer.stream.send = (data) => {
+      writes++
+      return send(data)
+    }
+    const got: number[] = []
+    const all = Promise.withResolvers<void>()
+    listener.onMessage((m) => {
+      if (m.type === 'heartbeat') got.push(m.running)
+      if (got.length === 100) all.resolve()
+    })
+    for (let i = 0; i < 100; i++) dialer.send({ type: 'heartbeat', running: i })
+    expect(writes).toBe(0) // queued until the turn ends
+    await all.promise
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i))
+    expect(writes).toBe(1)
+  })
+
   it('closes the channel, telling the peer why, when a frame is over the limit', async () => {
     const { dialer, listener } = await pair(1024)
     const closed = Promise.withResolvers<Error | undefined>()
