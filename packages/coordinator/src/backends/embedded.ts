@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { DatabaseSync } from 'node:sqlite'
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import {
   ErrorCode,
   isTerminalJobState,
@@ -111,6 +111,14 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
     return db
   }
 
+  // node:sqlite compiles SQL on every prepare(); the hot paths reuse compiled statements.
+  const statements = new Map<string, StatementSync>()
+  const sql = (text: string): StatementSync => {
+    let statement = statements.get(text)
+    if (statement === undefined) statements.set(text, (statement = database().prepare(text)))
+    return statement
+  }
+
   const tx = <T>(fn: () => T): T => {
     const d = database()
     d.exec('BEGIN IMMEDIATE')
@@ -156,67 +164,137 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
 
   /** Move a finished job to its terminal state, in the caller's transaction. */
   const finishIfDone = (jobId: string): JobState | undefined => {
-    const row = database().prepare('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined
+    const row = sql('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined
     if (row === undefined || isTerminalJobState(row.state as JobState)) return undefined
     if (row.accepted + row.failed < row.total) return undefined
     const state: JobState = row.failed === 0 ? 'completed' : row.accepted === 0 ? 'failed' : 'partially_failed'
     const reason = state === 'completed' ? null : `${row.failed} of ${row.total} shards failed`
     const t = now()
-    database()
-      .prepare('UPDATE jobs SET state = ?, finished_at = ?, updated_at = ?, reason = ? WHERE id = ?')
-      .run(state, t, t, reason, jobId)
+    sql('UPDATE jobs SET state = ?, finished_at = ?, updated_at = ?, reason = ? WHERE id = ?').run(
+      state,
+      t,
+      t,
+      reason,
+      jobId,
+    )
     return state
   }
 
-  const record = (work: ShardWork, decision: ShardDecision): JobState | undefined =>
-    tx(() => {
-      const d = database()
-      const shard = d
-        .prepare('SELECT state, runs, claimed FROM shards WHERE job_id = ? AND idx = ?')
-        .get(work.jobId, work.index) as { state: string; runs: number; claimed: number } | undefined
-      // Fencing: only the run that holds the shard may decide it, and only once.
-      if (shard === undefined || shard.runs !== work.run || !UNDECIDED.includes(shard.state as ShardState))
-        return undefined
-      const detail: Record<string, unknown> = {
-        decidedAt: now(),
-        majority: decision.majority,
-        minority: decision.minority,
-      }
-      for (const key of ['digest', 'outcome', 'reason'] as const)
-        if (decision[key] !== undefined) detail[key] = decision[key]
-      if (decision.state === 'cancelled') {
-        d.prepare('UPDATE shards SET claimed = 0, replicas = ? WHERE job_id = ? AND idx = ?').run(
-          JSON.stringify(decision.replicas),
-          work.jobId,
-          work.index,
-        )
-        return undefined
-      }
-      d.prepare(
-        `UPDATE shards SET state = ?, replicas = ?, decision = ?, output = ${decision.output === undefined ? 'NULL' : "COALESCE(?, X'')"}, claimed = 0 WHERE job_id = ? AND idx = ?`,
-      ).run(
-        decision.state,
+  /**
+   * Write one decision, in the caller's transaction; returns whether it counted.
+   * Fencing: only the run that holds the shard may decide it, and only once.
+   */
+  const recordInTx = (work: ShardWork, decision: ShardDecision): boolean => {
+    const shard = sql('SELECT state, runs FROM shards WHERE job_id = ? AND idx = ?').get(work.jobId, work.index) as
+      | { state: string; runs: number }
+      | undefined
+    if (shard === undefined || shard.runs !== work.run || !UNDECIDED.includes(shard.state as ShardState)) return false
+    if (decision.state === 'cancelled') {
+      sql('UPDATE shards SET claimed = 0, replicas = ? WHERE job_id = ? AND idx = ?').run(
         JSON.stringify(decision.replicas),
-        JSON.stringify(detail),
-        ...(decision.output === undefined ? [] : [decision.output]),
         work.jobId,
         work.index,
       )
-      const column = decision.state === 'accepted' ? 'accepted' : 'failed'
-      d.prepare(`UPDATE jobs SET ${column} = ${column} + 1, updated_at = ? WHERE id = ?`).run(now(), work.jobId)
-      return finishIfDone(work.jobId)
+      return false
+    }
+    const detail: Record<string, unknown> = {
+      decidedAt: now(),
+      majority: decision.majority,
+      minority: decision.minority,
+    }
+    for (const key of ['digest', 'outcome', 'reason'] as const)
+      if (decision[key] !== undefined) detail[key] = decision[key]
+    const replicas = JSON.stringify(decision.replicas)
+    if (decision.output === undefined) {
+      sql(
+        'UPDATE shards SET state = ?, replicas = ?, decision = ?, output = NULL, claimed = 0 WHERE job_id = ? AND idx = ?',
+      ).run(decision.state, replicas, JSON.stringify(detail), work.jobId, work.index)
+    } else {
+      sql(
+        "UPDATE shards SET state = ?, replicas = ?, decision = ?, output = COALESCE(?, X''), claimed = 0 WHERE job_id = ? AND idx = ?",
+      ).run(decision.state, replicas, JSON.stringify(detail), decision.output, work.jobId, work.index)
+    }
+    const column = decision.state === 'accepted' ? 'accepted' : 'failed'
+    sql(`UPDATE jobs SET ${column} = ${column} + 1, updated_at = ? WHERE id = ?`).run(now(), work.jobId)
+    return true
+  }
+
+  // Group commit: decisions and provider counts that arrive in the same turn of
+  // the event loop are written in one transaction. A commit per shard was most
+  // of the coordinator's time on small shards.
+  interface PendingDecision {
+    work: ShardWork
+    decision: ShardDecision
+    resolve: () => void
+    reject: (err: unknown) => void
+  }
+  let pendingDecisions: PendingDecision[] = []
+  let pendingCounts = new Map<string, Map<ProviderCounter, number>>()
+  let pendingCountWaiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = []
+  let writeScheduled = false
+
+  const scheduleWrite = () => {
+    if (writeScheduled) return
+    writeScheduled = true
+    setImmediate(writePending)
+  }
+
+  const writePending = () => {
+    writeScheduled = false
+    const decisions = pendingDecisions
+    const counts = pendingCounts
+    const countWaiters = pendingCountWaiters
+    pendingDecisions = []
+    pendingCounts = new Map()
+    pendingCountWaiters = []
+    if (db === undefined) {
+      const err = new QuorateError(ErrorCode.INTERNAL, 'the embedded backend is stopped')
+      for (const p of decisions) p.reject(err)
+      for (const w of countWaiters) w.reject(err)
+      return
+    }
+    let finished: Array<[string, JobState]>
+    try {
+      finished = tx(() => {
+        const touched = new Set<string>()
+        for (const { work, decision } of decisions) if (recordInTx(work, decision)) touched.add(work.jobId)
+        for (const [peerId, byCounter] of counts) {
+          for (const [counter, n] of byCounter) {
+            sql(
+              `INSERT INTO providers (peer_id, ${counter}) VALUES (?, ?) ON CONFLICT(peer_id) DO UPDATE SET ${counter} = ${counter} + excluded.${counter}`,
+            ).run(peerId, n)
+          }
+        }
+        const done: Array<[string, JobState]> = []
+        for (const jobId of touched) {
+          const state = finishIfDone(jobId)
+          if (state !== undefined) done.push([jobId, state])
+        }
+        return done
+      })
+    } catch (err) {
+      for (const p of decisions) p.reject(err)
+      for (const w of countWaiters) w.reject(err)
+      return
+    }
+    for (const p of decisions) p.resolve()
+    for (const w of countWaiters) w.resolve()
+    for (const [jobId, state] of finished) publish({ type: 'job:done', at: now(), jobId, state })
+  }
+
+  const record = (work: ShardWork, decision: ShardDecision): Promise<void> =>
+    new Promise((resolve, reject) => {
+      pendingDecisions.push({ work, decision, resolve, reject })
+      scheduleWrite()
     })
 
   /** Take up to `limit` free shards, oldest first, in one transaction. */
   const claim = (limit: number): ShardWork[] =>
     tx(() => {
-      const d = database()
-      const rows = d
-        .prepare(
-          `SELECT s.job_id, s.idx, s.input, s.runs, j.spec, j.deadline FROM shards s JOIN jobs j ON j.id = s.job_id
+      const rows = sql(
+        `SELECT s.job_id, s.idx, s.input, s.runs, j.spec, j.deadline FROM shards s JOIN jobs j ON j.id = s.job_id
            WHERE s.claimed = 0 AND s.state IN ('pending', 'dispatched', 'voting') ORDER BY s.seq LIMIT ?`,
-        )
-        .all(limit) as Array<{
+      ).all(limit) as Array<{
         job_id: string
         idx: number
         input: Uint8Array
@@ -224,7 +302,7 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
         spec: string
         deadline: number
       }>
-      const mark = d.prepare('UPDATE shards SET claimed = 1, runs = ? WHERE job_id = ? AND idx = ?')
+      const mark = sql('UPDATE shards SET claimed = 1, runs = ? WHERE job_id = ? AND idx = ?')
       const specs = new Map<string, StoredSpec>()
       const modules = new Map<string, Uint8Array>()
       return rows.map((row) => {
@@ -234,8 +312,7 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
         if (spec === undefined) specs.set(row.job_id, (spec = JSON.parse(row.spec) as StoredSpec))
         let bytes = modules.get(spec.moduleSha256)
         if (bytes === undefined) {
-          bytes = (d.prepare('SELECT bytes FROM modules WHERE sha = ?').get(spec.moduleSha256) as { bytes: Uint8Array })
-            .bytes
+          bytes = (sql('SELECT bytes FROM modules WHERE sha = ?').get(spec.moduleSha256) as { bytes: Uint8Array }).bytes
           modules.set(spec.moduleSha256, bytes)
         }
         return {
@@ -269,17 +346,16 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
     if (set === undefined) controllers.set(work.jobId, (set = new Set()))
     set.add(controller)
     void run(work, controller.signal)
-      .then((decision) => {
-        if (stopped) return
-        const finished = record(work, decision)
-        if (finished !== undefined) publish({ type: 'job:done', at: now(), jobId: work.jobId, state: finished })
-      })
+      .then((decision) => (stopped ? undefined : record(work, decision)))
       .catch(() => {
         // The run could not finish: release the shard and send it to the back of the queue.
-        if (stopped) return
-        database()
-          .prepare('UPDATE shards SET claimed = 0, seq = ? WHERE job_id = ? AND idx = ? AND runs = ?')
-          .run(now() * 1_000_000, work.jobId, work.index, work.run)
+        if (stopped || db === undefined) return
+        sql('UPDATE shards SET claimed = 0, seq = ? WHERE job_id = ? AND idx = ? AND runs = ?').run(
+          now() * 1_000_000,
+          work.jobId,
+          work.index,
+          work.run,
+        )
       })
       .finally(() => {
         inflight--
@@ -306,6 +382,9 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
     async stop() {
       stopped = true
       for (const set of controllers.values()) for (const c of set) c.abort(new Error('coordinator stopping'))
+      // Decisions already made are written, not dropped.
+      if (db !== undefined) writePending()
+      statements.clear()
       db?.close()
       db = undefined
       rmSync(lockFile, { force: true })
@@ -313,15 +392,14 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
 
     async submit(id: string, spec: JobSpec, deadline: number): Promise<SubmitResult> {
       const result = tx(() => {
-        const d = database()
-        const existing = d.prepare('SELECT state FROM jobs WHERE id = ?').get(id) as { state: string } | undefined
+        const existing = sql('SELECT state FROM jobs WHERE id = ?').get(id) as { state: string } | undefined
         if (existing !== undefined) return { id, state: existing.state as JobState, created: false }
         const t = now()
-        d.prepare('INSERT OR IGNORE INTO modules (sha, bytes) VALUES (?, ?)').run(spec.module.sha256, spec.module.bytes)
-        d.prepare(
+        sql('INSERT OR IGNORE INTO modules (sha, bytes) VALUES (?, ?)').run(spec.module.sha256, spec.module.bytes)
+        sql(
           'INSERT INTO jobs (id, state, created_at, updated_at, deadline, spec, total) VALUES (?, ?, ?, ?, ?, ?, ?)',
         ).run(id, 'queued', t, t, deadline, JSON.stringify(storedSpecOf(spec)), spec.inputs.length)
-        const insert = d.prepare(
+        const insert = sql(
           // node:sqlite binds an empty Uint8Array as NULL; an empty shard input is still an input.
           "INSERT INTO shards (job_id, idx, state, input, input_sha, seq) VALUES (?, ?, 'pending', COALESCE(?, X''), ?, ?)",
         )
@@ -339,52 +417,48 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
     },
 
     async job(id) {
-      const row = database().prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined
+      const row = sql('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined
       return row === undefined ? undefined : jobOf(row)
     },
 
     async shards(id) {
-      const rows = database()
-        .prepare(
-          'SELECT job_id, idx, state, input_sha, length(input) AS input_len, replicas, decision, runs FROM shards WHERE job_id = ? ORDER BY idx',
-        )
-        .all(id) as unknown as ShardRow[]
+      const rows = sql(
+        'SELECT job_id, idx, state, input_sha, length(input) AS input_len, replicas, decision, runs FROM shards WHERE job_id = ? ORDER BY idx',
+      ).all(id) as unknown as ShardRow[]
       return rows.map(shardOf)
     },
 
     async output(id, index) {
-      const row = database().prepare('SELECT output FROM shards WHERE job_id = ? AND idx = ?').get(id, index) as
+      const row = sql('SELECT output FROM shards WHERE job_id = ? AND idx = ?').get(id, index) as
         | { output: Uint8Array | null }
         | undefined
       return row?.output ?? undefined
     },
 
     async list({ state, offset, limit }): Promise<ListPage<JobSummary>> {
-      const d = database()
       const where = state === undefined ? '' : 'WHERE state = ?'
       const params = state === undefined ? [] : [state]
-      const total = (d.prepare(`SELECT count(*) AS n FROM jobs ${where}`).get(...params) as { n: number }).n
-      const rows = d
-        .prepare(`SELECT * FROM jobs ${where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`)
-        .all(...params, limit, offset) as unknown as JobRow[]
+      const total = (sql(`SELECT count(*) AS n FROM jobs ${where}`).get(...params) as { n: number }).n
+      const rows = sql(`SELECT * FROM jobs ${where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`).all(
+        ...params,
+        limit,
+        offset,
+      ) as unknown as JobRow[]
       return { items: rows.map((r) => summaryOf(jobOf(r))), total, offset, limit }
     },
 
     async end(id, state, reason) {
       const ended = tx(() => {
-        const d = database()
-        const row = d.prepare('SELECT state FROM jobs WHERE id = ?').get(id) as { state: string } | undefined
+        const row = sql('SELECT state FROM jobs WHERE id = ?').get(id) as { state: string } | undefined
         if (row === undefined) return undefined
         if (isTerminalJobState(row.state as JobState)) return { state: row.state as JobState, changed: false }
         const t = now()
         const shardState = state === 'cancelled' ? 'cancelled' : 'failed'
-        const undecided = d
-          .prepare(
-            "UPDATE shards SET state = ?, claimed = 0, decision = ? WHERE job_id = ? AND state IN ('pending', 'dispatched', 'voting')",
-          )
-          .run(shardState, JSON.stringify({ reason, decidedAt: t, majority: [], minority: [] }), id)
+        const undecided = sql(
+          "UPDATE shards SET state = ?, claimed = 0, decision = ? WHERE job_id = ? AND state IN ('pending', 'dispatched', 'voting')",
+        ).run(shardState, JSON.stringify({ reason, decidedAt: t, majority: [], minority: [] }), id)
         const failedDelta = state === 'expired' ? Number(undecided.changes) : 0
-        d.prepare(
+        sql(
           'UPDATE jobs SET state = ?, finished_at = ?, updated_at = ?, reason = ?, failed = failed + ? WHERE id = ?',
         ).run(state, t, t, reason, failedDelta, id)
         return { state, changed: true }
@@ -398,9 +472,10 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
     },
 
     async overdue(t, limit) {
-      const rows = database()
-        .prepare("SELECT id FROM jobs WHERE state IN ('queued', 'running') AND deadline <= ? LIMIT ?")
-        .all(t, limit) as Array<{ id: string }>
+      const rows = sql("SELECT id FROM jobs WHERE state IN ('queued', 'running') AND deadline <= ? LIMIT ?").all(
+        t,
+        limit,
+      ) as Array<{ id: string }>
       return rows.map((r) => r.id)
     },
 
@@ -418,37 +493,31 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
 
     async progress(work, state, replicas, reason) {
       if (db === undefined) return
-      const d = database()
       const t = now()
       tx(() => {
-        const changed = d
-          .prepare(
-            "UPDATE shards SET state = ?, replicas = ?, decision = ? WHERE job_id = ? AND idx = ? AND runs = ? AND state IN ('pending', 'dispatched', 'voting')",
-          )
-          .run(
-            state,
-            JSON.stringify(replicas),
-            reason === undefined ? null : JSON.stringify({ reason }),
-            work.jobId,
-            work.index,
-            work.run,
-          )
+        const changed = sql(
+          "UPDATE shards SET state = ?, replicas = ?, decision = ? WHERE job_id = ? AND idx = ? AND runs = ? AND state IN ('pending', 'dispatched', 'voting')",
+        ).run(
+          state,
+          JSON.stringify(replicas),
+          reason === undefined ? null : JSON.stringify({ reason }),
+          work.jobId,
+          work.index,
+          work.run,
+        )
         if (Number(changed.changes) > 0 && state !== 'pending') {
-          d.prepare("UPDATE jobs SET state = 'running', updated_at = ? WHERE id = ? AND state = 'queued'").run(
-            t,
-            work.jobId,
-          )
+          sql("UPDATE jobs SET state = 'running', updated_at = ? WHERE id = ? AND state = 'queued'").run(t, work.jobId)
         }
       })
     },
 
-    async countProvider(peerId, counter: ProviderCounter) {
-      if (db === undefined) return
-      database()
-        .prepare(
-          `INSERT INTO providers (peer_id, ${counter}) VALUES (?, 1) ON CONFLICT(peer_id) DO UPDATE SET ${counter} = ${counter} + 1`,
-        )
-        .run(peerId)
+    countProvider(peerId, counter: ProviderCounter) {
+      if (db === undefined) return Promise.resolve()
+      let byCounter = pendingCounts.get(peerId)
+      if (byCounter === undefined) pendingCounts.set(peerId, (byCounter = new Map()))
+      byCounter.set(counter, (byCounter.get(counter) ?? 0) + 1)
+      scheduleWrite()
+      return new Promise<void>((resolve, reject) => pendingCountWaiters.push({ resolve, reject }))
     },
 
     async announceProviders(providers) {
@@ -456,7 +525,7 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
     },
 
     async providers() {
-      const rows = database().prepare('SELECT * FROM providers').all() as Array<Record<string, number | string>>
+      const rows = sql('SELECT * FROM providers').all() as Array<Record<string, number | string>>
       const stored = new Map<string, { counters: Record<ProviderCounter, number> }>()
       for (const r of rows) {
         const counters = emptyCounters()
