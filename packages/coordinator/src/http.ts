@@ -204,8 +204,17 @@ function openEventStream(reply: FastifyReply, jobs: JobService, filter: (e: JobE
     connection: 'keep-alive',
   })
   res.write(': quorate event stream\n\n')
+  // Events of one turn of the event loop go out in one write: a busy job emits thousands a second.
+  let batch = ''
+  const flush = () => {
+    const text = batch
+    batch = ''
+    if (text !== '' && !res.destroyed) res.write(text)
+  }
   const onEvent = (event: JobEvent) => {
-    if (filter(event)) writeEvent(reply, event)
+    if (!filter(event)) return
+    if (batch === '') setImmediate(flush)
+    batch += formatEvent(event)
   }
   const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
   const unsubscribe = jobs.subscribe(onEvent)
@@ -216,7 +225,11 @@ function openEventStream(reply: FastifyReply, jobs: JobService, filter: (e: JobE
 }
 
 function writeEvent(reply: FastifyReply, event: JobEvent): void {
-  reply.raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
+  reply.raw.write(formatEvent(event))
+}
+
+function formatEvent(event: JobEvent): string {
+  return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`
 }
 
 const CONTENT_TYPES: Record<string, string> = {
