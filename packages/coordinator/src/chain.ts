@@ -15,6 +15,7 @@ import {
   verifyShardResult,
 } from '@quorate/chain'
 import {
+  type CoordinatorPaymentTerms,
   ErrorCode,
   type EvidenceRequest,
   InvalidOptionError,
@@ -228,6 +229,22 @@ export class ChainSettler {
     const row = this.#row(id)
     if (row === undefined) throw new Error(`could not record the payment of job ${id}`)
     return this.#withDeadline(spec, row)
+  }
+
+  /** What a job must escrow, and where: `GET /v1/info` publishes it so clients can pay without a refusal first. */
+  terms(): CoordinatorPaymentTerms | undefined {
+    const client = this.#client
+    if (client === undefined) return undefined
+    return {
+      chainId: Number(client.chainId),
+      token: client.addresses.token,
+      registry: client.addresses.registry,
+      escrow: client.addresses.escrow,
+      coordinator: client.account?.address ?? '',
+      pricePerReplica: this.#price.toString(),
+      fee: (this.#options.fee ?? 0n).toString(),
+      minSecondsLeft: this.#options.minSecondsLeft ?? 120,
+    }
   }
 
   /** Least budget a job must escrow: every possible replica paid, plus the fee. */

@@ -151,12 +151,17 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const timers: NodeJS.Timeout[] = []
   let httpUrl = ''
 
-  const info = (): CoordinatorInfo => ({
-    peerId: node?.peerId.toString() ?? '',
-    multiaddrs: node?.getMultiaddrs().map((m) => m.toString()) ?? [],
-    version: COORDINATOR_VERSION,
-    backend: backend.kind,
-  })
+  const info = (): CoordinatorInfo => {
+    const view: CoordinatorInfo = {
+      peerId: node?.peerId.toString() ?? '',
+      multiaddrs: node?.getMultiaddrs().map((m) => m.toString()) ?? [],
+      version: COORDINATOR_VERSION,
+      backend: backend.kind,
+    }
+    const payment = chain?.terms()
+    if (payment !== undefined) view.payment = payment
+    return view
+  }
 
   /** Run one shard the backend hands us on this coordinator's agents. */
   const runShard: ShardHandler = async (work, signal) => {

@@ -165,6 +165,28 @@ export interface CoordinatorInfo {
   multiaddrs: string[]
   version: string
   backend: string
+  /** Present when the coordinator is paid on chain: what a job must escrow, and where. */
+  payment?: CoordinatorPaymentTerms
+}
+
+/**
+ * A paid coordinator's terms. A job's escrow must name `coordinator`, hash
+ * its spec, and hold at least `shards × maxReplicas × pricePerReplica + fee`
+ * with `minSecondsLeft` to go. Amounts are decimal strings of token base units.
+ */
+export interface CoordinatorPaymentTerms {
+  chainId: number
+  token: string
+  registry: string
+  escrow: string
+  /** The coordinator's account: the one the escrow must name. */
+  coordinator: string
+  /** What each provider in a shard's majority earns. */
+  pricePerReplica: string
+  /** The coordinator's fee per job, capped by the job's `maxFee`. */
+  fee: string
+  /** Least time a job's escrow must have left at submission, in seconds. */
+  minSecondsLeft: number
 }
 
 /** Events on a job's server-sent event stream (`GET /v1/jobs/:id/events`). */
