@@ -1,0 +1,86 @@
+// Profiling aid: one throughput run (no-op module, r=1, 8 agent processes) on one backend.
+//   node --cpu-prof --cpu-prof-dir=DIR bench/profile-throughput.ts embedded|redis [shards] [--agent-prof]
+// Writes V8 CPU profiles of the coordinator (and, with --agent-prof, of every agent) to DIR.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createClient } from '@quorate/sdk'
+import { pino } from 'pino'
+import { createCoordinator } from '../src/index.ts'
+
+const kind = (process.argv[2] ?? 'embedded') as 'embedded' | 'redis'
+const shards = Number(process.argv[3] ?? 3000)
+const agentProf = process.argv.includes('--agent-prof')
+const here = fileURLToPath(new URL('.', import.meta.url))
+const NOOP = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 10, 1, 6, 95, 115, 116, 97, 114, 116, 0, 0, 10, 4, 1,
+  2, 0, 11,
+])
+const dir = mkdtempSync(join(tmpdir(), 'quorate-prof-'))
+const coordinator = createCoordinator({
+  dataDir: join(dir, 'coordinator'),
+  httpPort: 0,
+  logger: pino({ level: 'warn' }),
+  ...(kind === 'redis'
+    ? { redisUrl: process.env.QUORATE_REDIS_URL ?? 'redis://127.0.0.1:6379', redisNamespace: `prof-${Date.now()}` }
+    : {}),
+})
+await coordinator.start()
+const agents = await Promise.all(
+  Array.from({ length: Number(process.env.AGENTS ?? 8) }, (_, i) => {
+    const args = [
+      ...(agentProf ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF_DIR ?? '/tmp/prof'}/agents`] : []),
+      join(here, 'agent-process.ts'),
+      coordinator.multiaddrs[0] as string,
+      join(dir, `agent-${i}`),
+      '64',
+    ]
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+    return new Promise<ChildProcess>((resolve) => child.stdout?.once('data', () => resolve(child)))
+  }),
+)
+const client = createClient({ coordinatorUrl: coordinator.httpUrl })
+const ticks = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(f[11]) + Number(f[12])) * 10 // utime + stime, in ms (USER_HZ = 100)
+}
+const redisPid = Number(process.env.REDIS_PID ?? 0)
+const run = async (n: number, tag: string) => {
+  const t = performance.now()
+  const mono0 = process.hrtime.bigint() / 1000n
+  const cpu0 = process.cpuUsage()
+  const agents0 = agents.reduce((s, a) => s + ticks(a.pid as number), 0)
+  const redis0 = redisPid ? ticks(redisPid) : 0
+  const handle = await client.submitJob({
+    wasm: NOOP,
+    inputs: Array.from({ length: n }, () => ''),
+    redundancy: 1,
+    args: [tag],
+  })
+  const view = await handle.waitFor({ timeout: 600_000 })
+  handle.close()
+  const ms = performance.now() - t
+  const cpu = process.cpuUsage(cpu0)
+  const agentMs = agents.reduce((s, a) => s + ticks(a.pid as number), 0) - agents0
+  process.stderr.write(`${tag} window µs: ${mono0} ${process.hrtime.bigint() / 1000n}\n`)
+  const redisMs = redisPid ? ticks(redisPid) - redis0 : 0
+  process.stderr.write(
+    `${tag}: ${view.state} ${n} shards in ${ms.toFixed(0)} ms = ${((n / ms) * 1000).toFixed(0)}/s; CPU µs/replica: coordinator ${((cpu.user + cpu.system) / n).toFixed(0)}, agents ${((agentMs * 1000) / n).toFixed(0)}, redis ${((redisMs * 1000) / n).toFixed(0)}\n`,
+  )
+}
+await run(200, `warm-${Date.now()}`)
+await run(shards, `tp-${Date.now()}`)
+await Promise.all(
+  agents.map(
+    (a) =>
+      new Promise((r) => {
+        a.once('exit', r)
+        a.kill('SIGTERM')
+      }),
+  ),
+)
+await coordinator.stop()
+rmSync(dir, { recursive: true, force: true })
+process.exit(0)
