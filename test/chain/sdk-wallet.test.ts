@@ -1,24 +1,30 @@
 // The SDK pays for jobs itself: given a wallet, `submitJob` on a coordinator
-// that settles on chain learns its terms from the 402, funds the escrow for
-// exactly the budget the coordinator asks, and submits; resubmitting never
-// pays twice; `estimate` quotes the same budget and the gas beforehand. A
-// real anvil, a real coordinator and staked agents.
+// that settles on chain reads the terms it publishes in `GET /v1/info`,
+// checks them on the wallet's own RPC endpoint, funds the escrow for exactly
+// the budget the coordinator requires, and submits; resubmitting never pays
+// twice; `estimate` quotes the same budget and the gas beforehand. A
+// coordinator whose terms lie is refused before any transaction. A real
+// anvil, a real coordinator and staked agents; a tampering proxy between the
+// SDK and the coordinator plays the lying coordinator.
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { getJob, getTokenBalance } from '@quorate/chain'
+import { deployQuorate, destroyChainClient, getJob, getTokenBalance, type QuorateAddresses } from '@quorate/chain'
 import { type Coordinator, createCoordinator } from '@quorate/coordinator'
-import { jobIdOf, parseJobSpec } from '@quorate/protocol'
+import { type CoordinatorInfo, jobIdOf, parseJobSpec } from '@quorate/protocol'
 import { createClient, isQuorateError, type JobInput, type QuorateClient, toJobSpecJson } from '@quorate/sdk'
 import { Wallet } from 'ethers'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startTamperingProxy, type TamperingProxy } from '../sdk/tampering-proxy.ts'
 import { type PaidNetwork, startPaidNetwork, type TestChain } from './setup.ts'
 
 // Odd amounts, so a rounding error or a double count shows in the last digits.
 const PRICE = 1_234_567_890_123_457n
 const FEE = 700_000_000_000_003n
+/** Not the coordinator's default (120), so the published value shows it is the one it was started with. */
+const MIN_SECONDS_LEFT = 300
 
 let network: PaidNetwork
 let chain: TestChain
@@ -26,13 +32,16 @@ let client: QuorateClient
 let wasm: Uint8Array
 const clients: QuorateClient[] = []
 
-function walletClient(privateKey: string, extra: { maxBudget?: bigint; coordinatorUrl?: string } = {}) {
+function walletClient(
+  privateKey: string,
+  extra: { maxBudget?: bigint; coordinatorUrl?: string; trustRegistry?: boolean } = {},
+) {
   const made = createClient({
     coordinatorUrl: extra.coordinatorUrl ?? network.coordinator.httpUrl,
     wallet: {
       rpcUrl: chain.anvil.rpcUrl,
       privateKey,
-      registryAddress: chain.addresses.registry,
+      ...(extra.trustRegistry === false ? {} : { registryAddress: chain.addresses.registry }),
       pollingIntervalMs: 20,
       ...(extra.maxBudget === undefined ? {} : { maxBudget: extra.maxBudget }),
     },
@@ -64,7 +73,7 @@ async function rejection(promise: Promise<unknown>) {
 
 beforeAll(async () => {
   wasm = new Uint8Array(await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')))
-  network = await startPaidNetwork({ price: PRICE, fee: FEE })
+  network = await startPaidNetwork({ price: PRICE, fee: FEE, minSecondsLeft: MIN_SECONDS_LEFT })
   chain = network.chain
   client = walletClient(chain.submitter.privateKey)
 })
@@ -74,7 +83,25 @@ afterAll(async () => {
   await network?.stop()
 })
 
+/** The coordinator's `GET /v1/info`, as it is on the wire. */
+async function rawInfo(url: string): Promise<CoordinatorInfo> {
+  return (await (await fetch(`${url}/v1/info`)).json()) as CoordinatorInfo
+}
+
 describe('an SDK client with a wallet on a paid coordinator', () => {
+  it('reads terms the coordinator publishes exactly as it was started with them', async () => {
+    expect((await rawInfo(network.coordinator.httpUrl)).payment).toEqual({
+      chainId: chain.anvil.chainId,
+      token: chain.addresses.token,
+      registry: chain.addresses.registry,
+      escrow: chain.addresses.escrow,
+      coordinator: chain.coordinator.address,
+      pricePerReplica: PRICE.toString(),
+      fee: FEE.toString(),
+      minSecondsLeft: MIN_SECONDS_LEFT,
+    })
+  })
+
   it('estimates the price, the escrow and the gas, and then funds exactly that', async () => {
     const job = primesJob(3, 'estimate-then-pay')
     const estimate = await client.estimate(job)
@@ -84,6 +111,7 @@ describe('an SDK client with a wallet on a paid coordinator', () => {
     const budget = 15n * PRICE + FEE
     expect(payment.quote).toEqual({ budget, pricePerReplica: PRICE, fee: FEE, expected: 9n * PRICE + FEE })
     expect(payment).toMatchObject({
+      verified: true,
       chainId: chain.anvil.chainId,
       coordinator: chain.coordinator.address,
       escrow: chain.addresses.escrow,
@@ -214,27 +242,175 @@ describe('an SDK client with a wallet on a free coordinator', () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true })
   })
 
+  it('publishes no payment terms', async () => {
+    expect('payment' in (await rawInfo(free.httpUrl))).toBe(false)
+  })
+
   it('says the job is free: price 0, no gas, and submits without touching the chain', async () => {
     const freeClient = walletClient(chain.submitter.privateKey, { coordinatorUrl: free.httpUrl })
     const estimate = await freeClient.estimate(primesJob(2, 'free'))
     expect(estimate.payment).toEqual({
       required: false,
       price: 0n,
-      reason: 'the coordinator is not registered in the Registry, so it cannot be paid: jobs run free',
+      reason: 'the coordinator publishes no payment terms: jobs run free',
     })
     const sent = await nonce(chain.submitter.address)
     const handle = await freeClient.submitJob(primesJob(2, 'free'))
     expect(handle.funding).toBeUndefined()
     expect(await nonce(chain.submitter.address)).toBe(sent)
   })
+})
 
-  it('cannot tell without a Registry, and says so', async () => {
-    const bare = createClient({
-      coordinatorUrl: free.httpUrl,
-      wallet: { rpcUrl: chain.anvil.rpcUrl, privateKey: chain.submitter.privateKey },
+describe('a coordinator whose published terms lie', () => {
+  let proxy: TamperingProxy
+  /** POSTs of a job that reached the coordinator through the proxy. */
+  let posts = 0
+  /** Quorate contracts someone else deployed on the same chain, paying in the real token. */
+  let rogue: QuorateAddresses
+  /** Another deployment with a token of its own. */
+  let other: QuorateAddresses
+
+  beforeAll(async () => {
+    proxy = await startTamperingProxy(network.coordinator.httpUrl)
+    const deploy = async (token?: string) => {
+      const { addresses, client: deployer } = await deployQuorate({
+        rpcUrl: chain.anvil.rpcUrl,
+        deployer: chain.deployer.privateKey,
+        ...(token === undefined ? {} : { token }),
+        pollingIntervalMs: 20,
+      })
+      destroyChainClient(deployer)
+      return addresses
+    }
+    rogue = await deploy(chain.addresses.token)
+    other = await deploy()
+  })
+  afterAll(async () => {
+    await proxy?.close()
+  })
+
+  /** Publish the real terms with `lie` applied; count job submissions. */
+  function lying(lie: Record<string, unknown>): void {
+    proxy.tamper = (path, body) => {
+      if (path === '/v1/jobs') posts++
+      if (path !== '/v1/info') return body
+      const info = body as CoordinatorInfo
+      return { ...info, payment: { ...info.payment, ...lie } }
+    }
+  }
+
+  const cases: Array<{
+    what: string
+    lie: () => Record<string, unknown>
+    trustRegistry: boolean
+    problem: string
+    message: () => string
+  }> = [
+    {
+      what: 'another chain',
+      lie: () => ({ chainId: 1 }),
+      trustRegistry: true,
+      problem: 'chain',
+      message: () =>
+        `the coordinator settles on chain 1, but the client's RPC endpoint ${chain.anvil.rpcUrl} is chain ${chain.anvil.chainId}`,
+    },
+    {
+      what: 'another Registry and Escrow (paying in the real token) than the wallet trusts',
+      lie: () => ({ registry: rogue.registry, escrow: rogue.escrow }),
+      trustRegistry: true,
+      problem: 'contracts',
+      message: () =>
+        `the coordinator settles through Registry ${rogue.registry} and Escrow ${rogue.escrow}, not the Registry ${chain.addresses.registry} (Escrow ${chain.addresses.escrow}) this client trusts`,
+    },
+    {
+      what: 'an Escrow its Registry is not bound to',
+      lie: () => ({ escrow: rogue.escrow }),
+      trustRegistry: false,
+      problem: 'contracts',
+      message: () =>
+        `the Registry ${chain.addresses.registry} is bound to the Escrow ${chain.addresses.escrow}, not ${rogue.escrow}`,
+    },
+    {
+      what: 'a token its Registry is not bound to',
+      lie: () => ({ token: other.token }),
+      trustRegistry: false,
+      problem: 'contracts',
+      message: () =>
+        `the coordinator names token ${other.token}, but its Registry ${chain.addresses.registry} is bound to token ${chain.addresses.token}`,
+    },
+    {
+      what: 'an account that is no coordinator',
+      lie: () => ({ coordinator: chain.submitter.address }),
+      trustRegistry: false,
+      problem: 'coordinator',
+      message: () =>
+        `the coordinator names account ${chain.submitter.address}, which is not a coordinator in the Registry ${chain.addresses.registry}: the Escrow would refuse the funding`,
+    },
+  ]
+
+  for (const { what, lie, trustRegistry, problem, message } of cases) {
+    it(`is refused before any transaction when its terms name ${what}`, async () => {
+      lying(lie())
+      const jobsBefore = (await client.listJobs()).total
+      const postsBefore = posts
+      const sent = await nonce(chain.submitter.address)
+      const balance = await getTokenBalance(chain.reader, chain.submitter.address)
+      const liar = walletClient(chain.submitter.privateKey, { coordinatorUrl: proxy.url, trustRegistry })
+
+      const estimated = await rejection(liar.estimate(primesJob(1, `lie: ${what}`)))
+      const submitted = await rejection(liar.submitJob(primesJob(1, `lie: ${what}`)))
+      for (const err of [estimated, submitted]) {
+        expect([err.name, err.code, err.details.problem]).toEqual(['PaymentError', 'PAYMENT_REQUIRED', problem])
+        expect(err.message).toBe(message())
+      }
+      expect(await nonce(chain.submitter.address)).toBe(sent)
+      expect(await getTokenBalance(chain.reader, chain.submitter.address)).toBe(balance)
+      expect(posts).toBe(postsBefore)
+      expect((await client.listJobs()).total).toBe(jobsBefore)
     })
-    clients.push(bare)
-    const payment = (await bare.estimate(primesJob(1, 'unknown'))).payment
-    expect(payment?.required).toBe('unknown')
+  }
+
+  it('is paid after all when it asks for payment it did not publish: the terms are read again on the 402', async () => {
+    let reads = 0
+    proxy.tamper = (path, body) => {
+      if (path !== '/v1/info') return body
+      reads++
+      if (reads > 1) return body
+      const { payment: _, ...free } = body as CoordinatorInfo
+      return free
+    }
+    const payer = walletClient(chain.submitter.privateKey, { coordinatorUrl: proxy.url })
+    expect((await payer.estimate(primesJob(1, 'hidden terms'))).payment?.required).toBe(false)
+    const sent = await nonce(chain.submitter.address)
+    const handle = await payer.submitJob(primesJob(1, 'hidden terms'))
+    expect(reads).toBe(2)
+    expect(handle.funding).toMatchObject({ funded: true, budget: 5n * PRICE + FEE })
+    expect(await nonce(chain.submitter.address)).toBe(sent + 2)
+    await handle.results({ timeout: 90_000 })
+  })
+
+  it('is paid again on its real terms when it refuses the escrow its first terms asked for', async () => {
+    let reads = 0
+    proxy.tamper = (path, body) => {
+      if (path !== '/v1/info') return body
+      reads++
+      if (reads > 1) return body
+      // As if the coordinator restarted with a higher price after the client read its terms.
+      const info = body as CoordinatorInfo
+      return { ...info, payment: { ...info.payment, pricePerReplica: (PRICE - 1n).toString() } }
+    }
+    const payer = walletClient(chain.submitter.privateKey, { coordinatorUrl: proxy.url })
+    const sent = await nonce(chain.submitter.address)
+    const handle = await payer.submitJob(primesJob(1, 'changed terms'))
+    expect(reads).toBe(2)
+    const budget = 5n * PRICE + FEE
+    expect(handle.funding).toMatchObject({ funded: true, budget })
+    expect(await getJob(chain.reader, { jobId: handle.funding?.escrowJobId as string })).toMatchObject({
+      status: 'funded',
+      budget,
+    })
+    // The first, too small escrow was funded too (approve + fund each): it is reclaimable after its deadline.
+    expect(await nonce(chain.submitter.address)).toBe(sent + 4)
+    await handle.results({ timeout: 90_000 })
   })
 })

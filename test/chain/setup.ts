@@ -174,6 +174,8 @@ export interface PaidNetwork {
 export async function startPaidNetwork(options: {
   price: bigint
   fee: bigint
+  /** Least time a job's escrow must have left at submission. @defaultValue the coordinator's (120 s) */
+  minSecondsLeft?: number
   providers?: number
   logger?: Logger
 }): Promise<PaidNetwork> {
@@ -193,6 +195,7 @@ export async function startPaidNetwork(options: {
       minStake: MIN_STAKE,
       pricePerReplica: options.price,
       fee: options.fee,
+      ...(options.minSecondsLeft === undefined ? {} : { minSecondsLeft: options.minSecondsLeft }),
       pollingIntervalMs: 20,
     },
   })

@@ -40,12 +40,6 @@ export {
   estimateFundJob,
 } from './actions/estimateFundJob.ts'
 export {
-  FindCoordinatorError,
-  type FindCoordinatorParameters,
-  type FindCoordinatorReturnType,
-  findCoordinator,
-} from './actions/findCoordinator.ts'
-export {
   computeJobId,
   FundJobError,
   type FundJobParameters,

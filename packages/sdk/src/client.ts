@@ -1,10 +1,8 @@
 import type { ChainClient } from '@quorate/chain'
 import {
   type CoordinatorInfo,
-  ErrorCode,
   errorFromWire,
   InvalidOptionError,
-  isQuorateError,
   type JobResultsView,
   type JobSpecJson,
   type JobState,
@@ -21,7 +19,7 @@ import {
   type VerifySignaturesReturnType,
   verifySignatures,
 } from './actions/verify-signatures.ts'
-import { CoordinatorUnreachableError, PaymentError } from './errors.ts'
+import { CoordinatorUnreachableError } from './errors.ts'
 import { JobHandle, type JobHandleOptions } from './job-handle.ts'
 import { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
 import { type JobFunding, Payer, type PaymentEstimate, validateWallet, type WalletOptions } from './payment.ts'
@@ -58,26 +56,30 @@ export interface ClientOptions {
    */
   chain?: ChainVerificationOptions
   /**
-   * Pay for jobs on coordinators that settle on a chain. With it,
-   * `submitJob` sends the job as is; if the coordinator asks for payment
-   * (402), the SDK finds out its chain, Escrow and account, checks them
-   * against `wallet.rpcUrl` (and `registryAddress` if given), asks the price
-   * for this spec, approves and funds the escrow for exactly that budget
-   * naming the coordinator, and submits with `payment.escrowJobId`. A free
-   * coordinator costs nothing and sees no wallet.
+   * Pay for jobs on coordinators that settle on a chain. A paid coordinator
+   * publishes its terms in `GET /v1/info` (chain, Registry, Escrow, token,
+   * its account, price per replica, fee); the client reads them once (and
+   * again after a 402, in case the coordinator restarted with other terms).
+   * With a wallet, `submitJob` checks those terms on `wallet.rpcUrl` before
+   * sending anything (same chain; Escrow and token bound to the Registry,
+   * and that Registry the `registryAddress` you trust if you give one; the
+   * account a registered coordinator), computes the budget from the terms
+   * (shards × maxReplicas × price + fee, as the coordinator does), approves
+   * and funds the escrow naming the coordinator, and submits with
+   * `payment.escrowJobId`. A free coordinator (no terms) costs nothing and
+   * the chain is not touched.
    *
    * Idempotent: escrow ids are derived from the wallet, the spec hash and
    * the coordinator, so resubmitting the same job reuses this wallet's
-   * funding (or the coordinator's record of the job) instead of paying
-   * twice; only an escrow that can no longer be used (too small, expired,
-   * reclaimed) is followed by a new one, which the coordinator does not
-   * settle if it already runs the job on the old one: reclaim it after its
-   * deadline.
+   * funding (or, when the coordinator already has the job, pays nothing)
+   * instead of paying twice; only an escrow that can no longer be used (too
+   * small, expired, reclaimed) is followed by a new one, which the
+   * coordinator does not settle if it already runs the job on the old one:
+   * reclaim it after its deadline.
    *
    * Without `chain` settings, results of paid jobs are signature-checked on
    * `wallet.rpcUrl`, against `wallet.registryAddress` or else the contracts
-   * the wallet paid through; a client with neither (say, one that only
-   * resubmitted a job the coordinator already had) does not check them.
+   * of the coordinator's checked terms.
    * @defaultValue undefined (jobs for paid coordinators are refused with `PAYMENT_REQUIRED`)
    */
   wallet?: WalletOptions
@@ -87,8 +89,9 @@ export interface QuorateClient {
   readonly coordinatorUrl: string
   /**
    * Submit a job; resolves once the coordinator has accepted it (idempotent
-   * by content). With a `wallet`, pays for it first if the coordinator asks
-   * (see {@link ClientOptions.wallet}); `handle.funding` then says how.
+   * by content). With a `wallet`, pays for it first if the coordinator
+   * publishes payment terms (see {@link ClientOptions.wallet});
+   * `handle.funding` then says how.
    */
   submitJob(job: JobInput | JobSpecJson): Promise<JobHandle>
   /**
@@ -106,12 +109,16 @@ export interface QuorateClient {
   info(): Promise<CoordinatorInfo>
   /** Fuel bound, placement, and on a paid coordinator the price and gas, before submitting; see {@link estimate}. */
   estimate(job: EstimateParameters): Promise<EstimateReturnType>
-  /** The payment part of {@link estimate} alone. */
+  /**
+   * The payment part of {@link estimate} alone: computed from the
+   * coordinator's published terms; `required: false` for a free coordinator,
+   * without any chain access.
+   */
   estimatePayment(job: JobSpecJson): Promise<PaymentEstimate>
   /**
    * Whether this client checks paid jobs' signatures: it was given `chain`
    * settings, or a `wallet` that knows the contracts (its `registryAddress`,
-   * or those it paid through).
+   * or those of a coordinator's terms it has checked).
    */
   readonly verifiesSignatures: boolean
   /**
@@ -184,10 +191,10 @@ export function createClient(options: ClientOptions): QuorateClient {
   let chain: Promise<ChainClient> | undefined
   const chainClient = async (): Promise<ChainClient> => {
     if (chainOptions === undefined) {
-      if (payer === undefined || !payer.hasWallet) {
+      if (!payer.hasWallet) {
         throw new InvalidOptionError('chain', 'is needed to check signatures', undefined)
       }
-      // The wallet's own RPC endpoint, and the contracts it paid through (or the Registry it trusts).
+      // The wallet's own RPC endpoint, and the contracts of the terms it checked (or the Registry it trusts).
       const walletChain = await payer.chain()
       if (walletChain === undefined) {
         throw new InvalidOptionError(
@@ -220,7 +227,6 @@ export function createClient(options: ClientOptions): QuorateClient {
     }
   }
 
-  let payer: Payer | undefined
   const client: QuorateClient = {
     coordinatorUrl: base,
     async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
@@ -247,29 +253,12 @@ export function createClient(options: ClientOptions): QuorateClient {
       const spec = 'wasm' in job ? toJobSpecJson(job) : job
       let funding: JobFunding | undefined
       let submitted: SubmitJobResponse
-      try {
-        // Sent as is first: a free coordinator, or one that already has the job, needs no payment.
+      if (payer.hasWallet && spec.payment === undefined) {
+        ;({ submitted, funding } = await payer.submit(spec, (body) =>
+          client.request<SubmitJobResponse>('POST', '/v1/jobs', body),
+        ))
+      } else {
         submitted = await client.request<SubmitJobResponse>('POST', '/v1/jobs', spec)
-      } catch (err) {
-        const mayPay = payer?.hasWallet === true && spec.payment === undefined
-        if (!mayPay || payer === undefined || !isQuorateError(err) || err.code !== ErrorCode.PAYMENT_REQUIRED) throw err
-        funding = await payer.pay(spec, await payer.termsFromRefusal(err))
-        try {
-          submitted = await client.request<SubmitJobResponse>('POST', '/v1/jobs', {
-            ...spec,
-            payment: { escrowJobId: funding.escrowJobId },
-          })
-        } catch (refusal) {
-          if (!isQuorateError(refusal) || refusal.code !== ErrorCode.PAYMENT_REQUIRED) throw refusal
-          throw new PaymentError(
-            'refused',
-            `the coordinator refused escrow ${funding.escrowJobId}: ${refusal.message}`,
-            {
-              cause: refusal,
-              details: { escrowJobId: funding.escrowJobId, ...refusal.details },
-            },
-          )
-        }
       }
       const escrowJobId = spec.payment?.escrowJobId
       return new JobHandle(client, submitted.id, {
@@ -280,11 +269,11 @@ export function createClient(options: ClientOptions): QuorateClient {
     },
     job: (jobId, handleOptions) => new JobHandle(client, jobId, handleOptions),
     get verifiesSignatures() {
-      return chainOptions !== undefined || payer?.canVerify === true
+      return chainOptions !== undefined || payer.canVerify
     },
     verifySignatures: async (parameters) => verifySignatures(await chainClient(), parameters),
     close() {
-      payer?.close()
+      payer.close()
       const open = chain
       chain = undefined
       void open?.then(
@@ -304,24 +293,20 @@ export function createClient(options: ClientOptions): QuorateClient {
     providers: async () => (await client.request<{ items: ProviderView[] }>('GET', '/v1/providers')).items,
     info: () => client.request('GET', '/v1/info'),
     estimate: (job) => estimate(client, job),
-    async estimatePayment(spec) {
-      if (payer === undefined) {
-        return {
-          required: 'unknown',
-          reason: 'give the client a wallet (or chain settings) to find out whether the coordinator charges',
-        }
-      }
-      return payer.estimate(spec, (await client.info()).peerId)
-    },
+    estimatePayment: (spec) => payer.estimate(spec),
   }
-  if (wallet !== undefined || chainOptions !== undefined) {
-    payer = new Payer(client, {
-      rpcUrl: wallet?.rpcUrl ?? (chainOptions as ChainVerificationOptions).rpcUrl,
-      ...(wallet === undefined ? {} : { wallet }),
-      registry: wallet?.registryAddress ?? chainOptions?.registryAddress,
-      escrow: chainOptions?.escrowAddress,
-    })
-  }
+  const payer = new Payer(
+    client,
+    wallet === undefined && chainOptions === undefined
+      ? undefined
+      : {
+          // The wallet's own endpoint (or the client's chain settings): never one the coordinator names.
+          rpcUrl: wallet?.rpcUrl ?? (chainOptions as ChainVerificationOptions).rpcUrl,
+          ...(wallet === undefined ? {} : { wallet }),
+          registry: wallet?.registryAddress ?? chainOptions?.registryAddress,
+          escrow: chainOptions?.escrowAddress,
+        },
+  )
   return client
 }
 

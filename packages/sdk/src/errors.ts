@@ -116,16 +116,28 @@ export class InsufficientBalanceError extends QuorateError {
 }
 
 /**
- * Why the SDK could not pay for a job:
- * - `terms`: the coordinator asked for payment without saying where
- * - `chain`: the coordinator settles on another chain than the wallet's RPC endpoint
- * - `contracts`: the coordinator's Escrow is not the one bound to the Registry the client trusts
+ * Why the SDK could not pay for a job (or price it on chain). The first four
+ * are found before any transaction is sent:
+ * - `terms`: the coordinator's published terms (`GET /v1/info` → `payment`)
+ *   are malformed, or it asks for payment without publishing any
+ * - `chain`: the terms name another chain than the wallet's RPC endpoint is on
+ * - `contracts`: the terms' Escrow or token is not the one bound to their
+ *   Registry on chain, or they name another Registry than the client trusts
+ * - `coordinator`: the terms' account is not a coordinator in that Registry
  * - `limit`: the escrow would exceed the wallet's `maxBudget`
  * - `fundings`: every escrow slot for this job and coordinator is used up (reclaim the old ones)
  * - `refused`: the coordinator refused the funding the SDK made or found
  * - `chain-error`: a transaction or read failed (see `cause`)
  */
-export type PaymentProblem = 'terms' | 'chain' | 'contracts' | 'limit' | 'fundings' | 'refused' | 'chain-error'
+export type PaymentProblem =
+  | 'terms'
+  | 'chain'
+  | 'contracts'
+  | 'coordinator'
+  | 'limit'
+  | 'fundings'
+  | 'refused'
+  | 'chain-error'
 
 /** The SDK's wallet could not pay for a job. Code `PAYMENT_REQUIRED`; `details.problem` says which step failed. */
 export class PaymentError extends QuorateError {

@@ -55,7 +55,7 @@ const jobFlagsHelp = `  --wasm FILE             the WebAssembly (WASI preview1) 
   --rpc URL               with --key-file: JSON-RPC endpoint of that chain (env QUORATE_RPC_URL,
                           config "rpcUrl"); results of paid jobs are signature-checked on it
   --registry ADDR         with --key-file: the Registry you trust (env QUORATE_REGISTRY_ADDRESS,
-                          config "registryAddress"); needed for estimate's price`
+                          config "registryAddress"); a coordinator naming another is refused`
 
 export const submitHelp = `Usage: quorate submit --wasm FILE (--input FILE ... | --input-lines FILE) [options]
 
@@ -239,8 +239,9 @@ export const estimateHelp = `Usage: quorate estimate --wasm FILE (--input FILE .
 
 Before submitting: the job's replicas and fuel bound (expected, and worst case when every shard
 escalates to --max-replicas), whether the network can place it now, and its price: on a
-coordinator that settles on a chain (with --key-file, --rpc and --registry), the escrow it asks,
-what the job costs if results agree, and the gas to fund it; "free" on one that does not.
+coordinator that settles on a chain, the escrow it asks and what the job costs if results agree,
+from the terms it publishes (with --key-file and --rpc: checked on your chain, with your balance
+and the gas to fund it); "free" on one that publishes none.
 
 Options:
 ${jobFlagsHelp}
@@ -276,13 +277,13 @@ export async function estimateCommand(argv: string[]): Promise<number> {
 
 function paymentLine(payment: PaymentEstimate): string {
   if (payment.required === false) return 'price: free (0), no gas'
-  if (payment.required === 'unknown') return `price: unknown (${payment.reason})`
   const { quote } = payment
   const parts = [
     `price: escrow ${quote.budget} base units of token ${payment.token} on chain ${payment.chainId}`,
-    quote.pricePerReplica === undefined
+    `(${quote.pricePerReplica} per majority replica + fee ${quote.fee}; ${quote.expected} if every shard agrees at once, the rest refunded)`,
+    payment.verified
       ? undefined
-      : `(${quote.pricePerReplica} per majority replica + fee ${quote.fee}; ${quote.expected} if every shard agrees at once, the rest refunded)`,
+      : 'terms: as the coordinator publishes them, not checked on chain (give --key-file and --rpc to check them and price the gas)',
     payment.existingEscrowJobId === undefined ? undefined : `already funded as ${payment.existingEscrowJobId}`,
     payment.gas === undefined
       ? payment.gasProblem === undefined

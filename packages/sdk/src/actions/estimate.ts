@@ -43,8 +43,7 @@ export interface EstimateReturnType {
    * What the job costs on a coordinator that settles on a chain, in the
    * token's base units, and the gas to fund it; `required: false` (price 0,
    * no gas) on a free one. Present when the client can price jobs (a
-   * `QuorateClient` always answers, `required: 'unknown'` when it cannot
-   * tell without a wallet or chain settings).
+   * `QuorateClient` always can).
    */
   payment?: PaymentEstimate
 }
@@ -58,14 +57,15 @@ export type EstimateErrorType = InvalidJobSpecError
  * The spec is validated exactly as the coordinator validates it (an
  * `InvalidJobSpecError` names the field). The work is bounded in **fuel
  * units** (metered instructions). On a coordinator that settles on a chain,
- * `payment` gives the price in tokens as the coordinator itself computes it
- * (price per replica × shards × maxReplicas + fee: the budget a `wallet`
- * escrows, to the wei), what the job costs if every shard's results agree,
- * and with a wallet its balance and the gas of approve + fund at the
- * current gas price. The coordinator is asked for its price with a job
- * naming an escrow nobody funded, which it refuses without storing it; so
- * the client only asks coordinators it knows charge (registered in the
- * Registry it trusts), and never submits anything.
+ * `payment` gives the price in tokens, computed from the terms the
+ * coordinator publishes in `GET /v1/info` exactly as the coordinator computes
+ * it (price per replica × shards × maxReplicas + fee: the budget a `wallet`
+ * escrows, to the wei), and what the job costs if every shard's results
+ * agree. With a wallet or `chain` settings the terms are first checked on
+ * the client's own chain (`verified: true`), and with a wallet the estimate
+ * adds its balance and the gas of approve + fund at the current gas price.
+ * A free coordinator publishes no terms: `required: false`, and no chain is
+ * touched. Nothing is submitted and nothing is sent.
  *
  * @example
  * ```ts
