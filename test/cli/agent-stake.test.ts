@@ -1,7 +1,8 @@
 // `quorate agent start --stake`, run as the real binary against a real anvil
 // and a coordinator that pays on chain: the first start registers the
 // agent's PeerId with its operator key and stakes; a restart sends nothing;
-// a paying coordinator admits the agent; bad settings fail clearly.
+// a paying coordinator admits the agent; bad settings fail clearly. And
+// `submit`/`estimate` with a wallet, priced from the coordinator's published terms.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -189,6 +190,59 @@ describe('quorate agent start --stake', () => {
     expect(again.code, again.stderr).toBe(0)
     expect(await nonce(chain.submitter.address)).toBe(before + 2)
     await agent.stop()
+  })
+
+  it('estimate prices the job from the terms the coordinator publishes, checked on chain with --key-file', async () => {
+    const input = join(dir, 'range.txt')
+    await writeFile(input, '1 1000')
+    const key = await keyFile('estimator', chain.others[0]?.privateKey as string)
+    const estimate = async (env: NodeJS.ProcessEnv, json: boolean) => {
+      const child = quorate(
+        [
+          'estimate',
+          ...(json ? ['--json'] : []),
+          '-c',
+          coordinator.httpUrl,
+          '--wasm',
+          primesWasm,
+          '--input',
+          input,
+          '--input',
+          input,
+          '--redundancy',
+          '1',
+          '--quorum',
+          '1',
+        ],
+        env,
+      )
+      let stdout = ''
+      child.stdout?.on('data', (d: Buffer) => {
+        stdout += d.toString()
+      })
+      await new Promise((resolve) => child.once('exit', resolve))
+      return stdout
+    }
+    // The coordinator's default price (0.01 token per replica) and no fee: 2 shards × 1 replica.
+    const budget = (2n * 10n ** 16n).toString()
+    const checked = JSON.parse(
+      await estimate({ QUORATE_WALLET_KEY_FILE: key, QUORATE_RPC_URL: chain.anvil.rpcUrl }, true),
+    ) as { payment: Record<string, unknown> & { quote: Record<string, unknown>; gas?: Record<string, unknown> } }
+    expect(checked.payment).toMatchObject({
+      required: true,
+      verified: true,
+      chainId: chain.anvil.chainId,
+      escrow: chain.addresses.escrow,
+      coordinator: chain.coordinator.address,
+      quote: { budget, pricePerReplica: (10n ** 16n).toString(), fee: '0', expected: budget },
+      toFund: budget,
+    })
+    expect(Number(checked.payment.gas?.totalGas)).toBeGreaterThan(0)
+    // Without a wallet the price is still there, said to be the coordinator's word.
+    const unchecked = await estimate({ QUORATE_WALLET_KEY_FILE: '' }, false)
+    expect(unchecked).toContain(`price: escrow ${budget} base units of token ${chain.addresses.token}`)
+    expect(unchecked).toContain('terms: as the coordinator publishes them, not checked on chain')
+    expect(await nonce(chain.others[0]?.address as string)).toBe(0)
   })
 
   it('names a wrong Registry address and exits 2 without sending anything', async () => {
