@@ -11,7 +11,6 @@ import {
   type DevAccount,
   deployQuorate,
   destroyChainClient,
-  fundJob,
   type QuorateAddresses,
   registerCoordinator,
   registerProvider,
@@ -19,7 +18,7 @@ import {
   withAccount,
   withdraw,
 } from '@quorate/chain'
-import { jobIdOf, parseJobSpec, type SettlementView } from '@quorate/protocol'
+import type { SettlementView } from '@quorate/protocol'
 import { createClient, toJobSpecJson } from '@quorate/sdk'
 import { intFlag, parse } from '../args.ts'
 import { EXIT, UsageError } from '../output.ts'
@@ -31,8 +30,9 @@ export const devnetHelp = `Usage: quorate devnet [options]
 Start a local Quorate network on loopback — a local chain (anvil) with the
 Registry and Escrow deployed, one coordinator and N staked worker agents, each
 its own OS process talking libp2p — then run a demo job (counting primes over
-ranges, every shard on 3 agents, decided by vote), funded in the Escrow and
-settled on chain when done; prints each agent's earnings and the transactions.
+ranges, every shard on 3 agents, decided by vote), paid for by an SDK wallet
+from the coordinator's published terms and settled on chain when done; prints
+each agent's earnings and the transactions.
 
 Options:
   --agents N       worker agents to start (default 3)
@@ -92,7 +92,9 @@ export async function devnetCommand(argv: string[]): Promise<number> {
 
   const processes: ManagedProcess[] = []
   let chain: Devchain | undefined
+  let closeClient = () => {}
   const shutdown = async () => {
+    closeClient()
     await Promise.all(processes.map((p) => p.stop()))
     if (chain !== undefined) {
       destroyChainClient(chain.client)
@@ -173,7 +175,21 @@ export async function devnetCommand(argv: string[]): Promise<number> {
       names.set(peerId, agent.name)
       say(`devnet: ${agent.name} (pid ${agent.child.pid}) peer ${peerId}`)
     }
-    const client = createClient({ coordinatorUrl: ready.httpUrl })
+    // On a chain, the demo pays like any SDK user: the wallet reads the coordinator's terms and funds the escrow.
+    const client = createClient({
+      coordinatorUrl: ready.httpUrl,
+      ...(chain === undefined
+        ? {}
+        : {
+            wallet: {
+              rpcUrl: chain.anvil.rpcUrl,
+              privateKey: chain.submitter.privateKey,
+              registryAddress: chain.addresses.registry,
+              pollingIntervalMs: 50,
+            },
+          }),
+    })
+    closeClient = () => client.close()
     say(`devnet: explorer and API at ${ready.httpUrl}`)
 
     if (values['no-demo'] !== true) {
@@ -216,25 +232,16 @@ async function runDemo(
     redundancy: 3,
     quorum: 2,
   })
+  const job = await client.submitJob(spec)
   let budget = 0n
   if (chain !== undefined) {
-    const parsed = parseJobSpec(spec)
-    // Enough for every replica the job could need (maxReplicas per shard), plus the fee.
-    budget = BigInt(parsed.inputs.length * parsed.maxReplicas) * PRICE + FEE
-    const funded = await fundJob(withAccount(chain.client, chain.submitter.privateKey), {
-      specHash: jobIdOf(parsed),
-      coordinator: chain.coordinator.address,
-      budget,
-      maxFee: FEE,
-      deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
-      quorum: parsed.quorum,
-    })
-    spec.payment = { escrowJobId: funded.jobId }
+    const funding = job.funding
+    if (funding === undefined) throw new Error('the devnet coordinator took the demo job without payment')
+    budget = funding.budget
     say(
-      `demo: funded escrow job ${funded.jobId} with ${formatTokens(budget)} (tx ${funded.result?.hash ?? 'already funded'})`,
+      `demo: funded escrow job ${funding.escrowJobId} with ${formatTokens(budget)} (tx ${funding.fundHash ?? 'already funded'})`,
     )
   }
-  const job = await client.submitJob(spec)
   say(`demo: job ${job.id}`)
   job.on('shard:accepted', (e) => {
     const voters = e.majority.map((p) => names.get(p) ?? p.slice(-8)).join(', ')
