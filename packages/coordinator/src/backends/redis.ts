@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { readFileSync } from 'node:fs'
 import {
@@ -57,7 +56,7 @@ interface ShardJobData {
   index: number
 }
 
-const SCRIPTS = ['createJob-3', 'saveProgress-3', 'recordShard-4', 'endJob-3'] as const
+const SCRIPTS = ['createJob-3', 'startShard-3', 'saveProgress-3', 'recordShard-4', 'endJob-3'] as const
 type ScriptName = (typeof SCRIPTS)[number]
 
 /** How long an announced provider stays online without a refresh. */
@@ -94,7 +93,6 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
   let concurrency: () => number = () => 0
   let handler: ShardHandler | undefined
   let paused = true
-  const scripts = new Map<ScriptName, string>()
 
   const client = (): Redis => {
     if (redis === undefined) throw new QuorateError(ErrorCode.INTERNAL, 'the Redis backend is not started')
@@ -112,17 +110,20 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     return r
   }
 
-  const run = async (name: ScriptName, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> => {
-    const r = client()
-    const source = scripts.get(name) as string
-    const sha = scriptSha(source)
-    const numKeys = Number(name.split('-')[1])
-    try {
-      return await r.evalsha(sha, numKeys, ...keys, ...args)
-    } catch (err) {
-      if (!String((err as Error).message).includes('NOSCRIPT')) throw err
-      return r.eval(source, numKeys, ...keys, ...args)
-    }
+  /**
+   * Run one of the scripts, defined on the connection as a command (EVALSHA,
+   * loaded on NOSCRIPT). `binary` replies come back as Buffers, bytes intact.
+   */
+  const run = async (
+    name: ScriptName,
+    keys: string[],
+    args: Array<string | number | Buffer>,
+    binary = false,
+  ): Promise<unknown> => {
+    const r = client() as unknown as ScriptCommands
+    const command = r[`${commandOf(name)}${binary ? 'Buffer' : ''}`]
+    if (command === undefined) throw new QuorateError(ErrorCode.INTERNAL, `Redis script ${name} is not defined`)
+    return command.call(r, ...keys, ...args)
   }
 
   const jobOf = (id: string, h: Record<string, string>): JobRecord => {
@@ -157,9 +158,52 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     return bytes
   }
 
-  const publish = (event: JobEvent) => {
-    void client().publish(key('events'), JSON.stringify(event))
+  // Events of one turn go out as one PUBLISH of a JSON array: a busy coordinator emits
+  // several per shard, and a round trip each was a large share of its Redis traffic.
+  let outbox: JobEvent[] = []
+  const flushEvents = () => {
+    const batch = outbox
+    outbox = []
+    if (batch.length === 0 || redis === undefined) return
+    client()
+      .publish(key('events'), JSON.stringify(batch))
+      .catch((err) => options.logger?.warn({ err: (err as Error).message }, 'could not publish job events'))
   }
+  const publish = (event: JobEvent) => {
+    if (outbox.length === 0) setImmediate(flushEvents)
+    outbox.push(event)
+  }
+
+  // Provider counters of one turn, written in one transaction.
+  let counts = new Map<string, Map<ProviderCounter, number>>()
+  let countWaiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = []
+  const flushCounts = () => {
+    const batch = counts
+    const waiters = countWaiters
+    counts = new Map()
+    countWaiters = []
+    if (redis === undefined) {
+      for (const w of waiters) w.resolve()
+      return
+    }
+    const m = client().multi()
+    for (const [peerId, byCounter] of batch) {
+      m.sadd(key('providers'), peerId)
+      for (const [counter, n] of byCounter) m.hincrby(key('provider', peerId), counter, n)
+    }
+    m.exec().then(
+      () => {
+        for (const w of waiters) w.resolve()
+      },
+      (err) => {
+        for (const w of waiters) w.reject(err)
+      },
+    )
+  }
+
+  // Specs never change once a job exists; the deadline is in the job hash too, and is read each run.
+  const specs = new Map<string, StoredSpec>()
+  const SPEC_CACHE_SIZE = 256
 
   const abortJob = (jobId: string, reason: string) => {
     for (const c of controllers.get(jobId) ?? []) c.abort(new Error(reason))
@@ -169,26 +213,34 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
   const processShard = async (bullJob: Job<ShardJobData>, token?: string): Promise<{ state: string }> => {
     const { jobId, index } = bullJob.data
     const r = client()
-    const jobHash = await r.hgetall(key('job', jobId))
-    if (jobHash.state === undefined || isTerminalJobState(jobHash.state as JobState)) return { state: 'skipped' }
     const shardKey = key('shard', jobId, index)
-    const shardState = (await r.hget(shardKey, 'state')) as ShardState | null
-    if (shardState === 'accepted' || shardState === 'failed' || shardState === 'cancelled') return { state: shardState }
-    const spec = JSON.parse(jobHash.spec as string) as StoredSpec
-    const [input, moduleBytes] = await Promise.all([
-      r.getBuffer(key('input', jobId, index)),
-      moduleOf(spec.moduleSha256),
-    ])
-    if (input === null || moduleBytes === null) throw new Error(`shard ${jobId}:${index} has lost its input or module`)
-    const runNumber = await r.hincrby(shardKey, 'runs', 1)
+    const cached = specs.get(jobId)
+    const started = (await run(
+      'startShard-3',
+      [key('job', jobId), shardKey, key('input', jobId, index)],
+      [cached === undefined ? '1' : '0'],
+      true,
+    )) as [Buffer, number?, Buffer?, Buffer?, Buffer?]
+    const status = started[0].toString()
+    if (status === 'ended') return { state: 'skipped' }
+    if (status === 'accepted' || status === 'failed' || status === 'cancelled') return { state: status }
+    if (status !== 'run') throw new Error(`shard ${jobId}:${index} has lost its input`)
+    let spec = cached
+    if (spec === undefined) {
+      spec = JSON.parse((started[4] as Buffer).toString()) as StoredSpec
+      specs.set(jobId, spec)
+      if (specs.size > SPEC_CACHE_SIZE) specs.delete(specs.keys().next().value as string)
+    }
+    const moduleBytes = await moduleOf(spec.moduleSha256)
+    if (moduleBytes === null) throw new Error(`shard ${jobId}:${index} has lost its module`)
     const work: ShardWork = {
       jobId,
       index,
-      input: new Uint8Array(input),
+      input: new Uint8Array(started[3] as Buffer),
       spec,
       module: { sha256: spec.moduleSha256, bytes: new Uint8Array(moduleBytes) },
-      deadline: Number(jobHash.deadline),
-      run: runNumber,
+      deadline: Number((started[2] as Buffer).toString()),
+      run: Number(started[1]),
       fence: token ?? '',
     }
     const controller = new AbortController()
@@ -263,17 +315,22 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
   const backend: SchedulerBackend = {
     kind: 'redis',
     async start() {
-      for (const name of SCRIPTS) {
-        scripts.set(name, readFileSync(new URL(`../../src/backends/lua/${name}.lua`, import.meta.url), 'utf8'))
-      }
       redis = connection()
+      for (const name of SCRIPTS) {
+        redis.defineCommand(commandOf(name), {
+          numberOfKeys: Number(name.split('-')[1]),
+          lua: readFileSync(new URL(`../../src/backends/lua/${name}.lua`, import.meta.url), 'utf8'),
+        })
+      }
       await assertNoEviction(redis)
       subscriber = connection()
       await subscriber.subscribe(key('events'))
       subscriber.on('message', (_channel, message) => {
-        const event = JSON.parse(message) as JobEvent
-        if (event.type === 'job:done') abortJob(event.jobId, `job ${event.state}`)
-        events.emit('event', event)
+        const parsed = JSON.parse(message) as JobEvent | JobEvent[]
+        for (const event of Array.isArray(parsed) ? parsed : [parsed]) {
+          if (event.type === 'job:done') abortJob(event.jobId, `job ${event.state}`)
+          events.emit('event', event)
+        }
       })
       flows = new FlowProducer({ connection: connection(), prefix })
       shardQueue = new Queue('shards', { connection: connection(), prefix })
@@ -281,6 +338,10 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     async stop() {
       for (const set of controllers.values()) for (const c of set) c.abort(new Error('coordinator stopping'))
       await Promise.allSettled([shardWorker?.close(), jobWorker?.close()])
+      // What this coordinator has counted and announced still reaches Redis.
+      flushEvents()
+      if (counts.size > 0) flushCounts()
+      await redis?.ping().catch(() => {})
       await Promise.allSettled([flows?.close(), shardQueue?.close()])
       subscriber?.disconnect()
       redis?.disconnect()
@@ -436,9 +497,13 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
       )
     },
 
-    async countProvider(peerId, counter: ProviderCounter) {
-      if (redis === undefined) return
-      await client().multi().sadd(key('providers'), peerId).hincrby(key('provider', peerId), counter, 1).exec()
+    countProvider(peerId, counter: ProviderCounter) {
+      if (redis === undefined) return Promise.resolve()
+      if (counts.size === 0) setImmediate(flushCounts)
+      let byCounter = counts.get(peerId)
+      if (byCounter === undefined) counts.set(peerId, (byCounter = new Map()))
+      byCounter.set(counter, (byCounter.get(counter) ?? 0) + 1)
+      return new Promise<void>((resolve, reject) => countWaiters.push({ resolve, reject }))
     },
 
     async announceProviders(providers) {
@@ -497,7 +562,11 @@ async function assertNoEviction(redis: Redis): Promise<void> {
   }
 }
 
-/** EVALSHA names a script by its SHA-1. */
-function scriptSha(source: string): string {
-  return createHash('sha1').update(source).digest('hex')
+/** The connection command a script is defined as: `recordShard-4` → `quorateRecordShard`. */
+function commandOf(name: ScriptName): string {
+  const base = name.split('-')[0] as string
+  return `quorate${base[0]?.toUpperCase()}${base.slice(1)}`
 }
+
+/** The scripts as ioredis defines them on a connection. */
+type ScriptCommands = Record<string, ((...args: Array<string | number | Buffer>) => Promise<unknown>) | undefined>
