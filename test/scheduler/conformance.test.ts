@@ -49,6 +49,23 @@ for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
       expect(providers.reduce((n, p) => n + p.counters.valid, 0)).toBeGreaterThanOrEqual(12)
     })
 
+    it('announces a decision only once it is stored: a read on shard:accepted sees the shard accepted', async () => {
+      cluster = await startCluster(kind)
+      const jobs = cluster.coordinator.jobs
+      const seen: Array<Promise<string | undefined>> = []
+      // In-process, the read starts in the same turn as the event: storage must already agree with it.
+      const unsubscribe = jobs.subscribe((event) => {
+        if (event.type === 'shard:accepted') {
+          seen.push(jobs.view(event.jobId).then((view) => view.shardList[event.shard]?.state))
+        }
+      })
+      const job = await cluster.client.submitJob({ wasm, inputs: ranges(8, 5_000), args: ['read-your-events'] })
+      await job.waitFor({ timeout: 60_000 })
+      unsubscribe()
+      expect(seen).toHaveLength(8)
+      expect(await Promise.all(seen)).toEqual(Array(8).fill('accepted'))
+    })
+
     it('takes empty shard inputs and keeps empty outputs', async () => {
       cluster = await startCluster(kind)
       // (module (func (export "_start"))): reads nothing, writes nothing.

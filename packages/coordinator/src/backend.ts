@@ -126,3 +126,27 @@ export interface SchedulerBackend {
   publish(event: JobEvent): void
   subscribe(listener: (event: JobEvent) => void): () => void
 }
+
+/**
+ * The event announcing a stored decision. Backends publish it once the
+ * decision is written, never before: whoever hears `shard:accepted` and then
+ * reads the job sees the shard accepted, and a run fenced off (its decision
+ * not stored) announces nothing.
+ */
+export function decisionEvent(work: ShardWork, decision: ShardDecision, at: number): JobEvent | undefined {
+  if (decision.state === 'accepted') {
+    return {
+      type: 'shard:accepted',
+      at,
+      jobId: work.jobId,
+      shard: work.index,
+      digest: decision.digest ?? '',
+      majority: decision.majority,
+      minority: decision.minority,
+    }
+  }
+  if (decision.state === 'failed') {
+    return { type: 'shard:failed', at, jobId: work.jobId, shard: work.index, reason: decision.reason ?? 'failed' }
+  }
+  return undefined
+}

@@ -230,7 +230,10 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         inboundConnectionThreshold: options.inboundConnectionThreshold ?? 1000,
       })
       await node.start()
-      executor.on('event', (event) => backend.publish(event))
+      executor.on('event', (event) => {
+        // A decision is announced by the backend once it is stored (see decisionEvent).
+        if (event.type !== 'shard:accepted' && event.type !== 'shard:failed') backend.publish(event)
+      })
       executor.on('provider:counted', (peerId, counter) => {
         backend.countProvider(peerId, counter).catch((err) => logger.warn({ err }, 'could not count provider'))
       })

@@ -16,16 +16,17 @@ import {
   type ShardState,
   sha256Hex,
 } from '@quorate/protocol'
-import type {
-  JobRecord,
-  ProviderCounter,
-  SchedulerBackend,
-  ShardDecision,
-  ShardHandler,
-  ShardRecord,
-  ShardWork,
-  StoredSpec,
-  SubmitResult,
+import {
+  decisionEvent,
+  type JobRecord,
+  type ProviderCounter,
+  type SchedulerBackend,
+  type ShardDecision,
+  type ShardHandler,
+  type ShardRecord,
+  type ShardWork,
+  type StoredSpec,
+  type SubmitResult,
 } from '../backend.ts'
 import { emptyCounters, mergeProviders, storedSpecOf, summaryOf } from '../jobs.ts'
 
@@ -254,10 +255,16 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
       return
     }
     let finished: Array<[string, JobState]>
+    const stored: JobEvent[] = []
     try {
       finished = tx(() => {
         const touched = new Set<string>()
-        for (const { work, decision } of decisions) if (recordInTx(work, decision)) touched.add(work.jobId)
+        for (const { work, decision } of decisions) {
+          if (!recordInTx(work, decision)) continue
+          touched.add(work.jobId)
+          const event = decisionEvent(work, decision, now())
+          if (event !== undefined) stored.push(event)
+        }
         for (const [peerId, byCounter] of counts) {
           for (const [counter, n] of byCounter) {
             sql(
@@ -279,6 +286,7 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
     }
     for (const p of decisions) p.resolve()
     for (const w of countWaiters) w.resolve()
+    for (const event of stored) publish(event)
     for (const [jobId, state] of finished) publish({ type: 'job:done', at: now(), jobId, state })
   }
 

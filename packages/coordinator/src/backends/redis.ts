@@ -18,15 +18,16 @@ import {
 import { FlowProducer, type Job, Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import type {
-  JobRecord,
-  ProviderCounter,
-  SchedulerBackend,
-  ShardHandler,
-  ShardRecord,
-  ShardWork,
-  StoredSpec,
-  SubmitResult,
+import {
+  decisionEvent,
+  type JobRecord,
+  type ProviderCounter,
+  type SchedulerBackend,
+  type ShardHandler,
+  type ShardRecord,
+  type ShardWork,
+  type StoredSpec,
+  type SubmitResult,
 } from '../backend.ts'
 import { emptyCounters, mergeProviders, storedSpecOf, summaryOf } from '../jobs.ts'
 
@@ -275,7 +276,10 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
           now(),
         ],
       )
-      return { state: recorded === 1 ? decision.state : 'fenced' }
+      if (recorded !== 1) return { state: 'fenced' }
+      const event = decisionEvent(work, decision, now())
+      if (event !== undefined) publish(event)
+      return { state: decision.state }
     } finally {
       set.delete(controller)
       if (set.size === 0) controllers.delete(jobId)
