@@ -190,7 +190,12 @@ async function quorate(kind: 'embedded' | 'redis') {
       // The event may have come before we knew the id: check once.
       const view = await net.client.getJob(handle.id)
       if (view.shards.accepted === 1) resolveAccepted()
+      // A sample that never completes is a bug to report, not a reason to hang the run.
+      const timeout = setTimeout(() => {
+        throw new Error(`latency sample ${i} (job ${handle.id}) was not accepted within 30 s`)
+      }, 30_000)
       await done
+      clearTimeout(timeout)
       latencies.push(performance.now() - t)
       accepted.delete(handle.id)
     }

@@ -71,6 +71,33 @@ const run = async (n: number, tag: string) => {
   )
 }
 await run(200, `warm-${Date.now()}`)
+if (process.env.LATENCY !== undefined) {
+  // Sequential 1-shard jobs: where does submit → accepted go?
+  const submitMs: number[] = []
+  const totalMs: number[] = []
+  const stages = new Map<string, number[]>()
+  const mark = (name: string, t0: number) => {
+    let list = stages.get(name)
+    if (list === undefined) stages.set(name, (list = []))
+    list.push(performance.now() - t0)
+  }
+  for (let i = 0; i < Number(process.env.LATENCY); i++) {
+    const t = performance.now()
+    const accepted = Promise.withResolvers<void>()
+    const off = coordinator.jobs.subscribe((e) => {
+      mark(e.type, t)
+      if (e.type === 'shard:accepted') accepted.resolve()
+    })
+    await client.submitJob({ wasm: NOOP, inputs: [''], redundancy: 1, args: [`lat-${Date.now()}-${i}`] })
+    submitMs.push(performance.now() - t)
+    await accepted.promise
+    totalMs.push(performance.now() - t)
+    off()
+  }
+  const p50 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!.toFixed(2)
+  process.stderr.write(`latency p50: submit ${p50(submitMs)} ms, submit→accepted (in-process) ${p50(totalMs)} ms\n`)
+  for (const [name, list] of stages) process.stderr.write(`  ${name} at ${p50(list)} ms\n`)
+}
 await run(shards, `tp-${Date.now()}`)
 await Promise.all(
   agents.map(
