@@ -522,4 +522,12 @@ function validateChainOptions(options: CoordinatorChainOptions): void {
       throw new InvalidOptionError(name, 'must be a non-negative bigint', String(value))
     }
   }
+  // The Escrow refuses an empty budget, so such a coordinator could never be paid: it should run without `chain`.
+  if (options.pricePerReplica === 0n && (options.fee ?? 0n) === 0n) {
+    throw new InvalidOptionError(
+      'chain.pricePerReplica',
+      'and chain.fee cannot both be 0: a job would escrow nothing, which the Escrow refuses; run the coordinator without the chain option to serve jobs for free',
+      '0',
+    )
+  }
 }
