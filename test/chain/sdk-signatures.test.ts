@@ -7,8 +7,9 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { escrowDomain, fundJob, randomEvidenceNonce, signShardResult } from '@quorate/chain'
 import { type JobResultsView, type JobSpecJson, type JobView, jobIdOf, parseJobSpec } from '@quorate/protocol'
-import { createClient, isQuorateError, type QuorateClient, toJobSpecJson } from '@quorate/sdk'
+import { createClient, type QuorateClient, toJobSpecJson } from '@quorate/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rejection } from '../helpers/errors.ts'
 import { startTamperingProxy, type TamperingProxy } from '../sdk/tampering-proxy.ts'
 import { type PaidNetwork, startPaidNetwork, type TestChain } from './setup.ts'
 
@@ -29,15 +30,6 @@ const isResults = (path: string) => /^\/v1\/jobs\/[^/]+\/results$/.test(path)
 
 /** The handle an SDK user holds on the paid job, as `submitJob` would make it. */
 const handle = (c: QuorateClient = client) => c.job(jobId, { expectedQuorum: 2, escrowJobId })
-
-async function rejection(promise: Promise<unknown>) {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!isQuorateError(err)) throw new Error(`expected a QuorateError, got ${String(err)}`)
-  return err
-}
 
 /** Rewrites the full job view (not the summary polls) with `fn`. */
 function tamperView(fn: (view: JobView) => void): void {

@@ -13,10 +13,11 @@ import { join } from 'node:path'
 import { deployQuorate, destroyChainClient, getJob, getTokenBalance, type QuorateAddresses } from '@quorate/chain'
 import { type Coordinator, createCoordinator } from '@quorate/coordinator'
 import { type CoordinatorInfo, jobIdOf, parseJobSpec } from '@quorate/protocol'
-import { createClient, isQuorateError, type JobInput, type QuorateClient, toJobSpecJson } from '@quorate/sdk'
+import { createClient, type JobInput, type QuorateClient, toJobSpecJson } from '@quorate/sdk'
 import { Wallet } from 'ethers'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rejection } from '../helpers/errors.ts'
 import { startTamperingProxy, type TamperingProxy } from '../sdk/tampering-proxy.ts'
 import { type PaidNetwork, startPaidNetwork, type TestChain } from './setup.ts'
 
@@ -61,15 +62,6 @@ function primesJob(shards: number, label: string): JobInput {
 }
 
 const nonce = (address: string) => chain.reader.provider.getTransactionCount(address, 'latest')
-
-async function rejection(promise: Promise<unknown>) {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!isQuorateError(err)) throw new Error(`expected a QuorateError, got ${String(err)}`)
-  return err
-}
 
 beforeAll(async () => {
   wasm = new Uint8Array(await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')))

@@ -3,19 +3,19 @@
 // agent's PeerId with its operator key and stakes; a restart sends nothing;
 // a paying coordinator admits the agent; bad settings fail clearly. And
 // `submit`/`estimate` with a wallet, priced from the coordinator's published terms.
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { agentPeerId } from '@quorate/agent'
 import { getProvider, registerCoordinator } from '@quorate/chain'
-import { QUORATE_BIN } from '@quorate/cli'
 import { type Coordinator, createCoordinator } from '@quorate/coordinator'
 import { Wallet } from 'ethers'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MIN_STAKE, setupChain, type TestChain, TOKEN } from '../chain/setup.ts'
+import { outputOf, spawnQuorateBin } from '../helpers/quorate-bin.ts'
 
 const primesWasm = createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')
 let chain: TestChain
@@ -24,10 +24,7 @@ let dir: string
 const children: ChildProcess[] = []
 
 function quorate(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', QUORATE_BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, QUORATE_RPC_URL: '', QUORATE_REGISTRY_ADDRESS: '', QUORATE_STAKE: '', ...env },
-  })
+  const child = spawnQuorateBin(args, { QUORATE_RPC_URL: '', QUORATE_REGISTRY_ADDRESS: '', QUORATE_STAKE: '', ...env })
   children.push(child)
   return child
 }
@@ -170,16 +167,7 @@ describe('quorate agent start --stake', () => {
         ],
         { QUORATE_WALLET_KEY_FILE: key, QUORATE_RPC_URL: chain.anvil.rpcUrl },
       )
-      let stdout = ''
-      let stderr = ''
-      child.stdout?.on('data', (d: Buffer) => {
-        stdout += d.toString()
-      })
-      child.stderr?.on('data', (d: Buffer) => {
-        stderr += d.toString()
-      })
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-      return { code, stdout, stderr }
+      return outputOf(child)
     }
     const before = await nonce(chain.submitter.address)
     const first = await submit()

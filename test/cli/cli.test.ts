@@ -1,38 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { QUORATE_BIN } from '@quorate/cli'
 import { isTerminalJobState, type JobResultsView } from '@quorate/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNetwork, type TestNetwork } from '../helpers/network.ts'
+import { outputOf, spawnQuorateBin } from '../helpers/quorate-bin.ts'
 import { startTamperingProxy } from '../sdk/tampering-proxy.ts'
 
 const require = createRequire(import.meta.url)
 const primesWasm = require.resolve('@quorate/example-primes/primes.wasm')
 const wordcountWasm = require.resolve('@quorate/example-wordcount/wordcount.wasm')
 
-/** The real `quorate` binary as a subprocess, with the test's Node. */
-function quorate(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--disable-warning=ExperimentalWarning', QUORATE_BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  })
-}
-
-async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = quorate(args, env)
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (d: Buffer) => {
-    stdout += d.toString()
-  })
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString()
-  })
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  return { code, stdout, stderr }
-}
+const quorate = spawnQuorateBin
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) => outputOf(quorate(args, env))
 
 describe('the quorate binary against a real network', () => {
   let net: TestNetwork

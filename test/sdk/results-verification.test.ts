@@ -1,21 +1,13 @@
 import type { JobResultsView, JobView } from '@quorate/protocol'
-import { createClient, isQuorateError, type QuorateClient, ranges } from '@quorate/sdk'
+import { createClient, type QuorateClient, ranges } from '@quorate/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rejection } from '../helpers/errors.ts'
 import { startNetwork, type TestNetwork } from '../helpers/network.ts'
 import { primesWasm } from '../helpers/primes.ts'
 import { startTamperingProxy, type TamperingProxy } from './tampering-proxy.ts'
 
 const isResults = (path: string) => /^\/v1\/jobs\/[^/]+\/results$/.test(path)
 const isJob = (path: string) => /^\/v1\/jobs\/[^/?]+$/.test(path)
-
-async function rejection(promise: Promise<unknown>) {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!isQuorateError(err)) throw new Error(`expected a QuorateError, got ${String(err)}`)
-  return err
-}
 
 describe('the SDK checks results against a coordinator that lies', () => {
   let net: TestNetwork
