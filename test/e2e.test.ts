@@ -33,8 +33,19 @@ describe('a job through coordinator and three agent processes over libp2p', () =
     // A fourth agent joins so the killed agent's replicas have somewhere distinct to go.
     const spare = await net.addAgent()
     await victimBusy.promise
-    await new Promise((r) => setTimeout(r, 200))
-    const before = await job.status()
+    // Kill it while the coordinator shows it running a replica of an undecided shard, so
+    // there is work to lose (a replica it had already finished could not be).
+    const holdsWork = (view: Awaited<ReturnType<typeof job.status>>) =>
+      view.shardList.some(
+        (s) =>
+          ['dispatched', 'voting'].includes(s.state) &&
+          s.replicas.some((r) => r.provider === victim.peerId && r.state === 'running'),
+      )
+    let before = await job.status()
+    while (!holdsWork(before) && before.state !== 'completed') {
+      await new Promise((r) => setTimeout(r, 20))
+      before = await job.status()
+    }
     expect(before.state).toBe('running')
     expect(before.shards.pending).toBeGreaterThan(0)
     victim.child.kill('SIGKILL')
