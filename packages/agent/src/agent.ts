@@ -41,6 +41,14 @@ export interface AgentOptions {
    * `@quorate/chain`'s `signShardResult` and the operator key). @defaultValue results go unsigned
    */
   signResult?: (request: ResultSignatureRequest) => Promise<ResultSignature>
+  /**
+   * While other tasks are still running, a finished task's result waits up to
+   * this long so that several leave in one frame; the coordinator, answering
+   * them together, sends the next tasks together too. Far fewer wake-ups per
+   * task on both sides. With nothing else running, a result leaves at once.
+   * @defaultValue 2
+   */
+  resultLingerMs?: number
 }
 
 /** What to sign: this agent's digest for one shard of one Escrow job. */
@@ -98,6 +106,10 @@ export function createAgent(options: AgentOptions): Agent {
   if (!Number.isInteger(capacity) || capacity < 1) {
     throw new InvalidOptionError('capacity', 'must be a positive integer', capacity)
   }
+  const resultLingerMs = options.resultLingerMs ?? 2
+  if (!Number.isFinite(resultLingerMs) || resultLingerMs < 0) {
+    throw new InvalidOptionError('resultLingerMs', 'must be a non-negative number of milliseconds', resultLingerMs)
+  }
   const logger = options.logger ?? pino({ name: 'quorate:agent' })
   const modules = new Map<string, Uint8Array>()
   const moduleCacheSize = options.moduleCacheSize ?? 32
@@ -111,6 +123,22 @@ export function createAgent(options: AgentOptions): Agent {
   let draining = false
   let backoffMs = 100
   let reconnect: NodeJS.Timeout | undefined
+
+  type Channel = MessageChannel<CoordinatorMessage, AgentMessage>
+  const lingering: Array<[Channel, AgentMessage]> = []
+  let lingerTimer: NodeJS.Timeout | undefined
+  const flushResults = () => {
+    if (lingerTimer !== undefined) clearTimeout(lingerTimer)
+    lingerTimer = undefined
+    for (const [ch, message] of lingering.splice(0)) ch.send(message)
+  }
+  /** Send a result: at once when this was the agent's only task, else after a short linger (see `resultLingerMs`). */
+  const sendResult = (ch: Channel, message: AgentMessage) => {
+    lingering.push([ch, message])
+    // `running` still holds the task this result is for.
+    if (running.size <= 1 || resultLingerMs === 0) flushResults()
+    else lingerTimer ??= setTimeout(flushResults, resultLingerMs)
+  }
 
   const connect = async (): Promise<void> => {
     if (stopping || node === undefined) return
@@ -240,7 +268,7 @@ export function createAgent(options: AgentOptions): Agent {
         }
         if (!running.has(task.assignmentId)) return
       }
-      ch.send(message)
+      sendResult(ch, message)
     } catch (err) {
       if (controller.signal.aborted) return
       logger.error({ err, assignmentId: task.assignmentId }, 'task could not run')
@@ -276,6 +304,8 @@ export function createAgent(options: AgentOptions): Agent {
     async stop({ drainTimeoutMs = 0 } = {}) {
       if (stopping) return
       draining = true
+      // Results already finished go before anything this agent says about the rest.
+      flushResults()
       const ch = channel
       if (ch !== undefined && drainTimeoutMs > 0 && running.size > 0) {
         ch.send({ type: 'drain', handedBack: [] })
@@ -283,6 +313,7 @@ export function createAgent(options: AgentOptions): Agent {
         while (running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
       }
       stopping = true
+      flushResults()
       if (ch !== undefined && running.size > 0) {
         ch.send({ type: 'drain', handedBack: [...running.keys()] })
         for (const controller of running.values()) controller.abort(new Error('agent stopping'))

@@ -9,6 +9,7 @@ const agent = createAgent({
   dataDir,
   threads: 1,
   capacity: Number(capacity),
+  ...(process.env.BENCH_LINGER_MS === undefined ? {} : { resultLingerMs: Number(process.env.BENCH_LINGER_MS) }),
   logger: pino({ level: 'warn' }, pino.destination(2)),
 })
 await agent.start()
