@@ -29,6 +29,19 @@ function quorate(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return child
 }
 
+/** The primes job on the test's coordinator, one shard per input file, one replica each. */
+const jobArgs = (inputs: string[]) => [
+  '-c',
+  coordinator.httpUrl,
+  '--wasm',
+  primesWasm,
+  ...inputs.flatMap((input) => ['--input', input]),
+  '--redundancy',
+  '1',
+  '--quorum',
+  '1',
+]
+
 /** Start an agent and wait for its ready line (or its exit). */
 async function startAgent(args: string[], env: NodeJS.ProcessEnv = {}) {
   const child = quorate(
@@ -151,22 +164,10 @@ describe('quorate agent start --stake', () => {
     const input = join(dir, 'range.txt')
     await writeFile(input, '1 1000')
     const submit = async () => {
-      const child = quorate(
-        [
-          'submit',
-          '-c',
-          coordinator.httpUrl,
-          '--wasm',
-          primesWasm,
-          '--input',
-          input,
-          '--redundancy',
-          '1',
-          '--quorum',
-          '1',
-        ],
-        { QUORATE_WALLET_KEY_FILE: key, QUORATE_RPC_URL: chain.anvil.rpcUrl },
-      )
+      const child = quorate(['submit', ...jobArgs([input])], {
+        QUORATE_WALLET_KEY_FILE: key,
+        QUORATE_RPC_URL: chain.anvil.rpcUrl,
+      })
       return outputOf(child)
     }
     const before = await nonce(chain.submitter.address)
@@ -185,31 +186,8 @@ describe('quorate agent start --stake', () => {
     await writeFile(input, '1 1000')
     const key = await keyFile('estimator', chain.others[0]?.privateKey as string)
     const estimate = async (env: NodeJS.ProcessEnv, json: boolean) => {
-      const child = quorate(
-        [
-          'estimate',
-          ...(json ? ['--json'] : []),
-          '-c',
-          coordinator.httpUrl,
-          '--wasm',
-          primesWasm,
-          '--input',
-          input,
-          '--input',
-          input,
-          '--redundancy',
-          '1',
-          '--quorum',
-          '1',
-        ],
-        env,
-      )
-      let stdout = ''
-      child.stdout?.on('data', (d: Buffer) => {
-        stdout += d.toString()
-      })
-      await new Promise((resolve) => child.once('exit', resolve))
-      return stdout
+      const child = quorate(['estimate', ...(json ? ['--json'] : []), ...jobArgs([input, input])], env)
+      return (await outputOf(child)).stdout
     }
     // The coordinator's default price (0.01 token per replica) and no fee: 2 shards × 1 replica.
     const budget = (2n * 10n ** 16n).toString()

@@ -1,13 +1,20 @@
 // The client's wallet: a paid coordinator's published terms, checked on the
 // wallet's own chain, priced and paid. Internal; the client and `estimate`
 // use it, the public types are re-exported.
-import type { ChainClient, ChainClientOptions, EstimateFundJobReturnType, QuorateAddresses } from '@quorate/chain'
+import type {
+  ChainClient,
+  ChainClientOptions,
+  EstimateFundJobReturnType,
+  FundJobParameters,
+  QuorateAddresses,
+} from '@quorate/chain'
 import {
   type CoordinatorInfo,
   type CoordinatorPaymentTerms,
   ErrorCode,
   InvalidOptionError,
   isQuorateError,
+  type JobSpec,
   type JobSpecJson,
   jobIdOf,
   parseJobSpec,
@@ -503,16 +510,7 @@ export class Payer {
       })
     }
     const funded = await chainStep(
-      async () =>
-        chain.fundJob(client, {
-          specHash,
-          coordinator: terms.coordinator,
-          budget: quote.budget,
-          maxFee: quote.fee,
-          deadline: slot.now + BigInt(escrowSeconds(parsed.deadline, terms)),
-          quorum: parsed.quorum,
-          salt: slot.salt,
-        }),
+      async () => chain.fundJob(client, fundingOf(specHash, parsed, terms, quote, slot)),
       address,
     )
     return {
@@ -557,15 +555,7 @@ export class Payer {
       return estimate
     }
     try {
-      const { method: _, ...gas } = await chain.estimateFundJob(client, {
-        specHash,
-        coordinator: terms.coordinator,
-        budget: quote.budget,
-        maxFee: quote.fee,
-        deadline: slot.now + BigInt(escrowSeconds(parsed.deadline, terms)),
-        quorum: parsed.quorum,
-        salt: slot.salt,
-      })
+      const { method: _, ...gas } = await chain.estimateFundJob(client, fundingOf(specHash, parsed, terms, quote, slot))
       estimate.gas = gas
     } catch (err) {
       estimate.gasProblem = (err as Error).message
@@ -691,6 +681,25 @@ export class Payer {
       }
       throw err
     }
+  }
+}
+
+/** The escrow a job is funded with (and its gas estimated for): the same fields both ways. */
+function fundingOf(
+  specHash: string,
+  spec: JobSpec,
+  terms: PaymentTerms,
+  quote: JobQuote,
+  slot: { now: bigint; salt: string },
+): FundJobParameters {
+  return {
+    specHash,
+    coordinator: terms.coordinator,
+    budget: quote.budget,
+    maxFee: quote.fee,
+    deadline: slot.now + BigInt(escrowSeconds(spec.deadline, terms)),
+    quorum: spec.quorum,
+    salt: slot.salt,
   }
 }
 
