@@ -11,8 +11,17 @@ export const START_EXPORT = '__quorate_start'
 
 /** How many compiled modules the pool keeps, least recently used first out. */
 export const MODULE_CACHE_SIZE = 64
-/** Tasks handed to each thread at once: the one it runs and the one it starts next. */
+/** Batches handed to each thread at once: the one it runs and the one it starts next. */
 export const PIPELINE_DEPTH = 2
+/** Most tasks in one batch (one message each way between the pool and a thread). */
+export const MAX_BATCH = 32
+/**
+ * Work a batch should carry, in milliseconds of thread time: tasks far
+ * shorter than this go several to a message, because for a no-op task the
+ * hand-off costs more than the task; longer tasks go one at a time, so no
+ * task waits in a batch behind another while a thread is free.
+ */
+export const BATCH_WORK_MS = 1
 /** Tasks that may wait per thread before `run` rejects with QUEUE_FULL. */
 export const QUEUE_PER_THREAD = 64
 /** Stack of each worker thread, in MiB: far above the deterministic stack budget, see instrument.ts. */

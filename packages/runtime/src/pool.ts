@@ -3,13 +3,16 @@
  * queue, caches prepared and compiled modules by sha256, and turns every way
  * a task can end into a {@link TaskRunResult}.
  *
- * Each thread is given PIPELINE_DEPTH tasks at a time, so it starts the next
- * one the moment it finishes one, without waiting for this thread to be
- * scheduled (on a busy machine that wait is milliseconds). A thread writes
- * when it starts a task into a shared array, so the wall-clock timeout still
- * counts from the start of the run, and a task that has not started can be
- * cancelled without terminating the thread, or moved to another thread if
- * its thread is terminated under the task before it.
+ * Tasks go to threads in batches: one message each way carries up to
+ * MAX_BATCH tasks, sized from how long recent tasks took, so that tiny tasks
+ * do not each pay for a hand-off that costs more than they do. Each thread is
+ * given PIPELINE_DEPTH batches at a time, so it starts the next one the
+ * moment it finishes one, without waiting for this thread to be scheduled.
+ * A thread writes when it starts a task into a shared array, so the
+ * wall-clock timeout still counts from the start of that task, a task that
+ * has not started can be cancelled without terminating the thread, and when
+ * a thread is terminated under one task, the others of its batches run again
+ * on another thread.
  */
 import { availableParallelism } from 'node:os'
 import { dirname, resolve } from 'node:path'
@@ -25,7 +28,14 @@ import {
   type TaskOutcome,
 } from '@quorate/protocol'
 import { Piscina } from 'piscina'
-import { MODULE_CACHE_SIZE, PIPELINE_DEPTH, QUEUE_PER_THREAD, THREAD_STACK_MB } from './constants.ts'
+import {
+  BATCH_WORK_MS,
+  MAX_BATCH,
+  MODULE_CACHE_SIZE,
+  PIPELINE_DEPTH,
+  QUEUE_PER_THREAD,
+  THREAD_STACK_MB,
+} from './constants.ts'
 import { memoryFor } from './prepare.ts'
 import type { Compiled, RunRequest, RunResponse } from './types.ts'
 
@@ -64,6 +74,14 @@ export interface RuntimePoolOptions {
    * @defaultValue `threads * 64`
    */
   maxQueue?: number
+  /**
+   * Thread time, in milliseconds, a batch of tasks should carry. Tasks much
+   * shorter than this go to a thread several in one message (at most 32),
+   * which for tiny tasks costs a fraction of one message each; a task longer
+   * than this goes alone. 0 hands every task over alone.
+   * @defaultValue 1
+   */
+  batchWorkMs?: number
 }
 
 export interface RuntimePool {
@@ -101,6 +119,15 @@ interface Job {
   cancelled?: boolean
 }
 
+/** A job of a batch that was handed to a thread. */
+interface Entry {
+  job: Job
+  slot: number
+  request: RunRequest
+  /** Settled by the pool before the batch returned (aborted, or timed out). */
+  settled?: boolean
+}
+
 /** What the threads share with the pool: per slot, when the task started and whether it was cancelled. */
 export interface SharedSlots {
   /** `performance.timeOrigin + performance.now()` when the thread started the slot's task; 0 before. */
@@ -127,7 +154,8 @@ function workerFilename(): string {
 class Pool implements RuntimePool {
   readonly threads: number
   readonly #maxQueue: number
-  readonly #piscina: Piscina<RunRequest | Uint8Array, RunResponse | Compiled>
+  readonly #batchWorkMs: number
+  readonly #piscina: Piscina<RunRequest[] | Uint8Array, RunResponse[] | Compiled>
   readonly #cache: ModuleCache
   readonly #shared: SharedSlots
   readonly #freeSlots: number[]
@@ -135,6 +163,10 @@ class Pool implements RuntimePool {
   #head = 0
   #queued = 0
   #running = 0
+  #batches = 0
+  #dispatchScheduled = false
+  /** Moving average of a task's time on a thread, in ms; undefined until one has run. */
+  #averageTaskMs: number | undefined
   #closed = false
   #drained: (() => void) | undefined
 
@@ -147,9 +179,14 @@ class Pool implements RuntimePool {
     if (!Number.isInteger(maxQueue) || maxQueue < 0) {
       throw new InvalidOptionError('maxQueue', 'must be an integer ≥ 0', maxQueue)
     }
+    const batchWorkMs = options.batchWorkMs ?? BATCH_WORK_MS
+    if (!Number.isFinite(batchWorkMs) || batchWorkMs < 0) {
+      throw new InvalidOptionError('batchWorkMs', 'must be a number of milliseconds ≥ 0', batchWorkMs)
+    }
     this.threads = threads
     this.#maxQueue = maxQueue
-    const slots = threads * PIPELINE_DEPTH
+    this.#batchWorkMs = batchWorkMs
+    const slots = threads * PIPELINE_DEPTH * MAX_BATCH
     this.#shared = {
       starts: new Float64Array(new SharedArrayBuffer(slots * 8)),
       cancels: new Int32Array(new SharedArrayBuffer(slots * 4)),
@@ -179,8 +216,16 @@ class Pool implements RuntimePool {
     return this.#queued
   }
 
-  get #capacity(): number {
-    return this.threads * PIPELINE_DEPTH
+  /** Batches that may be handed to threads now. */
+  get #freeBatches(): number {
+    return this.threads * PIPELINE_DEPTH - this.#batches
+  }
+
+  /** Tasks per batch: enough short tasks to fill about `batchWorkMs` of thread time. */
+  get #batchSize(): number {
+    const average = this.#averageTaskMs
+    if (average === undefined) return 1
+    return Math.max(1, Math.min(MAX_BATCH, Math.floor(this.#batchWorkMs / Math.max(average, 0.001))))
   }
 
   run(task: RuntimeTask, options: { signal?: AbortSignal } = {}): Promise<TaskRunResult> {
@@ -190,7 +235,8 @@ class Pool implements RuntimePool {
     }
     const signal = options.signal
     if (signal?.aborted) return Promise.reject(new TaskAbortedError(signal.reason))
-    if (this.#running >= this.#capacity && this.#queued >= this.#maxQueue) {
+    // Jobs of this turn are handed over together at its end; those the free batches will take do not wait.
+    if (this.#queued >= this.#maxQueue + this.#freeBatches * this.#batchSize) {
       return Promise.reject(
         new QuorateError(ErrorCode.QUEUE_FULL, `the runtime queue is full (${this.#maxQueue} tasks waiting)`, {
           details: { maxQueue: this.#maxQueue, threads: this.threads },
@@ -199,15 +245,21 @@ class Pool implements RuntimePool {
       )
     }
     return new Promise((resolve, reject) => {
-      const job: Job = { task, compiled: this.#cache.get(task.module), signal, resolve, reject }
-      if (this.#running < this.#capacity) void this.#start(job)
-      else this.#enqueue(job, false)
+      this.#enqueue([{ task, compiled: this.#cache.get(task.module), signal, resolve, reject }], false)
+      if (!this.#dispatchScheduled) {
+        this.#dispatchScheduled = true
+        queueMicrotask(() => {
+          this.#dispatchScheduled = false
+          this.#next()
+        })
+      }
     })
   }
 
-  #enqueue(job: Job, front: boolean): void {
-    const { signal } = job
-    if (signal !== undefined) {
+  #enqueue(jobs: Job[], front: boolean): void {
+    for (const job of jobs) {
+      const { signal } = job
+      if (signal === undefined) continue
       job.onQueuedAbort = () => {
         job.cancelled = true
         this.#queued--
@@ -216,27 +268,13 @@ class Pool implements RuntimePool {
       }
       signal.addEventListener('abort', job.onQueuedAbort, { once: true })
     }
-    if (front) this.#queue.splice(this.#head, 0, job)
-    else this.#queue.push(job)
-    this.#queued++
+    if (front) this.#queue.splice(this.#head, 0, ...jobs)
+    else this.#queue.push(...jobs)
+    this.#queued += jobs.length
   }
 
-  async #start(job: Job): Promise<void> {
-    this.#running++
-    let requeue = false
-    try {
-      requeue = await this.#execute(job)
-    } catch (err) {
-      job.reject(err)
-    } finally {
-      this.#running--
-      if (requeue) this.#enqueue(job, true)
-      this.#next()
-    }
-  }
-
-  #next(): void {
-    while (this.#running < this.#capacity && this.#head < this.#queue.length) {
+  #dequeue(): Job | undefined {
+    while (this.#head < this.#queue.length) {
       const job = this.#queue[this.#head++] as Job
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#head)
@@ -245,7 +283,26 @@ class Pool implements RuntimePool {
       if (job.cancelled) continue
       this.#queued--
       if (job.onQueuedAbort !== undefined) job.signal?.removeEventListener('abort', job.onQueuedAbort)
-      void this.#start(job)
+      return job
+    }
+    return undefined
+  }
+
+  /** Hand queued jobs to the free batches, spread evenly so that no thread idles while another has a backlog. */
+  #next(): void {
+    const free = this.#freeBatches
+    if (free > 0 && this.#queued > 0) {
+      const jobs: Job[] = []
+      const most = free * this.#batchSize
+      for (let job = this.#dequeue(); job !== undefined; job = jobs.length < most ? this.#dequeue() : undefined) {
+        jobs.push(job)
+      }
+      const batches = Math.min(free, jobs.length)
+      for (let b = 0, from = 0; b < batches; b++) {
+        const to = from + Math.ceil((jobs.length - from) / (batches - b))
+        void this.#start(jobs.slice(from, to))
+        from = to
+      }
     }
     this.#checkDrained()
   }
@@ -254,101 +311,175 @@ class Pool implements RuntimePool {
     if (this.#running === 0 && this.#queued === 0) this.#drained?.()
   }
 
-  /** Run one job on a thread. Returns true when the job never started and must go back to the queue. */
-  async #execute(job: Job): Promise<boolean> {
-    const { task, signal } = job
-    const compiled = await job.compiled
-    if (signal?.aborted) {
-      job.reject(new TaskAbortedError(signal.reason))
-      return false
+  async #start(jobs: Job[]): Promise<void> {
+    this.#batches++
+    this.#running += jobs.length
+    // Jobs settled before their batch comes back (aborted, or never handed over) stop counting as running then.
+    let counted = jobs.length
+    const release = () => {
+      counted--
+      this.#running--
     }
-    if ('crashed' in compiled) {
-      job.resolve({
-        outcome: { kind: 'crashed', message: compiled.crashed },
-        digest: null,
-        stderr: EMPTY,
-        durationMs: 0,
-      })
-      return false
+    let requeue: Job[] = []
+    try {
+      requeue = await this.#execute(jobs, release)
+    } catch (err) {
+      for (const job of jobs) job.reject(err)
+    } finally {
+      this.#batches--
+      this.#running -= counted
+      if (requeue.length > 0) this.#enqueue(requeue, true)
+      this.#next()
     }
-    if (!compiled.ok) {
-      job.resolve(invalid(compiled.reason))
-      return false
-    }
-    const memory = memoryFor(compiled.memory, task.limits)
-    if (!memory.ok) {
-      job.resolve(invalid(memory.reason))
-      return false
-    }
+  }
 
+  /**
+   * Run a batch of jobs on one thread. Returns the jobs that must go back to the queue. Calls `release`
+   * for each job it settles before the thread answers.
+   */
+  async #execute(jobs: Job[], release: () => void): Promise<Job[]> {
+    const compiled = await Promise.all(jobs.map((job) => job.compiled))
+    const entries: Entry[] = []
     const { starts, cancels } = this.#shared
-    const slot = this.#freeSlots.pop() as number
-    starts[slot] = 0
-    Atomics.store(cancels, slot, 0)
-    const request: RunRequest = {
-      slot,
-      module: compiled.module,
-      hasStart: compiled.hasStart,
-      memory: memory.memory,
-      args: task.args,
-      env: task.env,
-      stdin: compact(task.stdin),
-      limits: task.limits,
-      seed: task.seed,
-    }
-    const { timeoutMs } = task.limits
-    const controller = new AbortController()
-    let timedOut = false
-    let cancelled = false
-    let timer: NodeJS.Timeout
-    // The timeout counts from when the thread started the task, which may be after it was handed over.
-    const check = () => {
-      const started = starts[slot] as number
-      const left = started === 0 ? timeoutMs : started + timeoutMs - now()
-      if (left > 0) {
-        timer = setTimeout(check, Math.ceil(left))
-        return
+    for (const [i, job] of jobs.entries()) {
+      const { task, signal } = job
+      const module = compiled[i] as Compiled | { crashed: string }
+      const memory = 'crashed' in module || !module.ok ? undefined : memoryFor(module.memory, task.limits)
+      if (signal?.aborted) {
+        release()
+        job.reject(new TaskAbortedError(signal.reason))
+      } else if ('crashed' in module) {
+        release()
+        job.resolve({
+          outcome: { kind: 'crashed', message: module.crashed },
+          digest: null,
+          stderr: EMPTY,
+          durationMs: 0,
+        })
+      } else if (!module.ok) {
+        release()
+        job.resolve(invalid(module.reason))
+      } else if (memory?.ok === false) {
+        release()
+        job.resolve(invalid(memory.reason))
+      } else if (memory !== undefined) {
+        const slot = this.#freeSlots.pop() as number
+        starts[slot] = 0
+        Atomics.store(cancels, slot, 0)
+        const request: RunRequest = {
+          slot,
+          module: module.module,
+          hasStart: module.hasStart,
+          memory: memory.memory,
+          args: task.args,
+          env: task.env,
+          stdin: compact(task.stdin),
+          limits: task.limits,
+          seed: task.seed,
+        }
+        entries.push({ job, slot, request })
       }
-      timedOut = true
-      controller.abort()
     }
-    timer = setTimeout(check, timeoutMs)
-    const onAbort = () => {
-      if (starts[slot] === 0) {
-        // Not started: the thread will skip it. Terminating the thread would also kill the task before it.
-        Atomics.store(cancels, slot, 1)
-        cancelled = true
-        job.reject(new TaskAbortedError(signal?.reason))
-      } else controller.abort()
+    if (entries.length === 0) return []
+
+    // A thread runs its batch in order, so the task it is on is the last one that started.
+    const current = (): Entry | undefined => {
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const entry = entries[i] as Entry
+        if (!entry.settled && starts[entry.slot] !== 0) return entry
+      }
+      return undefined
     }
-    signal?.addEventListener('abort', onAbort, { once: true })
+    const controller = new AbortController()
+    let timedOut: Entry | undefined
+    let timer: NodeJS.Timeout | undefined
+    // Each timeout counts from when the thread started that task, which may be well after the hand-over.
+    const check = () => {
+      const entry = current()
+      let wait = Math.min(...entries.map((e) => e.request.limits.timeoutMs))
+      if (entry !== undefined) {
+        const left = (starts[entry.slot] as number) + entry.request.limits.timeoutMs - now()
+        if (left <= 0) {
+          timedOut = entry
+          controller.abort()
+          return
+        }
+        wait = Math.min(wait, left)
+      }
+      timer = setTimeout(check, Math.ceil(wait))
+    }
+    check()
+    const aborts = entries.map((entry) => {
+      const { signal } = entry.job
+      if (signal === undefined) return undefined
+      const onAbort = () => {
+        if (entry.settled) return
+        if (current() === entry) {
+          controller.abort()
+          return
+        }
+        // Not started (the thread will skip it), or finished but not yet reported: the thread goes on.
+        Atomics.store(cancels, entry.slot, 1)
+        entry.settled = true
+        release()
+        entry.job.reject(new TaskAbortedError(signal.reason))
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      return onAbort
+    })
     const handedOver = now()
     try {
-      const response = (await this.#piscina.run(request, { signal: controller.signal })) as RunResponse
-      if (!cancelled) job.resolve(response)
-      return false
-    } catch (err) {
-      if (cancelled) return false
-      const started = starts[slot] as number
-      const durationMs = started === 0 ? 0 : now() - Math.max(started, handedOver)
-      if (timedOut) {
-        job.resolve({ outcome: { kind: 'timeout', timeoutMs }, digest: null, stderr: EMPTY, durationMs })
-      } else if (signal?.aborted) {
-        job.reject(new TaskAbortedError(signal.reason))
-      } else if (started === 0) {
-        // Its thread was terminated under an earlier task before this one began: run it elsewhere.
-        return true
-      } else {
-        // The thread died under the task (out of heap, killed): says something about this host, not the job.
-        const message = err instanceof Error ? err.message : String(err)
-        job.resolve({ outcome: { kind: 'crashed', message }, digest: null, stderr: EMPTY, durationMs })
+      const responses = (await this.#piscina.run(
+        entries.map((e) => e.request),
+        { signal: controller.signal },
+      )) as RunResponse[]
+      for (const [i, entry] of entries.entries()) {
+        const response = responses[i] as RunResponse
+        if (entry.settled) continue
+        entry.job.resolve(response)
+        this.#observe(response.durationMs)
       }
-      return false
+      return []
+    } catch (err) {
+      // The thread is gone (terminated for a timeout or an abort, or it died): only the task it was on ended
+      // there. Tasks after it never started, and results of those before it were lost with the thread: all
+      // of them run again elsewhere.
+      const culprit = current()
+      const requeue: Job[] = []
+      for (const entry of entries) {
+        if (entry.settled) continue
+        const { job } = entry
+        if (entry !== culprit) {
+          if (job.signal?.aborted) job.reject(new TaskAbortedError(job.signal.reason))
+          else requeue.push(job)
+          continue
+        }
+        const durationMs = now() - Math.max(starts[entry.slot] as number, handedOver)
+        if (timedOut === entry) {
+          const { timeoutMs } = entry.request.limits
+          job.resolve({ outcome: { kind: 'timeout', timeoutMs }, digest: null, stderr: EMPTY, durationMs })
+        } else if (job.signal?.aborted) {
+          job.reject(new TaskAbortedError(job.signal.reason))
+        } else {
+          // The thread died under the task (out of heap, killed): says something about this host, not the job.
+          const message = err instanceof Error ? err.message : String(err)
+          job.resolve({ outcome: { kind: 'crashed', message }, digest: null, stderr: EMPTY, durationMs })
+        }
+      }
+      return requeue
     } finally {
       clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-      this.#freeSlots.push(slot)
+      for (const [i, entry] of entries.entries()) {
+        const onAbort = aborts[i]
+        if (onAbort !== undefined) entry.job.signal?.removeEventListener('abort', onAbort)
+        this.#freeSlots.push(entry.slot)
+      }
     }
+  }
+
+  #observe(durationMs: number): void {
+    const average = this.#averageTaskMs
+    this.#averageTaskMs = average === undefined ? durationMs : average + (durationMs - average) / 4
   }
 
   async close(): Promise<void> {

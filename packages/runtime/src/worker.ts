@@ -26,7 +26,22 @@ export async function prepare(bytes: Uint8Array): Promise<Compiled> {
 
 const shared = workerData as SharedSlots
 
-export default function runTask(request: RunRequest): RunResponse {
+/**
+ * Run a batch of tasks in order, each in a fresh instance. One message each way carries the whole batch;
+ * the pool tracks each task through the shared start and cancel arrays.
+ */
+export default function runBatch(requests: RunRequest[]): RunResponse[] {
+  const responses = requests.map(runTask)
+  // Moving a buffer costs more than copying a small one: move only large outputs.
+  const large: ArrayBufferLike[] = []
+  for (const { outcome } of responses) {
+    if (outcome.kind === 'ok' && outcome.output.byteLength >= MOVE_THRESHOLD) large.push(outcome.output.buffer)
+  }
+  if (large.length === 0) return responses
+  return move({ [transferableSymbol]: large, [valueSymbol]: responses } as never) as unknown as RunResponse[]
+}
+
+function runTask(request: RunRequest): RunResponse {
   // Cancelled while it waited behind another task on this thread: the pool no longer wants it.
   if (Atomics.load(shared.cancels, request.slot) === 1) {
     return {
@@ -68,18 +83,12 @@ export default function runTask(request: RunRequest): RunResponse {
   }
   outcome = settle(outcome, wasi, fuel, limits.fuel, limits.outputBytes)
   const stderr = wasi.stderr.bytes()
-  const response: RunResponse = {
+  return {
     outcome,
     digest: outcome.kind === 'crashed' || outcome.kind === 'timeout' ? null : outcomeDigest(outcome),
     stderr,
     durationMs: performance.now() - started,
   }
-  // Moving a buffer costs more than copying a small one: move only large outputs.
-  if (outcome.kind !== 'ok' || outcome.output.byteLength < MOVE_THRESHOLD) return response
-  return move({
-    [transferableSymbol]: [outcome.output.buffer],
-    [valueSymbol]: response,
-  } as never) as unknown as RunResponse
 }
 
 const MOVE_THRESHOLD = 64 * 1024

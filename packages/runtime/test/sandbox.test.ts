@@ -306,9 +306,57 @@ describe('pool', () => {
     }
   })
 
+  it('hands short tasks to a thread in batches; a timeout in a batch reruns its other tasks', async () => {
+    // Any task is short next to a minute, so tasks go in batches once the pool has timed one.
+    const small = createRuntimePool({ threads: 1, batchWorkMs: 60_000 })
+    try {
+      await small.run(task(command('')))
+      const primes = (range: string) => small.run(task(primesWasm(), { stdin: utf8(range) }))
+      const runs = [
+        primes('0 100'),
+        small.run(task(forever, { limits: { ...long, timeoutMs: 300 } })),
+        primes('0 1000'),
+      ]
+      await Promise.resolve()
+      // One thread takes two batches at a time; one task per batch would leave one of the three waiting.
+      expect([small.running, small.queued]).toEqual([3, 0])
+      // The looping task times out and takes its thread, and the batch, along. The other two run again.
+      const [a, b, c] = await Promise.all(runs)
+      expect(b?.outcome).toEqual({ kind: 'timeout', timeoutMs: 300 })
+      expect([a, c].map((r) => r?.outcome.kind === 'ok' && text(r.outcome.output))).toEqual(['25\n', '168\n'])
+    } finally {
+      await small.close()
+    }
+  })
+
+  it('aborts a task waiting in a batch without stopping the task running before it', async () => {
+    const small = createRuntimePool({ threads: 1, batchWorkMs: 60_000 })
+    try {
+      await small.run(task(command('')))
+      const waiting = new AbortController()
+      const stop = new AbortController()
+      // Three tasks for two batches: the first batch holds the looping task and the one behind it.
+      const looping = small.run(task(forever, { limits: long }), { signal: stop.signal })
+      const behind = small.run(task(command('')), { signal: waiting.signal })
+      const last = small.run(task(primesWasm(), { stdin: utf8('0 10') }))
+      await Promise.resolve()
+      expect(small.running).toBe(3)
+      waiting.abort()
+      await expect(behind).rejects.toMatchObject({ name: 'AbortError' })
+      expect(small.running).toBe(2)
+      stop.abort()
+      await expect(looping).rejects.toMatchObject({ name: 'AbortError' })
+      const { outcome } = await last
+      expect(outcome.kind === 'ok' && text(outcome.output)).toBe('4\n')
+    } finally {
+      await small.close()
+    }
+  })
+
   it('validates its options', () => {
     expect(() => createRuntimePool({ threads: 0 })).toThrowErrorMatchingInlineSnapshot(
       `[InvalidOptionError: threads must be an integer ≥ 1 (got 0)]`,
     )
+    expect(() => createRuntimePool({ batchWorkMs: -1 })).toThrow(/batchWorkMs must be a number of milliseconds ≥ 0/)
   })
 })
