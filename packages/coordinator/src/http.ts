@@ -6,9 +6,12 @@ import {
   errorToWire,
   httpStatusOf,
   InvalidJobSpecError,
+  isJobEventName,
   isQuorateError,
   isTerminalJobState,
+  JOB_EVENT_NAMES,
   type JobEvent,
+  type JobEventName,
   type JobState,
   parseJobSpec,
   QuorateError,
@@ -147,10 +150,12 @@ export function createHttpApi(
 
   app.get('/v1/jobs/:id/events', async (req, reply) => {
     const id = (req.params as { id: string }).id
+    const wanted = eventTypesParam((req.query as Record<string, string | undefined>).types)
+    const filter = (e: JobEvent) => e.jobId === id && (wanted === undefined || wanted.has(e.type))
     // Listen before reading the job, so nothing that happens in between is missed.
     const early: JobEvent[] = []
     const unsubscribe = jobs.subscribe((e) => {
-      if (e.jobId === id) early.push(e)
+      if (filter(e)) early.push(e)
     })
     let view: Awaited<ReturnType<JobService['view']>>
     try {
@@ -159,17 +164,19 @@ export function createHttpApi(
       unsubscribe()
       throw err
     }
-    openEventStream(reply, jobs, (e) => e.jobId === id)
+    openEventStream(reply, jobs, filter)
     unsubscribe()
     for (const event of early) writeEvent(reply, event)
     // A late subscriber to a finished job still learns how it ended.
-    if (isTerminalJobState(view.state) && !early.some((e) => e.type === 'job:done')) {
+    const wantsDone = wanted === undefined || wanted.has('job:done')
+    if (wantsDone && isTerminalJobState(view.state) && !early.some((e) => e.type === 'job:done')) {
       writeEvent(reply, { type: 'job:done', at: Date.now(), jobId: id, state: view.state })
     }
     return reply
   })
-  app.get('/v1/events', async (_req, reply) => {
-    openEventStream(reply, jobs, () => true)
+  app.get('/v1/events', async (req, reply) => {
+    const wanted = eventTypesParam((req.query as Record<string, string | undefined>).types)
+    openEventStream(reply, jobs, wanted === undefined ? () => true : (e) => wanted.has(e.type))
     return reply
   })
 
@@ -193,6 +200,25 @@ function intParam(name: string, raw: string | undefined, fallback: number, min: 
     throw new QuorateError(ErrorCode.BAD_REQUEST, `${name} must be an integer from ${min} to ${max} (got "${raw}")`)
   }
   return value
+}
+
+/**
+ * `?types=shard:accepted,job:done` narrows an event stream to those types: a client waiting for a
+ * large job to end need not be sent, nor parse, every placement and result. Absent or empty: all.
+ */
+function eventTypesParam(raw: string | undefined): Set<JobEventName> | undefined {
+  if (raw === undefined || raw === '') return undefined
+  const wanted = new Set<JobEventName>()
+  for (const name of raw.split(',')) {
+    if (!isJobEventName(name)) {
+      throw new QuorateError(
+        ErrorCode.BAD_REQUEST,
+        `types: "${name}" is not an event type (known: ${JOB_EVENT_NAMES.join(', ')})`,
+      )
+    }
+    wanted.add(name)
+  }
+  return wanted
 }
 
 function openEventStream(reply: FastifyReply, jobs: JobService, filter: (e: JobEvent) => boolean): void {

@@ -208,4 +208,22 @@ export interface JobEventMap {
 }
 
 export type JobEventName = keyof JobEventMap
+
+/** Every job event type, in the order a job goes through them. A stream can be narrowed to some (`?types=`). */
+export const JOB_EVENT_NAMES = [
+  'job:queued',
+  'shard:dispatched',
+  'replica:result',
+  'shard:escalated',
+  'shard:accepted',
+  'shard:failed',
+  'job:done',
+] as const satisfies readonly JobEventName[]
+// Fails to compile when an event type is added to JobEventMap but not to the list.
+const everyEventListed: Exclude<JobEventName, (typeof JOB_EVENT_NAMES)[number]> extends never ? true : never = true
+void everyEventListed
+
+export function isJobEventName(name: string): name is JobEventName {
+  return (JOB_EVENT_NAMES as readonly string[]).includes(name)
+}
 export type JobEvent = { [K in JobEventName]: { type: K; at: number } & JobEventMap[K] }[JobEventName]

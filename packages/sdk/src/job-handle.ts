@@ -1,5 +1,13 @@
 import { EventEmitter } from 'node:events'
-import { isTerminalJobState, type JobEvent, type JobEventMap, type JobView } from '@quorate/protocol'
+import {
+  isJobEventName,
+  isTerminalJobState,
+  JOB_EVENT_NAMES,
+  type JobEvent,
+  type JobEventMap,
+  type JobEventName,
+  type JobView,
+} from '@quorate/protocol'
 import { type ShardResult, verifyResults } from './actions/verify-results.ts'
 import type { verifySignatures } from './actions/verify-signatures.ts'
 import type { QuorateClient } from './client.ts'
@@ -57,6 +65,9 @@ export class JobHandle extends EventEmitter<HandleEvents> {
   readonly #expectedQuorum: number | undefined
   readonly #escrowJobId: string | undefined
   #streaming: AbortController | undefined
+  /** The event types the open stream carries: those listened to, and always `job:done`, which ends it. */
+  #streamTypes: Set<JobEventName> | undefined
+  #streamScheduled = false
 
   /** @param options - what the job was submitted with; see {@link JobHandleOptions}. `submitJob` sets it. */
   constructor(client: QuorateClient, id: string, options: JobHandleOptions = {}) {
@@ -67,7 +78,14 @@ export class JobHandle extends EventEmitter<HandleEvents> {
     this.#escrowJobId = options.escrowJobId ?? options.funding?.escrowJobId
     this.funding = options.funding
     this.on('newListener', (name) => {
-      if (name !== 'error' && name !== 'newListener') this.#startStream()
+      if (typeof name !== 'string' || !isJobEventName(name) || this.#streamTypes?.has(name)) return
+      // Listeners added in one turn (as the iterator does) open one stream; a type added later reopens it.
+      if (this.#streamScheduled) return
+      this.#streamScheduled = true
+      queueMicrotask(() => {
+        this.#streamScheduled = false
+        this.#startStream()
+      })
     })
   }
 
@@ -84,6 +102,7 @@ export class JobHandle extends EventEmitter<HandleEvents> {
   close(): void {
     this.#streaming?.abort()
     this.#streaming = undefined
+    this.#streamTypes = undefined
   }
 
   /** Wait until the job reaches a terminal state (completed, partially_failed, failed, cancelled, expired). */
@@ -153,16 +172,7 @@ export class JobHandle extends EventEmitter<HandleEvents> {
     const queue: JobEvent[] = []
     let wake = Promise.withResolvers<void>()
     let finished = false
-    const names = [
-      'job:queued',
-      'shard:dispatched',
-      'replica:result',
-      'shard:escalated',
-      'shard:accepted',
-      'shard:failed',
-      'job:done',
-    ] as const
-    const listeners = names.map((type) => {
+    const listeners = JOB_EVENT_NAMES.map((type) => {
       const listener = (data: object) => {
         queue.push({ type, ...data } as JobEvent)
         if (type === 'job:done') finished = true
@@ -184,14 +194,21 @@ export class JobHandle extends EventEmitter<HandleEvents> {
   }
 
   #startStream(): void {
-    if (this.#streaming !== undefined) return
+    const types = new Set<JobEventName>(JOB_EVENT_NAMES.filter((type) => this.listenerCount(type) > 0))
+    if (types.size === 0) return
+    types.add('job:done')
+    const open = this.#streamTypes
+    if (open !== undefined && [...types].every((type) => open.has(type))) return
+    this.#streaming?.abort()
     const controller = new AbortController()
     this.#streaming = controller
+    this.#streamTypes = types
+    const path = `/v1/jobs/${encodeURIComponent(this.id)}/events?types=${[...types].join(',')}`
     void (async () => {
       let attempt = 0
       while (!controller.signal.aborted) {
         try {
-          const res = await this.#client.stream(`/v1/jobs/${encodeURIComponent(this.id)}/events`, controller.signal)
+          const res = await this.#client.stream(path, controller.signal)
           attempt = 0
           for await (const message of readEventStream(res.body as ReadableStream<Uint8Array>)) {
             const event = JSON.parse(message.data) as JobEvent
