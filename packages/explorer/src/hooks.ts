@@ -28,23 +28,24 @@ export type StreamStatus = 'connecting' | 'live' | 'reconnecting'
 
 /**
  * Subscribe to a server-sent event stream of job events. `onEvent` and
- * `onReconnect` may change between renders without reopening the stream.
- * After a drop, `onReconnect` runs once the stream is back: events were
- * missed, so callers refetch.
+ * `onOpen` may change between renders without reopening the stream.
+ * `onOpen` runs each time the stream is live, the first time included:
+ * events from before then (since a page's first fetch, or during a drop)
+ * were not seen, so callers refetch. A job whose last events came between a
+ * page's fetch and its stream's start would otherwise look stuck.
  */
 export function useEventStream(
   url: string | undefined,
   onEvent: (event: JobEvent) => void,
-  onReconnect?: () => void,
+  onOpen?: () => void,
 ): StreamStatus {
   const [status, setStatus] = useState<StreamStatus>('connecting')
-  const handlers = useRef({ onEvent, onReconnect })
-  handlers.current = { onEvent, onReconnect }
+  const handlers = useRef({ onEvent, onOpen })
+  handlers.current = { onEvent, onOpen }
   useEffect(() => {
     if (url === undefined) return
     let source: EventSource | undefined
     let retry: ReturnType<typeof setTimeout> | undefined
-    let dropped = false
     let closed = false
     const listener = (e: MessageEvent<string>) => {
       const event = parseJobEvent(e.data)
@@ -55,11 +56,9 @@ export function useEventStream(
       for (const name of JOB_EVENT_NAMES) source.addEventListener(name, listener)
       source.onopen = () => {
         setStatus('live')
-        if (dropped) handlers.current.onReconnect?.()
-        dropped = false
+        handlers.current.onOpen?.()
       }
       source.onerror = () => {
-        dropped = true
         setStatus('reconnecting')
         // The browser retries by itself unless the response was not a stream (e.g. a 502); then we do.
         if (source?.readyState === EventSource.CLOSED && !closed) {
