@@ -79,7 +79,15 @@ export async function startCluster(
     p2pListen: [`/ip4/127.0.0.1/tcp/${port}`],
     heartbeatMs: 500,
     logger: silent,
-    ...(kind === 'redis' ? { redisUrl: REDIS_URL, redisNamespace: namespace, shardLeaseMs: 3000 } : {}),
+    // Batches of two shards, so the scenarios' small jobs also run several shards per BullMQ job.
+    ...(kind === 'redis'
+      ? {
+          redisUrl: REDIS_URL,
+          redisNamespace: namespace,
+          shardLeaseMs: 3000,
+          redisBatching: { maxShards: 2, minBatches: 1 },
+        }
+      : {}),
     ...options.coordinator,
   })
   let coordinator = createCoordinator(coordinatorOptions())

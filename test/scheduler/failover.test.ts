@@ -72,7 +72,9 @@ describe('coordinator failover on Redis', () => {
     const dir = await tempDir()
     const namespace = `quorate-test-${Math.random().toString(36).slice(2, 10)}`
     cleanups.push(() => dropNamespace(namespace))
+    // Batches of four shards: A dies holding whole batches, some of whose shards are already decided.
     const shared = ['--redis', REDIS_URL, '--namespace', namespace, '--shard-lease', '2000']
+    shared.push('--batch-shards', '4', '--min-batches', '1')
     const a = await coordinatorProcess(dir, 'coordinator-a', shared)
     const b = await coordinatorProcess(dir, 'coordinator-b', shared)
     // Three agents on each coordinator; A's agents fail over to B when A dies.

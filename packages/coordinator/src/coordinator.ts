@@ -8,7 +8,7 @@ import { type Logger, pino } from 'pino'
 import { AgentHub } from './agent-hub.ts'
 import type { SchedulerBackend, ShardHandler } from './backend.ts'
 import { embeddedBackend } from './backends/embedded.ts'
-import { redisBackend } from './backends/redis.ts'
+import { type RedisBackendOptions, redisBackend } from './backends/redis.ts'
 import { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import { Executor, type ShardProgress } from './executor.ts'
@@ -34,6 +34,8 @@ export interface CoordinatorOptions {
   redisNamespace?: string
   /** How long a coordinator may hold a shard without renewing its lease (Redis backend). @defaultValue 15000 */
   shardLeaseMs?: number
+  /** How shards are grouped into BullMQ jobs (Redis backend); see `RedisBackendOptions.batching`. */
+  redisBatching?: RedisBackendOptions['batching']
   /** An injected backend (tests); overrides `redisUrl`. */
   backend?: SchedulerBackend
   /** @defaultValue '127.0.0.1' */
@@ -116,6 +118,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           url: options.redisUrl,
           ...(options.redisNamespace === undefined ? {} : { namespace: options.redisNamespace }),
           ...(options.shardLeaseMs === undefined ? {} : { leaseMs: options.shardLeaseMs }),
+          ...(options.redisBatching === undefined ? {} : { batching: options.redisBatching }),
           logger: logger.child({ component: 'redis' }),
         })
       : embeddedBackend({ dataDir: options.dataDir }))

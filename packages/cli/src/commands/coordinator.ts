@@ -19,6 +19,11 @@ Options:
   --namespace NAME     Redis key namespace, hash-tagged for Redis Cluster (env QUORATE_REDIS_NAMESPACE, default quorate)
   --shard-lease MS     with --redis: how long a coordinator holds a shard without renewing before
                        another takes it over (default 15000)
+  --batch-shards N     with --redis: most shards one BullMQ job carries; they are leased and failed
+                       over together (default 16)
+  --min-batches N      with --redis: a job with at least N shards is cut into at least N batches, so
+                       several coordinators share it (default 64); coordinators on one namespace should
+                       agree on both
   --json-ready         print one JSON line {"event":"ready",...} on stdout when listening
   -h, --help           show this help
 
@@ -57,6 +62,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     redis: { type: 'string' },
     namespace: { type: 'string' },
     'shard-lease': { type: 'string' },
+    'batch-shards': { type: 'string' },
+    'min-batches': { type: 'string' },
     'json-ready': { type: 'boolean' },
     'chain-rpc': { type: 'string' },
     'chain-escrow': { type: 'string' },
@@ -82,6 +89,14 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     ...(values['shard-lease'] === undefined
       ? {}
       : { shardLeaseMs: intFlag('shard-lease', values['shard-lease'], 15_000, 1000) }),
+    ...(values['batch-shards'] === undefined && values['min-batches'] === undefined
+      ? {}
+      : {
+          redisBatching: {
+            maxShards: intFlag('batch-shards', values['batch-shards'], 16, 1),
+            minBatches: intFlag('min-batches', values['min-batches'], 64, 1),
+          },
+        }),
     dataDir: fromEnv(values['data-dir'], 'QUORATE_DATA_DIR', '.quorate/coordinator'),
     httpHost: fromEnv(values.host, 'QUORATE_HTTP_HOST', '127.0.0.1'),
     httpPort: intFlag('port', fromEnv(values.port, 'QUORATE_HTTP_PORT'), 7700, 0),

@@ -48,16 +48,27 @@ export interface RedisBackendOptions {
   leaseMs?: number
   /** How often stalled shards (held by a dead coordinator) are looked for. @defaultValue leaseMs / 3 */
   stalledCheckMs?: number
+  /**
+   * How a job's shards are grouped into BullMQ jobs. Each batch is consecutive shards held, leased and
+   * failed over together, so BullMQ's per-job work is paid once per batch rather than once per shard; a
+   * job is cut into at least `minBatches` batches when it has that many shards, so several coordinators
+   * still share it. Coordinators on one namespace should agree on these.
+   * @defaultValue `{ maxShards: 16, minBatches: 64 }`: jobs under 128 shards go one shard per BullMQ job
+   */
+  batching?: { maxShards?: number; minBatches?: number }
   logger?: Logger
   now?: () => number
 }
 
+/** A batch: `count` consecutive shards of one job from `index` (older entries have no count: one shard). */
 interface ShardJobData {
   jobId: string
   index: number
+  count?: number
 }
 
-const SCRIPTS = ['createJob-3', 'startShard-3', 'saveProgress-3', 'recordShard-4', 'endJob-3'] as const
+/** Lua scripts, named `<name>-<number of keys>`; `n` for a script that takes any number. */
+const SCRIPTS = ['createJob-3', 'startBatch-n', 'saveProgress-3', 'recordShard-4', 'endJob-3'] as const
 type ScriptName = (typeof SCRIPTS)[number]
 
 /** How long an announced provider stays online without a refresh. */
@@ -65,8 +76,9 @@ const ONLINE_TTL_S = 15
 
 /**
  * The production backend: jobs and shards as BullMQ flows on Redis. A job
- * is a parent in the `jobs` queue and its shards are children in `shards`,
- * so the job completes when its shards are decided. Coordinators share the
+ * is a parent in the `jobs` queue and its shards are children in `shards`
+ * (a large job's in batches of consecutive shards, see `batching`), so the
+ * job completes when its shards are decided. Coordinators share the
  * `shards` queue: BullMQ's locks are the leases, its stalled-job check hands
  * a dead coordinator's shards to the others, and its retries with backoff
  * cover shards that cannot be placed yet. Every state change that touches
@@ -79,6 +91,16 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
   }
   const prefix = `{${namespace}}`
   const leaseMs = options.leaseMs ?? 15_000
+  const maxBatchShards = options.batching?.maxShards ?? 16
+  const minBatches = options.batching?.minBatches ?? 64
+  for (const [name, value] of [
+    ['batching.maxShards', maxBatchShards],
+    ['batching.minBatches', minBatches],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new InvalidOptionError(name, 'must be an integer ≥ 1', value)
+  }
+  /** Shards per batch for a job of `shards` shards. */
+  const batchSizeOf = (shards: number) => Math.max(1, Math.min(maxBatchShards, Math.floor(shards / minBatches)))
   const now = options.now ?? Date.now
   const key = (...parts: Array<string | number>) => [prefix, ...parts].join(':')
   const events = new EventEmitter<{ event: [JobEvent] }>()
@@ -100,8 +122,11 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     return redis
   }
   let lastConnectionError = 0
-  const connection = () => {
-    const r = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: false })
+  // BullMQ leaves a connection it was handed open when it closes: this backend closes them all at stop.
+  const connections: Redis[] = []
+  const connection = (extra: { enableAutoPipelining?: boolean } = {}) => {
+    const r = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: false, ...extra })
+    connections.push(r)
     // ioredis reconnects by itself; say so once every few seconds instead of on every attempt.
     r.on('error', (err) => {
       if (Date.now() - lastConnectionError < 5_000) return
@@ -124,7 +149,7 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     const r = client() as unknown as ScriptCommands
     const command = r[`${commandOf(name)}${binary ? 'Buffer' : ''}`]
     if (command === undefined) throw new QuorateError(ErrorCode.INTERNAL, `Redis script ${name} is not defined`)
-    return command.call(r, ...keys, ...args)
+    return name.endsWith('-n') ? command.call(r, keys.length, ...keys, ...args) : command.call(r, ...keys, ...args)
   }
 
   const jobOf = (id: string, h: Record<string, string>): JobRecord => {
@@ -210,40 +235,85 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     for (const c of controllers.get(jobId) ?? []) c.abort(new Error(reason))
   }
 
-  /** Process one shard job: run it here, then record the decision under the lock. */
-  const processShard = async (bullJob: Job<ShardJobData>, token?: string): Promise<{ state: string }> => {
+  // The lock of the batch each running shard belongs to: its progress and decision are fenced by it.
+  const lockKeys = new WeakMap<ShardWork, string>()
+  // Shards of the batches this coordinator is processing: it takes no more than its agents can run.
+  let heldShards = 0
+  let heldBatches = 0
+
+  /** Process one batch: run each of its shards here, and record each decision under the batch's lock. */
+  const processBatch = async (bullJob: Job<ShardJobData>, token?: string): Promise<{ state: string }> => {
     const { jobId, index } = bullJob.data
-    const r = client()
-    const shardKey = key('shard', jobId, index)
+    const count = bullJob.data.count ?? 1
+    heldShards += count
+    heldBatches++
+    adjust()
+    try {
+      return await runBatch(bullJob, jobId, index, count, token ?? '')
+    } finally {
+      heldShards -= count
+      heldBatches--
+      adjust()
+    }
+  }
+
+  const runBatch = async (
+    bullJob: Job<ShardJobData>,
+    jobId: string,
+    first: number,
+    count: number,
+    fence: string,
+  ): Promise<{ state: string }> => {
+    const keys = [key('job', jobId)]
+    for (let index = first; index < first + count; index++)
+      keys.push(key('shard', jobId, index), key('input', jobId, index))
     const cached = specs.get(jobId)
-    const started = (await run(
-      'startShard-3',
-      [key('job', jobId), shardKey, key('input', jobId, index)],
-      [cached === undefined ? '1' : '0'],
-      true,
-    )) as [Buffer, number?, Buffer?, Buffer?, Buffer?]
-    const status = started[0].toString()
-    if (status === 'ended') return { state: 'skipped' }
-    if (status === 'accepted' || status === 'failed' || status === 'cancelled') return { state: status }
-    if (status !== 'run') throw new Error(`shard ${jobId}:${index} has lost its input`)
+    const started = (await run('startBatch-n', keys, [cached === undefined ? '1' : '0'], true)) as Buffer[]
+    if (started[0]?.toString() === 'ended') return { state: 'skipped' }
     let spec = cached
     if (spec === undefined) {
-      spec = JSON.parse((started[4] as Buffer).toString()) as StoredSpec
+      spec = JSON.parse((started[2] as Buffer).toString()) as StoredSpec
       specs.set(jobId, spec)
       if (specs.size > SPEC_CACHE_SIZE) specs.delete(specs.keys().next().value as string)
     }
-    const moduleBytes = await moduleOf(spec.moduleSha256)
-    if (moduleBytes === null) throw new Error(`shard ${jobId}:${index} has lost its module`)
-    const work: ShardWork = {
-      jobId,
-      index,
-      input: new Uint8Array(started[3] as Buffer),
-      spec,
-      module: { sha256: spec.moduleSha256, bytes: new Uint8Array(moduleBytes) },
-      deadline: Number((started[2] as Buffer).toString()),
-      run: Number(started[1]),
-      fence: token ?? '',
+    const deadline = Number((started[1] as Buffer).toString())
+    const lockKey = `${prefix}:shards:${bullJob.id}:lock`
+    const works: ShardWork[] = []
+    const problems: string[] = []
+    for (let k = 0; k < count; k++) {
+      const status = (started[3 + 3 * k] as Buffer).toString()
+      if (status === 'lost') problems.push(`shard ${jobId}:${first + k} has lost its input`)
+      if (status !== 'run') continue
+      works.push({
+        jobId,
+        index: first + k,
+        input: new Uint8Array(started[5 + 3 * k] as Buffer),
+        spec,
+        module: { sha256: spec.moduleSha256, bytes: new Uint8Array(0) },
+        deadline,
+        run: Number((started[4 + 3 * k] as Buffer).toString()),
+        fence,
+      })
     }
+    if (works.length > 0) {
+      const moduleBytes = await moduleOf(spec.moduleSha256)
+      if (moduleBytes === null) throw new Error(`job ${jobId} has lost its module`)
+      const bytes = new Uint8Array(moduleBytes)
+      for (const work of works) {
+        work.module.bytes = bytes
+        lockKeys.set(work, lockKey)
+      }
+    }
+    const outcomes = await Promise.allSettled(works.map((work) => processShard(work, lockKey)))
+    for (const outcome of outcomes) if (outcome.status === 'rejected') problems.push(String(outcome.reason?.message))
+    // BullMQ retries the batch (elsewhere, after a backoff); shards decided meanwhile are skipped then.
+    if (problems.length > 0) throw new Error(problems.join('; '))
+    return { state: 'decided' }
+  }
+
+  /** Run one shard of a batch here, then record its decision under the batch's lock. */
+  const processShard = async (work: ShardWork, lockKey: string): Promise<void> => {
+    const { jobId, index } = work
     const controller = new AbortController()
     let set = controllers.get(jobId)
     if (set === undefined) controllers.set(jobId, (set = new Set()))
@@ -251,8 +321,8 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     try {
       const decision = await (handler as ShardHandler)(work, controller.signal)
       if (decision.state === 'cancelled') {
-        const state = await r.hget(key('job', jobId), 'state')
-        if (state !== null && isTerminalJobState(state as JobState)) return { state: 'cancelled' }
+        const state = await client().hget(key('job', jobId), 'state')
+        if (state !== null && isTerminalJobState(state as JobState)) return
         // Not cancelled by the job: this coordinator gave the shard up (stopping, placement). Retry elsewhere.
         throw new Error(decision.reason ?? 'shard run abandoned')
       }
@@ -264,7 +334,7 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
       for (const k of ['digest', 'outcome', 'reason'] as const) if (decision[k] !== undefined) detail[k] = decision[k]
       const recorded = await run(
         'recordShard-4',
-        [shardKey, `${prefix}:shards:${bullJob.id}:lock`, key('job', jobId), key('out', jobId, index)],
+        [key('shard', jobId, index), lockKey, key('job', jobId), key('out', jobId, index)],
         [
           work.fence,
           String(work.run),
@@ -276,10 +346,10 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
           now(),
         ],
       )
-      if (recorded !== 1) return { state: 'fenced' }
+      // Fenced off (the lease moved on, or a later run holds the shard): that run announces the decision.
+      if (recorded !== 1) return
       const event = decisionEvent(work, decision, now())
       if (event !== undefined) publish(event)
-      return { state: decision.state }
     } finally {
       set.delete(controller)
       if (set.size === 0) controllers.delete(jobId)
@@ -308,7 +378,10 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
       }
       return
     }
-    shardWorker.concurrency = c
+    // Take more batches while this coordinator holds fewer shards than its agents can run: as many as
+    // would fill the rest if each were full, so a run of one-shard batches still fills it, and full
+    // batches overshoot by less than one.
+    shardWorker.concurrency = Math.max(1, heldBatches + Math.max(0, Math.ceil((c - heldShards) / maxBatchShards)))
     if (paused) {
       paused = false
       shardWorker.resume()
@@ -319,10 +392,13 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
   const backend: SchedulerBackend = {
     kind: 'redis',
     async start() {
-      redis = connection()
+      // Commands of one turn (a busy coordinator records and saves dozens of shards per turn) go out
+      // as one write and are read by Redis in one go. Never on BullMQ's connections, which block.
+      redis = connection({ enableAutoPipelining: true })
       for (const name of SCRIPTS) {
+        const keys = name.split('-')[1]
         redis.defineCommand(commandOf(name), {
-          numberOfKeys: Number(name.split('-')[1]),
+          ...(keys === 'n' ? {} : { numberOfKeys: Number(keys) }),
           lua: readFileSync(new URL(`../../src/backends/lua/${name}.lua`, import.meta.url), 'utf8'),
         })
       }
@@ -338,17 +414,22 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
       })
       flows = new FlowProducer({ connection: connection(), prefix })
       shardQueue = new Queue('shards', { connection: connection(), prefix })
+      await Promise.all([flows.waitUntilReady(), shardQueue.waitUntilReady()])
     },
     async stop() {
       for (const set of controllers.values()) for (const c of set) c.abort(new Error('coordinator stopping'))
+      // A BullMQ connection closed while it is still connecting reports "Connection is closed" on an
+      // emitter whose listeners its close removed, and that ends the process. Let the workers finish
+      // connecting first (Redis answered at start, so this is quick), but never hang stop on a Redis
+      // that has since gone away.
+      await settledWithin([shardWorker?.waitUntilReady(), jobWorker?.waitUntilReady()], 2_000)
       await Promise.allSettled([shardWorker?.close(), jobWorker?.close()])
       // What this coordinator has counted and announced still reaches Redis.
       flushEvents()
       if (counts.size > 0) flushCounts()
       await redis?.ping().catch(() => {})
       await Promise.allSettled([flows?.close(), shardQueue?.close()])
-      subscriber?.disconnect()
-      redis?.disconnect()
+      for (const c of connections.splice(0)) c.disconnect()
     },
 
     async submit(id: string, spec: JobSpec, deadline: number): Promise<SubmitResult> {
@@ -376,10 +457,10 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
           queueName: 'jobs',
           data: { jobId: id },
           opts: { jobId: id, removeOnComplete: true },
-          children: spec.inputs.map((_, index) => ({
+          children: batchesOf(spec.inputs.length, batchSizeOf(spec.inputs.length)).map(([index, count]) => ({
             name: 'shard',
             queueName: 'shards',
-            data: { jobId: id, index } satisfies ShardJobData,
+            data: (count === 1 ? { jobId: id, index } : { jobId: id, index, count }) satisfies ShardJobData,
             opts: {
               jobId: `${id}-${index}`,
               attempts: 100,
@@ -472,7 +553,7 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
         maxStalledCount: 100,
         concurrency: 1,
       }
-      shardWorker = new Worker<ShardJobData>('shards', processShard, workerOptions)
+      shardWorker = new Worker<ShardJobData>('shards', processBatch, workerOptions)
       jobWorker = new Worker<{ jobId: string }>('jobs', processJob, {
         ...workerOptions,
         connection: connection(),
@@ -489,14 +570,12 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     },
 
     async progress(work, state, replicas, reason) {
-      if (redis === undefined) return
+      // Only a shard this backend handed out (and so holds under a batch's lock) has progress to save.
+      const lockKey = lockKeys.get(work)
+      if (redis === undefined || lockKey === undefined) return
       await run(
         'saveProgress-3',
-        [
-          key('shard', work.jobId, work.index),
-          `${prefix}:shards:${work.jobId}-${work.index}:lock`,
-          key('job', work.jobId),
-        ],
+        [key('shard', work.jobId, work.index), lockKey, key('job', work.jobId)],
         [prefix, work.fence, String(work.run), state, JSON.stringify(replicas), reason ?? '', now()],
       )
     },
@@ -566,6 +645,13 @@ async function assertNoEviction(redis: Redis): Promise<void> {
   }
 }
 
+/** `[first index, count]` of each batch of `size` consecutive shards out of `shards`. */
+function batchesOf(shards: number, size: number): Array<[number, number]> {
+  const batches: Array<[number, number]> = []
+  for (let index = 0; index < shards; index += size) batches.push([index, Math.min(size, shards - index)])
+  return batches
+}
+
 /** The connection command a script is defined as: `recordShard-4` → `quorateRecordShard`. */
 function commandOf(name: ScriptName): string {
   const base = name.split('-')[0] as string
@@ -574,3 +660,13 @@ function commandOf(name: ScriptName): string {
 
 /** The scripts as ioredis defines them on a connection. */
 type ScriptCommands = Record<string, ((...args: Array<string | number | Buffer>) => Promise<unknown>) | undefined>
+
+/** Wait for `promises` to settle, or `ms`, whichever comes first. */
+async function settledWithin(promises: Array<Promise<unknown> | undefined>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms)
+  })
+  await Promise.race([Promise.allSettled(promises), timeout])
+  clearTimeout(timer)
+}

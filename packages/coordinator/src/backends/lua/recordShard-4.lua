@@ -2,7 +2,7 @@
   Record a shard's decision, exactly once, by the run that holds it.
 
   KEYS[1] shard hash     {P}:shard:<id>:<index>
-  KEYS[2] BullMQ lock    the shard job's lock key
+  KEYS[2] BullMQ lock    the lock key of the batch (BullMQ job) holding the shard
   KEYS[3] job hash       {P}:job:<id>
   KEYS[4] output key     {P}:out:<id>:<index>
 

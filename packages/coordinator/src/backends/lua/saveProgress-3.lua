@@ -2,7 +2,7 @@
   Store a running shard's replica table, if the caller still holds the shard.
 
   KEYS[1] shard hash     {P}:shard:<id>:<index>
-  KEYS[2] BullMQ lock    the shard job's lock key; its value is the holder's token
+  KEYS[2] BullMQ lock    the lock key of the batch (BullMQ job) holding the shard; its value is the holder's token
   KEYS[3] job hash       {P}:job:<id>
 
   ARGV[1] key prefix {P}   ARGV[2] lock token   ARGV[3] run number

@@ -1,0 +1,95 @@
+// The Redis backend groups consecutive shards of a large job into one BullMQ job (a batch):
+// held, leased and fenced together, each shard still decided and counted on its own.
+import { redisBackend, type SchedulerBackend, type ShardWork } from '@quorate/coordinator'
+import { jobIdOf, parseJobSpec, toBase64 } from '@quorate/protocol'
+import { Queue } from 'bullmq'
+import { afterEach, describe, expect, it } from 'vitest'
+import { dropNamespace, REDIS_URL } from '../helpers/cluster.ts'
+import { primesWasm } from '../helpers/primes.ts'
+
+const wasm = await primesWasm()
+
+describe('redis backend: shard batches', () => {
+  let backend: SchedulerBackend | undefined
+  let namespace = ''
+  afterEach(async () => {
+    await backend?.stop()
+    await dropNamespace(namespace)
+  })
+
+  const start = async (batching: { maxShards: number; minBatches: number }) => {
+    namespace = `quorate-test-${Math.random().toString(36).slice(2, 10)}`
+    backend = redisBackend({ url: REDIS_URL, namespace, batching })
+    await backend.start()
+    return backend
+  }
+  const submit = async (b: SchedulerBackend, shards: number) => {
+    const spec = parseJobSpec({
+      module: { wasm: toBase64(wasm) },
+      inputs: Array.from({ length: shards }, (_, i) => toBase64(new TextEncoder().encode(`${i}`))),
+      redundancy: 1,
+    })
+    const id = jobIdOf(spec)
+    await b.submit(id, spec, Date.now() + 60_000)
+    return id
+  }
+  /** The batches waiting in the BullMQ queue of shards: [first shard, shard count]. */
+  const queuedBatches = async () => {
+    const queue = new Queue('shards', { connection: { url: REDIS_URL }, prefix: `{${namespace}}` })
+    try {
+      const jobs = await queue.getJobs(['waiting', 'prioritized'])
+      return jobs
+        .map((j) => [j.data.index as number, (j.data.count as number | undefined) ?? 1])
+        .sort((x, y) => (x[0] as number) - (y[0] as number))
+    } finally {
+      await queue.close()
+    }
+  }
+  /** Decide every shard; resolve with the shards decided and the most the runner held at once. */
+  const runAll = (b: SchedulerBackend, id: string, concurrency: number) => {
+    const decided: number[] = []
+    const done = Promise.withResolvers<number[]>()
+    let held = 0
+    let mostHeld = 0
+    b.subscribe((event) => {
+      if (event.type === 'job:done' && event.jobId === id) done.resolve(decided.sort((x, y) => x - y))
+    })
+    b.consume(
+      async (work: ShardWork) => {
+        held++
+        mostHeld = Math.max(mostHeld, held)
+        decided.push(work.index)
+        await new Promise((r) => setTimeout(r, 20))
+        held--
+        return { state: 'accepted', replicas: [], digest: 'd'.repeat(64), outcome: 'ok', majority: ['p'], minority: [] }
+      },
+      () => concurrency,
+    )
+    return done.promise.then((shards) => ({ shards, mostHeld }))
+  }
+
+  it('queues consecutive shards as one BullMQ job per batch, and decides and counts each shard once', async () => {
+    const b = await start({ maxShards: 4, minBatches: 1 })
+    const id = await submit(b, 10)
+    expect(await queuedBatches()).toEqual([
+      [0, 4],
+      [4, 4],
+      [8, 2],
+    ])
+    const { shards } = await runAll(b, id, 64)
+    expect(shards).toEqual(Array.from({ length: 10 }, (_, i) => i))
+    const job = await b.job(id)
+    expect([job?.state, job?.accepted, job?.failed]).toEqual(['completed', 10, 0])
+  })
+
+  it('cuts a job into at least minBatches batches, and holds about as many shards as its runner can take', async () => {
+    const b = await start({ maxShards: 16, minBatches: 8 })
+    const id = await submit(b, 24)
+    expect((await queuedBatches()).map(([, count]) => count)).toEqual(Array.from({ length: 8 }, () => 3))
+    // With room for 4 shards it takes two batches of 3 at a time, not all eight.
+    const { shards, mostHeld } = await runAll(b, id, 4)
+    expect(shards).toHaveLength(24)
+    expect(mostHeld).toBeGreaterThanOrEqual(4)
+    expect(mostHeld).toBeLessThanOrEqual(6)
+  })
+})
