@@ -6,18 +6,25 @@
 //     addBulk + a no-op Worker at concurrency 200;
 // (2) latency: submit → accepted of a 1-shard r=1 no-op job vs BullMQ add → completed (p50, p99);
 // (3) redundancy overhead, saturated: wall(r=3) / (3 × wall(r=1)) on a CPU-bound shard;
-// for both backends (embedded SQLite and BullMQ on Redis). Prints a table, writes JSON.
+// for both backends (embedded SQLite and BullMQ on Redis);
+// (4) the latency floor: p50 of the hops every job's path takes, each alone on an idle machine (an
+//     HTTP round trip to the coordinator, a libp2p round trip to another process, a no-op task's
+//     hand-off to a worker thread and back), against raw BullMQ's p50. Prints a table, writes JSON.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createQuorateNode, loadOrCreatePrivateKey, MessageChannel, multiaddr } from '@quorate/net'
+import { type AgentMessage, sha256Hex } from '@quorate/protocol'
+import { createRuntimePool } from '@quorate/runtime'
 import { createClient, type QuorateClient } from '@quorate/sdk'
 import { Queue, QueueEvents, Worker } from 'bullmq'
-import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { type Coordinator, createCoordinator } from '../src/index.ts'
+import { ECHO_PROTOCOL } from './echo-process.ts'
+import { dropNamespace } from './redis-namespace.ts'
 
 const REDIS_URL = process.env.QUORATE_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const AGENTS = 8
@@ -118,16 +125,7 @@ async function stopNetwork(net: Network, kind: string, namespace: string): Promi
   for (const a of net.agents) a.kill('SIGTERM')
   await net.coordinator.stop()
   rmSync(net.dir, { recursive: true, force: true })
-  if (kind === 'redis') {
-    const redis = new Redis(REDIS_URL)
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${namespace}}*`, 'COUNT', 1000)
-      cursor = next
-      if (keys.length > 0) await redis.del(...keys)
-    } while (cursor !== '0')
-    redis.disconnect()
-  }
+  if (kind === 'redis') await dropNamespace(REDIS_URL, namespace)
 }
 
 async function wallOf(client: QuorateClient, job: Parameters<QuorateClient['submitJob']>[0]): Promise<number> {
@@ -218,12 +216,81 @@ async function quorate(kind: 'embedded' | 'redis') {
   }
 }
 
+// ---- latency floor --------------------------------------------------------------
+
+/** p50 of `sample()` over FLOOR_SAMPLES calls, each after an idle pause like the latency samples have. */
+async function idleP50(sample: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 20; i++) await sample()
+  const times: number[] = []
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    await new Promise((r) => setTimeout(r, 5))
+    const t = performance.now()
+    await sample()
+    times.push(performance.now() - t)
+  }
+  return percentile(times, 50)
+}
+
+async function latencyFloor(): Promise<{ httpMs: number; libp2pMs: number; threadMs: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'quorate-bench-floor-'))
+  const coordinator = createCoordinator({
+    dataDir: join(dir, 'coordinator'),
+    httpPort: 0,
+    logger: pino({ level: 'warn' }),
+  })
+  await coordinator.start()
+  const echo = spawn(process.execPath, [join(here, 'echo-process.ts'), join(dir, 'echo')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const pool = createRuntimePool({ threads: 1 })
+  const node = await createQuorateNode({
+    privateKey: await loadOrCreatePrivateKey(join(dir, 'node')),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+  })
+  try {
+    const httpMs = await idleP50(() => fetch(`${coordinator.httpUrl}/healthz`).then((r) => r.text()))
+    const address = await new Promise<string>((resolve) => echo.stdout?.once('data', (d) => resolve(String(d).trim())))
+    await node.start()
+    const channel = new MessageChannel<AgentMessage, AgentMessage>(
+      await node.dialProtocol(multiaddr(address), ECHO_PROTOCOL),
+    )
+    let echoed: () => void = () => {}
+    channel.onMessage(() => echoed())
+    const libp2pMs = await idleP50(
+      () =>
+        new Promise<void>((resolve) => {
+          echoed = resolve
+          channel.send({ type: 'heartbeat', running: 0 })
+        }),
+    )
+    const task = {
+      module: { sha256: sha256Hex(NOOP), bytes: NOOP },
+      args: [],
+      env: {},
+      stdin: new Uint8Array(0),
+      limits: { timeoutMs: 10_000, memoryMiB: 16, outputBytes: 1 << 20, stderrBytes: 1 << 16, fuel: 1e9 },
+      seed: '00'.repeat(32),
+    }
+    const threadMs = await idleP50(() => pool.run(task))
+    return { httpMs, libp2pMs, threadMs }
+  } finally {
+    echo.kill('SIGTERM')
+    await node.stop()
+    await pool.close()
+    await coordinator.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 log('raw BullMQ anchor...')
 const raw = await rawBullmq()
 log('Quorate, embedded backend...')
 const embedded = await quorate('embedded')
 log('Quorate, Redis backend...')
 const redis = await quorate('redis')
+log('latency floor (each hop alone, idle between samples)...')
+const floor = await latencyFloor()
+const floorMs = floor.httpMs + floor.libp2pMs + floor.threadMs
 
 const f = (n: number, d = 2) => n.toFixed(d)
 const rows: Array<[string, string, string, string, string]> = [
@@ -247,6 +314,10 @@ const rows: Array<[string, string, string, string, string]> = [
     '',
     '≤ 1.05',
   ],
+  ['latency floor p50 (ms): HTTP round trip', f(floor.httpMs, 2), '', '', ''],
+  ['  + libp2p round trip to another process', f(floor.libp2pMs, 2), '', '', ''],
+  ['  + no-op task to a worker thread and back', f(floor.threadMs, 2), '', '', ''],
+  ['  = sum, ÷ raw BullMQ p50', `${f(floorMs, 2)} = ${f(floorMs / raw.p50)}×`, '', '', ''],
 ]
 const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
 for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '))
@@ -254,6 +325,6 @@ mkdirSync(join(here, 'results'), { recursive: true })
 const out = join(here, 'results', 'coordinator.json')
 writeFileSync(
   out,
-  `${JSON.stringify({ at: new Date().toISOString(), agents: AGENTS, shards: THROUGHPUT_SHARDS, raw, embedded, redis }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), agents: AGENTS, shards: THROUGHPUT_SHARDS, raw, embedded, redis, floor }, null, 2)}\n`,
 )
 console.log(`\nwrote ${out}`)

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { createClient } from '@quorate/sdk'
 import { pino } from 'pino'
 import { createCoordinator } from '../src/index.ts'
+import { dropNamespace } from './redis-namespace.ts'
 
 const kind = (process.argv[2] ?? 'embedded') as 'embedded' | 'redis'
 const shards = Number(process.argv[3] ?? 3000)
@@ -19,13 +20,13 @@ const NOOP = new Uint8Array([
   2, 0, 11,
 ])
 const dir = mkdtempSync(join(tmpdir(), 'quorate-prof-'))
+const redisUrl = process.env.QUORATE_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const namespace = `prof-${Date.now()}`
 const coordinator = createCoordinator({
   dataDir: join(dir, 'coordinator'),
   httpPort: 0,
   logger: pino({ level: 'warn' }),
-  ...(kind === 'redis'
-    ? { redisUrl: process.env.QUORATE_REDIS_URL ?? 'redis://127.0.0.1:6379', redisNamespace: `prof-${Date.now()}` }
-    : {}),
+  ...(kind === 'redis' ? { redisUrl, redisNamespace: namespace } : {}),
 })
 await coordinator.start()
 const agents = await Promise.all(
@@ -110,4 +111,5 @@ await Promise.all(
 )
 await coordinator.stop()
 rmSync(dir, { recursive: true, force: true })
+if (kind === 'redis') await dropNamespace(redisUrl, namespace)
 process.exit(0)
