@@ -43,6 +43,11 @@ const jobArgs = (inputs: string[]) => [
 ]
 
 /** Start an agent and wait for its ready line (or its exit). */
+/** Agent arguments that stake 100 tokens on the test chain, with `registry` as the Registry address. */
+function stakeOf100(dataDir: string, registry: string): string[] {
+  return ['--data-dir', dataDir, '--stake', '100tokens', '--rpc', chain.anvil.rpcUrl, '--registry', registry]
+}
+
 async function startAgent(args: string[], env: NodeJS.ProcessEnv = {}) {
   const child = quorate(
     ['agent', 'start', '--coordinator', coordinator.multiaddrs[0] as string, '--json-ready', '--threads', '1', ...args],
@@ -217,31 +222,13 @@ describe('quorate agent start --stake', () => {
     const dataDir = join(dir, 'agent-2')
     await keyFile('agent-2', provider.privateKey)
     const wrong = chain.others[0]?.address as string // an account, not a contract
-    const run = await startAgent([
-      '--data-dir',
-      dataDir,
-      '--stake',
-      '100tokens',
-      '--rpc',
-      chain.anvil.rpcUrl,
-      '--registry',
-      wrong,
-    ])
+    const run = await startAgent(stakeOf100(dataDir, wrong))
     expect(run.code).toBe(2)
     expect(run.stderr()).toContain(
       `error: --registry ${wrong}: no contract at registry ${wrong} on chain ${chain.anvil.chainId}`,
     )
     // The token's address is a contract, but not a Registry.
-    const token = await startAgent([
-      '--data-dir',
-      dataDir,
-      '--stake',
-      '100tokens',
-      '--rpc',
-      chain.anvil.rpcUrl,
-      '--registry',
-      chain.addresses.token,
-    ])
+    const token = await startAgent(stakeOf100(dataDir, chain.addresses.token))
     expect(token.code).not.toBe(0)
     expect(await nonce(provider.address)).toBe(0)
   })
@@ -250,16 +237,7 @@ describe('quorate agent start --stake', () => {
     const poor = Wallet.createRandom()
     const dataDir = join(dir, 'agent-poor')
     await keyFile('agent-poor', poor.privateKey)
-    const run = await startAgent([
-      '--data-dir',
-      dataDir,
-      '--stake',
-      '100tokens',
-      '--rpc',
-      chain.anvil.rpcUrl,
-      '--registry',
-      chain.addresses.registry,
-    ])
+    const run = await startAgent(stakeOf100(dataDir, chain.addresses.registry))
     expect(run.code).toBe(4)
     expect(run.stderr()).toContain(
       `error: wallet ${poor.address} holds 0 of token ${chain.addresses.token}, but staking needs ${100n * TOKEN}`,
