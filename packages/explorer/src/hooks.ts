@@ -1,7 +1,8 @@
 import type { JobEvent } from '@quorate/protocol'
+import { JOB_EVENT_NAMES } from '@quorate/protocol/api'
 import { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react'
 import { type Api, createApi } from './api.ts'
-import { JOB_EVENT_NAMES, parseJobEvent, throttle } from './live.ts'
+import { parseJobEvent, throttle } from './live.ts'
 import { formatRoute, parseRoute, type Route } from './route.ts'
 
 export const ApiContext = createContext<Api>(createApi())

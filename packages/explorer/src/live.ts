@@ -1,28 +1,13 @@
-import type { JobEvent, JobEventName, JobView, ReplicaView, ShardView } from '@quorate/protocol'
-
-/**
- * Every event type the coordinator's streams carry; an `EventSource` must listen to each by name.
- * The same list as `@quorate/protocol`'s, kept here so the app bundles no runtime code from it.
- */
-export const JOB_EVENT_NAMES = [
-  'job:queued',
-  'shard:dispatched',
-  'replica:result',
-  'shard:escalated',
-  'shard:accepted',
-  'shard:failed',
-  'job:done',
-] as const satisfies readonly JobEventName[]
-// Fails to compile when the protocol gains an event type this list lacks.
-const everyEventListed: Exclude<JobEventName, (typeof JOB_EVENT_NAMES)[number]> extends never ? true : never = true
-void everyEventListed
+import type { JobEvent, JobView, ReplicaView, ShardView } from '@quorate/protocol'
+// The browser-safe part of the protocol: the app bundles no Node code.
+import { isJobEventName } from '@quorate/protocol/api'
 
 /** Parse one SSE `data:` payload; undefined for anything that is not a job event. */
 export function parseJobEvent(data: string): JobEvent | undefined {
   try {
     const value = JSON.parse(data) as Partial<JobEvent> | null
     if (value === null || typeof value !== 'object') return undefined
-    if (typeof value.type !== 'string' || !(JOB_EVENT_NAMES as readonly string[]).includes(value.type)) return undefined
+    if (typeof value.type !== 'string' || !isJobEventName(value.type)) return undefined
     if (typeof value.jobId !== 'string') return undefined
     return value as JobEvent
   } catch {

@@ -10,11 +10,6 @@ export const JOB_STATES: readonly JobState[] = [
   'expired',
 ]
 
-/** The coordinator's terminal states; kept here so the app bundles no runtime code from `@quorate/protocol`. */
-export function isTerminal(state: JobState): boolean {
-  return state !== 'queued' && state !== 'running'
-}
-
 /** Rows per page of the jobs list; the coordinator allows up to 500. */
 export const PAGE_SIZE = 50
 

@@ -1,6 +1,7 @@
 /**
  * Shapes of the coordinator's HTTP API (JSON), shared by the coordinator,
- * the SDK, the CLI and the job explorer.
+ * the SDK, the CLI and the job explorer. Also exported alone as `@quorate/protocol/api`: it must
+ * stay free of runtime imports, because the explorer's browser bundle takes it from there.
  */
 import type { TaskLimits } from './jobspec.ts'
 

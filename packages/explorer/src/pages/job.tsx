@@ -1,4 +1,5 @@
 import type { JobEvent, JobView, ShardState } from '@quorate/protocol'
+import { isTerminalJobState } from '@quorate/protocol/api'
 import { useEffect, useMemo, useRef, useState } from 'react'
 import { settlementOf } from '../chain.ts'
 import { ErrorBox, LiveIndicator, ProgressBar, Section, ShardCounts, StateBadge } from '../components/common.tsx'
@@ -7,7 +8,7 @@ import { SHARDS_PER_PAGE, ShardFilter, ShardGrid, ShardMap } from '../components
 import { age, bytes, clock, compact, duration, prefix } from '../format.ts'
 import { useApi, useEventStream, useNow, useResource, useThrottled } from '../hooks.ts'
 import { applyJobEvent } from '../live.ts'
-import { formatRoute, isTerminal, type Route } from '../route.ts'
+import { formatRoute, type Route } from '../route.ts'
 
 /** Jobs with more shards than this do not fetch every output or every log automatically. */
 const AUTO_FETCH_SHARDS = 200
@@ -103,7 +104,7 @@ function JobHeader(props: {
   const api = useApi()
   const [cancelling, setCancelling] = useState(false)
   const [error, setError] = useState<Error | undefined>(undefined)
-  const terminal = isTerminal(view.state)
+  const terminal = isTerminalJobState(view.state)
   const cancel = async () => {
     if (!window.confirm(`Cancel job ${view.id}? Running replicas are stopped.`)) return
     setCancelling(true)
@@ -296,7 +297,7 @@ function Logs(props: { id: string; view: JobView; shard: number | undefined; onC
     >
       {logs.error !== undefined && <ErrorBox error={logs.error} />}
       {want ? (
-        <LogsView entries={logs.data} shard={shard} finished={isTerminal(view.state)} />
+        <LogsView entries={logs.data} shard={shard} finished={isTerminalJobState(view.state)} />
       ) : (
         <p className="muted">
           This job has {view.shards.total} shards: pick one in the map or the grid to see its logs.
