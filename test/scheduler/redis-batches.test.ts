@@ -92,4 +92,22 @@ describe('redis backend: shard batches', () => {
     expect(mostHeld).toBeGreaterThanOrEqual(4)
     expect(mostHeld).toBeLessThanOrEqual(6)
   })
+
+  it('queues a resubmitted job in the batches it was created with, whatever the second coordinator is set to', async () => {
+    const first = await start({ maxShards: 4, minBatches: 1 })
+    const id = await submit(first, 10)
+    // A coordinator on the same namespace with other batch options, as after a retried submit.
+    const other = redisBackend({ url: REDIS_URL, namespace, batching: { maxShards: 3, minBatches: 1 } })
+    await other.start()
+    try {
+      expect(await submit(other, 10)).toBe(id)
+    } finally {
+      await other.stop()
+    }
+    expect(await queuedBatches()).toEqual([
+      [0, 4],
+      [4, 4],
+      [8, 2],
+    ])
+  })
 })

@@ -22,8 +22,8 @@ Options:
   --batch-shards N     with --redis: most shards one BullMQ job carries; they are leased and failed
                        over together (default 16)
   --min-batches N      with --redis: a job with at least N shards is cut into at least N batches, so
-                       several coordinators share it (default 64); coordinators on one namespace should
-                       agree on both
+                       several coordinators share it (default 64); a job keeps the batches it was
+                       first queued in
   --json-ready         print one JSON line {"event":"ready",...} on stdout when listening
   -h, --help           show this help
 

@@ -442,14 +442,15 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
         createdAt,
         deadline,
         JSON.stringify(storedSpecOf(spec)),
+        batchSizeOf(spec.inputs.length),
         spec.inputs.length,
       ]
       for (const input of spec.inputs) args.push(Buffer.from(input), sha256Hex(input))
-      const [created, state] = (await run(
+      const [created, state, batchShards] = (await run(
         'createJob-3',
         [key('job', id), key('jobs', 'all'), key('jobs', 'deadline')],
         args,
-      )) as [number, string]
+      )) as [number, string, number]
       // Always (re)add the flow: BullMQ ignores ids it has, so a submit retried after a crash completes the job's queueing.
       if (created === 1 || !isTerminalJobState(state as JobState)) {
         await (flows as FlowProducer).add({
@@ -457,7 +458,7 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
           queueName: 'jobs',
           data: { jobId: id },
           opts: { jobId: id, removeOnComplete: true },
-          children: batchesOf(spec.inputs.length, batchSizeOf(spec.inputs.length)).map(([index, count]) => ({
+          children: batchesOf(spec.inputs.length, batchShards).map(([index, count]) => ({
             name: 'shard',
             queueName: 'shards',
             data: (count === 1 ? { jobId: id, index } : { jobId: id, index, count }) satisfies ShardJobData,

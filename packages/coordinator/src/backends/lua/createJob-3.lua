@@ -7,26 +7,29 @@
 
   ARGV[1] key prefix {P}     ARGV[2] job id        ARGV[3] createdAt (ms)
   ARGV[4] deadline (ms)      ARGV[5] stored spec (JSON)
-  ARGV[6] shard count N, then N pairs: input bytes, input sha256 (hex)
+  ARGV[6] shards per batch (BullMQ job) this coordinator would queue the job in
+  ARGV[7] shard count N, then N pairs: input bytes, input sha256 (hex)
 
-  Returns: {1, "queued"} when created, {0, <state>} when the job already existed.
+  Returns: {1, "queued", <shards per batch>} when created, {0, <state>, <shards per batch>} when the
+  job already existed. The batch size is the one stored with the job, so a submit retried on a
+  coordinator configured otherwise queues the same batches, never overlapping ones.
 ]]
-local existing = redis.call('HGET', KEYS[1], 'state')
-if existing then
-  return {0, existing}
+local existing = redis.call('HMGET', KEYS[1], 'state', 'batchShards')
+if existing[1] then
+  return {0, existing[1], tonumber(existing[2] or 1)}
 end
 local prefix, id, createdAt = ARGV[1], ARGV[2], ARGV[3]
-local total = tonumber(ARGV[6])
+local total = tonumber(ARGV[7])
 redis.call('HSET', KEYS[1], 'id', id, 'state', 'queued', 'createdAt', createdAt, 'updatedAt', createdAt,
-  'deadline', ARGV[4], 'spec', ARGV[5], 'total', total, 'accepted', 0, 'failed', 0)
+  'deadline', ARGV[4], 'spec', ARGV[5], 'total', total, 'accepted', 0, 'failed', 0, 'batchShards', ARGV[6])
 redis.call('ZADD', KEYS[2], createdAt, id)
 redis.call('ZADD', prefix .. ':jobs:state:queued', createdAt, id)
 redis.call('ZADD', KEYS[3], ARGV[4], id)
 for i = 0, total - 1 do
-  local input = ARGV[7 + 2 * i]
-  local sha = ARGV[8 + 2 * i]
+  local input = ARGV[8 + 2 * i]
+  local sha = ARGV[9 + 2 * i]
   redis.call('SET', prefix .. ':input:' .. id .. ':' .. i, input)
   redis.call('HSET', prefix .. ':shard:' .. id .. ':' .. i, 'state', 'pending', 'inputSha256', sha,
     'inputBytes', string.len(input), 'replicas', '[]', 'runs', 0)
 end
-return {1, 'queued'}
+return {1, 'queued', tonumber(ARGV[6])}
