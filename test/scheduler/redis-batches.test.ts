@@ -3,6 +3,7 @@
 import { redisBackend, type SchedulerBackend, type ShardWork } from '@quorate/coordinator'
 import { jobIdOf, parseJobSpec, toBase64 } from '@quorate/protocol'
 import { Queue } from 'bullmq'
+import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { dropNamespace, REDIS_URL } from '../helpers/cluster.ts'
 import { primesWasm } from '../helpers/primes.ts'
@@ -109,5 +110,19 @@ describe('redis backend: shard batches', () => {
       [4, 4],
       [8, 2],
     ])
+  })
+
+  it('loads its scripts again when Redis has lost them (a restart, SCRIPT FLUSH)', async () => {
+    const b = await start({ maxShards: 4, minBatches: 1 })
+    const redis = new Redis(REDIS_URL)
+    try {
+      await redis.script('FLUSH')
+    } finally {
+      redis.disconnect()
+    }
+    const id = await submit(b, 6)
+    const { shards } = await runAll(b, id, 8)
+    expect(shards).toEqual([0, 1, 2, 3, 4, 5])
+    expect((await b.job(id))?.state).toBe('completed')
   })
 })

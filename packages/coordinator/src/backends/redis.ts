@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { readFileSync } from 'node:fs'
 import {
@@ -70,6 +71,12 @@ interface ShardJobData {
 /** Lua scripts, named `<name>-<number of keys>`; `n` for a script that takes any number. */
 const SCRIPTS = ['createJob-3', 'startBatch-n', 'saveProgress-3', 'recordShard-4', 'endJob-3'] as const
 type ScriptName = (typeof SCRIPTS)[number]
+const SCRIPT_SOURCES = Object.fromEntries(
+  SCRIPTS.map((name) => {
+    const lua = readFileSync(new URL(`../../src/backends/lua/${name}.lua`, import.meta.url), 'utf8')
+    return [name, { lua, sha: createHash('sha1').update(lua).digest('hex') }]
+  }),
+) as Record<ScriptName, { lua: string; sha: string }>
 
 /** How long an announced provider stays online without a refresh. */
 const ONLINE_TTL_S = 15
@@ -137,8 +144,9 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
   }
 
   /**
-   * Run one of the scripts, defined on the connection as a command (EVALSHA,
-   * loaded on NOSCRIPT). `binary` replies come back as Buffers, bytes intact.
+   * Run one of the scripts by its SHA1, loading it when Redis does not have it (a restarted or
+   * flushed Redis). Not ioredis's defineCommand: on an auto-pipelined connection that sends the
+   * whole Lua source with every call. `binary` replies come back as Buffers, bytes intact.
    */
   const run = async (
     name: ScriptName,
@@ -146,10 +154,18 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     args: Array<string | number | Buffer>,
     binary = false,
   ): Promise<unknown> => {
-    const r = client() as unknown as ScriptCommands
-    const command = r[`${commandOf(name)}${binary ? 'Buffer' : ''}`]
-    if (command === undefined) throw new QuorateError(ErrorCode.INTERNAL, `Redis script ${name} is not defined`)
-    return name.endsWith('-n') ? command.call(r, keys.length, ...keys, ...args) : command.call(r, ...keys, ...args)
+    const r = client()
+    const { sha, lua } = SCRIPT_SOURCES[name]
+    // Not `call('evalsha', …)`: ioredis drops its command name when it auto-pipelines `call`.
+    const evalsha = binary ? (r as unknown as { evalshaBuffer: Redis['evalsha'] }).evalshaBuffer : r.evalsha
+    const call = () => evalsha.call(r, sha, keys.length, ...keys, ...args)
+    try {
+      return await call()
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err
+      await r.script('LOAD', lua)
+      return call()
+    }
   }
 
   const jobOf = (id: string, h: Record<string, string>): JobRecord => {
@@ -395,14 +411,9 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
       // Commands of one turn (a busy coordinator records and saves dozens of shards per turn) go out
       // as one write and are read by Redis in one go. Never on BullMQ's connections, which block.
       redis = connection({ enableAutoPipelining: true })
-      for (const name of SCRIPTS) {
-        const keys = name.split('-')[1]
-        redis.defineCommand(commandOf(name), {
-          ...(keys === 'n' ? {} : { numberOfKeys: Number(keys) }),
-          lua: readFileSync(new URL(`../../src/backends/lua/${name}.lua`, import.meta.url), 'utf8'),
-        })
-      }
       await assertNoEviction(redis)
+      const r = redis
+      await Promise.all(SCRIPTS.map((name) => r.script('LOAD', SCRIPT_SOURCES[name].lua)))
       subscriber = connection()
       await subscriber.subscribe(key('events'))
       subscriber.on('message', (_channel, message) => {
@@ -652,15 +663,6 @@ function batchesOf(shards: number, size: number): Array<[number, number]> {
   for (let index = 0; index < shards; index += size) batches.push([index, Math.min(size, shards - index)])
   return batches
 }
-
-/** The connection command a script is defined as: `recordShard-4` → `quorateRecordShard`. */
-function commandOf(name: ScriptName): string {
-  const base = name.split('-')[0] as string
-  return `quorate${base[0]?.toUpperCase()}${base.slice(1)}`
-}
-
-/** The scripts as ioredis defines them on a connection. */
-type ScriptCommands = Record<string, ((...args: Array<string | number | Buffer>) => Promise<unknown>) | undefined>
 
 /** Wait for `promises` to settle, or `ms`, whichever comes first. */
 async function settledWithin(promises: Array<Promise<unknown> | undefined>, ms: number): Promise<void> {
