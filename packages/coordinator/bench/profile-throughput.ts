@@ -82,7 +82,10 @@ if (process.env.LATENCY !== undefined) {
     if (list === undefined) stages.set(name, (list = []))
     list.push(performance.now() - t0)
   }
-  for (let i = 0; i < Number(process.env.LATENCY); i++) {
+  const samples = Number(process.env.LATENCY)
+  const cpu0 = process.cpuUsage()
+  const agents0 = agents.reduce((s, a) => s + ticks(a.pid as number), 0)
+  for (let i = 0; i < samples; i++) {
     const t = performance.now()
     const accepted = Promise.withResolvers<void>()
     const off = coordinator.jobs.subscribe((e) => {
@@ -95,6 +98,12 @@ if (process.env.LATENCY !== undefined) {
     totalMs.push(performance.now() - t)
     off()
   }
+  // The coordinator and this client share a thread, so their CPU per job bounds the latency.
+  const cpu = process.cpuUsage(cpu0)
+  const agentMs = agents.reduce((s, a) => s + ticks(a.pid as number), 0) - agents0
+  process.stderr.write(
+    `CPU µs per 1-shard job: coordinator + client ${((cpu.user + cpu.system) / samples).toFixed(0)}, agents ${((agentMs * 1000) / samples).toFixed(0)}\n`,
+  )
   const p50 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!.toFixed(2)
   process.stderr.write(`latency p50: submit ${p50(submitMs)} ms, submit→accepted (in-process) ${p50(totalMs)} ms\n`)
   for (const [name, list] of stages) process.stderr.write(`  ${name} at ${p50(list)} ms\n`)
