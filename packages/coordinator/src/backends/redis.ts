@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { readFileSync } from 'node:fs'
 import {
@@ -66,6 +66,12 @@ interface ShardJobData {
   jobId: string
   index: number
   count?: number
+}
+
+/** One PUBLISH on the events channel: a turn's events of one coordinator. */
+interface EventMessage {
+  from: string
+  events: JobEvent[]
 }
 
 /** Lua scripts, named `<name>-<number of keys>`; `n` for a script that takes any number. */
@@ -202,18 +208,24 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
 
   // Events of one turn go out as one PUBLISH of a JSON array: a busy coordinator emits
   // several per shard, and a round trip each was a large share of its Redis traffic.
+  // This coordinator's own listeners get its events at once, not a round trip later, except job:done:
+  // another coordinator may announce that, and through Redis it stays behind the job's last
+  // shard:accepted, which Redis relays in the order it was published.
+  const origin = randomUUID()
+  const deliveredAtOnce = (event: JobEvent) => event.type !== 'job:done'
   let outbox: JobEvent[] = []
   const flushEvents = () => {
     const batch = outbox
     outbox = []
     if (batch.length === 0 || redis === undefined) return
     client()
-      .publish(key('events'), JSON.stringify(batch))
+      .publish(key('events'), JSON.stringify({ from: origin, events: batch } satisfies EventMessage))
       .catch((err) => options.logger?.warn({ err: (err as Error).message }, 'could not publish job events'))
   }
   const publish = (event: JobEvent) => {
     if (outbox.length === 0) setImmediate(flushEvents)
     outbox.push(event)
+    if (deliveredAtOnce(event)) events.emit('event', event)
   }
 
   // Provider counters of one turn, written in one transaction.
@@ -417,8 +429,9 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
       subscriber = connection()
       await subscriber.subscribe(key('events'))
       subscriber.on('message', (_channel, message) => {
-        const parsed = JSON.parse(message) as JobEvent | JobEvent[]
-        for (const event of Array.isArray(parsed) ? parsed : [parsed]) {
+        const { from, events: published } = JSON.parse(message) as EventMessage
+        for (const event of published) {
+          if (from === origin && deliveredAtOnce(event)) continue
           if (event.type === 'job:done') abortJob(event.jobId, `job ${event.state}`)
           events.emit('event', event)
         }
@@ -446,7 +459,9 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
     async submit(id: string, spec: JobSpec, deadline: number): Promise<SubmitResult> {
       const r = client()
       const createdAt = now()
-      await r.set(key('module', spec.module.sha256), Buffer.from(spec.module.bytes), 'NX')
+      // Issued in the same turn as the job's script, so both leave in one write (auto-pipelining) and
+      // Redis stores the module first: a submit waits for one round trip, not two.
+      const storingModule = r.set(key('module', spec.module.sha256), Buffer.from(spec.module.bytes), 'NX')
       const args: Array<string | number | Buffer> = [
         prefix,
         id,
@@ -457,11 +472,10 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
         spec.inputs.length,
       ]
       for (const input of spec.inputs) args.push(Buffer.from(input), sha256Hex(input))
-      const [created, state, batchShards] = (await run(
-        'createJob-3',
-        [key('job', id), key('jobs', 'all'), key('jobs', 'deadline')],
-        args,
-      )) as [number, string, number]
+      const [, [created, state, batchShards]] = (await Promise.all([
+        storingModule,
+        run('createJob-3', [key('job', id), key('jobs', 'all'), key('jobs', 'deadline')], args),
+      ])) as [unknown, [number, string, number]]
       // Always (re)add the flow: BullMQ ignores ids it has, so a submit retried after a crash completes the job's queueing.
       if (created === 1 || !isTerminalJobState(state as JobState)) {
         await (flows as FlowProducer).add({

@@ -1,0 +1,65 @@
+// Job events on the Redis backend: every coordinator on a namespace hears every job's events once,
+// its own at once and the others' through Redis, and job:done comes after the job's last shard.
+import { redisBackend, type SchedulerBackend } from '@quorate/coordinator'
+import { type JobEvent, jobIdOf, parseJobSpec, toBase64 } from '@quorate/protocol'
+import { afterEach, describe, expect, it } from 'vitest'
+import { dropNamespace, REDIS_URL } from '../helpers/cluster.ts'
+import { primesWasm } from '../helpers/primes.ts'
+
+const wasm = await primesWasm()
+
+describe('redis backend: job events', () => {
+  const backends: SchedulerBackend[] = []
+  const namespace = `quorate-test-${Math.random().toString(36).slice(2, 10)}`
+  afterEach(async () => {
+    for (const b of backends.splice(0)) await b.stop()
+    await dropNamespace(namespace)
+  })
+
+  it('reaches the coordinator that ran the shards and another one, each event once, job:done last', async () => {
+    const [runner, other] = [0, 1].map(() => redisBackend({ url: REDIS_URL, namespace })) as [
+      SchedulerBackend,
+      SchedulerBackend,
+    ]
+    backends.push(runner, other)
+    await Promise.all([runner.start(), other.start()])
+    const heard = { runner: [] as JobEvent[], other: [] as JobEvent[] }
+    const done = (list: JobEvent[]) =>
+      new Promise<void>((resolve) => {
+        const b = list === heard.runner ? runner : other
+        b.subscribe((event) => {
+          list.push(event)
+          if (event.type === 'job:done') resolve()
+        })
+      })
+    const bothDone = Promise.all([done(heard.runner), done(heard.other)])
+    const spec = parseJobSpec({
+      module: { wasm: toBase64(wasm) },
+      inputs: ['0', '1', '2'].map((s) => toBase64(new TextEncoder().encode(s))),
+      redundancy: 1,
+    })
+    const id = jobIdOf(spec)
+    runner.consume(
+      async () => ({
+        state: 'accepted',
+        replicas: [],
+        digest: 'd'.repeat(64),
+        outcome: 'ok',
+        majority: ['p'],
+        minority: [],
+      }),
+      () => 8,
+    )
+    await runner.submit(id, spec, Date.now() + 60_000)
+    await bothDone
+    // A moment for any duplicate still on its way through Redis.
+    await new Promise((r) => setTimeout(r, 200))
+    for (const list of [heard.runner, heard.other]) {
+      const types = list.filter((e) => e.jobId === id).map((e) => e.type)
+      expect(types.filter((t) => t === 'job:queued')).toHaveLength(1)
+      expect(types.filter((t) => t === 'shard:accepted')).toHaveLength(3)
+      expect(types.filter((t) => t === 'job:done')).toHaveLength(1)
+      expect(types.at(-1)).toBe('job:done')
+    }
+  })
+})
