@@ -53,7 +53,7 @@ export interface RedisBackendOptions {
    * How a job's shards are grouped into BullMQ jobs. Each batch is consecutive shards held, leased and
    * failed over together, so BullMQ's per-job work is paid once per batch rather than once per shard; a
    * job is cut into at least `minBatches` batches when it has that many shards, so several coordinators
-   * still share it. Coordinators on one namespace should agree on these.
+   * still share it. A job keeps the batch size it was created with, whichever coordinator queues it again.
    * @defaultValue `{ maxShards: 16, minBatches: 64 }`: jobs under 128 shards go one shard per BullMQ job
    */
   batching?: { maxShards?: number; minBatches?: number }
