@@ -2,6 +2,7 @@
 // its own at once and the others' through Redis, and job:done comes after the job's last shard.
 import { redisBackend, type SchedulerBackend } from '@quorate/coordinator'
 import { type JobEvent, jobIdOf, parseJobSpec, toBase64 } from '@quorate/protocol'
+import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { dropNamespace, REDIS_URL } from '../helpers/cluster.ts'
 import { primesWasm } from '../helpers/primes.ts'
@@ -61,5 +62,33 @@ describe('redis backend: job events', () => {
       expect(types.filter((t) => t === 'job:done')).toHaveLength(1)
       expect(types.at(-1)).toBe('job:done')
     }
+  })
+
+  it('takes a bare array of events (a coordinator before this format) and drops garbage without throwing', async () => {
+    const listener = redisBackend({ url: REDIS_URL, namespace })
+    backends.push(listener)
+    await listener.start()
+    const heard: JobEvent[] = []
+    const arrived = new Promise<void>((resolve) =>
+      listener.subscribe((event) => {
+        heard.push(event)
+        if (event.jobId === 'after') resolve()
+      }),
+    )
+    const redis = new Redis(REDIS_URL)
+    try {
+      const channel = `{${namespace}}:events`
+      await redis.publish(channel, 'not json')
+      await redis.publish(channel, JSON.stringify({ from: 7 }))
+      await redis.publish(channel, JSON.stringify([{ type: 'job:queued', at: 1, jobId: 'old-format' }]))
+      await redis.publish(
+        channel,
+        JSON.stringify({ from: 'elsewhere', events: [{ type: 'job:queued', at: 2, jobId: 'after' }] }),
+      )
+      await arrived
+    } finally {
+      redis.disconnect()
+    }
+    expect(heard.map((e) => e.jobId)).toEqual(['old-format', 'after'])
   })
 })

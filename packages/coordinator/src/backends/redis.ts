@@ -429,7 +429,7 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
       subscriber = connection()
       await subscriber.subscribe(key('events'))
       subscriber.on('message', (_channel, message) => {
-        const { from, events: published } = JSON.parse(message) as EventMessage
+        const { from, events: published } = eventMessageOf(message)
         for (const event of published) {
           if (from === origin && deliveredAtOnce(event)) continue
           if (event.type === 'job:done') abortJob(event.jobId, `job ${event.state}`)
@@ -676,6 +676,20 @@ function batchesOf(shards: number, size: number): Array<[number, number]> {
   const batches: Array<[number, number]> = []
   for (let index = 0; index < shards; index += size) batches.push([index, Math.min(size, shards - index)])
   return batches
+}
+
+/**
+ * Read one message of the events channel. A bare array is what coordinators before `from` sent, so
+ * a rolling upgrade keeps its events; anything else is dropped, never thrown in the subscriber.
+ */
+function eventMessageOf(message: string): EventMessage {
+  try {
+    const parsed = JSON.parse(message) as unknown
+    if (Array.isArray(parsed)) return { from: '', events: parsed as JobEvent[] }
+    const candidate = parsed as Partial<EventMessage> | null
+    if (typeof candidate?.from === 'string' && Array.isArray(candidate.events)) return candidate as EventMessage
+  } catch {}
+  return { from: '', events: [] }
 }
 
 /** Wait for `promises` to settle, or `ms`, whichever comes first. */
