@@ -45,3 +45,11 @@ export const STACK_FRAME_BASE_BYTES = 96
  * more than this, every function is charged instead.
  */
 export const NONRECURSIVE_STACK_BYTES = 4 * 1024 * 1024
+
+/**
+ * States of a task's slot, shared by the pool and the thread. Both leave WAITING only by
+ * compare-and-exchange, so a task is either cancelled before it starts or started, never both.
+ */
+export const SLOT_WAITING = 0
+export const SLOT_CANCELLED = 1
+export const SLOT_STARTED = 2

@@ -8,9 +8,10 @@
  * do not each pay for a hand-off that costs more than they do. Each thread is
  * given PIPELINE_DEPTH batches at a time, so it starts the next one the
  * moment it finishes one, without waiting for this thread to be scheduled.
- * A thread writes when it starts a task into a shared array, so the
- * wall-clock timeout still counts from the start of that task, a task that
- * has not started can be cancelled without terminating the thread, and when
+ * A thread claims each task in a shared array as it starts it and writes
+ * when, so the wall-clock timeout still counts from the start of that task,
+ * a task that has not started can be cancelled without terminating the
+ * thread (the claim and the cancel race in one atomic step), and when
  * a thread is terminated under one task, the others of its batches run again
  * on another thread.
  */
@@ -34,6 +35,9 @@ import {
   MODULE_CACHE_SIZE,
   PIPELINE_DEPTH,
   QUEUE_PER_THREAD,
+  SLOT_CANCELLED,
+  SLOT_STARTED,
+  SLOT_WAITING,
   THREAD_STACK_MB,
 } from './constants.ts'
 import { memoryFor } from './prepare.ts'
@@ -128,12 +132,12 @@ interface Entry {
   settled?: boolean
 }
 
-/** What the threads share with the pool: per slot, when the task started and whether it was cancelled. */
+/** What the threads share with the pool: per slot, whether the task started or was cancelled, and when it started. */
 export interface SharedSlots {
   /** `performance.timeOrigin + performance.now()` when the thread started the slot's task; 0 before. */
   starts: Float64Array
-  /** 1 when the task was cancelled before it started: the thread skips it. */
-  cancels: Int32Array
+  /** SLOT_WAITING, then SLOT_STARTED (the thread took it) or SLOT_CANCELLED (the thread skips it). */
+  states: Int32Array
 }
 
 const now = () => performance.timeOrigin + performance.now()
@@ -189,7 +193,7 @@ class Pool implements RuntimePool {
     const slots = threads * PIPELINE_DEPTH * MAX_BATCH
     this.#shared = {
       starts: new Float64Array(new SharedArrayBuffer(slots * 8)),
-      cancels: new Int32Array(new SharedArrayBuffer(slots * 4)),
+      states: new Int32Array(new SharedArrayBuffer(slots * 4)),
     }
     this.#freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i)
     this.#piscina = new Piscina({
@@ -340,7 +344,7 @@ class Pool implements RuntimePool {
   async #execute(jobs: Job[], release: () => void): Promise<Job[]> {
     const compiled = await Promise.all(jobs.map((job) => job.compiled))
     const entries: Entry[] = []
-    const { starts, cancels } = this.#shared
+    const { starts, states } = this.#shared
     for (const [i, job] of jobs.entries()) {
       const { task, signal } = job
       const module = compiled[i] as Compiled | { crashed: string }
@@ -365,7 +369,7 @@ class Pool implements RuntimePool {
       } else if (memory !== undefined) {
         const slot = this.#freeSlots.pop() as number
         starts[slot] = 0
-        Atomics.store(cancels, slot, 0)
+        Atomics.store(states, slot, SLOT_WAITING)
         const request: RunRequest = {
           slot,
           module: module.module,
@@ -386,7 +390,7 @@ class Pool implements RuntimePool {
     const current = (): Entry | undefined => {
       for (let i = entries.length - 1; i >= 0; i--) {
         const entry = entries[i] as Entry
-        if (!entry.settled && starts[entry.slot] !== 0) return entry
+        if (!entry.settled && Atomics.load(states, entry.slot) === SLOT_STARTED) return entry
       }
       return undefined
     }
@@ -398,7 +402,8 @@ class Pool implements RuntimePool {
       const entry = current()
       let wait = Math.min(...entries.map((e) => e.request.limits.timeoutMs))
       if (entry !== undefined) {
-        const left = (starts[entry.slot] as number) + entry.request.limits.timeoutMs - now()
+        // Started a moment ago if the thread has taken the task but not yet written when.
+        const left = ((starts[entry.slot] as number) || now()) + entry.request.limits.timeoutMs - now()
         if (left <= 0) {
           timedOut = entry
           controller.abort()
@@ -414,12 +419,13 @@ class Pool implements RuntimePool {
       if (signal === undefined) return undefined
       const onAbort = () => {
         if (entry.settled) return
-        if (current() === entry) {
+        // Not started: the thread will skip it and go on.
+        const cancelled = Atomics.compareExchange(states, entry.slot, SLOT_WAITING, SLOT_CANCELLED) === SLOT_WAITING
+        if (!cancelled && current() === entry) {
           controller.abort()
           return
         }
-        // Not started (the thread will skip it), or finished but not yet reported: the thread goes on.
-        Atomics.store(cancels, entry.slot, 1)
+        // Cancelled, or finished but not yet reported: the thread goes on.
         entry.settled = true
         release()
         entry.job.reject(new TaskAbortedError(signal.reason))

@@ -5,7 +5,7 @@
  */
 import { outcomeDigest, type TaskOutcome, type TrapKind } from '@quorate/protocol'
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina'
-import { FUEL_EXPORT, HOST_MODULE, STACK_EXPORT, START_EXPORT } from './constants.ts'
+import { FUEL_EXPORT, HOST_MODULE, SLOT_STARTED, SLOT_WAITING, STACK_EXPORT, START_EXPORT } from './constants.ts'
 import type { SharedSlots } from './pool.ts'
 import { INVALID_WASM, prepareModule } from './prepare.ts'
 import type { Compiled, RunRequest, RunResponse } from './types.ts'
@@ -42,8 +42,9 @@ export default function runBatch(requests: RunRequest[]): RunResponse[] {
 }
 
 function runTask(request: RunRequest): RunResponse {
-  // Cancelled while it waited behind another task on this thread: the pool no longer wants it.
-  if (Atomics.load(shared.cancels, request.slot) === 1) {
+  // Cancelled while it waited behind another task on this thread: the pool no longer wants it. Claimed in
+  // one step, so the pool cannot cancel it in between and then lose track of a task that runs anyway.
+  if (Atomics.compareExchange(shared.states, request.slot, SLOT_WAITING, SLOT_STARTED) !== SLOT_WAITING) {
     return {
       outcome: { kind: 'crashed', message: 'cancelled' },
       digest: null,
