@@ -24,16 +24,19 @@ describe('redis backend: job events', () => {
     ]
     backends.push(runner, other)
     await Promise.all([runner.start(), other.start()])
-    const heard = { runner: [] as JobEvent[], other: [] as JobEvent[] }
-    const done = (list: JobEvent[]) =>
-      new Promise<void>((resolve) => {
-        const b = list === heard.runner ? runner : other
+    /** Every event `b` hears, and when it has heard a job:done. */
+    const listen = (b: SchedulerBackend) => {
+      const heard: JobEvent[] = []
+      const done = new Promise<void>((resolve) =>
         b.subscribe((event) => {
-          list.push(event)
+          heard.push(event)
           if (event.type === 'job:done') resolve()
-        })
-      })
-    const bothDone = Promise.all([done(heard.runner), done(heard.other)])
+        }),
+      )
+      return { heard, done }
+    }
+    const [onRunner, onOther] = [listen(runner), listen(other)]
+    const bothDone = Promise.all([onRunner.done, onOther.done])
     const spec = parseJobSpec({
       module: { wasm: toBase64(wasm) },
       inputs: ['0', '1', '2'].map((s) => toBase64(new TextEncoder().encode(s))),
@@ -55,7 +58,7 @@ describe('redis backend: job events', () => {
     await bothDone
     // A moment for any duplicate still on its way through Redis.
     await new Promise((r) => setTimeout(r, 200))
-    for (const list of [heard.runner, heard.other]) {
+    for (const list of [onRunner.heard, onOther.heard]) {
       const types = list.filter((e) => e.jobId === id).map((e) => e.type)
       expect(types.filter((t) => t === 'job:queued')).toHaveLength(1)
       expect(types.filter((t) => t === 'shard:accepted')).toHaveLength(3)

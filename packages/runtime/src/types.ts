@@ -3,7 +3,7 @@ import type { TaskLimits, TaskOutcome } from '@quorate/protocol'
 
 /** One task, as posted to a thread. The compiled module is shared, not copied. */
 export interface RunRequest {
-  /** Index into the pool's shared start and cancel arrays. */
+  /** Index into the pool's shared slot states and start times. */
   slot: number
   module: WebAssembly.Module
   /** Whether the module exports START_EXPORT (its former start function). */

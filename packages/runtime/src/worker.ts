@@ -28,7 +28,7 @@ const shared = workerData as SharedSlots
 
 /**
  * Run a batch of tasks in order, each in a fresh instance. One message each way carries the whole batch;
- * the pool tracks each task through the shared start and cancel arrays.
+ * the pool tracks each task through the shared slot states and start times.
  */
 export default function runBatch(requests: RunRequest[]): RunResponse[] {
   const responses = requests.map(runTask)
