@@ -30,3 +30,4 @@ export {
 } from './jobspec.ts'
 export * from './messages.ts'
 export * from './outcome.ts'
+export { fieldError, WireFields } from './wire-fields.ts'
