@@ -34,7 +34,7 @@ const assign = (i: number, ms: number): AssignMessage => ({
   jobId: 'j'.repeat(64),
   shardIndex: i,
   attempt: 1,
-  moduleSha256: 'm'.repeat(64),
+  moduleSha256: 'a'.repeat(64),
   args: [],
   env: {},
   limits: { fuel: 1000, memoryMiB: 16, timeoutMs: 10_000, outputBytes: 1024, stderrBytes: 1024 },
@@ -62,7 +62,7 @@ async function connect(resultLingerMs: number) {
     ch.onMessage((m) => {
       if (m.type !== 'hello') return
       ch.send({ type: 'welcome', protocolVersion: 1, heartbeatMs: 60_000 })
-      ch.send({ type: 'module', sha256: 'm'.repeat(64), bytes: new Uint8Array([0]) })
+      ch.send({ type: 'module', sha256: 'a'.repeat(64), bytes: new Uint8Array([0]) })
       channel.resolve(ch)
     })
   })

@@ -59,6 +59,10 @@ export interface CoordinatorOptions {
   placementTimeoutMs?: number
   /** Raise for devnets where many agents dial from one host. @defaultValue 1000 */
   inboundConnectionThreshold?: number
+  /** A task stream that has not said hello within this long is closed, with its connection. @defaultValue 10000 */
+  helloTimeoutMs?: number
+  /** Bytes buffered from all peers not yet welcomed, together. @defaultValue 8 MiB */
+  unwelcomedBudgetBytes?: number
   /**
    * Refuse modules at submission for a reason. @defaultValue the runtime's own
    * static check (format, imports, memory against the job's limits)
@@ -136,6 +140,8 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     {
       heartbeatMs,
       missedHeartbeats: COORDINATOR_DEFAULTS.missedHeartbeats,
+      ...(options.helloTimeoutMs === undefined ? {} : { helloTimeoutMs: options.helloTimeoutMs }),
+      ...(options.unwelcomedBudgetBytes === undefined ? {} : { unwelcomedBudgetBytes: options.unwelcomedBudgetBytes }),
       ...(chain === undefined
         ? {}
         : {
@@ -323,6 +329,8 @@ function validate(options: CoordinatorOptions): void {
     ['maxAttemptsPerSlot', options.maxAttemptsPerSlot, 1],
     ['shardLeaseMs', options.shardLeaseMs, 1000],
     ['placementTimeoutMs', options.placementTimeoutMs, 100],
+    ['helloTimeoutMs', options.helloTimeoutMs, 100],
+    ['unwelcomedBudgetBytes', options.unwelcomedBudgetBytes, 64 * 1024],
   ]
   for (const [name, value, min] of ints) {
     if (value !== undefined && (!Number.isInteger(value) || value < min)) {
