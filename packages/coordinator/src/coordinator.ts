@@ -11,6 +11,7 @@ import { embeddedBackend } from './backends/embedded.ts'
 import { type RedisBackendOptions, redisBackend } from './backends/redis.ts'
 import { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
+import { ControlAuth } from './control-auth.ts'
 import { Executor, type ShardProgress } from './executor.ts'
 import { createHttpApi } from './http.ts'
 import { createMetrics } from './metrics.ts'
@@ -63,6 +64,12 @@ export interface CoordinatorOptions {
   helloTimeoutMs?: number
   /** Bytes buffered from all peers not yet welcomed, together. @defaultValue 8 MiB */
   unwelcomedBudgetBytes?: number
+  /**
+   * The operator token (at least 16 characters): `Authorization: Bearer <token>`
+   * may cancel any job, including those that name no owner key.
+   * @defaultValue none: only owners, by signature, may cancel
+   */
+  operatorToken?: string
   /**
    * Refuse modules at submission for a reason. @defaultValue the runtime's own
    * static check (format, imports, memory against the job's limits)
@@ -134,6 +141,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           { ...options.chain, dataDir: options.dataDir },
         )
   const jobs = new JobService({ backend, executor, chain })
+  const control = new ControlAuth(options.operatorToken === undefined ? {} : { operatorToken: options.operatorToken })
   const metrics = createMetrics(executor)
   const hub = new AgentHub(
     { executor, logger: logger.child({ component: 'agent-hub' }) },
@@ -266,6 +274,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       }
       httpOptions.inspectModule = options.inspectModule ?? runtimeCheck
       if (options.explorerDir !== undefined) httpOptions.explorerDir = options.explorerDir
+      httpOptions.control = control
       // Request lines at info level would drown everything else; the API logs warnings and errors.
       http = createHttpApi(
         { jobs, metrics, logger: logger.child({ component: 'http' }, { level: 'warn' }) },

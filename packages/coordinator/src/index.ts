@@ -25,6 +25,7 @@ export { type EmbeddedBackendOptions, embeddedBackend } from './backends/embedde
 export { type RedisBackendOptions, redisBackend } from './backends/redis.ts'
 export { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 export { COORDINATOR_DEFAULTS } from './constants.ts'
+export { ControlAuth, type ControlAuthOptions, type ControlPrincipal } from './control-auth.ts'
 export { COORDINATOR_VERSION, type Coordinator, type CoordinatorOptions, createCoordinator } from './coordinator.ts'
 export { type AgentLink, Executor, type ExecutorEvents, type ExecutorOptions, type ShardProgress } from './executor.ts'
 export { JobService } from './service.ts'

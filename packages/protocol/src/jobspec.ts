@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { fromBase64, sha256Hex } from './bytes.ts'
+import { OWNER_KEY_PATTERN } from './control.ts'
 import { InvalidJobSpecError, type SpecIssue } from './errors.ts'
 
 /** Defaults applied to a job spec's optional fields. */
@@ -80,6 +81,10 @@ export const jobSpecJsonSchema = z.strictObject({
       { error: 'must be an object with an "escrowJobId" field' },
     )
     .optional(),
+  owner: z
+    .string({ error: 'must be a string' })
+    .regex(OWNER_KEY_PATTERN, 'must be "ed25519:" followed by the 64 hex digits of an Ed25519 public key')
+    .optional(),
   deadline: z
     .union([z.number().int().positive(), z.iso.datetime({ offset: true })], {
       error: 'must be a Unix time in milliseconds or an ISO-8601 date-time',
@@ -122,6 +127,13 @@ export interface JobSpec {
    * Not part of the job id.
    */
   payment?: JobPayment
+  /**
+   * The owner's public key (`ed25519:<hex>`): only a request signed with it
+   * (or the operator token) may cancel the job. Part of the job id, so two
+   * owners submitting the same content get two jobs, and neither can cancel
+   * the other's. Without it, only the operator can cancel the job.
+   */
+  owner?: string
 }
 
 /** The on-chain funding a job names. */
@@ -203,6 +215,7 @@ export function parseJobSpec(input: unknown): JobSpec {
   if (json.name !== undefined) spec.name = json.name
   if (deadline !== undefined) spec.deadline = deadline
   if (json.payment !== undefined) spec.payment = { escrowJobId: json.payment.escrowJobId.toLowerCase() }
+  if (json.owner !== undefined) spec.owner = json.owner
   return spec
 }
 
@@ -229,6 +242,8 @@ export function jobIdOf(spec: JobSpec): string {
       spec.limits.stderrBytes,
       spec.limits.fuel,
     ],
+    // Only when present, so the ids of jobs without an owner stay what they were.
+    ...(spec.owner === undefined ? {} : { owner: spec.owner }),
   })
   return sha256Hex(canonical)
 }

@@ -83,4 +83,14 @@ describe('jobIdOf', () => {
     expect(jobIdOf(parseJobSpec(spec({ args: ['--fast'] })))).not.toBe(a)
     expect(jobIdOf(parseJobSpec(spec({ redundancy: 5 })))).not.toBe(a)
   })
+
+  it('binds the owner key: two owners of the same content get two jobs; a malformed key is refused', () => {
+    const a = jobIdOf(parseJobSpec(spec()))
+    const alice = jobIdOf(parseJobSpec(spec({ owner: `ed25519:${'a1'.repeat(32)}` })))
+    const bob = jobIdOf(parseJobSpec(spec({ owner: `ed25519:${'b2'.repeat(32)}` })))
+    expect(new Set([a, alice, bob]).size).toBe(3)
+    expect(() => parseJobSpec(spec({ owner: 'a1'.repeat(32) }))).toThrow(
+      /owner: must be "ed25519:" followed by the 64 hex digits of an Ed25519 public key/,
+    )
+  })
 })
