@@ -46,6 +46,7 @@ const VIOLATIONS: ReadonlySet<string> = new Set([
 /** The stream surface the hub needs: a libp2p stream, or an in-memory one in tests. */
 export interface HubConnection {
   remotePeer: { toString(): string }
+  close(options?: { signal?: AbortSignal }): Promise<void>
   abort(err: Error): void
 }
 
@@ -177,7 +178,10 @@ export class AgentHub {
       this.#unwelcomed--
       helloDeadline.cancel()
     }
+    let violated = false
     const violation = (err: QuorateError) => {
+      if (violated) return
+      violated = true
       leaveStrangers()
       this.#log.warn(
         { peerId, code: err.code, welcomed: session !== undefined },
@@ -186,8 +190,10 @@ export class AgentHub {
       if (!channel.closed) {
         channel.send({ type: 'error', error: errorToWire(err) })
         channel.flush()
+        channel.stream.abort(err)
       }
-      connection.abort(err)
+      // A graceful close lets the error frame out first; a peer that stalls it is cut off.
+      connection.close({ signal: AbortSignal.timeout(1000) }).catch(() => connection.abort(err))
     }
     const helloTimeoutMs = this.#options.helloTimeoutMs ?? COORDINATOR_DEFAULTS.helloTimeoutMs
     const helloDeadline = this.#clock.setTimeout(() => {

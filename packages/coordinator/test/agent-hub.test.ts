@@ -4,7 +4,6 @@ import {
   type AgentMessage,
   encodeMessage,
   FrameDecoder,
-  isQuorateError,
   OUTCOME_KINDS,
   type ResultMessage,
 } from '@quorate/protocol'
@@ -51,27 +50,36 @@ function recordingExecutor() {
 }
 
 interface Peer {
+  id: string
   send(bytes: Uint8Array): void
-  /** Why the hub disconnected this peer, once it has. */
-  aborted: Error | undefined
+  /** Set once the hub has disconnected this peer (closed or aborted its connection). */
+  aborted: true | undefined
   received: AgentMessage[] | unknown[]
 }
+
+/** Warnings the hub logged, parsed: a disconnect's reason and code are read from here, as an operator would. */
+const logs: Array<{ peerId?: string; code?: string; msg: string }> = []
+const logger = pino({ level: 'warn' }, { write: (line: string) => logs.push(JSON.parse(line)) })
 
 let peers = 0
 async function connect(hub: AgentHub): Promise<Peer> {
   const [outbound, inbound] = await streamPair()
-  const peer: Peer = { send: (b) => outbound.send(b), aborted: undefined, received: [] }
+  const peer: Peer = { id: `peer-${++peers}`, send: (b) => outbound.send(b), aborted: undefined, received: [] }
   const decoder = new FrameDecoder()
   outbound.addEventListener('message', (evt) => {
     const data = evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()
     for (const body of decoder.push(data)) (peer.received as unknown[]).push(body)
   })
   const connection = {
-    remotePeer: { toString: () => `peer-${++peers}` },
+    remotePeer: { toString: () => peer.id },
     abort(err: Error) {
-      peer.aborted ??= err
+      peer.aborted = true
       inbound.abort(err)
       outbound.abort(err)
+    },
+    async close() {
+      peer.aborted = true
+      outbound.abort(new Error('closed'))
     },
   }
   hub.accept(inbound as Stream, connection)
@@ -101,13 +109,16 @@ function header(tag: number, json: unknown, payload = new Uint8Array(0)): Uint8A
 const hello = encodeMessage({ type: 'hello', protocolVersion: 1, capacity: 2, agentVersion: 'test' })
 /** Wait on a condition, polled often: in-memory streams answer within a millisecond or two. */
 const until = (check: () => boolean) => vi.waitUntil(check, { interval: 1, timeout: 10_000 })
-const codeOf = (err: Error | undefined) => (isQuorateError(err) ? err.code : err?.message)
+/** The code the hub logged when it disconnected `peer`. */
+const codeOf = (peer: Peer) => logs.find((l) => l.peerId === peer.id && l.code !== undefined)?.code
+const reasonOf = (peer: Peer) =>
+  logs.find((l) => l.peerId === peer.id && l.code !== undefined)?.msg.replace('disconnecting peer for a protocol violation: ', '')
 
 function hub(options: Partial<ConstructorParameters<typeof AgentHub>[1]> = {}) {
   const { clock, advance } = manualClock()
   const { executor, calls } = recordingExecutor()
   const agentHub = new AgentHub(
-    { executor, logger: pino({ level: 'silent' }), clock },
+    { executor, logger, clock },
     { heartbeatMs: 1000, missedHeartbeats: 4, helloTimeoutMs: 5000, ...options },
   )
   return { hub: agentHub, advance, calls }
@@ -124,8 +135,8 @@ describe('AgentHub: strangers', () => {
     h.advance(4999)
     expect(silent.aborted).toBeUndefined()
     h.advance(1)
-    expect(codeOf(silent.aborted)).toBe('TIMEOUT')
-    expect(silent.aborted?.message).toBe('no hello within 5000 ms')
+    expect(codeOf(silent)).toBe('TIMEOUT')
+    expect(reasonOf(silent)).toBe('no hello within 5000 ms')
     expect(polite.aborted).toBeUndefined()
     expect(h.hub.unwelcomedStreams).toBe(0)
   })
@@ -135,7 +146,7 @@ describe('AgentHub: strangers', () => {
     const bomb = await connect(h.hub)
     bomb.send(new Uint8Array([0x80, 0x80, 0x80, 0x20, 1, 2, 3]))
     await until(() => bomb.aborted !== undefined)
-    expect(codeOf(bomb.aborted)).toBe('FRAME_TOO_LARGE')
+    expect(codeOf(bomb)).toBe('FRAME_TOO_LARGE')
     expect(h.hub.unwelcomedBytes).toBe(0)
     expect(h.calls.added).toHaveLength(0)
   })
@@ -146,7 +157,7 @@ describe('AgentHub: strangers', () => {
     // Each announces a 4000-byte frame and sends 3000 bytes of it: 40 × 3000 > 64 KiB.
     for (const s of strangers) s.send(new Uint8Array([0xa0, 0x1f, ...new Uint8Array(3000)]))
     await until(() => strangers.filter((s) => s.aborted !== undefined).length >= 10)
-    expect(strangers.filter((s) => codeOf(s.aborted) === 'PEER_LIMIT').length).toBeGreaterThan(0)
+    expect(strangers.filter((s) => codeOf(s) === 'PEER_LIMIT').length).toBeGreaterThan(0)
     expect(h.hub.unwelcomedBytes).toBeLessThanOrEqual(64 * 1024)
   })
 
@@ -155,8 +166,8 @@ describe('AgentHub: strangers', () => {
     const peer = await connect(h.hub)
     peer.send(header(0, { protocolVersion: 1, capacity: 1e19, agentVersion: 'x' }))
     await until(() => peer.aborted !== undefined)
-    expect(codeOf(peer.aborted)).toBe('MALFORMED_MESSAGE')
-    expect(peer.aborted?.message).toMatch(/hello\.capacity must be an integer from 1 to 1024/)
+    expect(codeOf(peer)).toBe('MALFORMED_MESSAGE')
+    expect(reasonOf(peer)).toMatch(/hello\.capacity must be an integer from 1 to 1024/)
     expect(h.calls.added).toHaveLength(0)
   })
 })
@@ -207,7 +218,7 @@ describe('AgentHub fuzz (seeded)', () => {
       peer.send(header(5, json))
       await until(() => peer.aborted !== undefined || h.calls.results.length > before)
       if (peer.aborted !== undefined) {
-        expect(violations).toContain(codeOf(peer.aborted))
+        expect(violations).toContain(codeOf(peer))
         expect(h.calls.results.length).toBe(before)
         refused++
       } else {
@@ -226,7 +237,7 @@ describe('AgentHub fuzz (seeded)', () => {
       peer.send(new Uint8Array(1 + rng.int(200)).map(() => rng.int(256)))
       h.advance(5000)
       await until(() => peer.aborted !== undefined)
-      expect([...violations, 'TIMEOUT']).toContain(codeOf(peer.aborted))
+      expect([...violations, 'TIMEOUT']).toContain(codeOf(peer))
       expect(h.calls.added.length).toBe(before)
     }
     expect(h.hub.unwelcomedStreams).toBe(0)
