@@ -103,7 +103,17 @@ export class Scene {
     const p = this.track(
       spawnQuorate(
         name,
-        ['agent', 'start', '--coordinator', coordinator, '--data-dir', join(this.dir, name), '--threads', '1', '--json-ready'],
+        [
+          'agent',
+          'start',
+          '--coordinator',
+          coordinator,
+          '--data-dir',
+          join(this.dir, name),
+          '--threads',
+          '1',
+          '--json-ready',
+        ],
         join(this.dir, `${name}.log`),
       ),
     )

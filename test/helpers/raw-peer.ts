@@ -79,7 +79,11 @@ async function openTaskStream(n: Libp2p, coordinator: string) {
   })
   stream.addEventListener('close', (evt) => closed.resolve(evt.error?.message ?? 'closed'))
   stream.addEventListener('remoteCloseWrite', () => closed.resolve('remote closed'))
-  return { stream, closed: closed.promise, onFrame: (f: (m: ReturnType<typeof decodeMessage>) => void) => frames.push(f) }
+  return {
+    stream,
+    closed: closed.promise,
+    onFrame: (f: (m: ReturnType<typeof decodeMessage>) => void) => frames.push(f),
+  }
 }
 
 async function helloMode(config: RawPeerConfig): Promise<void> {
