@@ -1,12 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { streamPair } from '@libp2p/utils'
-import {
-  type AgentMessage,
-  encodeMessage,
-  FrameDecoder,
-  OUTCOME_KINDS,
-  type ResultMessage,
-} from '@quorate/protocol'
+import { type AgentMessage, encodeMessage, FrameDecoder, OUTCOME_KINDS, type ResultMessage } from '@quorate/protocol'
 import { pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
 import { AgentHub, type HubClock } from '../src/agent-hub.ts'
@@ -112,7 +106,9 @@ const until = (check: () => boolean) => vi.waitUntil(check, { interval: 1, timeo
 /** The code the hub logged when it disconnected `peer`. */
 const codeOf = (peer: Peer) => logs.find((l) => l.peerId === peer.id && l.code !== undefined)?.code
 const reasonOf = (peer: Peer) =>
-  logs.find((l) => l.peerId === peer.id && l.code !== undefined)?.msg.replace('disconnecting peer for a protocol violation: ', '')
+  logs
+    .find((l) => l.peerId === peer.id && l.code !== undefined)
+    ?.msg.replace('disconnecting peer for a protocol violation: ', '')
 
 function hub(options: Partial<ConstructorParameters<typeof AgentHub>[1]> = {}) {
   const { clock, advance } = manualClock()
