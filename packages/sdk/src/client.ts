@@ -22,7 +22,7 @@ import {
 import { CoordinatorUnreachableError } from './errors.ts'
 import { JobHandle, type JobHandleOptions } from './job-handle.ts'
 import { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
-import { generateOwnerKey, type OwnerKey } from './owner-key.ts'
+import { deriveOwnerKey, generateOwnerKey, type OwnerKey } from './owner-key.ts'
 import { type JobFunding, Payer, type PaymentEstimate, validateWallet, type WalletOptions } from './payment.ts'
 
 /** Where the SDK reads the Registry to check paid jobs' result signatures itself. */
@@ -88,7 +88,10 @@ export interface ClientOptions {
    * The key that owns the jobs this client submits: each spec names its
    * public key, and `cancelJob` signs with it. Keep it (see
    * {@link OwnerKey.toPem}) to cancel the jobs again from another process.
-   * @defaultValue a new key per client ({@link generateOwnerKey})
+   * A spec that names its own `owner`, or carries a `payment` you funded
+   * by its hash, is sent as it is.
+   * @defaultValue derived from `wallet.privateKey` when there is one
+   * ({@link deriveOwnerKey}), else a new key per client ({@link generateOwnerKey})
    */
   ownerKey?: OwnerKey
   /**
@@ -241,7 +244,9 @@ export function createClient(options: ClientOptions): QuorateClient {
     return chain
   }
 
-  const ownerKey = options.ownerKey ?? generateOwnerKey()
+  const ownerKey =
+    options.ownerKey ??
+    (options.wallet?.privateKey === undefined ? generateOwnerKey() : deriveOwnerKey(options.wallet.privateKey))
   const operatorToken = options.operatorToken
   if (operatorToken !== undefined && (typeof operatorToken !== 'string' || operatorToken === '')) {
     throw new InvalidOptionError('operatorToken', 'must be a non-empty string')
@@ -297,8 +302,10 @@ export function createClient(options: ClientOptions): QuorateClient {
     },
     async submitJob(job) {
       const given = 'wasm' in job ? toJobSpecJson(job) : job
-      // Every job this client submits is owned by its key, unless the spec names another owner.
-      const spec: JobSpecJson = given.owner === undefined ? { ...given, owner: ownerKey.publicKey } : given
+      // Every job this client submits is owned by its key, unless the spec names another owner or
+      // was funded by its hash already (adding an owner would change that hash).
+      const spec: JobSpecJson =
+        given.owner === undefined && given.payment === undefined ? { ...given, owner: ownerKey.publicKey } : given
       let funding: JobFunding | undefined
       let submitted: SubmitJobResponse
       if (payer.hasWallet && spec.payment === undefined) {

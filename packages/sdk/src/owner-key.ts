@@ -1,4 +1,12 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto'
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+  sign,
+} from 'node:crypto'
 import {
   type ControlAction,
   controlPayload,
@@ -25,6 +33,23 @@ export interface OwnerKey {
 /** A new random owner key. */
 export function generateOwnerKey(): OwnerKey {
   return ownerKeyOf(generateKeyPairSync('ed25519').privateKey)
+}
+
+// The DER prefix of an Ed25519 PKCS#8 private key; the 32-byte seed follows it.
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+
+/**
+ * The owner key derived from another secret (a wallet's private key): the
+ * same secret gives the same key anywhere, and the key reveals nothing of it.
+ * A client with a wallet owns its jobs by this key, so resubmitting a job
+ * from another client with the same wallet finds (and does not pay for) the
+ * same job.
+ */
+export function deriveOwnerKey(secret: string): OwnerKey {
+  const seed = createHash('sha256').update(`quorate:owner-key:v1\n${secret.toLowerCase()}`).digest()
+  return ownerKeyOf(
+    createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }),
+  )
 }
 
 /** Load an owner key kept as PKCS#8 PEM (what {@link OwnerKey.toPem} writes). */
