@@ -23,6 +23,9 @@ export const JOB_BOUNDS = {
   maxInputs: 100_000,
   maxReplicas: 16,
   maxArgs: 256,
+  /** Characters in one argument, and in one env key or value: the task channel refuses longer. */
+  maxArgChars: 4096,
+  maxEnvEntries: 1024,
   maxTimeoutMs: 24 * 60 * 60 * 1000,
   maxMemoryMiB: 4096,
   maxOutputBytes: 64 * 1024 * 1024,
@@ -53,8 +56,22 @@ export const jobSpecJsonSchema = z.strictObject({
     },
     { error: 'must be an object with a base64 "wasm" field' },
   ),
-  args: z.array(z.string(), { error: 'must be a list of strings' }).max(JOB_BOUNDS.maxArgs).default([]),
-  env: z.record(z.string(), z.string(), { error: 'must be an object of string values' }).default({}),
+  args: z
+    .array(z.string().max(JOB_BOUNDS.maxArgChars, `must be at most ${JOB_BOUNDS.maxArgChars} characters`), {
+      error: 'must be a list of strings',
+    })
+    .max(JOB_BOUNDS.maxArgs)
+    .default([]),
+  env: z
+    .record(
+      z.string().max(JOB_BOUNDS.maxArgChars, `must be at most ${JOB_BOUNDS.maxArgChars} characters`),
+      z.string().max(JOB_BOUNDS.maxArgChars, `must be at most ${JOB_BOUNDS.maxArgChars} characters`),
+      { error: 'must be an object of string values' },
+    )
+    .refine((env) => Object.keys(env).length <= JOB_BOUNDS.maxEnvEntries, {
+      message: `must have at most ${JOB_BOUNDS.maxEnvEntries} entries`,
+    })
+    .default({}),
   inputs: z
     .array(base64, { error: 'must be a list of base64 strings, one per shard' })
     .min(1, 'must contain at least one shard input')

@@ -27,7 +27,12 @@ export const WIRE_BOUNDS = {
   versionChars: 64,
   /** Free text: reasons, error messages, args and env entries. */
   textChars: 4096,
-  envEntries: 1024,
+  /**
+   * An outcome's reason or crash message. Longer than other text: an invalid
+   * module's reason lists its unsupported imports, and it is voted on, so an
+   * honest agent's must never be refused.
+   */
+  outcomeTextChars: 64 * 1024,
   /** Tasks an agent reports running or hands back. */
   maxRunning: 4 * MAX_AGENT_CAPACITY,
   maxHeartbeatMs: 24 * 60 * 60 * 1000,
@@ -244,8 +249,9 @@ function assemble(tag: Tag, h: Record<string, unknown>, payload: Uint8Array): Ta
         shardIndex: f.int('shardIndex', 0),
         attempt: f.int('attempt', 1),
         moduleSha256: f.string('moduleSha256', HEX64),
-        args: f.stringArray('args', { maxItems: JOB_BOUNDS.maxArgs, maxChars: WIRE_BOUNDS.textChars }),
-        env: f.stringRecord('env', { maxEntries: WIRE_BOUNDS.envEntries, maxChars: WIRE_BOUNDS.textChars }),
+        // The job spec's own bounds: whatever a coordinator accepted, an agent accepts.
+        args: f.stringArray('args', { maxItems: JOB_BOUNDS.maxArgs, maxChars: JOB_BOUNDS.maxArgChars }),
+        env: f.stringRecord('env', { maxEntries: JOB_BOUNDS.maxEnvEntries, maxChars: JOB_BOUNDS.maxArgChars }),
         limits: {
           timeoutMs: limits.int('timeoutMs', 1),
           memoryMiB: limits.int('memoryMiB', 1),
@@ -344,13 +350,13 @@ function readOutcome(o: WireFields, output: Uint8Array): TaskOutcome {
     case 'output_limit':
       return { kind, limit: o.int('limit', 0), fuelUsed: fuel() }
     case 'invalid_module':
-      return { kind, reason: o.string('reason', { max: WIRE_BOUNDS.textChars }) }
+      return { kind, reason: o.string('reason', { max: WIRE_BOUNDS.outcomeTextChars }) }
     case 'exit':
       return { kind, code: o.int('code', -(2 ** 31), 2 ** 32 - 1), fuelUsed: fuel() }
     case 'timeout':
       return { kind, timeoutMs: o.int('timeoutMs', 0) }
     case 'crashed':
-      return { kind, message: o.string('message', { max: WIRE_BOUNDS.textChars }) }
+      return { kind, message: o.string('message', { max: WIRE_BOUNDS.outcomeTextChars }) }
   }
 }
 
