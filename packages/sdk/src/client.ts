@@ -252,6 +252,11 @@ export function createClient(options: ClientOptions): QuorateClient {
     throw new InvalidOptionError('operatorToken', 'must be a non-empty string')
   }
 
+  // Every job this client submits is owned by its key, unless the spec names another owner or was
+  // funded by its hash already (adding an owner would change that hash). Estimates price the same spec.
+  const owned = (spec: JobSpecJson): JobSpecJson =>
+    spec.owner === undefined && spec.payment === undefined ? { ...spec, owner: ownerKey.publicKey } : spec
+
   const send = async (
     method: string,
     path: string,
@@ -301,11 +306,7 @@ export function createClient(options: ClientOptions): QuorateClient {
       return res
     },
     async submitJob(job) {
-      const given = 'wasm' in job ? toJobSpecJson(job) : job
-      // Every job this client submits is owned by its key, unless the spec names another owner or
-      // was funded by its hash already (adding an owner would change that hash).
-      const spec: JobSpecJson =
-        given.owner === undefined && given.payment === undefined ? { ...given, owner: ownerKey.publicKey } : given
+      const spec = owned('wasm' in job ? toJobSpecJson(job) : job)
       let funding: JobFunding | undefined
       let submitted: SubmitJobResponse
       if (payer.hasWallet && spec.payment === undefined) {
@@ -351,7 +352,7 @@ export function createClient(options: ClientOptions): QuorateClient {
     providers: async () => (await client.request<{ items: ProviderView[] }>('GET', '/v1/providers')).items,
     info: () => client.request('GET', '/v1/info'),
     estimate: (job) => estimate(client, job),
-    estimatePayment: (spec) => payer.estimate(spec),
+    estimatePayment: (spec) => payer.estimate(owned(spec)),
   }
   const payer = new Payer(
     client,
