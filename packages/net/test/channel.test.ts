@@ -119,4 +119,25 @@ describe('MessageChannel over libp2p', () => {
     expect(err?.message).toMatch(/1000-byte budget for peers not yet welcomed is spent/)
     expect(budget.used).toBe(0)
   })
+
+  it('refuses a fifth connection from one peer, after the handshake', async () => {
+    const server = await createQuorateNode({ privateKey: await generateKeyPair('Ed25519') })
+    const client = await createQuorateNode({ privateKey: await generateKeyPair('Ed25519') })
+    nodes.push(server, client)
+    await server.start()
+    await client.start()
+    const address = server.getMultiaddrs()[0]!
+    const outcomes = []
+    for (let i = 0; i < 6; i++) {
+      outcomes.push(
+        await client.dial(address, { force: true }).then(
+          () => 'open',
+          () => 'refused',
+        ),
+      )
+    }
+    await vi.waitUntil(() => server.getConnections(client.peerId).length <= 4)
+    expect(outcomes.filter((o) => o === 'open').length).toBeGreaterThanOrEqual(4)
+    expect(server.getConnections(client.peerId)).toHaveLength(4)
+  })
 })
