@@ -90,9 +90,9 @@ const EMPTY_BLOCK = 0x40
 const CANONICAL_NAN_F32 = new Uint8Array([0x00, 0x00, 0xc0, 0x7f])
 const CANONICAL_NAN_F64 = new Uint8Array([0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x7f])
 /** Bulk operations are charged 1 fuel per 2^BULK_SHIFT bytes (or table entries) on top of their instruction. */
-const BULK_SHIFT = 4
+export const BULK_SHIFT = 4
 // 0xfc sub-opcodes whose last operand is a length: memory.init/copy/fill, table.init/copy/grow/fill.
-const BULK_OPS = new Set([8, 10, 11, 12, 14, 15, 17])
+export const BULK_OPS = new Set([8, 10, 11, 12, 14, 15, 17])
 const MAX_LOCALS = 50_000
 /** V8's kSmallFunctionThreshold (module-decoder-impl.h): bodies shorter than this count as "small". */
 const V8_SMALL_FUNCTION_BYTES = 50
@@ -666,7 +666,7 @@ function unsupported(funcIndex: number, problem: string): WasmFormatError {
 }
 
 /** Advance past one instruction's immediates; refuse instructions outside Quorate's supported set. */
-function skipImmediates(op: number, r: Reader, funcIndex: number): void {
+export function skipImmediates(op: number, r: Reader, funcIndex: number): void {
   if (op >= 0x45 && op <= 0xc4) return // numeric, sign extension
   switch (op) {
     case 0x00: // unreachable
