@@ -1,13 +1,13 @@
 /**
  * The exact reference for metering, for tests and the bench only: a rewrite
  * of a module that adds one to a counter before every instruction it
- * executes (and, like metering, 1 per 2^BULK_SHIFT bytes or entries of a bulk
+ * executes, structure markers (block, loop, else, end) aside (and, like metering, 1 per 2^BULK_SHIFT bytes or entries of a bulk
  * operation). It is deliberately naive, one global increment per instruction
  * and no analysis of control flow, so that it shares nothing with the
  * segment logic of instrument.ts that it checks. The module is otherwise left
  * as it is (same imports), so it runs under any WASI, e.g. node:wasi.
  */
-import { BULK_OPS, BULK_SHIFT, skipImmediates } from './instrument.ts'
+import { BULK_OPS, BULK_SHIFT, MARKERS, skipImmediates } from './instrument.ts'
 import { type ParsedModule, parseModule, SectionId, ValType } from './module.ts'
 import { Reader, Writer } from './reader.ts'
 
@@ -81,7 +81,7 @@ function countingCode(m: ParsedModule, C: number): Uint8Array {
     while (r.pos < r.end) {
       const at = r.pos
       const op = r.u8()
-      w.u8(GLOBAL_GET).u32(C).u8(I64_CONST).u8(1).u8(I64_ADD).u8(GLOBAL_SET).u32(C)
+      if (!MARKERS.has(op)) w.u8(GLOBAL_GET).u32(C).u8(I64_CONST).u8(1).u8(I64_ADD).u8(GLOBAL_SET).u32(C)
       if (op === 0xfc && BULK_OPS.has(new Reader(m.bytes, r.pos, r.end).u32())) {
         w.u8(LOCAL_TEE).u32(tmp).u8(GLOBAL_GET).u32(C).u8(LOCAL_GET).u32(tmp).u8(I64_EXTEND_I32_U)
         w.u8(I64_CONST).u8(BULK_SHIFT).u8(I64_SHR_U).u8(I64_ADD).u8(GLOBAL_SET).u32(C)

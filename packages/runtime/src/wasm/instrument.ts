@@ -93,6 +93,11 @@ const CANONICAL_NAN_F64 = new Uint8Array([0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x
 export const BULK_SHIFT = 4
 // 0xfc sub-opcodes whose last operand is a length: memory.init/copy/fill, table.init/copy/grow/fill.
 export const BULK_OPS = new Set([8, 10, 11, 12, 14, 15, 17])
+/**
+ * Structure markers, which compile to no machine code and are not charged: block, loop, else, end.
+ * One unit of fuel is one executed instruction of any other kind.
+ */
+export const MARKERS = new Set([0x02, 0x03, 0x05, 0x0b])
 const MAX_LOCALS = 50_000
 /** V8's kSmallFunctionThreshold (module-decoder-impl.h): bodies shorter than this count as "small". */
 const V8_SMALL_FUNCTION_BYTES = 50
@@ -159,7 +164,7 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
 
   const bodies: Uint8Array[] = []
   m.code.forEach((body, i) => {
-    const bytes = instrumentBody({
+    const context: BodyContext = {
       m,
       funcs,
       infos,
@@ -170,7 +175,9 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
       G: fuelGlobal,
       S: stackGlobal,
       blockTypeOf,
-    })
+    }
+    // Two passes: the first finds every segment's cost, so the second can leave out empty segments' charges.
+    const bytes = instrumentBody(context, instrumentBody(context).costs).bytes
     bodies.push(bytes)
   })
   // V8 sizes its inlining budget by the share of function bodies under 50 bytes (it reads a low share
@@ -408,7 +415,11 @@ interface BodyContext {
   blockTypeOf: (results: number[]) => Uint8Array
 }
 
-function instrumentBody(ctx: BodyContext): Uint8Array {
+/**
+ * Rewrite one function body. Given the segment costs of a previous pass over the same body, a segment
+ * that costs nothing gets no charge (a segment's cost is only known once it has been read).
+ */
+function instrumentBody(ctx: BodyContext, planned?: number[]): { bytes: Uint8Array; costs: number[] } {
   const { m, infos, body, type, info, funcIndex, G, S } = ctx
   const r = new Reader(m.bytes, body.start, body.end)
   const declStart = r.pos
@@ -470,6 +481,11 @@ function instrumentBody(ctx: BodyContext): Uint8Array {
   }
   /** Start a segment after the current instruction; at a loop header, also check the budget. */
   function startSegment(check: boolean): void {
+    if (!check && planned?.[segments.length] === 0) {
+      segment = { patch: -1, cost: 0 }
+      segments.push(segment)
+      return
+    }
     w.u8(OP.localGet).u32(F).u8(OP.i64Const)
     segment = { patch: w.padded(), cost: 0 }
     segments.push(segment)
@@ -509,7 +525,7 @@ function instrumentBody(ctx: BodyContext): Uint8Array {
   for (;;) {
     const at = r.pos
     const op = r.u8()
-    segment.cost++
+    if (!MARKERS.has(op)) segment.cost++
     switch (op) {
       case OP.localGet:
       case OP.localSet:
@@ -603,11 +619,11 @@ function instrumentBody(ctx: BodyContext): Uint8Array {
     if (op === OP.end && blocks.length === 0) {
       // The function's own end: close the wrapper block, leave, and end.
       flush(at)
-      for (const s of segments) w.patchPadded(s.patch, s.cost)
+      for (const s of segments) if (s.patch >= 0) w.patchPadded(s.patch, s.cost)
       w.u8(OP.end)
       exit()
       w.u8(OP.end)
-      return w.finish()
+      return { bytes: w.finish(), costs: segments.map((s) => s.cost) }
     }
     // After the instruction: where the next segment starts.
     switch (op) {
