@@ -1,7 +1,9 @@
 // Runtime benchmark (issue 3): `npm run bench:runtime` from the repo root.
 //
 // (a) Quorate's pool vs bare WebAssembly.instantiate + run in a plain piscina pool, throughput
-// (b) metered vs unmetered execution time of the same module, on the CPU-heavy examples
+// (b) per module (every example, and the large branchy C programs bzip2 and sqlite): metering accuracy
+//     (fuelUsed ÷ the exact count of executed instructions), metered vs unmetered execution time of the
+//     same module, and Quorate vs Node's own WASI (node:wasi) running it
 // (c) CPU efficiency Σ(solo task time) / (threads × wall) for 10 ms and 50 ms tasks
 // (d) per-task overhead for a no-op module
 //
@@ -15,6 +17,9 @@ import { sha256Hex } from '@quorate/protocol'
 import { Piscina } from 'piscina'
 import { createRuntimePool, type RuntimePool, type RuntimeTask } from '../dist/index.js'
 import { prepareModule } from '../dist/prepare.js'
+import { COUNT_EXPORT, countingModule } from '../dist/wasm/exact-count.js'
+import { sampleText, sqlScript } from '../test/branchy-inputs.ts'
+import { runNodeWasi } from '../test/node-wasi.ts'
 import type { BareTask } from './bare-worker.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -72,7 +77,29 @@ const noop: Workload = {
   args: [],
   input: () => new Uint8Array(0),
 }
-for (const w of [primes, mandelbrot, pow, noop]) w.sha256 = sha256Hex(w.bytes)
+// Fixed-size inputs of the modules measured only in (b): `size` scales them.
+const wordcount: Workload = {
+  name: 'wordcount',
+  bytes: example('wordcount'),
+  sha256: '',
+  args: [],
+  input: (size) => encoder.encode(sampleText(Math.round(size))),
+}
+const bzip2: Workload = {
+  name: 'bzip2',
+  bytes: example('bzip2'),
+  sha256: '',
+  args: [],
+  input: (size) => encoder.encode(sampleText(Math.round(size))),
+}
+const sqlite: Workload = {
+  name: 'sqlite',
+  bytes: example('sqlite'),
+  sha256: '',
+  args: [],
+  input: (size) => encoder.encode(sqlScript(Math.round(size))),
+}
+for (const w of [primes, mandelbrot, pow, wordcount, bzip2, sqlite, noop]) w.sha256 = sha256Hex(w.bytes)
 
 function task(w: Workload, stdin: Uint8Array): RuntimeTask {
   return { module: { sha256: w.sha256, bytes: w.bytes }, args: w.args, env: {}, stdin, limits: LIMITS, seed: SEED }
@@ -165,6 +192,30 @@ async function throughput(pool: RuntimePool, bare: Bare, w: Workload, size: numb
     bareTasksPerSec: (tasks / bareBest) * 1000,
     ratio: bareBest / quorateBest,
   }
+}
+
+/** (b) fuelUsed of a Quorate run ÷ the exact count of the instructions it executes, and the count per second. */
+async function accuracy(pool: RuntimePool, w: Workload, size: number) {
+  const stdin = w.input(size, 0)
+  const result = await pool.run(task(w, stdin))
+  if (result.outcome.kind !== 'ok') throw new Error(`${w.name}: ${JSON.stringify(result.outcome)}`)
+  const counted = await runNodeWasi(countingModule(w.bytes), { stdin, args: w.args })
+  if (Buffer.compare(counted.stdout, result.outcome.output) !== 0) throw new Error(`${w.name}: counted output differs`)
+  const exact = Number((counted.exports[COUNT_EXPORT] as WebAssembly.Global).value)
+  return { fuelUsed: result.outcome.fuelUsed, exact, ratio: result.outcome.fuelUsed / exact }
+}
+
+/** (b) The same task on Quorate's pool and under node:wasi (this thread), interleaved, best of `runs` each. */
+async function versusNode(pool: RuntimePool, w: Workload, size: number, runs: number) {
+  const stdin = w.input(size, 0)
+  const compiled = await WebAssembly.compile(w.bytes as Uint8Array<ArrayBuffer>)
+  let quorate = Number.POSITIVE_INFINITY
+  let node = Number.POSITIVE_INFINITY
+  for (let i = 0; i < runs; i++) {
+    quorate = Math.min(quorate, await quorateRun(pool, w, stdin))
+    node = Math.min(node, (await runNodeWasi(compiled, { stdin, args: w.args })).durationMs)
+  }
+  return { quorateMs: quorate, nodeMs: node, ratio: node / quorate }
 }
 
 /** (b) Execution time of the same tasks, raw vs instrumented, one at a time on a thread, interleaved. */
@@ -260,12 +311,28 @@ async function main(): Promise<void> {
     await throughput(pool, bare, primes, primes50 / 2, threads * 16, 5),
     await throughput(pool, bare, mandelbrot, mandel25, threads * 16, 5),
   ]
-  log('(b) metered vs unmetered execution time...')
-  const b = [
-    await meteringCost(bare, primes, primes50, 16),
-    await meteringCost(bare, mandelbrot, mandel25 * 2, 16),
-    await meteringCost(bare, pow, pow25 * 2, 16),
+  log('(b) metering accuracy, metered vs unmetered, Quorate vs node:wasi...')
+  // Sizes for about 50 ms of work each; the accuracy runs count every instruction and take far longer.
+  const sized: [Workload, number][] = [
+    [primes, primes50],
+    [mandelbrot, mandel25 * 2],
+    [pow, pow25 * 2],
+    [wordcount, 150_000],
+    [bzip2, 60_000],
+    [sqlite, 8_000],
   ]
+  const b = []
+  for (const [w, size] of sized) {
+    log(`    ${w.name}`)
+    for (let i = 0; i < 3; i++) await bare.run(w, w.input(size, i), true)
+    const cost = await meteringCost(bare, w, size, w.name === primes.name || w.name === pow.name ? 16 : 8)
+    b.push({
+      ...cost,
+      size: Math.round(size),
+      accuracy: await accuracy(pool, w, size),
+      node: await versusNode(pool, w, size, 8),
+    })
+  }
   log('(c) CPU efficiency...')
   // The same measurement of the bare pool shows what the machine itself allows.
   const quorateTask = (stdin: Uint8Array) => quorateRun(pool, primes, stdin)
@@ -298,14 +365,23 @@ async function main(): Promise<void> {
           `≥ 0.90 · ${f(r.quorateTasksPerSec, 1)} vs ${f(r.bareTasksPerSec, 1)} tasks/s`,
         ] as [string, string, string],
     ),
-    ...b.map(
-      (r) =>
-        [
-          `(b) metered ÷ unmetered speed, ${r.workload}`,
-          f(r.ratio),
-          `≥ 0.85 · ${f(r.unmeteredMs, 0)} ms vs ${f(r.meteredMs, 0)} ms`,
-        ] as [string, string, string],
-    ),
+    ...b.flatMap((r) => [
+      [
+        `(b) fuelUsed ÷ executed instructions, ${r.workload}`,
+        f(r.accuracy.ratio, 3),
+        `1.00–1.10 · ${r.accuracy.fuelUsed} fuel, ${r.accuracy.exact} instructions, ${f(((r.accuracy.exact / r.unmeteredMs) * r.tasks) / 1e3, 0)} M/s unmetered`,
+      ] as [string, string, string],
+      [
+        `(b) metered ÷ unmetered speed, ${r.workload}`,
+        f(r.ratio),
+        `≥ 0.85 · ${f(r.unmeteredMs, 0)} ms vs ${f(r.meteredMs, 0)} ms`,
+      ] as [string, string, string],
+      [
+        `(b) Quorate ÷ node:wasi speed, ${r.workload}`,
+        f(r.node.ratio),
+        `≥ 0.90 · ${f(r.node.quorateMs, 1)} ms vs ${f(r.node.nodeMs, 1)} ms`,
+      ] as [string, string, string],
+    ]),
     ...c.map(
       ({ quorate: r, bare: base }) =>
         [
