@@ -1,9 +1,11 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { JOB_DEFAULTS } from '@quorate/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNetwork, type TestNetwork } from './helpers/network.ts'
 import { runNodeWasi } from './helpers/node-wasi.ts'
+import { outputOf, spawnQuorateBin } from './helpers/quorate-bin.ts'
 
 // The shape of query that region metering stopped as out_of_fuel after a tenth of a second: SQLite's
 // bytecode interpreter (a loop around a large switch) building and aggregating a 200,000-row table.
@@ -16,6 +18,8 @@ const query = `
   SELECT sum(length(b)) FROM t WHERE a % 3 = 0;
 `
 
+const sqliteWasm = createRequire(import.meta.url).resolve('@quorate/example-sqlite/sqlite.wasm')
+
 describe('a large branchy program under the default limits, through coordinator and agents', () => {
   let net: TestNetwork
 
@@ -27,9 +31,7 @@ describe('a large branchy program under the default limits, through coordinator 
   })
 
   it('runs SQLite to an ok outcome byte-identical to node:wasi', { timeout: 240_000 }, async () => {
-    const wasm = new Uint8Array(
-      await readFile(createRequire(import.meta.url).resolve('@quorate/example-sqlite/sqlite.wasm')),
-    )
+    const wasm = new Uint8Array(await readFile(sqliteWasm))
     const stdin = new TextEncoder().encode(query)
     const reference = await runNodeWasi(wasm, stdin)
     expect(reference.exitCode).toBe(0)
@@ -47,5 +49,16 @@ describe('a large branchy program under the default limits, through coordinator 
     expect(result?.outcome).toBe('ok')
     expect(new Set(result?.majority).size).toBeGreaterThanOrEqual(2)
     expect(Buffer.from(result?.output ?? [])).toEqual(reference.stdout)
+  })
+
+  it('quorate estimate says what the default fuel means in time', async () => {
+    const input = join(net.dir, 'query.sql')
+    await writeFile(input, query)
+    const args = ['estimate', '-c', net.coordinator.httpUrl, '--wasm', sqliteWasm, '--input', input]
+    const { code, stdout } = await outputOf(spawnQuorateBin(args))
+    expect(code).toBe(0)
+    expect(stdout).toContain(
+      `one unit of fuel is one executed WebAssembly instruction; ${JOB_DEFAULTS.limits.fuel} per replica is 2 min of the fastest code measured to 71 min of the slowest`,
+    )
   })
 })
