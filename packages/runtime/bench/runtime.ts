@@ -318,7 +318,7 @@ async function main(): Promise<void> {
     [mandelbrot, mandel25 * 2],
     [pow, pow25 * 2],
     [wordcount, 150_000],
-    [bzip2, 60_000],
+    [bzip2, 15_000],
     [sqlite, 8_000],
   ]
   const b = []
