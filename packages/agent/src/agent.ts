@@ -12,8 +12,7 @@ import {
 } from '@quorate/protocol'
 import { createRuntimePool, type RuntimePool } from '@quorate/runtime'
 import { type Logger, pino } from 'pino'
-
-export const AGENT_VERSION = '0.1.0'
+import { AGENT_VERSION } from './version.ts'
 
 export interface AgentOptions {
   /** Holds the agent's identity key (`peer.key`). */

@@ -9,7 +9,6 @@
  * ```
  */
 export {
-  AGENT_VERSION,
   type Agent,
   type AgentOptions,
   agentPeerId,
@@ -17,3 +16,4 @@ export {
   type ResultSignature,
   type ResultSignatureRequest,
 } from './agent.ts'
+export { AGENT_VERSION } from './version.ts'

@@ -79,7 +79,8 @@ const SCRIPTS = ['createJob-3', 'startBatch-n', 'saveProgress-3', 'recordShard-4
 type ScriptName = (typeof SCRIPTS)[number]
 const SCRIPT_SOURCES = Object.fromEntries(
   SCRIPTS.map((name) => {
-    const lua = readFileSync(new URL(`../../src/backends/lua/${name}.lua`, import.meta.url), 'utf8')
+    // The build copies lua/ beside the compiled file, so this reads the same path from src/ and dist/.
+    const lua = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8')
     return [name, { lua, sha: createHash('sha1').update(lua).digest('hex') }]
   }),
 ) as Record<ScriptName, { lua: string; sha: string }>
