@@ -16,4 +16,7 @@ export {
   type ResultSignature,
   type ResultSignatureRequest,
 } from './agent.ts'
+export type { AgentClock } from './clock.ts'
+export { AGENT_DEFAULTS } from './constants.ts'
+export type { CoordinatorLink } from './link.ts'
 export { AGENT_VERSION } from './version.ts'
