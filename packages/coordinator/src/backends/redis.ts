@@ -679,14 +679,10 @@ function batchesOf(shards: number, size: number): Array<[number, number]> {
   return batches
 }
 
-/**
- * Read one message of the events channel. A bare array is what coordinators before `from` sent, so
- * a rolling upgrade keeps its events; anything else is dropped, never thrown in the subscriber.
- */
+/** Read one message of the events channel; anything malformed is dropped, never thrown in the subscriber. */
 function eventMessageOf(message: string): EventMessage {
   try {
     const parsed = JSON.parse(message) as unknown
-    if (Array.isArray(parsed)) return { from: '', events: parsed as JobEvent[] }
     const candidate = parsed as Partial<EventMessage> | null
     if (typeof candidate?.from === 'string' && Array.isArray(candidate.events)) return candidate as EventMessage
   } catch {}
