@@ -6,6 +6,7 @@ import {
   InvalidOptionError,
   isTerminalJobState,
   type JobEvent,
+  JobNotFoundError,
   type JobSpec,
   type JobState,
   type JobSummary,
@@ -556,9 +557,7 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
         [key('job', id), key('jobs', 'deadline'), key('jobs', 'all')],
         [prefix, state, state === 'cancelled' ? 'cancelled' : 'failed', reason, now()],
       )) as [number, string?]
-      if (result[0] === -1) {
-        throw new QuorateError(ErrorCode.JOB_NOT_FOUND, `no job with id ${id}`, { details: { jobId: id } })
-      }
+      if (result[0] === -1) throw new JobNotFoundError(id)
       if (result[0] === 1) publish({ type: 'job:done', at: now(), jobId: id, state: result[1] as JobState })
       return result[1] as JobState
     },
