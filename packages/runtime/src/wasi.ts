@@ -413,40 +413,25 @@ export class Wasi {
     ) {
       return ERRNO.FAULT
     }
-    // Read every subscription before writing any event: the two arrays may overlap.
-    const subs: Subscription[] = []
+    // First every subscription is checked and the earliest deadline found: a bad one fails the whole
+    // call before anything is written or the clock moves.
+    const before = this.#now
+    let earliest = U64_MAX
+    let descriptors = false
     for (let i = 0; i < count; i++) {
-      const at = subsPtr + i * SUBSCRIPTION_SIZE
-      const userdata = view.getBigUint64(at + SUB_USERDATA, true)
-      const tag = view.getUint8(at + SUB_TAG)
-      if (tag === EVENTTYPE_CLOCK) {
-        const id = view.getUint32(at + SUB_CLOCK_ID, true)
-        // Like wasmtime, only the realtime and monotonic clocks can be waited on.
-        if (id !== CLOCK_REALTIME && id !== CLOCK_MONOTONIC) return ERRNO.INVAL
-        const timeout = view.getBigUint64(at + SUB_CLOCK_TIMEOUT, true)
-        const absolute = (view.getUint16(at + SUB_CLOCK_FLAGS, true) & SUBCLOCK_ABSTIME) !== 0
-        let deadline = absolute ? timeout : this.#now + timeout
-        // A clock is a u64: a sleep past its end stops there.
-        if (deadline > U64_MAX) deadline = U64_MAX
-        subs.push({ userdata, type: EVENTTYPE_CLOCK, deadline })
-      } else if (tag === EVENTTYPE_FD_READ || tag === EVENTTYPE_FD_WRITE) {
-        const stream = this.#stream(view.getUint32(at + SUB_FD, true))
-        if (stream === undefined || (tag === EVENTTYPE_FD_READ) !== (stream === 'stdin')) return ERRNO.BADF
-        subs.push({ userdata, type: tag, stream })
-      } else {
-        return ERRNO.INVAL
-      }
+      const sub = this.#subscription(view, subsPtr + i * SUBSCRIPTION_SIZE, before)
+      if (typeof sub === 'number') return sub
+      if (sub.type !== EVENTTYPE_CLOCK) descriptors = true
+      else if (sub.deadline < earliest) earliest = sub.deadline
     }
-    if (subs.every((s) => s.type === EVENTTYPE_CLOCK)) {
-      const earliest = subs.reduce(
-        (min, s) => (s.type === EVENTTYPE_CLOCK && s.deadline < min ? s.deadline : min),
-        U64_MAX,
-      )
-      if (earliest > this.#now) this.#now = earliest
-    }
+    if (!descriptors && earliest > this.#now) this.#now = earliest
+    // Then an event for each subscription due, in order. Each is read again rather than kept from the
+    // first pass, so a poll of millions holds no host memory; only a module whose event array overlaps
+    // its subscriptions can change one in between (it is then read as it is now, like wasmtime does).
     let events = 0
-    for (const sub of subs) {
-      if (sub.type === EVENTTYPE_CLOCK && sub.deadline > this.#now) continue
+    for (let i = 0; i < count; i++) {
+      const sub = this.#subscription(view, subsPtr + i * SUBSCRIPTION_SIZE, before)
+      if (typeof sub === 'number' || (sub.type === EVENTTYPE_CLOCK && sub.deadline > this.#now)) continue
       const at = eventsPtr + events++ * EVENT_SIZE
       u8.fill(0, at, at + EVENT_SIZE)
       view.setBigUint64(at + EVENT_USERDATA, sub.userdata, true)
@@ -460,6 +445,29 @@ export class Wasi {
     }
     view.setUint32(neventsPtr, events, true)
     return ERRNO.SUCCESS
+  }
+
+  /** The subscription at `at`, with relative timeouts counted from `now`, or the errno that makes it invalid. */
+  #subscription(view: DataView, at: number, now: bigint): Subscription | number {
+    const userdata = view.getBigUint64(at + SUB_USERDATA, true)
+    const tag = view.getUint8(at + SUB_TAG)
+    if (tag === EVENTTYPE_CLOCK) {
+      const id = view.getUint32(at + SUB_CLOCK_ID, true)
+      // Like wasmtime, only the realtime and monotonic clocks can be waited on.
+      if (id !== CLOCK_REALTIME && id !== CLOCK_MONOTONIC) return ERRNO.INVAL
+      const timeout = view.getBigUint64(at + SUB_CLOCK_TIMEOUT, true)
+      const absolute = (view.getUint16(at + SUB_CLOCK_FLAGS, true) & SUBCLOCK_ABSTIME) !== 0
+      let deadline = absolute ? timeout : now + timeout
+      // A clock is a u64: a sleep past its end stops there.
+      if (deadline > U64_MAX) deadline = U64_MAX
+      return { userdata, type: EVENTTYPE_CLOCK, deadline }
+    }
+    if (tag === EVENTTYPE_FD_READ || tag === EVENTTYPE_FD_WRITE) {
+      const stream = this.#stream(view.getUint32(at + SUB_FD, true))
+      if (stream === undefined || (tag === EVENTTYPE_FD_READ) !== (stream === 'stdin')) return ERRNO.BADF
+      return { userdata, type: tag, stream }
+    }
+    return ERRNO.INVAL
   }
 
   /** Bytes a stream can take or give right now: stdin left to read, or room left under the output or log limit. */
