@@ -4,7 +4,7 @@
 // pointers), written for Quorate's world: the programs are test/wasi/*.wat, see wasi-programs.ts.
 import { afterAll, describe, expect, it } from 'vitest'
 import { createRuntimePool, inspectModule, type RuntimePool, type TaskRunResult, WASI_FUNCTIONS } from '../src/index.ts'
-import { LIMITS, task, text, utf8 } from './helpers.ts'
+import { LIMITS, task, text, utf8, wat } from './helpers.ts'
 import { importsOf, loadPrograms, type WasiProgram } from './wasi-programs.ts'
 
 const programs = loadPrograms()
@@ -22,6 +22,21 @@ describe('WASI preview1 conformance', () => {
     const covered = new Set(programs.flatMap(importsOf))
     expect(Object.keys(WASI_FUNCTIONS).filter((f) => !covered.has(f))).toEqual([])
     expect(Object.keys(WASI_FUNCTIONS)).toHaveLength(46)
+  })
+
+  it('admits every preview1 function with its signature, and refuses each with another', () => {
+    const valType = (t: number) => (t === 0x7e ? 'i64' : 'i32')
+    const declare = (name: string, params: number[], results: number[]) =>
+      `(import "wasi_snapshot_preview1" "${name}" (func (param ${params.map(valType).join(' ')}) (result ${results.map(valType).join(' ')})))`
+    const module = (imports: string[]) => wat(`(module ${imports.join(' ')} (func (export "_start")))`)
+    const all = Object.entries(WASI_FUNCTIONS).map(([name, f]) => declare(name, f.params, f.results))
+    expect(inspectModule(module(all), LIMITS)).toEqual({ ok: true })
+    for (const [name, f] of Object.entries(WASI_FUNCTIONS)) {
+      const refused = inspectModule(module([declare(name, [...f.params, 0x7f], f.results)]), LIMITS)
+      expect(refused.ok === false && refused.reason).toMatch(
+        new RegExp(`^imports with the wrong type: wasi_snapshot_preview1\\.${name} is declared`),
+      )
+    }
   })
 
   it.each(programs.map((p) => [p.name, p] as const))('%s', async (_name, program) => {
