@@ -9,8 +9,10 @@
  * instant and moves only when poll_oneoff sleeps, and random_get is a stream
  * seeded by the shard's seed, so every replica of a shard sees exactly the
  * same world and nothing of the host reaches the module.
+ *
+ * Longer than most files here on purpose: `imports()` is one table with an entry per preview1
+ * function, and reading them side by side is how one checks they agree with each other.
  */
-import { createHash } from 'node:crypto'
 import {
   ADVICE_MAX,
   CLOCK_MAX,
@@ -46,6 +48,7 @@ import {
   U64_MAX,
   type WasiFunctionName,
 } from './wasi-abi.ts'
+import { nulTerminated, SeededStream, Sink } from './wasi-streams.ts'
 
 export { WASI_FUNCTIONS, WASI_MODULE } from './wasi-abi.ts'
 
@@ -75,66 +78,6 @@ export interface WasiOptions {
   stderrLimit: number
   /** 32 bytes seeding random_get. */
   seed: Uint8Array
-}
-
-const encoder = new TextEncoder()
-
-/** Append-only byte buffer that doubles as it grows. */
-class Sink {
-  buf = new Uint8Array(256)
-  length = 0
-  push(src: Uint8Array): void {
-    if (this.length + src.byteLength > this.buf.byteLength) {
-      let size = this.buf.byteLength * 2
-      while (size < this.length + src.byteLength) size *= 2
-      const next = new Uint8Array(size)
-      next.set(this.buf.subarray(0, this.length))
-      this.buf = next
-    }
-    this.buf.set(src, this.length)
-    this.length += src.byteLength
-  }
-  bytes(): Uint8Array {
-    return this.buf.slice(0, this.length)
-  }
-}
-
-/**
- * Deterministic random stream: block i is SHA-256(seed || u64le(i)).
- * Documented so that anyone can reproduce a shard's random bytes.
- */
-class SeededStream {
-  readonly #seed: Uint8Array
-  #counter = 0n
-  #block = new Uint8Array(0)
-  #at = 0
-  constructor(seed: Uint8Array) {
-    this.#seed = seed
-  }
-  fill(out: Uint8Array): void {
-    let filled = 0
-    while (filled < out.byteLength) {
-      if (this.#at >= this.#block.byteLength) {
-        const counter = new Uint8Array(8)
-        new DataView(counter.buffer).setBigUint64(0, this.#counter++, true)
-        this.#block = createHash('sha256').update(this.#seed).update(counter).digest()
-        this.#at = 0
-      }
-      const take = Math.min(out.byteLength - filled, this.#block.byteLength - this.#at)
-      out.set(this.#block.subarray(this.#at, this.#at + take), filled)
-      filled += take
-      this.#at += take
-    }
-  }
-}
-
-function nulTerminated(strings: string[]): Uint8Array[] {
-  return strings.map((s) => {
-    const bytes = encoder.encode(s)
-    const out = new Uint8Array(bytes.byteLength + 1)
-    out.set(bytes)
-    return out
-  })
 }
 
 /** What an open descriptor is: fds 0-2 start as the three streams; close and renumber move them. */
