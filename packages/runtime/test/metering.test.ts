@@ -15,8 +15,8 @@ const cases: { name: Parameters<typeof example>[0]; stdin: string; args?: string
   { name: 'pow', stdin: 'quorate 12 0 5000' },
   { name: 'mandelbrot', stdin: '320 240 64 64 24 16 200' },
   { name: 'wordcount', stdin: sampleText(3_000) },
-  { name: 'bzip2', stdin: sampleText(20_000) },
-  { name: 'sqlite', stdin: sql(2_000) },
+  { name: 'bzip2', stdin: sampleText(5_000) },
+  { name: 'sqlite', stdin: sql(500) },
 ]
 
 function fuelUsed(result: TaskRunResult): number {
@@ -31,7 +31,8 @@ async function exactCount(bytes: Uint8Array, stdin: Uint8Array, args: string[] =
 
 describe('metering against the exact instruction count', () => {
   for (const c of cases) {
-    it(`charges ${c.name} within 1.00–1.10× of the instructions it executes`, async () => {
+    // The counting run adds a global increment to every instruction: tens of times slower than the program.
+    it(`charges ${c.name} within 1.00–1.10× of the instructions it executes`, { timeout: 60_000 }, async () => {
       const bytes = example(c.name)
       const stdin = utf8(c.stdin)
       const [result, exact] = await Promise.all([
