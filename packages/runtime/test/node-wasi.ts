@@ -11,6 +11,8 @@ export interface NodeWasiRun {
   stderr: Uint8Array
   /** Wall time of instantiating the compiled module and running `_start`, in milliseconds. */
   durationMs: number
+  /** This thread's CPU time over the same span, in milliseconds. */
+  cpuMs: number
   exports: WebAssembly.Exports
 }
 
@@ -36,9 +38,11 @@ export async function runNodeWasi(
     const compiled =
       module instanceof WebAssembly.Module ? module : await WebAssembly.compile(module as Uint8Array<ArrayBuffer>)
     const started = performance.now()
+    const cpu = process.threadCpuUsage()
     const instance = await WebAssembly.instantiate(compiled, wasi.getImportObject() as WebAssembly.Imports)
     const exitCode = wasi.start(instance)
     const durationMs = performance.now() - started
+    const used = process.threadCpuUsage(cpu)
     for (const fd of fds) closeSync(fd)
     fds.length = 0
     return {
@@ -46,6 +50,7 @@ export async function runNodeWasi(
       stdout: new Uint8Array(readFileSync(path('stdout'))),
       stderr: new Uint8Array(readFileSync(path('stderr'))),
       durationMs,
+      cpuMs: (used.user + used.system) / 1000,
       exports: instance.exports,
     }
   } finally {
