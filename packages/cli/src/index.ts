@@ -7,6 +7,7 @@
  * npx quorate submit --wasm primes.wasm --input range.txt
  * ```
  */
-export { main, VERSION } from './main.ts'
+export { main } from './main.ts'
 export { EXIT } from './output.ts'
 export { type ManagedProcess, QUORATE_BIN, spawnQuorate } from './processes.ts'
+export { VERSION } from './version.ts'

@@ -46,6 +46,8 @@ export interface ExecutorEvents {
   'provider:changed': [ProviderView]
   /** A provider's reputation counter moved. */
   'provider:counted': [peerId: string, counter: ProviderCounter]
+  /** This coordinator's run of a shard ended (decided or cancelled); its replicas are no longer out. */
+  'shard:ended': [jobId: string, shard: number, state: 'accepted' | 'failed' | 'cancelled']
 }
 
 /** Progress callback: the shard's state and replica table changed. */
@@ -589,6 +591,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     } else if (state === 'failed') {
       this.#emit('shard:failed', { jobId, shard: index, reason: decision.reason ?? 'failed' })
     }
+    this.emit('shard:ended', jobId, index, state)
     // Forget the shard's assignments once no late result can matter.
     setTimeout(() => {
       for (const r of run.replicas) this.#assignments.delete(r.assignmentId)
