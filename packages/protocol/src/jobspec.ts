@@ -31,9 +31,19 @@ export const JOB_BOUNDS = {
   maxEnvEntries: 1024,
   maxTimeoutMs: 24 * 60 * 60 * 1000,
   maxMemoryMiB: 4096,
-  maxOutputBytes: 64 * 1024 * 1024,
   maxStderrBytes: 1024 * 1024,
+  // What travels in one task-channel frame (64 MiB, DEFAULT_MAX_FRAME_BYTES) must fit in it, or a
+  // job is accepted that no agent can ever receive or answer: the module; a shard's input with the
+  // args and env (as JSON); a result's output with its stderr.
+  maxModuleBytes: 60 * 1024 * 1024,
+  maxInputBytes: 60 * 1024 * 1024,
+  /** args and env together, as the JSON the assignment carries them in. */
+  maxArgsEnvBytes: 1024 * 1024,
+  maxOutputBytes: 60 * 1024 * 1024,
 } as const
+
+const MiB = 1024 * 1024
+const utf8 = new TextEncoder()
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
 
@@ -186,6 +196,19 @@ export function parseJobSpec(input: unknown): JobSpec {
       message: 'is not a WebAssembly module (it does not start with the "\\0asm" version 1 header)',
     })
   }
+  if (wasm !== undefined && wasm.byteLength > JOB_BOUNDS.maxModuleBytes) {
+    issues.push({
+      field: 'module.wasm',
+      message: `is ${wasm.byteLength} bytes; a module may be at most ${JOB_BOUNDS.maxModuleBytes / MiB} MiB`,
+    })
+  }
+  const argsEnvBytes = utf8.encode(JSON.stringify([json.args, json.env])).byteLength
+  if (argsEnvBytes > JOB_BOUNDS.maxArgsEnvBytes) {
+    issues.push({
+      field: 'args',
+      message: `args and env take ${argsEnvBytes} bytes together; at most ${JOB_BOUNDS.maxArgsEnvBytes / MiB} MiB`,
+    })
+  }
   const moduleSha = wasm === undefined ? '' : sha256Hex(wasm)
   if (wasm !== undefined && json.module.sha256 !== undefined && json.module.sha256 !== moduleSha) {
     issues.push({ field: 'module.sha256', message: `does not match the module bytes (their sha256 is ${moduleSha})` })
@@ -195,7 +218,12 @@ export function parseJobSpec(input: unknown): JobSpec {
   json.inputs.forEach((text, i) => {
     const bytes = fromBase64(text)
     if (bytes === undefined) issues.push({ field: `inputs[${i}]`, message: 'is not valid base64' })
-    else inputs.push(bytes)
+    else if (bytes.byteLength > JOB_BOUNDS.maxInputBytes) {
+      issues.push({
+        field: `inputs[${i}]`,
+        message: `is ${bytes.byteLength} bytes; a shard input may be at most ${JOB_BOUNDS.maxInputBytes / MiB} MiB (split it into more shards)`,
+      })
+    } else inputs.push(bytes)
   })
 
   const redundancy = json.redundancy

@@ -6,7 +6,7 @@ import { WireFields } from './wire-fields.ts'
 /** libp2p protocol id of the task channel between an agent and a coordinator. */
 export const TASK_PROTOCOL = '/quorate/task/1.0.0'
 export const PROTOCOL_VERSION = 1
-/** Default largest frame either side accepts; a module or shard input bigger than this is refused at submission. */
+/** Default largest frame either side accepts; JOB_BOUNDS keeps every job's frames under it, checked at submission. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024
 /**
  * Largest frame a coordinator accepts from a peer that has not been welcomed
