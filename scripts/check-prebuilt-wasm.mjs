@@ -6,6 +6,9 @@
 // every file in the workspace's prebuilt/ must equal build/ byte for byte.
 // Exits 1 naming each module that differs; says "skipped: no clang" and exits 0
 // on a machine without the toolchain.
+// Run it (and `npm run build:c`) through npm after `npm ci`: clang's wasm driver
+// also runs `wasm-opt` when one is on PATH, and npm puts the workspace's pinned
+// binaryen `wasm-opt` there; a bare shell without it builds different bytes.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
