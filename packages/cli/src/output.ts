@@ -5,7 +5,7 @@ export const EXIT = {
   OK: 0,
   /** The command ran but its job did not fully succeed (some shards failed, cancelled, expired). */
   JOB_FAILED: 1,
-  /** Bad flags or a bad job spec: the user can fix the command. */
+  /** Bad flags, a bad job spec, or payment needed/short: the user can fix the command. */
   USAGE: 2,
   /** The coordinator or the network could not be reached. */
   UNAVAILABLE: 3,
@@ -38,6 +38,7 @@ export function reportError(err: unknown): number {
       case 'BAD_REQUEST':
       case 'PAYLOAD_TOO_LARGE':
       case 'JOB_NOT_FOUND':
+      case 'PAYMENT_REQUIRED':
         return EXIT.USAGE
       case 'COORDINATOR_UNREACHABLE':
         return EXIT.UNAVAILABLE

@@ -202,7 +202,9 @@ export async function devnetCommand(argv: string[]): Promise<number> {
     say('')
     say('devnet is running. Submit more jobs with, for example:')
     say(`  printf '1 100000' > range.txt`)
-    say(`  npx quorate submit -c ${ready.httpUrl} --wasm ${primesWasmPath()} --input range.txt`)
+    say(
+      `  npx quorate submit ${await submitFlags(ready.httpUrl, root, chain)} --wasm ${primesWasmPath()} --input range.txt`,
+    )
     say(`  npx quorate providers -c ${ready.httpUrl}`)
     say('Press Ctrl-C to stop.')
     await untilSignal()
@@ -381,6 +383,17 @@ async function registerParticipants(
       )
     }),
   )
+}
+
+/**
+ * The flags a `quorate submit` needs against this devnet. Its coordinator takes
+ * payment when there is a chain, so the line names a funded payer's key (written
+ * beside the agents' keys) and the chain, exactly as a user would pay.
+ */
+async function submitFlags(httpUrl: string, root: string, chain: Devchain | undefined): Promise<string> {
+  if (chain === undefined) return `-c ${httpUrl}`
+  const keyFile = await writeKey(join(root, 'payer.key'), chain.submitter.privateKey)
+  return `-c ${httpUrl} --key-file ${keyFile} --rpc ${chain.anvil.rpcUrl} --registry ${chain.addresses.registry}`
 }
 
 async function writeKey(path: string, privateKey: string): Promise<string> {

@@ -1,6 +1,14 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { isTerminalJobState, type JobEvent, type JobView, parseJobSpec } from '@quorate/protocol'
+import {
+  ErrorCode,
+  isQuorateError,
+  isTerminalJobState,
+  type JobEvent,
+  type JobView,
+  parseJobSpec,
+  QuorateError,
+} from '@quorate/protocol'
 import {
   createClient,
   type JobInput,
@@ -116,7 +124,7 @@ interface JobFlagValues {
 }
 
 /** Build the job from flags (with config precedence) and check it as the coordinator would. */
-async function jobFromFlags(values: JobFlagValues): Promise<{ job: JobInput; client: QuorateClient }> {
+async function jobFromFlags(values: JobFlagValues): Promise<{ job: JobInput; client: QuorateClient; paying: boolean }> {
   if (values.wasm === undefined) throw new UsageError('--wasm FILE is required')
   const files = values.input ?? []
   const linesFile = values['input-lines']
@@ -156,7 +164,25 @@ async function jobFromFlags(values: JobFlagValues): Promise<{ job: JobInput; cli
   if (values.name !== undefined) job.name = values.name
   // The same validation the coordinator runs: a bad spec fails here, offline, naming the field.
   parseJobSpec(toJobSpecJson(job))
-  return { job, client: createClient({ coordinatorUrl: config.coordinator, ...(await walletFrom(values)) }) }
+  const wallet = await walletFrom(values)
+  return {
+    job,
+    client: createClient({ coordinatorUrl: config.coordinator, ...wallet }),
+    paying: wallet.wallet !== undefined,
+  }
+}
+
+/**
+ * A coordinator that settles on a chain answers 402 to an unpaid job; its own
+ * hint speaks to SDK users, so say which of this command's flags pay.
+ */
+function withPaymentFlagsHint(err: unknown): unknown {
+  if (!isQuorateError(err) || err.code !== ErrorCode.PAYMENT_REQUIRED) return err
+  return new QuorateError(err.code, err.message, {
+    details: err.details,
+    cause: err,
+    hint: "this coordinator takes payment: add --key-file FILE (the paying account's hex private key) and --rpc URL (its chain's JSON-RPC endpoint); `quorate devnet` prints a line with both",
+  })
 }
 
 /** The SDK wallet from --key-file/--rpc/--registry (flags, then env, then the config file), if a key is named. */
@@ -189,8 +215,10 @@ export async function submitCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
   })
   if (values.help === true) return help(submitHelp)
-  const { job, client } = await jobFromFlags(values)
-  const handle = await client.submitJob(job)
+  const { job, client, paying } = await jobFromFlags(values)
+  const handle = await client.submitJob(job).catch((err: unknown) => {
+    throw paying ? err : withPaymentFlagsHint(err)
+  })
   const funding = handle.funding
   if (funding !== undefined && values.json !== true) {
     process.stderr.write(
