@@ -18,9 +18,9 @@ import {
   toJobSpecJson,
   type WalletOptions,
 } from '@quorate/sdk'
-import { DEFAULT_COORDINATOR_URL, fromEnv, intFlag, parse } from '../args.ts'
+import { DEFAULT_COORDINATOR_URL, fromEnv, httpUrl, intFlag, parse } from '../args.ts'
 import { readConfigFile, resolveConfig } from '../config.ts'
-import { EXIT, shortId, UsageError } from '../output.ts'
+import { EXIT, exitCodesHelp, shortId, UsageError } from '../output.ts'
 import { followLogs, printLogEntries } from './logs.ts'
 
 /** Flags every job command takes. */
@@ -77,8 +77,10 @@ ${jobFlagsHelp}
                           {"error": {"code", "message", "details"}})
 ${commonHelp}
 
-Exit codes: 0 every shard accepted, 1 some shards failed (or the job was cancelled or expired),
-2 bad input or spec, 3 coordinator unreachable, 4 internal error.
+${exitCodesHelp([0, 1, 2, 3, 4, 5], {
+  0: 'every shard accepted with a successful outcome',
+  1: 'some shards failed, a module exited non-zero, trapped or ran out of fuel, or the job was cancelled or expired',
+})}
 
 Examples:
   quorate submit --wasm examples/primes/build/primes.wasm --input range1.txt --input range2.txt
@@ -193,6 +195,7 @@ async function walletFrom(values: JobFlagValues): Promise<{ wallet?: WalletOptio
   const rpcUrl = fromEnv(values.rpc, 'QUORATE_RPC_URL') ?? config.rpcUrl
   if (rpcUrl === undefined)
     throw new UsageError('--key-file needs --rpc URL (or QUORATE_RPC_URL, or "rpcUrl" in the config)')
+  httpUrl('--rpc', rpcUrl, ['http:', 'https:', 'ws:', 'wss:'])
   const registryAddress = fromEnv(values.registry, 'QUORATE_REGISTRY_ADDRESS') ?? config.registryAddress
   const privateKey = (
     await readFile(keyFile, 'utf8').catch((err: Error) => {
@@ -276,8 +279,7 @@ ${jobFlagsHelp}
   --json                  one JSON document on stdout
 ${commonHelp}
 
-Exit codes: 0 the job can run now, 1 it cannot (too few providers or operators online), 2 bad
-input or spec, 3 coordinator unreachable.
+${exitCodesHelp([0, 1, 2, 3], { 0: 'the job can run now', 1: 'it cannot (too few providers or operators online)' })}
 
 Example:
   quorate estimate --wasm examples/primes/build/primes.wasm --input range.txt --redundancy 5
@@ -403,8 +405,12 @@ Options:
   --json                  one JSON document (outputs in base64)
 ${commonHelp}
 
-Exit codes: 0 every shard accepted, 1 some were not, 2 the job is not finished or not found,
-4 a result did not verify (the coordinator cannot back it).
+${exitCodesHelp([0, 1, 2, 3, 5], {
+  0: 'every shard accepted with a successful outcome',
+  1: 'some were not',
+  2: 'the job is not finished or not found',
+  5: 'a result did not verify (the coordinator cannot back it)',
+})}
 
 Examples:
   quorate results 3f2a9c… --out counts && cat counts/shard-*.out
@@ -504,8 +510,7 @@ Options:
   -f, --follow            keep printing: each shard's logs as it is decided, until the job ends
 ${commonHelp}
 
-Exit codes: 0 printed (with --follow: the job ended, however it ended), 2 no such job,
-3 coordinator unreachable.
+${exitCodesHelp([0, 2, 3], { 0: 'printed (with --follow: the job ended, however it ended)', 2: 'no such job' })}
 
 Examples:
   quorate logs 3f2a9c…
