@@ -62,6 +62,8 @@ interface ReplicaRecord {
   leaseUntil: number
   finishedAt?: number
   outcome?: string
+  /** For a failing deterministic outcome: what happened, e.g. "exited with status 2". */
+  outcomeDetail?: string
   digest?: string
   fuelUsed?: number
   durationMs?: number
@@ -286,6 +288,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     replica.durationMs = Math.round(message.durationMs)
     replica.stderr = message.stderr
     replica.outcome = outcome.kind
+    if (outcome.kind !== 'ok') replica.outcomeDetail = describeOutcome(outcome)
     if (message.signature !== undefined && message.nonce !== undefined && message.signer !== undefined) {
       replica.evidence = { signature: message.signature, nonce: message.nonce, signer: message.signer }
     }
@@ -577,6 +580,10 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       const value = result[key]
       if (value !== undefined) (decision as unknown as Record<string, unknown>)[key] = value
     }
+    if (state === 'accepted' && decision.reason === undefined) {
+      const failing = failingOutcomeReason(run.replicas, decision.digest, decision.outcome)
+      if (failing !== undefined) decision.reason = failing
+    }
     const { jobId, index } = run.work
     if (state === 'accepted') {
       this.#emit('shard:accepted', {
@@ -700,4 +707,19 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 function abortReason(signal: AbortSignal): string {
   const reason: unknown = signal.reason
   return reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted'
+}
+
+/**
+ * Why an accepted shard still failed: the providers agreed, but on a failing
+ * outcome (non-zero exit, trap, out of fuel, ...). The job counts such a shard
+ * as failed, and this reason says what the module did.
+ */
+function failingOutcomeReason(
+  replicas: readonly ReplicaRecord[],
+  digest: string | undefined,
+  outcome: string | undefined,
+): string | undefined {
+  if (outcome === undefined || outcome === 'ok') return undefined
+  const detail = replicas.find((r) => r.digest === digest && r.outcomeDetail !== undefined)?.outcomeDetail
+  return `the providers agreed the module failed: ${detail ?? outcome}`
 }

@@ -356,6 +356,13 @@ class ProgressPrinter {
   }
 }
 
+/** " (exit)" after an accepted shard whose providers agreed the module failed; its reason says how. */
+function outcomeNote(shard: { state: string; outcome?: string | undefined }): string {
+  return shard.state === 'accepted' && shard.outcome !== undefined && shard.outcome !== 'ok'
+    ? ` (${shard.outcome})`
+    : ''
+}
+
 export function printJob(view: JobView): void {
   const out = process.stdout
   out.write(`job ${view.id}\n  state: ${view.state}${view.reason === undefined ? '' : ` (${view.reason})`}\n`)
@@ -367,7 +374,7 @@ export function printJob(view: JobView): void {
       .filter((r) => r.vote !== undefined)
       .map((r) => `${shortId(r.provider.slice(-8))}${r.vote === 'minority' ? '(minority)' : ''}`)
     out.write(
-      `  shard ${shard.index}: ${shard.state}${shard.digest === undefined ? '' : ` digest ${shard.digest.slice(0, 12)}`}${votes.length > 0 ? ` votes ${votes.join(' ')}` : ''}${shard.reason === undefined ? '' : ` — ${shard.reason}`}\n`,
+      `  shard ${shard.index}: ${shard.state}${outcomeNote(shard)}${shard.digest === undefined ? '' : ` digest ${shard.digest.slice(0, 12)}`}${votes.length > 0 ? ` votes ${votes.join(' ')}` : ''}${shard.reason === undefined ? '' : ` — ${shard.reason}`}\n`,
     )
   }
 }
@@ -444,7 +451,7 @@ export async function resultsCommand(argv: string[]): Promise<number> {
     for (const r of results) {
       const text = r.output === undefined ? '' : Buffer.from(r.output).toString('utf8').trim().slice(0, 80)
       process.stdout.write(
-        `shard ${r.index}: ${r.state}${text === '' ? '' : `  ${text}`}${r.reason === undefined ? '' : `  (${r.reason})`}\n`,
+        `shard ${r.index}: ${r.state}${outcomeNote(r)}${text === '' ? '' : `  ${text}`}${r.reason === undefined ? '' : `  (${r.reason})`}\n`,
       )
     }
     if (values.out !== undefined) process.stdout.write(`outputs written to ${values.out}\n`)
