@@ -59,4 +59,40 @@ describe('the quorate binary on modules that fail', () => {
     expect(results.stdout).toMatch(/^shard 2: accepted \(trap\) .*trap: unreachable/m)
     expect(results.stdout).toMatch(/^shard 3: accepted \(out_of_fuel\) .*out of fuel after \d+/m)
   })
+
+  it('Ctrl-C on submit says the job goes on, and how to follow and cancel it', async () => {
+    // Quorum 5 on 3 agents: the job cannot finish, so submit is still following it when interrupted.
+    const child = spawnQuorateBin([
+      'submit',
+      '-c',
+      url,
+      '--wasm',
+      wasm,
+      inputs[0] as string,
+      inputs[1] as string,
+      '--redundancy',
+      '5',
+      '--quorum',
+      '5',
+    ])
+    let stderr = ''
+    const submitted = new Promise<string>((resolve) => {
+      child.stderr?.on('data', (d: Buffer) => {
+        stderr += d.toString()
+        const id = /^submitted job ([0-9a-f]+)/m.exec(stderr)?.[1]
+        if (id !== undefined) resolve(id)
+      })
+    })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    const id = await submitted
+    child.kill('SIGINT')
+    expect(await exited).toBe(130)
+    expect(stderr).toContain(`interrupted: job ${id} goes on running on the network.`)
+    expect(stderr).toContain(`quorate status ${id} -c ${url}`)
+    expect(stderr).toContain(`quorate cancel ${id} -c ${url}`)
+    const status = await run(['status', id, '-c', url])
+    expect(status.stdout).toMatch(/state: (queued|running)/)
+    const cancel = await run(['cancel', id, '-c', url])
+    expect(cancel.code).toBe(0)
+  })
 })

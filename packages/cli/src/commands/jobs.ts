@@ -235,6 +235,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
     return EXIT.OK
   }
   const json = values.json === true
+  explainInterrupt(handle.id, client.coordinatorUrl)
   if (!json) {
     process.stderr.write(`submitted job ${handle.id} (${job.inputs.length} shards)\n`)
     const progress = new ProgressPrinter(job.inputs.length)
@@ -264,6 +265,22 @@ export async function submitCommand(argv: string[]): Promise<number> {
     printJob(view)
   }
   return view.state === 'completed' ? EXIT.OK : EXIT.JOB_FAILED
+}
+
+/**
+ * Ctrl-C while `submit` follows a job stops following, not the job: say so,
+ * and how to follow or cancel it, then exit 130 as shells expect.
+ */
+function explainInterrupt(jobId: string, coordinatorUrl: string): void {
+  process.once('SIGINT', () => {
+    process.stderr.write(
+      `\ninterrupted: job ${jobId} goes on running on the network.\n` +
+        `  follow it:  quorate status ${jobId} -c ${coordinatorUrl}   (or: quorate logs ${jobId} --follow -c ${coordinatorUrl})\n` +
+        `  results:    quorate results ${jobId} -c ${coordinatorUrl}\n` +
+        `  cancel it:  quorate cancel ${jobId} -c ${coordinatorUrl}\n`,
+    )
+    process.exit(130)
+  })
 }
 
 export const estimateHelp = `Usage: quorate estimate --wasm FILE (--input FILE ... | --input-lines FILE) [options]
