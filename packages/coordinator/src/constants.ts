@@ -13,6 +13,8 @@ export const COORDINATOR_DEFAULTS = {
   leaseGraceMs: 5_000,
   /** Placements of one replica slot before the shard fails as unplaceable. */
   maxAttemptsPerSlot: 6,
+  /** How long a shard may wait for providers it can be placed on before it fails, saying why. */
+  maxPlacementWaitMs: 120_000,
   /** How often leases and deadlines are checked. */
   sweepIntervalMs: 500,
 } as const

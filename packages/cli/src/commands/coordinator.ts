@@ -24,6 +24,9 @@ Options:
   --min-batches N      with --redis: a job with at least N shards is cut into at least N batches, so
                        several coordinators share it (default 64); a job keeps the batches it was
                        first queued in
+  --placement-wait MS  how long a shard may wait for providers it can be placed on (too few
+                       providers or operators online) before it fails saying why
+                       (env QUORATE_PLACEMENT_WAIT_MS, default 120000)
   --json-ready         print one JSON line {"event":"ready",...} on stdout when listening
   -h, --help           show this help
 
@@ -64,6 +67,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     'shard-lease': { type: 'string' },
     'batch-shards': { type: 'string' },
     'min-batches': { type: 'string' },
+    'placement-wait': { type: 'string' },
     'json-ready': { type: 'boolean' },
     'chain-rpc': { type: 'string' },
     'chain-escrow': { type: 'string' },
@@ -97,6 +101,12 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
             minBatches: intFlag('min-batches', values['min-batches'], 64, 1),
           },
         }),
+    maxPlacementWaitMs: intFlag(
+      'placement-wait',
+      fromEnv(values['placement-wait'], 'QUORATE_PLACEMENT_WAIT_MS'),
+      120_000,
+      100,
+    ),
     dataDir: fromEnv(values['data-dir'], 'QUORATE_DATA_DIR', '.quorate/coordinator'),
     httpHost: fromEnv(values.host, 'QUORATE_HTTP_HOST', '127.0.0.1'),
     httpPort: intFlag('port', fromEnv(values.port, 'QUORATE_HTTP_PORT'), 7700, 0),

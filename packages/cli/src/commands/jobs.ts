@@ -11,6 +11,7 @@ import {
 } from '@quorate/protocol'
 import {
   createClient,
+  type JobHandle,
   type JobInput,
   type PaymentEstimate,
   type QuorateClient,
@@ -239,7 +240,12 @@ export async function submitCommand(argv: string[]): Promise<number> {
   if (!json) {
     process.stderr.write(`submitted job ${handle.id} (${job.inputs.length} shards)\n`)
     const progress = new ProgressPrinter(job.inputs.length)
-    for await (const event of handle) progress.onEvent(event)
+    const stopWatching = watchWaiting(handle, progress)
+    try {
+      for await (const event of handle) progress.onEvent(event)
+    } finally {
+      stopWatching()
+    }
     progress.finish()
   }
   const view = await handle.waitFor()
@@ -341,14 +347,47 @@ function paymentLine(payment: PaymentEstimate): string {
   return parts.filter((p) => p !== undefined).join('\n')
 }
 
+/**
+ * Events say what happened, not what a job is waiting for: ask the job view
+ * now and then, and print its waiting reason when it changes ("waiting: only
+ * 1 provider online, redundancy 3 needs 3"), right after submission too.
+ */
+function watchWaiting(handle: JobHandle, progress: ProgressPrinter): () => void {
+  let stopped = false
+  let timer: NodeJS.Timeout | undefined
+  const check = async () => {
+    const view = await handle.status().catch(() => undefined)
+    if (stopped) return
+    if (view !== undefined && !isTerminalJobState(view.state)) progress.onWaiting(view.reason)
+    timer = setTimeout(check, WAITING_POLL_MS)
+  }
+  timer = setTimeout(check, 300)
+  return () => {
+    stopped = true
+    clearTimeout(timer)
+  }
+}
+
+const WAITING_POLL_MS = 2_000
+
 /** A progress bar on a terminal, one line per change otherwise. */
 class ProgressPrinter {
   readonly #total: number
   #accepted = 0
   #failed = 0
+  #waiting: string | undefined
   readonly #tty = process.stderr.isTTY === true
   constructor(total: number) {
     this.#total = total
+  }
+  /** The job's waiting reason, if any: printed once per change, on the progress line on a terminal. */
+  onWaiting(reason: string | undefined): void {
+    const waiting = reason?.startsWith('waiting') === true ? reason : undefined
+    if (waiting === this.#waiting) return
+    this.#waiting = waiting
+    if (waiting === undefined) return
+    if (this.#tty) process.stderr.write(`\r\x1b[K${waiting}`)
+    else process.stderr.write(`${waiting}\n`)
   }
   onEvent(event: JobEvent): void {
     if (event.type === 'shard:accepted') this.#accepted++
