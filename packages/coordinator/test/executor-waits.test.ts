@@ -7,6 +7,7 @@ const MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
 /** A stand-in agent for this unit test: records what the executor sends it. */
 class RecordingLink implements AgentLink {
   readonly assigned: AssignMessage[] = []
+  readonly operator: string | undefined = undefined
   constructor(
     readonly peerId: string,
     readonly capacity = 4,
