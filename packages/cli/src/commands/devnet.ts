@@ -5,19 +5,16 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { agentPeerId } from '@quorate/agent'
 import {
-  type AnvilInstance,
   type ChainClient,
   createChainClient,
-  type DevAccount,
-  deployQuorate,
   destroyChainClient,
   type QuorateAddresses,
   registerCoordinator,
   registerProvider,
-  startAnvil,
   withAccount,
   withdraw,
 } from '@quorate/chain'
+import { type AnvilInstance, type DevAccount, deployQuorate, startAnvil } from '@quorate/chain/dev'
 import type { SettlementView } from '@quorate/protocol'
 import { createClient, toJobSpecJson } from '@quorate/sdk'
 import { intFlag, parse } from '../args.ts'
