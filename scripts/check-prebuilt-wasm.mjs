@@ -50,7 +50,9 @@ const targets = workspaces().filter((dir) => {
 })
 const missing = missingToolchain()
 if (missing.length > 0) {
-  console.log(`check-prebuilt-wasm: skipped: no clang (missing ${missing.join(', ')}); ${targets.length} module(s) unchecked`)
+  console.log(
+    `check-prebuilt-wasm: skipped: no clang (missing ${missing.join(', ')}); ${targets.length} module(s) unchecked`,
+  )
   process.exit(0)
 }
 
