@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -71,4 +72,32 @@ describe('devnet next steps', () => {
     expect(stderr).not.toMatch(/\n\s+at /)
     expect(code).toBe(2)
   })
+
+  it('an unreachable --rpc exits 3 naming the URL, in one line, without retry noise', async () => {
+    const submit = stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l.startsWith('npx quorate submit '))
+    const closed = await closedPort()
+    const line = (submit ?? '').replace(/--rpc \S+/, `--rpc http://127.0.0.1:${closed}`)
+    const shell = spawn('bash', ['-c', `printf '1 1000' > small.txt\n${line.replace('range.txt', 'small.txt')}`], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const { code, stderr } = await outputOf(shell)
+    expect(stderr).toBe(
+      `error: cannot reach the chain's JSON-RPC endpoint at http://127.0.0.1:${closed}: connect ECONNREFUSED 127.0.0.1:${closed}\n` +
+        'hint: is the chain node running, and is the --rpc URL right?\n',
+    )
+    expect(code).toBe(3)
+  })
 })
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}

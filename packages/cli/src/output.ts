@@ -78,6 +78,7 @@ export function reportError(err: unknown): number {
       case 'PAYMENT_REQUIRED':
         return EXIT.USAGE
       case 'COORDINATOR_UNREACHABLE':
+      case 'CHAIN_UNREACHABLE':
         return EXIT.UNAVAILABLE
       case 'RESULT_VERIFICATION':
         return EXIT.UNVERIFIED
