@@ -39,7 +39,9 @@ describe('the packed SDK in an empty project', () => {
     await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs.map((t) => `./${t}`)], {
       cwd: project,
     })
-  })
+    // Packing and installing from the registry is bounded apart from the suite's 120 s hooks (meant for
+    // starting processes): it overran them once on a loaded machine, though it takes ~8 s when quiet.
+  }, 300_000)
   afterAll(async () => {
     await net?.stop()
     if (project !== undefined) await rm(project, { recursive: true, force: true })
