@@ -5,13 +5,13 @@ import type { AddressInfo } from 'node:net'
 import {
   createChainClient,
   destroyChainClient,
-  freePort,
   fundJob,
   getTokenBalance,
   mintTestToken,
   stake,
   withAccount,
 } from '@quorate/chain'
+import { freePort } from '@quorate/chain/dev'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chainError, setupChain, specHashOf, type TestChain, TOKEN } from './setup.ts'
 

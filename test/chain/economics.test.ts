@@ -1,7 +1,6 @@
 // The economic loop on a real anvil: fund → settle → withdraw to the wei,
 // settlement's guards, reclaim after the deadline, and unbonding.
 import {
-  anvilRpc,
   decodeFailure,
   escrowInterface,
   fundJob,
@@ -18,6 +17,7 @@ import {
   withdraw,
   withdrawStake,
 } from '@quorate/chain'
+import { anvilRpc } from '@quorate/chain/dev'
 import { Contract, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chainError, MIN_STAKE, setupChain, specHashOf, type TestChain, TOKEN, UNBONDING_DELAY } from './setup.ts'

@@ -2,7 +2,6 @@
 // only with evidence the Escrow checks itself, and evidence never works twice
 // or anywhere else.
 import {
-  anvilRpc,
   escrowDomain,
   fundJob,
   getProvider,
@@ -13,6 +12,7 @@ import {
   settleJob,
   signShardResult,
 } from '@quorate/chain'
+import { anvilRpc } from '@quorate/chain/dev'
 import { Contract, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chainError, DISPUTE_WINDOW, MIN_STAKE, SLASH, setupChain, specHashOf, type TestChain, TOKEN } from './setup.ts'

@@ -2,11 +2,9 @@
 // pays it out. Every attempt must fail, and the books must still balance:
 // tokens held by the Escrow == everything it owes + budgets still escrowed.
 import {
-  type AnvilInstance,
   type ChainClient,
   createChainClient,
   decodeFailure,
-  deployQuorate,
   destroyChainClient,
   escrowInterface,
   getAccount,
@@ -14,9 +12,9 @@ import {
   getTokenBalance,
   registerCoordinator,
   settleJob,
-  startAnvil,
   withAccount,
 } from '@quorate/chain'
+import { type AnvilInstance, deployQuorate, startAnvil } from '@quorate/chain/dev'
 import { reentrantTokenAbi, reentrantTokenBytecode } from '@quorate/contracts-abi'
 import { Contract, ContractFactory, type InterfaceAbi, JsonRpcProvider, Wallet } from 'ethers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

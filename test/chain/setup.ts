@@ -6,13 +6,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Agent, agentPeerId, createAgent } from '@quorate/agent'
 import {
-  type AnvilInstance,
   type ChainClient,
   ChainError,
   createChainClient,
   createResultSigner,
-  type DevAccount,
-  deployQuorate,
   destroyChainClient,
   getAccount,
   getJob,
@@ -21,9 +18,9 @@ import {
   registerCoordinator,
   registerProvider,
   registryInterface,
-  startAnvil,
   withAccount,
 } from '@quorate/chain'
+import { type AnvilInstance, type DevAccount, deployQuorate, startAnvil } from '@quorate/chain/dev'
 import { type Coordinator, createCoordinator } from '@quorate/coordinator'
 import { Contract } from 'ethers'
 import { type Logger, pino } from 'pino'

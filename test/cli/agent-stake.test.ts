@@ -238,7 +238,8 @@ describe('quorate agent start --stake', () => {
     const dataDir = join(dir, 'agent-poor')
     await keyFile('agent-poor', poor.privateKey)
     const run = await startAgent(stakeOf100(dataDir, chain.addresses.registry))
-    expect(run.code).toBe(4)
+    // A balance the user can top up: a payment problem, exit 2, not an internal error.
+    expect(run.code).toBe(2)
     expect(run.stderr()).toContain(
       `error: wallet ${poor.address} holds 0 of token ${chain.addresses.token}, but staking needs ${100n * TOKEN}`,
     )

@@ -4,16 +4,17 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { findChromium } from '../helpers/browser.ts'
 import { startNetwork, type TestNetwork } from '../helpers/network.ts'
 import { countPrimes, primesWasm } from '../helpers/primes.ts'
 import { echoWasm, mandelbrotTilePng } from './fixtures.ts'
 
 /**
- * The job explorer in a real headless Chromium (Debian's `chromium`, never a
+ * The job explorer in a real headless Chromium (Debian's `chromium` when
+ * installed, else the one inside the `@sparticuz/chromium` npm package; never a
  * downloaded one) against a real coordinator and agent processes. It must
  * run in CI: there is no skip; a missing browser fails the test.
  */
-const CHROMIUM = process.env.QUORATE_CHROMIUM ?? '/usr/bin/chromium'
 const here = dirname(fileURLToPath(import.meta.url))
 const OUTPUT_DIR = join(here, 'output')
 const README_SCREENSHOT = join(here, '..', '..', 'docs', 'explorer.png')
@@ -40,10 +41,12 @@ describe('job explorer in a real browser', () => {
     // One agent first: redundancy 3 cannot be met, so the job sits visibly unfinished until two more join.
     net = await startNetwork({ agents: 1 })
     profile = await mkdtemp(join(tmpdir(), 'quorate-chromium-'))
+    const browser = await findChromium()
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath: browser.executablePath,
       headless: true,
       args: [
+        ...browser.args,
         '--headless',
         '--no-sandbox',
         '--disable-gpu',

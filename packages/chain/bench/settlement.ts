@@ -16,16 +16,15 @@ import { fileURLToPath } from 'node:url'
 import {
   type ChainClient,
   createChainClient,
-  deployQuorate,
   fundJob,
   registerCoordinator,
   registerProvider,
   settleJob,
-  startAnvil,
   tokenInterface,
   withAccount,
   withdraw,
 } from '@quorate/chain'
+import { deployQuorate, startAnvil } from '@quorate/chain/dev'
 import { merklePayoutAbi, merklePayoutBytecode } from '@quorate/contracts-abi'
 import { AbiCoder, Contract, ContractFactory, type InterfaceAbi, keccak256, NonceManager, Wallet } from 'ethers'
 

@@ -1,7 +1,7 @@
-import { InvalidOptionError } from '@quorate/protocol'
+import { ErrorCode, InvalidOptionError, QuorateError } from '@quorate/protocol'
 import { type BaseWallet, getAddress, JsonRpcProvider, Network, Wallet } from 'ethers'
 import { CHAIN_DEFAULTS } from './constants.ts'
-import { withRetry } from './retry.ts'
+import { isTransientRpcError, withRetry } from './retry.ts'
 import { TransactionSender } from './sender.ts'
 
 /** Where Quorate's contracts live on one chain. */
@@ -73,14 +73,19 @@ export async function createChainClient(options: ChainClientOptions): Promise<Ch
     registry: checkedAddress('addresses.registry', options.addresses?.registry),
     escrow: checkedAddress('addresses.escrow', options.addresses?.escrow),
   }
-  const probe = new JsonRpcProvider(options.rpcUrl, undefined, { staticNetwork: true, batchMaxCount: 1 })
   let chainId: bigint
   try {
-    chainId = BigInt(
-      await withRetry(() => probe.send('eth_chainId', []), { attempts: opts.rpcAttempts, delayMs: opts.retryDelayMs }),
+    chainId = await withRetry(() => probeChainId(options.rpcUrl), {
+      attempts: opts.rpcAttempts,
+      delayMs: opts.retryDelayMs,
+    })
+  } catch (err) {
+    if (!isTransientRpcError(err)) throw err
+    throw new QuorateError(
+      ErrorCode.CHAIN_UNREACHABLE,
+      `cannot reach the chain's JSON-RPC endpoint at ${options.rpcUrl}: ${describeCause(err)}`,
+      { details: { url: options.rpcUrl }, hint: 'is the chain node running, and is the --rpc URL right?', cause: err },
     )
-  } finally {
-    probe.destroy()
   }
   const provider = new JsonRpcProvider(options.rpcUrl, Network.from(chainId), {
     staticNetwork: Network.from(chainId),
@@ -91,6 +96,52 @@ export async function createChainClient(options: ChainClientOptions): Promise<Ch
   })
   const base = { rpcUrl: options.rpcUrl, provider, chainId, addresses, options: opts }
   return { ...base, account: options.account === undefined ? undefined : makeAccount(base, options.account) }
+}
+
+/**
+ * The endpoint's chain id. Over HTTP a single plain request: an ethers
+ * provider that cannot detect its network keeps retrying and logging
+ * "failed to detect network" to the console on its own.
+ */
+async function probeChainId(rpcUrl: string): Promise<bigint> {
+  if (/^wss?:/.test(rpcUrl)) {
+    const probe = new JsonRpcProvider(rpcUrl, undefined, { staticNetwork: true, batchMaxCount: 1 })
+    try {
+      return BigInt(await probe.send('eth_chainId', []))
+    } finally {
+      probe.destroy()
+    }
+  }
+  const res = await fetch(rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+    signal: AbortSignal.timeout(CHAIN_PROBE_TIMEOUT_MS),
+  })
+  const text = await res.text()
+  let result: unknown
+  try {
+    result = (JSON.parse(text) as { result?: unknown }).result
+  } catch {
+    result = undefined
+  }
+  if (typeof result !== 'string' || !/^0x[0-9a-f]+$/i.test(result)) {
+    throw new InvalidOptionError(
+      'rpcUrl',
+      `answered eth_chainId with HTTP ${res.status}: ${text.slice(0, 120)}`,
+      rpcUrl,
+    )
+  }
+  return BigInt(result)
+}
+
+const CHAIN_PROBE_TIMEOUT_MS = 10_000
+
+/** The innermost message of a network failure ("connect ECONNREFUSED 127.0.0.1:1"), not fetch's "fetch failed". */
+function describeCause(err: unknown): string {
+  let current: unknown = err
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause
+  return current instanceof Error ? current.message : String(current)
 }
 
 /** The same connection, signing as another account (shares the provider). */

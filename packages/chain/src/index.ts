@@ -11,7 +11,8 @@
  *
  * @example
  * ```ts
- * import { createChainClient, deployQuorate, fundJob, settleJob, startAnvil, withdraw } from '@quorate/chain'
+ * import { createChainClient, fundJob, settleJob, withdraw } from '@quorate/chain'
+ * import { deployQuorate, startAnvil } from '@quorate/chain/dev'
  * const anvil = await startAnvil()
  * const [deployer, submitter] = anvil.accounts
  * const { addresses } = await deployQuorate({ rpcUrl: anvil.rpcUrl, deployer: deployer.privateKey,
@@ -120,15 +121,6 @@ export {
 export { WithdrawError, type WithdrawReturnType, withdraw } from './actions/withdraw.ts'
 export { WithdrawStakeError, type WithdrawStakeReturnType, withdrawStake } from './actions/withdrawStake.ts'
 export {
-  type AnvilInstance,
-  anvilRpc,
-  type DevAccount,
-  findAnvilBinary,
-  freePort,
-  type StartAnvilOptions,
-  startAnvil,
-} from './anvil.ts'
-export {
   type ChainAccount,
   type ChainClient,
   type ChainClientOptions,
@@ -139,12 +131,6 @@ export {
 } from './client.ts'
 export { CHAIN_DEFAULTS, DEPLOY_DEFAULTS } from './constants.ts'
 export { escrowInterface, type JobStatusName, registryInterface, tokenInterface } from './contracts.ts'
-export {
-  DeployQuorateError,
-  type DeployQuorateParameters,
-  type DeployQuorateReturnType,
-  deployQuorate,
-} from './deploy.ts'
 export {
   type EscrowDomain,
   escrowDomain,

@@ -1,5 +1,13 @@
 #!/usr/bin/env -S node --disable-warning=ExperimentalWarning
 // Thin launcher so the bin works straight after `npm run build` (tsc output is not executable).
-import { main } from '../dist/main.js'
-
+// On a fresh clone nothing is built yet: say so in one line instead of a module-resolution stack.
+let main
+try {
+  ;({ main } = await import('../dist/main.js'))
+} catch (err) {
+  const notBuilt = err?.code === 'ERR_MODULE_NOT_FOUND' && /\/dist\/[^/]*\.js/.test(String(err.url ?? err.message))
+  if (!notBuilt) throw err
+  process.stderr.write('quorate: not built yet; run `npm run build` in the Quorate checkout first\n')
+  process.exit(2)
+}
 process.exitCode = await main(process.argv.slice(2))

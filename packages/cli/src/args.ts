@@ -37,3 +37,23 @@ export function fromEnv(flag: string | undefined, envName: string, fallback?: st
 }
 
 export const DEFAULT_COORDINATOR_URL = 'http://127.0.0.1:7700'
+
+/**
+ * An http(s) URL from a flag, variable or config entry. A bare `host:port` is
+ * the common slip: it gets "did you mean http://host:port" instead of the
+ * fetch layer's "Invalid URL" (or, for `localhost:7700`, a URL whose scheme
+ * is "localhost:").
+ */
+export function httpUrl(flag: string, raw: string, schemes: readonly string[] = ['http:', 'https:']): string {
+  let url: URL | undefined
+  try {
+    url = new URL(raw)
+  } catch {
+    url = undefined
+  }
+  if (url !== undefined && schemes.includes(url.protocol)) return raw
+  const guess = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? undefined : `http://${raw}`
+  throw new UsageError(
+    `${flag} "${raw}" is not ${schemes.includes('ws:') ? 'an http(s) or ws(s)' : 'an http(s)'} URL${guess === undefined ? '' : `; did you mean ${guess}?`}`,
+  )
+}

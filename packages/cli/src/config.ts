@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { DEFAULT_COORDINATOR_URL } from './args.ts'
+import { DEFAULT_COORDINATOR_URL, httpUrl } from './args.ts'
 import { UsageError } from './output.ts'
 
 /** What a config file may set (JSON, every key optional). */
@@ -108,7 +108,10 @@ export async function resolveConfig(
   const pick = (flag: string | undefined, envName: string, fromFile: string | number | undefined) =>
     flag ?? fromEnv(envName) ?? (fromFile === undefined ? undefined : String(fromFile))
   return {
-    coordinator: pick(flags.coordinator, 'QUORATE_COORDINATOR_URL', config.coordinator) ?? DEFAULT_COORDINATOR_URL,
+    coordinator: httpUrl(
+      '--coordinator',
+      pick(flags.coordinator, 'QUORATE_COORDINATOR_URL', config.coordinator) ?? DEFAULT_COORDINATOR_URL,
+    ),
     redundancy: pick(flags.redundancy, 'QUORATE_REDUNDANCY', config.redundancy),
     quorum: pick(flags.quorum, 'QUORATE_QUORUM', config.quorum),
     file,

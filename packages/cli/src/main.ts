@@ -11,7 +11,7 @@ import {
   submitCommand,
   submitHelp,
 } from './commands/jobs.ts'
-import { EXIT, errorJson, reportError, UsageError } from './output.ts'
+import { EXIT, errorJson, exitCodesHelp, reportError, UsageError } from './output.ts'
 import { VERSION } from './version.ts'
 
 const usage = `quorate — decentralized compute: WebAssembly jobs, many providers, results decided by vote
@@ -36,8 +36,7 @@ Settings come from flags, then QUORATE_* environment variables, then a config fi
 (--config FILE, else ./quorate.json, else $XDG_CONFIG_HOME/quorate/config.json), e.g.
   {"coordinator": "http://127.0.0.1:7700", "redundancy": 3}
 
-Exit codes: 0 success; 1 the job did not fully succeed; 2 bad usage or bad input;
-3 coordinator unreachable; 4 internal error; 5 a result did not verify.
+${exitCodesHelp([0, 1, 2, 3, 4, 5])}
 `
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {

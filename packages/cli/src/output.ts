@@ -3,17 +3,54 @@ import { isQuorateError } from '@quorate/protocol'
 /** Exit codes of the `quorate` command, documented in the CLI README. */
 export const EXIT = {
   OK: 0,
-  /** The command ran but its job did not fully succeed (some shards failed, cancelled, expired). */
+  /** The command ran but its job did not fully succeed (some shards failed or a module failed, cancelled, expired). */
   JOB_FAILED: 1,
-  /** Bad flags or a bad job spec: the user can fix the command. */
+  /** Bad flags, a bad job spec, or payment needed/short: the user can fix the command. */
   USAGE: 2,
-  /** The coordinator or the network could not be reached. */
+  /** The coordinator, the chain's RPC endpoint or the network could not be reached (the URL is named). */
   UNAVAILABLE: 3,
   /** Anything else. */
   INTERNAL: 4,
   /** A result the coordinator returned did not verify (digest or quorum): do not use it. */
   UNVERIFIED: 5,
 } as const
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT]
+
+/**
+ * What each exit code means, in a few words: the one source for every
+ * `--help` text (and checked against the CLI README's table by a test).
+ */
+export const EXIT_MEANINGS: Readonly<Record<ExitCode, string>> = {
+  0: 'success',
+  1: 'the job did not fully succeed',
+  2: 'bad usage, input or payment',
+  3: 'coordinator or chain unreachable',
+  4: 'internal error',
+  5: 'a result did not verify',
+}
+
+/**
+ * The "Exit codes: …" paragraph of a help text: the codes a command can
+ * return, each with the shared meaning unless the command says it more
+ * precisely (`overrides`), wrapped to 100 columns.
+ */
+export function exitCodesHelp(codes: readonly ExitCode[], overrides: Partial<Record<ExitCode, string>> = {}): string {
+  const parts = codes.map((code) => `${code} ${overrides[code] ?? EXIT_MEANINGS[code]}`)
+  const words = `Exit codes: ${parts.join('; ')}.`.split(' ')
+  const lines: string[] = []
+  let line = ''
+  for (const word of words) {
+    if (line !== '' && line.length + 1 + word.length > 100) {
+      lines.push(line)
+      line = word
+    } else {
+      line = line === '' ? word : `${line} ${word}`
+    }
+  }
+  lines.push(line)
+  return lines.join('\n')
+}
 
 export class UsageError extends Error {
   override name = 'UsageError'
@@ -38,8 +75,10 @@ export function reportError(err: unknown): number {
       case 'BAD_REQUEST':
       case 'PAYLOAD_TOO_LARGE':
       case 'JOB_NOT_FOUND':
+      case 'PAYMENT_REQUIRED':
         return EXIT.USAGE
       case 'COORDINATOR_UNREACHABLE':
+      case 'CHAIN_UNREACHABLE':
         return EXIT.UNAVAILABLE
       case 'RESULT_VERIFICATION':
         return EXIT.UNVERIFIED
@@ -47,7 +86,11 @@ export function reportError(err: unknown): number {
         return EXIT.INTERNAL
     }
   }
-  process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+  // A stack trace helps only whoever debugs the CLI itself; QUORATE_DEBUG=1 prints it.
+  const debug = process.env.QUORATE_DEBUG === '1'
+  process.stderr.write(
+    `error: ${err instanceof Error ? ((debug ? err.stack : undefined) ?? err.message) : String(err)}\n`,
+  )
   return EXIT.INTERNAL
 }
 

@@ -19,6 +19,8 @@ export const COORDINATOR_DEFAULTS = {
   unwelcomedBudgetBytes: 8 * 1024 * 1024,
   /** Task streams not yet welcomed, at once. */
   maxUnwelcomed: 512,
+  /** How long a shard may wait for providers it can be placed on before it fails, saying why. */
+  maxPlacementWaitMs: 120_000,
   /** How often leases and deadlines are checked. */
   sweepIntervalMs: 500,
 } as const

@@ -53,6 +53,11 @@ export interface CoordinatorOptions {
   /** @defaultValue 6 */
   maxAttemptsPerSlot?: number
   /**
+   * How long a shard may wait for providers it can be placed on (too few
+   * providers or operators online) before it fails with the reason. @defaultValue 120000
+   */
+  maxPlacementWaitMs?: number
+  /**
    * With a shared backend, how long a shard may wait for a provider here
    * before this coordinator hands it back for another to try. @defaultValue 15000
    */
@@ -120,6 +125,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const executorOptions: ConstructorParameters<typeof Executor>[0] = {}
   if (options.leaseGraceMs !== undefined) executorOptions.leaseGraceMs = options.leaseGraceMs
   if (options.maxAttemptsPerSlot !== undefined) executorOptions.maxAttemptsPerSlot = options.maxAttemptsPerSlot
+  if (options.maxPlacementWaitMs !== undefined) executorOptions.maxPlacementWaitMs = options.maxPlacementWaitMs
   const executor = new Executor(executorOptions)
   const backend =
     options.backend ??
@@ -335,6 +341,7 @@ function validate(options: CoordinatorOptions): void {
     ['heartbeatMs', options.heartbeatMs, 50],
     ['leaseGraceMs', options.leaseGraceMs, 0],
     ['maxAttemptsPerSlot', options.maxAttemptsPerSlot, 1],
+    ['maxPlacementWaitMs', options.maxPlacementWaitMs, 100],
     ['shardLeaseMs', options.shardLeaseMs, 1000],
     ['placementTimeoutMs', options.placementTimeoutMs, 100],
     ['helloTimeoutMs', options.helloTimeoutMs, 100],

@@ -34,6 +34,11 @@ export interface ExecutorOptions {
   leaseGraceMs?: number
   /** Placements of one replica slot before the shard fails. @defaultValue 6 */
   maxAttemptsPerSlot?: number
+  /**
+   * How long a shard may wait for providers it can be placed on (too few
+   * providers or operators online) before it fails, saying why. @defaultValue 120000
+   */
+  maxPlacementWaitMs?: number
   now?: () => number
   random?: () => number
 }
@@ -64,6 +69,10 @@ interface ReplicaRecord {
   leaseUntil: number
   finishedAt?: number
   outcome?: string
+  /** For a failing deterministic outcome: what happened, e.g. "exited with status 2". */
+  outcomeDetail?: string
+  /** The task hit its own time limit here. Counted against the provider only if others finished in time. */
+  timedOut?: boolean
   digest?: string
   fuelUsed?: number
   durationMs?: number
@@ -82,6 +91,8 @@ interface ShardRun {
   attempts: Map<number, number>
   outputs: Map<string, Uint8Array>
   waiting?: string
+  /** Since when no provider could take a queued replica (too few providers or operators), not merely busy ones. */
+  unplaceableSince?: number
   decided: boolean
   resolve: (decision: ShardDecision) => void
   onProgress: ShardProgress | undefined
@@ -125,6 +136,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   readonly #completions: number[] = []
   readonly #leaseGraceMs: number
   readonly #maxAttempts: number
+  readonly #maxPlacementWaitMs: number
   readonly #now: () => number
   readonly #random: () => number
   readonly #instance = sha256Hex(`${process.pid}:${Date.now()}:${Math.random()}`).slice(0, 8)
@@ -134,6 +146,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.setMaxListeners(0)
     this.#leaseGraceMs = options.leaseGraceMs ?? COORDINATOR_DEFAULTS.leaseGraceMs
     this.#maxAttempts = options.maxAttemptsPerSlot ?? COORDINATOR_DEFAULTS.maxAttemptsPerSlot
+    this.#maxPlacementWaitMs = options.maxPlacementWaitMs ?? COORDINATOR_DEFAULTS.maxPlacementWaitMs
     this.#now = options.now ?? Date.now
     this.#random = options.random ?? Math.random
   }
@@ -288,14 +301,19 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     replica.durationMs = Math.round(message.durationMs)
     replica.stderr = message.stderr
     replica.outcome = outcome.kind
+    if (outcome.kind !== 'ok') replica.outcomeDetail = describeOutcome(outcome)
     if (message.signature !== undefined && message.nonce !== undefined && message.signer !== undefined) {
       replica.evidence = { signature: message.signature, nonce: message.nonce, signer: message.signer }
     }
     this.#recordCompletion()
 
     if (!isDeterministic(outcome)) {
-      this.emit('provider:counted', peerId, outcome.kind === 'timeout' ? 'timeouts' : 'lost')
-      this.#loseReplica(run, replica, describeOutcome(outcome))
+      if (outcome.kind === 'timeout') {
+        this.#taskTimedOut(run, replica, outcome.timeoutMs)
+      } else {
+        this.emit('provider:counted', peerId, 'lost')
+        this.#loseReplica(run, replica, describeOutcome(outcome))
+      }
       this.#schedulePump()
       return
     }
@@ -350,7 +368,59 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       this.emit('provider:counted', entry.replica.provider, 'timeouts')
       this.#loseReplica(entry.run, entry.replica, 'lease expired: no result in time')
     }
+    this.#failUnplaceable(now)
     this.#schedulePump()
+  }
+
+  /**
+   * Fail shards that no provider could take for longer than `maxPlacementWaitMs`
+   * (too few providers or operators online, or none left that has not already
+   * run the shard), with the waiting reason; a shard merely queued behind busy
+   * providers waits on.
+   */
+  #failUnplaceable(now: number): void {
+    for (const run of this.#runs) {
+      if (run.decided) continue
+      const reason = this.#waitingReason(run)
+      if (reason === undefined || reason === WAITING_BUSY) {
+        delete run.unplaceableSince
+        continue
+      }
+      run.unplaceableSince ??= now
+      if (now - run.unplaceableSince < this.#maxPlacementWaitMs) continue
+      this.#finish(run, 'failed', {
+        reason: `could not be placed for ${Math.round((now - run.unplaceableSince) / 1000)} s: ${reason.replace(/^waiting: /, '')}`,
+      })
+    }
+  }
+
+  /**
+   * A replica hit the task's own time limit. When every provider the shard
+   * wanted has timed out and none finished, the limit is too short for the
+   * task: fail the shard saying so, and count no provider as slow. Otherwise
+   * the slot is placed again, and the timeout counts against this provider only
+   * once the shard is accepted (others finished in time).
+   */
+  #taskTimedOut(run: ShardRun, replica: ReplicaRecord, timeoutMs: number): void {
+    replica.timedOut = true
+    const timedOut = new Set(run.replicas.filter((r) => r.timedOut === true).map((r) => r.provider))
+    const finished = run.replicas.some((r) => r.state === 'done')
+    if (finished || timedOut.size < run.slots) {
+      this.#loseReplica(run, replica, `timed out after ${timeoutMs} ms`)
+      return
+    }
+    this.#running.delete(replica.assignmentId)
+    replica.state = 'lost'
+    replica.reason = `timed out after ${timeoutMs} ms`
+    const tried = new Set(run.replicas.map((r) => r.provider))
+    this.#finish(run, 'failed', {
+      reason: `timed out on ${timedOut.size}/${tried.size} providers after ${timeoutMs} ms; raise --timeout (limits.timeoutMs)`,
+    })
+  }
+
+  /** On acceptance, the providers that timed out on a shard others finished in time were slow: count it. */
+  #countTimeoutsOnAccept(run: ShardRun): void {
+    for (const r of run.replicas) if (r.timedOut === true) this.emit('provider:counted', r.provider, 'timeouts')
   }
 
   /** Replicas finished per second over the last `seconds` seconds, oldest first. */
@@ -579,6 +649,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       const value = result[key]
       if (value !== undefined) (decision as unknown as Record<string, unknown>)[key] = value
     }
+    if (state === 'accepted') this.#countTimeoutsOnAccept(run)
+    if (state === 'accepted' && decision.reason === undefined) {
+      const failing = failingOutcomeReason(run.replicas, decision.digest, decision.outcome)
+      if (failing !== undefined) decision.reason = failing
+    }
     const { jobId, index } = run.work
     if (state === 'accepted') {
       this.#emit('shard:accepted', {
@@ -649,7 +724,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     if (operators.size < needed) {
       return `waiting: only ${operators.size} distinct operators online, redundancy ${needed} needs ${needed}`
     }
-    if (this.#freeCapacity() === 0) return 'waiting: every provider is busy; the shard is queued'
+    if (this.#freeCapacity() === 0) return WAITING_BUSY
     return 'waiting: no provider that has not already run this shard is free'
   }
 
@@ -700,7 +775,25 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   }
 }
 
+/** The one waiting reason that is plain queueing, not a shard that cannot be placed. */
+const WAITING_BUSY = 'waiting: every provider is busy; the shard is queued'
+
 function abortReason(signal: AbortSignal): string {
   const reason: unknown = signal.reason
   return reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted'
+}
+
+/**
+ * Why an accepted shard still failed: the providers agreed, but on a failing
+ * outcome (non-zero exit, trap, out of fuel, ...). The job counts such a shard
+ * as failed, and this reason says what the module did.
+ */
+function failingOutcomeReason(
+  replicas: readonly ReplicaRecord[],
+  digest: string | undefined,
+  outcome: string | undefined,
+): string | undefined {
+  if (outcome === undefined || outcome === 'ok') return undefined
+  const detail = replicas.find((r) => r.digest === digest && r.outcomeDetail !== undefined)?.outcomeDetail
+  return `the providers agreed the module failed: ${detail ?? outcome}`
 }

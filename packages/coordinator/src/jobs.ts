@@ -108,3 +108,14 @@ export function mergeProviders(
   }
   return [...out.values()].sort((a, b) => Number(b.online) - Number(a.online) || a.peerId.localeCompare(b.peerId))
 }
+
+/**
+ * A finished job's reason when not every shard succeeded. `agreedFailures` of
+ * the `failed` shards were accepted, but on a failing outcome (the module
+ * exited non-zero, trapped, ran out of fuel...). The Redis backend's endJob
+ * script words it the same way.
+ */
+export function jobFailureReason(failed: number, total: number, agreedFailures: number): string {
+  const base = `${failed} of ${total} shards failed`
+  return agreedFailures === 0 ? base : `${base} (${agreedFailures} with an agreed failing outcome of the module)`
+}

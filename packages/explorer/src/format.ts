@@ -73,3 +73,13 @@ export function stateLabel(state: string): string {
 export function count(n: number): string {
   return n.toLocaleString('en-US')
 }
+
+/**
+ * The outcome of an accepted shard when the providers agreed the module failed
+ * (`exit`, `trap`, `out_of_fuel`, ...), as a label; undefined for a success or
+ * an undecided shard. Such a shard is accepted but is no success.
+ */
+export function failingOutcome(shard: { state: string; outcome?: string | undefined }): string | undefined {
+  if (shard.state !== 'accepted' || shard.outcome === undefined || shard.outcome === 'ok') return undefined
+  return shard.outcome.replace(/_/g, ' ')
+}

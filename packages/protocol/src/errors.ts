@@ -26,6 +26,8 @@ export const ErrorCode = {
   QUEUE_FULL: 'QUEUE_FULL',
   RESULT_VERIFICATION: 'RESULT_VERIFICATION',
   COORDINATOR_UNREACHABLE: 'COORDINATOR_UNREACHABLE',
+  /** A chain's JSON-RPC endpoint could not be reached (`details.url` names it). */
+  CHAIN_UNREACHABLE: 'CHAIN_UNREACHABLE',
   /** The coordinator settles on a chain and the job's escrow is missing, unfunded or too small. */
   PAYMENT_REQUIRED: 'PAYMENT_REQUIRED',
   /** The provider is not registered on the coordinator's chain with enough stake. */

@@ -19,7 +19,7 @@ import {
   type VerifySignaturesReturnType,
   verifySignatures,
 } from './actions/verify-signatures.ts'
-import { CoordinatorUnreachableError } from './errors.ts'
+import { CoordinatorUnreachableError, NotACoordinatorError } from './errors.ts'
 import { JobHandle, type JobHandleOptions } from './job-handle.ts'
 import { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
 import { deriveOwnerKey, generateOwnerKey, type OwnerKey } from './owner-key.ts'
@@ -200,6 +200,18 @@ export interface QuorateClient {
  * client.close()
  * ```
  */
+/**
+ * Whether an answer came from a Quorate coordinator's API: JSON (an error as a
+ * `{code, message}` object), or an empty body. Anything else means the URL
+ * points at some other server.
+ */
+function isJsonAnswer(res: Response, json: unknown, text: string): boolean {
+  if (text === '') return true
+  if (json === undefined) return false
+  if (res.ok) return true
+  return typeof json === 'object' && json !== null && typeof (json as { code?: unknown }).code === 'string'
+}
+
 export function createClient(options: ClientOptions): QuorateClient {
   const base = options.coordinatorUrl.replace(/\/+$/, '')
   const doFetch = options.fetch ?? globalThis.fetch
@@ -293,6 +305,14 @@ export function createClient(options: ClientOptions): QuorateClient {
         json = text === '' ? undefined : JSON.parse(text)
       } catch {
         json = undefined
+      }
+      if (!isJsonAnswer(res, json, text)) {
+        throw new NotACoordinatorError(base, {
+          method,
+          path,
+          status: res.status,
+          contentType: res.headers.get('content-type'),
+        })
       }
       if (!res.ok) {
         const wire = (json ?? { code: 'INTERNAL', message: `HTTP ${res.status}: ${text.slice(0, 200)}` }) as WireError

@@ -17,6 +17,25 @@ export class CoordinatorUnreachableError extends QuorateError {
 }
 
 /**
+ * Something answers at the coordinator URL, but not as a Quorate coordinator
+ * (an HTML page, another service's 404): the URL is wrong rather than the
+ * request. Same code as an unreachable coordinator, since the fix is the same.
+ */
+export class NotACoordinatorError extends QuorateError {
+  override name = 'NotACoordinatorError'
+  constructor(url: string, answer: { method: string; path: string; status: number; contentType: string | null }) {
+    super(
+      ErrorCode.COORDINATOR_UNREACHABLE,
+      `${url} is not a Quorate coordinator: ${answer.method} ${answer.path} got HTTP ${answer.status}${answer.contentType === null ? '' : ` (${answer.contentType.split(';')[0]})`} instead of its JSON API`,
+      {
+        details: { url, ...answer },
+        hint: 'check the coordinator URL (-c / QUORATE_COORDINATOR_URL); it is the URL `quorate coordinator start` or `quorate devnet` prints',
+      },
+    )
+  }
+}
+
+/**
  * Which check a result failed:
  * - `shards`: the results do not list every shard of the job, in order
  * - `digest`: an output does not hash to the digest its shard was accepted with

@@ -44,6 +44,7 @@ export {
   CoordinatorUnreachableError,
   InsufficientBalanceError,
   type InsufficientBalanceErrorParameters,
+  NotACoordinatorError,
   PaymentError,
   type PaymentProblem,
   ResultVerificationError,

@@ -28,6 +28,9 @@ Options:
                        "Authorization: Bearer T" it may cancel any job. Without it, only a job's
                        owner (by signature) can cancel it
   --hello-timeout MS   close a task stream that has not said hello within MS (default 10000)
+  --placement-wait MS  how long a shard may wait for providers it can be placed on (too few
+                       providers or operators online) before it fails saying why
+                       (env QUORATE_PLACEMENT_WAIT_MS, default 120000)
   --json-ready         print one JSON line {"event":"ready",...} on stdout when listening
   -h, --help           show this help
 
@@ -68,6 +71,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     'shard-lease': { type: 'string' },
     'batch-shards': { type: 'string' },
     'min-batches': { type: 'string' },
+    'placement-wait': { type: 'string' },
     'json-ready': { type: 'boolean' },
     'operator-token': { type: 'string' },
     'hello-timeout': { type: 'string' },
@@ -104,6 +108,12 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
           },
         }),
     ...operatorOptions(values),
+    maxPlacementWaitMs: intFlag(
+      'placement-wait',
+      fromEnv(values['placement-wait'], 'QUORATE_PLACEMENT_WAIT_MS'),
+      120_000,
+      100,
+    ),
     dataDir: fromEnv(values['data-dir'], 'QUORATE_DATA_DIR', '.quorate/coordinator'),
     httpHost: fromEnv(values.host, 'QUORATE_HTTP_HOST', '127.0.0.1'),
     httpPort: intFlag('port', fromEnv(values.port, 'QUORATE_HTTP_PORT'), 7700, 0),

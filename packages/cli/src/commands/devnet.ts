@@ -5,19 +5,16 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { agentPeerId } from '@quorate/agent'
 import {
-  type AnvilInstance,
   type ChainClient,
   createChainClient,
-  type DevAccount,
-  deployQuorate,
   destroyChainClient,
   type QuorateAddresses,
   registerCoordinator,
   registerProvider,
-  startAnvil,
   withAccount,
   withdraw,
 } from '@quorate/chain'
+import { type AnvilInstance, type DevAccount, deployQuorate, startAnvil } from '@quorate/chain/dev'
 import type { SettlementView } from '@quorate/protocol'
 import { createClient, toJobSpecJson } from '@quorate/sdk'
 import { intFlag, parse } from '../args.ts'
@@ -202,7 +199,9 @@ export async function devnetCommand(argv: string[]): Promise<number> {
     say('')
     say('devnet is running. Submit more jobs with, for example:')
     say(`  printf '1 100000' > range.txt`)
-    say(`  npx quorate submit -c ${ready.httpUrl} --wasm ${primesWasmPath()} --input range.txt`)
+    say(
+      `  npx quorate submit ${await submitFlags(ready.httpUrl, root, chain)} --wasm ${primesWasmPath()} --input range.txt`,
+    )
     say(`  npx quorate providers -c ${ready.httpUrl}`)
     say('Press Ctrl-C to stop.')
     await untilSignal()
@@ -381,6 +380,17 @@ async function registerParticipants(
       )
     }),
   )
+}
+
+/**
+ * The flags a `quorate submit` needs against this devnet. Its coordinator takes
+ * payment when there is a chain, so the line names a funded payer's key (written
+ * beside the agents' keys) and the chain, exactly as a user would pay.
+ */
+async function submitFlags(httpUrl: string, root: string, chain: Devchain | undefined): Promise<string> {
+  if (chain === undefined) return `-c ${httpUrl}`
+  const keyFile = await writeKey(join(root, 'payer.key'), chain.submitter.privateKey)
+  return `-c ${httpUrl} --key-file ${keyFile} --rpc ${chain.anvil.rpcUrl} --registry ${chain.addresses.registry}`
 }
 
 async function writeKey(path: string, privateKey: string): Promise<string> {

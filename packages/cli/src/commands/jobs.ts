@@ -1,8 +1,17 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { isTerminalJobState, type JobEvent, type JobView, parseJobSpec } from '@quorate/protocol'
+import {
+  ErrorCode,
+  isQuorateError,
+  isTerminalJobState,
+  type JobEvent,
+  type JobView,
+  parseJobSpec,
+  QuorateError,
+} from '@quorate/protocol'
 import {
   createClient,
+  type JobHandle,
   type JobInput,
   type PaymentEstimate,
   type QuorateClient,
@@ -10,9 +19,9 @@ import {
   toJobSpecJson,
   type WalletOptions,
 } from '@quorate/sdk'
-import { DEFAULT_COORDINATOR_URL, fromEnv, intFlag, parse } from '../args.ts'
+import { DEFAULT_COORDINATOR_URL, fromEnv, httpUrl, intFlag, parse } from '../args.ts'
 import { readConfigFile, resolveConfig } from '../config.ts'
-import { EXIT, shortId, UsageError } from '../output.ts'
+import { EXIT, exitCodesHelp, shortId, UsageError } from '../output.ts'
 import { loadOwnerKey } from '../owner-key.ts'
 import { followLogs, printLogEntries } from './logs.ts'
 
@@ -74,8 +83,10 @@ ${jobFlagsHelp}
                           {"error": {"code", "message", "details"}})
 ${commonHelp}
 
-Exit codes: 0 every shard accepted, 1 some shards failed (or the job was cancelled or expired),
-2 bad input or spec, 3 coordinator unreachable, 4 internal error.
+${exitCodesHelp([0, 1, 2, 3, 4, 5], {
+  0: 'every shard accepted with a successful outcome',
+  1: 'some shards failed, a module exited non-zero, trapped or ran out of fuel, or the job was cancelled or expired',
+})}
 
 Examples:
   quorate submit --wasm examples/primes/build/primes.wasm --input range1.txt --input range2.txt
@@ -123,7 +134,7 @@ interface JobFlagValues {
 }
 
 /** Build the job from flags (with config precedence) and check it as the coordinator would. */
-async function jobFromFlags(values: JobFlagValues): Promise<{ job: JobInput; client: QuorateClient }> {
+async function jobFromFlags(values: JobFlagValues): Promise<{ job: JobInput; client: QuorateClient; paying: boolean }> {
   if (values.wasm === undefined) throw new UsageError('--wasm FILE is required')
   const files = values.input ?? []
   const linesFile = values['input-lines']
@@ -164,10 +175,25 @@ async function jobFromFlags(values: JobFlagValues): Promise<{ job: JobInput; cli
   // The same validation the coordinator runs: a bad spec fails here, offline, naming the field.
   parseJobSpec(toJobSpecJson(job))
   const { key: ownerKey } = await loadOwnerKey(values['owner-key'])
+  const wallet = await walletFrom(values)
   return {
     job,
-    client: createClient({ coordinatorUrl: config.coordinator, ownerKey, ...(await walletFrom(values)) }),
+    client: createClient({ coordinatorUrl: config.coordinator, ownerKey, ...wallet }),
+    paying: wallet.wallet !== undefined,
   }
+}
+
+/**
+ * A coordinator that settles on a chain answers 402 to an unpaid job; its own
+ * hint speaks to SDK users, so say which of this command's flags pay.
+ */
+function withPaymentFlagsHint(err: unknown): unknown {
+  if (!isQuorateError(err) || err.code !== ErrorCode.PAYMENT_REQUIRED) return err
+  return new QuorateError(err.code, err.message, {
+    details: err.details,
+    cause: err,
+    hint: "this coordinator takes payment: add --key-file FILE (the paying account's hex private key) and --rpc URL (its chain's JSON-RPC endpoint); `quorate devnet` prints a line with both",
+  })
 }
 
 /** The SDK wallet from --key-file/--rpc/--registry (flags, then env, then the config file), if a key is named. */
@@ -178,6 +204,7 @@ async function walletFrom(values: JobFlagValues): Promise<{ wallet?: WalletOptio
   const rpcUrl = fromEnv(values.rpc, 'QUORATE_RPC_URL') ?? config.rpcUrl
   if (rpcUrl === undefined)
     throw new UsageError('--key-file needs --rpc URL (or QUORATE_RPC_URL, or "rpcUrl" in the config)')
+  httpUrl('--rpc', rpcUrl, ['http:', 'https:', 'ws:', 'wss:'])
   const registryAddress = fromEnv(values.registry, 'QUORATE_REGISTRY_ADDRESS') ?? config.registryAddress
   const privateKey = (
     await readFile(keyFile, 'utf8').catch((err: Error) => {
@@ -200,8 +227,10 @@ export async function submitCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
   })
   if (values.help === true) return help(submitHelp)
-  const { job, client } = await jobFromFlags(values)
-  const handle = await client.submitJob(job)
+  const { job, client, paying } = await jobFromFlags(values)
+  const handle = await client.submitJob(job).catch((err: unknown) => {
+    throw paying ? err : withPaymentFlagsHint(err)
+  })
   const funding = handle.funding
   if (funding !== undefined && values.json !== true) {
     process.stderr.write(
@@ -215,10 +244,16 @@ export async function submitCommand(argv: string[]): Promise<number> {
     return EXIT.OK
   }
   const json = values.json === true
+  explainInterrupt(handle.id, client.coordinatorUrl)
   if (!json) {
     process.stderr.write(`submitted job ${handle.id} (${job.inputs.length} shards)\n`)
     const progress = new ProgressPrinter(job.inputs.length)
-    for await (const event of handle) progress.onEvent(event)
+    const stopWatching = watchWaiting(handle, progress)
+    try {
+      for await (const event of handle) progress.onEvent(event)
+    } finally {
+      stopWatching()
+    }
     progress.finish()
   }
   const view = await handle.waitFor()
@@ -246,6 +281,22 @@ export async function submitCommand(argv: string[]): Promise<number> {
   return view.state === 'completed' ? EXIT.OK : EXIT.JOB_FAILED
 }
 
+/**
+ * Ctrl-C while `submit` follows a job stops following, not the job: say so,
+ * and how to follow or cancel it, then exit 130 as shells expect.
+ */
+function explainInterrupt(jobId: string, coordinatorUrl: string): void {
+  process.once('SIGINT', () => {
+    process.stderr.write(
+      `\ninterrupted: job ${jobId} goes on running on the network.\n` +
+        `  follow it:  quorate status ${jobId} -c ${coordinatorUrl}   (or: quorate logs ${jobId} --follow -c ${coordinatorUrl})\n` +
+        `  results:    quorate results ${jobId} -c ${coordinatorUrl}\n` +
+        `  cancel it:  quorate cancel ${jobId} -c ${coordinatorUrl}\n`,
+    )
+    process.exit(130)
+  })
+}
+
 export const estimateHelp = `Usage: quorate estimate --wasm FILE (--input FILE ... | --input-lines FILE) [options]
 
 Before submitting: the job's replicas and fuel bound (expected, and worst case when every shard
@@ -259,8 +310,7 @@ ${jobFlagsHelp}
   --json                  one JSON document on stdout
 ${commonHelp}
 
-Exit codes: 0 the job can run now, 1 it cannot (too few providers or operators online), 2 bad
-input or spec, 3 coordinator unreachable.
+${exitCodesHelp([0, 1, 2, 3], { 0: 'the job can run now', 1: 'it cannot (too few providers or operators online)' })}
 
 Example:
   quorate estimate --wasm examples/primes/build/primes.wasm --input range.txt --redundancy 5
@@ -324,14 +374,47 @@ function paymentLine(payment: PaymentEstimate): string {
   return parts.filter((p) => p !== undefined).join('\n')
 }
 
+/**
+ * Events say what happened, not what a job is waiting for: ask the job view
+ * now and then, and print its waiting reason when it changes ("waiting: only
+ * 1 provider online, redundancy 3 needs 3"), right after submission too.
+ */
+function watchWaiting(handle: JobHandle, progress: ProgressPrinter): () => void {
+  let stopped = false
+  let timer: NodeJS.Timeout | undefined
+  const check = async () => {
+    const view = await handle.status().catch(() => undefined)
+    if (stopped) return
+    if (view !== undefined && !isTerminalJobState(view.state)) progress.onWaiting(view.reason)
+    timer = setTimeout(check, WAITING_POLL_MS)
+  }
+  timer = setTimeout(check, 300)
+  return () => {
+    stopped = true
+    clearTimeout(timer)
+  }
+}
+
+const WAITING_POLL_MS = 2_000
+
 /** A progress bar on a terminal, one line per change otherwise. */
 class ProgressPrinter {
   readonly #total: number
   #accepted = 0
   #failed = 0
+  #waiting: string | undefined
   readonly #tty = process.stderr.isTTY === true
   constructor(total: number) {
     this.#total = total
+  }
+  /** The job's waiting reason, if any: printed once per change, on the progress line on a terminal. */
+  onWaiting(reason: string | undefined): void {
+    const waiting = reason?.startsWith('waiting') === true ? reason : undefined
+    if (waiting === this.#waiting) return
+    this.#waiting = waiting
+    if (waiting === undefined) return
+    if (this.#tty) process.stderr.write(`\r\x1b[K${waiting}`)
+    else process.stderr.write(`${waiting}\n`)
   }
   onEvent(event: JobEvent): void {
     if (event.type === 'shard:accepted') this.#accepted++
@@ -356,6 +439,13 @@ class ProgressPrinter {
   }
 }
 
+/** " (exit)" after an accepted shard whose providers agreed the module failed; its reason says how. */
+function outcomeNote(shard: { state: string; outcome?: string | undefined }): string {
+  return shard.state === 'accepted' && shard.outcome !== undefined && shard.outcome !== 'ok'
+    ? ` (${shard.outcome})`
+    : ''
+}
+
 export function printJob(view: JobView): void {
   const out = process.stdout
   out.write(`job ${view.id}\n  state: ${view.state}${view.reason === undefined ? '' : ` (${view.reason})`}\n`)
@@ -367,7 +457,7 @@ export function printJob(view: JobView): void {
       .filter((r) => r.vote !== undefined)
       .map((r) => `${shortId(r.provider.slice(-8))}${r.vote === 'minority' ? '(minority)' : ''}`)
     out.write(
-      `  shard ${shard.index}: ${shard.state}${shard.digest === undefined ? '' : ` digest ${shard.digest.slice(0, 12)}`}${votes.length > 0 ? ` votes ${votes.join(' ')}` : ''}${shard.reason === undefined ? '' : ` — ${shard.reason}`}\n`,
+      `  shard ${shard.index}: ${shard.state}${outcomeNote(shard)}${shard.digest === undefined ? '' : ` digest ${shard.digest.slice(0, 12)}`}${votes.length > 0 ? ` votes ${votes.join(' ')}` : ''}${shard.reason === undefined ? '' : ` — ${shard.reason}`}\n`,
     )
   }
 }
@@ -405,8 +495,12 @@ Options:
   --json                  one JSON document (outputs in base64)
 ${commonHelp}
 
-Exit codes: 0 every shard accepted, 1 some were not, 2 the job is not finished or not found,
-4 a result did not verify (the coordinator cannot back it).
+${exitCodesHelp([0, 1, 2, 3, 5], {
+  0: 'every shard accepted with a successful outcome',
+  1: 'some were not',
+  2: 'the job is not finished or not found',
+  5: 'a result did not verify (the coordinator cannot back it)',
+})}
 
 Examples:
   quorate results 3f2a9c… --out counts && cat counts/shard-*.out
@@ -440,7 +534,7 @@ export async function resultsCommand(argv: string[]): Promise<number> {
     for (const r of results) {
       const text = r.output === undefined ? '' : Buffer.from(r.output).toString('utf8').trim().slice(0, 80)
       process.stdout.write(
-        `shard ${r.index}: ${r.state}${text === '' ? '' : `  ${text}`}${r.reason === undefined ? '' : `  (${r.reason})`}\n`,
+        `shard ${r.index}: ${r.state}${outcomeNote(r)}${text === '' ? '' : `  ${text}`}${r.reason === undefined ? '' : `  (${r.reason})`}\n`,
       )
     }
     if (values.out !== undefined) process.stdout.write(`outputs written to ${values.out}\n`)
@@ -523,8 +617,7 @@ Options:
   -f, --follow            keep printing: each shard's logs as it is decided, until the job ends
 ${commonHelp}
 
-Exit codes: 0 printed (with --follow: the job ended, however it ended), 2 no such job,
-3 coordinator unreachable.
+${exitCodesHelp([0, 2, 3], { 0: 'printed (with --follow: the job ended, however it ended)', 2: 'no such job' })}
 
 Examples:
   quorate logs 3f2a9c…

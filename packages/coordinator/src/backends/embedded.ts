@@ -29,7 +29,7 @@ import {
   type StoredSpec,
   type SubmitResult,
 } from '../backend.ts'
-import { emptyCounters, mergeProviders, storedSpecOf, summaryOf } from '../jobs.ts'
+import { emptyCounters, jobFailureReason, mergeProviders, storedSpecOf, summaryOf } from '../jobs.ts'
 
 export interface EmbeddedBackendOptions {
   /** The coordinator's data dir; the database is `<dataDir>/scheduler.sqlite`. */
@@ -169,8 +169,15 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
     const row = sql('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined
     if (row === undefined || isTerminalJobState(row.state as JobState)) return undefined
     if (row.accepted + row.failed < row.total) return undefined
-    const state: JobState = row.failed === 0 ? 'completed' : row.accepted === 0 ? 'failed' : 'partially_failed'
-    const reason = state === 'completed' ? null : `${row.failed} of ${row.total} shards failed`
+    // A shard whose providers agreed on a failing outcome (non-zero exit, trap, ...) is accepted, but the job
+    // counts it as failed: the module did not do its work.
+    const { n: agreedFailures } = sql(
+      "SELECT COUNT(*) AS n FROM shards WHERE job_id = ? AND state = 'accepted' AND json_extract(decision, '$.outcome') <> 'ok'",
+    ).get(jobId) as { n: number }
+    const failed = row.failed + agreedFailures
+    const succeeded = row.accepted - agreedFailures
+    const state: JobState = failed === 0 ? 'completed' : succeeded === 0 ? 'failed' : 'partially_failed'
+    const reason = state === 'completed' ? null : jobFailureReason(failed, row.total, agreedFailures)
     const t = now()
     sql('UPDATE jobs SET state = ?, finished_at = ?, updated_at = ?, reason = ? WHERE id = ?').run(
       state,

@@ -1,5 +1,5 @@
 import type { ReplicaView, ShardState, ShardView } from '@quorate/protocol'
-import { bytes, compact, duration, prefix, stateLabel } from '../format.ts'
+import { bytes, compact, duration, failingOutcome, prefix, stateLabel } from '../format.ts'
 import { PeerTag, StateBadge } from './common.tsx'
 
 /** Shards shown per page of the grid; the shard map above it shows them all. */
@@ -44,6 +44,7 @@ export function ShardMap(props: {
             <rect
               className="map-cell"
               data-state={s.state}
+              data-outcome={failingOutcome(s) === undefined ? undefined : 'failing'}
               data-selected={props.selected === s.index || undefined}
               x={(i % perRow) * (cell + gap)}
               y={Math.floor(i / perRow) * (cell + gap)}
@@ -51,7 +52,7 @@ export function ShardMap(props: {
               height={cell}
               rx={cell > 10 ? 2 : 0}
             >
-              <title>{`shard ${s.index}: ${stateLabel(s.state)}${s.reason === undefined ? '' : ` (${s.reason})`}`}</title>
+              <title>{`shard ${s.index}: ${stateLabel(s.state)}${failingOutcome(s) === undefined ? '' : `, module failed: ${failingOutcome(s)}`}${s.reason === undefined ? '' : ` (${s.reason})`}`}</title>
             </rect>
           </a>
         ))}
@@ -94,6 +95,7 @@ export function ShardGrid(props: {
               data-testid="shard-row"
               data-shard={shard.index}
               data-state={shard.state}
+              data-outcome={failingOutcome(shard) === undefined ? undefined : 'failing'}
               aria-selected={props.selected === shard.index}
             >
               <th scope="row">
@@ -109,6 +111,11 @@ export function ShardGrid(props: {
               </th>
               <td>
                 <StateBadge state={shard.state} title={shard.reason} />
+                {failingOutcome(shard) !== undefined && (
+                  <span className="badge" data-state="failed" data-testid="outcome-badge" title={shard.reason}>
+                    {failingOutcome(shard)}
+                  </span>
+                )}
                 {shard.reason !== undefined && <div className="reason small">{shard.reason}</div>}
               </td>
               <td className="mono small">

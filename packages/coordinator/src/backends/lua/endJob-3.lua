@@ -13,7 +13,7 @@
   Returns {1, state} when the job moved, {0, state} when it was already terminal, {-1} when unknown.
 ]]
 local prefix, now = ARGV[1], ARGV[5]
-local job = redis.call('HMGET', KEYS[1], 'state', 'id', 'createdAt', 'total', 'accepted', 'failed')
+local job = redis.call('HMGET', KEYS[1], 'state', 'id', 'createdAt', 'total', 'accepted', 'failed', 'agreedFailures')
 local state = job[1]
 if not state then return {-1} end
 if state ~= 'queued' and state ~= 'running' then return {0, state} end
@@ -32,16 +32,22 @@ for i = 0, total - 1 do
   end
 end
 if ARGV[3] == 'failed' then failed = failed + ended end
+-- Shards accepted on a failing outcome (recordShard counts them) fail the job like failed shards.
+local agreedFailures = tonumber(job[7]) or 0
 if target == '' then
-  if failed == 0 then target = 'completed'
-  elseif accepted == 0 then target = 'failed'
+  if failed + agreedFailures == 0 then target = 'completed'
+  elseif accepted - agreedFailures == 0 then target = 'failed'
   else target = 'partially_failed' end
 end
 redis.call('HSET', KEYS[1], 'state', target, 'finishedAt', now, 'updatedAt', now, 'failed', failed)
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[1], 'reason', ARGV[4])
 elseif target ~= 'completed' then
-  redis.call('HSET', KEYS[1], 'reason', failed .. ' of ' .. total .. ' shards failed')
+  local reason = (failed + agreedFailures) .. ' of ' .. total .. ' shards failed'
+  if agreedFailures > 0 then
+    reason = reason .. ' (' .. agreedFailures .. ' with an agreed failing outcome of the module)'
+  end
+  redis.call('HSET', KEYS[1], 'reason', reason)
 end
 redis.call('ZREM', prefix .. ':jobs:state:' .. state, id)
 redis.call('ZADD', prefix .. ':jobs:state:' .. target, createdAt, id)

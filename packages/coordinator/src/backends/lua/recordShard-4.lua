@@ -22,6 +22,9 @@ redis.call('HDEL', KEYS[1], 'reason')
 if ARGV[7] == '1' then redis.call('SET', KEYS[4], ARGV[6]) end
 if ARGV[3] == 'accepted' then
   redis.call('HINCRBY', KEYS[3], 'accepted', 1)
+  -- Agreed on a failing outcome (non-zero exit, trap, ...): accepted, but the job counts it as failed.
+  local outcome = cjson.decode(ARGV[5]).outcome
+  if outcome ~= nil and outcome ~= 'ok' then redis.call('HINCRBY', KEYS[3], 'agreedFailures', 1) end
 else
   redis.call('HINCRBY', KEYS[3], 'failed', 1)
 end

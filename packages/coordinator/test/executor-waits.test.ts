@@ -1,0 +1,134 @@
+import { type AssignMessage, parseJobSpec, type ResultMessage, toBase64 } from '@quorate/protocol'
+import { describe, expect, it } from 'vitest'
+import { type AgentLink, Executor, type ShardWork } from '../src/index.ts'
+
+const MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
+
+/** A stand-in agent for this unit test: records what the executor sends it. */
+class RecordingLink implements AgentLink {
+  readonly assigned: AssignMessage[] = []
+  readonly operator: string | undefined = undefined
+  constructor(
+    readonly peerId: string,
+    readonly capacity = 4,
+  ) {}
+  assign(message: AssignMessage): void {
+    this.assigned.push(message)
+  }
+  cancel(): void {}
+}
+
+let shardSeq = 0
+function work(extra: Record<string, unknown> = {}): ShardWork {
+  const spec = parseJobSpec({ module: { wasm: toBase64(MODULE) }, inputs: [toBase64(new Uint8Array([1]))], ...extra })
+  return {
+    jobId: `job-${++shardSeq}`,
+    index: 0,
+    input: spec.inputs[0] as Uint8Array,
+    spec: {
+      moduleSha256: spec.module.sha256,
+      args: spec.args,
+      env: spec.env,
+      redundancy: spec.redundancy,
+      quorum: spec.quorum,
+      maxReplicas: spec.maxReplicas,
+      limits: spec.limits,
+    },
+    module: spec.module,
+    deadline: Date.now() + 60_000,
+    run: 1,
+    fence: '1',
+  }
+}
+
+const timedOut = (assignmentId: string, timeoutMs: number): ResultMessage => ({
+  type: 'result',
+  assignmentId,
+  outcome: { kind: 'timeout', timeoutMs },
+  digest: null,
+  stderr: new Uint8Array(0),
+  durationMs: timeoutMs,
+})
+const ok = (assignmentId: string): ResultMessage => ({
+  type: 'result',
+  assignmentId,
+  outcome: { kind: 'ok', output: new TextEncoder().encode('42'), fuelUsed: 1 },
+  digest: null,
+  stderr: new Uint8Array(0),
+  durationMs: 1,
+})
+
+const tick = () => new Promise((r) => setImmediate(r))
+const never = new AbortController().signal
+
+describe('Executor: nothing waits silently', () => {
+  it('fails a shard that timed out on every provider it wanted, and counts no provider as slow', async () => {
+    const executor = new Executor()
+    const links = ['a', 'b', 'c'].map((id) => new RecordingLink(id))
+    for (const l of links) executor.addAgent(l)
+    const counted: string[] = []
+    executor.on('provider:counted', (peer, counter) => counted.push(`${peer}:${counter}`))
+    const decision = executor.runShard(work({ limits: { timeoutMs: 200 } }), never)
+    await tick()
+    for (const l of links) executor.onResult(l.peerId, timedOut(l.assigned[0]?.assignmentId as string, 200))
+    const decided = await decision
+    expect(decided.state).toBe('failed')
+    expect(decided.reason).toBe('timed out on 3/3 providers after 200 ms; raise --timeout (limits.timeoutMs)')
+    expect(counted.filter((c) => c.endsWith(':timeouts'))).toEqual([])
+  })
+
+  it('counts a timeout against a provider once others finished the shard in time', async () => {
+    const executor = new Executor()
+    const links = ['a', 'b', 'c', 'd'].map((id) => new RecordingLink(id))
+    for (const l of links) executor.addAgent(l)
+    const counted: string[] = []
+    executor.on('provider:counted', (peer, counter) => counted.push(`${peer}:${counter}`))
+    const decision = executor.runShard(work({ redundancy: 3, quorum: 2, limits: { timeoutMs: 200 } }), never)
+    await tick()
+    const placed = links.filter((l) => l.assigned.length > 0)
+    const [slow, ...fast] = placed as [RecordingLink, ...RecordingLink[]]
+    executor.onResult(slow.peerId, timedOut(slow.assigned[0]?.assignmentId as string, 200))
+    for (const l of fast) executor.onResult(l.peerId, ok(l.assigned[0]?.assignmentId as string))
+    expect((await decision).state).toBe('accepted')
+    expect(counted.filter((c) => c.endsWith(':timeouts'))).toEqual([`${slow.peerId}:timeouts`])
+  })
+
+  it('fails a shard no provider can take after maxPlacementWaitMs, with the reason', async () => {
+    let now = 1_000_000
+    const executor = new Executor({ now: () => now, maxPlacementWaitMs: 30_000 })
+    executor.addAgent(new RecordingLink('a'))
+    const decision = executor.runShard(work({ redundancy: 3, quorum: 2 }), never)
+    await tick()
+    executor.sweep()
+    now += 29_000
+    executor.sweep()
+    expect(executor.liveShards(`job-${shardSeq}`).get(0)?.reason).toBe(
+      'waiting: only 1 provider online, redundancy 3 needs 3',
+    )
+    now += 1_000
+    executor.sweep()
+    const decided = await decision
+    expect(decided.state).toBe('failed')
+    expect(decided.reason).toBe('could not be placed for 30 s: only 1 provider online, redundancy 3 needs 3')
+  })
+
+  it('lets a shard queued behind busy providers wait on', async () => {
+    let now = 1_000_000
+    const executor = new Executor({ now: () => now, maxPlacementWaitMs: 1_000 })
+    for (const id of ['a', 'b', 'c']) executor.addAgent(new RecordingLink(id, 1))
+    void executor.runShard(work({ limits: { timeoutMs: 600_000 } }), never)
+    let second: Awaited<ReturnType<Executor['runShard']>> | undefined
+    void executor.runShard(work({ limits: { timeoutMs: 600_000 } }), never).then((d) => {
+      second = d
+    })
+    await tick()
+    executor.sweep()
+    now += 60_000
+    executor.sweep()
+    await tick()
+    expect(second).toBeUndefined()
+    expect(executor.liveShards(`job-${shardSeq}`).get(0)?.reason).toBe(
+      'waiting: every provider is busy; the shard is queued',
+    )
+  })
+})
