@@ -52,6 +52,10 @@ export interface CoordinatorOptions {
   leaseGraceMs?: number
   /** @defaultValue 6 */
   maxAttemptsPerSlot?: number
+  /** Bound on one provider's share of a job's placements; see `ExecutorOptions.jobShareFactor`. @defaultValue 1.5 */
+  jobShareFactor?: number
+  /** Source of placement randomness; seed it in tests. @defaultValue Math.random */
+  random?: () => number
   /**
    * With a shared backend, how long a shard may wait for a provider here
    * before this coordinator hands it back for another to try. @defaultValue 15000
@@ -110,6 +114,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const executorOptions: ConstructorParameters<typeof Executor>[0] = {}
   if (options.leaseGraceMs !== undefined) executorOptions.leaseGraceMs = options.leaseGraceMs
   if (options.maxAttemptsPerSlot !== undefined) executorOptions.maxAttemptsPerSlot = options.maxAttemptsPerSlot
+  if (options.jobShareFactor !== undefined) executorOptions.jobShareFactor = options.jobShareFactor
+  if (options.random !== undefined) executorOptions.random = options.random
+  // A re-checked shard's new decision is stored before the job may finish.
+  executorOptions.amend = async (work, decision) => {
+    await backend.amend(work, decision)
+  }
   const executor = new Executor(executorOptions)
   const backend =
     options.backend ??
@@ -239,6 +249,15 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       })
       executor.on('provider:counted', (peerId, counter) => {
         backend.countProvider(peerId, counter).catch((err) => logger.warn({ err }, 'could not count provider'))
+      })
+      executor.on('provider:quarantined', (peerId, evidence) => {
+        logger.warn(
+          { peerId, jobId: evidence.jobId, shard: evidence.shard },
+          `provider quarantined: ${evidence.reason}`,
+        )
+      })
+      backend.subscribe((event) => {
+        if (event.type === 'job:done') executor.forgetJob(event.jobId)
       })
       executor.on('provider:changed', () => {
         announce()

@@ -26,6 +26,20 @@ export { type RedisBackendOptions, redisBackend } from './backends/redis.ts'
 export { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 export { COORDINATOR_DEFAULTS } from './constants.ts'
 export { COORDINATOR_VERSION, type Coordinator, type CoordinatorOptions, createCoordinator } from './coordinator.ts'
-export { type AgentLink, Executor, type ExecutorEvents, type ExecutorOptions, type ShardProgress } from './executor.ts'
+export {
+  type AgentLink,
+  Executor,
+  type ExecutorEvents,
+  type ExecutorOptions,
+  type QuarantineEvidence,
+  type ShardProgress,
+} from './executor.ts'
 export { JobService } from './service.ts'
-export { decideShard, type Vote, type VoteDecision, type VoteRules } from './vote.ts'
+export {
+  decideShard,
+  decideUnanimous,
+  type UnanimousRules,
+  type Vote,
+  type VoteDecision,
+  type VoteRules,
+} from './vote.ts'

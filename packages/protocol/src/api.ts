@@ -81,6 +81,8 @@ export interface JobView extends JobSummary {
   moduleSha256: string
   args: string[]
   maxReplicas: number
+  /** How shards are decided: `all` replicas unanimous (escalating on dissent), or the first `quorum`. */
+  decide: 'all' | 'quorum'
   limits: TaskLimits
   shardList: ShardView[]
   /** Why the job is waiting or failed, when it is. */
@@ -151,6 +153,14 @@ export interface ProviderView {
   stake?: string
   /** Credited by this coordinator's settlements, token base units as a decimal string. */
   earnings?: string
+  /**
+   * Set once the provider was caught in a minority against an agreeing
+   * majority: it gets no more work from this coordinator, and the shards it
+   * helped accept were run again without it.
+   */
+  quarantined?: { at: number; reason: string }
+  /** Penalties submitted on chain against this provider, token base units slashed, as a decimal string. */
+  slashed?: string
 }
 
 export interface ListPage<T> {
