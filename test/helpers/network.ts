@@ -18,13 +18,22 @@ export interface TestNetwork {
  * libp2p over TCP on 127.0.0.1, in a fresh temp dir.
  */
 export async function startNetwork(
-  options: { agents: number; threads?: number } = { agents: 3 },
+  options: { agents: number; threads?: number; coordinatorArgs?: string[] } = { agents: 3 },
 ): Promise<TestNetwork> {
   const dir = await mkdtemp(join(tmpdir(), 'quorate-test-'))
   const processes: ManagedProcess[] = []
   const coordinatorProcess = spawnQuorate(
     'coordinator',
-    ['coordinator', 'start', '--data-dir', join(dir, 'coordinator'), '--port', '0', '--json-ready'],
+    [
+      'coordinator',
+      'start',
+      '--data-dir',
+      join(dir, 'coordinator'),
+      '--port',
+      '0',
+      '--json-ready',
+      ...(options.coordinatorArgs ?? []),
+    ],
     join(dir, 'coordinator.log'),
   )
   processes.push(coordinatorProcess)

@@ -736,19 +736,24 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     provider.quarantined = { at: this.#now(), reason: evidence.reason }
     this.emit('provider:quarantined', peerId, evidence)
     this.emit('provider:changed', this.#providerView(provider))
-    // Its votes on shards not yet decided no longer count: those slots are placed again.
+    // Its votes on shards not yet decided no longer count; those shards are decided again without them.
     for (const run of [...this.#runs]) {
       if (run === deciding) continue
+      let touched = false
       for (const r of run.replicas) {
         if (r.provider !== peerId || (r.state !== 'running' && r.state !== 'done')) continue
         if (r.state === 'running') {
+          this.#running.delete(r.assignmentId)
           provider.running = Math.max(0, provider.running - 1)
           provider.link?.cancel(r.assignmentId, 'provider quarantined')
         }
         delete r.digest
-        r.state = 'running'
-        this.#loseReplica(run, r, 'provider quarantined: its result does not count')
+        r.state = 'lost'
+        r.reason = 'provider quarantined: its result does not count'
+        r.finishedAt ??= this.#now()
+        touched = true
       }
+      if (touched) this.#decide(run)
     }
     // Every shard it helped accept is run again by providers outside that majority.
     for (const book of this.#books.values()) {

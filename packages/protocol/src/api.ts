@@ -82,7 +82,7 @@ export interface JobView extends JobSummary {
   args: string[]
   maxReplicas: number
   /** How shards are decided: `all` replicas unanimous (escalating on dissent), or the first `quorum`. */
-  decide: 'all' | 'quorum'
+  decide?: 'all' | 'quorum'
   limits: TaskLimits
   shardList: ShardView[]
   /** Why the job is waiting or failed, when it is. */
