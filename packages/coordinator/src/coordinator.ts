@@ -5,6 +5,7 @@ import { type CoordinatorInfo, InvalidOptionError, type JobSpec } from '@quorate
 import { inspectModule } from '@quorate/runtime'
 import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
+import { type AdmissionOptions, type AdmissionPolicy, admissionPolicy } from './admission.ts'
 import { AgentHub } from './agent-hub.ts'
 import type { SchedulerBackend, ShardHandler } from './backend.ts'
 import { embeddedBackend } from './backends/embedded.ts'
@@ -77,6 +78,14 @@ export interface CoordinatorOptions {
    * @defaultValue no chain: jobs are free and every provider is admitted
    */
   chain?: CoordinatorChainOptions
+  /**
+   * Who may provide when there is no chain: `{ mode: 'allowlist', … }` admits
+   * only listed peer ids; `{ mode: 'open' }` admits anyone, and
+   * the API, explorer and CLI mark the network and its results untrusted.
+   * With `chain`, only staked providers are admitted and this must be unset.
+   * @defaultValue `{ mode: 'open' }` without a chain
+   */
+  admission?: AdmissionOptions
   logger?: Logger
 }
 
@@ -139,7 +148,9 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           { backend, logger: logger.child({ component: 'chain' }) },
           { ...options.chain, dataDir: options.dataDir },
         )
-  const jobs = new JobService({ backend, executor, chain })
+  const policy = chain === undefined ? admissionPolicy(options.admission ?? { mode: 'open' }) : undefined
+  const admission = policy?.admission ?? { mode: 'staked' as const, untrusted: false }
+  const jobs = new JobService({ backend, executor, chain, untrusted: admission.untrusted })
   const metrics = createMetrics(executor)
   const hub = new AgentHub(
     { executor, logger: logger.child({ component: 'agent-hub' }) },
@@ -147,7 +158,10 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       heartbeatMs,
       missedHeartbeats: COORDINATOR_DEFAULTS.missedHeartbeats,
       ...(chain === undefined
-        ? {}
+        ? {
+            admit: (peerId: string, operator: string | undefined) =>
+              (policy as AdmissionPolicy).admit(peerId, operator),
+          }
         : {
             admit: (peerId, operator) => chain.admitProvider(peerId, operator),
             evidence: {
@@ -170,6 +184,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       multiaddrs: node?.getMultiaddrs().map((m) => m.toString()) ?? [],
       version: COORDINATOR_VERSION,
       backend: backend.kind,
+      admission,
     }
     const payment = chain?.terms()
     if (payment !== undefined) view.payment = payment
@@ -328,6 +343,13 @@ function runtimeCheck(bytes: Uint8Array, spec: JobSpec): string | undefined {
 }
 
 function validate(options: CoordinatorOptions): void {
+  if (options.chain !== undefined && options.admission !== undefined) {
+    throw new InvalidOptionError(
+      'admission',
+      'must be unset with chain: a coordinator on a chain admits the providers staked in its Registry',
+      options.admission.mode,
+    )
+  }
   if (typeof options.dataDir !== 'string' || options.dataDir === '') {
     throw new InvalidOptionError('dataDir', 'must be a non-empty path', options.dataDir)
   }

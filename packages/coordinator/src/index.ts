@@ -12,6 +12,7 @@
  * ```
  */
 
+export { type AdmissionOptions, type AdmissionPolicy, admissionPolicy } from './admission.ts'
 export type {
   JobRecord,
   SchedulerBackend,

@@ -89,6 +89,8 @@ export interface JobView extends JobSummary {
   reason?: string
   /** On-chain settlement, when the coordinator settles on a chain. */
   settlement?: SettlementView
+  /** Set when the coordinator is an open network: anyone may provide, under any number of identities. */
+  untrusted?: true
 }
 
 /** One transaction of a job's settlement. */
@@ -131,6 +133,8 @@ export interface JobResultsView {
   id: string
   state: JobState
   shards: ShardResultView[]
+  /** Set when the results come from an open network, where anyone may provide under any number of identities. */
+  untrusted?: true
 }
 
 export interface SubmitJobResponse {
@@ -178,6 +182,20 @@ export interface CoordinatorInfo {
   backend: string
   /** Present when the coordinator is paid on chain: what a job must escrow, and where. */
   payment?: CoordinatorPaymentTerms
+  /** Who may provide here; see {@link ProviderAdmission}. */
+  admission?: ProviderAdmission
+}
+
+/**
+ * Who a coordinator gives work to. `staked`: providers registered on chain
+ * with the minimum stake. `allowlist`: peer ids or operators its operator
+ * listed. `open`: anyone; identities cost nothing, so colluders can be as
+ * many as they like and results are only as good as an untrusted network.
+ */
+export interface ProviderAdmission {
+  mode: 'staked' | 'allowlist' | 'open'
+  /** True in `open` mode: the API, explorer and CLI say "untrusted network". */
+  untrusted: boolean
 }
 
 /**
