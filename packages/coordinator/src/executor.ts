@@ -114,6 +114,8 @@ interface ShardRun {
   progressScheduled: boolean
   /** Replica results, announced only once the shard is decided so no answer leaks before. */
   heldEvents: JobEvent[]
+  /** Slots drawn for a provider and waiting in its backlog for a free slot there. */
+  reserved: Map<number, ProviderRecord>
   /** Set on a re-check run: who may not vote again, and the budget beyond the kept votes. */
   recheck?: { excluded: Set<string>; maxReplicas: number }
 }
@@ -152,6 +154,9 @@ interface ProviderRecord {
   connectedAt?: number
   lastSeenAt: number
   quarantined?: { at: number; reason: string }
+  /** Replica slots drawn for this provider, started as its slots free up. */
+  backlog: SlotRef[]
+  backlogHead: number
 }
 
 /** Declared capacity above this is not believed: only this many slots of a provider count. */
@@ -221,6 +226,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       onProgress,
       progressScheduled: false,
       heldEvents: [],
+      reserved: new Map(),
     }
     if (signal.aborted) {
       return Promise.resolve({
@@ -286,6 +292,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       draining: false,
       running: 0,
       lastSeenAt: now,
+      backlog: [],
+      backlogHead: 0,
     }
     record.link = link
     record.operator = link.operator
@@ -305,6 +313,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     if (record?.link === undefined) return
     record.link = undefined
     record.running = 0
+    this.#releaseBacklog(record)
     for (const assignmentId of [...this.#running]) {
       const entry = this.#assignments.get(assignmentId)
       if (entry?.replica.provider !== peerId) continue
@@ -320,6 +329,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const record = this.#providers.get(peerId)
     if (record === undefined) return
     record.draining = true
+    this.#releaseBacklog(record)
     for (const assignmentId of handedBack) {
       const entry = this.#assignments.get(assignmentId)
       if (entry === undefined || entry.replica.provider !== peerId || entry.replica.state !== 'running') continue
@@ -463,33 +473,65 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     })
   }
 
-  /** Place queued replica slots on agents with free capacity. */
+  /**
+   * Draw a provider for every queued replica slot, then start what each
+   * provider has free slots for. The draw ignores who is free: a provider
+   * that answers at once, or claims a large capacity, is drawn no more often
+   * than a slow honest one, and its replicas wait in its own backlog.
+   */
   pump(): void {
     const skipped: SlotRef[] = []
-    let free = this.#freeCapacity()
-    while (this.#head < this.#queue.length && free > 0) {
+    while (this.#head < this.#queue.length) {
       const ref = this.#queue[this.#head++] as SlotRef
-      ref.run.queued--
-      if (ref.run.decided) continue
+      if (ref.run.decided) {
+        ref.run.queued--
+        continue
+      }
       const provider = this.#pick(ref.run)
       if (provider === undefined) {
-        ref.run.queued++
         skipped.push(ref)
         continue
       }
-      this.#place(ref, provider)
-      free--
+      this.#reserve(ref, provider)
     }
-    // Whatever is still queued is waiting: say why, once per shard.
-    for (let i = this.#head; i < this.#queue.length; i++) this.#markWaiting((this.#queue[i] as SlotRef).run)
+    this.#queue = skipped
+    this.#head = 0
+    for (const provider of this.#providers.values()) {
+      if (!this.#serving(provider)) continue
+      while (provider.running < provider.capacity && provider.backlogHead < provider.backlog.length) {
+        const ref = provider.backlog[provider.backlogHead++] as SlotRef
+        ref.run.reserved.delete(ref.slot)
+        ref.run.queued--
+        if (ref.run.decided) continue
+        this.#place(ref, provider)
+      }
+      if (provider.backlogHead === provider.backlog.length) {
+        provider.backlog = []
+        provider.backlogHead = 0
+      }
+    }
+    // Whatever has no provider yet is waiting: say why, once per shard.
     for (const ref of skipped) this.#markWaiting(ref.run)
-    if (skipped.length > 0) {
-      this.#queue = skipped.concat(this.#queue.slice(this.#head))
-      this.#head = 0
-    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head)
-      this.#head = 0
+  }
+
+  #reserve(ref: SlotRef, provider: ProviderRecord): void {
+    ref.run.reserved.set(ref.slot, provider)
+    provider.backlog.push(ref)
+    const book = this.#book(ref.run.work.jobId)
+    book.placed.set(provider.peerId, (book.placed.get(provider.peerId) ?? 0) + 1)
+    book.placedTotal++
+  }
+
+  /** A provider stops serving: the slots drawn for it are drawn again among the others. */
+  #releaseBacklog(provider: ProviderRecord): void {
+    for (let i = provider.backlogHead; i < provider.backlog.length; i++) {
+      const ref = provider.backlog[i] as SlotRef
+      if (ref.run.reserved.get(ref.slot) !== provider) continue
+      ref.run.reserved.delete(ref.slot)
+      this.#queue.push(ref)
     }
+    provider.backlog = []
+    provider.backlogHead = 0
   }
 
   #markWaiting(run: ShardRun): void {
@@ -520,9 +562,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /**
    * A provider drawn uniformly at random among the eligible ones, so neither
    * answering fast nor claiming capacity buys a larger share of the work.
-   * Eligible: serving, with a slot actually free, has held no replica of
-   * this shard, run by an operator who holds no live replica of it, and
-   * below its share of this job's placements.
+   * Eligible: serving, has held (or been drawn for) no replica of this
+   * shard, run by an operator who holds no live replica of it, and below its
+   * share of this job's placements. Whether it is free now does not matter.
    */
   #pick(run: ShardRun): ProviderRecord | undefined {
     const usedProviders = new Set<string>(run.recheck?.excluded)
@@ -531,13 +573,17 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       usedProviders.add(r.provider)
       if (r.operator !== undefined && (r.state === 'running' || r.state === 'done')) usedOperators.add(r.operator)
     }
+    for (const p of run.reserved.values()) {
+      usedProviders.add(p.peerId)
+      if (p.operator !== undefined) usedOperators.add(p.operator)
+    }
     const book = this.#book(run.work.jobId)
     let serving = 0
     for (const p of this.#providers.values()) if (this.#serving(p)) serving++
     const share = Math.ceil((this.#shareFactor * (book.placedTotal + 1)) / Math.max(1, serving)) + 1
     const eligible: ProviderRecord[] = []
     for (const p of this.#providers.values()) {
-      if (!this.#serving(p) || p.running >= p.capacity) continue
+      if (!this.#serving(p) || p.capacity === 0) continue
       if (usedProviders.has(p.peerId)) continue
       if (p.operator !== undefined && usedOperators.has(p.operator)) continue
       if ((book.placed.get(p.peerId) ?? 0) >= share) continue
@@ -554,6 +600,10 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     for (const r of run.replicas) {
       usedProviders.add(r.provider)
       if (r.operator !== undefined) usedOperators.add(r.operator)
+    }
+    for (const p of run.reserved.values()) {
+      usedProviders.add(p.peerId)
+      if (p.operator !== undefined) usedOperators.add(p.operator)
     }
     const operators = new Set<string>()
     for (const p of this.#providers.values()) {
@@ -583,9 +633,6 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       leaseUntil: now + work.spec.limits.timeoutMs + this.#leaseGraceMs,
     }
     run.replicas.push(replica)
-    const book = this.#book(work.jobId)
-    book.placed.set(provider.peerId, (book.placed.get(provider.peerId) ?? 0) + 1)
-    book.placedTotal++
     if (run.state === 'pending') run.state = 'dispatched'
     this.#assignments.set(assignmentId, { run, replica })
     this.#running.add(assignmentId)
@@ -734,6 +781,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const provider = this.#providers.get(peerId)
     if (provider === undefined || provider.quarantined !== undefined) return
     provider.quarantined = { at: this.#now(), reason: evidence.reason }
+    this.#releaseBacklog(provider)
     this.emit('provider:quarantined', peerId, evidence)
     this.emit('provider:changed', this.#providerView(provider))
     // Its votes on shards not yet decided no longer count; those shards are decided again without them.
@@ -788,6 +836,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       onProgress: undefined,
       progressScheduled: false,
       heldEvents: [],
+      reserved: new Map(),
       recheck: {
         excluded: new Set(accepted.replicas.map((r) => r.provider)),
         maxReplicas: kept.length + accepted.work.spec.maxReplicas,
