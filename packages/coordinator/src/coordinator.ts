@@ -270,6 +270,8 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           { peerId, jobId: evidence.jobId, shard: evidence.shard },
           `provider quarantined: ${evidence.reason}`,
         )
+        // On a paid job, the signed evidence waits for settlement and is then sent to the Escrow.
+        chain?.recordOffence(peerId, evidence, evidence.quorum)
       })
       backend.subscribe((event) => {
         if (event.type === 'job:done') executor.forgetJob(event.jobId)

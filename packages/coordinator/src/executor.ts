@@ -74,6 +74,8 @@ export interface QuarantineEvidence {
   replicas: ReplicaView[]
   digest: string
   majority: string[]
+  /** The job's quorum: how many agreeing signatures a penalty needs at least. */
+  quorum: number
 }
 
 /** Progress callback: the shard's state and replica table changed. */
@@ -129,6 +131,13 @@ interface AcceptedShard {
   outputs: Map<string, Uint8Array>
 }
 
+/** A decision waiting for its job's re-checks; a re-check of this very shard replaces it. */
+interface HeldDecision {
+  index: number
+  replace(decision: ShardDecision): void
+  release(): void
+}
+
 /** Per-job bookkeeping: placement shares, accepted shards, and re-checks holding the job open. */
 interface JobBook {
   placed: Map<string, number>
@@ -136,7 +145,7 @@ interface JobBook {
   accepted: Map<number, AcceptedShard>
   rechecks: number
   /** Decisions waiting for the job's re-checks before they reach the backend. */
-  held: Array<() => void>
+  held: HeldDecision[]
 }
 
 interface SlotRef {
@@ -763,6 +772,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       replicas: this.#replicaViews(run, true),
       digest,
       majority,
+      quorum: run.work.spec.quorum,
     })
     for (const r of run.replicas) {
       if (r.state !== 'done' || r.digest === undefined || r.digest === digest) continue
@@ -849,7 +859,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       .then(async (decision) => {
         const changed = decision.state !== 'accepted' || decision.digest !== accepted.digest
         this.emit('shard:rechecked', accepted.work, decision, changed)
-        if (changed && decision.state !== 'cancelled') await this.#amend?.(accepted.work, decision)
+        if (!changed || decision.state === 'cancelled') return
+        // Not stored yet (held until the re-checks end): the stored decision is the new one.
+        const held = book.held.find((h) => h.index === accepted.work.index)
+        if (held !== undefined) held.replace(decision)
+        else await this.#amend?.(accepted.work, decision)
       })
       .catch(() => {
         // The backend refused the amended decision (the job ended meanwhile); nothing more to do here.
@@ -859,7 +873,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         if (book.rechecks > 0) return
         const held = book.held
         book.held = []
-        for (const release of held) release()
+        for (const h of held) h.release()
       })
   }
 
@@ -883,28 +897,35 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     setTimeout(() => {
       for (const r of run.replicas) this.#assignments.delete(r.assignmentId)
     }, 60_000).unref()
+    let final = decision
     const release = () => {
       // Answers are told only now that the shard is decided.
       for (const event of run.heldEvents) this.emit('event', event)
       run.heldEvents = []
       const { jobId, index } = run.work
-      if (state === 'accepted') {
+      if (final.state === 'accepted') {
         this.#emit('shard:accepted', {
           jobId,
           shard: index,
-          digest: decision.digest as string,
-          majority: decision.majority,
-          minority: decision.minority,
+          digest: final.digest as string,
+          majority: final.majority,
+          minority: final.minority,
         })
-      } else if (state === 'failed') {
-        this.#emit('shard:failed', { jobId, shard: index, reason: decision.reason ?? 'failed' })
+      } else if (final.state === 'failed') {
+        this.#emit('shard:failed', { jobId, shard: index, reason: final.reason ?? 'failed' })
       }
-      run.resolve(decision)
+      run.resolve(final)
     }
     // While shards of this job are being re-checked, its decisions wait, so the job cannot end before them.
     const book = this.#books.get(run.work.jobId)
     if (run.recheck === undefined && state !== 'cancelled' && book !== undefined && book.rechecks > 0) {
-      book.held.push(release)
+      book.held.push({
+        index: run.work.index,
+        replace: (d) => {
+          final = d
+        },
+        release,
+      })
     } else {
       release()
     }

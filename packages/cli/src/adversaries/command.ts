@@ -1,3 +1,4 @@
+import { loadOrCreateOperatorKey } from '@quorate/chain'
 import { fromEnv, intFlag, parse } from '../args.ts'
 import { untilSignal } from '../commands/coordinator.ts'
 import { UsageError } from '../output.ts'
@@ -24,6 +25,8 @@ Options:
   --group NAME         what colluders agree on (default colluders)
   --api URL            coordinator HTTP API, for the copier
   --copy-wait MS       how long the copier looks for an answer before guessing (default 3000)
+  --key-file FILE      operator key (hex) of a registered provider, repeatable (one per identity):
+                       announces its address as operator and signs paid results, so it can be slashed
   --json-ready         print one JSON line once every identity was welcomed or refused
 `
 
@@ -41,6 +44,7 @@ export async function adversaryCommand(argv: string[]): Promise<number> {
     api: { type: 'string' },
     'copy-wait': { type: 'string' },
     'json-ready': { type: 'boolean' },
+    'key-file': { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) {
@@ -63,6 +67,7 @@ export async function adversaryCommand(argv: string[]): Promise<number> {
     group: values.group ?? 'colluders',
     ...(values.api === undefined ? {} : { apiUrl: values.api }),
     copyWaitMs: intFlag('copy-wait', values['copy-wait'], 3000, 0),
+    operatorKeys: await Promise.all((values['key-file'] ?? []).map((file) => loadOrCreateOperatorKey(file))),
   })
   const outcome = await adversary.ready
   if (values['json-ready'] === true) {

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { createResultSigner } from '@quorate/chain'
 import { createQuorateNode, type Libp2p, loadOrCreatePrivateKey, MessageChannel, multiaddr } from '@quorate/net'
 import {
   type AgentMessage,
@@ -43,6 +44,12 @@ export interface AdversaryOptions {
   apiUrl?: string
   /** How long the copier looks for an answer to copy before it guesses. */
   copyWaitMs: number
+  /**
+   * Operator keys (hex), one per identity: the peer announces the key's
+   * address as operator and signs paid results with it, like a registered
+   * provider. Without them it signs nothing.
+   */
+  operatorKeys?: ReadonlyArray<{ privateKey: string; address: string }>
 }
 
 export interface AdversaryPeer {
@@ -74,9 +81,11 @@ export async function startAdversary(options: AdversaryOptions): Promise<Adversa
     const node = await createQuorateNode({ privateKey: await loadOrCreatePrivateKey(dir), listen: [] })
     await node.start()
     nodes.push(node)
+    const key = options.operatorKeys?.[i]
+    const sign = key === undefined ? undefined : createResultSigner(key.privateKey)
     const peer: AdversaryPeer = {
       peerId: node.peerId.toString(),
-      operator: options.operator.replaceAll('{i}', String(i)),
+      operator: key === undefined ? options.operator.replaceAll('{i}', String(i)) : key.address,
       answered: 0,
     }
     peers.push(peer)
@@ -101,7 +110,7 @@ export async function startAdversary(options: AdversaryOptions): Promise<Adversa
           resolve({ peerId: peer.peerId, refused: message.error.message })
           return
         case 'assign':
-          void answer(message, peer, channel).catch(() => {})
+          void answer(message, peer, channel, sign).catch(() => {})
           return
         default:
       }
@@ -120,6 +129,7 @@ export async function startAdversary(options: AdversaryOptions): Promise<Adversa
     task: AssignMessage,
     peer: AdversaryPeer,
     channel: MessageChannel<CoordinatorMessage, AgentMessage>,
+    sign: ReturnType<typeof createResultSigner> | undefined,
   ): Promise<void> => {
     let output: Uint8Array
     switch (options.strategy) {
@@ -147,6 +157,9 @@ export async function startAdversary(options: AdversaryOptions): Promise<Adversa
       digest: sha256Hex(output),
       stderr: new Uint8Array(0),
       durationMs: 1,
+    }
+    if (task.evidence !== undefined && sign !== undefined) {
+      Object.assign(result, await sign({ ...task.evidence, shard: task.shardIndex, digest: result.digest as string }))
     }
     channel.send(result)
   }
