@@ -393,11 +393,6 @@ export class ChainSettler {
       }
       if (row.refund !== null) view.txs.push({ ...base, kind: 'refund', account: row.submitter, amount: row.refund })
     }
-    for (const o of this.#store
-      .prepare(`SELECT peer_id, hash, slashed, at FROM offences WHERE job_id = ? AND state = 'penalized'`)
-      .all(jobId) as Array<{ peer_id: string; hash: string; slashed: string; at: number }>) {
-      view.txs.push({ kind: 'penalty', hash: o.hash, status: 'confirmed', amount: o.slashed, at: o.at })
-    }
     return view
   }
 
