@@ -503,8 +503,20 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       }
       this.#reserve(ref, provider)
     }
-    this.#queue = skipped
+    this.#queue = []
     this.#head = 0
+    const stuck: ShardRun[] = []
+    for (const ref of skipped) {
+      // Under `all`, a slot no provider could ever take (every serving one has been used) is dropped
+      // once the shard has a quorum of replicas: the rule then decides on those, rather than waiting.
+      if (this.#canDecideWithout(ref.run)) {
+        ref.run.queued--
+        stuck.push(ref.run)
+      } else {
+        this.#queue.push(ref)
+      }
+    }
+    for (const run of stuck) this.#decide(run)
     for (const provider of this.#providers.values()) {
       if (!this.#serving(provider)) continue
       while (provider.running < provider.capacity && provider.backlogHead < provider.backlog.length) {
@@ -520,7 +532,14 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       }
     }
     // Whatever has no provider yet is waiting: say why, once per shard.
-    for (const ref of skipped) this.#markWaiting(ref.run)
+    for (const ref of this.#queue) this.#markWaiting(ref.run)
+  }
+
+  #canDecideWithout(run: ShardRun): boolean {
+    if ((run.work.spec.decide ?? 'quorum') !== 'all' || run.decided || this.#freshFor(run) > 0) return false
+    let replicas = 0
+    for (const r of run.replicas) if (r.state === 'running' || r.state === 'done') replicas++
+    return replicas + run.reserved.size >= run.work.spec.quorum
   }
 
   #reserve(ref: SlotRef, provider: ProviderRecord): void {
