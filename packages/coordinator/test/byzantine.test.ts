@@ -175,6 +175,30 @@ describe('decide: all', () => {
     expect(greedy.assigned.length / total).toBeLessThanOrEqual(0.35)
   })
 
+  it('gives providers that always answer at once no larger share than slow ones', async () => {
+    const executor = new Executor({ random: seeded(5) })
+    const fast = ['f1', 'f2'].map((id) => new RecordingLink(id, 1, `op-${id}`))
+    const slow = ['s1', 's2', 's3'].map((id) => new RecordingLink(id, 1, `op-${id}`))
+    for (const l of [...fast, ...slow]) executor.addAgent(l)
+    const answered = new Set<string>()
+    const decisions = Array.from({ length: 30 }, (_, i) => executor.runShard(work('job-speed', i), never))
+    let settled = false
+    void Promise.all(decisions).then(() => {
+      settled = true
+    })
+    for (let round = 0; !settled; round++) {
+      await tick()
+      answerAll(executor, fast, new Set(), answered)
+      // The slow providers answer only every fifth round.
+      if (round % 5 === 4) answerAll(executor, slow, new Set(), answered)
+    }
+    const onFast = fast.reduce((n, l) => n + l.assigned.length, 0)
+    const total = onFast + slow.reduce((n, l) => n + l.assigned.length, 0)
+    expect(total).toBe(90)
+    // Two of five providers: about 0.4 of the replicas, however fast they answer.
+    expect(onFast / total).toBeLessThanOrEqual(0.45)
+  })
+
   it('re-runs a shard a quarantined provider helped accept, and the job waits for it', async () => {
     const amended: Array<[ShardWork, ShardDecision]> = []
     const executor = new Executor({
