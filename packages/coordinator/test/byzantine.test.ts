@@ -253,4 +253,79 @@ describe('decide: all', () => {
     for (const c of colluders) expect(executor.isQuarantined(c)).toBe(true)
     for (const h of ['h1', 'h2', 'h3']) expect(executor.isQuarantined(h)).toBe(false)
   })
+
+  it('replaces a held wrong decision with its re-check instead of storing it', async () => {
+    const amended: Array<[ShardWork, ShardDecision]> = []
+    const executor = new Executor({
+      random: seeded(6),
+      amend: async (w, d) => {
+        amended.push([w, d])
+      },
+    })
+    const colluders = new Set(['c1', 'c2', 'c3'])
+    const links = ['c1', 'c2', 'c3', 'h1', 'h2', 'h3'].map((id) => new RecordingLink(id, 4, `op-${id}`))
+    const link = (id: string) => links.find((l) => l.peerId === id) as RecordingLink
+    for (const l of links) executor.addAgent(l)
+    const serveOnly = (ids: string[]) => {
+      for (const l of links) {
+        if (ids.includes(l.peerId)) executor.addAgent(l)
+        else executor.drainAgent(l.peerId, [])
+      }
+    }
+    const answered = new Set<string>()
+    const settle = async (p: Promise<ShardDecision>) => {
+      let d: ShardDecision | undefined
+      void p.then((x) => {
+        d = x
+      })
+      for (let i = 0; i < 50 && d === undefined; i++) {
+        await tick()
+        answerAll(executor, links, colluders, answered)
+      }
+      return d
+    }
+    // Shard 0 lands on the colluders alone: accepted wrong.
+    serveOnly(['c1', 'c2', 'c3'])
+    expect(new TextDecoder().decode((await settle(executor.runShard(work('job-e', 0), never)))?.output)).toBe('wrong')
+    // Shard 1 catches c1; the re-check of shard 0 goes to h1..h3 and is left unanswered for now.
+    serveOnly(['c1', 'h1', 'h2'])
+    const one = executor.runShard(work('job-e', 1), never)
+    await tick()
+    answerAll(executor, links, colluders, answered)
+    executor.addAgent(link('h3'))
+    // Shard 1's own decision waits for that re-check, like every decision of the job now.
+    let oneDone = false
+    void one.then(() => {
+      oneDone = true
+    })
+    expect(executor.isQuarantined('c1')).toBe(true)
+    await tick()
+    const recheck = ['h1', 'h2', 'h3'].flatMap((id) => link(id).open(answered))
+    expect(recheck).toHaveLength(3)
+    // Shard 2, while that re-check runs, lands on c2 and c3 only: accepted wrong, but held.
+    serveOnly(['c2', 'c3'])
+    for (const id of ['h1', 'h2', 'h3']) executor.drainAgent(id, [])
+    let two: ShardDecision | undefined
+    void executor.runShard(work('job-e', 2), never).then((d) => {
+      two = d
+    })
+    for (let i = 0; i < 5; i++) {
+      await tick()
+      answerAll(executor, [link('c2'), link('c3')], colluders, answered)
+    }
+    expect(two).toBeUndefined()
+    // The re-check of shard 0 outvotes c2 and c3; shard 2 is then re-checked by the honest ones.
+    answerAll(executor, [link('h1'), link('h2'), link('h3')], colluders, answered)
+    serveOnly(['h1', 'h2', 'h3'])
+    for (let i = 0; i < 50 && two === undefined; i++) {
+      await tick()
+      answerAll(executor, links, colluders, answered)
+    }
+    expect(two?.state).toBe('accepted')
+    expect(new TextDecoder().decode(two?.output)).toBe('right-2')
+    expect(oneDone).toBe(true)
+    // Shard 0 was stored before: amended. Shard 2 never was: its held decision was replaced.
+    expect(amended.map(([w]) => w.index)).toEqual([0])
+    expect(new TextDecoder().decode(amended[0]?.[1].output)).toBe('right-0')
+  })
 })
