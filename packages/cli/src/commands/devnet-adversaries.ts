@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { agentPeerId } from '@quorate/agent'
 import { type ChainClient, registerProvider, withAccount } from '@quorate/chain'
-import type { ProviderView } from '@quorate/protocol'
+import type { CoordinatorInfo, ProviderView } from '@quorate/protocol'
 import type { QuorateClient } from '@quorate/sdk'
 import { intFlag } from '../args.ts'
 import { type ManagedProcess, spawnQuorate } from '../processes.ts'
@@ -158,6 +158,12 @@ export async function startDevnetAdversaries(options: {
       const label = (p: ProviderView) => names.get(p.peerId) ?? p.peerId.slice(-8)
       say('')
       say(`adversaries: wrong results accepted: ${wrong}${wrong === 0 ? '' : '  <-- the vote was beaten'}`)
+      const info = (await fetch(`${options.httpUrl}/v1/info`).then((r) => r.json())) as CoordinatorInfo
+      if (info.admission?.untrusted === true) {
+        say(
+          'adversaries: untrusted network (no chain, no allowlist): anyone may join under any number of identities, so a Sybil majority can beat the vote',
+        )
+      }
       const quarantined = providers.filter((p) => p.quarantined !== undefined)
       say(`adversaries: caught and quarantined: ${quarantined.map(label).join(', ') || 'none'}`)
       const slashed = providers.filter((p) => p.slashed !== undefined)
