@@ -84,3 +84,24 @@ describe('jobIdOf', () => {
     expect(jobIdOf(parseJobSpec(spec({ redundancy: 5 })))).not.toBe(a)
   })
 })
+
+describe('decide', () => {
+  it("defaults to 'all', takes 'quorum', and names anything else", () => {
+    expect(parseJobSpec(spec()).decide).toBe('all')
+    expect(parseJobSpec(spec({ decide: 'quorum' })).decide).toBe('quorum')
+    expect(issuesOf(spec({ decide: 'first' }))).toMatchInlineSnapshot(`
+      [
+        {
+          "field": "decide",
+          "message": "must be "all" (wait for every replica; the default) or "quorum"",
+        },
+      ]
+    `)
+  })
+
+  it('changes the job id only when it is not the default, so older ids stay the same', () => {
+    const all = parseJobSpec(spec())
+    expect(jobIdOf(all)).toBe(jobIdOf(parseJobSpec(spec({ decide: 'all' }))))
+    expect(jobIdOf(parseJobSpec(spec({ decide: 'quorum' })))).not.toBe(jobIdOf(all))
+  })
+})
