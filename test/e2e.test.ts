@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNetwork, type TestNetwork } from './helpers/network.ts'
 import { countPrimes, primesWasm } from './helpers/primes.ts'
+import { until } from './helpers/until.ts'
 
 describe('a job through coordinator and three agent processes over libp2p', () => {
   let net: TestNetwork
@@ -41,11 +42,13 @@ describe('a job through coordinator and three agent processes over libp2p', () =
           ['dispatched', 'voting'].includes(s.state) &&
           s.replicas.some((r) => r.provider === victim.peerId && r.state === 'running'),
       )
-    let before = await job.status()
-    while (!holdsWork(before) && before.state !== 'completed') {
-      await new Promise((r) => setTimeout(r, 20))
-      before = await job.status()
-    }
+    const before = await until(
+      async () => {
+        const view = await job.status()
+        return holdsWork(view) || view.state === 'completed' ? view : undefined
+      },
+      { what: 'the victim to hold a replica of an undecided shard', interval: 20 },
+    )
     expect(before.state).toBe('running')
     expect(before.shards.pending).toBeGreaterThan(0)
     victim.child.kill('SIGKILL')

@@ -24,6 +24,7 @@ import { type JobSpecJson, type JobView, jobIdOf, parseJobSpec } from '@quorate/
 import { toJobSpecJson } from '@quorate/sdk'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { until } from '../helpers/until.ts'
 import { MIN_STAKE, setupChain, type TestChain } from './setup.ts'
 
 // Odd amounts, so a rounding or double count shows in the last digits.
@@ -80,16 +81,6 @@ async function post(
 
 async function view(id: string): Promise<JobView> {
   return (await (await fetch(`${coordinator.httpUrl}/v1/jobs/${id}`)).json()) as JobView
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  while (Date.now() < end) {
-    const value = await fn()
-    if (value !== undefined) return value
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`timed out waiting for ${what}`)
 }
 
 function demoSpec(shards: number, salt: string): JobSpecJson {
@@ -186,8 +177,9 @@ describe('a coordinator that settles on chain', () => {
     })
     await agent.start()
     try {
-      const refusal = await until('the refusal', async () =>
-        logLines.find((l) => l.peerId === peerId && l.msg?.startsWith('provider refused')),
+      const refusal = await until(
+        () => logLines.find((l) => l.peerId === peerId && l.msg?.startsWith('provider refused')),
+        { what: 'the refusal' },
       )
       expect(refusal.problem).toBe(`provider ${stranger.address}: not a registered provider`)
       expect(coordinator.executor.providers().map((p) => p.peerId)).not.toContain(peerId)
@@ -216,10 +208,13 @@ describe('a coordinator that settles on chain', () => {
     expect(submitted.status).toBe(201)
     const id = submitted.body.id as string
 
-    const settled = await until('the settlement', async () => {
-      const v = await view(id)
-      return v.settlement?.state === 'settled' ? v : undefined
-    })
+    const settled = await until(
+      async () => {
+        const v = await view(id)
+        return v.settlement?.state === 'settled' ? v : undefined
+      },
+      { what: 'the settlement' },
+    )
     expect(settled.state).toBe('completed')
     const settlement = settled.settlement
     if (settlement === undefined) throw new Error('no settlement')
@@ -305,10 +300,13 @@ describe('a coordinator that settles on chain', () => {
     expect(changed.changes).toBe(1)
 
     await startCoordinator()
-    const resumed = await until('the resumed settlement', async () => {
-      const v = await view(settledJob.id)
-      return v.settlement?.state === 'settled' ? v : undefined
-    })
+    const resumed = await until(
+      async () => {
+        const v = await view(settledJob.id)
+        return v.settlement?.state === 'settled' ? v : undefined
+      },
+      { what: 'the resumed settlement' },
+    )
     expect(resumed.settlement?.txs.find((t) => t.kind === 'settle')?.hash).toBe(settledJob.hash)
     expect(logLines.some((l) => l.msg === 'job was already settled; recorded the earlier settlement')).toBe(true)
     // Nothing was sent: no new block, and nobody is owed more than the first settlement gave.

@@ -2,17 +2,10 @@ import type { JobEvent } from '@quorate/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type BackendKind, type Cluster, startCluster } from '../helpers/cluster.ts'
 import { primesIn, primesWasm } from '../helpers/primes.ts'
+import { until } from '../helpers/until.ts'
 
 const wasm = await primesWasm()
 const ranges = (n: number, size = 20_000) => Array.from({ length: n }, (_, i) => `${i * size} ${(i + 1) * size}`)
-
-const until = async (check: () => Promise<boolean>, timeoutMs = 30_000) => {
-  const start = Date.now()
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
   describe(`scheduler conformance: ${kind} backend`, () => {
@@ -102,7 +95,10 @@ for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
     it('explains why a job waits, then runs it when providers arrive', async () => {
       cluster = await startCluster(kind, { agents: ['honest'] })
       const job = await cluster.client.submitJob({ wasm, inputs: ranges(2) })
-      await until(async () => (await job.status()).reason?.startsWith('waiting: only 1 provider online') === true)
+      await until(async () => (await job.status()).reason?.startsWith('waiting: only 1 provider online'), {
+        what: 'the job to say it waits for providers',
+        timeout: 30_000,
+      })
       await cluster.addAgent()
       await cluster.addAgent()
       expect((await job.waitFor({ timeout: 60_000 })).state).toBe('completed')

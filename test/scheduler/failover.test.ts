@@ -12,6 +12,7 @@ import { createClient } from '@quorate/sdk'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { dropNamespace, freePort, REDIS_URL, startCluster } from '../helpers/cluster.ts'
+import { until } from '../helpers/until.ts'
 
 const wasm = new Uint8Array(
   await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')),
@@ -87,12 +88,14 @@ describe('coordinator failover on Redis', () => {
     const job = await client.submitJob({ wasm, inputs })
     // Wait until A is really running shards of this job, then kill it.
     const viaB = createClient({ coordinatorUrl: b.httpUrl }).job(job.id)
-    for (;;) {
-      const view = await viaB.status()
-      const onA = view.shardList.some((s) => s.state !== 'pending' && s.state !== 'accepted' && s.replicas.length > 0)
-      if (view.shards.accepted > 0 && onA) break
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    await until(
+      async () => {
+        const view = await viaB.status()
+        const onA = view.shardList.some((s) => s.state !== 'pending' && s.state !== 'accepted' && s.replicas.length > 0)
+        return view.shards.accepted > 0 && onA
+      },
+      { what: 'coordinator A to run shards of the job' },
+    )
     a.child.kill('SIGKILL')
 
     const results = await viaB.results({ timeout: 120_000 })
@@ -118,11 +121,7 @@ describe('embedded coordinator restarted after SIGKILL', () => {
     const client = createClient({ coordinatorUrl: first.httpUrl })
     const inputs = ranges(12, 1_500_000)
     const job = await client.submitJob({ wasm, inputs })
-    for (;;) {
-      const view = await job.status()
-      if (view.shards.accepted > 0) break
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    await until(async () => (await job.status()).shards.accepted > 0, { what: 'a first accepted shard' })
     first.child.kill('SIGKILL')
     await new Promise((r) => first.child.once('exit', r))
 
@@ -211,14 +210,7 @@ describe('Redis restarted on its append-only file', () => {
     await waitForRedis()
 
     // The coordinator reconnects; the job is still there and runs once providers arrive.
-    for (;;) {
-      try {
-        expect((await job.status()).shards.total).toBe(4)
-        break
-      } catch {
-        await new Promise((r) => setTimeout(r, 200))
-      }
-    }
+    await until(async () => (await job.status()).shards.total === 4, { what: 'the job to be readable again' })
     for (let i = 0; i < 3; i++) await cluster.addAgent()
     const results = await job.results({ timeout: 60_000 })
     expect(results.map((r) => r.state)).toEqual(inputs.map(() => 'accepted'))

@@ -47,7 +47,7 @@ describe('redis backend: shard batches', () => {
     }
   }
   /** Decide every shard; resolve with the shards decided and the most the runner held at once. */
-  const runAll = (b: SchedulerBackend, id: string, concurrency: number) => {
+  const runAll = (b: SchedulerBackend, id: string, concurrency: number, holdMs = 20) => {
     const decided: number[] = []
     const done = Promise.withResolvers<number[]>()
     let held = 0
@@ -60,7 +60,7 @@ describe('redis backend: shard batches', () => {
         held++
         mostHeld = Math.max(mostHeld, held)
         decided.push(work.index)
-        await new Promise((r) => setTimeout(r, 20))
+        await new Promise((r) => setTimeout(r, holdMs))
         held--
         return { state: 'accepted', replicas: [], digest: 'd'.repeat(64), outcome: 'ok', majority: ['p'], minority: [] }
       },
@@ -124,5 +124,21 @@ describe('redis backend: shard batches', () => {
     const { shards } = await runAll(b, id, 8)
     expect(shards).toEqual([0, 1, 2, 3, 4, 5])
     expect((await b.job(id))?.state).toBe('completed')
+  })
+
+  it('takes a 100,000-shard job, written in bounded script calls, and decides every shard once', async () => {
+    const b = await start({ maxShards: 16, minBatches: 64 })
+    const shards = 100_000
+    const id = await submit(b, shards)
+    const job = await b.job(id)
+    expect([job?.state, job?.total]).toEqual(['queued', shards])
+    // Shards past the first script call's run were staged separately: spot-check the last one.
+    const stored = await b.shards(id)
+    expect(stored).toHaveLength(shards)
+    expect(stored.at(-1)).toMatchObject({ index: shards - 1, state: 'pending', inputBytes: String(shards - 1).length })
+    const decided = await runAll(b, id, 256, 0)
+    expect(decided.shards).toEqual(Array.from({ length: shards }, (_, i) => i))
+    const done = await b.job(id)
+    expect([done?.state, done?.accepted, done?.failed]).toEqual(['completed', shards, 0])
   })
 })

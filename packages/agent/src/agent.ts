@@ -1,19 +1,15 @@
 import { availableParallelism } from 'node:os'
 import { createQuorateNode, type Libp2p, loadOrCreatePrivateKey, MessageChannel, multiaddr } from '@quorate/net'
-import {
-  type AgentMessage,
-  type AssignMessage,
-  type CoordinatorMessage,
-  type HelloMessage,
-  InvalidOptionError,
-  PROTOCOL_VERSION,
-  type ResultMessage,
-  TASK_PROTOCOL,
-} from '@quorate/protocol'
+import { type AgentMessage, type CoordinatorMessage, InvalidOptionError, TASK_PROTOCOL } from '@quorate/protocol'
 import { createRuntimePool, type RuntimePool } from '@quorate/runtime'
 import { type Logger, pino } from 'pino'
-
-export const AGENT_VERSION = '0.1.0'
+import { type AgentClock, systemClock } from './clock.ts'
+import { AGENT_DEFAULTS } from './constants.ts'
+import type { CoordinatorLink } from './link.ts'
+import { ModuleCache } from './module-cache.ts'
+import { ResultOutbox } from './result-outbox.ts'
+import { CoordinatorSession, type SessionContext } from './session.ts'
+import type { ResultSignature, ResultSignatureRequest } from './types.ts'
 
 export interface AgentOptions {
   /** Holds the agent's identity key (`peer.key`). */
@@ -49,23 +45,16 @@ export interface AgentOptions {
    * @defaultValue 2
    */
   resultLingerMs?: number
+  /** Timers (tests drive time with their own). @defaultValue the process clock */
+  clock?: AgentClock
+  /**
+   * Opens a task link to a coordinator multiaddr. @defaultValue a `/quorate/task/1.0.0` stream over
+   * the agent's libp2p node; tests connect the agent to an in-memory coordinator instead.
+   */
+  connect?: (coordinator: string, signal: AbortSignal) => Promise<CoordinatorLink>
 }
 
-/** What to sign: this agent's digest for one shard of one Escrow job. */
-export interface ResultSignatureRequest {
-  escrowJobId: string
-  chainId: number
-  escrow: string
-  shard: number
-  digest: string
-}
-
-export interface ResultSignature {
-  signature: string
-  /** Decimal uint256. */
-  nonce: string
-  signer: string
-}
+export type { ResultSignature, ResultSignatureRequest } from './types.ts'
 
 export interface Agent {
   start(): Promise<void>
@@ -80,10 +69,38 @@ export interface Agent {
   readonly running: number
 }
 
+interface ValidatedOptions {
+  coordinators: string[]
+  threads: number
+  capacity: number
+  resultLingerMs: number
+}
+
+function validate(options: AgentOptions): ValidatedOptions {
+  const coordinators = Array.isArray(options.coordinator) ? options.coordinator : [options.coordinator]
+  for (const addr of coordinators) {
+    if (typeof addr !== 'string' || !addr.includes('/p2p/')) {
+      throw new InvalidOptionError('coordinator', 'must be a multiaddr ending in /p2p/<peerId>', addr)
+    }
+  }
+  if (coordinators.length === 0) throw new InvalidOptionError('coordinator', 'needs at least one multiaddr', [])
+  const threads = options.threads ?? availableParallelism()
+  const capacity = options.capacity ?? threads
+  if (!Number.isInteger(capacity) || capacity < 1) {
+    throw new InvalidOptionError('capacity', 'must be a positive integer', capacity)
+  }
+  const resultLingerMs = options.resultLingerMs ?? AGENT_DEFAULTS.resultLingerMs
+  if (!Number.isFinite(resultLingerMs) || resultLingerMs < 0) {
+    throw new InvalidOptionError('resultLingerMs', 'must be a non-negative number of milliseconds', resultLingerMs)
+  }
+  return { coordinators, threads, capacity, resultLingerMs }
+}
+
 /**
  * A provider's worker agent. It dials its coordinator over libp2p, keeps one
- * long-lived task stream open (reconnecting with backoff), and runs every
- * assignment on the runtime's worker-thread pool.
+ * long-lived task stream open (reconnecting with backoff, trying the next
+ * coordinator after a failure), and runs every assignment on the runtime's
+ * worker-thread pool. The task protocol itself is `CoordinatorSession`'s.
  *
  * @example
  * ```ts
@@ -93,196 +110,78 @@ export interface Agent {
  * ```
  */
 export function createAgent(options: AgentOptions): Agent {
-  const coordinators = Array.isArray(options.coordinator) ? options.coordinator : [options.coordinator]
-  for (const addr of coordinators) {
-    if (typeof addr !== 'string' || !addr.includes('/p2p/')) {
-      throw new InvalidOptionError('coordinator', 'must be a multiaddr ending in /p2p/<peerId>', addr)
-    }
-  }
-  if (coordinators.length === 0) throw new InvalidOptionError('coordinator', 'needs at least one multiaddr', [])
-  let target = 0
-  const threads = options.threads ?? availableParallelism()
-  const capacity = options.capacity ?? threads
-  if (!Number.isInteger(capacity) || capacity < 1) {
-    throw new InvalidOptionError('capacity', 'must be a positive integer', capacity)
-  }
-  const resultLingerMs = options.resultLingerMs ?? 2
-  if (!Number.isFinite(resultLingerMs) || resultLingerMs < 0) {
-    throw new InvalidOptionError('resultLingerMs', 'must be a non-negative number of milliseconds', resultLingerMs)
-  }
+  const { coordinators, threads, capacity, resultLingerMs } = validate(options)
+  const clock = options.clock ?? systemClock
   const logger = options.logger ?? pino({ name: 'quorate:agent' })
-  const modules = new Map<string, Uint8Array>()
-  const moduleCacheSize = options.moduleCacheSize ?? 32
-  const running = new Map<string, AbortController>()
+  const outbox = new ResultOutbox(resultLingerMs, clock)
+  const modules = new ModuleCache(options.moduleCacheSize ?? AGENT_DEFAULTS.moduleCacheSize)
   const readyPromise = Promise.withResolvers<void>()
   let node: Libp2p | undefined
   let runtime: RuntimePool | undefined
-  let channel: MessageChannel<CoordinatorMessage, AgentMessage> | undefined
-  let heartbeat: NodeJS.Timeout | undefined
+  let session: CoordinatorSession | undefined
+  let target = 0
   let stopping = false
   let draining = false
-  let backoffMs = 100
-  let reconnect: NodeJS.Timeout | undefined
+  let backoffMs: number = AGENT_DEFAULTS.reconnectInitialMs
+  let reconnect: unknown
 
-  type Channel = MessageChannel<CoordinatorMessage, AgentMessage>
-  const lingering: Array<[Channel, AgentMessage]> = []
-  let lingerTimer: NodeJS.Timeout | undefined
-  const flushResults = () => {
-    if (lingerTimer !== undefined) clearTimeout(lingerTimer)
-    lingerTimer = undefined
-    for (const [ch, message] of lingering.splice(0)) ch.send(message)
+  const dialLibp2p = async (coordinator: string, signal: AbortSignal): Promise<CoordinatorLink> => {
+    if (node === undefined) throw new Error('the agent has not started')
+    const stream = await node.dialProtocol(multiaddr(coordinator), TASK_PROTOCOL, { signal })
+    return new MessageChannel<CoordinatorMessage, AgentMessage>(stream)
   }
-  /** Send a result: at once when this was the agent's only task, else after a short linger (see `resultLingerMs`). */
-  const sendResult = (ch: Channel, message: AgentMessage) => {
-    lingering.push([ch, message])
-    // `running` still holds the task this result is for.
-    if (running.size <= 1 || resultLingerMs === 0) flushResults()
-    else lingerTimer ??= setTimeout(flushResults, resultLingerMs)
-  }
+  const openLink = options.connect ?? dialLibp2p
 
-  const connect = async (): Promise<void> => {
-    if (stopping || node === undefined) return
-    try {
-      const stream = await node.dialProtocol(multiaddr(coordinators[target] as string), TASK_PROTOCOL, {
-        signal: AbortSignal.timeout(10_000),
-      })
-      const ch = new MessageChannel<CoordinatorMessage, AgentMessage>(stream)
-      channel = ch
-      ch.onMessage((message) => onMessage(ch, message))
-      ch.onClose((error) => {
-        if (channel !== ch) return
-        channel = undefined
-        if (heartbeat !== undefined) clearInterval(heartbeat)
-        // The coordinator reassigns everything this agent held; running it on is wasted work.
-        for (const controller of running.values()) controller.abort(new Error('coordinator connection lost'))
-        running.clear()
-        if (!stopping) {
-          logger.warn({ error: error?.message }, 'lost the coordinator; reconnecting')
-          failover()
-          scheduleReconnect()
-        }
-      })
-      const hello: HelloMessage = {
-        type: 'hello',
-        protocolVersion: PROTOCOL_VERSION,
-        capacity,
-        agentVersion: AGENT_VERSION,
-      }
-      if (options.operator !== undefined) hello.operator = options.operator
-      ch.send(hello)
-    } catch (err) {
-      logger.warn({ error: (err as Error).message, coordinator: coordinators[target] }, 'cannot reach the coordinator')
-      failover()
-      scheduleReconnect()
-    }
-  }
+  const sessionContext = (): SessionContext => ({
+    capacity,
+    operator: options.operator,
+    modules,
+    outbox,
+    clock,
+    logger,
+    runtime: runtime as RuntimePool,
+    signResult: options.signResult,
+    now: () => clock.now(),
+    draining: () => draining,
+  })
 
-  /** Next time, try the next coordinator in the list. */
-  const failover = () => {
+  /** After a failure, try the next coordinator in the list, backing off while none answers. */
+  const retryLater = () => {
     target = (target + 1) % coordinators.length
-  }
-
-  const scheduleReconnect = () => {
     if (stopping || reconnect !== undefined) return
-    reconnect = setTimeout(() => {
+    reconnect = clock.setTimeout(() => {
       reconnect = undefined
       void connect()
     }, backoffMs)
-    backoffMs = Math.min(backoffMs * 2, 5_000)
+    backoffMs = Math.min(backoffMs * 2, AGENT_DEFAULTS.reconnectMaxMs)
   }
 
-  const onMessage = (ch: MessageChannel<CoordinatorMessage, AgentMessage>, message: CoordinatorMessage) => {
-    switch (message.type) {
-      case 'welcome':
-        backoffMs = 100
-        if (heartbeat !== undefined) clearInterval(heartbeat)
-        heartbeat = setInterval(() => ch.send({ type: 'heartbeat', running: running.size }), message.heartbeatMs)
-        heartbeat.unref()
-        logger.info({ coordinator: coordinators[target], capacity }, 'connected to the coordinator')
-        readyPromise.resolve()
-        return
-      case 'module':
-        modules.delete(message.sha256)
-        modules.set(message.sha256, message.bytes.slice())
-        while (modules.size > moduleCacheSize) modules.delete(modules.keys().next().value as string)
-        return
-      case 'assign':
-        void execute(ch, message)
-        return
-      case 'cancel':
-        running.get(message.assignmentId)?.abort(new Error(message.reason))
-        running.delete(message.assignmentId)
-        return
-      case 'error':
-        logger.error({ error: message.error }, 'the coordinator reported an error')
-        return
-    }
-  }
-
-  const execute = async (ch: MessageChannel<CoordinatorMessage, AgentMessage>, task: AssignMessage) => {
-    const started = performance.now()
-    const bytes = modules.get(task.moduleSha256)
-    if (bytes === undefined || runtime === undefined || draining) {
-      const reason = bytes === undefined ? `module ${task.moduleSha256} was never sent` : 'agent is draining'
-      ch.send({
-        type: 'result',
-        assignmentId: task.assignmentId,
-        outcome: { kind: 'crashed', message: reason },
-        digest: null,
-        stderr: new Uint8Array(0),
-        durationMs: 0,
-      })
+  const connect = async (): Promise<void> => {
+    if (stopping) return
+    const coordinator = coordinators[target] as string
+    let link: CoordinatorLink
+    try {
+      link = await openLink(coordinator, AbortSignal.timeout(AGENT_DEFAULTS.dialTimeoutMs))
+    } catch (err) {
+      logger.warn({ error: (err as Error).message, coordinator }, 'cannot reach the coordinator')
+      retryLater()
       return
     }
-    const controller = new AbortController()
-    running.set(task.assignmentId, controller)
-    try {
-      const result = await runtime.run(
-        {
-          module: { sha256: task.moduleSha256, bytes },
-          args: task.args,
-          env: task.env,
-          stdin: task.input,
-          limits: task.limits,
-          seed: task.seed,
-        },
-        { signal: controller.signal },
-      )
-      if (!running.has(task.assignmentId)) return // cancelled meanwhile: the coordinator no longer wants it
-      const message: ResultMessage = {
-        type: 'result',
-        assignmentId: task.assignmentId,
-        outcome: result.outcome,
-        digest: result.digest,
-        stderr: result.stderr,
-        durationMs: result.durationMs,
-      }
-      if (task.evidence !== undefined && options.signResult !== undefined && result.digest !== null) {
-        try {
-          Object.assign(
-            message,
-            await options.signResult({ ...task.evidence, shard: task.shardIndex, digest: result.digest }),
-          )
-        } catch (err) {
-          logger.warn({ err, assignmentId: task.assignmentId }, 'could not sign the result; sending it unsigned')
-        }
-        if (!running.has(task.assignmentId)) return
-      }
-      sendResult(ch, message)
-    } catch (err) {
-      if (controller.signal.aborted) return
-      logger.error({ err, assignmentId: task.assignmentId }, 'task could not run')
-      ch.send({
-        type: 'result',
-        assignmentId: task.assignmentId,
-        outcome: { kind: 'crashed', message: (err as Error).message },
-        digest: null,
-        stderr: new Uint8Array(0),
-        durationMs: performance.now() - started,
-      })
-    } finally {
-      running.delete(task.assignmentId)
-    }
+    const current = new CoordinatorSession(link, sessionContext(), {
+      welcomed: () => {
+        backoffMs = AGENT_DEFAULTS.reconnectInitialMs
+        logger.info({ coordinator, capacity }, 'connected to the coordinator')
+        readyPromise.resolve()
+      },
+      closed: (error) => {
+        if (session !== current) return
+        session = undefined
+        if (stopping) return
+        logger.warn({ error: error?.message }, 'lost the coordinator; reconnecting')
+        retryLater()
+      },
+    })
+    session = current
   }
 
   return {
@@ -290,13 +189,13 @@ export function createAgent(options: AgentOptions): Agent {
       return node?.peerId.toString() ?? ''
     },
     get running() {
-      return running.size
+      return session?.running ?? 0
     },
     ready: readyPromise.promise,
     async start() {
       const privateKey = await loadOrCreatePrivateKey(options.dataDir)
       runtime = options.runtime ?? createRuntimePool({ threads })
-      node = await createQuorateNode({ privateKey, listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'] })
+      node = await createQuorateNode({ privateKey, listen: options.listen ?? [...AGENT_DEFAULTS.listen] })
       await node.start()
       logger.info({ peerId: node.peerId.toString(), threads, capacity }, 'agent started')
       await connect()
@@ -305,23 +204,20 @@ export function createAgent(options: AgentOptions): Agent {
       if (stopping) return
       draining = true
       // Results already finished go before anything this agent says about the rest.
-      flushResults()
-      const ch = channel
-      if (ch !== undefined && drainTimeoutMs > 0 && running.size > 0) {
-        ch.send({ type: 'drain', handedBack: [] })
-        const deadline = Date.now() + drainTimeoutMs
-        while (running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      outbox.flush()
+      const current = session
+      if (current !== undefined && drainTimeoutMs > 0 && current.running > 0) {
+        current.drain([])
+        const deadline = clock.now() + drainTimeoutMs
+        while (current.running > 0 && clock.now() < deadline) {
+          await new Promise<void>((resolve) => clock.setTimeout(resolve, AGENT_DEFAULTS.drainPollMs))
+        }
       }
       stopping = true
-      flushResults()
-      if (ch !== undefined && running.size > 0) {
-        ch.send({ type: 'drain', handedBack: [...running.keys()] })
-        for (const controller of running.values()) controller.abort(new Error('agent stopping'))
-        running.clear()
-      }
-      if (reconnect !== undefined) clearTimeout(reconnect)
-      if (heartbeat !== undefined) clearInterval(heartbeat)
-      await ch?.close()
+      outbox.flush()
+      current?.handBack('agent stopping')
+      if (reconnect !== undefined) clock.clearTimeout(reconnect)
+      await current?.close()
       await node?.stop()
       if (options.runtime === undefined) await runtime?.close()
     },

@@ -9,7 +9,6 @@
  * ```
  */
 export {
-  AGENT_VERSION,
   type Agent,
   type AgentOptions,
   agentPeerId,
@@ -17,3 +16,7 @@ export {
   type ResultSignature,
   type ResultSignatureRequest,
 } from './agent.ts'
+export type { AgentClock } from './clock.ts'
+export { AGENT_DEFAULTS } from './constants.ts'
+export type { CoordinatorLink } from './link.ts'
+export { AGENT_VERSION } from './version.ts'

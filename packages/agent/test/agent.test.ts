@@ -1,5 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { createAgent } from '../src/index.ts'
+import { controlledRuntime, manualClock, memoryLink } from './helpers.ts'
 
 const COORDINATOR = '/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWGr5s3X97FP1piBD81ALXCkxNhDoQTovGGxenG5dhX9rS'
 
@@ -22,3 +27,55 @@ describe('createAgent options', () => {
     expect(() => createAgent({ dataDir: '/tmp/x', coordinator: [COORDINATOR, COORDINATOR], threads: 1 })).not.toThrow()
   })
 })
+
+describe('createAgent connection', () => {
+  it('fails over to the next coordinator with backoff, and reconnects when a link drops', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quorate-agent-'))
+    const clock = manualClock()
+    const second = `${COORDINATOR.replace('4001', '4002')}`
+    const dials: Array<{ coordinator: string; at: number }> = []
+    const links: Array<ReturnType<typeof memoryLink>> = []
+    const agent = createAgent({
+      dataDir: dir,
+      coordinator: [COORDINATOR, second],
+      runtime: controlledRuntime().runtime,
+      logger: pino({ level: 'silent' }),
+      clock,
+      connect: async (coordinator) => {
+        dials.push({ coordinator, at: clock.now() })
+        if (coordinator === COORDINATOR && dials.length === 1) throw new Error('connection refused')
+        const link = memoryLink()
+        links.push(link)
+        return link.link
+      },
+    })
+    try {
+      await agent.start()
+      expect(dials).toEqual([{ coordinator: COORDINATOR, at: 0 }])
+      clock.advance(99)
+      expect(dials.length).toBe(1)
+      clock.advance(1)
+      await until(() => links.length === 1)
+      expect(dials[1]).toEqual({ coordinator: second, at: 100 })
+      links[0]?.receive({ type: 'welcome', protocolVersion: 1, heartbeatMs: 1_000 })
+      await agent.ready
+      // A dropped link moves on to the next coordinator in the list, after the (reset) backoff.
+      links[0]?.drop(new Error('reset'))
+      clock.advance(100)
+      await until(() => links.length === 2)
+      expect(dials[2]).toEqual({ coordinator: COORDINATOR, at: 200 })
+    } finally {
+      await agent.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+/** Waits on promise callbacks (not time) until `check` holds; fails after a bounded number of turns. */
+async function until(check: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 1_000; turn++) {
+    if (check()) return
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  throw new Error('condition never held')
+}

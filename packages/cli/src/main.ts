@@ -13,8 +13,7 @@ import {
   submitHelp,
 } from './commands/jobs.ts'
 import { EXIT, errorJson, reportError, UsageError } from './output.ts'
-
-export const VERSION = '0.1.0'
+import { VERSION } from './version.ts'
 
 const usage = `quorate — decentralized compute: WebAssembly jobs, many providers, results decided by vote
 

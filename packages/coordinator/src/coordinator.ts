@@ -16,8 +16,7 @@ import { Executor, type ShardProgress } from './executor.ts'
 import { createHttpApi } from './http.ts'
 import { createMetrics } from './metrics.ts'
 import { JobService } from './service.ts'
-
-export const COORDINATOR_VERSION = '0.1.0'
+import { COORDINATOR_VERSION } from './version.ts'
 
 /** How often a running shard's replica table is written to storage. */
 const PROGRESS_INTERVAL_MS = 250

@@ -59,6 +59,8 @@ export interface ExecutorEvents {
   'provider:changed': [ProviderView]
   /** A provider's reputation counter moved. */
   'provider:counted': [peerId: string, counter: ProviderCounter]
+  /** This coordinator's run of a shard ended (decided or cancelled); its replicas are no longer out. */
+  'shard:ended': [jobId: string, shard: number, state: 'accepted' | 'failed' | 'cancelled']
   /** A provider was caught in a minority against an agreeing majority and gets no more work here. */
   'provider:quarantined': [peerId: string, evidence: QuarantineEvidence]
   /** A shard accepted with a quarantined provider's help was run again; `changed` if its decision moved. */
@@ -912,6 +914,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       const value = result[key]
       if (value !== undefined) (decision as unknown as Record<string, unknown>)[key] = value
     }
+    this.emit('shard:ended', run.work.jobId, run.work.index, state)
     // Forget the shard's assignments once no late result can matter.
     setTimeout(() => {
       for (const r of run.replicas) this.#assignments.delete(r.assignmentId)

@@ -26,7 +26,7 @@ export { type EmbeddedBackendOptions, embeddedBackend } from './backends/embedde
 export { type RedisBackendOptions, redisBackend } from './backends/redis.ts'
 export { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 export { COORDINATOR_DEFAULTS } from './constants.ts'
-export { COORDINATOR_VERSION, type Coordinator, type CoordinatorOptions, createCoordinator } from './coordinator.ts'
+export { type Coordinator, type CoordinatorOptions, createCoordinator } from './coordinator.ts'
 export {
   type AgentLink,
   Executor,
@@ -36,6 +36,7 @@ export {
   type ShardProgress,
 } from './executor.ts'
 export { JobService } from './service.ts'
+export { COORDINATOR_VERSION } from './version.ts'
 export {
   decideShard,
   decideUnanimous,

@@ -2,7 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { Executor } from './executor.ts'
 
 /** Prometheus metrics of one coordinator process, fed by the executor's events. */
-export function createMetrics(executor: Executor): Registry {
+export function createMetrics(executor: Executor): Registry & { readonly trackedShards: () => number } {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'quorate_process_' })
   const dispatched = new Counter({
@@ -55,20 +55,26 @@ export function createMetrics(executor: Executor): Registry {
       this.set(executor.activeShards)
     },
   })
-  const dispatchedAt = new Map<string, number>()
+  // Dispatch times of replicas still out, by shard; a shard whose run ends drops its own, so replicas
+  // that were cancelled or lost (and never answer) leave nothing behind.
+  const dispatchedAt = new Map<string, Map<string, number>>()
+  const shardKey = (event: { jobId: string; shard: number }) => `${event.jobId}:${event.shard}`
   executor.on('event', (event) => {
     switch (event.type) {
-      case 'shard:dispatched':
+      case 'shard:dispatched': {
         dispatched.inc()
-        dispatchedAt.set(`${event.jobId}:${event.shard}:${event.provider}`, event.at)
+        const key = shardKey(event)
+        let replicas = dispatchedAt.get(key)
+        if (replicas === undefined) dispatchedAt.set(key, (replicas = new Map()))
+        replicas.set(event.provider, event.at)
         break
+      }
       case 'replica:result': {
         results.inc({ outcome: event.outcome })
-        const k = `${event.jobId}:${event.shard}:${event.provider}`
-        const at = dispatchedAt.get(k)
+        const at = dispatchedAt.get(shardKey(event))?.get(event.provider)
         if (at !== undefined) {
           replicaSeconds.observe((event.at - at) / 1000)
-          dispatchedAt.delete(k)
+          dispatchedAt.get(shardKey(event))?.delete(event.provider)
         }
         break
       }
@@ -83,6 +89,7 @@ export function createMetrics(executor: Executor): Registry {
         break
     }
   })
+  executor.on('shard:ended', (jobId, shard) => dispatchedAt.delete(shardKey({ jobId, shard })))
   executor.on('provider:counted', (_peer, kind) => counted.inc({ kind }))
-  return registry
+  return Object.assign(registry, { trackedShards: () => dispatchedAt.size })
 }

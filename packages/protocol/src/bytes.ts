@@ -1,19 +1,20 @@
-import { createHash } from 'node:crypto'
+// Byte helpers shared by every package and the browser. `#platform` resolves to Node's native
+// crypto under Node and to a dependency-free version elsewhere (package.json "imports").
+import { decodeBase64, encodeBase64, sha256Hex as platformSha256Hex } from '#platform'
 
-/** Lower-case hex sha256 of the given bytes. */
+/** Lower-case hex sha256 of the given bytes (a string is hashed as UTF-8). */
 export function sha256Hex(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex')
+  return platformSha256Hex(data)
 }
 
 export function toBase64(data: Uint8Array): string {
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')
+  return encodeBase64(data)
 }
 
 /** Strict base64 decoding: Node's decoder silently skips bad characters, which would hide corrupt input. */
 export function fromBase64(text: string): Uint8Array | undefined {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 === 1) return undefined
-  const buf = Buffer.from(text, 'base64')
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+  return decodeBase64(text)
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

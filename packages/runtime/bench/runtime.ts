@@ -1,7 +1,9 @@
 // Runtime benchmark (issue 3): `npm run bench:runtime` from the repo root.
 //
 // (a) Quorate's pool vs bare WebAssembly.instantiate + run in a plain piscina pool, throughput
-// (b) metered vs unmetered execution time of the same module, on the CPU-heavy examples
+// (b) per module (every example, and the large branchy C programs bzip2 and sqlite): metering accuracy
+//     (fuelUsed ÷ the exact count of executed instructions), metered vs unmetered execution time of the
+//     same module, and Quorate vs Node's own WASI (node:wasi) running it
 // (c) CPU efficiency Σ(solo task time) / (threads × wall) for 10 ms and 50 ms tasks
 // (d) per-task overhead for a no-op module
 //
@@ -15,6 +17,9 @@ import { sha256Hex } from '@quorate/protocol'
 import { Piscina } from 'piscina'
 import { createRuntimePool, type RuntimePool, type RuntimeTask } from '../dist/index.js'
 import { prepareModule } from '../dist/prepare.js'
+import { COUNT_EXPORT, countingModule } from '../dist/wasm/exact-count.js'
+import { sampleText, sqlScript } from '../test/branchy-inputs.ts'
+import { runNodeWasi } from '../test/node-wasi.ts'
 import type { BareTask } from './bare-worker.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -72,7 +77,29 @@ const noop: Workload = {
   args: [],
   input: () => new Uint8Array(0),
 }
-for (const w of [primes, mandelbrot, pow, noop]) w.sha256 = sha256Hex(w.bytes)
+// Fixed-size inputs of the modules measured only in (b): `size` scales them.
+const wordcount: Workload = {
+  name: 'wordcount',
+  bytes: example('wordcount'),
+  sha256: '',
+  args: [],
+  input: (size) => encoder.encode(sampleText(Math.round(size))),
+}
+const bzip2: Workload = {
+  name: 'bzip2',
+  bytes: example('bzip2'),
+  sha256: '',
+  args: [],
+  input: (size) => encoder.encode(sampleText(Math.round(size))),
+}
+const sqlite: Workload = {
+  name: 'sqlite',
+  bytes: example('sqlite'),
+  sha256: '',
+  args: [],
+  input: (size) => encoder.encode(sqlScript(Math.round(size))),
+}
+for (const w of [primes, mandelbrot, pow, wordcount, bzip2, sqlite, noop]) w.sha256 = sha256Hex(w.bytes)
 
 function task(w: Workload, stdin: Uint8Array): RuntimeTask {
   return { module: { sha256: w.sha256, bytes: w.bytes }, args: w.args, env: {}, stdin, limits: LIMITS, seed: SEED }
@@ -80,7 +107,7 @@ function task(w: Workload, stdin: Uint8Array): RuntimeTask {
 
 /** The bare baseline: raw (or, for (b), instrumented) modules in a plain piscina pool. */
 class Bare {
-  readonly pool = new Piscina<BareTask, { durationMs: number; output: Uint8Array }>({
+  readonly pool = new Piscina<BareTask, { durationMs: number; cpuMs: number; output: Uint8Array }>({
     filename: join(here, 'bare-worker.ts'),
     minThreads: threads,
     maxThreads: threads,
@@ -113,7 +140,11 @@ class Bare {
     return m
   }
 
-  async run(w: Workload, stdin: Uint8Array, metered = false): Promise<{ durationMs: number; output: Uint8Array }> {
+  async run(
+    w: Workload,
+    stdin: Uint8Array,
+    metered = false,
+  ): Promise<{ durationMs: number; cpuMs: number; output: Uint8Array }> {
     if (metered) {
       const { module, memory } = await this.metered(w)
       return this.pool.run(
@@ -167,10 +198,52 @@ async function throughput(pool: RuntimePool, bare: Bare, w: Workload, size: numb
   }
 }
 
+/** (b) fuelUsed of a Quorate run ÷ the exact count of the instructions it executes, and the count per second. */
+async function accuracy(pool: RuntimePool, w: Workload, size: number) {
+  const stdin = w.input(size, 0)
+  const result = await pool.run(task(w, stdin))
+  if (result.outcome.kind !== 'ok') throw new Error(`${w.name}: ${JSON.stringify(result.outcome)}`)
+  const counted = await runNodeWasi(countingModule(w.bytes), { stdin, args: w.args })
+  if (Buffer.compare(counted.stdout, result.outcome.output) !== 0) throw new Error(`${w.name}: counted output differs`)
+  const exact = Number((counted.exports[COUNT_EXPORT] as WebAssembly.Global).value)
+  return { fuelUsed: result.outcome.fuelUsed, exact, ratio: result.outcome.fuelUsed / exact }
+}
+
+/**
+ * (b) The same task on Quorate and under node:wasi, interleaved, best of `runs` each: wall clock through
+ * Quorate's pool (node:wasi in this thread), and thread CPU time of Quorate's metered module and WASI host
+ * in the bare pool against node:wasi's.
+ */
+async function versusNode(pool: RuntimePool, bare: Bare, w: Workload, size: number, runs: number) {
+  const stdin = w.input(size, 0)
+  const compiled = await WebAssembly.compile(w.bytes as Uint8Array<ArrayBuffer>)
+  let quorate = Number.POSITIVE_INFINITY
+  let node = Number.POSITIVE_INFINITY
+  let quorateCpu = Number.POSITIVE_INFINITY
+  let nodeCpu = Number.POSITIVE_INFINITY
+  for (let i = 0; i < runs; i++) {
+    quorate = Math.min(quorate, await quorateRun(pool, w, stdin))
+    quorateCpu = Math.min(quorateCpu, (await bare.run(w, stdin, true)).cpuMs)
+    const n = await runNodeWasi(compiled, { stdin, args: w.args })
+    node = Math.min(node, n.durationMs)
+    nodeCpu = Math.min(nodeCpu, n.cpuMs)
+  }
+  return {
+    quorateMs: quorate,
+    nodeMs: node,
+    ratio: node / quorate,
+    quorateCpuMs: quorateCpu,
+    nodeCpuMs: nodeCpu,
+    cpuRatio: nodeCpu / quorateCpu,
+  }
+}
+
 /** (b) Execution time of the same tasks, raw vs instrumented, one at a time on a thread, interleaved. */
 async function meteringCost(bare: Bare, w: Workload, size: number, tasks: number) {
   let raw = 0
   let metered = 0
+  let rawCpu = 0
+  let meteredCpu = 0
   for (let i = 0; i < tasks; i++) {
     const stdin = w.input(size, i)
     // Interleaved, each the better of two runs: a burst of load elsewhere on the machine hits one run, not the sum.
@@ -181,8 +254,19 @@ async function meteringCost(bare: Bare, w: Workload, size: number, tasks: number
     if (Buffer.compare(a.output, b.output) !== 0) throw new Error(`${w.name}: metered output differs`)
     raw += Math.min(a.durationMs, a2.durationMs)
     metered += Math.min(b.durationMs, b2.durationMs)
+    rawCpu += Math.min(a.cpuMs, a2.cpuMs)
+    meteredCpu += Math.min(b.cpuMs, b2.cpuMs)
   }
-  return { workload: w.name, tasks, unmeteredMs: raw, meteredMs: metered, ratio: raw / metered }
+  return {
+    workload: w.name,
+    tasks,
+    unmeteredMs: raw,
+    meteredMs: metered,
+    ratio: raw / metered,
+    unmeteredCpuMs: rawCpu,
+    meteredCpuMs: meteredCpu,
+    cpuRatio: rawCpu / meteredCpu,
+  }
 }
 
 /**
@@ -260,12 +344,28 @@ async function main(): Promise<void> {
     await throughput(pool, bare, primes, primes50 / 2, threads * 16, 5),
     await throughput(pool, bare, mandelbrot, mandel25, threads * 16, 5),
   ]
-  log('(b) metered vs unmetered execution time...')
-  const b = [
-    await meteringCost(bare, primes, primes50, 16),
-    await meteringCost(bare, mandelbrot, mandel25 * 2, 16),
-    await meteringCost(bare, pow, pow25 * 2, 16),
+  log('(b) metering accuracy, metered vs unmetered, Quorate vs node:wasi...')
+  // Sizes for about 50 ms of work each; the accuracy runs count every instruction and take far longer.
+  const sized: [Workload, number][] = [
+    [primes, primes50],
+    [mandelbrot, mandel25 * 2],
+    [pow, pow25 * 2],
+    [wordcount, 150_000],
+    [bzip2, 15_000],
+    [sqlite, 8_000],
   ]
+  const b = []
+  for (const [w, size] of sized) {
+    log(`    ${w.name}`)
+    for (let i = 0; i < 3; i++) await bare.run(w, w.input(size, i), true)
+    const cost = await meteringCost(bare, w, size, w.name === primes.name || w.name === pow.name ? 16 : 8)
+    b.push({
+      ...cost,
+      size: Math.round(size),
+      accuracy: await accuracy(pool, w, size),
+      node: await versusNode(pool, bare, w, size, 8),
+    })
+  }
   log('(c) CPU efficiency...')
   // The same measurement of the bare pool shows what the machine itself allows.
   const quorateTask = (stdin: Uint8Array) => quorateRun(pool, primes, stdin)
@@ -298,14 +398,23 @@ async function main(): Promise<void> {
           `≥ 0.90 · ${f(r.quorateTasksPerSec, 1)} vs ${f(r.bareTasksPerSec, 1)} tasks/s`,
         ] as [string, string, string],
     ),
-    ...b.map(
-      (r) =>
-        [
-          `(b) metered ÷ unmetered speed, ${r.workload}`,
-          f(r.ratio),
-          `≥ 0.85 · ${f(r.unmeteredMs, 0)} ms vs ${f(r.meteredMs, 0)} ms`,
-        ] as [string, string, string],
-    ),
+    ...b.flatMap((r) => [
+      [
+        `(b) fuelUsed ÷ executed instructions, ${r.workload}`,
+        f(r.accuracy.ratio, 3),
+        `1.00–1.10 · ${r.accuracy.fuelUsed} fuel, ${r.accuracy.exact} instructions, ${f(((r.accuracy.exact / r.unmeteredCpuMs) * r.tasks) / 1e3, 0)} M/s unmetered`,
+      ] as [string, string, string],
+      [
+        `(b) metered ÷ unmetered speed, ${r.workload}`,
+        f(r.cpuRatio),
+        `≥ 0.85 · thread CPU ${f(r.unmeteredCpuMs, 0)} ms vs ${f(r.meteredCpuMs, 0)} ms · wall clock: ${f(r.ratio)}`,
+      ] as [string, string, string],
+      [
+        `(b) Quorate ÷ node:wasi speed, ${r.workload}`,
+        f(r.node.cpuRatio),
+        `≥ 0.90 · thread CPU ${f(r.node.quorateCpuMs, 1)} ms vs ${f(r.node.nodeCpuMs, 1)} ms · wall clock through the pool: ${f(r.node.ratio)}`,
+      ] as [string, string, string],
+    ]),
     ...c.map(
       ({ quorate: r, bare: base }) =>
         [

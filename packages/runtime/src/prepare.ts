@@ -6,7 +6,7 @@
  */
 import type { TaskLimits } from '@quorate/protocol'
 import { FUEL_EXPORT, STACK_EXPORT, START_EXPORT, TABLE_MAX_ENTRIES } from './constants.ts'
-import { WASI_FUNCTIONS, WASI_MODULE } from './wasi.ts'
+import { WASI_MODULE, wasiSignature } from './wasi-abi.ts'
 import { type InstrumentedModule, instrumentModule } from './wasm/instrument.ts'
 import { formatFuncType, funcTypeOf, type ParsedModule, parseModule, WasmFormatError } from './wasm/module.ts'
 
@@ -49,7 +49,7 @@ function checkModule(m: ParsedModule): string | undefined {
   const unsupported: string[] = []
   const mistyped: string[] = []
   for (const imp of m.imports) {
-    const wasi = imp.module === WASI_MODULE ? WASI_FUNCTIONS[imp.name] : undefined
+    const wasi = imp.module === WASI_MODULE ? wasiSignature(imp.name) : undefined
     if (wasi === undefined || imp.kind !== 'func') {
       unsupported.push(`${imp.module}.${imp.name}`)
       continue
@@ -64,7 +64,8 @@ function checkModule(m: ParsedModule): string | undefined {
   if (unsupported.length > 0) {
     return (
       `unsupported imports: ${unsupported.join(', ')} ` +
-      '(Quorate provides only WASI preview1 stdio, args, environ, clock, random and proc_exit: no files, sockets or other host modules)'
+      '(Quorate provides the functions of WASI preview1, wasi_snapshot_preview1, and nothing else: no other host modules, ' +
+      'and no imported memories, tables or globals)'
     )
   }
   if (mistyped.length > 0) return `imports with the wrong type: ${mistyped.join('; ')}`

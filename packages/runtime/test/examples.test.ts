@@ -59,3 +59,19 @@ describe('pow', () => {
     expect(text(output(await pool.run(task(example('pow'), { stdin: utf8('quorate 40 0 10') }))))).toBe('none\n')
   })
 })
+
+describe('catfiles', () => {
+  it("runs fopen code with no file system: every file, the host's own included, cannot be opened", async () => {
+    const bytes = example('catfiles')
+    expect(inspectModule(bytes, LIMITS)).toEqual({ ok: true })
+    const stdin = utf8('data.txt\n/etc/passwd\n\n../package.json\n')
+    const [a, b] = await Promise.all([pool.run(task(bytes, { stdin })), pool.run(task(bytes, { stdin }))])
+    expect(text(output(a))).toBe(
+      'cannot open data.txt: Capabilities insufficient\n' +
+        'cannot open /etc/passwd: Capabilities insufficient\n' +
+        'cannot open ../package.json: Capabilities insufficient\n' +
+        '0 opened, 3 missing\n',
+    )
+    expect(b.digest).toBe(a.digest)
+  })
+})

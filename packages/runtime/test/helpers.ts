@@ -50,7 +50,9 @@ export const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 export const utf8 = (s: string) => new TextEncoder().encode(s)
 
 /** A built example module, e.g. `example('primes')`. */
-export function example(name: 'primes' | 'mandelbrot' | 'wordcount' | 'pow'): Uint8Array {
+export function example(
+  name: 'primes' | 'mandelbrot' | 'wordcount' | 'pow' | 'catfiles' | 'bzip2' | 'sqlite',
+): Uint8Array {
   const url = import.meta.resolve(`@quorate/example-${name}/${name}.wasm`)
   return new Uint8Array(readFileSync(fileURLToPath(url)))
 }

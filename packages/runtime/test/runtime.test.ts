@@ -108,13 +108,13 @@ describe('outcomes', () => {
 
   it('an unsupported import is an invalid module naming it', async () => {
     const bytes = wat(`(module
-      (import "wasi_snapshot_preview1" "path_open" (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "sock_open" (func (param i32 i32 i32) (result i32)))
       (import "env" "now" (func (result f64)))
       (func (export "_start")))`)
     const { outcome, digest } = await pool.run(task(bytes))
     expect(outcome.kind).toBe('invalid_module')
     expect(outcome.kind === 'invalid_module' && outcome.reason).toContain(
-      'unsupported imports: wasi_snapshot_preview1.path_open, env.now',
+      'unsupported imports: wasi_snapshot_preview1.sock_open, env.now',
     )
     expect(digest).toBe(outcomeDigest(outcome as never))
     expect(inspectModule(bytes, LIMITS)).toEqual({ ok: false, reason: (outcome as { reason: string }).reason })

@@ -132,7 +132,8 @@ export class JobHandle extends EventEmitter<HandleEvents> {
     } finally {
       this.off('job:done', onDone)
       done.abort()
-      if (this.listenerCount('shard:accepted') === 0 && this.listenerCount('job:done') === 0) this.close()
+      // The stream may still carry events other listeners are waiting for.
+      if (JOB_EVENT_NAMES.every((type) => this.listenerCount(type) === 0)) this.close()
     }
   }
 

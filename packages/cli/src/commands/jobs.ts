@@ -47,7 +47,8 @@ const jobFlagsHelp = `  --wasm FILE             the WebAssembly (WASI preview1) 
                           default: strict majority)
   --max-replicas N        most replicas per shard when results disagree (default 2r-1)
   --timeout MS            wall-clock limit per replica
-  --fuel N                instruction budget per replica
+  --fuel N                instruction budget per replica: one unit is one executed WebAssembly
+                          instruction (default 3e12, more than the default timeout lets a task run)
   --name NAME             a label for the job
   --key-file FILE         pay on coordinators that settle on a chain: the paying account's key, hex
                           (env QUORATE_WALLET_KEY_FILE); funds the job's escrow for the price the
@@ -267,12 +268,31 @@ export async function estimateCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       `${estimate.shards} shards × redundancy ${estimate.redundancy} (quorum ${estimate.quorum}) = ${estimate.replicas.expected} replicas, at most ${estimate.replicas.worstCase} (max ${estimate.maxReplicas} per shard)\n` +
         `fuel: at most ${estimate.fuel.expected} (${estimate.fuel.perReplica} per replica), ${estimate.fuel.worstCase} if every shard escalates\n` +
+        `${fuelInTime(estimate.fuel.perReplica)}\n` +
         `providers: ${p.online} online, ${p.operators} operators, ${p.freeSlots} free slots; each shard needs ${p.needed}\n` +
         `${p.reason ?? 'can run now'}\n` +
         (estimate.payment === undefined ? '' : `${paymentLine(estimate.payment)}\n`),
     )
   }
   return estimate.placement.canRunNow ? EXIT.OK : EXIT.JOB_FAILED
+}
+
+/**
+ * Executed WebAssembly instructions per second on one core, slowest and fastest of the runtime bench's
+ * programs (`npm run bench:runtime`, 2-core AMD EPYC, Node 24): SQLite's interpreter and a SHA-256 loop.
+ */
+const INSTRUCTIONS_PER_SECOND = { slowest: 0.7e9, fastest: 25e9 }
+
+/** What a fuel budget means in time, so a user can tell whether a long task will run out. */
+function fuelInTime(fuel: number): string {
+  const seconds = (rate: number) => {
+    const s = fuel / rate
+    return s >= 120 ? `${Math.round(s / 60)} min` : `${s.toFixed(s < 10 ? 1 : 0)} s`
+  }
+  return (
+    `  one unit of fuel is one executed WebAssembly instruction; ${fuel} per replica is ${seconds(INSTRUCTIONS_PER_SECOND.fastest)} ` +
+    `of the fastest code measured to ${seconds(INSTRUCTIONS_PER_SECOND.slowest)} of the slowest (an interpreter)`
+  )
 }
 
 function paymentLine(payment: PaymentEstimate): string {

@@ -6,6 +6,7 @@ import {
   ErrorCode,
   isTerminalJobState,
   type JobEvent,
+  JobNotFoundError,
   type JobSpec,
   type JobState,
   type JobSummary,
@@ -471,7 +472,7 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
         ).run(state, t, t, reason, failedDelta, id)
         return { state, changed: true }
       })
-      if (ended === undefined) return Promise.reject(notFound(id))
+      if (ended === undefined) return Promise.reject(new JobNotFoundError(id))
       if (ended.changed) {
         for (const c of controllers.get(id) ?? []) c.abort(new Error(reason))
         publish({ type: 'job:done', at: now(), jobId: id, state: ended.state })
@@ -584,10 +585,6 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
     },
   }
   return backend
-}
-
-function notFound(id: string): QuorateError {
-  return new QuorateError(ErrorCode.JOB_NOT_FOUND, `no job with id ${id}`, { details: { jobId: id } })
 }
 
 /** One process per data dir: refuse to start while another live process holds it. */

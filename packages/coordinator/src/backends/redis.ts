@@ -6,6 +6,7 @@ import {
   InvalidOptionError,
   isTerminalJobState,
   type JobEvent,
+  JobNotFoundError,
   type JobSpec,
   type JobState,
   type JobSummary,
@@ -75,11 +76,20 @@ interface EventMessage {
 }
 
 /** Lua scripts, named `<name>-<number of keys>`; `n` for a script that takes any number. */
-const SCRIPTS = ['createJob-3', 'startBatch-n', 'saveProgress-3', 'recordShard-4', 'endJob-3', 'amendShard-3'] as const
+const SCRIPTS = [
+  'createJob-3',
+  'stageShards-1',
+  'startBatch-n',
+  'saveProgress-3',
+  'recordShard-4',
+  'endJob-3',
+  'amendShard-3',
+] as const
 type ScriptName = (typeof SCRIPTS)[number]
 const SCRIPT_SOURCES = Object.fromEntries(
   SCRIPTS.map((name) => {
-    const lua = readFileSync(new URL(`../../src/backends/lua/${name}.lua`, import.meta.url), 'utf8')
+    // The build copies lua/ beside the compiled file, so this reads the same path from src/ and dist/.
+    const lua = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8')
     return [name, { lua, sha: createHash('sha1').update(lua).digest('hex') }]
   }),
 ) as Record<ScriptName, { lua: string; sha: string }>
@@ -462,6 +472,13 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
       // Issued in the same turn as the job's script, so both leave in one write (auto-pipelining) and
       // Redis stores the module first: a submit waits for one round trip, not two.
       const storingModule = r.set(key('module', spec.module.sha256), Buffer.from(spec.module.bytes), 'NX')
+      // A large job's shards go in runs of bounded size first (one script call cannot take them all);
+      // the job itself, with the first run, is created last, so nobody sees it half written.
+      const runs = shardRunsOf(spec.inputs)
+      for (const [first, end] of runs.slice(1)) {
+        const pairs = shardPairs(spec.inputs, first, end)
+        if ((await run('stageShards-1', [key('job', id)], [prefix, id, first, ...pairs])) === 0) break
+      }
       const args: Array<string | number | Buffer> = [
         prefix,
         id,
@@ -470,8 +487,8 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
         JSON.stringify(storedSpecOf(spec)),
         batchSizeOf(spec.inputs.length),
         spec.inputs.length,
+        ...shardPairs(spec.inputs, 0, runs[0]?.[1] ?? 0),
       ]
-      for (const input of spec.inputs) args.push(Buffer.from(input), sha256Hex(input))
       const [, [created, state, batchShards]] = (await Promise.all([
         storingModule,
         run('createJob-3', [key('job', id), key('jobs', 'all'), key('jobs', 'deadline')], args),
@@ -579,9 +596,7 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
         [key('job', id), key('jobs', 'deadline'), key('jobs', 'all')],
         [prefix, state, state === 'cancelled' ? 'cancelled' : 'failed', reason, now()],
       )) as [number, string?]
-      if (result[0] === -1) {
-        throw new QuorateError(ErrorCode.JOB_NOT_FOUND, `no job with id ${id}`, { details: { jobId: id } })
-      }
+      if (result[0] === -1) throw new JobNotFoundError(id)
       if (result[0] === 1) publish({ type: 'job:done', at: now(), jobId: id, state: result[1] as JobState })
       return result[1] as JobState
     },
@@ -695,6 +710,38 @@ async function assertNoEviction(redis: Redis): Promise<void> {
   }
 }
 
+/** Most shards, and most input bytes, one script call writes: keeps each call's arguments bounded. */
+const SHARDS_PER_CALL = 1_000
+const BYTES_PER_CALL = 16 * 1024 * 1024
+
+/** `[first, end)` runs of consecutive shards, each within the per-call bounds (at least one shard). */
+function shardRunsOf(inputs: readonly Uint8Array[]): Array<[number, number]> {
+  const runs: Array<[number, number]> = []
+  let first = 0
+  let bytes = 0
+  for (let i = 0; i < inputs.length; i++) {
+    const size = (inputs[i] as Uint8Array).byteLength
+    if (i > first && (i - first >= SHARDS_PER_CALL || bytes + size > BYTES_PER_CALL)) {
+      runs.push([first, i])
+      first = i
+      bytes = 0
+    }
+    bytes += size
+  }
+  if (inputs.length > 0) runs.push([first, inputs.length])
+  return runs
+}
+
+/** Script arguments for shards `[first, end)`: input bytes, then its sha256, per shard. */
+function shardPairs(inputs: readonly Uint8Array[], first: number, end: number): Array<Buffer | string> {
+  const pairs: Array<Buffer | string> = []
+  for (let i = first; i < end; i++) {
+    const input = inputs[i] as Uint8Array
+    pairs.push(Buffer.from(input.buffer, input.byteOffset, input.byteLength), sha256Hex(input))
+  }
+  return pairs
+}
+
 /** `[first index, count]` of each batch of `size` consecutive shards out of `shards`. */
 function batchesOf(shards: number, size: number): Array<[number, number]> {
   const batches: Array<[number, number]> = []
@@ -702,14 +749,10 @@ function batchesOf(shards: number, size: number): Array<[number, number]> {
   return batches
 }
 
-/**
- * Read one message of the events channel. A bare array is what coordinators before `from` sent, so
- * a rolling upgrade keeps its events; anything else is dropped, never thrown in the subscriber.
- */
+/** Read one message of the events channel; anything malformed is dropped, never thrown in the subscriber. */
 function eventMessageOf(message: string): EventMessage {
   try {
     const parsed = JSON.parse(message) as unknown
-    if (Array.isArray(parsed)) return { from: '', events: parsed as JobEvent[] }
     const candidate = parsed as Partial<EventMessage> | null
     if (typeof candidate?.from === 'string' && Array.isArray(candidate.events)) return candidate as EventMessage
   } catch {}

@@ -9,8 +9,9 @@
  *   extra result, so a call costs two instructions; functions the host or a
  *   table can call ("escaping") read it from, and write it back to, a mutable
  *   i64 global (exported as FUEL_EXPORT) around such calls. Fuel is charged
- *   per region, the body of a function or of a loop (nested loops excluded):
- *   a region's whole instruction count is subtracted on entering it. The
+ *   per segment, a run of instructions that execute together (a basic block
+ *   with calls inside it): its count is subtracted where it starts, so a run
+ *   that does not trap is charged exactly the instructions it executed. The
  *   budget is checked at every loop header and at the entry of every function
  *   that can recurse, which together every unbounded execution must pass; a
  *   failed check stores the counter in the global and executes
@@ -89,9 +90,14 @@ const EMPTY_BLOCK = 0x40
 const CANONICAL_NAN_F32 = new Uint8Array([0x00, 0x00, 0xc0, 0x7f])
 const CANONICAL_NAN_F64 = new Uint8Array([0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x7f])
 /** Bulk operations are charged 1 fuel per 2^BULK_SHIFT bytes (or table entries) on top of their instruction. */
-const BULK_SHIFT = 4
+export const BULK_SHIFT = 4
 // 0xfc sub-opcodes whose last operand is a length: memory.init/copy/fill, table.init/copy/grow/fill.
-const BULK_OPS = new Set([8, 10, 11, 12, 14, 15, 17])
+export const BULK_OPS = new Set([8, 10, 11, 12, 14, 15, 17])
+/**
+ * Structure markers, which compile to no machine code and are not charged: block, loop, else, end.
+ * One unit of fuel is one executed instruction of any other kind.
+ */
+export const MARKERS = new Set([0x02, 0x03, 0x05, 0x0b])
 const MAX_LOCALS = 50_000
 /** V8's kSmallFunctionThreshold (module-decoder-impl.h): bodies shorter than this count as "small". */
 const V8_SMALL_FUNCTION_BYTES = 50
@@ -158,7 +164,7 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
 
   const bodies: Uint8Array[] = []
   m.code.forEach((body, i) => {
-    const bytes = instrumentBody({
+    const context: BodyContext = {
       m,
       funcs,
       infos,
@@ -169,7 +175,9 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
       G: fuelGlobal,
       S: stackGlobal,
       blockTypeOf,
-    })
+    }
+    // Two passes: the first finds every segment's cost, so the second can leave out empty segments' charges.
+    const bytes = instrumentBody(context, instrumentBody(context).costs).bytes
     bodies.push(bytes)
   })
   // V8 sizes its inlining budget by the share of function bodies under 50 bytes (it reads a low share
@@ -387,6 +395,12 @@ export function frameCost(type: FuncType, info: Pick<FuncInfo, 'locals' | 'heigh
   return STACK_FRAME_BASE_BYTES + 8 * (type.params.length + info.locals + 5 + info.height)
 }
 
+/** A run of instructions charged together, and where its charge's constant is patched in. */
+interface Segment {
+  patch: number
+  cost: number
+}
+
 interface BodyContext {
   m: ParsedModule
   funcs: FuncType[]
@@ -401,7 +415,11 @@ interface BodyContext {
   blockTypeOf: (results: number[]) => Uint8Array
 }
 
-function instrumentBody(ctx: BodyContext): Uint8Array {
+/**
+ * Rewrite one function body. Given the segment costs of a previous pass over the same body, a segment
+ * that costs nothing gets no charge (a segment's cost is only known once it has been read).
+ */
+function instrumentBody(ctx: BodyContext, planned?: number[]): { bytes: Uint8Array; costs: number[] } {
   const { m, infos, body, type, info, funcIndex, G, S } = ctx
   const r = new Reader(m.bytes, body.start, body.end)
   const declStart = r.pos
@@ -438,12 +456,13 @@ function instrumentBody(ctx: BodyContext): Uint8Array {
   if (info.internal) w.u8(OP.localGet).u32(F)
   else w.u8(OP.globalGet).u32(G)
   w.u8(OP.i64Const)
-  // Fuel regions: the function body and each loop body, nested loops excluded. A region's whole
-  // instruction count is charged on entering it (at function entry, at every iteration of a loop),
-  // branches not taken included: fewer, cheaper charges than per basic block, and still deterministic.
-  const regions: { patch: number; cost: number }[] = [{ patch: w.padded(), cost: 0 }]
-  // Per open block: whether it is a loop (whose end closes a region).
-  const loops: boolean[] = []
+  // Fuel is charged per segment: a run of instructions that either all execute or (barring a trap) none
+  // do. A segment's count is subtracted where it starts, so `fuelUsed` is the number of instructions
+  // executed, exactly, for a run that does not trap or run out. Segments start at function entry, at a
+  // loop header, after `if`, `else` and `br_if`, and after the `end` of an `if` or of a block that a
+  // branch targets; code after `br`, `br_table`, `return` or `unreachable` is dead until the next
+  // `else` or `end` and is not charged.
+  let segment: Segment = { patch: w.padded(), cost: 0 }
   w.u8(OP.i64Sub)
   if (info.recursive) {
     w.u8(OP.localTee).u32(F)
@@ -451,20 +470,34 @@ function instrumentBody(ctx: BodyContext): Uint8Array {
   } else w.u8(OP.localSet).u32(F)
   // Wrap the body in a block so that branches to the function's label land on the exit code below.
   w.u8(OP.block).bytes(ctx.blockTypeOf(type.results))
+  // Open control blocks, innermost last; `targeted` once a branch leaves through the block's end.
+  const blocks: { kind: number; targeted: boolean }[] = []
+  const segments: Segment[] = [segment]
+  const dead: Segment = { patch: -1, cost: 0 }
 
   function emitCheck(): void {
     w.u8(OP.i64Const).u8(0).u8(OP.i64LtS).u8(OP.if).u8(EMPTY_BLOCK)
     w.u8(OP.localGet).u32(F).u8(OP.globalSet).u32(G).u8(OP.unreachable).u8(OP.end)
   }
-  function enterLoop(): void {
+  /** Start a segment after the current instruction; at a loop header, also check the budget. */
+  function startSegment(check: boolean): void {
+    if (!check && planned?.[segments.length] === 0) {
+      segment = { patch: -1, cost: 0 }
+      segments.push(segment)
+      return
+    }
     w.u8(OP.localGet).u32(F).u8(OP.i64Const)
-    regions.push({ patch: w.padded(), cost: 0 })
-    w.u8(OP.i64Sub).u8(OP.localTee).u32(F)
-    emitCheck()
+    segment = { patch: w.padded(), cost: 0 }
+    segments.push(segment)
+    w.u8(OP.i64Sub)
+    if (check) {
+      w.u8(OP.localTee).u32(F)
+      emitCheck()
+    } else w.u8(OP.localSet).u32(F)
   }
-  function closeRegion(): void {
-    const region = regions.pop() as { patch: number; cost: number }
-    w.patchPadded(region.patch, region.cost)
+  function markTarget(depth: number): void {
+    const b = blocks[blocks.length - 1 - depth]
+    if (b !== undefined) b.targeted = true
   }
   /** Leave the function: refund the stack, hand the fuel back (as the extra result, or in the global). */
   function exit(): void {
@@ -492,7 +525,7 @@ function instrumentBody(ctx: BodyContext): Uint8Array {
   for (;;) {
     const at = r.pos
     const op = r.u8()
-    ;(regions[regions.length - 1] as { cost: number }).cost++
+    if (!MARKERS.has(op)) segment.cost++
     switch (op) {
       case OP.localGet:
       case OP.localSet:
@@ -581,29 +614,64 @@ function instrumentBody(ctx: BodyContext): Uint8Array {
         }
         break
     }
+    const immediates = r.pos
     skipImmediates(op, r, funcIndex)
-    if (op === OP.end && loops.length === 0) {
+    if (op === OP.end && blocks.length === 0) {
       // The function's own end: close the wrapper block, leave, and end.
       flush(at)
-      closeRegion()
+      for (const s of segments) if (s.patch >= 0) w.patchPadded(s.patch, s.cost)
       w.u8(OP.end)
       exit()
       w.u8(OP.end)
-      return w.finish()
+      return { bytes: w.finish(), costs: segments.map((s) => s.cost) }
     }
-    // After the instruction.
+    // After the instruction: where the next segment starts.
     switch (op) {
       case OP.block:
-      case OP.if:
-        loops.push(false)
+        blocks.push({ kind: op, targeted: false })
         break
       case OP.loop:
-        loops.push(true)
+      case OP.if:
+        blocks.push({ kind: op, targeted: false })
         flush(r.pos)
-        enterLoop()
+        startSegment(op === OP.loop)
         break
-      case OP.end:
-        if (loops.pop()) closeRegion()
+      case OP.else:
+        flush(r.pos)
+        startSegment(false)
+        break
+      case OP.end: {
+        const b = blocks.pop() as { kind: number; targeted: boolean }
+        // After a loop or an untargeted block, only falling through gets here: the segment goes on.
+        if (b.kind === OP.if || (b.kind === OP.block && b.targeted)) {
+          flush(r.pos)
+          startSegment(false)
+        }
+        break
+      }
+      case OP.brIf:
+        peek.pos = immediates
+        markTarget(peek.u32())
+        flush(r.pos)
+        startSegment(false)
+        break
+      case OP.br:
+        peek.pos = immediates
+        markTarget(peek.u32())
+        segment = dead
+        break
+      case OP.brTable: {
+        peek.pos = immediates
+        const n = peek.u32()
+        for (let i = 0; i <= n; i++) markTarget(peek.u32())
+        segment = dead
+        break
+      }
+      case OP.return:
+      case OP.unreachable:
+      case OP.returnCall:
+      case OP.returnCallIndirect:
+        segment = dead
         break
     }
   }
@@ -614,7 +682,7 @@ function unsupported(funcIndex: number, problem: string): WasmFormatError {
 }
 
 /** Advance past one instruction's immediates; refuse instructions outside Quorate's supported set. */
-function skipImmediates(op: number, r: Reader, funcIndex: number): void {
+export function skipImmediates(op: number, r: Reader, funcIndex: number): void {
   if (op >= 0x45 && op <= 0xc4) return // numeric, sign extension
   switch (op) {
     case 0x00: // unreachable

@@ -8,7 +8,8 @@
   ARGV[1] key prefix {P}     ARGV[2] job id        ARGV[3] createdAt (ms)
   ARGV[4] deadline (ms)      ARGV[5] stored spec (JSON)
   ARGV[6] shards per batch (BullMQ job) this coordinator would queue the job in
-  ARGV[7] shard count N, then N pairs: input bytes, input sha256 (hex)
+  ARGV[7] shard count N, then pairs (input bytes, input sha256 hex) of shards 0.. onwards: all N,
+          or the first ones when stageShards-1 wrote the rest beforehand
 
   Returns: {1, "queued", <shards per batch>} when created, {0, <state>, <shards per batch>} when the
   job already existed. The batch size is the one stored with the job, so a submit retried on a
@@ -25,7 +26,7 @@ redis.call('HSET', KEYS[1], 'id', id, 'state', 'queued', 'createdAt', createdAt,
 redis.call('ZADD', KEYS[2], createdAt, id)
 redis.call('ZADD', prefix .. ':jobs:state:queued', createdAt, id)
 redis.call('ZADD', KEYS[3], ARGV[4], id)
-for i = 0, total - 1 do
+for i = 0, (#ARGV - 7) / 2 - 1 do
   local input = ARGV[8 + 2 * i]
   local sha = ARGV[9 + 2 * i]
   redis.call('SET', prefix .. ':input:' .. id .. ':' .. i, input)

@@ -1,0 +1,13 @@
+/** Defaults of every `AgentOptions` field that has one, in one place. */
+export const AGENT_DEFAULTS = {
+  listen: ['/ip4/127.0.0.1/tcp/0'],
+  moduleCacheSize: 32,
+  resultLingerMs: 2,
+  /** How long one dial of a coordinator may take before the agent tries the next. */
+  dialTimeoutMs: 10_000,
+  /** Reconnect backoff: doubles after each failed attempt, back to the start once welcomed. */
+  reconnectInitialMs: 100,
+  reconnectMaxMs: 5_000,
+  /** How often `stop()` checks whether draining tasks have finished. */
+  drainPollMs: 50,
+} as const

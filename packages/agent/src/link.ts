@@ -1,0 +1,12 @@
+import type { AgentMessage, CoordinatorMessage } from '@quorate/protocol'
+
+/**
+ * One connection to a coordinator, as the agent sees it: `@quorate/net`'s `MessageChannel` over a
+ * libp2p stream in production, an in-memory pair in unit tests.
+ */
+export interface CoordinatorLink {
+  send(message: AgentMessage): unknown
+  onMessage(handler: (message: CoordinatorMessage) => void): void
+  onClose(handler: (error?: Error) => void): void
+  close(): Promise<void>
+}

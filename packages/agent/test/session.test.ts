@@ -1,0 +1,126 @@
+import type { ResultMessage } from '@quorate/protocol'
+import { pino } from 'pino'
+import { describe, expect, it } from 'vitest'
+import { ModuleCache } from '../src/module-cache.ts'
+import { ResultOutbox } from '../src/result-outbox.ts'
+import { CoordinatorSession } from '../src/session.ts'
+import { assign, controlledRuntime, MODULE_SHA, manualClock, memoryLink } from './helpers.ts'
+
+const LINGER_MS = 300
+
+/** A session over an in-memory link, a controlled runtime and a manual clock. */
+function session(options: { operator?: string; draining?: boolean } = {}) {
+  const clock = manualClock()
+  const link = memoryLink()
+  const runtime = controlledRuntime()
+  const modules = new ModuleCache(4)
+  const events = { welcomed: 0, closed: [] as Array<Error | undefined> }
+  const s = new CoordinatorSession(
+    link.link,
+    {
+      capacity: 8,
+      operator: options.operator,
+      modules,
+      outbox: new ResultOutbox(LINGER_MS, clock),
+      clock,
+      logger: pino({ level: 'silent' }),
+      runtime: runtime.runtime,
+      signResult: undefined,
+      now: clock.now,
+      draining: () => options.draining === true,
+    },
+    { welcomed: () => void events.welcomed++, closed: (error) => void events.closed.push(error) },
+  )
+  link.receive({ type: 'welcome', protocolVersion: 1, heartbeatMs: 1_000 })
+  link.receive({ type: 'module', sha256: MODULE_SHA, bytes: new Uint8Array([0]) })
+  const results = () => link.sent.filter((m): m is ResultMessage => m.type === 'result').map((m) => m.assignmentId)
+  return { s, clock, link, runtime, events, results }
+}
+
+describe('CoordinatorSession', () => {
+  it('says hello with its capacity and operator, then heartbeats at the welcome interval', () => {
+    const { link, clock, events } = session({ operator: '0xabc' })
+    expect(link.sent[0]).toMatchObject({ type: 'hello', protocolVersion: 1, capacity: 8, operator: '0xabc' })
+    expect(events.welcomed).toBe(1)
+    link.receive(assign('a'))
+    clock.advance(2_500)
+    expect(link.sent.filter((m) => m.type === 'heartbeat')).toEqual([
+      { type: 'heartbeat', running: 1 },
+      { type: 'heartbeat', running: 1 },
+    ])
+  })
+
+  it('sends the result of a lone task at once', async () => {
+    const { link, runtime, results } = session()
+    link.receive(assign('a'))
+    await runtime.finish('a')
+    expect(results()).toEqual(['a'])
+  })
+
+  it('holds results back while other tasks run, and sends them together when the last one finishes', async () => {
+    const { link, runtime, clock, results } = session()
+    for (const name of ['a', 'b', 'c']) link.receive(assign(name))
+    await runtime.finish('a')
+    clock.advance(LINGER_MS - 1)
+    await runtime.finish('b')
+    expect(results()).toEqual([])
+    // The last running task's result leaves at once and takes the held ones with it.
+    await runtime.finish('c')
+    expect(results()).toEqual(['a', 'b', 'c'])
+  })
+
+  it('sends held results once the linger elapses, even while a task still runs', async () => {
+    const { link, runtime, clock, results } = session()
+    for (const name of ['a', 'b']) link.receive(assign(name))
+    await runtime.finish('a')
+    clock.advance(LINGER_MS - 1)
+    expect(results()).toEqual([])
+    clock.advance(1)
+    expect(results()).toEqual(['a'])
+  })
+
+  it('aborts a cancelled task and never answers it', async () => {
+    const { link, runtime, results } = session()
+    link.receive(assign('a'))
+    link.receive({ type: 'cancel', assignmentId: 'a', reason: 'shard decided' })
+    for (let i = 0; i < 5; i++) await Promise.resolve()
+    expect(runtime.aborted).toEqual(['a'])
+    expect(results()).toEqual([])
+  })
+
+  it('aborts every running task when the link drops, and stops heartbeating', async () => {
+    const { s, link, runtime, clock, events } = session()
+    link.receive(assign('a'))
+    link.receive(assign('b'))
+    link.drop(new Error('reset'))
+    expect(runtime.aborted.sort()).toEqual(['a', 'b'])
+    expect(s.running).toBe(0)
+    expect(events.closed.map((e) => e?.message)).toEqual(['reset'])
+    const before = link.sent.length
+    clock.advance(5_000)
+    expect(link.sent.length).toBe(before)
+  })
+
+  it('answers crashed, not a vote, for a module it never received or while draining', async () => {
+    const { link } = session()
+    link.receive({ ...assign('a'), moduleSha256: 'x'.repeat(64) })
+    expect(link.sent.at(-1)).toMatchObject({
+      type: 'result',
+      assignmentId: 'a',
+      digest: null,
+      outcome: { kind: 'crashed', message: `module ${'x'.repeat(64)} was never sent` },
+    })
+    const draining = session({ draining: true })
+    draining.link.receive(assign('b'))
+    expect(draining.link.sent.at(-1)).toMatchObject({ outcome: { kind: 'crashed', message: 'agent is draining' } })
+  })
+
+  it('hands running tasks back on stop', () => {
+    const { s, link, runtime } = session()
+    link.receive(assign('a'))
+    link.receive(assign('b'))
+    s.handBack('agent stopping')
+    expect(link.sent.at(-1)).toEqual({ type: 'drain', handedBack: ['a', 'b'] })
+    expect(runtime.aborted.sort()).toEqual(['a', 'b'])
+  })
+})

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest'
+import { Executor } from '../src/executor.ts'
+import { createMetrics } from '../src/metrics.ts'
+import { RecordingLink, tick, work } from './helpers.ts'
+
+describe('coordinator metrics', () => {
+  it('keep nothing for replicas that never answer once their shard run ends', async () => {
+    const executor = new Executor()
+    const metrics = createMetrics(executor)
+    for (const id of ['a', 'b', 'c']) executor.addAgent(new RecordingLink(id))
+    const cancel = new AbortController()
+    const decision = executor.runShard(work(), cancel.signal)
+    await tick()
+    expect(metrics.trackedShards()).toBe(1)
+    cancel.abort(new Error('job cancelled'))
+    expect((await decision).state).toBe('cancelled')
+    expect(metrics.trackedShards()).toBe(0)
+    const text = await metrics.metrics()
+    expect(text).toMatch(/^quorate_replicas_dispatched_total 3$/m)
+  })
+})

@@ -1,0 +1,79 @@
+// Differential test of metering: `fuelUsed` against the exact count of executed instructions (a separate,
+// naive counting rewrite run under node:wasi), on every example and on two large branchy C programs.
+import { afterAll, describe, expect, it } from 'vitest'
+import { createRuntimePool, type TaskRunResult } from '../src/index.ts'
+import { COUNT_EXPORT, countingModule } from '../src/wasm/exact-count.ts'
+import { sampleText, sqlScript as sql } from './branchy-inputs.ts'
+import { command, example, LIMITS, task, utf8 } from './helpers.ts'
+import { runNodeWasi } from './node-wasi.ts'
+
+const pool = createRuntimePool({ threads: 2 })
+afterAll(() => pool.close())
+
+const cases: { name: Parameters<typeof example>[0]; stdin: string; args?: string[] }[] = [
+  { name: 'primes', stdin: '1000000 1010000' },
+  { name: 'pow', stdin: 'quorate 12 0 5000' },
+  { name: 'mandelbrot', stdin: '320 240 64 64 24 16 200' },
+  { name: 'wordcount', stdin: sampleText(3_000) },
+  { name: 'bzip2', stdin: sampleText(5_000) },
+  { name: 'sqlite', stdin: sql(500) },
+]
+
+function fuelUsed(result: TaskRunResult): number {
+  if (result.outcome.kind !== 'ok') throw new Error(`expected ok, got ${JSON.stringify(result.outcome)}`)
+  return result.outcome.fuelUsed
+}
+
+async function exactCount(bytes: Uint8Array, stdin: Uint8Array, args: string[] = []) {
+  const run = await runNodeWasi(countingModule(bytes), { stdin, args })
+  return { count: Number((run.exports[COUNT_EXPORT] as WebAssembly.Global).value), run }
+}
+
+describe('metering against the exact instruction count', () => {
+  for (const c of cases) {
+    // The counting run adds a global increment to every instruction: tens of times slower than the program.
+    it(`charges ${c.name} within 1.00–1.10× of the instructions it executes`, { timeout: 60_000 }, async () => {
+      const bytes = example(c.name)
+      const stdin = utf8(c.stdin)
+      const [result, exact] = await Promise.all([
+        pool.run(task(bytes, { stdin, args: c.args ?? [] })),
+        exactCount(bytes, stdin, c.args),
+      ])
+      const fuel = fuelUsed(result)
+      expect(exact.run.exitCode).toBe(0)
+      // The counting module computes the same thing: the count belongs to this very run.
+      expect(result.outcome.kind === 'ok' && Buffer.from(result.outcome.output)).toEqual(Buffer.from(exact.run.stdout))
+      expect(exact.count).toBeGreaterThan(100_000)
+      expect(fuel).toBeGreaterThanOrEqual(exact.count)
+      expect(fuel).toBeLessThanOrEqual(exact.count * 1.1)
+    })
+  }
+
+  it('charges only the branch that runs, not the ones skipped', async () => {
+    // A loop whose body has a large branch taken once in 100 iterations: region metering charged it every time.
+    const big = Array.from({ length: 200 }, () => '(local.set $s (i32.add (local.get $s) (local.get $i)))').join('\n')
+    const bytes = command(`(local $i i32) (local $s i32)
+      (loop $l
+        (if (i32.eqz (i32.rem_u (local.get $i) (i32.const 100))) (then ${big}))
+        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 10000))))
+      (i32.store (i32.const 16) (local.get $s))
+      (call $write (i32.const 1) (i32.const 16) (i32.const 4))`)
+    const [result, exact] = await Promise.all([pool.run(task(bytes)), exactCount(bytes, new Uint8Array(0))])
+    expect(fuelUsed(result)).toBe(exact.count)
+    // 10,000 iterations of about 14 instructions, plus 100 of the 800-instruction branch.
+    expect(exact.count).toBeLessThan(10_000 * 20 + 100 * 810)
+  })
+
+  it('stops a branchy program out of fuel at the same count on every run, just past the limit', async () => {
+    const limits = { ...LIMITS, fuel: 3_000_000 }
+    const stdin = utf8(sql(2_000))
+    const [a, b] = await Promise.all([
+      pool.run(task(example('sqlite'), { stdin, limits })),
+      pool.run(task(example('sqlite'), { stdin, limits })),
+    ])
+    expect(a.outcome.kind).toBe('out_of_fuel')
+    expect(b.outcome).toEqual(a.outcome)
+    expect((a.outcome as { fuelUsed: number }).fuelUsed).toBeGreaterThanOrEqual(limits.fuel)
+    expect((a.outcome as { fuelUsed: number }).fuelUsed).toBeLessThan(limits.fuel * 1.01)
+  })
+})
