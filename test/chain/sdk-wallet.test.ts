@@ -135,7 +135,7 @@ describe('an SDK client with a wallet on a paid coordinator', () => {
       quorum: 2,
       submitter: chain.submitter.address,
       coordinator: chain.coordinator.address,
-      specHash: `0x${jobIdOf(parseJobSpec(toJobSpecJson(job)))}`,
+      specHash: `0x${jobIdOf(parseJobSpec({ ...toJobSpecJson(job), owner: client.ownerKey.publicKey }))}`,
     })
     // To the wei: what left the wallet is what the Escrow gained is what the estimate said.
     expect(walletBefore - (await getTokenBalance(chain.reader, chain.submitter.address))).toBe(budget)

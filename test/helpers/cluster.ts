@@ -5,7 +5,7 @@ import { type Agent, createAgent } from '@quorate/agent'
 import { type Coordinator, type CoordinatorOptions, createCoordinator } from '@quorate/coordinator'
 import { outcomeDigest, type TaskOutcome } from '@quorate/protocol'
 import { createRuntimePool, type RuntimePool } from '@quorate/runtime'
-import { createClient, type QuorateClient } from '@quorate/sdk'
+import { createClient, generateOwnerKey, type QuorateClient } from '@quorate/sdk'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 
@@ -95,6 +95,7 @@ export async function startCluster(
   const address = coordinator.multiaddrs[0] as string
   const agents: Agent[] = []
   const pools: RuntimePool[] = []
+  const ownerKey = generateOwnerKey()
   const addAgent = async (behaviour: Behaviour = 'honest') => {
     const pool = createRuntimePool({ threads: 1 })
     pools.push(pool)
@@ -117,7 +118,8 @@ export async function startCluster(
       return coordinator
     },
     get client() {
-      return createClient({ coordinatorUrl: coordinator.httpUrl })
+      // One owner key for the cluster's clients, so a job submitted through one can be cancelled through another.
+      return createClient({ coordinatorUrl: coordinator.httpUrl, ownerKey })
     },
     agents,
     addAgent,

@@ -179,7 +179,7 @@ async function quorate(kind: 'embedded' | 'redis') {
       const spec = { wasm: NOOP, inputs: [''], redundancy: 1, args: [`latency-${run}-${i}`] }
       // A job's id is its content's hash, so the wait is set up before the submit and no event can
       // be missed; no status read has to follow the submit (BullMQ's waitUntilFinished does one).
-      const id = jobIdOf(parseJobSpec(toJobSpecJson(spec)))
+      const id = jobIdOf(parseJobSpec({ ...toJobSpecJson(spec), owner: net.client.ownerKey.publicKey }))
       const done = Promise.withResolvers<void>()
       accepted.set(id, done.resolve)
       const t = performance.now()

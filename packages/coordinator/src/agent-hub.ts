@@ -1,21 +1,77 @@
 import type { Connection, Stream } from '@libp2p/interface'
-import { type Libp2p, MessageChannel } from '@quorate/net'
+import { ByteBudget, type Libp2p, MessageChannel } from '@quorate/net'
 import {
   type AgentMessage,
   type AssignMessage,
   type CoordinatorMessage,
+  ErrorCode,
   type EvidenceRequest,
+  errorToWire,
   isDeterministic,
+  isQuorateError,
   outcomeDigest,
   PROTOCOL_VERSION,
+  QuorateError,
   type ResultMessage,
   TASK_PROTOCOL,
+  UNWELCOMED_MAX_FRAME_BYTES,
 } from '@quorate/protocol'
 import type { Logger } from 'pino'
+import { COORDINATOR_DEFAULTS } from './constants.ts'
 import type { AgentLink, Executor } from './executor.ts'
+
+/** The hub's view of time, injectable so tests need not wait on the wall clock. */
+export interface HubClock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): { cancel(): void }
+}
+
+const systemClock: HubClock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const timer = setTimeout(fn, ms)
+    timer.unref()
+    return { cancel: () => clearTimeout(timer) }
+  },
+}
+
+/** Codes that mean the peer broke the protocol (as opposed to leaving): it is disconnected. */
+const VIOLATIONS: ReadonlySet<string> = new Set([
+  ErrorCode.MALFORMED_MESSAGE,
+  ErrorCode.FRAME_TOO_LARGE,
+  ErrorCode.PEER_LIMIT,
+  ErrorCode.TIMEOUT,
+])
+
+/** The stream surface the hub needs: a libp2p stream, or an in-memory one in tests. */
+export interface HubConnection {
+  remotePeer: { toString(): string }
+  close(options?: { signal?: AbortSignal }): Promise<void>
+  abort(err: Error): void
+}
 
 export interface AgentHubOptions {
   heartbeatMs: number
+  /**
+   * A stream that has not said hello within this long is closed, with its connection.
+   * @defaultValue 10000
+   */
+  helloTimeoutMs?: number
+  /**
+   * Largest frame accepted before hello (checked from the length prefix, before buffering).
+   * @defaultValue {@link UNWELCOMED_MAX_FRAME_BYTES} (4 KiB)
+   */
+  unwelcomedFrameBytes?: number
+  /**
+   * Bytes buffered from all peers not yet welcomed, together; a stream that would go over is closed.
+   * @defaultValue 8 MiB
+   */
+  unwelcomedBudgetBytes?: number
+  /**
+   * Streams not yet welcomed at once; more are closed on arrival.
+   * @defaultValue 512
+   */
+  maxUnwelcomed?: number
   /**
    * Decide whether a provider that said hello may be given work; resolves to
    * the reason it may not, or undefined. @defaultValue everyone is admitted
@@ -46,22 +102,38 @@ export class AgentHub {
   readonly #log: Logger
   readonly #options: AgentHubOptions
   readonly #sessions = new Map<string, AgentSession>()
+  readonly #clock: HubClock
+  readonly #budget: ByteBudget
+  #unwelcomed = 0
   #timer: NodeJS.Timeout | undefined
   #node: Libp2p | undefined
 
-  constructor(components: { executor: Executor; logger: Logger }, options: AgentHubOptions) {
+  constructor(components: { executor: Executor; logger: Logger; clock?: HubClock }, options: AgentHubOptions) {
     this.#executor = components.executor
     this.#log = components.logger
+    this.#clock = components.clock ?? systemClock
     this.#options = options
+    this.#budget = new ByteBudget(options.unwelcomedBudgetBytes ?? COORDINATOR_DEFAULTS.unwelcomedBudgetBytes)
   }
 
   async start(node: Libp2p): Promise<void> {
     this.#node = node
-    await node.handle(TASK_PROTOCOL, (stream, connection) => this.#accept(stream, connection), {
+    await node.handle(TASK_PROTOCOL, (stream, connection) => this.accept(stream, connection), {
+      // One task stream per agent connection; a few more tolerate a reconnect racing the old stream's close.
       maxInboundStreams: 4,
     })
     this.#timer = setInterval(() => this.#checkHeartbeats(), this.#options.heartbeatMs)
     this.#timer.unref()
+  }
+
+  /** Bytes buffered right now from peers that have not been welcomed. */
+  get unwelcomedBytes(): number {
+    return this.#budget.used
+  }
+
+  /** Streams open right now whose peer has not been welcomed. */
+  get unwelcomedStreams(): number {
+    return this.#unwelcomed
   }
 
   async stop(): Promise<void> {
@@ -75,16 +147,62 @@ export class AgentHub {
     return this.#sessions.size
   }
 
-  #accept(stream: Stream, connection: Connection): void {
+  /**
+   * Serve one task stream. Until its peer is welcomed the stream is a
+   * stranger's: small frames only, bytes counted against the shared budget,
+   * and a deadline for hello. A peer that breaks the protocol is
+   * disconnected with the reason logged; nothing else is affected.
+   */
+  accept(stream: Stream, connection: Connection | HubConnection): void {
     const peerId = connection.remotePeer.toString()
-    const channel = new MessageChannel<AgentMessage, CoordinatorMessage>(
-      stream,
-      this.#options.maxFrameBytes === undefined ? {} : { maxFrameBytes: this.#options.maxFrameBytes },
-    )
+    const maxUnwelcomed = this.#options.maxUnwelcomed ?? COORDINATOR_DEFAULTS.maxUnwelcomed
+    if (this.#unwelcomed >= maxUnwelcomed) {
+      this.#log.warn({ peerId, unwelcomed: this.#unwelcomed }, 'too many peers waiting to say hello; refusing a stream')
+      stream.abort(new QuorateError(ErrorCode.PEER_LIMIT, `more than ${maxUnwelcomed} peers have not said hello`))
+      return
+    }
+    const channel = new MessageChannel<AgentMessage, CoordinatorMessage>(stream, {
+      ...(this.#options.maxFrameBytes === undefined ? {} : { maxFrameBytes: this.#options.maxFrameBytes }),
+      unwelcomed: {
+        maxFrameBytes: this.#options.unwelcomedFrameBytes ?? UNWELCOMED_MAX_FRAME_BYTES,
+        budget: this.#budget,
+      },
+    })
     let session: AgentSession | undefined
     let admitting = false
+    let stranger = true
+    this.#unwelcomed++
+    const leaveStrangers = () => {
+      if (!stranger) return
+      stranger = false
+      this.#unwelcomed--
+      helloDeadline.cancel()
+    }
+    let violated = false
+    const violation = (err: QuorateError) => {
+      if (violated) return
+      violated = true
+      leaveStrangers()
+      this.#log.warn(
+        { peerId, code: err.code, welcomed: session !== undefined },
+        `disconnecting peer for a protocol violation: ${err.message}`,
+      )
+      if (!channel.closed) {
+        channel.send({ type: 'error', error: errorToWire(err) })
+        channel.flush()
+        channel.stream.abort(err)
+      }
+      // A graceful close lets the error frame out first; a peer that stalls it is cut off.
+      connection.close({ signal: AbortSignal.timeout(1000) }).catch(() => connection.abort(err))
+    }
+    const helloTimeoutMs = this.#options.helloTimeoutMs ?? COORDINATOR_DEFAULTS.helloTimeoutMs
+    const helloDeadline = this.#clock.setTimeout(() => {
+      if (session !== undefined || admitting || channel.closed) return
+      violation(new QuorateError(ErrorCode.TIMEOUT, `no hello within ${helloTimeoutMs} ms`))
+    }, helloTimeoutMs)
     const welcome = (capacity: number, operator: string | undefined) => {
-      session = new AgentSession(peerId, capacity, operator, channel, this.#options.evidence)
+      session = new AgentSession(peerId, capacity, operator, channel, this.#options.evidence, this.#clock.now())
+      channel.welcome()
       this.#sessions.get(peerId)?.channel.close()
       this.#sessions.set(peerId, session)
       channel.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, heartbeatMs: this.#options.heartbeatMs })
@@ -95,10 +213,11 @@ export class AgentHub {
       if (admitting) return
       if (session === undefined) {
         if (message.type !== 'hello') {
-          channel.send({ type: 'error', error: { code: 'MALFORMED_MESSAGE', message: 'expected hello first' } })
-          void channel.close()
+          violation(new QuorateError(ErrorCode.MALFORMED_MESSAGE, `expected hello first, got ${message.type}`))
           return
         }
+        // Shape and bounds were checked by the decoder; from here on, admission decides.
+        leaveStrangers()
         if (message.protocolVersion !== PROTOCOL_VERSION) {
           channel.send({
             type: 'error',
@@ -142,7 +261,7 @@ export class AgentHub {
         )
         return
       }
-      session.lastSeen = Date.now()
+      session.lastSeen = this.#clock.now()
       switch (message.type) {
         case 'result':
           this.#executor.onResult(peerId, session.checkEvidence(message, this.#log))
@@ -158,10 +277,16 @@ export class AgentHub {
           this.#log.warn({ peerId, error: message.error }, 'provider reported an error')
           break
         default:
-          this.#log.warn({ peerId, type: message.type }, 'unexpected message from provider')
+          violation(new QuorateError(ErrorCode.MALFORMED_MESSAGE, `a provider may not send ${message.type}`))
       }
     })
     channel.onClose((error) => {
+      leaveStrangers()
+      // The channel closed itself over a bad frame or a spent budget: the whole peer goes.
+      if (isQuorateError(error) && VIOLATIONS.has(error.code)) violation(error)
+      else if (session === undefined && error !== undefined) {
+        this.#log.info({ peerId, error: error.message }, 'peer left before being welcomed')
+      }
       if (session === undefined || this.#sessions.get(peerId) !== session) return
       this.#sessions.delete(peerId)
       this.#log.info({ peerId, error: error?.message }, 'provider disconnected')
@@ -171,7 +296,7 @@ export class AgentHub {
 
   #checkHeartbeats(): void {
     const limit = this.#options.heartbeatMs * this.#options.missedHeartbeats
-    const now = Date.now()
+    const now = this.#clock.now()
     for (const session of this.#sessions.values()) {
       if (now - session.lastSeen > limit) {
         this.#log.warn({ peerId: session.peerId }, 'provider missed its heartbeats; closing')
@@ -190,15 +315,17 @@ class AgentSession implements AgentLink {
   readonly #evidence: AgentHubOptions['evidence']
   /** Assignments that asked for a signed result: what was asked. */
   readonly #asked = new Map<string, { request: EvidenceRequest; shard: number }>()
-  lastSeen = Date.now()
+  lastSeen: number
 
   constructor(
     peerId: string,
     capacity: number,
     operator: string | undefined,
     channel: MessageChannel<AgentMessage, CoordinatorMessage>,
-    evidence?: AgentHubOptions['evidence'],
+    evidence: AgentHubOptions['evidence'],
+    now: number,
   ) {
+    this.lastSeen = now
     this.peerId = peerId
     this.capacity = capacity
     this.operator = operator

@@ -13,6 +13,8 @@ import type {
 /** What is stored of a job's spec besides its inputs and module bytes. */
 export interface StoredSpec {
   name?: string
+  /** The owner key that may cancel the job (`ed25519:<hex>`), when the spec names one. */
+  owner?: string
   moduleSha256: string
   args: string[]
   env: Record<string, string>

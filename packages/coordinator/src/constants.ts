@@ -13,6 +13,12 @@ export const COORDINATOR_DEFAULTS = {
   leaseGraceMs: 5_000,
   /** Placements of one replica slot before the shard fails as unplaceable. */
   maxAttemptsPerSlot: 6,
+  /** A task stream that has not said hello within this long is closed, with its connection. */
+  helloTimeoutMs: 10_000,
+  /** Bytes buffered from all peers not yet welcomed, together. */
+  unwelcomedBudgetBytes: 8 * 1024 * 1024,
+  /** Task streams not yet welcomed, at once. */
+  maxUnwelcomed: 512,
   /** How often leases and deadlines are checked. */
   sweepIntervalMs: 500,
 } as const

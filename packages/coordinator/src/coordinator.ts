@@ -12,6 +12,7 @@ import { embeddedBackend } from './backends/embedded.ts'
 import { type RedisBackendOptions, redisBackend } from './backends/redis.ts'
 import { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
+import { ControlAuth } from './control-auth.ts'
 import { Executor, type ShardProgress } from './executor.ts'
 import { createHttpApi } from './http.ts'
 import { createMetrics } from './metrics.ts'
@@ -63,6 +64,16 @@ export interface CoordinatorOptions {
   placementTimeoutMs?: number
   /** Raise for devnets where many agents dial from one host. @defaultValue 1000 */
   inboundConnectionThreshold?: number
+  /** A task stream that has not said hello within this long is closed, with its connection. @defaultValue 10000 */
+  helloTimeoutMs?: number
+  /** Bytes buffered from all peers not yet welcomed, together. @defaultValue 8 MiB */
+  unwelcomedBudgetBytes?: number
+  /**
+   * The operator token (at least 16 characters): `Authorization: Bearer <token>`
+   * may cancel any job, including those that name no owner key.
+   * @defaultValue none: only owners, by signature, may cancel
+   */
+  operatorToken?: string
   /**
    * Refuse modules at submission for a reason. @defaultValue the runtime's own
    * static check (format, imports, memory against the job's limits)
@@ -150,12 +161,15 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const policy = chain === undefined ? admissionPolicy(options.admission ?? { mode: 'open' }) : undefined
   const admission = policy?.admission ?? { mode: 'staked' as const, untrusted: false }
   const jobs = new JobService({ backend, executor, chain, untrusted: admission.untrusted })
+  const control = new ControlAuth(options.operatorToken === undefined ? {} : { operatorToken: options.operatorToken })
   const metrics = createMetrics(executor)
   const hub = new AgentHub(
     { executor, logger: logger.child({ component: 'agent-hub' }) },
     {
       heartbeatMs,
       missedHeartbeats: COORDINATOR_DEFAULTS.missedHeartbeats,
+      ...(options.helloTimeoutMs === undefined ? {} : { helloTimeoutMs: options.helloTimeoutMs }),
+      ...(options.unwelcomedBudgetBytes === undefined ? {} : { unwelcomedBudgetBytes: options.unwelcomedBudgetBytes }),
       ...(chain === undefined
         ? {
             admit: (peerId: string, operator: string | undefined) =>
@@ -295,6 +309,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       }
       httpOptions.inspectModule = options.inspectModule ?? runtimeCheck
       if (options.explorerDir !== undefined) httpOptions.explorerDir = options.explorerDir
+      httpOptions.control = control
       // Request lines at info level would drown everything else; the API logs warnings and errors.
       http = createHttpApi(
         { jobs, metrics, logger: logger.child({ component: 'http' }, { level: 'warn' }) },
@@ -365,6 +380,8 @@ function validate(options: CoordinatorOptions): void {
     ['maxAttemptsPerSlot', options.maxAttemptsPerSlot, 1],
     ['shardLeaseMs', options.shardLeaseMs, 1000],
     ['placementTimeoutMs', options.placementTimeoutMs, 100],
+    ['helloTimeoutMs', options.helloTimeoutMs, 100],
+    ['unwelcomedBudgetBytes', options.unwelcomedBudgetBytes, 64 * 1024],
   ]
   for (const [name, value, min] of ints) {
     if (value !== undefined && (!Number.isInteger(value) || value < min)) {

@@ -17,9 +17,10 @@ import {
   QuorateError,
   type SubmitJobResponse,
 } from '@quorate/protocol'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import { ControlAuth } from './control-auth.ts'
 import type { JobService } from './service.ts'
 
 // Node ships WebAssembly; TypeScript only types it in the DOM libs.
@@ -42,6 +43,8 @@ export interface HttpApiOptions {
   inspectModule?: (bytes: Uint8Array, spec: ReturnType<typeof parseJobSpec>) => string | undefined
   /** Static files of the job explorer, served at `/`. */
   explorerDir?: string
+  /** Who may cancel jobs: owners by signature, the operator by token. @defaultValue owners only, no operator */
+  control?: ControlAuth
 }
 
 /**
@@ -139,14 +142,18 @@ export function createHttpApi(
     const shard = query.shard === undefined ? undefined : intParam('shard', query.shard, 0, 0, Number.MAX_SAFE_INTEGER)
     return { entries: await jobs.logs((req.params as { id: string }).id, shard) }
   })
-  app.delete('/v1/jobs/:id', async (req) => {
+  // Cancelling needs the job owner's signature or the operator token (see ControlAuth); reads stay public.
+  const control = options.control ?? new ControlAuth()
+  const cancel = async (req: FastifyRequest) => {
     const id = (req.params as { id: string }).id
+    const owner = await jobs.owner(id) // 404 for an unknown job, before any credential is looked at
+    const by = control.authorize(req.headers.authorization, 'cancel', id, owner)
+    // An audit line, at warn so it shows beside the API's other warnings.
+    components.logger.warn({ jobId: id, by }, 'job cancelled')
     return { id, state: await jobs.cancel(id) }
-  })
-  app.post('/v1/jobs/:id/cancel', async (req) => {
-    const id = (req.params as { id: string }).id
-    return { id, state: await jobs.cancel(id) }
-  })
+  }
+  app.delete('/v1/jobs/:id', cancel)
+  app.post('/v1/jobs/:id/cancel', cancel)
 
   app.get('/v1/jobs/:id/events', async (req, reply) => {
     const id = (req.params as { id: string }).id

@@ -26,6 +26,7 @@ export { type EmbeddedBackendOptions, embeddedBackend } from './backends/embedde
 export { type RedisBackendOptions, redisBackend } from './backends/redis.ts'
 export { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 export { COORDINATOR_DEFAULTS } from './constants.ts'
+export { ControlAuth, type ControlAuthOptions, type ControlPrincipal } from './control-auth.ts'
 export { type Coordinator, type CoordinatorOptions, createCoordinator } from './coordinator.ts'
 export {
   type AgentLink,

@@ -20,6 +20,7 @@ export function storedSpecOf(spec: JobSpec): StoredSpec {
     limits: spec.limits,
   }
   if (spec.name !== undefined) stored.name = spec.name
+  if (spec.owner !== undefined) stored.owner = spec.owner
   return stored
 }
 
@@ -44,6 +45,7 @@ export function summaryOf(job: JobRecord): JobSummary {
     quorum: job.spec.quorum,
   }
   if (job.spec.name !== undefined) summary.name = job.spec.name
+  if (job.spec.owner !== undefined) summary.owner = job.spec.owner
   if (job.finishedAt !== undefined) summary.finishedAt = job.finishedAt
   return summary
 }

@@ -135,6 +135,13 @@ export class JobService {
     return entries
   }
 
+  /** The job's owner key, or null when it has none; throws JOB_NOT_FOUND. */
+  async owner(id: string): Promise<string | null> {
+    const job = await this.#backend.job(id)
+    if (job === undefined) throw new JobNotFoundError(id)
+    return job.spec.owner ?? null
+  }
+
   cancel(id: string): Promise<JobState> {
     return this.#backend.end(id, 'cancelled', 'job cancelled')
   }

@@ -2,15 +2,25 @@ import type { Stream } from '@libp2p/interface'
 import {
   DEFAULT_MAX_FRAME_BYTES,
   decodeMessage,
+  ErrorCode,
   encodeMessage,
   errorToWire,
   FrameDecoder,
+  QuorateError,
   type TaskChannelMessage,
 } from '@quorate/protocol'
+import type { ByteBudget } from './budget.ts'
 
 export interface MessageChannelOptions {
   /** Largest frame accepted from the peer; a bigger one closes the channel. @defaultValue 64 MiB */
   maxFrameBytes?: number
+  /**
+   * Treat the peer as a stranger until {@link MessageChannel.welcome} is
+   * called: only frames up to `maxFrameBytes` (checked from the length
+   * prefix, before buffering), and every byte buffered meanwhile taken from
+   * `budget`, shared by all strangers. Going over either closes the channel.
+   */
+  unwelcomed?: { maxFrameBytes: number; budget?: ByteBudget }
 }
 
 /**
@@ -38,10 +48,16 @@ export class MessageChannel<In extends TaskChannelMessage, Out extends TaskChann
   #outgoing: Uint8Array[] = []
   #outgoingBytes = 0
   #flushScheduled = false
+  readonly #maxFrameBytes: number
+  /** The strangers' budget while unwelcomed, and how much of it this channel holds. */
+  #budget: ByteBudget | undefined
+  #held = 0
 
   constructor(stream: Stream, options: MessageChannelOptions = {}) {
     this.stream = stream
-    this.#decoder = new FrameDecoder(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES)
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    this.#decoder = new FrameDecoder(options.unwelcomed?.maxFrameBytes ?? this.#maxFrameBytes)
+    this.#budget = options.unwelcomed?.budget
     // A task channel is idle between assignments by design; heartbeats keep it honest instead.
     stream.inactivityTimeout = 0
     stream.addEventListener('message', (evt) => {
@@ -49,7 +65,17 @@ export class MessageChannel<In extends TaskChannelMessage, Out extends TaskChann
       try {
         const data = evt.data
         const chunk = data instanceof Uint8Array ? data : data.subarray()
+        const budget = this.#budget
+        if (budget !== undefined && !budget.take(chunk.byteLength)) {
+          throw new QuorateError(
+            ErrorCode.PEER_LIMIT,
+            `the ${budget.limit}-byte budget for peers not yet welcomed is spent; try again later`,
+            { details: { limit: budget.limit } },
+          )
+        }
+        this.#held += budget === undefined ? 0 : chunk.byteLength
         for (const body of this.#decoder.push(chunk)) this.#deliver(decodeMessage(body) as In)
+        this.#rebalance()
       } catch (err) {
         this.#fail(err as Error)
       }
@@ -60,6 +86,22 @@ export class MessageChannel<In extends TaskChannelMessage, Out extends TaskChann
 
   get closed(): boolean {
     return this.#closed
+  }
+
+  /** The peer said hello and was accepted: lift the strangers' limits. */
+  welcome(): void {
+    this.#decoder.maxFrameBytes = this.#maxFrameBytes
+    this.#budget?.release(this.#held)
+    this.#budget = undefined
+    this.#held = 0
+  }
+
+  /** Give back to the strangers' budget what the decoder no longer holds. */
+  #rebalance(): void {
+    if (this.#budget === undefined) return
+    const now = this.#decoder.bufferedBytes
+    if (now < this.#held) this.#budget.release(this.#held - now)
+    this.#held = now
   }
 
   /** Register the message handler; messages that arrived before it are delivered now. */
@@ -157,6 +199,9 @@ export class MessageChannel<In extends TaskChannelMessage, Out extends TaskChann
   #finish(error?: Error): void {
     if (this.#closed) return
     this.#closed = true
+    this.#budget?.release(this.#held)
+    this.#budget = undefined
+    this.#held = 0
     for (const handler of this.#onClose) handler(error)
     this.#onClose.clear()
   }

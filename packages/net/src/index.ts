@@ -12,6 +12,7 @@
 
 export { multiaddr } from '@multiformats/multiaddr'
 export type { Libp2p } from 'libp2p'
+export { ByteBudget } from './budget.ts'
 export { type CloseHandler, MessageChannel, type MessageChannelOptions, type MessageHandler } from './channel.ts'
 export { loadOrCreatePrivateKey, PEER_KEY_FILE } from './keys.ts'
 export { createQuorateNode, type QuorateNodeOptions } from './node.ts'

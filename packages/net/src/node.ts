@@ -21,6 +21,19 @@ export interface QuorateNodeOptions {
   inboundConnectionThreshold?: number
   /** @defaultValue 1024 */
   maxConnections?: number
+  /**
+   * Most connections one remote peer may hold to this node at once; more are
+   * refused right after the handshake. An agent needs one (two briefly while
+   * it reconnects).
+   * @defaultValue 4
+   */
+  maxConnectionsPerPeer?: number
+  /**
+   * Most streams a remote peer may have open on one connection; more are
+   * reset by the muxer. The task protocol uses one.
+   * @defaultValue 32
+   */
+  maxInboundStreamsPerConnection?: number
 }
 
 /**
@@ -29,16 +42,25 @@ export interface QuorateNodeOptions {
  * traffic to anything but the addresses it is told to dial.
  */
 export async function createQuorateNode(options: QuorateNodeOptions): Promise<Libp2p> {
-  return createLibp2p({
+  const perPeer = options.maxConnectionsPerPeer ?? 4
+  // The gater runs inside the node it guards, so it reads the node's connections once it exists.
+  let self: Libp2p | undefined
+  const node = await createLibp2p({
     privateKey: options.privateKey,
     addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux({ maxInboundStreams: options.maxInboundStreamsPerConnection ?? 32 })],
     connectionManager: {
       inboundConnectionThreshold: options.inboundConnectionThreshold ?? 1000,
       maxIncomingPendingConnections: 256,
       maxConnections: options.maxConnections ?? 1024,
     },
+    connectionGater: {
+      // Checked once the remote peer is known (after Noise), before the muxer: cheap to refuse.
+      denyInboundEncryptedConnection: (peerId) => (self?.getConnections(peerId).length ?? 0) >= perPeer,
+    },
   })
+  self = node
+  return node
 }

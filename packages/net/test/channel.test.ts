@@ -1,7 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { type AgentMessage, type CoordinatorMessage, encodeMessage, TASK_PROTOCOL } from '@quorate/protocol'
-import { afterEach, describe, expect, it } from 'vitest'
-import { createQuorateNode, type Libp2p, MessageChannel } from '../src/index.ts'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { ByteBudget, createQuorateNode, type Libp2p, MessageChannel, type MessageChannelOptions } from '../src/index.ts'
 
 const nodes: Libp2p[] = []
 afterEach(async () => {
@@ -9,7 +9,7 @@ afterEach(async () => {
 })
 
 /** Two real nodes on 127.0.0.1: `server` accepts the task protocol, `client` dials it. */
-async function pair(maxFrameBytes?: number) {
+async function pair(maxFrameBytes?: number, unwelcomed?: MessageChannelOptions['unwelcomed']) {
   const server = await createQuorateNode({ privateKey: await generateKeyPair('Ed25519') })
   const client = await createQuorateNode({ privateKey: await generateKeyPair('Ed25519') })
   nodes.push(server, client)
@@ -17,7 +17,12 @@ async function pair(maxFrameBytes?: number) {
   await client.start()
   const accepted = Promise.withResolvers<MessageChannel<AgentMessage, CoordinatorMessage>>()
   await server.handle(TASK_PROTOCOL, (stream) => {
-    accepted.resolve(new MessageChannel(stream, maxFrameBytes === undefined ? {} : { maxFrameBytes }))
+    accepted.resolve(
+      new MessageChannel(stream, {
+        ...(maxFrameBytes === undefined ? {} : { maxFrameBytes }),
+        ...(unwelcomed === undefined ? {} : { unwelcomed }),
+      }),
+    )
   })
   const stream = await client.dialProtocol(server.getMultiaddrs()[0]!, TASK_PROTOCOL)
   const dialer = new MessageChannel<CoordinatorMessage, AgentMessage>(stream)
@@ -35,7 +40,7 @@ describe('MessageChannel over libp2p', () => {
     const back = Promise.withResolvers<CoordinatorMessage>()
     dialer.onMessage((m) => back.resolve(m))
     const bytes = new Uint8Array(300_000).map((_, i) => i % 251)
-    listener.send({ type: 'module', sha256: 'x'.repeat(64), bytes })
+    listener.send({ type: 'module', sha256: 'e'.repeat(64), bytes })
     const module = await back.promise
     expect(module.type).toBe('module')
     expect(module.type === 'module' && module.bytes).toEqual(bytes)
@@ -75,5 +80,64 @@ describe('MessageChannel over libp2p', () => {
     const error = await told.promise
     expect(error.type === 'error' && error.error.code).toBe('FRAME_TOO_LARGE')
     expect(listener.closed).toBe(true)
+  })
+
+  it('accepts only small frames until welcome, then the full limit', async () => {
+    const { dialer, listener } = await pair(1 << 20, { maxFrameBytes: 256 })
+    const got: AgentMessage[] = []
+    const drained = Promise.withResolvers<void>()
+    listener.onMessage((m) => {
+      got.push(m)
+      if (m.type === 'error') drained.resolve()
+    })
+    dialer.send({ type: 'hello', protocolVersion: 1, capacity: 1, agentVersion: 'x' })
+    await vi.waitUntil(() => got.length === 1)
+    listener.welcome()
+    dialer.send({ type: 'error', error: { code: 'X', message: 'y'.repeat(2000) } })
+    await drained.promise
+    expect(listener.closed).toBe(false)
+
+    const stranger = await pair(1 << 20, { maxFrameBytes: 256 })
+    const closed = Promise.withResolvers<Error | undefined>()
+    stranger.listener.onClose((err) => closed.resolve(err))
+    // Only the length prefix of a 64 MiB frame: refused before a byte of it is buffered.
+    stranger.dialer.stream.send(new Uint8Array([0x80, 0x80, 0x80, 0x20]))
+    expect((await closed.promise)?.message).toMatch(/67108864-byte frame, over the 256-byte limit/)
+  })
+
+  it('closes a stranger whose buffered bytes would overrun the shared budget, and gives its share back', async () => {
+    const budget = new ByteBudget(1000)
+    const { dialer, listener } = await pair(undefined, { maxFrameBytes: 4096, budget })
+    const closed = Promise.withResolvers<Error | undefined>()
+    listener.onClose((err) => closed.resolve(err))
+    // A frame announced at 3000 bytes (under the frame limit) that keeps coming: the budget stops it.
+    dialer.stream.send(new Uint8Array([0xb8, 0x17]))
+    dialer.stream.send(new Uint8Array(600))
+    dialer.stream.send(new Uint8Array(600))
+    const err = await closed.promise
+    expect((err as { code?: string } | undefined)?.code).toBe('PEER_LIMIT')
+    expect(err?.message).toMatch(/1000-byte budget for peers not yet welcomed is spent/)
+    expect(budget.used).toBe(0)
+  })
+
+  it('refuses a fifth connection from one peer, after the handshake', async () => {
+    const server = await createQuorateNode({ privateKey: await generateKeyPair('Ed25519') })
+    const client = await createQuorateNode({ privateKey: await generateKeyPair('Ed25519') })
+    nodes.push(server, client)
+    await server.start()
+    await client.start()
+    const address = server.getMultiaddrs()[0]!
+    const outcomes = []
+    for (let i = 0; i < 6; i++) {
+      outcomes.push(
+        await client.dial(address, { force: true }).then(
+          () => 'open',
+          () => 'refused',
+        ),
+      )
+    }
+    await vi.waitUntil(() => server.getConnections(client.peerId).length <= 4)
+    expect(outcomes.filter((o) => o === 'open').length).toBeGreaterThanOrEqual(4)
+    expect(server.getConnections(client.peerId)).toHaveLength(4)
   })
 })

@@ -75,6 +75,8 @@ export interface JobSummary {
   shards: { total: number; accepted: number; failed: number; pending: number }
   redundancy: number
   quorum: number
+  /** The key that may cancel the job (`ed25519:<hex>`); absent: only the operator may. */
+  owner?: string
 }
 
 export interface JobView extends JobSummary {

@@ -30,6 +30,12 @@ export const ErrorCode = {
   PAYMENT_REQUIRED: 'PAYMENT_REQUIRED',
   /** The provider is not registered on the coordinator's chain with enough stake. */
   PROVIDER_NOT_ADMITTED: 'PROVIDER_NOT_ADMITTED',
+  /** A peer went over a limit of the task channel: too many bytes before hello, too many connections. */
+  PEER_LIMIT: 'PEER_LIMIT',
+  /** The request carries no credential, or one that does not verify (HTTP 401). */
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /** The credential verifies but does not allow this action (HTTP 403). */
+  FORBIDDEN: 'FORBIDDEN',
   INTERNAL: 'INTERNAL',
 } as const
 
@@ -178,8 +184,12 @@ export function httpStatusOf(code: string): number {
     case ErrorCode.INVALID_MODULE:
     case ErrorCode.UNSUPPORTED_IMPORT:
       return 400
+    case ErrorCode.UNAUTHORIZED:
+      return 401
     case ErrorCode.PAYMENT_REQUIRED:
       return 402
+    case ErrorCode.FORBIDDEN:
+      return 403
     case ErrorCode.JOB_NOT_FOUND:
       return 404
     case ErrorCode.JOB_NOT_FINISHED:

@@ -15,6 +15,7 @@
 
 export * from './api.ts'
 export { bytesEqual, fromBase64, sha256Hex, toBase64 } from './bytes.ts'
+export * from './control.ts'
 export * from './errors.ts'
 export {
   type DecideRule,
@@ -31,3 +32,4 @@ export {
 } from './jobspec.ts'
 export * from './messages.ts'
 export * from './outcome.ts'
+export { fieldError, WireFields } from './wire-fields.ts'

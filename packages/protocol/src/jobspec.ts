@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { fromBase64, sha256Hex } from './bytes.ts'
+import { OWNER_KEY_PATTERN } from './control.ts'
 import { InvalidJobSpecError, type SpecIssue } from './errors.ts'
 
 /** Defaults applied to a job spec's optional fields. */
@@ -25,11 +26,24 @@ export const JOB_BOUNDS = {
   maxInputs: 100_000,
   maxReplicas: 16,
   maxArgs: 256,
+  /** Characters in one argument, and in one env key or value: the task channel refuses longer. */
+  maxArgChars: 4096,
+  maxEnvEntries: 1024,
   maxTimeoutMs: 24 * 60 * 60 * 1000,
   maxMemoryMiB: 4096,
-  maxOutputBytes: 64 * 1024 * 1024,
   maxStderrBytes: 1024 * 1024,
+  // What travels in one task-channel frame (64 MiB, DEFAULT_MAX_FRAME_BYTES) must fit in it, or a
+  // job is accepted that no agent can ever receive or answer: the module; a shard's input with the
+  // args and env (as JSON); a result's output with its stderr.
+  maxModuleBytes: 60 * 1024 * 1024,
+  maxInputBytes: 60 * 1024 * 1024,
+  /** args and env together, as the JSON the assignment carries them in. */
+  maxArgsEnvBytes: 1024 * 1024,
+  maxOutputBytes: 60 * 1024 * 1024,
 } as const
+
+const MiB = 1024 * 1024
+const utf8 = new TextEncoder()
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
 
@@ -55,8 +69,22 @@ export const jobSpecJsonSchema = z.strictObject({
     },
     { error: 'must be an object with a base64 "wasm" field' },
   ),
-  args: z.array(z.string(), { error: 'must be a list of strings' }).max(JOB_BOUNDS.maxArgs).default([]),
-  env: z.record(z.string(), z.string(), { error: 'must be an object of string values' }).default({}),
+  args: z
+    .array(z.string().max(JOB_BOUNDS.maxArgChars, `must be at most ${JOB_BOUNDS.maxArgChars} characters`), {
+      error: 'must be a list of strings',
+    })
+    .max(JOB_BOUNDS.maxArgs)
+    .default([]),
+  env: z
+    .record(
+      z.string().max(JOB_BOUNDS.maxArgChars, `must be at most ${JOB_BOUNDS.maxArgChars} characters`),
+      z.string().max(JOB_BOUNDS.maxArgChars, `must be at most ${JOB_BOUNDS.maxArgChars} characters`),
+      { error: 'must be an object of string values' },
+    )
+    .refine((env) => Object.keys(env).length <= JOB_BOUNDS.maxEnvEntries, {
+      message: `must have at most ${JOB_BOUNDS.maxEnvEntries} entries`,
+    })
+    .default({}),
   inputs: z
     .array(base64, { error: 'must be a list of base64 strings, one per shard' })
     .min(1, 'must contain at least one shard input')
@@ -85,6 +113,10 @@ export const jobSpecJsonSchema = z.strictObject({
       },
       { error: 'must be an object with an "escrowJobId" field' },
     )
+    .optional(),
+  owner: z
+    .string({ error: 'must be a string' })
+    .regex(OWNER_KEY_PATTERN, 'must be "ed25519:" followed by the 64 hex digits of an Ed25519 public key')
     .optional(),
   deadline: z
     .union([z.number().int().positive(), z.iso.datetime({ offset: true })], {
@@ -136,6 +168,13 @@ export interface JobSpec {
    * Not part of the job id.
    */
   payment?: JobPayment
+  /**
+   * The owner's public key (`ed25519:<hex>`): only a request signed with it
+   * (or the operator token) may cancel the job. Part of the job id, so two
+   * owners submitting the same content get two jobs, and neither can cancel
+   * the other's. Without it, only the operator can cancel the job.
+   */
+  owner?: string
 }
 
 /** How a shard is decided; see {@link JobSpec.decide}. */
@@ -171,6 +210,19 @@ export function parseJobSpec(input: unknown): JobSpec {
       message: 'is not a WebAssembly module (it does not start with the "\\0asm" version 1 header)',
     })
   }
+  if (wasm !== undefined && wasm.byteLength > JOB_BOUNDS.maxModuleBytes) {
+    issues.push({
+      field: 'module.wasm',
+      message: `is ${wasm.byteLength} bytes; a module may be at most ${JOB_BOUNDS.maxModuleBytes / MiB} MiB`,
+    })
+  }
+  const argsEnvBytes = utf8.encode(JSON.stringify([json.args, json.env])).byteLength
+  if (argsEnvBytes > JOB_BOUNDS.maxArgsEnvBytes) {
+    issues.push({
+      field: 'args',
+      message: `args and env take ${argsEnvBytes} bytes together; at most ${JOB_BOUNDS.maxArgsEnvBytes / MiB} MiB`,
+    })
+  }
   const moduleSha = wasm === undefined ? '' : sha256Hex(wasm)
   if (wasm !== undefined && json.module.sha256 !== undefined && json.module.sha256 !== moduleSha) {
     issues.push({ field: 'module.sha256', message: `does not match the module bytes (their sha256 is ${moduleSha})` })
@@ -180,7 +232,12 @@ export function parseJobSpec(input: unknown): JobSpec {
   json.inputs.forEach((text, i) => {
     const bytes = fromBase64(text)
     if (bytes === undefined) issues.push({ field: `inputs[${i}]`, message: 'is not valid base64' })
-    else inputs.push(bytes)
+    else if (bytes.byteLength > JOB_BOUNDS.maxInputBytes) {
+      issues.push({
+        field: `inputs[${i}]`,
+        message: `is ${bytes.byteLength} bytes; a shard input may be at most ${JOB_BOUNDS.maxInputBytes / MiB} MiB (split it into more shards)`,
+      })
+    } else inputs.push(bytes)
   })
 
   const redundancy = json.redundancy
@@ -221,6 +278,7 @@ export function parseJobSpec(input: unknown): JobSpec {
   if (json.name !== undefined) spec.name = json.name
   if (deadline !== undefined) spec.deadline = deadline
   if (json.payment !== undefined) spec.payment = { escrowJobId: json.payment.escrowJobId.toLowerCase() }
+  if (json.owner !== undefined) spec.owner = json.owner
   return spec
 }
 
@@ -249,6 +307,8 @@ export function jobIdOf(spec: JobSpec): string {
       spec.limits.stderrBytes,
       spec.limits.fuel,
     ],
+    // Only when present, so the ids of jobs without an owner stay what they were.
+    ...(spec.owner === undefined ? {} : { owner: spec.owner }),
   })
   return sha256Hex(canonical)
 }

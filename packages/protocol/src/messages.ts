@@ -1,12 +1,48 @@
 import { FrameTooLargeError, MalformedMessageError, type WireError } from './errors.ts'
-import type { TaskLimits } from './jobspec.ts'
-import type { TaskOutcome } from './outcome.ts'
+import { JOB_BOUNDS, type TaskLimits } from './jobspec.ts'
+import { OUTCOME_KINDS, type TaskOutcome, TRAP_KINDS } from './outcome.ts'
+import { WireFields } from './wire-fields.ts'
 
 /** libp2p protocol id of the task channel between an agent and a coordinator. */
 export const TASK_PROTOCOL = '/quorate/task/1.0.0'
 export const PROTOCOL_VERSION = 1
-/** Default largest frame either side accepts; a module or shard input bigger than this is refused at submission. */
+/** Default largest frame either side accepts; JOB_BOUNDS keeps every job's frames under it, checked at submission. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024
+/**
+ * Largest frame a coordinator accepts from a peer that has not been welcomed
+ * yet. A hello is a few hundred bytes; anything bigger before it is an attack
+ * on the coordinator's memory, refused from the length prefix alone.
+ */
+export const UNWELCOMED_MAX_FRAME_BYTES = 4 * 1024
+/** Most tasks one agent may declare it runs at once; a hello claiming more is refused. */
+export const MAX_AGENT_CAPACITY = 1024
+
+/** Bounds on the fields of task-channel messages, checked on every frame received. */
+export const WIRE_BOUNDS = {
+  /** Assignment and job ids. */
+  idChars: 128,
+  /** `hello.operator`: an EVM address or a short name. */
+  operatorChars: 128,
+  /** `hello.agentVersion`. */
+  versionChars: 64,
+  /** Free text: reasons, error messages, args and env entries. */
+  textChars: 4096,
+  /**
+   * An outcome's reason or crash message. Longer than other text: an invalid
+   * module's reason lists its unsupported imports, and it is voted on, so an
+   * honest agent's must never be refused.
+   */
+  outcomeTextChars: 64 * 1024,
+  /** Tasks an agent reports running or hands back. */
+  maxRunning: 4 * MAX_AGENT_CAPACITY,
+  maxHeartbeatMs: 24 * 60 * 60 * 1000,
+  maxDurationMs: JOB_BOUNDS.maxTimeoutMs * 2,
+} as const
+
+const HEX64 = { max: 64, pattern: /^[0-9a-f]{64}$/, what: '64 lower-case hex digits' }
+const ADDRESS = { max: 42, pattern: /^0x[0-9a-fA-F]{40}$/, what: 'an address: 0x and 40 hex digits' }
+// Printable text: no control characters, so an operator name cannot forge log lines.
+const PRINTABLE = /^[^\p{Cc}]*$/u
 
 /** Sent by an agent once, first, on the task stream it opens to a coordinator. */
 export interface HelloMessage {
@@ -178,71 +214,149 @@ export function decodeMessage(body: Uint8Array): TaskChannelMessage {
 }
 
 function assemble(tag: Tag, h: Record<string, unknown>, payload: Uint8Array): TaskChannelMessage {
-  const need = (field: string, kind: 'string' | 'number' | 'object' | 'array') => {
-    const value = h[field]
-    const ok = kind === 'array' ? Array.isArray(value) : typeof value === kind && value !== null
-    if (!ok) throw new MalformedMessageError(`${tag}.${field} must be a ${kind}`)
-  }
+  const f = new WireFields(tag, h)
   switch (tag) {
-    case 'hello':
-      need('protocolVersion', 'number')
-      need('capacity', 'number')
-      need('agentVersion', 'string')
-      if (!Number.isInteger(h.capacity) || (h.capacity as number) < 1) {
-        throw new MalformedMessageError('hello.capacity must be a positive integer')
+    case 'hello': {
+      const hello: HelloMessage = {
+        type: 'hello',
+        // Any integer: a version mismatch is answered with PROTOCOL_VERSION, not a malformed-frame error.
+        protocolVersion: f.int('protocolVersion', 0),
+        capacity: f.int('capacity', 1, MAX_AGENT_CAPACITY),
+        agentVersion: f.string('agentVersion', { max: WIRE_BOUNDS.versionChars }),
       }
-      return { ...(h as object), type: 'hello' } as HelloMessage
+      const operator = f.optionalString('operator', {
+        max: WIRE_BOUNDS.operatorChars,
+        pattern: PRINTABLE,
+        what: 'printable text without control characters',
+      })
+      if (operator !== undefined) hello.operator = operator
+      return hello
+    }
     case 'welcome':
-      need('protocolVersion', 'number')
-      need('heartbeatMs', 'number')
-      return { ...(h as object), type: 'welcome' } as WelcomeMessage
-    case 'module':
-      need('sha256', 'string')
-      return { type: 'module', sha256: h.sha256 as string, bytes: payload }
-    case 'assign':
-      for (const f of ['assignmentId', 'jobId', 'moduleSha256', 'seed'] as const) need(f, 'string')
-      need('shardIndex', 'number')
-      need('attempt', 'number')
-      need('args', 'array')
-      need('env', 'object')
-      need('limits', 'object')
-      return { ...(h as object), type: 'assign', input: payload } as AssignMessage
-    case 'cancel':
-      need('assignmentId', 'string')
-      return { type: 'cancel', assignmentId: h.assignmentId as string, reason: String(h.reason ?? '') }
-    case 'result': {
-      need('assignmentId', 'string')
-      need('outcome', 'object')
-      need('durationMs', 'number')
-      const outcome = h.outcome as Record<string, unknown>
-      if (typeof outcome.kind !== 'string') throw new MalformedMessageError('result.outcome.kind must be a string')
-      const outputLength = typeof h.outputLength === 'number' ? h.outputLength : 0
-      if (!Number.isInteger(outputLength) || outputLength < 0 || outputLength > payload.byteLength) {
-        throw new MalformedMessageError('result.outputLength does not fit the payload')
-      }
-      const fullOutcome =
-        outcome.kind === 'ok' ? { ...outcome, output: payload.subarray(0, outputLength) } : { ...outcome }
       return {
-        type: 'result',
-        assignmentId: h.assignmentId as string,
-        outcome: fullOutcome as unknown as TaskOutcome,
-        digest: typeof h.digest === 'string' ? h.digest : null,
-        stderr: payload.subarray(outputLength),
-        durationMs: h.durationMs as number,
-        ...(typeof h.signature === 'string' && typeof h.nonce === 'string' && typeof h.signer === 'string'
-          ? { signature: h.signature, nonce: h.nonce, signer: h.signer }
-          : {}),
+        type: 'welcome',
+        protocolVersion: f.int('protocolVersion', 0),
+        heartbeatMs: f.int('heartbeatMs', 1, WIRE_BOUNDS.maxHeartbeatMs),
       }
+    case 'module':
+      return { type: 'module', sha256: f.string('sha256', HEX64), bytes: payload }
+    case 'assign': {
+      const limits = f.object('limits')
+      const assign: AssignMessage = {
+        type: 'assign',
+        assignmentId: f.string('assignmentId', { max: WIRE_BOUNDS.idChars }),
+        jobId: f.string('jobId', { max: WIRE_BOUNDS.idChars }),
+        shardIndex: f.int('shardIndex', 0),
+        attempt: f.int('attempt', 1),
+        moduleSha256: f.string('moduleSha256', HEX64),
+        // The job spec's own bounds: whatever a coordinator accepted, an agent accepts.
+        args: f.stringArray('args', { maxItems: JOB_BOUNDS.maxArgs, maxChars: JOB_BOUNDS.maxArgChars }),
+        env: f.stringRecord('env', { maxEntries: JOB_BOUNDS.maxEnvEntries, maxChars: JOB_BOUNDS.maxArgChars }),
+        limits: {
+          timeoutMs: limits.int('timeoutMs', 1),
+          memoryMiB: limits.int('memoryMiB', 1),
+          outputBytes: limits.int('outputBytes', 1),
+          stderrBytes: limits.int('stderrBytes', 1),
+          fuel: limits.int('fuel', 1),
+        },
+        seed: f.string('seed', HEX64),
+        input: payload,
+      }
+      if (f.has('evidence')) {
+        const e = f.object('evidence')
+        assign.evidence = {
+          escrowJobId: e.string('escrowJobId', {
+            max: 66,
+            pattern: /^0x[0-9a-fA-F]{64}$/,
+            what: '0x and 64 hex digits',
+          }),
+          chainId: e.int('chainId', 1),
+          escrow: e.string('escrow', ADDRESS),
+        }
+      }
+      return assign
+    }
+    case 'cancel':
+      return {
+        type: 'cancel',
+        assignmentId: f.string('assignmentId', { max: WIRE_BOUNDS.idChars }),
+        reason: f.has('reason') ? f.string('reason', { max: WIRE_BOUNDS.textChars }) : '',
+      }
+    case 'result': {
+      const outputLength = f.has('outputLength') ? f.int('outputLength', 0, payload.byteLength) : 0
+      const digest = f.raw('digest') === null ? null : f.string('digest', HEX64)
+      const result: ResultMessage = {
+        type: 'result',
+        assignmentId: f.string('assignmentId', { max: WIRE_BOUNDS.idChars }),
+        outcome: readOutcome(f.object('outcome'), payload.subarray(0, outputLength)),
+        digest,
+        stderr: payload.subarray(outputLength),
+        durationMs: f.number('durationMs', 0, WIRE_BOUNDS.maxDurationMs),
+      }
+      if (result.outcome.kind !== 'ok' && outputLength !== 0) {
+        f.fail('outputLength', `must be 0 for a ${result.outcome.kind} outcome`, outputLength)
+      }
+      // Evidence is all three fields or none: half a signature is a malformed frame, not an unsigned result.
+      if (f.has('signature') || f.has('nonce') || f.has('signer')) {
+        result.signature = f.string('signature', {
+          max: 132,
+          pattern: /^0x[0-9a-fA-F]{130}$/,
+          what: '0x and 130 hex digits',
+        })
+        result.nonce = f.string('nonce', { max: 78, pattern: /^[0-9]{1,78}$/, what: 'a decimal uint256' })
+        result.signer = f.string('signer', ADDRESS)
+      }
+      return result
     }
     case 'heartbeat':
-      need('running', 'number')
-      return { type: 'heartbeat', running: h.running as number }
+      return { type: 'heartbeat', running: f.int('running', 0, WIRE_BOUNDS.maxRunning) }
     case 'drain':
-      need('handedBack', 'array')
-      return { type: 'drain', handedBack: (h.handedBack as unknown[]).map(String) }
-    case 'error':
-      need('error', 'object')
-      return { type: 'error', error: h.error as WireError }
+      return {
+        type: 'drain',
+        handedBack: f.stringArray('handedBack', { maxItems: WIRE_BOUNDS.maxRunning, maxChars: WIRE_BOUNDS.idChars }),
+      }
+    case 'error': {
+      const e = f.object('error')
+      const error: WireError = {
+        code: e.string('code', { max: 64 }),
+        message: e.string('message', { max: WIRE_BOUNDS.textChars }),
+      }
+      const details = e.raw('details')
+      if (typeof details === 'object' && details !== null && !Array.isArray(details)) {
+        error.details = details as Record<string, unknown>
+      }
+      const hint = e.optionalString('hint', { max: WIRE_BOUNDS.textChars })
+      if (hint !== undefined) error.hint = hint
+      return { type: 'error', error }
+    }
+  }
+}
+
+/**
+ * Rebuild an outcome from its known fields only, each checked: the kind from
+ * the protocol's own list, fuel a non-negative safe integer. What is voted on
+ * and digested is exactly what the protocol defines, never a peer's extras.
+ */
+function readOutcome(o: WireFields, output: Uint8Array): TaskOutcome {
+  const kind = o.oneOf('kind', OUTCOME_KINDS)
+  const fuel = () => o.int('fuelUsed', 0)
+  switch (kind) {
+    case 'ok':
+      return { kind, output, fuelUsed: fuel() }
+    case 'out_of_fuel':
+      return { kind, fuelUsed: fuel() }
+    case 'trap':
+      return { kind, trap: o.oneOf('trap', TRAP_KINDS), fuelUsed: fuel() }
+    case 'output_limit':
+      return { kind, limit: o.int('limit', 0), fuelUsed: fuel() }
+    case 'invalid_module':
+      return { kind, reason: o.string('reason', { max: WIRE_BOUNDS.outcomeTextChars }) }
+    case 'exit':
+      return { kind, code: o.int('code', -(2 ** 31), 2 ** 32 - 1), fuelUsed: fuel() }
+    case 'timeout':
+      return { kind, timeoutMs: o.int('timeoutMs', 0) }
+    case 'crashed':
+      return { kind, message: o.string('message', { max: WIRE_BOUNDS.outcomeTextChars }) }
   }
 }
 
@@ -251,7 +365,7 @@ function assemble(tag: Tag, h: Record<string, unknown>, payload: Uint8Array): Ta
  * size limit as soon as its length prefix is read, before buffering it.
  */
 export class FrameDecoder {
-  readonly #maxFrameBytes: number
+  #maxFrameBytes: number
   #chunks: Uint8Array[] = []
   #buffered = 0
 
@@ -281,6 +395,15 @@ export class FrameDecoder {
 
   get bufferedBytes(): number {
     return this.#buffered
+  }
+
+  /** The frame size limit from now on: a coordinator raises it once a peer is welcomed. */
+  get maxFrameBytes(): number {
+    return this.#maxFrameBytes
+  }
+
+  set maxFrameBytes(value: number) {
+    this.#maxFrameBytes = value
   }
 
   #peek(n: number): Uint8Array {

@@ -82,6 +82,33 @@ export type DeterministicOutcome = Exclude<TaskOutcome, TimeoutOutcome | Crashed
 
 export const DETERMINISTIC_KINDS = ['ok', 'out_of_fuel', 'trap', 'output_limit', 'invalid_module', 'exit'] as const
 
+/** Every outcome kind the protocol knows; a result naming any other kind is refused on the wire. */
+export const OUTCOME_KINDS = [
+  ...DETERMINISTIC_KINDS,
+  'timeout',
+  'crashed',
+] as const satisfies readonly TaskOutcome['kind'][]
+
+/** Every trap kind the protocol knows. */
+export const TRAP_KINDS = [
+  'unreachable',
+  'memory_out_of_bounds',
+  'call_stack_exhausted',
+  'integer_divide_by_zero',
+  'integer_overflow',
+  'invalid_conversion',
+  'indirect_call',
+  'table_out_of_bounds',
+  'host',
+  'other',
+] as const satisfies readonly TrapKind[]
+
+// Compile-time checks that the lists above name every kind of the types (adding a kind without listing it fails the build).
+type MissingOutcomeKind = Exclude<TaskOutcome['kind'], (typeof OUTCOME_KINDS)[number]>
+type MissingTrapKind = Exclude<TrapKind, (typeof TRAP_KINDS)[number]>
+const outcomeKindsComplete: [MissingOutcomeKind, MissingTrapKind] extends [never, never] ? true : never = true
+void outcomeKindsComplete
+
 export function isDeterministic(outcome: TaskOutcome): outcome is DeterministicOutcome {
   return outcome.kind !== 'timeout' && outcome.kind !== 'crashed'
 }

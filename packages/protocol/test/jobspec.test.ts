@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { InvalidJobSpecError, jobIdOf, parseJobSpec, toBase64 } from '../src/index.ts'
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeMessage,
+  InvalidJobSpecError,
+  JOB_BOUNDS,
+  jobIdOf,
+  parseJobSpec,
+  toBase64,
+} from '../src/index.ts'
 
 // The smallest valid module: the header and nothing else.
 const EMPTY_MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
@@ -83,6 +91,16 @@ describe('jobIdOf', () => {
     expect(jobIdOf(parseJobSpec(spec({ args: ['--fast'] })))).not.toBe(a)
     expect(jobIdOf(parseJobSpec(spec({ redundancy: 5 })))).not.toBe(a)
   })
+
+  it('binds the owner key: two owners of the same content get two jobs; a malformed key is refused', () => {
+    const a = jobIdOf(parseJobSpec(spec()))
+    const alice = jobIdOf(parseJobSpec(spec({ owner: `ed25519:${'a1'.repeat(32)}` })))
+    const bob = jobIdOf(parseJobSpec(spec({ owner: `ed25519:${'b2'.repeat(32)}` })))
+    expect(new Set([a, alice, bob]).size).toBe(3)
+    expect(() => parseJobSpec(spec({ owner: 'a1'.repeat(32) }))).toThrow(
+      /owner: must be "ed25519:" followed by the 64 hex digits of an Ed25519 public key/,
+    )
+  })
 })
 
 describe('decide', () => {
@@ -105,3 +123,56 @@ describe('decide', () => {
     expect(jobIdOf(parseJobSpec(spec({ decide: 'quorum' })))).not.toBe(jobIdOf(all))
   })
 })
+
+describe('job bounds keep every task frame under the frame limit', () => {
+  const big = (n: number) => new Uint8Array(n)
+  const worstText = '\u0001'.repeat(JOB_BOUNDS.maxArgChars) // JSON-escapes to 6 bytes a character
+
+  it('the largest assignment and the largest result a valid job can cause fit in one frame', () => {
+    // args and env as large as parseJobSpec lets them be together.
+    const args: string[] = []
+    while (utf8Length(JSON.stringify([[...args, worstText], {}])) <= JOB_BOUNDS.maxArgsEnvBytes) args.push(worstText)
+    const assign = encodeMessage({
+      type: 'assign',
+      assignmentId: 'a'.repeat(128),
+      jobId: 'j'.repeat(64),
+      shardIndex: JOB_BOUNDS.maxInputs,
+      attempt: 100,
+      moduleSha256: 'f'.repeat(64),
+      args,
+      env: {},
+      limits: { fuel: Number.MAX_SAFE_INTEGER, memoryMiB: 4096, timeoutMs: 1, outputBytes: 1, stderrBytes: 1 },
+      seed: 'f'.repeat(64),
+      input: big(JOB_BOUNDS.maxInputBytes),
+    })
+    expect(assign.byteLength).toBeLessThan(DEFAULT_MAX_FRAME_BYTES)
+    const result = encodeMessage({
+      type: 'result',
+      assignmentId: 'a'.repeat(128),
+      outcome: { kind: 'ok', output: big(JOB_BOUNDS.maxOutputBytes), fuelUsed: Number.MAX_SAFE_INTEGER },
+      digest: 'f'.repeat(64),
+      stderr: big(JOB_BOUNDS.maxStderrBytes),
+      durationMs: 1,
+    })
+    expect(result.byteLength).toBeLessThan(DEFAULT_MAX_FRAME_BYTES)
+    expect(
+      encodeMessage({ type: 'module', sha256: 'f'.repeat(64), bytes: big(JOB_BOUNDS.maxModuleBytes) }).byteLength,
+    ).toBeLessThan(DEFAULT_MAX_FRAME_BYTES)
+  })
+
+  it('refuses a shard input, args or env that could not travel to an agent, naming the field', () => {
+    const wasm = toBase64(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]))
+    const tooBig = toBase64(big(JOB_BOUNDS.maxInputBytes + 1))
+    expect(() => parseJobSpec({ module: { wasm }, inputs: [toBase64(big(1)), tooBig] })).toThrow(
+      /inputs\[1\]: is 62914561 bytes; a shard input may be at most 60 MiB \(split it into more shards\)/,
+    )
+    const env = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`K${i}`, worstText]))
+    expect(() => parseJobSpec({ module: { wasm }, inputs: [toBase64(big(1))], env })).toThrow(
+      /args: args and env take \d+ bytes together; at most 1 MiB/,
+    )
+  })
+})
+
+function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).byteLength
+}

@@ -39,7 +39,7 @@ describe('task channel framing', () => {
       type: 'result',
       assignmentId: 'a-1',
       outcome: { kind: 'ok', output: new Uint8Array([9, 8, 7]), fuelUsed: 42 },
-      digest: 'd',
+      digest: 'd'.repeat(64),
       stderr: new TextEncoder().encode('log line'),
       durationMs: 5,
     }
@@ -51,7 +51,7 @@ describe('task channel framing', () => {
       type: 'result',
       assignmentId: 'a-2',
       outcome: { kind: 'ok', output: new Uint8Array([1]), fuelUsed: 1 },
-      digest: 'd',
+      digest: 'd'.repeat(64),
       stderr: new Uint8Array(0),
       durationMs: 1,
       signature: `0x${'11'.repeat(65)}`,

@@ -22,6 +22,7 @@ import {
 import { CoordinatorUnreachableError } from './errors.ts'
 import { JobHandle, type JobHandleOptions } from './job-handle.ts'
 import { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
+import { deriveOwnerKey, generateOwnerKey, type OwnerKey } from './owner-key.ts'
 import { type JobFunding, Payer, type PaymentEstimate, validateWallet, type WalletOptions } from './payment.ts'
 
 /** Where the SDK reads the Registry to check paid jobs' result signatures itself. */
@@ -83,10 +84,27 @@ export interface ClientOptions {
    * @defaultValue undefined (jobs for paid coordinators are refused with `PAYMENT_REQUIRED`)
    */
   wallet?: WalletOptions
+  /**
+   * The key that owns the jobs this client submits: each spec names its
+   * public key, and `cancelJob` signs with it. Keep it (see
+   * {@link OwnerKey.toPem}) to cancel the jobs again from another process.
+   * A spec that names its own `owner`, or carries a `payment` you funded
+   * by its hash, is sent as it is.
+   * @defaultValue derived from `wallet.privateKey` when there is one
+   * ({@link deriveOwnerKey}), else a new key per client ({@link generateOwnerKey})
+   */
+  ownerKey?: OwnerKey
+  /**
+   * The coordinator's operator token: `cancelJob` then sends it instead of a
+   * signature, and may cancel any job.
+   */
+  operatorToken?: string
 }
 
 export interface QuorateClient {
   readonly coordinatorUrl: string
+  /** The key this client's jobs are owned by (their spec's `owner`). */
+  readonly ownerKey: OwnerKey
   /**
    * Submit a job; resolves once the coordinator has accepted it (idempotent
    * by content). With a `wallet`, pays for it first if the coordinator
@@ -104,6 +122,11 @@ export interface QuorateClient {
   getJob(jobId: string): Promise<JobView>
   listJobs(filter?: { state?: JobState; offset?: number; limit?: number }): Promise<ListPage<JobSummary>>
   getResults(jobId: string): Promise<JobResultsView>
+  /**
+   * Cancel a job: signed with {@link ownerKey} (it must be the job's owner),
+   * or with the operator token when the client has one. A job owned by
+   * another key is refused with `FORBIDDEN` (403).
+   */
   cancelJob(jobId: string): Promise<{ id: string; state: JobState }>
   providers(): Promise<ProviderView[]>
   info(): Promise<CoordinatorInfo>
@@ -129,7 +152,13 @@ export interface QuorateClient {
   /** Close the chain connection, if one was opened. The client stays usable. */
   close(): void
   /** Low-level request helper, used by handles. */
-  request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T>
+  request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+    headers?: Record<string, string>,
+  ): Promise<T>
   /** Open a streaming GET (server-sent events). */
   stream(path: string, signal: AbortSignal): Promise<Response>
 }
@@ -215,8 +244,28 @@ export function createClient(options: ClientOptions): QuorateClient {
     return chain
   }
 
-  const send = async (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> => {
-    const init: RequestInit = { method, headers: body === undefined ? {} : { 'content-type': 'application/json' } }
+  const ownerKey =
+    options.ownerKey ??
+    (options.wallet?.privateKey === undefined ? generateOwnerKey() : deriveOwnerKey(options.wallet.privateKey))
+  const operatorToken = options.operatorToken
+  if (operatorToken !== undefined && (typeof operatorToken !== 'string' || operatorToken === '')) {
+    throw new InvalidOptionError('operatorToken', 'must be a non-empty string')
+  }
+
+  // Every job this client submits is owned by its key, unless the spec names another owner or was
+  // funded by its hash already (adding an owner would change that hash). Estimates price the same spec.
+  const owned = (spec: JobSpecJson): JobSpecJson =>
+    spec.owner === undefined && spec.payment === undefined ? { ...spec, owner: ownerKey.publicKey } : spec
+
+  const send = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Response> => {
+    const headers = body === undefined ? { ...extraHeaders } : { ...extraHeaders, 'content-type': 'application/json' }
+    const init: RequestInit = { method, headers }
     if (body !== undefined) init.body = JSON.stringify(body)
     if (signal !== undefined) init.signal = signal
     try {
@@ -229,8 +278,15 @@ export function createClient(options: ClientOptions): QuorateClient {
 
   const client: QuorateClient = {
     coordinatorUrl: base,
-    async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-      const res = await send(method, path, body, signal)
+    ownerKey,
+    async request<T>(
+      method: string,
+      path: string,
+      body?: unknown,
+      signal?: AbortSignal,
+      headers?: Record<string, string>,
+    ): Promise<T> {
+      const res = await send(method, path, body, signal, headers)
       const text = await res.text()
       let json: unknown
       try {
@@ -250,7 +306,7 @@ export function createClient(options: ClientOptions): QuorateClient {
       return res
     },
     async submitJob(job) {
-      const spec = 'wasm' in job ? toJobSpecJson(job) : job
+      const spec = owned('wasm' in job ? toJobSpecJson(job) : job)
       let funding: JobFunding | undefined
       let submitted: SubmitJobResponse
       if (payer.hasWallet && spec.payment === undefined) {
@@ -289,11 +345,14 @@ export function createClient(options: ClientOptions): QuorateClient {
       return client.request('GET', `/v1/jobs${qs === '' ? '' : `?${qs}`}`)
     },
     getResults: (jobId) => client.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}/results`),
-    cancelJob: (jobId) => client.request('DELETE', `/v1/jobs/${encodeURIComponent(jobId)}`),
+    cancelJob: (jobId) =>
+      client.request('DELETE', `/v1/jobs/${encodeURIComponent(jobId)}`, undefined, undefined, {
+        authorization: operatorToken === undefined ? ownerKey.authorize('cancel', jobId) : `Bearer ${operatorToken}`,
+      }),
     providers: async () => (await client.request<{ items: ProviderView[] }>('GET', '/v1/providers')).items,
     info: () => client.request('GET', '/v1/info'),
     estimate: (job) => estimate(client, job),
-    estimatePayment: (spec) => payer.estimate(spec),
+    estimatePayment: (spec) => payer.estimate(owned(spec)),
   }
   const payer = new Payer(
     client,

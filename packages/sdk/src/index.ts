@@ -54,6 +54,7 @@ export {
 } from './errors.ts'
 export { JobHandle, type JobHandleOptions, type WaitOptions } from './job-handle.ts'
 export { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
+export { deriveOwnerKey, generateOwnerKey, type OwnerKey, ownerKeyFromPem } from './owner-key.ts'
 export type {
   JobFunding,
   JobQuote,

@@ -29,6 +29,8 @@ export interface JobInput {
    * naming the coordinator. A client with a `wallet` funds it for you instead.
    */
   payment?: { escrowJobId: string }
+  /** The owner key (`ed25519:<hex>`). @defaultValue the submitting client's `ownerKey` */
+  owner?: string
 }
 
 const encoder = new TextEncoder()
@@ -50,6 +52,7 @@ export function toJobSpecJson(job: JobInput): JobSpecJson {
   if (job.deadline !== undefined) spec.deadline = job.deadline instanceof Date ? job.deadline.getTime() : job.deadline
   if (job.name !== undefined) spec.name = job.name
   if (job.payment !== undefined) spec.payment = { escrowJobId: job.payment.escrowJobId }
+  if (job.owner !== undefined) spec.owner = job.owner
   return spec
 }
 

@@ -24,6 +24,10 @@ Options:
   --min-batches N      with --redis: a job with at least N shards is cut into at least N batches, so
                        several coordinators share it (default 64); a job keeps the batches it was
                        first queued in
+  --operator-token T   the operator token (16+ characters; env QUORATE_OPERATOR_TOKEN): with
+                       "Authorization: Bearer T" it may cancel any job. Without it, only a job's
+                       owner (by signature) can cancel it
+  --hello-timeout MS   close a task stream that has not said hello within MS (default 10000)
   --json-ready         print one JSON line {"event":"ready",...} on stdout when listening
   -h, --help           show this help
 
@@ -74,6 +78,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     'batch-shards': { type: 'string' },
     'min-batches': { type: 'string' },
     'json-ready': { type: 'boolean' },
+    'operator-token': { type: 'string' },
+    'hello-timeout': { type: 'string' },
     'chain-rpc': { type: 'string' },
     'chain-escrow': { type: 'string' },
     'chain-registry': { type: 'string' },
@@ -113,6 +119,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
             minBatches: intFlag('min-batches', values['min-batches'], 64, 1),
           },
         }),
+    ...operatorOptions(values),
     dataDir: fromEnv(values['data-dir'], 'QUORATE_DATA_DIR', '.quorate/coordinator'),
     httpHost: fromEnv(values.host, 'QUORATE_HTTP_HOST', '127.0.0.1'),
     httpPort: intFlag('port', fromEnv(values.port, 'QUORATE_HTTP_PORT'), 7700, 0),
@@ -148,6 +155,18 @@ function admissionOf(values: Record<string, unknown>, onChain: boolean): Admissi
   }
   if (!listed) return { mode: 'open' }
   return { mode: 'allowlist', allow, ...(file === undefined ? {} : { file }) }
+}
+
+function operatorOptions(values: Record<string, unknown>): { operatorToken?: string; helloTimeoutMs?: number } {
+  const out: { operatorToken?: string; helloTimeoutMs?: number } = {}
+  const token = fromEnv(values['operator-token'] as string | undefined, 'QUORATE_OPERATOR_TOKEN')
+  if (token !== undefined) {
+    if (token.length < 16) throw new UsageError('--operator-token must be at least 16 characters')
+    out.operatorToken = token
+  }
+  const hello = values['hello-timeout'] as string | undefined
+  if (hello !== undefined) out.helloTimeoutMs = intFlag('hello-timeout', hello, 10_000, 100)
+  return out
 }
 
 async function chainOptions(values: Record<string, unknown>): Promise<CoordinatorChainOptions | undefined> {

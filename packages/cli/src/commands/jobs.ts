@@ -13,6 +13,7 @@ import {
 import { DEFAULT_COORDINATOR_URL, fromEnv, intFlag, parse } from '../args.ts'
 import { readConfigFile, resolveConfig } from '../config.ts'
 import { EXIT, shortId, UsageError } from '../output.ts'
+import { loadOwnerKey } from '../owner-key.ts'
 import { followLogs, printLogEntries } from './logs.ts'
 
 /** Flags every job command takes. */
@@ -56,7 +57,10 @@ const jobFlagsHelp = `  --wasm FILE             the WebAssembly (WASI preview1) 
   --rpc URL               with --key-file: JSON-RPC endpoint of that chain (env QUORATE_RPC_URL,
                           config "rpcUrl"); results of paid jobs are signature-checked on it
   --registry ADDR         with --key-file: the Registry you trust (env QUORATE_REGISTRY_ADDRESS,
-                          config "registryAddress"); a coordinator naming another is refused`
+                          config "registryAddress"); a coordinator naming another is refused
+  --owner-key FILE        the key that owns the job, so only you can cancel it (env
+                          QUORATE_OWNER_KEY_FILE; default $XDG_CONFIG_HOME/quorate/owner.key,
+                          created on first use)`
 
 export const submitHelp = `Usage: quorate submit --wasm FILE (--input FILE ... | --input-lines FILE) [options]
 
@@ -95,6 +99,7 @@ const jobFlags = {
   'key-file': { type: 'string' as const },
   rpc: { type: 'string' as const },
   registry: { type: 'string' as const },
+  'owner-key': { type: 'string' as const },
 }
 
 interface JobFlagValues {
@@ -112,6 +117,7 @@ interface JobFlagValues {
   'key-file'?: string | undefined
   rpc?: string | undefined
   registry?: string | undefined
+  'owner-key'?: string | undefined
   coordinator?: string | undefined
   config?: string | undefined
 }
@@ -157,7 +163,11 @@ async function jobFromFlags(values: JobFlagValues): Promise<{ job: JobInput; cli
   if (values.name !== undefined) job.name = values.name
   // The same validation the coordinator runs: a bad spec fails here, offline, naming the field.
   parseJobSpec(toJobSpecJson(job))
-  return { job, client: createClient({ coordinatorUrl: config.coordinator, ...(await walletFrom(values)) }) }
+  const { key: ownerKey } = await loadOwnerKey(values['owner-key'])
+  return {
+    job,
+    client: createClient({ coordinatorUrl: config.coordinator, ownerKey, ...(await walletFrom(values)) }),
+  }
 }
 
 /** The SDK wallet from --key-file/--rpc/--registry (flags, then env, then the config file), if a key is named. */
@@ -448,19 +458,36 @@ export async function resultsCommand(argv: string[]): Promise<number> {
 
 export const cancelHelp = `Usage: quorate cancel JOB_ID [options]
 
-Cancel a job; running replicas are stopped and undecided shards end cancelled.
+Cancel a job; running replicas are stopped and undecided shards end cancelled. The request is
+signed with the owner key the job was submitted with; an operator may cancel any job with the
+coordinator's operator token instead.
 
 Options:
+  --owner-key FILE        the key the job was submitted with (env QUORATE_OWNER_KEY_FILE;
+                          default $XDG_CONFIG_HOME/quorate/owner.key)
+  --operator-token TOKEN  cancel as the coordinator's operator (env QUORATE_OPERATOR_TOKEN)
 ${commonHelp}
 
 Example:
   quorate cancel 3f2a9c…
+  QUORATE_OPERATOR_TOKEN=… quorate cancel 3f2a9c…
 `
 
 export async function cancelCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, commonFlags, true)
+  const { values, positionals } = parse(
+    argv,
+    { ...commonFlags, 'owner-key': { type: 'string' }, 'operator-token': { type: 'string' } },
+    true,
+  )
   if (values.help === true) return help(cancelHelp)
-  const result = await (await clientFrom(values)).cancelJob(requireJobId(positionals))
+  const jobId = requireJobId(positionals)
+  const config = await resolveConfig(values)
+  const operatorToken = fromEnv(values['operator-token'], 'QUORATE_OPERATOR_TOKEN')
+  const client = createClient({
+    coordinatorUrl: config.coordinator,
+    ...(operatorToken === undefined ? { ownerKey: (await loadOwnerKey(values['owner-key'])).key } : { operatorToken }),
+  })
+  const result = await client.cancelJob(jobId)
   process.stdout.write(`job ${result.id}: ${result.state}\n`)
   return EXIT.OK
 }

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest'
+import {
+  decodeMessage,
+  ErrorCode,
+  FrameDecoder,
+  isQuorateError,
+  MAX_AGENT_CAPACITY,
+  type ResultMessage,
+  type TaskChannelMessage,
+} from '../src/index.ts'
+import { encodeMessage } from '../src/messages.ts'
+import { rawBody } from './frames.ts'
+
+const rawFrame = rawBody
+
+const TAG = { hello: 0, result: 5, heartbeat: 6, drain: 7 }
+
+function refusal(body: Uint8Array): { code: string; message: string; field: unknown } {
+  try {
+    decodeMessage(body)
+  } catch (err) {
+    if (!isQuorateError(err)) throw err
+    return { code: err.code, message: err.message, field: err.details.field }
+  }
+  throw new Error('the frame was accepted')
+}
+
+const hex = 'ab'.repeat(32)
+
+describe('strict task-channel validation', () => {
+  it('refuses a hello claiming more capacity than the protocol allows, naming the field', () => {
+    expect(refusal(rawFrame(TAG.hello, { protocolVersion: 1, capacity: 1e19, agentVersion: 'x' }))).toEqual({
+      code: ErrorCode.MALFORMED_MESSAGE,
+      message: `malformed message: hello.capacity must be an integer from 1 to ${MAX_AGENT_CAPACITY} (got 10000000000000000000)`,
+      field: 'hello.capacity',
+    })
+    const max = decodeMessage(
+      rawFrame(TAG.hello, { protocolVersion: 1, capacity: MAX_AGENT_CAPACITY, agentVersion: 'x' }),
+    )
+    expect(max).toMatchObject({ type: 'hello', capacity: MAX_AGENT_CAPACITY })
+  })
+
+  it('refuses an operator that is not a bounded printable string', () => {
+    const hello = (operator: unknown) =>
+      rawFrame(TAG.hello, { protocolVersion: 1, capacity: 1, agentVersion: 'x', operator })
+    expect(refusal(hello({ evil: true })).message).toBe(
+      'malformed message: hello.operator must be a string (got an object)',
+    )
+    expect(refusal(hello('a'.repeat(129))).field).toBe('hello.operator')
+    expect(refusal(hello('ops\nforged log line')).field).toBe('hello.operator')
+    expect(decodeMessage(hello('0xAbC'))).toMatchObject({ operator: '0xAbC' })
+  })
+
+  it('refuses outcome kinds outside the protocol list and fuel that is not a non-negative safe integer', () => {
+    const result = (outcome: unknown) =>
+      rawFrame(TAG.result, { assignmentId: 'a', outcome, digest: null, durationMs: 1, outputLength: 0 })
+    expect(refusal(result({ kind: 'bogus', fuelUsed: 1 })).message).toMatchInlineSnapshot(
+      `"malformed message: result.outcome.kind must be one of ok, out_of_fuel, trap, output_limit, invalid_module, exit, timeout, crashed (got "bogus")"`,
+    )
+    expect(refusal(result({ kind: 'ok', fuelUsed: { n: 1 } })).message).toBe(
+      `malformed message: result.outcome.fuelUsed must be an integer from 0 to ${Number.MAX_SAFE_INTEGER} (got an object)`,
+    )
+    expect(refusal(result({ kind: 'ok', fuelUsed: -1 })).field).toBe('result.outcome.fuelUsed')
+    expect(refusal(result({ kind: 'ok', fuelUsed: 1.5 })).field).toBe('result.outcome.fuelUsed')
+    expect(refusal(result({ kind: 'ok', fuelUsed: 2 ** 60 })).field).toBe('result.outcome.fuelUsed')
+    expect(refusal(result({ kind: 'trap', trap: 'sneaky', fuelUsed: 1 })).field).toBe('result.outcome.trap')
+    expect(refusal(result('ok')).field).toBe('result.outcome')
+  })
+
+  it('drops unknown fields of an outcome instead of passing them on', () => {
+    const body = rawFrame(TAG.result, {
+      assignmentId: 'a',
+      outcome: { kind: 'exit', code: 3, fuelUsed: 7, extra: 'x' },
+      digest: hex.slice(0, 64),
+      durationMs: 1,
+    })
+    const message = decodeMessage(body) as ResultMessage
+    expect(message.outcome).toEqual({ kind: 'exit', code: 3, fuelUsed: 7 })
+  })
+
+  it('refuses a digest that is not 64 hex digits and half a signature', () => {
+    const base = { assignmentId: 'a', outcome: { kind: 'out_of_fuel', fuelUsed: 1 }, durationMs: 1 }
+    expect(refusal(rawFrame(TAG.result, { ...base, digest: 'zz' })).field).toBe('result.digest')
+    expect(refusal(rawFrame(TAG.result, { ...base, digest: null, signer: `0x${'1'.repeat(40)}` })).field).toBe(
+      'result.signature',
+    )
+  })
+
+  it('refuses non-integer heartbeats and oversized drains', () => {
+    expect(refusal(rawFrame(TAG.heartbeat, { running: 'many' })).field).toBe('heartbeat.running')
+    expect(refusal(rawFrame(TAG.drain, { handedBack: [1] })).field).toBe('drain.handedBack[0]')
+  })
+
+  it('still round-trips every message the honest code sends', () => {
+    const messages: TaskChannelMessage[] = [
+      { type: 'hello', protocolVersion: 1, capacity: 4, operator: '0xabc', agentVersion: '0.1.0' },
+      { type: 'welcome', protocolVersion: 1, heartbeatMs: 1000 },
+      { type: 'cancel', assignmentId: 'a-1', reason: 'job cancelled' },
+      { type: 'heartbeat', running: 3 },
+      { type: 'drain', handedBack: ['a-1', 'a-2'] },
+      { type: 'error', error: { code: 'TIMEOUT', message: 'slow', details: { ms: 1 }, hint: 'wait' } },
+      ...(['out_of_fuel', 'trap', 'output_limit', 'invalid_module', 'exit', 'timeout', 'crashed'] as const).map(
+        (kind): ResultMessage => ({
+          type: 'result',
+          assignmentId: `r-${kind}`,
+          outcome:
+            kind === 'trap'
+              ? { kind, trap: 'unreachable', fuelUsed: 9 }
+              : kind === 'output_limit'
+                ? { kind, limit: 10, fuelUsed: 9 }
+                : kind === 'invalid_module'
+                  ? { kind, reason: 'imports' }
+                  : kind === 'exit'
+                    ? { kind, code: 2, fuelUsed: 9 }
+                    : kind === 'timeout'
+                      ? { kind, timeoutMs: 100 }
+                      : kind === 'crashed'
+                        ? { kind, message: 'oom' }
+                        : { kind, fuelUsed: 9 },
+          digest: kind === 'timeout' || kind === 'crashed' ? null : hex,
+          stderr: new Uint8Array([1, 2]),
+          durationMs: 3.5,
+        }),
+      ),
+    ]
+    for (const message of messages) {
+      const [body] = new FrameDecoder().push(encodeMessage(message))
+      expect(decodeMessage(body as Uint8Array)).toEqual(message)
+    }
+  })
+})

@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { type ManagedProcess, spawnQuorate } from '@quorate/cli'
+import type { RawPeerConfig } from './raw-peer.ts'
+
+const RAW_PEER = fileURLToPath(new URL('./raw-peer.ts', import.meta.url))
+
+export interface RawPeer {
+  /** Every JSON line it printed so far. */
+  events: Array<Record<string, unknown>>
+  /** Resolves with its exit code once it has exited. */
+  exited: Promise<number | null>
+  kill(): void
+}
+
+/** Start the raw hostile peer (test/helpers/raw-peer.ts) as its own process. */
+export function startRawPeer(config: RawPeerConfig): RawPeer {
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', RAW_PEER, JSON.stringify(config)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const events: Array<Record<string, unknown>> = []
+  let buffer = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8')
+    for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
+      events.push(JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>)
+      buffer = buffer.slice(nl + 1)
+    }
+  })
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8')
+  })
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      if (code !== 0 && stderr !== '') process.stderr.write(`raw peer stderr:\n${stderr}\n`)
+      resolve(code)
+    }),
+  )
+  return { events, exited, kill: () => child.kill('SIGKILL') }
+}
+
+/** Resident and peak resident memory of a process, in bytes, from /proc/<pid>/status. */
+export async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN)
+  return { rss: kib('VmRSS') * 1024, peak: kib('VmHWM') * 1024 }
+}
+
+/** Poll `check` until it holds; fails naming `what` after `timeoutMs`. */
+export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** Processes and dirs a test starts, stopped and removed in reverse order. */
+export class Scene {
+  readonly #cleanups: Array<() => Promise<void>> = []
+  dir = ''
+
+  async open(prefix: string): Promise<string> {
+    this.dir = await mkdtemp(join(tmpdir(), prefix))
+    const dir = this.dir
+    this.#cleanups.push(() => rm(dir, { recursive: true, force: true }))
+    return dir
+  }
+
+  track<T extends ManagedProcess | RawPeer>(p: T): T {
+    this.#cleanups.push(async () => {
+      if ('stop' in p) await p.stop(2000)
+      else p.kill()
+    })
+    return p
+  }
+
+  later(cleanup: () => Promise<void>): void {
+    this.#cleanups.push(cleanup)
+  }
+
+  async close(): Promise<void> {
+    for (const cleanup of this.#cleanups.splice(0).reverse()) await cleanup().catch(() => {})
+  }
+
+  async coordinator(extra: string[] = []) {
+    const p = this.track(
+      spawnQuorate(
+        'coordinator',
+        ['coordinator', 'start', '--data-dir', join(this.dir, 'coordinator'), '--port', '0', '--json-ready', ...extra],
+        join(this.dir, 'coordinator.log'),
+      ),
+    )
+    const ready = (await p.ready) as { httpUrl: string; multiaddrs: string[]; peerId: string }
+    return Object.assign(p, { httpUrl: ready.httpUrl, multiaddr: ready.multiaddrs[0] as string })
+  }
+
+  async agent(name: string, coordinator: string) {
+    const p = this.track(
+      spawnQuorate(
+        name,
+        [
+          'agent',
+          'start',
+          '--coordinator',
+          coordinator,
+          '--data-dir',
+          join(this.dir, name),
+          '--threads',
+          '1',
+          '--json-ready',
+        ],
+        join(this.dir, `${name}.log`),
+      ),
+    )
+    const { peerId } = (await p.ready) as { peerId: string }
+    return Object.assign(p, { peerId })
+  }
+}
