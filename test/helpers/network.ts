@@ -18,9 +18,9 @@ export interface TestNetwork {
  * libp2p over TCP on 127.0.0.1, in a fresh temp dir.
  */
 export async function startNetwork(
-  options: { agents: number; threads?: number; coordinatorArgs?: string[] } = { agents: 3 },
+  options: { agents: number; threads?: number; coordinatorArgs?: string[]; dir?: string } = { agents: 3 },
 ): Promise<TestNetwork> {
-  const dir = await mkdtemp(join(tmpdir(), 'quorate-test-'))
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'quorate-test-')))
   const processes: ManagedProcess[] = []
   const coordinatorProcess = spawnQuorate(
     'coordinator',

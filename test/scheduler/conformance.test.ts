@@ -136,7 +136,8 @@ for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
 
     it('escalates to more replicas when 2 of 3 disagree with each other', async () => {
       cluster = await startCluster(kind, { agents: [{ lie: 'a' }, { lie: 'b' }, 'honest'] })
-      const job = await cluster.client.submitJob({ wasm, inputs: ranges(2) })
+      // The first-quorum rule: escalated slots wait for a provider that has not run the shard yet.
+      const job = await cluster.client.submitJob({ wasm, inputs: ranges(2), decide: 'quorum' })
       const escalated = new Promise<void>((resolve) => job.on('shard:escalated', () => resolve()))
       await escalated
       // Every result so far disagrees; a fourth, distinct provider settles it.
@@ -157,7 +158,13 @@ for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
         coordinator: { leaseGraceMs: 0 },
       })
       const slow = cluster.agents[2]!.peerId
-      const job = await cluster.client.submitJob({ wasm, inputs: ranges(4), limits: { timeoutMs: 1000 } })
+      // The first-quorum rule, so a shard is decided without the slow replica and its result comes late.
+      const job = await cluster.client.submitJob({
+        wasm,
+        inputs: ranges(4),
+        limits: { timeoutMs: 1000 },
+        decide: 'quorum',
+      })
       const results = await job.results({ timeout: 60_000 })
       for (const r of results) {
         expect(r.state).toBe('accepted')

@@ -7,6 +7,8 @@
  * npx quorate submit --wasm primes.wasm --input range.txt
  * ```
  */
+
+export { type Adversary, type AdversaryOptions, type AdversaryStrategy, startAdversary } from './adversaries/peer.ts'
 export { main } from './main.ts'
 export { EXIT } from './output.ts'
 export { type ManagedProcess, QUORATE_BIN, spawnQuorate } from './processes.ts'

@@ -1,3 +1,4 @@
+import { adversaryCommand } from './adversaries/command.ts'
 import { agentCommand, agentHelp } from './commands/agent.ts'
 import { coordinatorCommand, coordinatorHelp } from './commands/coordinator.ts'
 import { devnetCommand, devnetHelp } from './commands/devnet.ts'
@@ -50,6 +51,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   providers: providersCommand,
   coordinator: coordinatorCommand,
   agent: agentCommand,
+  // Bad providers for devnets and tests; not listed in the usage.
+  adversary: adversaryCommand,
 }
 
 /** Run the CLI; returns the process exit code. */

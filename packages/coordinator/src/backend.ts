@@ -21,6 +21,8 @@ export interface StoredSpec {
   redundancy: number
   quorum: number
   maxReplicas: number
+  /** Absent in jobs stored before the rule existed: they are decided by `quorum`, as they were. */
+  decide?: 'all' | 'quorum'
   limits: TaskLimits
 }
 
@@ -116,6 +118,12 @@ export interface SchedulerBackend {
   consume(handler: ShardHandler, concurrency: () => number): void
   /** Wake the consumer (capacity changed). */
   poke(): void
+  /**
+   * Replace an accepted shard's decision after it was run again because a
+   * provider in its majority was caught lying. Only while the job is not
+   * finished; resolves to whether it was stored.
+   */
+  amend(work: ShardWork, decision: ShardDecision): Promise<boolean>
   /** Persist a running shard's replica table, for the API. Ignored once the fence is stale. */
   progress(work: ShardWork, state: ShardState, replicas: ReplicaView[], reason?: string): Promise<void>
 

@@ -8,7 +8,9 @@ import {
   escrowDomain,
   getProviderOfOperator,
   type Payout,
+  penalize,
   type QuorateAddresses,
+  type SignedShardResult,
   settleJob,
   verifyJobFunding,
   verifyProvider,
@@ -23,6 +25,7 @@ import {
   type JobSpec,
   jobIdOf,
   QuorateError,
+  type ReplicaView,
   type SettlementTxView,
   type SettlementView,
 } from '@quorate/protocol'
@@ -75,6 +78,21 @@ CREATE TABLE IF NOT EXISTS settlements (
   reason TEXT,
   escrow_deadline INTEGER NOT NULL, -- unix ms
   settled_at INTEGER
+);
+-- A provider outvoted on a paid job, with the signed evidence to penalize it once the job is settled.
+CREATE TABLE IF NOT EXISTS offences (
+  job_id TEXT NOT NULL,
+  peer_id TEXT NOT NULL,
+  shard INTEGER NOT NULL,
+  accused TEXT NOT NULL,   -- JSON: the accused's signed result
+  quorum TEXT NOT NULL,    -- JSON: the majority's signed results
+  -- pending: waits for settlement; penalized; failed: the chain refused it (reason says why)
+  state TEXT NOT NULL,
+  hash TEXT,
+  slashed TEXT,
+  reason TEXT,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (job_id, peer_id)
 );
 CREATE TABLE IF NOT EXISTS providers (
   peer_id TEXT PRIMARY KEY,
@@ -314,7 +332,7 @@ export class ChainSettler {
   }
 
   /** Stake and earnings for the provider view. */
-  providerExtras(): Map<string, { stake: string; earnings: string }> {
+  providerExtras(): Map<string, { stake: string; earnings: string; slashed?: string }> {
     const earnings = new Map<string, bigint>()
     const rows = this.#store.prepare(`SELECT payouts FROM settlements WHERE state = 'settled'`).all() as Array<{
       payouts: string | null
@@ -325,14 +343,26 @@ export class ChainSettler {
         earnings.set(key, (earnings.get(key) ?? 0n) + BigInt(p.amount))
       }
     }
-    const out = new Map<string, { stake: string; earnings: string }>()
+    const slashed = new Map<string, bigint>()
+    for (const row of this.#store
+      .prepare(`SELECT peer_id, slashed FROM offences WHERE state = 'penalized'`)
+      .all() as Array<{ peer_id: string; slashed: string | null }>) {
+      slashed.set(row.peer_id, (slashed.get(row.peer_id) ?? 0n) + BigInt(row.slashed ?? '0'))
+    }
+    const out = new Map<string, { stake: string; earnings: string; slashed?: string }>()
     const providers = this.#store.prepare('SELECT peer_id, account, stake FROM providers').all() as Array<{
       peer_id: string
       account: string
       stake: string
     }>
     for (const p of providers) {
-      out.set(p.peer_id, { stake: p.stake, earnings: (earnings.get(p.account.toLowerCase()) ?? 0n).toString() })
+      const entry: { stake: string; earnings: string; slashed?: string } = {
+        stake: p.stake,
+        earnings: (earnings.get(p.account.toLowerCase()) ?? 0n).toString(),
+      }
+      const cut = slashed.get(p.peer_id)
+      if (cut !== undefined) entry.slashed = cut.toString()
+      out.set(p.peer_id, entry)
     }
     return out
   }
@@ -366,6 +396,81 @@ export class ChainSettler {
     return view
   }
 
+  /**
+   * Keep the evidence against a provider outvoted on a paid job: its own
+   * signed result and the majority's. It is sent with `penalize` once the job
+   * is settled (the Escrow accepts penalties only then). Returns whether
+   * there was enough signed evidence to keep.
+   */
+  recordOffence(
+    peerId: string,
+    offence: { jobId: string; shard: number; digest: string; replicas: ReplicaView[] },
+    quorum: number,
+  ): boolean {
+    if (this.#db === undefined || this.#row(offence.jobId) === undefined) return false
+    const signed = (r: ReplicaView) =>
+      r.evidence === undefined || r.digest === undefined
+        ? undefined
+        : {
+            shard: offence.shard,
+            digest: r.digest,
+            nonce: r.evidence.nonce,
+            signature: r.evidence.signature,
+          }
+    const accused = offence.replicas.find((r) => r.provider === peerId && r.digest !== offence.digest)
+    const accusedSigned = accused === undefined ? undefined : signed(accused)
+    const majority = offence.replicas
+      .filter((r) => r.digest === offence.digest && r.provider !== peerId)
+      .map(signed)
+      .filter((r) => r !== undefined)
+    if (accusedSigned === undefined || majority.length < Math.max(2, quorum)) {
+      this.#log.warn(
+        { jobId: offence.jobId, shard: offence.shard, peerId, signedMajority: majority.length },
+        'outvoted provider cannot be penalized on chain: not enough signed evidence',
+      )
+      return false
+    }
+    this.#store
+      .prepare(
+        `INSERT INTO offences (job_id, peer_id, shard, accused, quorum, state, at) VALUES (?, ?, ?, ?, ?, 'pending', ?)
+         ON CONFLICT (job_id, peer_id) DO NOTHING`,
+      )
+      .run(offence.jobId, peerId, offence.shard, JSON.stringify(accusedSigned), JSON.stringify(majority), Date.now())
+    return true
+  }
+
+  /** Send the penalties of a settled job. Each is tried once; a refusal is recorded with its reason. */
+  async #penalizeJob(jobId: string, escrowJobId: string): Promise<void> {
+    const rows = this.#store
+      .prepare(`SELECT peer_id, accused, quorum FROM offences WHERE job_id = ? AND state = 'pending'`)
+      .all(jobId) as Array<{ peer_id: string; accused: string; quorum: string }>
+    const parse = (text: string): SignedShardResult => {
+      const r = JSON.parse(text) as { shard: number; digest: string; nonce: string; signature: string }
+      return { jobId: escrowJobId, shard: r.shard, digest: r.digest, nonce: BigInt(r.nonce), signature: r.signature }
+    }
+    for (const row of rows) {
+      try {
+        const done = await penalize(this.client, {
+          jobId: escrowJobId,
+          accused: parse(row.accused),
+          quorum: (JSON.parse(row.quorum) as unknown[]).map((q) => parse(JSON.stringify(q))),
+        })
+        this.#store
+          .prepare(`UPDATE offences SET state = 'penalized', hash = ?, slashed = ? WHERE job_id = ? AND peer_id = ?`)
+          .run(done.hash, done.slashed.toString(), jobId, row.peer_id)
+        this.#log.warn(
+          { jobId, peerId: row.peer_id, provider: done.provider, slashed: done.slashed.toString(), hash: done.hash },
+          'provider penalized on chain',
+        )
+      } catch (err) {
+        this.#store
+          .prepare(`UPDATE offences SET state = 'failed', reason = ? WHERE job_id = ? AND peer_id = ?`)
+          .run((err as Error).message, jobId, row.peer_id)
+        this.#log.error({ jobId, peerId: row.peer_id, err }, 'penalty refused on chain')
+      }
+    }
+  }
+
   /** Settle every recorded job that has finished and is not yet settled. */
   async resume(): Promise<void> {
     if (this.#db === undefined) return
@@ -373,6 +478,22 @@ export class ChainSettler {
       .prepare(`SELECT job_id FROM settlements WHERE state IN ('pending', 'settling')`)
       .all() as Array<{ job_id: string }>
     for (const { job_id } of rows) await this.settle(job_id)
+    // Penalties left over by a restart between settlement and penalize.
+    const owed = this.#store
+      .prepare(
+        `SELECT DISTINCT o.job_id, s.escrow_job_id FROM offences o JOIN settlements s ON s.job_id = o.job_id
+         WHERE o.state = 'pending' AND s.state = 'settled'`,
+      )
+      .all() as Array<{ job_id: string; escrow_job_id: string }>
+    for (const o of owed) {
+      if (this.#inFlight.has(o.job_id)) continue
+      this.#inFlight.add(o.job_id)
+      try {
+        await this.#penalizeJob(o.job_id, o.escrow_job_id)
+      } finally {
+        this.#inFlight.delete(o.job_id)
+      }
+    }
   }
 
   /**
@@ -444,6 +565,7 @@ export class ChainSettler {
           },
           settled.alreadySettled ? 'job was already settled; recorded the earlier settlement' : 'job settled',
         )
+        await this.#penalizeJob(jobId, row.escrow_job_id)
       } catch (err) {
         const reason = (err as { reason?: string }).reason
         if (reason !== undefined && FINAL_REASONS.has(reason)) {

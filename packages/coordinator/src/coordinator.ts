@@ -5,6 +5,7 @@ import { type CoordinatorInfo, InvalidOptionError, type JobSpec } from '@quorate
 import { inspectModule } from '@quorate/runtime'
 import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
+import { type AdmissionOptions, type AdmissionPolicy, admissionPolicy } from './admission.ts'
 import { AgentHub } from './agent-hub.ts'
 import type { SchedulerBackend, ShardHandler } from './backend.ts'
 import { embeddedBackend } from './backends/embedded.ts'
@@ -52,6 +53,10 @@ export interface CoordinatorOptions {
   leaseGraceMs?: number
   /** @defaultValue 6 */
   maxAttemptsPerSlot?: number
+  /** Bound on one provider's share of a job's placements; see `ExecutorOptions.jobShareFactor`. @defaultValue 1.5 */
+  jobShareFactor?: number
+  /** Source of placement randomness; seed it in tests. @defaultValue Math.random */
+  random?: () => number
   /**
    * How long a shard may wait for providers it can be placed on (too few
    * providers or operators online) before it fails with the reason. @defaultValue 120000
@@ -88,6 +93,14 @@ export interface CoordinatorOptions {
    * @defaultValue no chain: jobs are free and every provider is admitted
    */
   chain?: CoordinatorChainOptions
+  /**
+   * Who may provide when there is no chain: `{ mode: 'allowlist', … }` admits
+   * only listed peer ids; `{ mode: 'open' }` admits anyone, and
+   * the API, explorer and CLI mark the network and its results untrusted.
+   * With `chain`, only staked providers are admitted and this must be unset.
+   * @defaultValue `{ mode: 'open' }` without a chain
+   */
+  admission?: AdmissionOptions
   logger?: Logger
 }
 
@@ -126,6 +139,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   if (options.leaseGraceMs !== undefined) executorOptions.leaseGraceMs = options.leaseGraceMs
   if (options.maxAttemptsPerSlot !== undefined) executorOptions.maxAttemptsPerSlot = options.maxAttemptsPerSlot
   if (options.maxPlacementWaitMs !== undefined) executorOptions.maxPlacementWaitMs = options.maxPlacementWaitMs
+  if (options.jobShareFactor !== undefined) executorOptions.jobShareFactor = options.jobShareFactor
+  if (options.random !== undefined) executorOptions.random = options.random
+  // A re-checked shard's new decision is stored before the job may finish.
+  executorOptions.amend = async (work, decision) => {
+    await backend.amend(work, decision)
+  }
   const executor = new Executor(executorOptions)
   const backend =
     options.backend ??
@@ -145,7 +164,9 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           { backend, logger: logger.child({ component: 'chain' }) },
           { ...options.chain, dataDir: options.dataDir },
         )
-  const jobs = new JobService({ backend, executor, chain })
+  const policy = chain === undefined ? admissionPolicy(options.admission ?? { mode: 'open' }) : undefined
+  const admission = policy?.admission ?? { mode: 'staked' as const, untrusted: false }
+  const jobs = new JobService({ backend, executor, chain, untrusted: admission.untrusted })
   const control = new ControlAuth(options.operatorToken === undefined ? {} : { operatorToken: options.operatorToken })
   const metrics = createMetrics(executor)
   const hub = new AgentHub(
@@ -156,7 +177,10 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       ...(options.helloTimeoutMs === undefined ? {} : { helloTimeoutMs: options.helloTimeoutMs }),
       ...(options.unwelcomedBudgetBytes === undefined ? {} : { unwelcomedBudgetBytes: options.unwelcomedBudgetBytes }),
       ...(chain === undefined
-        ? {}
+        ? {
+            admit: (peerId: string, operator: string | undefined) =>
+              (policy as AdmissionPolicy).admit(peerId, operator),
+          }
         : {
             admit: (peerId, operator) => chain.admitProvider(peerId, operator),
             evidence: {
@@ -179,6 +203,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       multiaddrs: node?.getMultiaddrs().map((m) => m.toString()) ?? [],
       version: COORDINATOR_VERSION,
       backend: backend.kind,
+      admission,
     }
     const payment = chain?.terms()
     if (payment !== undefined) view.payment = payment
@@ -259,6 +284,17 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       executor.on('provider:counted', (peerId, counter) => {
         backend.countProvider(peerId, counter).catch((err) => logger.warn({ err }, 'could not count provider'))
       })
+      executor.on('provider:quarantined', (peerId, evidence) => {
+        logger.warn(
+          { peerId, jobId: evidence.jobId, shard: evidence.shard },
+          `provider quarantined: ${evidence.reason}`,
+        )
+        // On a paid job, the signed evidence waits for settlement and is then sent to the Escrow.
+        chain?.recordOffence(peerId, evidence, evidence.quorum)
+      })
+      backend.subscribe((event) => {
+        if (event.type === 'job:done') executor.forgetJob(event.jobId)
+      })
       executor.on('provider:changed', () => {
         announce()
         backend.poke()
@@ -329,6 +365,13 @@ function runtimeCheck(bytes: Uint8Array, spec: JobSpec): string | undefined {
 }
 
 function validate(options: CoordinatorOptions): void {
+  if (options.chain !== undefined && options.admission !== undefined) {
+    throw new InvalidOptionError(
+      'admission',
+      'must be unset with chain: a coordinator on a chain admits the providers staked in its Registry',
+      options.admission.mode,
+    )
+  }
   if (typeof options.dataDir !== 'string' || options.dataDir === '') {
     throw new InvalidOptionError('dataDir', 'must be a non-empty path', options.dataDir)
   }

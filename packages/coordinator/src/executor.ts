@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import {
   type AssignMessage,
   describeOutcome,
+  InvalidOptionError,
   isDeterministic,
   type JobEvent,
   type JobEventMap,
@@ -17,7 +18,7 @@ import {
 } from '@quorate/protocol'
 import type { ProviderCounter, ShardDecision, ShardWork } from './backend.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
-import { decideShard, type Vote } from './vote.ts'
+import { decideShard, decideUnanimous, type Vote } from './vote.ts'
 
 /** What the executor needs from a connected agent; the agent hub implements it over libp2p. */
 export interface AgentLink {
@@ -39,7 +40,19 @@ export interface ExecutorOptions {
    * providers or operators online) before it fails, saying why. @defaultValue 120000
    */
   maxPlacementWaitMs?: number
+  /**
+   * Bound on one provider's share of a job's placements, as a multiple of an
+   * equal share among the providers online: a provider that answers at once,
+   * or claims a huge capacity, still gets only about its share. @defaultValue 1.5
+   */
+  jobShareFactor?: number
+  /**
+   * Store a re-checked shard's new decision (the backend's `amend`). The job
+   * is not finished until this resolves. @defaultValue decisions are not stored
+   */
+  amend?: (work: ShardWork, decision: ShardDecision) => Promise<void>
   now?: () => number
+  /** Draws every placement; seed it in tests. @defaultValue Math.random */
   random?: () => number
 }
 
@@ -53,6 +66,23 @@ export interface ExecutorEvents {
   'provider:counted': [peerId: string, counter: ProviderCounter]
   /** This coordinator's run of a shard ended (decided or cancelled); its replicas are no longer out. */
   'shard:ended': [jobId: string, shard: number, state: 'accepted' | 'failed' | 'cancelled']
+  /** A provider was caught in a minority against an agreeing majority and gets no more work here. */
+  'provider:quarantined': [peerId: string, evidence: QuarantineEvidence]
+  /** A shard accepted with a quarantined provider's help was run again; `changed` if its decision moved. */
+  'shard:rechecked': [work: ShardWork, decision: ShardDecision, changed: boolean]
+}
+
+/** Why a provider was quarantined: the shard it was outvoted on, and the votes. */
+export interface QuarantineEvidence {
+  jobId: string
+  shard: number
+  reason: string
+  /** The accepted decision's replica table (with signatures, on a chain). */
+  replicas: ReplicaView[]
+  digest: string
+  majority: string[]
+  /** The job's quorum: how many agreeing signatures a penalty needs at least. */
+  quorum: number
 }
 
 /** Progress callback: the shard's state and replica table changed. */
@@ -97,6 +127,38 @@ interface ShardRun {
   resolve: (decision: ShardDecision) => void
   onProgress: ShardProgress | undefined
   progressScheduled: boolean
+  /** Replica results, announced only once the shard is decided so no answer leaks before. */
+  heldEvents: JobEvent[]
+  /** Slots drawn for a provider and waiting in its backlog for a free slot there. */
+  reserved: Map<number, ProviderRecord>
+  /** Set on a re-check run: who may not vote again, and the budget beyond the kept votes. */
+  recheck?: { excluded: Set<string>; maxReplicas: number }
+}
+
+/** What a job's book keeps of an accepted shard, to run it again if a provider in its majority is caught. */
+interface AcceptedShard {
+  work: ShardWork
+  digest: string
+  majority: string[]
+  replicas: ReplicaRecord[]
+  outputs: Map<string, Uint8Array>
+}
+
+/** A decision waiting for its job's re-checks; a re-check of this very shard replaces it. */
+interface HeldDecision {
+  index: number
+  replace(decision: ShardDecision): void
+  release(): void
+}
+
+/** Per-job bookkeeping: placement shares, accepted shards, and re-checks holding the job open. */
+interface JobBook {
+  placed: Map<string, number>
+  placedTotal: number
+  accepted: Map<number, AcceptedShard>
+  rechecks: number
+  /** Decisions waiting for the job's re-checks before they reach the backend. */
+  held: HeldDecision[]
 }
 
 interface SlotRef {
@@ -113,7 +175,14 @@ interface ProviderRecord {
   running: number
   connectedAt?: number
   lastSeenAt: number
+  quarantined?: { at: number; reason: string }
+  /** Replica slots drawn for this provider, started as its slots free up. */
+  backlog: SlotRef[]
+  backlogHead: number
 }
+
+/** Declared capacity above this is not believed: only this many slots of a provider count. */
+const MAX_PROVIDER_SLOTS = 256
 
 /**
  * Runs shards on the agents connected to this coordinator: places every
@@ -134,6 +203,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   #pumpScheduled = false
   #assignmentSeq = 0
   readonly #completions: number[] = []
+  readonly #books = new Map<string, JobBook>()
+  readonly #shareFactor: number
+  readonly #amend: ExecutorOptions['amend']
   readonly #leaseGraceMs: number
   readonly #maxAttempts: number
   readonly #maxPlacementWaitMs: number
@@ -149,6 +221,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.#maxPlacementWaitMs = options.maxPlacementWaitMs ?? COORDINATOR_DEFAULTS.maxPlacementWaitMs
     this.#now = options.now ?? Date.now
     this.#random = options.random ?? Math.random
+    this.#shareFactor = options.jobShareFactor ?? 1.5
+    if (!(this.#shareFactor >= 1)) {
+      throw new InvalidOptionError('jobShareFactor', 'must be a number ≥ 1', options.jobShareFactor)
+    }
+    this.#amend = options.amend
   }
 
   // ---- shards -------------------------------------------------------------
@@ -172,6 +249,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       resolve,
       onProgress,
       progressScheduled: false,
+      heldEvents: [],
+      reserved: new Map(),
     }
     if (signal.aborted) {
       return Promise.resolve({
@@ -197,14 +276,30 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /** Total capacity of the online, non-draining providers here. */
   get capacity(): number {
     let total = 0
-    for (const p of this.#providers.values()) if (p.link !== undefined && !p.draining) total += p.capacity
+    for (const p of this.#providers.values()) if (this.#serving(p)) total += p.capacity
     return total
   }
 
   get onlineProviders(): number {
     let n = 0
-    for (const p of this.#providers.values()) if (p.link !== undefined && !p.draining) n++
+    for (const p of this.#providers.values()) if (this.#serving(p)) n++
     return n
+  }
+
+  /** Online, not draining, not quarantined: may be given work. */
+  #serving(p: ProviderRecord): boolean {
+    return p.link !== undefined && !p.draining && p.quarantined === undefined
+  }
+
+  /** Forget a finished job's book (the shards kept for re-checks). */
+  forgetJob(jobId: string): void {
+    const book = this.#books.get(jobId)
+    if (book !== undefined && book.rechecks === 0) this.#books.delete(jobId)
+  }
+
+  /** Whether a provider is quarantined here. */
+  isQuarantined(peerId: string): boolean {
+    return this.#providers.get(peerId)?.quarantined !== undefined
   }
 
   // ---- providers ----------------------------------------------------------
@@ -216,15 +311,17 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const record: ProviderRecord = existing ?? {
       peerId: link.peerId,
       operator: link.operator,
-      capacity: link.capacity,
+      capacity: 0,
       link: undefined,
       draining: false,
       running: 0,
       lastSeenAt: now,
+      backlog: [],
+      backlogHead: 0,
     }
     record.link = link
     record.operator = link.operator
-    record.capacity = link.capacity
+    record.capacity = Math.max(0, Math.min(Math.floor(link.capacity) || 0, MAX_PROVIDER_SLOTS))
     record.draining = false
     record.running = 0
     record.connectedAt = now
@@ -240,6 +337,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     if (record?.link === undefined) return
     record.link = undefined
     record.running = 0
+    this.#releaseBacklog(record)
     for (const assignmentId of [...this.#running]) {
       const entry = this.#assignments.get(assignmentId)
       if (entry?.replica.provider !== peerId) continue
@@ -255,6 +353,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const record = this.#providers.get(peerId)
     if (record === undefined) return
     record.draining = true
+    this.#releaseBacklog(record)
     for (const assignmentId of handedBack) {
       const entry = this.#assignments.get(assignmentId)
       if (entry === undefined || entry.replica.provider !== peerId || entry.replica.state !== 'running') continue
@@ -322,13 +421,15 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     replica.digest = digest
     replica.fuelUsed = 'fuelUsed' in outcome ? outcome.fuelUsed : 0
     if (outcome.kind === 'ok' && !run.outputs.has(digest)) run.outputs.set(digest, outcome.output)
-    this.#emit('replica:result', {
-      jobId: run.work.jobId,
-      shard: run.work.index,
-      provider: peerId,
-      outcome: outcome.kind,
-      digest,
-    })
+    run.heldEvents.push(
+      this.#event('replica:result', {
+        jobId: run.work.jobId,
+        shard: run.work.index,
+        provider: peerId,
+        outcome: outcome.kind,
+        digest,
+      }),
+    )
     this.#decide(run)
     this.#progress(run)
     this.#schedulePump()
@@ -453,33 +554,84 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     })
   }
 
-  /** Place queued replica slots on agents with free capacity. */
+  /**
+   * Draw a provider for every queued replica slot, then start what each
+   * provider has free slots for. The draw ignores who is free: a provider
+   * that answers at once, or claims a large capacity, is drawn no more often
+   * than a slow honest one, and its replicas wait in its own backlog.
+   */
   pump(): void {
     const skipped: SlotRef[] = []
-    let free = this.#freeCapacity()
-    while (this.#head < this.#queue.length && free > 0) {
+    while (this.#head < this.#queue.length) {
       const ref = this.#queue[this.#head++] as SlotRef
-      ref.run.queued--
-      if (ref.run.decided) continue
+      if (ref.run.decided) {
+        ref.run.queued--
+        continue
+      }
       const provider = this.#pick(ref.run)
       if (provider === undefined) {
-        ref.run.queued++
         skipped.push(ref)
         continue
       }
-      this.#place(ref, provider)
-      free--
+      this.#reserve(ref, provider)
     }
-    // Whatever is still queued is waiting: say why, once per shard.
-    for (let i = this.#head; i < this.#queue.length; i++) this.#markWaiting((this.#queue[i] as SlotRef).run)
-    for (const ref of skipped) this.#markWaiting(ref.run)
-    if (skipped.length > 0) {
-      this.#queue = skipped.concat(this.#queue.slice(this.#head))
-      this.#head = 0
-    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head)
-      this.#head = 0
+    this.#queue = []
+    this.#head = 0
+    const stuck: ShardRun[] = []
+    for (const ref of skipped) {
+      // Under `all`, a slot no provider could ever take (every serving one has been used) is dropped
+      // once the shard has a quorum of replicas: the rule then decides on those, rather than waiting.
+      if (this.#canDecideWithout(ref.run)) {
+        ref.run.queued--
+        stuck.push(ref.run)
+      } else {
+        this.#queue.push(ref)
+      }
     }
+    for (const run of stuck) this.#decide(run)
+    for (const provider of this.#providers.values()) {
+      if (!this.#serving(provider)) continue
+      while (provider.running < provider.capacity && provider.backlogHead < provider.backlog.length) {
+        const ref = provider.backlog[provider.backlogHead++] as SlotRef
+        ref.run.reserved.delete(ref.slot)
+        ref.run.queued--
+        if (ref.run.decided) continue
+        this.#place(ref, provider)
+      }
+      if (provider.backlogHead === provider.backlog.length) {
+        provider.backlog = []
+        provider.backlogHead = 0
+      }
+    }
+    // Whatever has no provider yet is waiting: say why, once per shard.
+    for (const ref of this.#queue) this.#markWaiting(ref.run)
+  }
+
+  #canDecideWithout(run: ShardRun): boolean {
+    if ((run.work.spec.decide ?? 'quorum') !== 'all' || run.decided || this.#freshFor(run) > 0) return false
+    let replicas = 0
+    for (const r of run.replicas) if (r.state === 'running' || r.state === 'done') replicas++
+    return replicas + run.reserved.size >= run.work.spec.quorum
+  }
+
+  #reserve(ref: SlotRef, provider: ProviderRecord): void {
+    ref.run.reserved.set(ref.slot, provider)
+    provider.backlog.push(ref)
+    const book = this.#book(ref.run.work.jobId)
+    book.placed.set(provider.peerId, (book.placed.get(provider.peerId) ?? 0) + 1)
+    book.placedTotal++
+  }
+
+  /** A provider stops serving: the slots drawn for it are drawn again among the others. */
+  #releaseBacklog(provider: ProviderRecord): void {
+    for (let i = provider.backlogHead; i < provider.backlog.length; i++) {
+      const ref = provider.backlog[i] as SlotRef
+      if (ref.run.reserved.get(ref.slot) !== provider) continue
+      ref.run.reserved.delete(ref.slot)
+      this.#queue.push(ref)
+    }
+    provider.backlog = []
+    provider.backlogHead = 0
   }
 
   #markWaiting(run: ShardRun): void {
@@ -493,38 +645,73 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   #freeCapacity(): number {
     let free = 0
     for (const p of this.#providers.values()) {
-      if (p.link !== undefined && !p.draining) free += Math.max(0, p.capacity - p.running)
+      if (this.#serving(p)) free += Math.max(0, p.capacity - p.running)
     }
     return free
   }
 
+  #book(jobId: string): JobBook {
+    let book = this.#books.get(jobId)
+    if (book === undefined) {
+      book = { placed: new Map(), placedTotal: 0, accepted: new Map(), rechecks: 0, held: [] }
+      this.#books.set(jobId, book)
+    }
+    return book
+  }
+
   /**
-   * Least-loaded eligible provider, random among equals, so that a provider
-   * cannot predict which shards it will share with whom. Eligible: online,
-   * not draining, has capacity, has held no replica of this shard, and is
-   * run by an operator who holds no live replica of it.
+   * A provider drawn uniformly at random among the eligible ones, so neither
+   * answering fast nor claiming capacity buys a larger share of the work.
+   * Eligible: serving, has held (or been drawn for) no replica of this
+   * shard, run by an operator who holds no live replica of it, and below its
+   * share of this job's placements. Whether it is free now does not matter.
    */
   #pick(run: ShardRun): ProviderRecord | undefined {
-    const usedProviders = new Set<string>()
+    const usedProviders = new Set<string>(run.recheck?.excluded)
     const usedOperators = new Set<string>()
     for (const r of run.replicas) {
       usedProviders.add(r.provider)
       if (r.operator !== undefined && (r.state === 'running' || r.state === 'done')) usedOperators.add(r.operator)
     }
-    let best: ProviderRecord[] = []
-    let bestLoad = Number.POSITIVE_INFINITY
+    for (const p of run.reserved.values()) {
+      usedProviders.add(p.peerId)
+      if (p.operator !== undefined) usedOperators.add(p.operator)
+    }
+    const book = this.#book(run.work.jobId)
+    let serving = 0
+    for (const p of this.#providers.values()) if (this.#serving(p)) serving++
+    const share = Math.ceil((this.#shareFactor * (book.placedTotal + 1)) / Math.max(1, serving)) + 1
+    const eligible: ProviderRecord[] = []
     for (const p of this.#providers.values()) {
-      if (p.link === undefined || p.draining || p.running >= p.capacity) continue
+      if (!this.#serving(p) || p.capacity === 0) continue
       if (usedProviders.has(p.peerId)) continue
       if (p.operator !== undefined && usedOperators.has(p.operator)) continue
-      const load = p.running / p.capacity
-      if (load < bestLoad) {
-        bestLoad = load
-        best = [p]
-      } else if (load === bestLoad) best.push(p)
+      if ((book.placed.get(p.peerId) ?? 0) >= share) continue
+      eligible.push(p)
     }
-    if (best.length === 0) return undefined
-    return best[Math.floor(this.#random() * best.length)]
+    if (eligible.length === 0) return undefined
+    return eligible[Math.min(eligible.length - 1, Math.floor(this.#random() * eligible.length))]
+  }
+
+  /** Providers that could still take a fresh replica of this shard: serving, unused, distinct operators. */
+  #freshFor(run: ShardRun): number {
+    const usedProviders = new Set<string>(run.recheck?.excluded)
+    const usedOperators = new Set<string>()
+    for (const r of run.replicas) {
+      usedProviders.add(r.provider)
+      if (r.operator !== undefined) usedOperators.add(r.operator)
+    }
+    for (const p of run.reserved.values()) {
+      usedProviders.add(p.peerId)
+      if (p.operator !== undefined) usedOperators.add(p.operator)
+    }
+    const operators = new Set<string>()
+    for (const p of this.#providers.values()) {
+      if (!this.#serving(p) || usedProviders.has(p.peerId)) continue
+      const operator = p.operator ?? `peer:${p.peerId}`
+      if (!usedOperators.has(operator)) operators.add(operator)
+    }
+    return operators.size
   }
 
   #place(ref: SlotRef, provider: ProviderRecord): void {
@@ -598,7 +785,14 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       else if (r.state === 'running') inFlight++
     }
     const { quorum, maxReplicas } = run.work.spec
-    const decision = decideShard(votes, inFlight, { quorum, maxReplicas })
+    const unanimous = (run.work.spec.decide ?? 'quorum') === 'all'
+    const decision = unanimous
+      ? decideUnanimous(votes, inFlight, {
+          quorum,
+          maxReplicas: run.recheck?.maxReplicas ?? maxReplicas,
+          fresh: this.#freshFor(run),
+        })
+      : decideShard(votes, inFlight, { quorum, maxReplicas })
     switch (decision.kind) {
       case 'wait':
         if (votes.length > 0) run.state = 'voting'
@@ -628,9 +822,150 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         if (outcome !== undefined) result.outcome = outcome
         const output = run.outputs.get(decision.digest)
         if (output !== undefined) result.output = output
+        if (unanimous) {
+          this.#remember(run, decision.digest, decision.majority)
+          this.#convict(run, decision.digest, decision.majority)
+        }
         this.#finish(run, 'accepted', result)
       }
     }
+  }
+
+  /** Keep an accepted shard in its job's book, so it can be run again if one of its majority is caught. */
+  #remember(run: ShardRun, digest: string, majority: string[]): void {
+    const book = this.#book(run.work.jobId)
+    book.accepted.set(run.work.index, {
+      work: run.work,
+      digest,
+      majority,
+      replicas: run.replicas.filter((r) => r.state === 'done'),
+      outputs: run.outputs,
+    })
+  }
+
+  /**
+   * Quarantine the providers outvoted on an accepted shard. Honest ones are
+   * spared: a lost replica or a timeout casts no vote, and a deterministic
+   * failure that another provider reported too is a real failure, not a lie.
+   */
+  #convict(run: ShardRun, digest: string, majority: string[]): void {
+    const quarantined: Array<[string, QuarantineEvidence]> = []
+    const failures = new Map<string, number>()
+    for (const r of run.replicas) {
+      if (r.state === 'done' && r.digest !== undefined && r.outcome !== 'ok') {
+        failures.set(r.digest, (failures.get(r.digest) ?? 0) + 1)
+      }
+    }
+    const evidence = (reason: string): QuarantineEvidence => ({
+      jobId: run.work.jobId,
+      shard: run.work.index,
+      reason,
+      replicas: this.#replicaViews(run, true),
+      digest,
+      majority,
+      quorum: run.work.spec.quorum,
+    })
+    for (const r of run.replicas) {
+      if (r.state !== 'done' || r.digest === undefined || r.digest === digest) continue
+      if (r.outcome !== 'ok' && (failures.get(r.digest) ?? 0) > 1) continue
+      quarantined.push([
+        r.provider,
+        evidence(
+          `outvoted on shard ${run.work.index} of job ${run.work.jobId}: answered ${r.digest.slice(0, 12)} against ${majority.length} agreeing on ${digest.slice(0, 12)}`,
+        ),
+      ])
+    }
+    for (const [peerId, proof] of quarantined) this.#quarantine(peerId, proof, run)
+  }
+
+  #quarantine(peerId: string, evidence: QuarantineEvidence, deciding: ShardRun): void {
+    const provider = this.#providers.get(peerId)
+    if (provider === undefined || provider.quarantined !== undefined) return
+    provider.quarantined = { at: this.#now(), reason: evidence.reason }
+    this.#releaseBacklog(provider)
+    this.emit('provider:quarantined', peerId, evidence)
+    this.emit('provider:changed', this.#providerView(provider))
+    // Its votes on shards not yet decided no longer count; those shards are decided again without them.
+    for (const run of [...this.#runs]) {
+      if (run === deciding) continue
+      let touched = false
+      for (const r of run.replicas) {
+        if (r.provider !== peerId || (r.state !== 'running' && r.state !== 'done')) continue
+        if (r.state === 'running') {
+          this.#running.delete(r.assignmentId)
+          provider.running = Math.max(0, provider.running - 1)
+          provider.link?.cancel(r.assignmentId, 'provider quarantined')
+        }
+        delete r.digest
+        r.state = 'lost'
+        r.reason = 'provider quarantined: its result does not count'
+        r.finishedAt ??= this.#now()
+        touched = true
+      }
+      if (touched) this.#decide(run)
+    }
+    // Every shard it helped accept is run again by providers outside that majority.
+    for (const book of this.#books.values()) {
+      for (const [index, accepted] of book.accepted) {
+        if (!accepted.majority.includes(peerId)) continue
+        book.accepted.delete(index)
+        this.#recheck(book, accepted)
+      }
+    }
+    this.#schedulePump()
+  }
+
+  /**
+   * Run an accepted shard again without its majority: the votes of its
+   * providers not quarantined are kept, fresh providers add `redundancy` more,
+   * and the usual rule decides. The job's other decisions wait until it is done.
+   */
+  #recheck(book: JobBook, accepted: AcceptedShard): void {
+    book.rechecks++
+    const kept = accepted.replicas.filter((r) => !this.isQuarantined(r.provider)).map((r) => ({ ...r }))
+    const { promise, resolve } = Promise.withResolvers<ShardDecision>()
+    const run: ShardRun = {
+      work: accepted.work,
+      state: 'voting',
+      replicas: kept,
+      slots: kept.reduce((max, r) => Math.max(max, r.slot + 1), 0),
+      queued: 0,
+      attempts: new Map(kept.map((r) => [r.slot, 0])),
+      outputs: accepted.outputs,
+      decided: false,
+      resolve,
+      onProgress: undefined,
+      progressScheduled: false,
+      heldEvents: [],
+      reserved: new Map(),
+      recheck: {
+        excluded: new Set(accepted.replicas.map((r) => r.provider)),
+        maxReplicas: kept.length + accepted.work.spec.maxReplicas,
+      },
+    }
+    this.#runs.add(run)
+    this.#addSlots(run, accepted.work.spec.redundancy)
+    this.#schedulePump()
+    void promise
+      .then(async (decision) => {
+        const changed = decision.state !== 'accepted' || decision.digest !== accepted.digest
+        this.emit('shard:rechecked', accepted.work, decision, changed)
+        if (!changed || decision.state === 'cancelled') return
+        // Not stored yet (held until the re-checks end): the stored decision is the new one.
+        const held = book.held.find((h) => h.index === accepted.work.index)
+        if (held !== undefined) held.replace(decision)
+        else await this.#amend?.(accepted.work, decision)
+      })
+      .catch(() => {
+        // The backend refused the amended decision (the job ended meanwhile); nothing more to do here.
+      })
+      .finally(() => {
+        book.rechecks--
+        if (book.rechecks > 0) return
+        const held = book.held
+        book.held = []
+        for (const h of held) h.release()
+      })
   }
 
   #finish(run: ShardRun, state: 'accepted' | 'failed' | 'cancelled', result: Partial<ShardDecision>): void {
@@ -641,7 +976,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.#cancelRunning(run, state === 'accepted' ? 'shard already decided' : `shard ${state}`)
     const decision: ShardDecision = {
       state,
-      replicas: this.#replicaViews(run),
+      replicas: this.#replicaViews(run, true),
       majority: result.majority ?? [],
       minority: result.minority ?? [],
     }
@@ -654,24 +989,43 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       const failing = failingOutcomeReason(run.replicas, decision.digest, decision.outcome)
       if (failing !== undefined) decision.reason = failing
     }
-    const { jobId, index } = run.work
-    if (state === 'accepted') {
-      this.#emit('shard:accepted', {
-        jobId,
-        shard: index,
-        digest: decision.digest as string,
-        majority: decision.majority,
-        minority: decision.minority,
-      })
-    } else if (state === 'failed') {
-      this.#emit('shard:failed', { jobId, shard: index, reason: decision.reason ?? 'failed' })
-    }
-    this.emit('shard:ended', jobId, index, state)
+    this.emit('shard:ended', run.work.jobId, run.work.index, state)
     // Forget the shard's assignments once no late result can matter.
     setTimeout(() => {
       for (const r of run.replicas) this.#assignments.delete(r.assignmentId)
     }, 60_000).unref()
-    run.resolve(decision)
+    let final = decision
+    const release = () => {
+      // Answers are told only now that the shard is decided.
+      for (const event of run.heldEvents) this.emit('event', event)
+      run.heldEvents = []
+      const { jobId, index } = run.work
+      if (final.state === 'accepted') {
+        this.#emit('shard:accepted', {
+          jobId,
+          shard: index,
+          digest: final.digest as string,
+          majority: final.majority,
+          minority: final.minority,
+        })
+      } else if (final.state === 'failed') {
+        this.#emit('shard:failed', { jobId, shard: index, reason: final.reason ?? 'failed' })
+      }
+      run.resolve(final)
+    }
+    // While shards of this job are being re-checked, its decisions wait, so the job cannot end before them.
+    const book = this.#books.get(run.work.jobId)
+    if (run.recheck === undefined && state !== 'cancelled' && book !== undefined && book.rechecks > 0) {
+      book.held.push({
+        index: run.work.index,
+        replace: (d) => {
+          final = d
+        },
+        release,
+      })
+    } else {
+      release()
+    }
   }
 
   #cancelRun(run: ShardRun, reason: string): void {
@@ -728,7 +1082,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return 'waiting: no provider that has not already run this shard is free'
   }
 
-  #replicaViews(run: ShardRun): ReplicaView[] {
+  /**
+   * The replica table. Until the shard is decided (`reveal` false) it says who
+   * runs what and in which state, never what anyone answered.
+   */
+  #replicaViews(run: ShardRun, reveal = false): ReplicaView[] {
     return run.replicas.map((r) => {
       const rv: ReplicaView = {
         assignmentId: r.assignmentId,
@@ -738,20 +1096,16 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         state: r.state,
         dispatchedAt: r.dispatchedAt,
       }
-      for (const key of [
-        'outcome',
-        'digest',
-        'fuelUsed',
-        'durationMs',
-        'vote',
-        'reason',
-        'finishedAt',
-        'evidence',
-      ] as const) {
+      const keys = reveal
+        ? (['outcome', 'digest', 'fuelUsed', 'durationMs', 'vote', 'reason', 'finishedAt', 'evidence'] as const)
+        : (['durationMs', 'reason', 'finishedAt'] as const)
+      for (const key of keys) {
         const value = r[key]
         if (value !== undefined) (rv as unknown as Record<string, unknown>)[key] = value
       }
-      if (r.stderr !== undefined && r.stderr.byteLength > 0) rv.stderr = Buffer.from(r.stderr).toString('utf8')
+      if (reveal && r.stderr !== undefined && r.stderr.byteLength > 0) {
+        rv.stderr = Buffer.from(r.stderr).toString('utf8')
+      }
       return rv
     })
   }
@@ -767,11 +1121,16 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     }
     if (p.operator !== undefined) view.operator = p.operator
     if (p.connectedAt !== undefined) view.connectedAt = p.connectedAt
+    if (p.quarantined !== undefined) view.quarantined = { ...p.quarantined }
     return view
   }
 
   #emit<K extends JobEventName>(type: K, data: JobEventMap[K]): void {
-    this.emit('event', { type, at: this.#now(), ...data } as JobEvent)
+    this.emit('event', this.#event(type, data))
+  }
+
+  #event<K extends JobEventName>(type: K, data: JobEventMap[K]): JobEvent {
+    return { type, at: this.#now(), ...data } as JobEvent
   }
 }
 

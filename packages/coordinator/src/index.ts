@@ -12,6 +12,7 @@
  * ```
  */
 
+export { type AdmissionOptions, type AdmissionPolicy, admissionPolicy } from './admission.ts'
 export type {
   JobRecord,
   SchedulerBackend,
@@ -27,7 +28,21 @@ export { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 export { COORDINATOR_DEFAULTS } from './constants.ts'
 export { ControlAuth, type ControlAuthOptions, type ControlPrincipal } from './control-auth.ts'
 export { type Coordinator, type CoordinatorOptions, createCoordinator } from './coordinator.ts'
-export { type AgentLink, Executor, type ExecutorEvents, type ExecutorOptions, type ShardProgress } from './executor.ts'
+export {
+  type AgentLink,
+  Executor,
+  type ExecutorEvents,
+  type ExecutorOptions,
+  type QuarantineEvidence,
+  type ShardProgress,
+} from './executor.ts'
 export { JobService } from './service.ts'
 export { COORDINATOR_VERSION } from './version.ts'
-export { decideShard, type Vote, type VoteDecision, type VoteRules } from './vote.ts'
+export {
+  decideShard,
+  decideUnanimous,
+  type UnanimousRules,
+  type Vote,
+  type VoteDecision,
+  type VoteRules,
+} from './vote.ts'

@@ -16,6 +16,7 @@ export function storedSpecOf(spec: JobSpec): StoredSpec {
     redundancy: spec.redundancy,
     quorum: spec.quorum,
     maxReplicas: spec.maxReplicas,
+    decide: spec.decide,
     limits: spec.limits,
   }
   if (spec.name !== undefined) stored.name = spec.name
@@ -55,6 +56,7 @@ export function viewOf(job: JobRecord, shards: ShardRecord[]): JobView {
     moduleSha256: job.spec.moduleSha256,
     args: job.spec.args,
     maxReplicas: job.spec.maxReplicas,
+    decide: job.spec.decide ?? 'quorum',
     limits: job.spec.limits,
     shardList: shards.map(shardViewOf),
   }

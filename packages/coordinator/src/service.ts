@@ -31,10 +31,19 @@ export class JobService {
   readonly #executor: Executor
   readonly #chain: ChainSettler | undefined
 
-  constructor(components: { backend: SchedulerBackend; executor: Executor; chain?: ChainSettler | undefined }) {
+  readonly #untrusted: boolean
+
+  constructor(components: {
+    backend: SchedulerBackend
+    executor: Executor
+    chain?: ChainSettler | undefined
+    /** The coordinator admits anyone: every view says so. */
+    untrusted?: boolean
+  }) {
     this.#backend = components.backend
     this.#executor = components.executor
     this.#chain = components.chain
+    this.#untrusted = components.untrusted ?? false
   }
 
   async submit(spec: JobSpec): Promise<SubmitJobResponse> {
@@ -67,6 +76,7 @@ export class JobService {
     }
     const settlement = this.#chain?.view(id)
     if (settlement !== undefined) view.settlement = settlement
+    if (this.#untrusted) view.untrusted = true
     return view
   }
 
@@ -85,7 +95,7 @@ export class JobService {
     const job = await this.#backend.job(id)
     if (job === undefined) throw new JobNotFoundError(id)
     const shards = await this.#backend.shards(id)
-    return {
+    const view: JobResultsView = {
       id,
       state: job.state,
       shards: await Promise.all(
@@ -107,6 +117,8 @@ export class JobService {
         }),
       ),
     }
+    if (this.#untrusted) view.untrusted = true
+    return view
   }
 
   async logs(id: string, shard?: number): Promise<LogEntry[]> {

@@ -63,3 +63,63 @@ export function decideShard(votes: readonly Vote[], inFlight: number, rules: Vot
   }
   return { kind: 'escalate', add: needed - inFlight }
 }
+
+export interface UnanimousRules extends VoteRules {
+  /**
+   * Fresh providers (never used for this shard, distinct operators) online
+   * now: escalation asks for no more than this, and with none left the shard
+   * is decided on what it has.
+   */
+  fresh: number
+}
+
+/**
+ * Decide a shard under the `all` rule: nothing is decided while any replica
+ * is in flight, so a fast pair of colluders cannot win before a slower honest
+ * replica answers. Unanimous results that reach the quorum are accepted. Any
+ * dissent escalates to fresh providers until `maxReplicas` (or the fresh
+ * providers online) are used up; then the digest held by a strict majority of
+ * all results, and by at least `quorum`, is accepted, and anything else fails.
+ *
+ * With random placement and a colluding fraction f of providers, a wrong
+ * result is accepted only if every one of the first r replicas colludes
+ * (≈ f^r), or the colluders hold a strict majority after escalation.
+ */
+export function decideUnanimous(votes: readonly Vote[], inFlight: number, rules: UnanimousRules): VoteDecision {
+  if (inFlight > 0) return { kind: 'wait' }
+  const byDigest = new Map<string, Set<string>>()
+  for (const vote of votes) {
+    let providers = byDigest.get(vote.digest)
+    if (providers === undefined) byDigest.set(vote.digest, (providers = new Set()))
+    providers.add(vote.provider)
+  }
+  const ranked = [...byDigest.entries()].sort((a, b) => b[1].size - a[1].size || (a[0] < b[0] ? -1 : 1))
+  const total = votes.length
+  const budget = Math.max(0, Math.min(rules.maxReplicas - total, rules.fresh))
+  const [leader, runnerUp] = ranked
+  if (leader === undefined) {
+    if (budget > 0) return { kind: 'escalate', add: Math.min(budget, rules.quorum) }
+    return { kind: 'failed', reason: 'no results: every replica was lost' }
+  }
+  const [digest, providers] = leader
+  const accept = (): VoteDecision => ({
+    kind: 'accepted',
+    digest,
+    majority: [...providers],
+    minority: votes.filter((v) => v.digest !== digest).map((v) => v.provider),
+  })
+  if (runnerUp === undefined) {
+    if (providers.size >= rules.quorum) return accept()
+    if (budget > 0) return { kind: 'escalate', add: Math.min(budget, rules.quorum - providers.size) }
+  } else if (budget > 0) {
+    // Enough fresh replicas that the runner-up, if it is the honest answer, could still win outright.
+    return { kind: 'escalate', add: Math.min(budget, Math.max(1, 2 * providers.size - total + 1)) }
+  } else if (providers.size >= rules.quorum && providers.size * 2 > total && providers.size > runnerUp[1].size) {
+    return accept()
+  }
+  const tally = ranked.map(([d, p]) => `${d.slice(0, 12)}×${p.size}`).join(', ')
+  return {
+    kind: 'failed',
+    reason: `no agreement: ${rules.quorum} matching results and a strict majority needed, after ${total} results (${tally})`,
+  }
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decideShard } from '../src/index.ts'
+import { decideShard, decideUnanimous } from '../src/index.ts'
 
 const rules = { quorum: 2, maxReplicas: 5 }
 const v = (provider: string, digest: string) => ({ provider, digest })
@@ -48,5 +48,32 @@ describe('decideShard', () => {
     const forward = decideShard(votes, 0, { quorum: 2, maxReplicas: 5 })
     const backward = decideShard([...votes].reverse(), 0, { quorum: 2, maxReplicas: 5 })
     expect(forward.kind === 'accepted' && forward.digest).toBe(backward.kind === 'accepted' && backward.digest)
+  })
+})
+
+describe('decideUnanimous', () => {
+  const all = { quorum: 2, maxReplicas: 5, fresh: 10 }
+  it('waits while any replica is in flight, even with a quorum agreeing', () => {
+    expect(decideUnanimous([v('a', 'X'), v('b', 'X')], 1, all)).toEqual({ kind: 'wait' })
+  })
+  it('accepts unanimous results that reach the quorum', () => {
+    expect(decideUnanimous([v('a', 'X'), v('b', 'X'), v('c', 'X')], 0, all)).toMatchObject({
+      kind: 'accepted',
+      digest: 'X',
+      minority: [],
+    })
+  })
+  it('escalates any dissent so the runner-up could still win outright', () => {
+    expect(decideUnanimous([v('a', 'X'), v('b', 'X'), v('c', 'Y')], 0, all)).toEqual({ kind: 'escalate', add: 2 })
+    expect(decideUnanimous([v('a', 'X'), v('b', 'X'), v('c', 'Y')], 0, { ...all, fresh: 1 })).toEqual({
+      kind: 'escalate',
+      add: 1,
+    })
+  })
+  it('accepts a strict majority once escalation is used up, and fails without one', () => {
+    const five = [v('a', 'Y'), v('b', 'Y'), v('c', 'X'), v('d', 'X'), v('e', 'X')]
+    expect(decideUnanimous(five, 0, all)).toMatchObject({ kind: 'accepted', digest: 'X', minority: ['a', 'b'] })
+    const split = [v('a', 'Y'), v('b', 'Y'), v('c', 'X'), v('d', 'X')]
+    expect(decideUnanimous(split, 0, { ...all, fresh: 0 }).kind).toBe('failed')
   })
 })

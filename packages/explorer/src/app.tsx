@@ -82,6 +82,16 @@ function Shell() {
               coordinator {shortPeer(info.peerId)} · v{info.version} · {info.backend}
             </span>
           )}
+          {info?.admission?.untrusted === true && (
+            <span
+              className="badge"
+              data-state="failed"
+              data-testid="untrusted-network"
+              title="this coordinator admits any peer under any number of identities: the vote does not vouch for its results"
+            >
+              untrusted network
+            </span>
+          )}
           <GlobalLive />
         </div>
       </header>

@@ -83,12 +83,16 @@ export interface JobView extends JobSummary {
   moduleSha256: string
   args: string[]
   maxReplicas: number
+  /** How shards are decided: `all` replicas unanimous (escalating on dissent), or the first `quorum`. */
+  decide?: 'all' | 'quorum'
   limits: TaskLimits
   shardList: ShardView[]
   /** Why the job is waiting or failed, when it is. */
   reason?: string
   /** On-chain settlement, when the coordinator settles on a chain. */
   settlement?: SettlementView
+  /** Set when the coordinator is an open network: anyone may provide, under any number of identities. */
+  untrusted?: true
 }
 
 /** One transaction of a job's settlement. */
@@ -131,6 +135,8 @@ export interface JobResultsView {
   id: string
   state: JobState
   shards: ShardResultView[]
+  /** Set when the results come from an open network, where anyone may provide under any number of identities. */
+  untrusted?: true
 }
 
 export interface SubmitJobResponse {
@@ -153,6 +159,14 @@ export interface ProviderView {
   stake?: string
   /** Credited by this coordinator's settlements, token base units as a decimal string. */
   earnings?: string
+  /**
+   * Set once the provider was caught in a minority against an agreeing
+   * majority: it gets no more work from this coordinator, and the shards it
+   * helped accept were run again without it.
+   */
+  quarantined?: { at: number; reason: string }
+  /** Penalties submitted on chain against this provider, token base units slashed, as a decimal string. */
+  slashed?: string
 }
 
 export interface ListPage<T> {
@@ -170,6 +184,20 @@ export interface CoordinatorInfo {
   backend: string
   /** Present when the coordinator is paid on chain: what a job must escrow, and where. */
   payment?: CoordinatorPaymentTerms
+  /** Who may provide here; see {@link ProviderAdmission}. */
+  admission?: ProviderAdmission
+}
+
+/**
+ * Who a coordinator gives work to. `staked`: providers registered on chain
+ * with the minimum stake. `allowlist`: peer ids or operators its operator
+ * listed. `open`: anyone; identities cost nothing, so colluders can be as
+ * many as they like and results are only as good as an untrusted network.
+ */
+export interface ProviderAdmission {
+  mode: 'staked' | 'allowlist' | 'open'
+  /** True in `open` mode: the API, explorer and CLI say "untrusted network". */
+  untrusted: boolean
 }
 
 /**

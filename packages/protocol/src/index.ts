@@ -18,6 +18,7 @@ export { bytesEqual, fromBase64, sha256Hex, toBase64 } from './bytes.ts'
 export * from './control.ts'
 export * from './errors.ts'
 export {
+  type DecideRule,
   JOB_BOUNDS,
   JOB_DEFAULTS,
   type JobPayment,

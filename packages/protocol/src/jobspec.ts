@@ -92,6 +92,9 @@ export const jobSpecJsonSchema = z.strictObject({
   redundancy: positiveInt(JOB_BOUNDS.maxReplicas).default(JOB_DEFAULTS.redundancy),
   quorum: positiveInt(JOB_BOUNDS.maxReplicas).optional(),
   maxReplicas: positiveInt(JOB_BOUNDS.maxReplicas).optional(),
+  decide: z
+    .enum(['all', 'quorum'], { error: 'must be "all" (wait for every replica; the default) or "quorum"' })
+    .default('all'),
   limits: z
     .strictObject({
       timeoutMs: positiveInt(JOB_BOUNDS.maxTimeoutMs).default(JOB_DEFAULTS.limits.timeoutMs),
@@ -148,6 +151,14 @@ export interface JobSpec {
   redundancy: number
   quorum: number
   maxReplicas: number
+  /**
+   * How a shard is decided. `all`: only once every dispatched replica has
+   * answered (or timed out), unanimously, and any dissent escalates to fresh
+   * providers; a fast colluding pair cannot outrun an honest replica.
+   * `quorum`: the first `quorum` matching results win; cheaper, but only as
+   * safe as the providers are honest.
+   */
+  decide: DecideRule
   limits: TaskLimits
   /** Absolute deadline, Unix ms; undefined means "the coordinator's default from acceptance". */
   deadline?: number
@@ -165,6 +176,9 @@ export interface JobSpec {
    */
   owner?: string
 }
+
+/** How a shard is decided; see {@link JobSpec.decide}. */
+export type DecideRule = 'all' | 'quorum'
 
 /** The on-chain funding a job names. */
 export interface JobPayment {
@@ -258,6 +272,7 @@ export function parseJobSpec(input: unknown): JobSpec {
     redundancy,
     quorum,
     maxReplicas,
+    decide: json.decide,
     limits: json.limits,
   }
   if (json.name !== undefined) spec.name = json.name
@@ -283,6 +298,8 @@ export function jobIdOf(spec: JobSpec): string {
     redundancy: spec.redundancy,
     quorum: spec.quorum,
     maxReplicas: spec.maxReplicas,
+    // Only the non-default rule enters the id, so ids of jobs written before the rule existed stay the same.
+    ...(spec.decide === 'quorum' ? { decide: 'quorum' } : {}),
     limits: [
       spec.limits.timeoutMs,
       spec.limits.memoryMiB,

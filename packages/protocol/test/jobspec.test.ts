@@ -103,6 +103,27 @@ describe('jobIdOf', () => {
   })
 })
 
+describe('decide', () => {
+  it("defaults to 'all', takes 'quorum', and names anything else", () => {
+    expect(parseJobSpec(spec()).decide).toBe('all')
+    expect(parseJobSpec(spec({ decide: 'quorum' })).decide).toBe('quorum')
+    expect(issuesOf(spec({ decide: 'first' }))).toMatchInlineSnapshot(`
+      [
+        {
+          "field": "decide",
+          "message": "must be "all" (wait for every replica; the default) or "quorum"",
+        },
+      ]
+    `)
+  })
+
+  it('changes the job id only when it is not the default, so older ids stay the same', () => {
+    const all = parseJobSpec(spec())
+    expect(jobIdOf(all)).toBe(jobIdOf(parseJobSpec(spec({ decide: 'all' }))))
+    expect(jobIdOf(parseJobSpec(spec({ decide: 'quorum' })))).not.toBe(jobIdOf(all))
+  })
+})
+
 describe('job bounds keep every task frame under the frame limit', () => {
   const big = (n: number) => new Uint8Array(n)
   const worstText = '\u0001'.repeat(JOB_BOUNDS.maxArgChars) // JSON-escapes to 6 bytes a character

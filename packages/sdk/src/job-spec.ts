@@ -14,6 +14,11 @@ export interface JobInput {
   quorum?: number
   /** Most replicas per shard when results disagree. @defaultValue 2 × redundancy − 1 */
   maxReplicas?: number
+  /**
+   * How shards are decided: `all` waits for every replica and escalates any
+   * dissent; `quorum` takes the first `quorum` matching results. @defaultValue 'all'
+   */
+  decide?: 'all' | 'quorum'
   limits?: Partial<TaskLimits>
   /** Absolute deadline (Date or Unix ms). */
   deadline?: Date | number
@@ -42,6 +47,7 @@ export function toJobSpecJson(job: JobInput): JobSpecJson {
   if (job.redundancy !== undefined) spec.redundancy = job.redundancy
   if (job.quorum !== undefined) spec.quorum = job.quorum
   if (job.maxReplicas !== undefined) spec.maxReplicas = job.maxReplicas
+  if (job.decide !== undefined) spec.decide = job.decide
   if (job.limits !== undefined) spec.limits = job.limits
   if (job.deadline !== undefined) spec.deadline = job.deadline instanceof Date ? job.deadline.getTime() : job.deadline
   if (job.name !== undefined) spec.name = job.name

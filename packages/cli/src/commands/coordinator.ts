@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { type CoordinatorChainOptions, createCoordinator } from '@quorate/coordinator'
+import { type AdmissionOptions, type CoordinatorChainOptions, createCoordinator } from '@quorate/coordinator'
 import { explorerAssetsDir } from '@quorate/explorer'
 import { pino } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
@@ -33,6 +33,15 @@ Options:
                        (env QUORATE_PLACEMENT_WAIT_MS, default 120000)
   --json-ready         print one JSON line {"event":"ready",...} on stdout when listening
   -h, --help           show this help
+
+Who may provide (without a chain; with one, only providers staked in the Registry):
+  --allowlist FILE     admit only the peer ids listed, one a line; the file is read again at every
+                       connection, so it can be edited while running (operators are not listed:
+                       without a chain an operator is only a claim)
+  --allow PEER_ID      admit this peer id; repeatable
+  --open               admit anyone: an untrusted network, where one party can run any number of
+                       identities; the API, explorer and CLI mark its results untrusted. This is
+                       the default without a chain or an allowlist, and says so when it starts.
 
 Settling on a chain (all optional; with --chain-rpc, jobs must be funded in the Escrow,
 providers staked in the Registry, and finished jobs are settled on chain):
@@ -83,6 +92,9 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     'min-stake': { type: 'string' },
     price: { type: 'string' },
     fee: { type: 'string' },
+    allowlist: { type: 'string' },
+    allow: { type: 'string', multiple: true },
+    open: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) {
@@ -91,6 +103,10 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   }
   const chain = await chainOptions(values)
   const logger = pino({ name: 'quorate:coordinator' }, pino.destination(2))
+  const admission = admissionOf(values, chain !== undefined)
+  if (chain === undefined && admission.mode === 'open') {
+    logger.warn('untrusted network: any peer may provide under any number of identities; use --allowlist or a chain')
+  }
   const redisUrl = fromEnv(values.redis, 'QUORATE_REDIS_URL')
   const namespace = fromEnv(values.namespace, 'QUORATE_REDIS_NAMESPACE')
   const coordinator = createCoordinator({
@@ -119,7 +135,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     httpPort: intFlag('port', fromEnv(values.port, 'QUORATE_HTTP_PORT'), 7700, 0),
     p2pListen: values['p2p-listen'] ?? ['/ip4/127.0.0.1/tcp/0'],
     explorerDir: explorerAssetsDir(),
-    ...(chain === undefined ? {} : { chain }),
+    ...(chain === undefined ? { admission } : { chain }),
     logger,
   })
   await coordinator.start()
@@ -137,6 +153,18 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   await untilSignal()
   await coordinator.stop()
   return 0
+}
+
+function admissionOf(values: Record<string, unknown>, onChain: boolean): AdmissionOptions {
+  const allow = (values.allow as string[] | undefined) ?? []
+  const file = values.allowlist as string | undefined
+  const listed = allow.length > 0 || file !== undefined
+  if (values.open === true && listed) throw new UsageError('--open admits anyone: drop --allow/--allowlist, or --open')
+  if (onChain && (values.open === true || listed)) {
+    throw new UsageError('with --chain-rpc, providers are admitted by their stake: drop --open/--allow/--allowlist')
+  }
+  if (!listed) return { mode: 'open' }
+  return { mode: 'allowlist', allow, ...(file === undefined ? {} : { file }) }
 }
 
 function operatorOptions(values: Record<string, unknown>): { operatorToken?: string; helloTimeoutMs?: number } {

@@ -21,6 +21,13 @@ import { intFlag, parse } from '../args.ts'
 import { EXIT, UsageError } from '../output.ts'
 import { type ManagedProcess, spawnQuorate } from '../processes.ts'
 import { untilSignal } from './coordinator.ts'
+import {
+  adversaryFlags,
+  adversaryHelp,
+  adversaryPlanOf,
+  registeredAdversaries,
+  startDevnetAdversaries,
+} from './devnet-adversaries.ts'
 
 export const devnetHelp = `Usage: quorate devnet [options]
 
@@ -41,8 +48,10 @@ Options:
   --no-chain       run without a local chain: no stake, no escrow, no settlement
   -h, --help       show this help
 
+${adversaryHelp}
 Example:
   npm run devnet -- --once
+  npm run devnet -- --once --liars 1 --colluders 2 --sybils 20
 `
 
 const DEMO_SHARDS = 9
@@ -61,6 +70,8 @@ interface Devchain {
   submitter: DevAccount
   coordinator: DevAccount
   providers: DevAccount[]
+  /** Accounts for the adversaries that register like providers (`--liars`, …). */
+  spare: DevAccount[]
 }
 
 export async function devnetCommand(argv: string[]): Promise<number> {
@@ -72,6 +83,7 @@ export async function devnetCommand(argv: string[]): Promise<number> {
     once: { type: 'boolean' },
     'no-demo': { type: 'boolean' },
     'no-chain': { type: 'boolean' },
+    ...adversaryFlags,
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) {
@@ -79,6 +91,7 @@ export async function devnetCommand(argv: string[]): Promise<number> {
     return EXIT.OK
   }
   const agentCount = intFlag('agents', values.agents, 3)
+  const plan = adversaryPlanOf(values)
   const threads = intFlag('threads', values.threads, 1)
   if (values.once === true && values['no-demo'] === true) throw new UsageError('--once needs the demo; drop --no-demo')
   const root =
@@ -101,7 +114,7 @@ export async function devnetCommand(argv: string[]): Promise<number> {
   try {
     say(`devnet: data and logs in ${root}`)
     if (values['no-chain'] !== true) {
-      chain = await startDevchain(agentCount, say)
+      chain = await startDevchain(agentCount, say, registeredAdversaries(plan))
     }
     const chainArgs =
       chain === undefined
@@ -172,6 +185,19 @@ export async function devnetCommand(argv: string[]): Promise<number> {
       names.set(peerId, agent.name)
       say(`devnet: ${agent.name} (pid ${agent.child.pid}) peer ${peerId}`)
     }
+    const honest = [...names.keys()]
+    const adversaries = Object.values(plan).some((n) => n > 0)
+      ? await startDevnetAdversaries({
+          plan,
+          root,
+          dialAddr,
+          httpUrl: ready.httpUrl,
+          processes,
+          say,
+          ...(chain === undefined ? {} : { chain: { client: chain.client, accounts: chain.spare, stake: STAKE } }),
+        })
+      : undefined
+    for (const [peerId, name] of adversaries?.names ?? []) names.set(peerId, name)
     // On a chain, the demo pays like any SDK user: the wallet reads the coordinator's terms and funds the escrow.
     const client = createClient({
       coordinatorUrl: ready.httpUrl,
@@ -190,7 +216,15 @@ export async function devnetCommand(argv: string[]): Promise<number> {
     say(`devnet: explorer and API at ${ready.httpUrl}`)
 
     if (values['no-demo'] !== true) {
-      const ok = await runDemo(client, names, say, chain)
+      let demoJob: string | undefined
+      let ok = await runDemo(client, names, say, chain, (id) => {
+        demoJob = id
+      })
+      if (adversaries !== undefined && demoJob !== undefined) {
+        const expected = (i: number) =>
+          String(countPrimesBelow((i + 1) * DEMO_RANGE) - countPrimesBelow(i * DEMO_RANGE))
+        ok = (await adversaries.report(client, demoJob, expected, honest)) === 0 && ok
+      }
       if (values.once === true) {
         await shutdown()
         return ok ? EXIT.OK : EXIT.JOB_FAILED
@@ -219,6 +253,7 @@ async function runDemo(
   names: Map<string, string>,
   say: (line: string) => void,
   chain: Devchain | undefined,
+  onJob: (id: string) => void = () => {},
 ): Promise<boolean> {
   const wasm = new Uint8Array(await readFile(primesWasmPath()))
   const ranges = Array.from({ length: DEMO_SHARDS }, (_, i) => [i * DEMO_RANGE, (i + 1) * DEMO_RANGE] as const)
@@ -242,6 +277,7 @@ async function runDemo(
     )
   }
   say(`demo: job ${job.id}`)
+  onJob(job.id)
   job.on('shard:accepted', (e) => {
     const voters = e.majority.map((p) => names.get(p) ?? p.slice(-8)).join(', ')
     say(`demo: shard ${e.shard} accepted, digest ${e.digest.slice(0, 12)}, agreed by ${voters}`)
@@ -331,8 +367,8 @@ async function settleDemo(
 }
 
 /** Start anvil, deploy the contracts and fund everyone who will need tokens. */
-async function startDevchain(agentCount: number, say: (line: string) => void): Promise<Devchain> {
-  const anvil = await startAnvil({ accounts: agentCount + 3 })
+async function startDevchain(agentCount: number, say: (line: string) => void, spare = 0): Promise<Devchain> {
+  const anvil = await startAnvil({ accounts: agentCount + 3 + spare })
   try {
     const [deployer, submitter, coordinator, ...providers] = anvil.accounts
     if (deployer === undefined || submitter === undefined || coordinator === undefined) {
@@ -346,7 +382,15 @@ async function startDevchain(agentCount: number, say: (line: string) => void): P
     const client = await createChainClient({ rpcUrl: anvil.rpcUrl, addresses, pollingIntervalMs: 50 })
     say(`devnet: anvil (pid ${anvil.pid}) at ${anvil.rpcUrl}, chain ${anvil.chainId}`)
     say(`devnet: escrow ${addresses.escrow}, registry ${addresses.registry}, token ${addresses.token}`)
-    return { anvil, client, addresses, submitter, coordinator, providers: providers.slice(0, agentCount) }
+    return {
+      anvil,
+      client,
+      addresses,
+      submitter,
+      coordinator,
+      providers: providers.slice(0, agentCount),
+      spare: providers.slice(agentCount, agentCount + spare),
+    }
   } catch (err) {
     await anvil.stop()
     throw err

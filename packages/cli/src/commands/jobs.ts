@@ -480,9 +480,16 @@ export async function statusCommand(argv: string[]): Promise<number> {
   if (values.help === true) return help(statusHelp)
   const view = await (await clientFrom(values)).getJob(requireJobId(positionals))
   if (values.json === true) process.stdout.write(`${JSON.stringify(view)}\n`)
-  else printJob(view)
+  else {
+    printJob(view)
+    if (view.untrusted === true) process.stdout.write(`${UNTRUSTED}\n`)
+  }
   return EXIT.OK
 }
+
+/** What the CLI says of results from an open coordinator. */
+const UNTRUSTED =
+  'untrusted network: this coordinator admits anyone, so one party may hold a majority of the providers; the vote does not vouch for these results'
 
 export const resultsHelp = `Usage: quorate results JOB_ID [--out DIR] [options]
 
@@ -538,6 +545,7 @@ export async function resultsCommand(argv: string[]): Promise<number> {
       )
     }
     if (values.out !== undefined) process.stdout.write(`outputs written to ${values.out}\n`)
+    if (view.untrusted === true) process.stdout.write(`${UNTRUSTED}\n`)
   }
   return view.state === 'completed' ? EXIT.OK : EXIT.JOB_FAILED
 }
@@ -600,7 +608,7 @@ export async function providersCommand(argv: string[]): Promise<number> {
   }
   for (const p of providers) {
     process.stdout.write(
-      `${p.peerId}  ${p.online ? 'online ' : 'offline'}  ${p.running}/${p.capacity} running  valid ${p.counters.valid}  invalid ${p.counters.invalid}  timeouts ${p.counters.timeouts}\n`,
+      `${p.peerId}  ${p.online ? 'online ' : 'offline'}  ${p.running}/${p.capacity} running  valid ${p.counters.valid}  invalid ${p.counters.invalid}  timeouts ${p.counters.timeouts}${p.quarantined === undefined ? '' : `  QUARANTINED (${p.quarantined.reason})`}${p.slashed === undefined ? '' : `  slashed ${p.slashed}`}\n`,
     )
   }
   if (providers.length === 0) process.stdout.write('no providers have connected yet\n')

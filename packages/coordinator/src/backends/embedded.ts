@@ -507,6 +507,40 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
       setImmediate(pump)
     },
 
+    async amend(work, decision) {
+      if (db === undefined || decision.state === 'cancelled') return false
+      return tx(() => {
+        const job = sql('SELECT state FROM jobs WHERE id = ?').get(work.jobId) as { state: string } | undefined
+        const shard = sql('SELECT state FROM shards WHERE job_id = ? AND idx = ?').get(work.jobId, work.index) as
+          | { state: string }
+          | undefined
+        if (job === undefined || isTerminalJobState(job.state as JobState) || shard?.state !== 'accepted') return false
+        const detail: Record<string, unknown> = {
+          decidedAt: now(),
+          majority: decision.majority,
+          minority: decision.minority,
+          rechecked: true,
+        }
+        for (const key of ['digest', 'outcome', 'reason'] as const)
+          if (decision[key] !== undefined) detail[key] = decision[key]
+        sql('UPDATE shards SET state = ?, replicas = ?, decision = ?, output = ? WHERE job_id = ? AND idx = ?').run(
+          decision.state,
+          JSON.stringify(decision.replicas),
+          JSON.stringify(detail),
+          decision.output ?? null,
+          work.jobId,
+          work.index,
+        )
+        if (decision.state === 'failed') {
+          sql('UPDATE jobs SET accepted = accepted - 1, failed = failed + 1, updated_at = ? WHERE id = ?').run(
+            now(),
+            work.jobId,
+          )
+        }
+        return true
+      })
+    },
+
     async progress(work, state, replicas, reason) {
       if (db === undefined) return
       const t = now()

@@ -76,7 +76,15 @@ interface EventMessage {
 }
 
 /** Lua scripts, named `<name>-<number of keys>`; `n` for a script that takes any number. */
-const SCRIPTS = ['createJob-3', 'stageShards-1', 'startBatch-n', 'saveProgress-3', 'recordShard-4', 'endJob-3'] as const
+const SCRIPTS = [
+  'createJob-3',
+  'stageShards-1',
+  'startBatch-n',
+  'saveProgress-3',
+  'recordShard-4',
+  'endJob-3',
+  'amendShard-3',
+] as const
 type ScriptName = (typeof SCRIPTS)[number]
 const SCRIPT_SOURCES = Object.fromEntries(
   SCRIPTS.map((name) => {
@@ -537,6 +545,30 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
         if (row.reason !== undefined) record.reason = row.reason
         return record
       })
+    },
+
+    async amend(work, decision) {
+      if (decision.state === 'cancelled') return false
+      const detail: Record<string, unknown> = {
+        decidedAt: now(),
+        majority: decision.majority,
+        minority: decision.minority,
+        rechecked: true,
+      }
+      for (const k of ['digest', 'outcome', 'reason'] as const) if (decision[k] !== undefined) detail[k] = decision[k]
+      const amended = await run(
+        'amendShard-3',
+        [key('shard', work.jobId, work.index), key('job', work.jobId), key('out', work.jobId, work.index)],
+        [
+          decision.state,
+          JSON.stringify(decision.replicas),
+          JSON.stringify(detail),
+          decision.output === undefined ? '' : Buffer.from(decision.output),
+          decision.output === undefined ? '0' : '1',
+          now(),
+        ],
+      )
+      return amended === 1
     },
 
     async output(id, index) {

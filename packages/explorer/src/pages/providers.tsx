@@ -62,6 +62,25 @@ export function ProvidersPage() {
                     <span className="badge" data-state={p.online ? 'online' : 'offline'}>
                       {p.online ? 'online' : 'offline'}
                     </span>
+                    {p.quarantined !== undefined && (
+                      <span
+                        className="badge"
+                        data-state="failed"
+                        data-testid="quarantined"
+                        title={p.quarantined.reason}
+                      >
+                        quarantined
+                      </span>
+                    )}
+                    {p.slashed !== undefined && (
+                      <span
+                        className="badge"
+                        data-state="failed"
+                        title="slashed on chain for a result the quorum outvoted"
+                      >
+                        slashed {p.slashed}
+                      </span>
+                    )}
                   </td>
                   <td>
                     <div className="load" title={`${Math.round(load * 100)}% busy`}>
