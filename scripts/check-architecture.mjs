@@ -2,7 +2,8 @@
 // Keeps ARCHITECTURE.md true (run by `npm run lint`):
 // - its package table lists every package under packages/, and each row's "depends on" column is
 //   exactly the set of Quorate packages that package's src/ imports;
-// - every repository path it names in backticks (packages/…, test/…, examples/…, scripts/…) exists.
+// - every repository path it names in backticks (packages/…, test/…, examples/…, scripts/…) exists,
+//   and every `path:name` names something in that file.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
@@ -59,10 +60,20 @@ for (const name of table.keys()) {
   if (!packages.includes(name)) problems.push(`ARCHITECTURE.md: the table lists ${name}, which is not in packages/`)
 }
 
-for (const match of doc.matchAll(/`((?:packages|test|examples|scripts|contracts-abi)\/[^`\s:]+?)(?::[^`]*)?`/g)) {
+for (const match of doc.matchAll(/`((?:packages|test|examples|scripts|contracts-abi)\/[^`\s:]+?)(?::([^`]*))?`/g)) {
   const path = match[1].replace(/\/$/, '')
   if (path.includes('*')) continue
-  if (!existsSync(join(root, path))) problems.push(`ARCHITECTURE.md names ${path}, which does not exist`)
+  if (!existsSync(join(root, path))) {
+    problems.push(`ARCHITECTURE.md names ${path}, which does not exist`)
+    continue
+  }
+  // `file.ts:Class.method` or `file.ts:#private`: each name must be in the file.
+  const text = match[2] === undefined ? '' : readFileSync(join(root, path), 'utf8')
+  for (const name of (match[2] ?? '').split('.').filter(Boolean)) {
+    if (!new RegExp(`(^|[^\\w#])${name.replace('#', '#')}\\b`).test(text)) {
+      problems.push(`ARCHITECTURE.md names ${name} in ${path}, which does not define it`)
+    }
+  }
 }
 
 if (problems.length > 0) {
