@@ -1,66 +1,7 @@
-import { type AssignMessage, type JobEvent, parseJobSpec, type ResultMessage, toBase64 } from '@quorate/protocol'
+import type { JobEvent } from '@quorate/protocol'
 import { describe, expect, it } from 'vitest'
-import { type AgentLink, Executor, type ShardDecision, type ShardWork } from '../src/index.ts'
-
-const MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
-
-/** A stand-in agent for this unit test: records what the executor sends it. */
-class RecordingLink implements AgentLink {
-  readonly assigned: AssignMessage[] = []
-  readonly cancelled: string[] = []
-  constructor(
-    readonly peerId: string,
-    readonly capacity = 4,
-    readonly operator: string | undefined = undefined,
-  ) {}
-  assign(message: AssignMessage): void {
-    this.assigned.push(message)
-  }
-  cancel(assignmentId: string): void {
-    this.cancelled.push(assignmentId)
-  }
-  /** Assignments not yet answered or cancelled. */
-  open(answered: Set<string>): AssignMessage[] {
-    return this.assigned.filter((m) => !answered.has(m.assignmentId) && !this.cancelled.includes(m.assignmentId))
-  }
-}
-
-function work(jobId: string, index = 0, extra: Record<string, unknown> = {}): ShardWork {
-  const spec = parseJobSpec({ module: { wasm: toBase64(MODULE) }, inputs: [toBase64(new Uint8Array([1]))], ...extra })
-  return {
-    jobId,
-    index,
-    input: spec.inputs[0] as Uint8Array,
-    spec: {
-      moduleSha256: spec.module.sha256,
-      args: spec.args,
-      env: spec.env,
-      redundancy: spec.redundancy,
-      quorum: spec.quorum,
-      maxReplicas: spec.maxReplicas,
-      decide: spec.decide,
-      limits: spec.limits,
-    },
-    module: spec.module,
-    deadline: Date.now() + 60_000,
-    run: 1,
-    fence: '1',
-  }
-}
-
-function ok(assignmentId: string, text: string): ResultMessage {
-  return {
-    type: 'result',
-    assignmentId,
-    outcome: { kind: 'ok', output: new TextEncoder().encode(text), fuelUsed: 1 },
-    digest: null,
-    stderr: new Uint8Array(0),
-    durationMs: 1,
-  }
-}
-
-const tick = () => new Promise((r) => setImmediate(r))
-const never = new AbortController().signal
+import { Executor, type ShardDecision, type ShardWork } from '../src/index.ts'
+import { never, ok, RecordingLink, tick, workFor } from './helpers.ts'
 
 /** A seeded generator, so placements repeat run to run. */
 function seeded(seed: number): () => number {
@@ -93,7 +34,7 @@ describe('decide: all', () => {
     const links = ['l1', 'l2', 'h1', 'h2', 'h3'].map((id) => new RecordingLink(id, 1, `op-${id}`))
     for (const l of links) executor.addAgent(l)
     let decided: ShardDecision | undefined
-    void executor.runShard(work('job-a'), never).then((d) => {
+    void executor.runShard(workFor('job-a'), never).then((d) => {
       decided = d
     })
     await tick()
@@ -127,7 +68,7 @@ describe('decide: all', () => {
     const events: JobEvent[] = []
     executor.on('event', (e) => events.push(e))
     const views: unknown[] = []
-    const decision = executor.runShard(work('job-b'), never, (_s, replicas) => views.push(replicas))
+    const decision = executor.runShard(workFor('job-b'), never, (_s, replicas) => views.push(replicas))
     await tick()
     executor.onResult('a', ok(links[0]!.assigned[0]!.assignmentId, 'x'))
     executor.onResult('b', ok(links[1]!.assigned[0]!.assignmentId, 'x'))
@@ -154,7 +95,7 @@ describe('decide: all', () => {
     expect(executor.capacity).toBeLessThan(1000)
     const answered = new Set<string>()
     const decisions: Array<Promise<ShardDecision>> = []
-    for (let i = 0; i < 20; i++) decisions.push(executor.runShard(work('job-c', i), never))
+    for (let i = 0; i < 20; i++) decisions.push(executor.runShard(workFor('job-c', i), never))
     let settled = 0
     void Promise.all(decisions).then(() => {
       settled = 1
@@ -181,7 +122,7 @@ describe('decide: all', () => {
     const slow = ['s1', 's2', 's3'].map((id) => new RecordingLink(id, 1, `op-${id}`))
     for (const l of [...fast, ...slow]) executor.addAgent(l)
     const answered = new Set<string>()
-    const decisions = Array.from({ length: 30 }, (_, i) => executor.runShard(work('job-speed', i), never))
+    const decisions = Array.from({ length: 30 }, (_, i) => executor.runShard(workFor('job-speed', i), never))
     let settled = false
     void Promise.all(decisions).then(() => {
       settled = true
@@ -218,7 +159,7 @@ describe('decide: all', () => {
     }
     only(['c1', 'c2', 'c3'])
     const first = await (async () => {
-      const p = executor.runShard(work('job-d', 0), never)
+      const p = executor.runShard(workFor('job-d', 0), never)
       await tick()
       answerAll(executor, links, colluders, answered)
       return p
@@ -231,7 +172,7 @@ describe('decide: all', () => {
     executor.drainAgent('c3', [])
     let second: ShardDecision | undefined
     let amendedBeforeSecond = -1
-    void executor.runShard(work('job-d', 1), never).then((d) => {
+    void executor.runShard(workFor('job-d', 1), never).then((d) => {
       second = d
       amendedBeforeSecond = amended.length
     })
@@ -286,10 +227,12 @@ describe('decide: all', () => {
     }
     // Shard 0 lands on the colluders alone: accepted wrong.
     serveOnly(['c1', 'c2', 'c3'])
-    expect(new TextDecoder().decode((await settle(executor.runShard(work('job-e', 0), never)))?.output)).toBe('wrong')
+    expect(new TextDecoder().decode((await settle(executor.runShard(workFor('job-e', 0), never)))?.output)).toBe(
+      'wrong',
+    )
     // Shard 1 catches c1; the re-check of shard 0 goes to h1..h3 and is left unanswered for now.
     serveOnly(['c1', 'h1', 'h2'])
-    const one = executor.runShard(work('job-e', 1), never)
+    const one = executor.runShard(workFor('job-e', 1), never)
     await tick()
     answerAll(executor, links, colluders, answered)
     executor.addAgent(link('h3'))
@@ -306,7 +249,7 @@ describe('decide: all', () => {
     serveOnly(['c2', 'c3'])
     for (const id of ['h1', 'h2', 'h3']) executor.drainAgent(id, [])
     let two: ShardDecision | undefined
-    void executor.runShard(work('job-e', 2), never).then((d) => {
+    void executor.runShard(workFor('job-e', 2), never).then((d) => {
       two = d
     })
     for (let i = 0; i < 5; i++) {

@@ -1,45 +1,7 @@
-import { type AssignMessage, parseJobSpec, type ResultMessage, toBase64 } from '@quorate/protocol'
+import type { ResultMessage } from '@quorate/protocol'
 import { describe, expect, it } from 'vitest'
-import { type AgentLink, Executor, type ShardWork } from '../src/index.ts'
-
-const MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
-
-/** A stand-in agent for this unit test: records what the executor sends it. */
-class RecordingLink implements AgentLink {
-  readonly assigned: AssignMessage[] = []
-  readonly operator: string | undefined = undefined
-  constructor(
-    readonly peerId: string,
-    readonly capacity = 4,
-  ) {}
-  assign(message: AssignMessage): void {
-    this.assigned.push(message)
-  }
-  cancel(): void {}
-}
-
-let shardSeq = 0
-function work(extra: Record<string, unknown> = {}): ShardWork {
-  const spec = parseJobSpec({ module: { wasm: toBase64(MODULE) }, inputs: [toBase64(new Uint8Array([1]))], ...extra })
-  return {
-    jobId: `job-${++shardSeq}`,
-    index: 0,
-    input: spec.inputs[0] as Uint8Array,
-    spec: {
-      moduleSha256: spec.module.sha256,
-      args: spec.args,
-      env: spec.env,
-      redundancy: spec.redundancy,
-      quorum: spec.quorum,
-      maxReplicas: spec.maxReplicas,
-      limits: spec.limits,
-    },
-    module: spec.module,
-    deadline: Date.now() + 60_000,
-    run: 1,
-    fence: '1',
-  }
-}
+import { Executor } from '../src/index.ts'
+import { never, RecordingLink, shardSeq, tick, work } from './helpers.ts'
 
 const timedOut = (assignmentId: string, timeoutMs: number): ResultMessage => ({
   type: 'result',
@@ -57,9 +19,6 @@ const ok = (assignmentId: string): ResultMessage => ({
   stderr: new Uint8Array(0),
   durationMs: 1,
 })
-
-const tick = () => new Promise((r) => setImmediate(r))
-const never = new AbortController().signal
 
 describe('Executor: nothing waits silently', () => {
   it('fails a shard that timed out on every provider it wanted, and counts no provider as slow', async () => {
@@ -83,7 +42,11 @@ describe('Executor: nothing waits silently', () => {
     for (const l of links) executor.addAgent(l)
     const counted: string[] = []
     executor.on('provider:counted', (peer, counter) => counted.push(`${peer}:${counter}`))
-    const decision = executor.runShard(work({ redundancy: 3, quorum: 2, limits: { timeoutMs: 200 } }), never)
+    // First quorum decides, so the two in-time results settle it without a re-placed replica.
+    const decision = executor.runShard(
+      work({ redundancy: 3, quorum: 2, decide: 'quorum', limits: { timeoutMs: 200 } }),
+      never,
+    )
     await tick()
     const placed = links.filter((l) => l.assigned.length > 0)
     const [slow, ...fast] = placed as [RecordingLink, ...RecordingLink[]]

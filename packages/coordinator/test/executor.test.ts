@@ -1,69 +1,16 @@
-import { type AssignMessage, parseJobSpec, type ResultMessage, toBase64 } from '@quorate/protocol'
 import { describe, expect, it } from 'vitest'
-import { type AgentLink, Executor, type ShardWork } from '../src/index.ts'
+import { Executor } from '../src/index.ts'
+import { never, ok, RecordingLink, tick, work } from './helpers.ts'
 
-const MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
-
-/** A stand-in agent for this unit test: records what the executor sends it. */
-class RecordingLink implements AgentLink {
-  readonly assigned: AssignMessage[] = []
-  readonly cancelled: string[] = []
-  constructor(
-    readonly peerId: string,
-    readonly capacity = 4,
-    readonly operator: string | undefined = undefined,
-  ) {}
-  assign(message: AssignMessage): void {
-    this.assigned.push(message)
-  }
-  cancel(assignmentId: string): void {
-    this.cancelled.push(assignmentId)
-  }
-}
-
-let shardSeq = 0
-function work(extra: Record<string, unknown> = {}): ShardWork {
-  const spec = parseJobSpec({ module: { wasm: toBase64(MODULE) }, inputs: [toBase64(new Uint8Array([1]))], ...extra })
-  return {
-    jobId: `job-${++shardSeq}`,
-    index: 0,
-    input: spec.inputs[0] as Uint8Array,
-    spec: {
-      moduleSha256: spec.module.sha256,
-      args: spec.args,
-      env: spec.env,
-      redundancy: spec.redundancy,
-      quorum: spec.quorum,
-      maxReplicas: spec.maxReplicas,
-      limits: spec.limits,
-    },
-    module: spec.module,
-    deadline: Date.now() + 60_000,
-    run: 1,
-    fence: '1',
-  }
-}
-
-function ok(assignmentId: string, text: string): ResultMessage {
-  return {
-    type: 'result',
-    assignmentId,
-    outcome: { kind: 'ok', output: new TextEncoder().encode(text), fuelUsed: 1 },
-    digest: null,
-    stderr: new Uint8Array(0),
-    durationMs: 1,
-  }
-}
-
-const tick = () => new Promise((r) => setImmediate(r))
-const never = new AbortController().signal
+// These cases pin the first-quorum rule (`decide: 'quorum'`); byzantine.test.ts covers `'all'`.
+const quorumWork = (extra: Record<string, unknown> = {}) => work({ decide: 'quorum', ...extra })
 
 describe('Executor', () => {
   it('places each replica of a shard on a distinct provider', async () => {
     const executor = new Executor()
     const links = ['a', 'b', 'c', 'd'].map((id) => new RecordingLink(id))
     for (const l of links) executor.addAgent(l)
-    for (let i = 0; i < 3; i++) void executor.runShard(work(), never)
+    for (let i = 0; i < 3; i++) void executor.runShard(quorumWork(), never)
     await tick()
     const byShard = new Map<string, string[]>()
     for (const l of links) for (const m of l.assigned) byShard.set(m.jobId, [...(byShard.get(m.jobId) ?? []), l.peerId])
@@ -78,7 +25,7 @@ describe('Executor', () => {
     const executor = new Executor()
     const links = [new RecordingLink('a', 4, 'op1'), new RecordingLink('b', 4, 'op1'), new RecordingLink('c', 4, 'op2')]
     for (const l of links) executor.addAgent(l)
-    void executor.runShard(work({ redundancy: 2, quorum: 2 }), never)
+    void executor.runShard(quorumWork({ redundancy: 2, quorum: 2 }), never)
     await tick()
     expect(
       links
@@ -93,7 +40,7 @@ describe('Executor', () => {
     executor.addAgent(new RecordingLink('a'))
     executor.addAgent(new RecordingLink('b'))
     const reasons: Array<string | undefined> = []
-    void executor.runShard(work(), never, (_state, _replicas, reason) => reasons.push(reason))
+    void executor.runShard(quorumWork(), never, (_state, _replicas, reason) => reasons.push(reason))
     await tick()
     await tick()
     expect(reasons.at(-1)).toBe('waiting: only 2 providers online, redundancy 3 needs 3')
@@ -105,7 +52,7 @@ describe('Executor', () => {
     for (const l of links) executor.addAgent(l)
     const counted: string[] = []
     executor.on('provider:counted', (peer, kind) => counted.push(`${peer}:${kind}`))
-    const decision = executor.runShard(work(), never)
+    const decision = executor.runShard(quorumWork(), never)
     await tick()
     executor.onResult('a', ok(links[0]!.assigned[0]!.assignmentId, 'honest'))
     executor.onResult('b', ok(links[1]!.assigned[0]!.assignmentId, 'lie'))
@@ -122,7 +69,7 @@ describe('Executor', () => {
     const executor = new Executor()
     const links = ['a', 'b', 'c'].map((id) => new RecordingLink(id))
     for (const l of links) executor.addAgent(l)
-    const decision = executor.runShard(work(), never)
+    const decision = executor.runShard(quorumWork(), never)
     await tick()
     executor.onResult('b', ok(links[1]!.assigned[0]!.assignmentId, 'lie'))
     executor.onResult('a', ok(links[0]!.assigned[0]!.assignmentId, 'honest'))
@@ -138,7 +85,7 @@ describe('Executor', () => {
     for (const l of links) executor.addAgent(l)
     const events: string[] = []
     executor.on('event', (e) => events.push(e.type))
-    const decision = executor.runShard(work(), never)
+    const decision = executor.runShard(quorumWork(), never)
     await tick()
     const placed = links.filter((l) => l.assigned.length === 1)
     expect(placed).toHaveLength(3)
@@ -159,7 +106,7 @@ describe('Executor', () => {
     const executor = new Executor()
     const links = ['a', 'b', 'c', 'd'].map((id) => new RecordingLink(id, 1))
     for (const l of links.slice(0, 3)) executor.addAgent(l)
-    const decision = executor.runShard(work(), never)
+    const decision = executor.runShard(quorumWork(), never)
     await tick()
     const lostId = links[0]!.assigned[0]!.assignmentId
     executor.removeAgent('a', 'killed')
@@ -189,7 +136,7 @@ describe('Executor', () => {
     for (const l of links) executor.addAgent(l)
     const counted: string[] = []
     executor.on('provider:counted', (peer, kind) => counted.push(`${peer}:${kind}`))
-    void executor.runShard(work({ limits: { timeoutMs: 100 } }), never)
+    void executor.runShard(quorumWork({ limits: { timeoutMs: 100 } }), never)
     await tick()
     now += 101
     executor.sweep()
@@ -205,7 +152,7 @@ describe('Executor', () => {
     const links = ['a', 'b', 'c'].map((id) => new RecordingLink(id))
     for (const l of links) executor.addAgent(l)
     const controller = new AbortController()
-    const decision = executor.runShard(work(), controller.signal)
+    const decision = executor.runShard(quorumWork(), controller.signal)
     await tick()
     controller.abort(new Error('job cancelled'))
     const d = await decision

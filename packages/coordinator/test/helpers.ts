@@ -1,9 +1,10 @@
 import { type AssignMessage, parseJobSpec, type ResultMessage, toBase64 } from '@quorate/protocol'
 import type { AgentLink, ShardWork } from '../src/index.ts'
+import { storedSpecOf } from '../src/jobs.ts'
 
 const MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
 
-/** A stand-in agent for this unit test: records what the executor sends it. */
+/** A stand-in agent for executor unit tests: records what the executor sends it. */
 export class RecordingLink implements AgentLink {
   readonly assigned: AssignMessage[] = []
   readonly cancelled: string[] = []
@@ -18,29 +19,33 @@ export class RecordingLink implements AgentLink {
   cancel(assignmentId: string): void {
     this.cancelled.push(assignmentId)
   }
+  /** Assignments not yet answered or cancelled. */
+  open(answered: Set<string>): AssignMessage[] {
+    return this.assigned.filter((m) => !answered.has(m.assignmentId) && !this.cancelled.includes(m.assignmentId))
+  }
 }
 
-let shardSeq = 0
-export function work(extra: Record<string, unknown> = {}): ShardWork {
+/** Shard `index` of job `jobId`, with spec fields from `extra` (as a job spec's JSON). */
+export function workFor(jobId: string, index = 0, extra: Record<string, unknown> = {}): ShardWork {
   const spec = parseJobSpec({ module: { wasm: toBase64(MODULE) }, inputs: [toBase64(new Uint8Array([1]))], ...extra })
   return {
-    jobId: `job-${++shardSeq}`,
-    index: 0,
+    jobId,
+    index,
     input: spec.inputs[0] as Uint8Array,
-    spec: {
-      moduleSha256: spec.module.sha256,
-      args: spec.args,
-      env: spec.env,
-      redundancy: spec.redundancy,
-      quorum: spec.quorum,
-      maxReplicas: spec.maxReplicas,
-      limits: spec.limits,
-    },
+    spec: storedSpecOf(spec),
     module: spec.module,
     deadline: Date.now() + 60_000,
     run: 1,
     fence: '1',
   }
+}
+
+/** Jobs made by `work()` are `job-1`, `job-2`, ...: this is the last one's number. */
+export let shardSeq = 0
+
+/** Shard 0 of a new job. */
+export function work(extra: Record<string, unknown> = {}): ShardWork {
+  return workFor(`job-${++shardSeq}`, 0, extra)
 }
 
 export function ok(assignmentId: string, text: string): ResultMessage {
@@ -55,3 +60,4 @@ export function ok(assignmentId: string, text: string): ResultMessage {
 }
 
 export const tick = () => new Promise((r) => setImmediate(r))
+export const never: AbortSignal = new AbortController().signal
