@@ -347,12 +347,43 @@ class AgentSession implements AgentLink {
     this.channel.send({ ...message, evidence: request })
   }
 
-  /** Keep a result's signature only if it is the provider's operator's, over this very result. */
+  /**
+   * Keep a result's signature only if it is the provider's operator's, over this very result. A
+   * vote on a paid job without such a signature does not count: it could never be penalized if it
+   * lies, so it is turned into a `crashed` result (the replica is placed again elsewhere).
+   */
   checkEvidence(message: ResultMessage, log: Logger): ResultMessage {
     const asked = this.#asked.get(message.assignmentId)
     this.#asked.delete(message.assignmentId)
-    if (message.signature === undefined) return message
-    const { signature, nonce, signer, ...unsigned } = message
+    const verified = this.#verifiedEvidence(message, asked)
+    if (verified !== undefined) return verified
+    if (message.signature !== undefined) {
+      log.warn(
+        { peerId: this.peerId, assignmentId: message.assignmentId, signer: message.signer },
+        'dropped a result signature that does not verify',
+      )
+    }
+    const { signature: _s, nonce: _n, signer: _r, ...unsigned } = message
+    if (asked === undefined || !isDeterministic(message.outcome)) return unsigned
+    log.warn(
+      { peerId: this.peerId, assignmentId: message.assignmentId },
+      'a paid job result came without valid evidence',
+    )
+    return {
+      ...unsigned,
+      outcome: {
+        kind: 'crashed',
+        message:
+          "a paid job's result must carry its operator's signature over its digest; this one had none that verifies",
+      },
+      digest: null,
+    }
+  }
+
+  /** The message as it came, when it carries evidence that verifies; undefined otherwise. */
+  #verifiedEvidence(message: ResultMessage, asked: { request: EvidenceRequest; shard: number } | undefined) {
+    if (message.signature === undefined) return undefined
+    const { signature, nonce, signer } = message
     // Evidence must be over the digest of the outcome actually reported, not the agent's claim.
     if (
       asked !== undefined &&
@@ -366,11 +397,7 @@ class AgentSession implements AgentLink {
     ) {
       return message
     }
-    log.warn(
-      { peerId: this.peerId, assignmentId: message.assignmentId, signer },
-      'dropped a result signature that does not verify',
-    )
-    return unsigned
+    return undefined
   }
 
   cancel(assignmentId: string, reason: string): void {

@@ -1,6 +1,13 @@
 import type { Stream } from '@libp2p/interface'
 import { streamPair } from '@libp2p/utils'
-import { type AgentMessage, encodeMessage, FrameDecoder, OUTCOME_KINDS, type ResultMessage } from '@quorate/protocol'
+import {
+  type AgentMessage,
+  encodeMessage,
+  FrameDecoder,
+  OUTCOME_KINDS,
+  outcomeDigest,
+  type ResultMessage,
+} from '@quorate/protocol'
 import { pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
 import { AgentHub, type HubClock } from '../src/agent-hub.ts'
@@ -239,4 +246,58 @@ describe('AgentHub fuzz (seeded)', () => {
     expect(h.hub.unwelcomedStreams).toBe(0)
     expect(h.hub.unwelcomedBytes).toBe(0)
   }, 60_000)
+})
+
+describe('AgentHub: evidence on paid jobs', () => {
+  const GOOD = `0x${'aa'.repeat(65)}`
+  const request = { escrowJobId: `0x${'11'.repeat(32)}`, chainId: 31337, escrow: `0x${'22'.repeat(20)}` }
+  const assignment = (assignmentId: string) => ({
+    type: 'assign' as const,
+    assignmentId,
+    jobId: 'ab'.repeat(32),
+    shardIndex: 0,
+    attempt: 1,
+    moduleSha256: 'cd'.repeat(32),
+    args: [],
+    env: {},
+    limits: { fuel: 1000, memoryMiB: 16, timeoutMs: 1000, outputBytes: 1024, stderrBytes: 1024 },
+    seed: 'ef'.repeat(32),
+    input: new Uint8Array(0),
+  })
+  const outcome = { kind: 'exit' as const, code: 1, fuelUsed: 5 }
+
+  it('counts a vote only with a signature that verifies; any other becomes a crashed replica', async () => {
+    const h = hub({
+      evidence: { request: () => request, check: (_peer, _request, _shard, _digest, e) => e.signature === GOOD },
+    })
+    const peer = await connect(h.hub)
+    peer.send(hello)
+    await until(() => h.calls.added.length === 1)
+    const link = h.calls.added[0] as AgentLink & {
+      assign(m: ReturnType<typeof assignment>, module: { sha256: string; bytes: Uint8Array }): void
+    }
+    const module = { sha256: 'cd'.repeat(32), bytes: new Uint8Array([0]) }
+    for (const id of ['unsigned', 'forged', 'signed']) link.assign(assignment(id), module)
+    const digest = outcomeDigest(outcome)
+    const signed = (signature: string) => ({ signature, nonce: '1', signer: `0x${'33'.repeat(20)}` })
+    const result = (assignmentId: string, extra = {}): ResultMessage => ({
+      type: 'result',
+      assignmentId,
+      outcome,
+      digest,
+      stderr: new Uint8Array(0),
+      durationMs: 1,
+      ...extra,
+    })
+    peer.send(encodeMessage(result('unsigned')))
+    peer.send(encodeMessage(result('forged', signed(`0x${'bb'.repeat(65)}`))))
+    peer.send(encodeMessage(result('signed', signed(GOOD))))
+    await until(() => h.calls.results.length === 3)
+    const byId = new Map(h.calls.results.map((r) => [r.assignmentId, r]))
+    for (const id of ['unsigned', 'forged']) {
+      expect(byId.get(id)?.outcome.kind, id).toBe('crashed')
+      expect(byId.get(id)?.digest, id).toBeNull()
+    }
+    expect(byId.get('signed')).toMatchObject({ outcome: { kind: 'exit' }, digest, signature: GOOD })
+  })
 })
