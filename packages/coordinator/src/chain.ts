@@ -131,6 +131,7 @@ interface SettlementRow {
  * earlier one instead of paying twice.
  */
 export class ChainSettler {
+  readonly #weights = new Map<string, number>()
   readonly #options: CoordinatorChainOptions
   readonly #dataDir: string
   readonly #backend: SchedulerBackend
@@ -274,6 +275,15 @@ export class ChainSettler {
    * Whether a provider may be given work: registered with this PeerId and
    * enough stake. Returns the problem, or undefined when admitted.
    */
+  /**
+   * How likely placement is to draw this provider, from its stake as of its admission: its stake in
+   * minimum stakes, capped at STAKE_WEIGHT_CAP so no amount of money buys more than that many
+   * equal providers' share. 1 for a provider never admitted here.
+   */
+  placementWeight(peerId: string): number {
+    return this.#weights.get(peerId) ?? 1
+  }
+
   async admitProvider(peerId: string, operator: string | undefined): Promise<string | undefined> {
     if (operator === undefined || !/^0x[0-9a-fA-F]{40}$/.test(operator)) {
       return `announce an operator EVM address in hello (got ${operator ?? 'none'}); this coordinator pays registered providers`
@@ -293,6 +303,7 @@ export class ChainSettler {
              stake = excluded.stake, checked_at = excluded.checked_at`,
         )
         .run(peerId, check.provider.provider, check.provider.operator, check.provider.stake.toString(), Date.now())
+      this.#weights.set(peerId, stakeWeight(check.provider.stake, check.minStake))
       return undefined
     } catch (err) {
       return `could not check the provider on chain: ${(err as Error).message}`
@@ -652,4 +663,15 @@ function validateChainOptions(options: CoordinatorChainOptions): void {
       '0',
     )
   }
+}
+
+/** A provider's placement weight is its stake in minimum stakes, up to this many. */
+export const STAKE_WEIGHT_CAP = 4
+
+/** `stake ÷ minStake`, between 1 and STAKE_WEIGHT_CAP (an admitted provider has at least the minimum). */
+export function stakeWeight(stake: bigint, minStake: bigint): number {
+  if (minStake <= 0n) return 1
+  // Hundredths keep the bigint division exact enough without overflowing a double.
+  const ratio = Number((stake * 100n) / minStake) / 100
+  return Math.min(STAKE_WEIGHT_CAP, Math.max(1, ratio))
 }

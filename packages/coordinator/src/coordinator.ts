@@ -145,6 +145,9 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   executorOptions.amend = async (work, decision) => {
     await backend.amend(work, decision)
   }
+  // On a chain, stake (capped) makes a provider more likely to be drawn; `chain` is set below,
+  // before any provider can connect.
+  executorOptions.weightOf = (peerId) => chain?.placementWeight(peerId) ?? 1
   const executor = new Executor(executorOptions)
   const backend =
     options.backend ??

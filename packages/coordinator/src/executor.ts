@@ -54,6 +54,11 @@ export interface ExecutorOptions {
   now?: () => number
   /** Draws every placement; seed it in tests. @defaultValue Math.random */
   random?: () => number
+  /**
+   * Relative chance of each provider being drawn (e.g. its stake, capped, on a chain).
+   * @defaultValue every provider alike
+   */
+  weightOf?: (peerId: string) => number
 }
 
 /** Typed events of the executor. */
@@ -211,6 +216,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   readonly #maxPlacementWaitMs: number
   readonly #now: () => number
   readonly #random: () => number
+  readonly #weightOf: (peerId: string) => number
   readonly #instance = sha256Hex(`${process.pid}:${Date.now()}:${Math.random()}`).slice(0, 8)
 
   constructor(options: ExecutorOptions = {}) {
@@ -221,6 +227,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.#maxPlacementWaitMs = options.maxPlacementWaitMs ?? COORDINATOR_DEFAULTS.maxPlacementWaitMs
     this.#now = options.now ?? Date.now
     this.#random = options.random ?? Math.random
+    this.#weightOf = options.weightOf ?? (() => 1)
     this.#shareFactor = options.jobShareFactor ?? 1.5
     if (!(this.#shareFactor >= 1)) {
       throw new InvalidOptionError('jobShareFactor', 'must be a number ≥ 1', options.jobShareFactor)
@@ -690,7 +697,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       eligible.push(p)
     }
     if (eligible.length === 0) return undefined
-    return eligible[Math.min(eligible.length - 1, Math.floor(this.#random() * eligible.length))]
+    return weightedDraw(eligible, (p) => this.#weightOf(p.peerId), this.#random())
   }
 
   /** Providers that could still take a fresh replica of this shard: serving, unused, distinct operators. */
@@ -1132,6 +1139,20 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   #event<K extends JobEventName>(type: K, data: JobEventMap[K]): JobEvent {
     return { type, at: this.#now(), ...data } as JobEvent
   }
+}
+
+/** One of `items`, each as likely as its weight (non-finite or non-positive weights count as 1). */
+export function weightedDraw<T>(items: readonly T[], weightOf: (item: T) => number, random: number): T {
+  const weights = items.map((item) => {
+    const w = weightOf(item)
+    return Number.isFinite(w) && w > 0 ? w : 1
+  })
+  let point = random * weights.reduce((sum, w) => sum + w, 0)
+  for (const [i, item] of items.entries()) {
+    point -= weights[i] as number
+    if (point < 0) return item
+  }
+  return items[items.length - 1] as T
 }
 
 /** The one waiting reason that is plain queueing, not a shard that cannot be placed. */
