@@ -104,8 +104,11 @@ describe('coordinator failover on Redis', () => {
     expect(view.state).toBe('completed')
     // Counted once: the job's tally equals its shard count, and every shard has exactly one quorum.
     expect(view.shards.accepted).toBe(inputs.length)
+    // Under the default decide-all rule every replica of the deciding run agrees: three, once each.
     for (const shard of view.shardList) {
-      expect(shard.replicas.filter((r) => r.vote === 'majority')).toHaveLength(2)
+      const majority = shard.replicas.filter((r) => r.vote === 'majority').map((r) => r.provider)
+      expect(majority).toHaveLength(3)
+      expect(new Set(majority).size).toBe(3)
     }
   })
 })
