@@ -85,7 +85,7 @@ export function createHttpApi(
   })
 
   app.setNotFoundHandler((req, reply) =>
-    reply.status(404).send({ code: ErrorCode.BAD_REQUEST, message: `no route ${req.method} ${req.url}` }),
+    reply.status(404).send({ code: ErrorCode.NOT_FOUND, message: `no route ${req.method} ${req.url}` }),
   )
 
   if (options.explorerDir !== undefined) serveExplorer(app, options.explorerDir)
@@ -283,7 +283,7 @@ function serveExplorer(app: FastifyInstance, dir: string): void {
     const path = resolve(root, relative)
     // Never serve anything outside the explorer's folder.
     if (path !== root && !path.startsWith(root + sep)) {
-      return reply.status(404).send({ code: ErrorCode.BAD_REQUEST, message: 'not found' })
+      return reply.status(404).send({ code: ErrorCode.NOT_FOUND, message: 'not found' })
     }
     try {
       const body = await readFile(path)
@@ -292,7 +292,7 @@ function serveExplorer(app: FastifyInstance, dir: string): void {
       reply.header('cache-control', relative.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache')
       return reply.type(type).send(body)
     } catch {
-      return reply.status(404).send({ code: ErrorCode.BAD_REQUEST, message: `no file ${relative} in the explorer` })
+      return reply.status(404).send({ code: ErrorCode.NOT_FOUND, message: `no file ${relative} in the explorer` })
     }
   }
   app.get('/', (_req, reply) => send(reply, 'index.html'))

@@ -4,7 +4,8 @@ import type { Executor } from './executor.ts'
 /** Prometheus metrics of one coordinator process, fed by the executor's events. */
 export function createMetrics(executor: Executor): Registry & { readonly trackedShards: () => number } {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'quorate_process_' })
+  // prom-client's default names already say what they measure (process_cpu_seconds_total, nodejs_…).
+  collectDefaultMetrics({ register: registry, prefix: 'quorate_' })
   const dispatched = new Counter({
     name: 'quorate_replicas_dispatched_total',
     help: 'Replicas placed on providers by this coordinator',

@@ -98,6 +98,12 @@ describe('POST /v1/jobs refuses bad input with a 4xx that names the problem', ()
     expect(res.body.message).toBe('request body is larger than the limit of 65536 bytes')
   })
 
+  it('an unknown route is a 404 NOT_FOUND that names it', async () => {
+    const res = await app.inject({ method: 'GET', url: '/v1/nope' })
+    expect(res.statusCode).toBe(404)
+    expect(res.json()).toEqual({ code: 'NOT_FOUND', message: 'no route GET /v1/nope' })
+  })
+
   it('an unknown job id is a 404 that names it', async () => {
     const res = await app.inject({ method: 'GET', url: '/v1/jobs/nope' })
     expect(res.statusCode).toBe(404)

@@ -17,5 +17,8 @@ describe('coordinator metrics', () => {
     expect(metrics.trackedShards()).toBe(0)
     const text = await metrics.metrics()
     expect(text).toMatch(/^quorate_replicas_dispatched_total 3$/m)
+    // Process metrics carry one prefix, not two (was quorate_process_process_cpu_seconds_total).
+    expect(text).toMatch(/^quorate_process_cpu_seconds_total /m)
+    expect(text).not.toMatch(/process_process/)
   })
 })

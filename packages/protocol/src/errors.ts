@@ -11,6 +11,8 @@ export const ErrorCode = {
   INVALID_JOB_SPEC: 'INVALID_JOB_SPEC',
   INVALID_OPTION: 'INVALID_OPTION',
   JOB_NOT_FOUND: 'JOB_NOT_FOUND',
+  /** No such route or file (a job that does not exist is JOB_NOT_FOUND). */
+  NOT_FOUND: 'NOT_FOUND',
   JOB_NOT_FINISHED: 'JOB_NOT_FINISHED',
   JOB_FAILED: 'JOB_FAILED',
   JOB_CANCELLED: 'JOB_CANCELLED',
@@ -193,6 +195,7 @@ export function httpStatusOf(code: string): number {
     case ErrorCode.FORBIDDEN:
       return 403
     case ErrorCode.JOB_NOT_FOUND:
+    case ErrorCode.NOT_FOUND:
       return 404
     case ErrorCode.JOB_NOT_FINISHED:
       return 409
