@@ -10,4 +10,10 @@ try {
   process.stderr.write('quorate: not built yet; run `npm run build` in the Quorate checkout first\n')
   process.exit(2)
 }
+// A reader that stops early (`quorate status … | head`) closes the pipe: that ends the output, it is
+// not an error worth a stack trace.
+process.stdout.on('error', (err) => {
+  if (err.code !== 'EPIPE') throw err
+  process.exit(process.exitCode ?? 0)
+})
 process.exitCode = await main(process.argv.slice(2))

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -23,5 +23,22 @@ describe('bin/quorate.js on a checkout that was never built', () => {
     expect(run.status).toBe(2)
     expect(run.stderr).toBe('quorate: not built yet; run `npm run build` in the Quorate checkout first\n')
     expect(run.stdout).toBe('')
+  })
+})
+
+describe('bin/quorate.js writing to a pipe whose reader has gone', () => {
+  it('stops quietly, with no EPIPE stack trace (quorate … | head)', async () => {
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', launcher, '--help'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    // Close the read end before the CLI has started, so its first write meets a closed pipe.
+    child.stdout.destroy()
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
   })
 })
