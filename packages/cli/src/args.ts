@@ -1,5 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { UsageError } from './output.ts'
+import { closest } from './suggest.ts'
 
 export type Options = NonNullable<ParseArgsConfig['options']>
 
@@ -8,7 +9,10 @@ export function parse<T extends Options>(argv: string[], options: T, allowPositi
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true })
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''))
+    const message = (err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, '')
+    const unknown = /^Unknown option '--([^'=]+)'/.exec(message)?.[1]
+    const guess = unknown === undefined ? undefined : closest(unknown, Object.keys(options))
+    throw new UsageError(guess === undefined ? message : `unknown option --${unknown}; did you mean --${guess}?`)
   }
 }
 

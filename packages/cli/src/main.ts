@@ -13,6 +13,7 @@ import {
   submitHelp,
 } from './commands/jobs.ts'
 import { EXIT, errorJson, exitCodesHelp, reportError, UsageError } from './output.ts'
+import { closest } from './suggest.ts'
 import { VERSION } from './version.ts'
 
 const usage = `quorate — decentralized compute: WebAssembly jobs, many providers, results decided by vote
@@ -68,7 +69,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = commands[name]
   try {
-    if (command === undefined) throw new UsageError(`unknown command "${name}"`)
+    if (command === undefined) {
+      const guess = closest(name, Object.keys(commands))
+      throw new UsageError(`unknown command "${name}"${guess === undefined ? '' : `; did you mean "${guess}"?`}`)
+    }
     return await command(rest)
   } catch (err) {
     // Scripts asked for JSON: give them the error as JSON too, and the person the message on stderr.
