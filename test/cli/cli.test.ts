@@ -105,6 +105,15 @@ describe('the quorate binary against a real network', () => {
     expect(lines.every((l) => /^\[shard (0|1) \S+\] /.test(l))).toBe(true)
   })
 
+  it('logs says so, on stderr, when the tasks wrote nothing', async () => {
+    const job = await net.client.submitJob({ wasm: new Uint8Array(await readFile(primesWasm)), inputs: ['1 100'] })
+    await job.waitFor({ timeout: 60_000 })
+    const { code, stdout, stderr } = await run(['logs', job.id, '-c', url])
+    expect(code).toBe(0)
+    expect(stdout).toBe('')
+    expect(stderr).toBe('(no output: the tasks wrote nothing to stderr)\n')
+  })
+
   it("estimate explains why a job cannot run now, from the coordinator's providers", async () => {
     const input = join(net.dir, 'range.txt')
     await writeFile(input, '1 100')

@@ -17,17 +17,27 @@ async function fetchLogs(client: QuorateClient, jobId: string, shard: number | u
   return entries
 }
 
-function printEntries(entries: readonly LogEntry[]): void {
+/** Print the entries' lines; returns how many it printed. */
+function printEntries(entries: readonly LogEntry[]): number {
+  let printed = 0
   for (const e of entries) {
     for (const line of e.stderr.split('\n')) {
-      if (line !== '') process.stdout.write(`[shard ${e.shard} ${shortId(e.provider.slice(-8))}] ${line}\n`)
+      if (line === '') continue
+      process.stdout.write(`[shard ${e.shard} ${shortId(e.provider.slice(-8))}] ${line}\n`)
+      printed++
     }
   }
+  return printed
+}
+
+/** Silence would look like a hang or a bug: say so, on stderr so a pipe still gets nothing. */
+function sayNoOutput(): void {
+  process.stderr.write('(no output: the tasks wrote nothing to stderr)\n')
 }
 
 /** Print the logs the coordinator holds now, for the job or one shard. */
 export async function printLogEntries(client: QuorateClient, jobId: string, shard: number | undefined): Promise<void> {
-  printEntries(await fetchLogs(client, jobId, shard))
+  if (printEntries(await fetchLogs(client, jobId, shard)) === 0) sayNoOutput()
 }
 
 /**
@@ -38,16 +48,18 @@ export async function printLogEntries(client: QuorateClient, jobId: string, shar
  */
 export async function followLogs(client: QuorateClient, jobId: string, only: number | undefined): Promise<void> {
   const printed = new Set<number>()
+  let lines = 0
   const wanted = (index: number) => only === undefined || index === only
   const printShard = async (index: number) => {
     if (printed.has(index) || !wanted(index)) return
     printed.add(index)
-    printEntries(await fetchLogs(client, jobId, index))
+    lines += printEntries(await fetchLogs(client, jobId, index))
   }
   // At the end, shards that were never decided (cancelled, expired) may still have logs.
   const finish = async () => {
     const rest = (await fetchLogs(client, jobId, only)).filter((e) => !printed.has(e.shard))
-    printEntries(rest)
+    lines += printEntries(rest)
+    if (lines === 0) sayNoOutput()
   }
   const path = `/v1/jobs/${encodeURIComponent(jobId)}/events`
   for (let attempt = 0; ; attempt++) {
