@@ -43,7 +43,7 @@ Examples:
   quorate agent start --coordinator /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... --threads 2
   # register and stake 100 tokens on first start; later starts find the stake and send nothing:
   quorate agent start --coordinator /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... \
-    --stake 100tokens --rpc http://127.0.0.1:8545 --registry 0x5FbDB2315678afecb367f032d93F642f64180aa3
+    --stake 100tokens --rpc http://127.0.0.1:8545 --registry 0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512
 `
 
 export async function agentCommand(argv: string[]): Promise<number> {
