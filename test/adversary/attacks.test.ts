@@ -10,6 +10,7 @@ import {
 } from '../helpers/adversary.ts'
 import type { TestNetwork } from '../helpers/network.ts'
 import { primesIn, primesWasm } from '../helpers/primes.ts'
+import { until } from '../helpers/until.ts'
 
 /**
  * Attacks on the vote by real bad providers: `quorate adversary` processes
@@ -29,21 +30,14 @@ afterEach(async () => {
   net = undefined
 })
 
-async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
 async function online(n: number): Promise<Map<string, ProviderView>> {
-  return until(async () => {
-    const providers = await providersOf((net as TestNetwork).client)
-    return [...providers.values()].filter((p) => p.online).length >= n ? providers : undefined
-  }, `${n} providers online`)
+  return until(
+    async () => {
+      const providers = await providersOf((net as TestNetwork).client)
+      return [...providers.values()].filter((p) => p.online).length >= n ? providers : undefined
+    },
+    { what: `${n} providers online` },
+  )
 }
 
 /** Run the primes job; return how many final outputs are wrong and the results. */

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { type AdversaryProcess, providersOf, startAdversary } from '../helpers/adversary.ts'
 import { startNetwork, type TestNetwork } from '../helpers/network.ts'
 import { primesIn, primesWasm } from '../helpers/primes.ts'
+import { until } from '../helpers/until.ts'
 
 /**
  * 100 Sybil identities from one `quorate adversary` process, colluding, beside
@@ -23,16 +24,6 @@ afterEach(async () => {
   await net?.stop()
   net = undefined
 })
-
-async function until<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 async function runJob(n: TestNetwork) {
   const job = await n.client.submitJob({ wasm: await primesWasm(), inputs: SHARDS, redundancy: 3, quorum: 2 })
@@ -68,10 +59,13 @@ describe('100 Sybils without a chain', () => {
     expect(sybils.welcomed).toEqual([])
     expect(sybils.refused).toHaveLength(100)
     expect(sybils.refused[0]?.message).toMatch(/is not on this coordinator's allowlist/)
-    await until(async () => {
-      const providers = await providersOf((net as TestNetwork).client)
-      return [...providers.values()].filter((p) => p.online).length === 3 ? true : undefined
-    }, 'the three listed agents online')
+    await until(
+      async () => {
+        const providers = await providersOf((net as TestNetwork).client)
+        return [...providers.values()].filter((p) => p.online).length === 3 ? true : undefined
+      },
+      { what: 'the three listed agents online' },
+    )
     const { raw, wrong } = await runJob(net)
     expect(wrong).toBe(0)
     expect(raw.untrusted).toBeUndefined()

@@ -50,15 +50,6 @@ export async function memoryOf(pid: number): Promise<{ rss: number; peak: number
   return { rss: kib('VmRSS') * 1024, peak: kib('VmHWM') * 1024 }
 }
 
-/** Poll `check` until it holds; fails naming `what` after `timeoutMs`. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
 /** Processes and dirs a test starts, stopped and removed in reverse order. */
 export class Scene {
   readonly #cleanups: Array<() => Promise<void>> = []

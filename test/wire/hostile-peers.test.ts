@@ -8,8 +8,9 @@ import { join } from 'node:path'
 import { createClient } from '@quorate/sdk'
 import { afterEach, describe, expect, it } from 'vitest'
 import { dropNamespace, REDIS_URL } from '../helpers/cluster.ts'
-import { memoryOf, type RawPeer, Scene, startRawPeer, until } from '../helpers/hostile.ts'
+import { memoryOf, type RawPeer, Scene, startRawPeer } from '../helpers/hostile.ts'
 import { primesIn, primesWasm } from '../helpers/primes.ts'
+import { until } from '../helpers/until.ts'
 
 const wasm = await primesWasm()
 const ranges = (n: number, size: number) => Array.from({ length: n }, (_, i) => `${i * size} ${(i + 1) * size}`)
@@ -140,7 +141,9 @@ describe('results with made-up outcome kinds and field types', () => {
         }),
       ),
     )
-    await until(() => liars.every((l) => l.events.some((e) => e.event === 'welcomed')), 'both liars to be welcomed')
+    await until(() => liars.every((l) => l.events.some((e) => e.event === 'welcomed')), {
+      what: 'both liars to be welcomed',
+    })
     const liarIds = liars.map((l) => l.events.find((e) => e.event === 'ready')?.peerId as string)
 
     const client = createClient({ coordinatorUrl: coordinator.httpUrl })
