@@ -72,11 +72,16 @@ export interface JobSummary {
   updatedAt: number
   finishedAt?: number
   deadline: number
-  shards: { total: number; accepted: number; failed: number; pending: number }
+  shards: { total: number; accepted: number; failed: number; pending: number; cancelled?: number }
   redundancy: number
   quorum: number
   /** The key that may cancel the job (`ed25519:<hex>`); absent: only the operator may. */
   owner?: string
+  /**
+   * What the job's settlement paid out (providers plus the coordinator's fee), token base units as
+   * a decimal string; absent until the job is settled or on coordinators without a chain.
+   */
+  cost?: string
 }
 
 export interface JobView extends JobSummary {
@@ -167,6 +172,8 @@ export interface ProviderView {
   quarantined?: { at: number; reason: string }
   /** Penalties submitted on chain against this provider, token base units slashed, as a decimal string. */
   slashed?: string
+  /** CPU the provider spent on replicas cancelled because their shard was already decided, in ms. */
+  wastedCpuMs?: number
 }
 
 export interface ListPage<T> {
@@ -207,7 +214,11 @@ export interface ProviderAdmission {
  */
 export interface CoordinatorPaymentTerms {
   chainId: number
+  /** The payment token's address. */
   token: string
+  /** How amounts are shown to people: the token's symbol and decimals, read from the token contract. */
+  tokenSymbol?: string
+  tokenDecimals?: number
   registry: string
   escrow: string
   /** The coordinator's account: the one the escrow must name. */
