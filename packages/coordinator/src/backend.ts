@@ -92,6 +92,13 @@ export interface SubmitResult {
   created: boolean
 }
 
+/** Which jobs `JobStore.list` returns: a page of them, newest first, optionally in one state. */
+export interface JobListFilter {
+  state?: JobState
+  offset: number
+  limit: number
+}
+
 /** Where jobs and their shards are stored, read and ended. */
 export interface JobStore {
   /** Store a validated job and queue its shards. Idempotent by job id. */
@@ -100,7 +107,7 @@ export interface JobStore {
   shards(id: string): Promise<ShardRecord[]>
   /** The accepted output of one shard, if any. */
   output(id: string, index: number): Promise<Uint8Array | undefined>
-  list(filter: { state?: JobState; offset: number; limit: number }): Promise<ListPage<JobSummary>>
+  list(filter: JobListFilter): Promise<ListPage<JobSummary>>
   /** Cancel a job (or expire it, past its deadline); undecided shards end with `reason`. */
   end(id: string, state: 'cancelled' | 'expired', reason: string): Promise<JobState>
   /** Jobs not yet terminal whose deadline has passed. */

@@ -14,13 +14,20 @@
 
 export { type AdmissionOptions, type AdmissionPolicy, admissionPolicy } from './admission.ts'
 export type {
+  EventBus,
+  JobListFilter,
   JobRecord,
+  JobStore,
+  ProviderCounter,
+  ProviderStore,
   SchedulerBackend,
   ShardDecision,
   ShardHandler,
+  ShardQueue,
   ShardRecord,
   ShardWork,
   StoredSpec,
+  SubmitResult,
 } from './backend.ts'
 export { type EmbeddedBackendOptions, embeddedBackend } from './backends/embedded/index.ts'
 export { type RedisBackendOptions, redisBackend } from './backends/redis/index.ts'

@@ -7,7 +7,7 @@ import {
   type ListPage,
   sha256Hex,
 } from '@quorate/protocol'
-import type { JobRecord, JobStore, ShardRecord, SubmitResult } from '../../backend.ts'
+import type { JobListFilter, JobRecord, JobStore, ShardRecord, SubmitResult } from '../../backend.ts'
 import { storedSpecOf, summaryOf } from '../../jobs.ts'
 import type { LocalEventBus } from '../shared/local-event-bus.ts'
 import { jobRecordOf, type StoredJobFields, type StoredShardFields, shardRecordOf } from '../shared/records.ts'
@@ -79,15 +79,7 @@ export class EmbeddedJobStore implements JobStore {
     return row?.output ?? undefined
   }
 
-  async list({
-    state,
-    offset,
-    limit,
-  }: {
-    state?: JobState
-    offset: number
-    limit: number
-  }): Promise<ListPage<JobSummary>> {
+  async list({ state, offset, limit }: JobListFilter): Promise<ListPage<JobSummary>> {
     const { db } = this.#c
     const where = state === undefined ? '' : 'WHERE state = ?'
     const params = state === undefined ? [] : [state]

@@ -7,7 +7,7 @@ import {
   type ListPage,
 } from '@quorate/protocol'
 import { FlowProducer } from 'bullmq'
-import type { JobRecord, JobStore, ShardRecord, SubmitResult } from '../../backend.ts'
+import type { JobListFilter, JobRecord, JobStore, ShardRecord, SubmitResult } from '../../backend.ts'
 import { storedSpecOf, summaryOf } from '../../jobs.ts'
 import { jobRecordOf, type StoredJobFields, type StoredShardFields, shardRecordOf } from '../shared/records.ts'
 import type { RedisContext } from './context.ts'
@@ -102,15 +102,7 @@ export class RedisJobStore implements JobStore {
     return bytes === null ? undefined : new Uint8Array(bytes)
   }
 
-  async list({
-    state,
-    offset,
-    limit,
-  }: {
-    state?: JobState
-    offset: number
-    limit: number
-  }): Promise<ListPage<JobSummary>> {
+  async list({ state, offset, limit }: JobListFilter): Promise<ListPage<JobSummary>> {
     const { client: r, key } = this.#ctx
     const index = state === undefined ? key('jobs', 'all') : key('jobs', 'state', state)
     const [total, ids] = await Promise.all([r.zcard(index), r.zrevrange(index, offset, offset + limit - 1)])

@@ -10,6 +10,7 @@ import type {
 } from '@quorate/protocol'
 import type {
   EventBus,
+  JobListFilter,
   JobRecord,
   JobStore,
   ProviderCounter,
@@ -58,7 +59,7 @@ export abstract class ComposedBackend implements SchedulerBackend {
   output(id: string, index: number): Promise<Uint8Array | undefined> {
     return this.parts.jobs.output(id, index)
   }
-  list(filter: { state?: JobState; offset: number; limit: number }): Promise<ListPage<JobSummary>> {
+  list(filter: JobListFilter): Promise<ListPage<JobSummary>> {
     return this.parts.jobs.list(filter)
   }
   end(id: string, state: 'cancelled' | 'expired', reason: string): Promise<JobState> {
