@@ -48,7 +48,7 @@ export class RedisEventBus implements EventBus {
   }
 
   publish(event: JobEvent): void {
-    void this.#outbox.add(event)
+    this.#outbox.push(event)
     if (deliveredAtOnce(event)) this.#local.publish(event)
   }
 

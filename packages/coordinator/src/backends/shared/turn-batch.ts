@@ -20,12 +20,17 @@ export class TurnBatch<T> {
   }
 
   add(item: T): Promise<void> {
+    this.push(item)
+    return new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }))
+  }
+
+  /** Add an item nobody waits for (the write reports its own failures). */
+  push(item: T): void {
     this.#items.push(item)
     if (!this.#scheduled) {
       this.#scheduled = true
       setImmediate(() => void this.flush())
     }
-    return new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }))
   }
 
   /** Write what is pending now (also at stop, so nothing decided is dropped). */
