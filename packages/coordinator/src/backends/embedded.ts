@@ -463,6 +463,16 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
       return { items: rows.map((r) => summaryOf(jobOf(r))), total, offset, limit }
     },
 
+    async jobIdsByPrefix(prefix, limit) {
+      // A range on the primary key, not LIKE: ids are lowercase hex, and 'g' sorts after every hex digit.
+      const rows = sql('SELECT id FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?').all(
+        prefix,
+        `${prefix}g`,
+        limit,
+      ) as Array<{ id: string }>
+      return rows.map((r) => r.id)
+    },
+
     async end(id, state, reason) {
       const ended = tx(() => {
         const row = sql('SELECT state FROM jobs WHERE id = ?').get(id) as { state: string } | undefined

@@ -590,6 +590,19 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
       return { items, total, offset, limit }
     },
 
+    async jobIdsByPrefix(wanted, limit) {
+      // ZSCAN walks every job id once: fine for a person's lookup, not for a hot path.
+      const r = client()
+      const ids: string[] = []
+      let cursor = '0'
+      do {
+        const [next, page] = await r.zscan(key('jobs', 'all'), cursor, 'MATCH', `${wanted}*`, 'COUNT', 1000)
+        cursor = next
+        for (let i = 0; i < page.length; i += 2) ids.push(page[i] as string)
+      } while (cursor !== '0')
+      return ids.sort().slice(0, limit)
+    },
+
     async end(id, state, reason) {
       const result = (await run(
         'endJob-3',
