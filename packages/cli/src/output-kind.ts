@@ -8,7 +8,7 @@
 export type OutputKind = { kind: 'text'; text: string } | { kind: 'binary'; type: string }
 
 /** Share of control characters (besides tab, newline, carriage return) above which text is called binary. */
-const MAX_CONTROL_SHARE = 0.01
+const MAX_CONTROL_SHARE = 0.05
 
 export function describeOutput(bytes: Uint8Array): OutputKind {
   // A PPM's header is text and its pixels may happen to decode: the header decides.

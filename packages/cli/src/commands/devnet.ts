@@ -120,7 +120,7 @@ export async function devnetCommand(argv: string[]): Promise<number> {
       chain === undefined
         ? []
         : [
-            '--chain-rpc',
+            '--rpc',
             chain.anvil.rpcUrl,
             '--chain-escrow',
             chain.addresses.escrow,
@@ -434,7 +434,8 @@ async function registerParticipants(
 async function submitFlags(httpUrl: string, root: string, chain: Devchain | undefined): Promise<string> {
   if (chain === undefined) return `-c ${httpUrl}`
   const keyFile = await writeKey(join(root, 'payer.key'), chain.submitter.privateKey)
-  return `-c ${httpUrl} --key-file ${keyFile} --rpc ${chain.anvil.rpcUrl} --registry ${chain.addresses.registry}`
+  // A cap rather than --yes: the line runs without a question, and never pays more than the demo job costs.
+  return `-c ${httpUrl} --key-file ${keyFile} --rpc ${chain.anvil.rpcUrl} --registry ${chain.addresses.registry} --max-budget 10tokens`
 }
 
 async function writeKey(path: string, privateKey: string): Promise<string> {
