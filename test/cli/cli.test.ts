@@ -241,6 +241,7 @@ describe('the quorate binary against a real network', () => {
     const commands = [
       ['submit'],
       ['estimate'],
+      ['list'],
       ['status'],
       ['results'],
       ['logs'],

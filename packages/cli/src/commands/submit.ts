@@ -66,8 +66,6 @@ export async function submitCommand(argv: string[]): Promise<number> {
       yes: values.yes === true,
       interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,
     })
-  } else if (maxBudget !== undefined) {
-    throw new UsageError('--max-budget goes with --key-file: without a wallet nothing is paid')
   }
   const handle = await client.submitJob(job).catch((err: unknown) => {
     throw paying ? err : withPaymentFlagsHint(err)
