@@ -208,6 +208,8 @@ describe('quorate agent start --stake', () => {
     expect(table.stdout).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+completed\\s+1/1\\s+0\\.01 QTT\\s`, 'm'))
     const status = await outputOf(quorate(['status', id.slice(0, 10), '-c', coordinator.httpUrl]))
     expect(status.stdout).toContain('  cost: 0.01 QTT (paid to providers, with the fee)')
+    const providers = await outputOf(quorate(['providers', '-c', coordinator.httpUrl]))
+    expect(providers.stdout).toMatch(/ {2}stake \d+ QTT {2}earned 0\.01 QTT$/m)
     await agent.stop()
   })
 
