@@ -58,6 +58,3 @@ export async function parseAmount(
   if (fraction.length > places) throw new UsageError(`--${flag} has more than ${places} decimals (got "${raw}")`)
   return positive(BigInt(match[1] as string) * 10n ** BigInt(places) + BigInt(fraction.padEnd(places, '0') || '0'))
 }
-
-/** The help text's words for an amount flag's syntax. */
-export const AMOUNT_SYNTAX = 'token base units, or whole tokens like 100tokens or 0.5tokens'

@@ -47,15 +47,18 @@ Who may provide (without a chain; with one, only providers staked in the Registr
 Settling on a chain (all optional; with --rpc, jobs must be funded in the Escrow,
 providers staked in the Registry, and finished jobs are settled on chain). AMOUNT is token base
 units (digits), or whole tokens like 100tokens or 0.01tokens (the token's decimals, read from it):
-  --rpc URL              JSON-RPC endpoint of the chain (env QUORATE_RPC_URL), as for agent and submit
+  --rpc URL              JSON-RPC endpoint of the chain (env QUORATE_RPC_URL, as for agent and
+                         submit)
   --chain-escrow ADDR    Escrow address (env QUORATE_CHAIN_ESCROW)
   --chain-registry ADDR  Registry address (env QUORATE_CHAIN_REGISTRY)
   --chain-token ADDR     payment token address (env QUORATE_CHAIN_TOKEN)
   --chain-key-file FILE  the coordinator's EVM key, hex (env QUORATE_CHAIN_KEY_FILE)
-  --min-stake AMOUNT     least provider stake (env QUORATE_CHAIN_MIN_STAKE; default: the Registry's minimum)
-  --price AMOUNT         paid per replica in a shard's majority (env QUORATE_CHAIN_PRICE, default 0.01tokens
-                         with 18 decimals: 10^16 base units)
-  --fee AMOUNT           coordinator fee per job, capped by the job's maxFee (env QUORATE_CHAIN_FEE, default 0)
+  --min-stake AMOUNT     least provider stake (env QUORATE_CHAIN_MIN_STAKE; default: the
+                         Registry's minimum)
+  --price AMOUNT         paid per replica in a shard's majority (env QUORATE_CHAIN_PRICE; default
+                         10^16 base units, 0.01tokens with 18 decimals)
+  --fee AMOUNT           coordinator fee per job, capped by the job's maxFee (env QUORATE_CHAIN_FEE,
+                         default 0)
 
 Logs are JSON lines (pino) on stderr. SIGINT/SIGTERM stop it cleanly.
 
@@ -64,6 +67,9 @@ Examples:
   # two coordinators sharing the work on one Redis:
   quorate coordinator start --redis redis://127.0.0.1:6379 --data-dir .quorate/c1 --port 7701
   quorate coordinator start --redis redis://127.0.0.1:6379 --data-dir .quorate/c2 --port 7702
+  # settling on a chain, paid 0.01 token per majority replica plus a 0.5 token fee per job:
+  quorate coordinator start --rpc http://127.0.0.1:8545 --chain-escrow 0x… --chain-registry 0x… \\
+    --chain-token 0x… --chain-key-file coordinator.key --price 0.01tokens --fee 0.5tokens
 `
 
 export async function coordinatorCommand(argv: string[]): Promise<number> {

@@ -24,9 +24,11 @@ command accepts), state, shards accepted of the total, what the job cost once se
 (in the token's units), age and name.
 
 Options:
-  --state STATES          only jobs in these states, comma-separated: ${STATES.join(', ')}
+  --state STATES          only jobs in these states, comma-separated: queued, running,
+                          completed, partially_failed, failed, cancelled, expired
   --limit N               jobs per page (default 20, at most 500)
-  --offset N              skip the first N jobs (default 0); the last line says how to get the next page
+  --offset N              skip the first N jobs (default 0); the last line says how to get the
+                          next page
   --json                  the page as one JSON document: {"items", "total", "offset", "limit"},
                           full ids, amounts in token base units
 ${commonHelp}

@@ -1,7 +1,8 @@
-import type { CoordinatorInfo } from '@quorate/protocol'
+import type { CoordinatorInfo, JobView } from '@quorate/protocol'
+import type { JobHandle, ShardResult } from '@quorate/sdk'
 import { parse } from '../args.ts'
 import { EXIT, exitCodesHelp, UsageError } from '../output.ts'
-import { AMOUNT_SYNTAX, formatTokens, parseAmount, type TokenDisplay, tokenDisplayOf } from '../tokens.ts'
+import { formatTokens, parseAmount, type TokenDisplay, tokenDisplayOf } from '../tokens.ts'
 import { approveBudget } from './budget.ts'
 import { clientFrom, commonFlags, commonHelp, help } from './job-common.ts'
 import { type JobFlagValues, jobFlags, jobFlagsHelp, jobFromFlags, withPaymentFlagsHint } from './job-flags.ts'
@@ -21,7 +22,8 @@ without a terminal the job is paid only with --yes or under --max-budget, otherw
 
 Options:
 ${jobFlagsHelp}
-  --max-budget AMOUNT     the most this job may escrow: ${AMOUNT_SYNTAX}
+  --max-budget AMOUNT     the most this job may escrow: token base units, or whole tokens like
+                          10tokens or 0.5tokens
   -y, --yes               pay without asking
   --detach                print the job id and return at once
   --json                  machine-readable output: one JSON document on stdout (errors too:
@@ -86,40 +88,43 @@ export async function submitCommand(argv: string[]): Promise<number> {
   }
   const json = values.json === true
   explainInterrupt(handle.id, client.coordinatorUrl)
-  if (!json) {
-    process.stderr.write(`submitted job ${handle.id} (${job.inputs.length} shards)\n`)
-    const progress = new ProgressPrinter(job.inputs.length)
-    const stopWatching = watchWaiting(handle, progress)
-    try {
-      for await (const event of handle) progress.onEvent(event)
-    } finally {
-      stopWatching()
-    }
-    progress.finish()
-  }
+  if (!json) await followWithProgress(handle, job.inputs.length)
   const view = await handle.waitFor()
   const results = await handle.results()
-  if (json) {
-    process.stdout.write(
-      `${JSON.stringify({
-        id: view.id,
-        state: view.state,
-        shards: results.map((r) => ({
-          index: r.index,
-          state: r.state,
-          digest: r.digest,
-          outcome: r.outcome,
-          output: r.output === undefined ? undefined : Buffer.from(r.output).toString('base64'),
-          majority: r.majority,
-          minority: r.minority,
-          reason: r.reason,
-        })),
-      })}\n`,
-    )
-  } else {
-    printJob(view, token)
-  }
+  if (json) process.stdout.write(`${submittedJson(view, results)}\n`)
+  else printJob(view, token)
   return view.state === 'completed' ? EXIT.OK : EXIT.JOB_FAILED
+}
+
+/** Follow the job's events on stderr (a progress bar on a terminal) until it ends. */
+async function followWithProgress(handle: JobHandle, shards: number): Promise<void> {
+  process.stderr.write(`submitted job ${handle.id} (${shards} shards)\n`)
+  const progress = new ProgressPrinter(shards)
+  const stopWatching = watchWaiting(handle, progress)
+  try {
+    for await (const event of handle) progress.onEvent(event)
+  } finally {
+    stopWatching()
+  }
+  progress.finish()
+}
+
+/** `submit --json`: the job's end state and every shard's verified result, outputs in base64. */
+function submittedJson(view: JobView, results: readonly ShardResult[]): string {
+  return JSON.stringify({
+    id: view.id,
+    state: view.state,
+    shards: results.map((r) => ({
+      index: r.index,
+      state: r.state,
+      digest: r.digest,
+      outcome: r.outcome,
+      output: r.output === undefined ? undefined : Buffer.from(r.output).toString('base64'),
+      majority: r.majority,
+      minority: r.minority,
+      reason: r.reason,
+    })),
+  })
 }
 
 /**
