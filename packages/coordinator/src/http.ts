@@ -114,18 +114,8 @@ export function createHttpApi(
 
   app.get('/v1/jobs', async (req) => {
     const query = req.query as Record<string, string | undefined>
-    const filter: { state?: JobState } = {}
-    if (query.state !== undefined) {
-      if (!JOB_STATES.includes(query.state as JobState)) {
-        throw new QuorateError(
-          ErrorCode.BAD_REQUEST,
-          `state must be one of ${JOB_STATES.join(', ')} (got "${query.state}")`,
-        )
-      }
-      filter.state = query.state as JobState
-    }
     return jobs.list({
-      ...filter,
+      ...jobListFilterOf(query),
       offset: intParam('offset', query.offset, 0, 0, Number.MAX_SAFE_INTEGER),
       limit: intParam('limit', query.limit, 50, 1, 500),
     })
@@ -198,6 +188,26 @@ export function createHttpApi(
   })
 
   return app
+}
+
+/** `?state=running,completed` (any of them) and `?prefix=3f2a` (ids starting so), checked. */
+function jobListFilterOf(query: Record<string, string | undefined>): { states?: JobState[]; prefix?: string } {
+  const filter: { states?: JobState[]; prefix?: string } = {}
+  if (query.state !== undefined && query.state !== '') {
+    filter.states = query.state.split(',').map((state) => {
+      if (!JOB_STATES.includes(state as JobState)) {
+        throw new QuorateError(ErrorCode.BAD_REQUEST, `state must be one of ${JOB_STATES.join(', ')} (got "${state}")`)
+      }
+      return state as JobState
+    })
+  }
+  if (query.prefix !== undefined) {
+    if (!/^[0-9a-fA-F]{1,64}$/.test(query.prefix)) {
+      throw new QuorateError(ErrorCode.BAD_REQUEST, `prefix must be 1 to 64 hex digits (got "${query.prefix}")`)
+    }
+    filter.prefix = query.prefix.toLowerCase()
+  }
+  return filter
 }
 
 function intParam(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
