@@ -128,6 +128,10 @@ describe('explorer on a paid devnet, on a phone and a laptop', () => {
           const r = page.locator(`[data-testid=provider-row][data-peer-id="${p.peerId}"]`)
           expect(await r.locator('[data-testid=provider-stake]').textContent()).toBe(tokens(p.stake as string))
           expect(await r.locator('[data-testid=provider-earnings]').textContent()).toBe(tokens(p.earnings as string))
+          // Wasted CPU as a duration once the coordinator counts it, a dash before.
+          const wasted = await r.locator('[data-testid=provider-wasted]').textContent()
+          if (p.wastedCpuMs === undefined) expect(wasted).toBe('—')
+          else expect(wasted).toMatch(/^\d+(\.\d+)? (ms|s)$|^\d+m \d\ds$/)
           const account = r.locator('[data-testid=provider-account] .account')
           expect(await account.getAttribute('title')).toBe(p.operator)
           expect(await account.textContent()).toBe(`${p.operator?.slice(0, 6)}…${p.operator?.slice(-4)}`)
