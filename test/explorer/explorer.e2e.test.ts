@@ -123,7 +123,7 @@ describe('job explorer in a real browser', () => {
     await outputs.nth(7).waitFor({ timeout: 15_000 })
     expect((await outputs.first().locator('pre').textContent())?.trim()).toBe(String(countPrimes(0, 150_000)))
 
-    await expectFits(page, 'job page')
+    await expectFitsLaptopAndPhone(page, 'job page')
 
     // The picture for the README: the job as the live page left it, its event feed included.
     await mkdir(OUTPUT_DIR, { recursive: true })
@@ -142,11 +142,11 @@ describe('job explorer in a real browser', () => {
     await expect
       .poll(() => page.locator('[data-testid=provider-row] td.ok').allTextContents())
       .toEqual(expect.arrayContaining([expect.stringMatching(/^[1-9]/)]))
-    await expectFits(page, 'providers page')
+    await expectFitsLaptopAndPhone(page, 'providers page')
 
     await page.locator('a[href="#/jobs"]').first().click()
     await page.locator(`[data-testid=job-row][data-job-id="${job.id}"][data-state=completed]`).waitFor()
-    await expectFits(page, 'jobs page')
+    await expectFitsLaptopAndPhone(page, 'jobs page')
     await screenshot(page, join(OUTPUT_DIR, 'explorer-jobs.png'))
 
     expect(await page.evaluate('window.__noReload')).toBe('still here')
@@ -184,3 +184,16 @@ describe('job explorer in a real browser', () => {
     expect(browser.offLoopback).toEqual([])
   })
 })
+
+/** The page as it is fits 1280×800, and fits a phone's 390×844 too (then back to 1280). */
+async function expectFitsLaptopAndPhone(page: Page, what: string): Promise<void> {
+  await expectFits(page, `${what} at 1280×800`)
+  await page.setViewportSize({ width: 390, height: 844 })
+  try {
+    // Let the layout (and the shard map, which follows its card's width) settle.
+    await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))')
+    await expectFits(page, `${what} at 390×844`)
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 800 })
+  }
+}
