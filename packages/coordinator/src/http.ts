@@ -21,6 +21,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { ControlAuth } from './control-auth.ts'
+import { registerJobViewRoutes } from './http-views.ts'
 import type { JobService } from './service.ts'
 
 // Node ships WebAssembly; TypeScript only types it in the DOM libs.
@@ -121,12 +122,7 @@ export function createHttpApi(
     })
   })
 
-  app.get('/v1/jobs/:id', async (req) => {
-    const id = (req.params as { id: string }).id
-    // ?view=summary leaves out the shard list, for clients that poll.
-    return (req.query as { view?: string }).view === 'summary' ? jobs.summary(id) : jobs.view(id)
-  })
-  app.get('/v1/jobs/:id/results', async (req) => jobs.results((req.params as { id: string }).id))
+  registerJobViewRoutes(app, jobs)
   app.get('/v1/jobs/:id/logs', async (req) => {
     const query = req.query as Record<string, string | undefined>
     const shard = query.shard === undefined ? undefined : intParam('shard', query.shard, 0, 0, Number.MAX_SAFE_INTEGER)
@@ -154,9 +150,9 @@ export function createHttpApi(
     const unsubscribe = jobs.subscribe((e) => {
       if (filter(e)) early.push(e)
     })
-    let view: Awaited<ReturnType<JobService['view']>>
+    let view: Awaited<ReturnType<JobService['summary']>>
     try {
-      view = await jobs.view(id) // 404 before the stream opens
+      view = await jobs.summary(id) // 404 before the stream opens
     } catch (err) {
       unsubscribe()
       throw err

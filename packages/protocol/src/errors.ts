@@ -40,6 +40,8 @@ export const ErrorCode = {
   UNAUTHORIZED: 'UNAUTHORIZED',
   /** The credential verifies but does not allow this action (HTTP 403). */
   FORBIDDEN: 'FORBIDDEN',
+  /** A whole-job view was asked of a job too big for one response: read it in pages (HTTP 413). */
+  VIEW_TOO_LARGE: 'VIEW_TOO_LARGE',
   INTERNAL: 'INTERNAL',
 } as const
 
@@ -200,6 +202,7 @@ export function httpStatusOf(code: string): number {
     case ErrorCode.JOB_NOT_FINISHED:
       return 409
     case ErrorCode.PAYLOAD_TOO_LARGE:
+    case ErrorCode.VIEW_TOO_LARGE:
       return 413
     case ErrorCode.QUEUE_FULL:
       return 503
