@@ -29,12 +29,19 @@ beforeAll(async () => {
   await backend.start()
   const executor = new Executor()
   app = createHttpApi(
-    { jobs: new JobService({ backend, executor }), logger: pino({ level: 'silent' }), metrics: createMetrics(executor) },
+    {
+      jobs: new JobService({ backend, executor }),
+      logger: pino({ level: 'silent' }),
+      metrics: createMetrics(executor),
+    },
     { bodyLimitBytes: 64 * 1024, info: () => ({ peerId: 'p', multiaddrs: [], version: '0', backend: backend.kind }) },
   )
   const spec = specOf(inputs)
   small = jobIdOf(spec)
-  backend.consume(async (work) => accepted(work), () => 8)
+  backend.consume(
+    async (work) => accepted(work),
+    () => 8,
+  )
   await backend.submit(small, spec, Date.now() + 60_000)
   await until(async () => (await backend.job(small))?.state === 'completed', { what: 'the small job to complete' })
   // Stored, never run: the consumer above is only given it after the small job, and the test ends first.
@@ -74,12 +81,17 @@ describe('GET /v1/jobs/:id/shards pages a job by index cursor', () => {
   })
 
   it('filters by state, and the job view carries a page of shards with view=page', async () => {
-    const none = (await get<{ items: unknown[]; nextCursor: unknown }>(`/v1/jobs/${small}/shards?state=failed,pending`)).json()
+    const none = (
+      await get<{ items: unknown[]; nextCursor: unknown }>(`/v1/jobs/${small}/shards?state=failed,pending`)
+    ).json()
     expect(none).toEqual({ id: small, items: [], nextCursor: null })
     const view = (
-      await get<{ state: string; shards: { total: number }; shardList: Array<{ index: number; digest: string }>; nextCursor: number }>(
-        `/v1/jobs/${small}?view=page&cursor=9&limit=5&state=accepted`,
-      )
+      await get<{
+        state: string
+        shards: { total: number }
+        shardList: Array<{ index: number; digest: string }>
+        nextCursor: number
+      }>(`/v1/jobs/${small}?view=page&cursor=9&limit=5&state=accepted`)
     ).json()
     expect(view).toMatchObject({ state: 'completed', shards: { total: 250, accepted: 250 }, nextCursor: 14 })
     expect(view.shardList.map((s) => s.index)).toEqual([10, 11, 12, 13, 14])
@@ -107,12 +119,20 @@ describe('GET /v1/jobs/:id/results pages and streams', () => {
       const res = await get(url, headers)
       expect(res.status).toBe(200)
       expect(res.type).toMatch(/^application\/x-ndjson/)
-      const lines = res.body.trimEnd().split('\n').map((line) => JSON.parse(line) as ShardResultView)
+      const lines = res.body
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as ShardResultView)
       expect(lines.map((r) => r.index)).toEqual(inputs.map((_, i) => i))
       expect(lines.every((r) => r.state === 'accepted' && r.output === outputOf(r.index))).toBe(true)
     }
     const rest = await get(`/v1/jobs/${small}/results?format=ndjson&cursor=247`)
-    expect(rest.body.trimEnd().split('\n').map((l) => (JSON.parse(l) as ShardResultView).index)).toEqual([248, 249])
+    expect(
+      rest.body
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as ShardResultView).index),
+    ).toEqual([248, 249])
   })
 })
 
@@ -128,8 +148,14 @@ describe('a job too big for one response', () => {
   })
 
   it('still serves its summary and its pages', async () => {
-    expect((await get(`/v1/jobs/${big}?view=summary`)).json()).toMatchObject({ shards: { total: FULL_VIEW_MAX_SHARDS + 1 } })
-    const page = (await get<{ items: Array<{ index: number }>; nextCursor: number }>(`/v1/jobs/${big}/shards?cursor=9999&limit=1000`)).json()
+    expect((await get(`/v1/jobs/${big}?view=summary`)).json()).toMatchObject({
+      shards: { total: FULL_VIEW_MAX_SHARDS + 1 },
+    })
+    const page = (
+      await get<{ items: Array<{ index: number }>; nextCursor: number }>(
+        `/v1/jobs/${big}/shards?cursor=9999&limit=1000`,
+      )
+    ).json()
     expect(page.items.map((s) => s.index)).toEqual([10_000])
     expect(page.nextCursor).toBeNull()
   })

@@ -1,4 +1,12 @@
-import { fromBase64, type JobResultsView, type JobView, type ShardState, sha256Hex } from '@quorate/protocol'
+import {
+  fromBase64,
+  type JobResultsView,
+  type JobView,
+  type ShardResultView,
+  type ShardState,
+  type ShardView,
+  sha256Hex,
+} from '@quorate/protocol'
 import { ResultVerificationError, type VerificationCheck } from '../errors.ts'
 import type { verifySignatures } from './verify-signatures.ts'
 
@@ -60,13 +68,7 @@ export type VerifyResultsErrorType = ResultVerificationError
  */
 export function verifyResults(parameters: VerifyResultsParameters): VerifyResultsReturnType {
   const { job, results, expectedQuorum } = parameters
-  const jobId = job.id
-  const fail = (
-    shard: number | undefined,
-    check: VerificationCheck,
-    problem: string,
-    details: Record<string, unknown> = {},
-  ) => new ResultVerificationError({ jobId, ...(shard === undefined ? {} : { shard }), check, problem, details })
+  const fail = failureOf(job.id)
 
   if (results.id !== job.id) throw fail(undefined, 'view', `the results are for job ${results.id}`)
   if (expectedQuorum !== undefined && job.quorum < expectedQuorum) {
@@ -84,88 +86,115 @@ export function verifyResults(parameters: VerifyResultsParameters): VerifyResult
     throw fail(undefined, 'shards', `${results.shards.length} shard results for a job of ${job.shards.total} shards`)
   }
   return results.shards.map((shard, position) => {
-    const index = shard.index
-    if (index !== position) throw fail(position, 'shards', `result at position ${position} is for shard ${index}`)
-    const result: ShardResult = { index, state: shard.state, majority: shard.majority, minority: shard.minority }
-    if (shard.digest !== undefined) result.digest = shard.digest
-    if (shard.outcome !== undefined) result.outcome = shard.outcome
-    if (shard.reason !== undefined) result.reason = shard.reason
-    if (shard.state !== 'accepted') {
-      if (shard.output !== undefined) throw fail(index, 'view', `the shard is ${shard.state} but has an output`)
-      return result
-    }
-
-    const digest = shard.digest
-    if (digest === undefined) throw fail(index, 'digest', 'accepted without a digest')
-    if (shard.output !== undefined) {
-      const output = fromBase64(shard.output)
-      if (output === undefined) throw fail(index, 'digest', 'the output is not valid base64')
-      const actual = sha256Hex(output)
-      if (actual !== digest) {
-        throw fail(
-          index,
-          'digest',
-          `the output's sha256 is ${actual.slice(0, 12)}…, but the shard was accepted with digest ${digest.slice(0, 12)}…`,
-          { expected: digest, actual },
-        )
-      }
-      result.output = output
-    } else if (shard.outcome === 'ok') {
-      throw fail(index, 'digest', 'accepted with an ok outcome but no output')
-    }
-
-    const distinct = new Set(shard.majority)
-    if (distinct.size !== shard.majority.length) {
-      throw fail(
-        index,
-        'quorum',
-        `the majority names a provider more than once (${shard.majority.length} entries, ${distinct.size} distinct)`,
-        {
-          majority: shard.majority,
-        },
-      )
-    }
-    if (distinct.size < job.quorum) {
-      throw fail(
-        index,
-        'quorum',
-        `accepted by ${distinct.size} distinct providers, but the job's quorum is ${job.quorum}`,
-        {
-          majority: shard.majority,
-          quorum: job.quorum,
-        },
-      )
-    }
-    const both = shard.minority.filter((p) => distinct.has(p))
-    if (both.length > 0)
-      throw fail(index, 'quorum', `provider ${both[0]} is in both the majority and the minority`, { provider: both[0] })
-
-    const viewShard = job.shardList[index]
-    if (viewShard === undefined || viewShard.digest !== digest) {
-      throw fail(
-        index,
-        'view',
-        `the job view gives digest ${viewShard?.digest?.slice(0, 12) ?? 'none'} for an output accepted with ${digest.slice(0, 12)}…`,
-        {
-          viewDigest: viewShard?.digest,
-          digest,
-        },
-      )
-    }
-    const voters = new Set(
-      viewShard.replicas.filter((r) => r.vote === 'majority' && r.digest === digest).map((r) => r.provider),
-    )
-    if (voters.size < job.quorum) {
-      throw fail(
-        index,
-        'view',
-        `the job view shows ${voters.size} distinct providers voting for the digest, the quorum is ${job.quorum}`,
-        {
-          voters: [...voters],
-          quorum: job.quorum,
-        },
-      )
-    }
-    return result
+    if (shard.index !== position)
+      throw fail(position, 'shards', `result at position ${position} is for shard ${shard.index}`)
+    return verifyShardResult(job, shard, job.shardList[shard.index], fail)
   })
+}
+
+/** Builds the error of a failed check: which shard, which check, what is wrong. */
+export type VerificationFailure = (
+  shard: number | undefined,
+  check: VerificationCheck,
+  problem: string,
+  details?: Record<string, unknown>,
+) => ResultVerificationError
+
+/** A failure-builder for job `jobId`. */
+export function failureOf(jobId: string): VerificationFailure {
+  return (shard, check, problem, details = {}) =>
+    new ResultVerificationError({ jobId, ...(shard === undefined ? {} : { shard }), check, problem, details })
+}
+
+/**
+ * One shard's checks (see {@link verifyResults}): its output against its digest, its majority
+ * against the quorum, and the job view's shard `viewShard` against both.
+ */
+export function verifyShardResult(
+  job: Pick<JobView, 'quorum'>,
+  shard: ShardResultView,
+  viewShard: ShardView | undefined,
+  fail: VerificationFailure,
+): ShardResult {
+  const index = shard.index
+  const result: ShardResult = { index, state: shard.state, majority: shard.majority, minority: shard.minority }
+  if (shard.digest !== undefined) result.digest = shard.digest
+  if (shard.outcome !== undefined) result.outcome = shard.outcome
+  if (shard.reason !== undefined) result.reason = shard.reason
+  if (shard.state !== 'accepted') {
+    if (shard.output !== undefined) throw fail(index, 'view', `the shard is ${shard.state} but has an output`)
+    return result
+  }
+
+  const digest = shard.digest
+  if (digest === undefined) throw fail(index, 'digest', 'accepted without a digest')
+  if (shard.output !== undefined) {
+    const output = fromBase64(shard.output)
+    if (output === undefined) throw fail(index, 'digest', 'the output is not valid base64')
+    const actual = sha256Hex(output)
+    if (actual !== digest) {
+      throw fail(
+        index,
+        'digest',
+        `the output's sha256 is ${actual.slice(0, 12)}…, but the shard was accepted with digest ${digest.slice(0, 12)}…`,
+        { expected: digest, actual },
+      )
+    }
+    result.output = output
+  } else if (shard.outcome === 'ok') {
+    throw fail(index, 'digest', 'accepted with an ok outcome but no output')
+  }
+
+  const distinct = new Set(shard.majority)
+  if (distinct.size !== shard.majority.length) {
+    throw fail(
+      index,
+      'quorum',
+      `the majority names a provider more than once (${shard.majority.length} entries, ${distinct.size} distinct)`,
+      {
+        majority: shard.majority,
+      },
+    )
+  }
+  if (distinct.size < job.quorum) {
+    throw fail(
+      index,
+      'quorum',
+      `accepted by ${distinct.size} distinct providers, but the job's quorum is ${job.quorum}`,
+      {
+        majority: shard.majority,
+        quorum: job.quorum,
+      },
+    )
+  }
+  const both = shard.minority.filter((p) => distinct.has(p))
+  if (both.length > 0)
+    throw fail(index, 'quorum', `provider ${both[0]} is in both the majority and the minority`, { provider: both[0] })
+
+  if (viewShard === undefined || viewShard.digest !== digest) {
+    throw fail(
+      index,
+      'view',
+      `the job view gives digest ${viewShard?.digest?.slice(0, 12) ?? 'none'} for an output accepted with ${digest.slice(0, 12)}…`,
+      {
+        viewDigest: viewShard?.digest,
+        digest,
+      },
+    )
+  }
+  const voters = new Set(
+    viewShard.replicas.filter((r) => r.vote === 'majority' && r.digest === digest).map((r) => r.provider),
+  )
+  if (voters.size < job.quorum) {
+    throw fail(
+      index,
+      'view',
+      `the job view shows ${voters.size} distinct providers voting for the digest, the quorum is ${job.quorum}`,
+      {
+        voters: [...voters],
+        quorum: job.quorum,
+      },
+    )
+  }
+  return result
 }
