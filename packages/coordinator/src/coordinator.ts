@@ -47,6 +47,11 @@ export interface CoordinatorOptions {
   p2pListen?: string[]
   /** @defaultValue 128 MiB */
   bodyLimitBytes?: number
+  /**
+   * Shards above which a job's whole view and whole results are refused (`VIEW_TOO_LARGE`) and
+   * are read in pages instead. @defaultValue FULL_VIEW_MAX_SHARDS (10,000)
+   */
+  fullViewMaxShards?: number
   /** @defaultValue 2000 */
   heartbeatMs?: number
   /** @defaultValue 5000 */
@@ -169,7 +174,13 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         )
   const policy = chain === undefined ? admissionPolicy(options.admission ?? { mode: 'open' }) : undefined
   const admission = policy?.admission ?? { mode: 'staked' as const, untrusted: false }
-  const jobs = new JobService({ backend, executor, chain, untrusted: admission.untrusted })
+  const jobs = new JobService({
+    backend,
+    executor,
+    chain,
+    untrusted: admission.untrusted,
+    ...(options.fullViewMaxShards === undefined ? {} : { fullViewMaxShards: options.fullViewMaxShards }),
+  })
   const control = new ControlAuth(options.operatorToken === undefined ? {} : { operatorToken: options.operatorToken })
   const metrics = createMetrics(executor)
   const hub = new AgentHub(
@@ -384,6 +395,7 @@ function validate(options: CoordinatorOptions): void {
   const ints: Array<[string, number | undefined, number]> = [
     ['httpPort', options.httpPort, 0],
     ['bodyLimitBytes', options.bodyLimitBytes, 1024],
+    ['fullViewMaxShards', options.fullViewMaxShards, 0],
     ['heartbeatMs', options.heartbeatMs, 50],
     ['leaseGraceMs', options.leaseGraceMs, 0],
     ['maxAttemptsPerSlot', options.maxAttemptsPerSlot, 1],

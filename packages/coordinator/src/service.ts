@@ -40,6 +40,7 @@ export class JobService {
   readonly #chain: ChainSettler | undefined
 
   readonly #untrusted: boolean
+  readonly #fullViewMaxShards: number
 
   constructor(components: {
     backend: SchedulerBackend
@@ -47,11 +48,14 @@ export class JobService {
     chain?: ChainSettler | undefined
     /** The coordinator admits anyone: every view says so. */
     untrusted?: boolean
+    /** Shards above which whole views are refused. @defaultValue FULL_VIEW_MAX_SHARDS */
+    fullViewMaxShards?: number
   }) {
     this.#backend = components.backend
     this.#executor = components.executor
     this.#chain = components.chain
     this.#untrusted = components.untrusted ?? false
+    this.#fullViewMaxShards = components.fullViewMaxShards ?? FULL_VIEW_MAX_SHARDS
   }
 
   async submit(spec: JobSpec): Promise<SubmitJobResponse> {
@@ -63,7 +67,7 @@ export class JobService {
   /** The whole job; refused (VIEW_TOO_LARGE) above FULL_VIEW_MAX_SHARDS shards, which are read in pages. */
   async view(id: string): Promise<JobView> {
     const job = await this.#job(id)
-    refuseWholeView(job, 'view', `/v1/jobs/${id}/shards?limit=1000 (or ?view=page)`)
+    refuseWholeView(job, this.#fullViewMaxShards, 'view', `/v1/jobs/${id}/shards?limit=1000 (or ?view=page)`)
     return this.#viewOf(job, this.#withLive(id, await this.#backend.shards(id)))
   }
 
@@ -143,7 +147,7 @@ export class JobService {
   /** Every shard's result; refused (VIEW_TOO_LARGE) above FULL_VIEW_MAX_SHARDS shards, which are read in pages. */
   async results(id: string): Promise<JobResultsView> {
     const job = await this.#job(id)
-    refuseWholeView(job, 'results', `/v1/jobs/${id}/results?limit=1000 (or ?format=ndjson)`)
+    refuseWholeView(job, this.#fullViewMaxShards, 'results', `/v1/jobs/${id}/results?limit=1000 (or ?format=ndjson)`)
     return this.#resultsView(job, await this.#resultsOf(id, await this.#backend.shards(id)))
   }
 
@@ -245,11 +249,11 @@ export class JobService {
 }
 
 /** A whole-job response of a job above FULL_VIEW_MAX_SHARDS would be tens of MB: point to the pages instead. */
-function refuseWholeView(job: JobRecord, what: 'view' | 'results', paged: string): void {
-  if (job.total <= FULL_VIEW_MAX_SHARDS) return
+function refuseWholeView(job: JobRecord, limit: number, what: 'view' | 'results', paged: string): void {
+  if (job.total <= limit) return
   throw new QuorateError(
     ErrorCode.VIEW_TOO_LARGE,
-    `job ${job.id} has ${job.total} shards, more than the ${FULL_VIEW_MAX_SHARDS} a whole ${what} is served for: read it in pages`,
-    { details: { shards: job.total, limit: FULL_VIEW_MAX_SHARDS }, hint: `GET ${paged}` },
+    `job ${job.id} has ${job.total} shards, more than the ${limit} a whole ${what} is served for: read it in pages`,
+    { details: { shards: job.total, limit }, hint: `GET ${paged}` },
   )
 }

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import { FULL_VIEW_MAX_SHARDS, jobIdOf, type ShardResultView } from '@quorate/protocol'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
@@ -66,11 +67,10 @@ describe('GET /v1/jobs/:id/shards pages a job by index cursor', () => {
     let cursor: number | null = -1
     let pages = 0
     while (cursor !== null) {
-      const res = await get<{ items: Array<{ index: number; state: string }>; nextCursor: number | null }>(
-        `/v1/jobs/${small}/shards?cursor=${cursor}&limit=100`,
-      )
+      const res: { status: number; json: () => { items: Array<{ index: number }>; nextCursor: number | null } } =
+        await get(`/v1/jobs/${small}/shards?cursor=${cursor}&limit=100`)
       expect(res.status).toBe(200)
-      const page = res.json()
+      const page: { items: Array<{ index: number }>; nextCursor: number | null } = res.json()
       expect(page.items.length).toBeLessThanOrEqual(100)
       seen.push(...page.items.map((s) => s.index))
       cursor = page.nextCursor
@@ -133,6 +133,18 @@ describe('GET /v1/jobs/:id/results pages and streams', () => {
         .split('\n')
         .map((l) => (JSON.parse(l) as ShardResultView).index),
     ).toEqual([248, 249])
+  })
+})
+
+describe('pages go gzipped to clients that accept it', () => {
+  it('compresses a big page, and the same JSON comes out', async () => {
+    const url = `/v1/jobs/${small}/shards?limit=200`
+    const plain = await app.inject({ method: 'GET', url })
+    const zipped = await app.inject({ method: 'GET', url, headers: { 'accept-encoding': 'gzip, br' } })
+    expect(plain.headers['content-encoding']).toBeUndefined()
+    expect(zipped.headers['content-encoding']).toBe('gzip')
+    expect(zipped.rawPayload.byteLength).toBeLessThan(plain.rawPayload.byteLength / 2)
+    expect(JSON.parse(gunzipSync(zipped.rawPayload).toString('utf8'))).toEqual(plain.json())
   })
 })
 

@@ -173,7 +173,8 @@ export class JobHandle extends EventEmitter<HandleEvents> {
    */
   async results(options: WaitOptions = {}): Promise<ShardResult[]> {
     const finished = await this.waitFor(options)
-    if (finished.shards.total > FULL_VIEW_MAX_SHARDS) {
+    // A coordinator that refused the whole view (status() then gave a page) serves the results in pages too.
+    if (finished.shards.total > FULL_VIEW_MAX_SHARDS || 'nextCursor' in finished) {
       const all: ShardResult[] = []
       for await (const shard of this.#pages(options.signal)) all.push(shard)
       return all
