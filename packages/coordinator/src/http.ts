@@ -10,6 +10,7 @@ import {
   isQuorateError,
   isTerminalJobState,
   JOB_EVENT_NAMES,
+  JOB_STATES,
   type JobEvent,
   type JobEventName,
   type JobState,
@@ -26,16 +27,6 @@ import type { JobService } from './service.ts'
 
 // Node ships WebAssembly; TypeScript only types it in the DOM libs.
 declare const WebAssembly: { validate(bytes: Uint8Array): boolean }
-
-const JOB_STATES: readonly JobState[] = [
-  'queued',
-  'running',
-  'completed',
-  'partially_failed',
-  'failed',
-  'cancelled',
-  'expired',
-]
 
 export interface HttpApiOptions {
   bodyLimitBytes: number
@@ -163,7 +154,7 @@ export function createHttpApi(
     // A late subscriber to a finished job still learns how it ended.
     const wantsDone = wanted === undefined || wanted.has('job:done')
     if (wantsDone && isTerminalJobState(view.state) && !early.some((e) => e.type === 'job:done')) {
-      writeEvent(reply, { type: 'job:done', at: Date.now(), jobId: id, state: view.state })
+      writeEvent(reply, { type: 'job:done', at: view.finishedAt ?? Date.now(), jobId: id, state: view.state })
     }
     return reply
   })

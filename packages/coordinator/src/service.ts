@@ -13,6 +13,7 @@ import {
   type JobViewPage,
   jobIdOf,
   type ListPage,
+  type LogEntry,
   type ProviderView,
   QuorateError,
   type ShardPage,
@@ -25,13 +26,6 @@ import type { ChainSettler } from './chain.ts'
 import type { Executor } from './executor.ts'
 import { deadlineOf, shardViewOf, summaryOf, viewOf } from './jobs.ts'
 import { type JobListFilter, listJobs } from './list-jobs.ts'
-
-export interface LogEntry {
-  shard: number
-  provider: string
-  assignmentId: string
-  stderr: string
-}
 
 /** What the HTTP API needs: the job operations, over whichever backend is configured. */
 export class JobService {
