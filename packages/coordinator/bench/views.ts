@@ -106,6 +106,8 @@ if (AGENTS > 0) {
     await new Promise((resolve) => setTimeout(resolve, 5000))
   }
 }
+// The agents go first: the whole view blocks the coordinator for seconds, and they would only reconnect meanwhile.
+for (const a of agents) a.kill('SIGTERM')
 log(`job ${state}; measuring`)
 const jobUrl = `${base}/v1/jobs/${job.id}`
 const rows = {
@@ -117,7 +119,6 @@ const rows = {
   wholeResults: await measure(`${jobUrl}/results`, WHOLE_SAMPLES),
   resultsStream: await measure(`${jobUrl}/results?format=ndjson&limit=1000`, WHOLE_SAMPLES),
 }
-for (const a of agents) a.kill('SIGTERM')
 await coordinator.stop()
 rmSync(dir, { recursive: true, force: true })
 

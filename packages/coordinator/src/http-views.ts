@@ -150,7 +150,14 @@ async function streamResults(reply: FastifyReply, results: AsyncGenerator<ShardR
   const res = reply.raw
   res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache' })
   const write = async (text: string) => {
-    if (!res.write(text)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve))
+    if (res.write(text)) return
+    await new Promise<void>((resolve) => {
+      const go = () => {
+        res.off('drain', go).off('close', go)
+        resolve()
+      }
+      res.on('drain', go).on('close', go)
+    })
   }
   let batch = ''
   let lines = 0
