@@ -1,6 +1,6 @@
 import { jobIdOf } from '@quorate/protocol'
 import { describe, expect, it } from 'vitest'
-import type { SchedulerBackend, ShardPageQuery } from '../backend.ts'
+import type { SchedulerBackend, ShardPageQuery, ShardRecordPage } from '../backend.ts'
 import { aborted, accepted, failed, listen, specOf, until } from './fixtures.ts'
 import type { SuiteContext } from './suite-context.ts'
 
@@ -15,6 +15,11 @@ export function shardPageTests(ctx: SuiteContext): void {
       TIMEOUT,
     )
     it('filters a page by shard state, and ends with no next cursor', () => pagesByState(ctx), TIMEOUT)
+    it(
+      'pages a job of thousands of shards, and a filter that matches none of them ends',
+      () => pagesAThousandsShardJob(ctx),
+      TIMEOUT,
+    )
   })
 }
 
@@ -95,4 +100,33 @@ async function pagesByState(ctx: SuiteContext): Promise<void> {
   expect(decided.shards.map((s) => s.index)).toEqual([0, 1, 3, 4, 6, 7, 9, 10])
   expect(decided.next).toBeUndefined()
   await end()
+}
+
+async function pagesAThousandsShardJob(ctx: SuiteContext): Promise<void> {
+  const backend = await ctx.open()
+  const spec = specOf(Array.from({ length: 2500 }, (_, i) => `${i}`))
+  const id = jobIdOf(spec)
+  await backend.submit(id, spec, Date.now() + 60_000)
+  await backend.end(id, 'cancelled', 'test')
+  const page = (query: ShardPageQuery) => backend.shardPage(id, query)
+  const first = await page({ after: -1, limit: 1000, states: ['cancelled'] })
+  expect(first.shards.map((s) => s.index)).toEqual(Array.from({ length: 1000 }, (_, i) => i))
+  expect(first.next).toBe(999)
+  const tail = await page({ after: 1499, limit: 1000, states: ['cancelled'] })
+  expect(tail.shards.map((s) => s.index)).toEqual(Array.from({ length: 1000 }, (_, i) => 1500 + i))
+  expect(tail.next).toBeUndefined()
+  // Nothing is pending any more: however far a backend looks, it ends with nothing and no cursor.
+  let after: number | undefined = -1
+  let pages = 0
+  while (after !== undefined) {
+    const none: ShardRecordPage = await page({ after, limit: 10, states: ['pending'] })
+    expect(none.shards).toEqual([])
+    after = none.next
+    pages++
+  }
+  expect(pages).toBeLessThanOrEqual(3)
+  expect((await page({ after: 2497, limit: 10 })).shards.map((s) => [s.index, s.state])).toEqual([
+    [2498, 'cancelled'],
+    [2499, 'cancelled'],
+  ])
 }
