@@ -20,7 +20,9 @@ import {
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import type { BackendHealth } from './backend.ts'
 import { ControlAuth } from './control-auth.ts'
+import { gateOnBackend, healthRoutes } from './http-backend-gate.ts'
 import type { JobService } from './service.ts'
 
 // Node ships WebAssembly; TypeScript only types it in the DOM libs.
@@ -45,6 +47,8 @@ export interface HttpApiOptions {
   explorerDir?: string
   /** Who may cancel jobs: owners by signature, the operator by token. @defaultValue owners only, no operator */
   control?: ControlAuth
+  /** Whether the backend answers; without it the backend is taken to always answer. */
+  health?: BackendHealth
 }
 
 /**
@@ -90,7 +94,9 @@ export function createHttpApi(
 
   if (options.explorerDir !== undefined) serveExplorer(app, options.explorerDir)
 
-  app.get('/healthz', async () => ({ ok: true }))
+  // Backend outages: 503 with Retry-After at once, and /healthz/live vs /healthz/ready.
+  if (options.health !== undefined) gateOnBackend(app, options.health)
+  healthRoutes(app, options.health)
   app.get('/v1/info', async () => options.info())
 
   app.post('/v1/jobs', async (req, reply) => {
