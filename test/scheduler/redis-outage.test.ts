@@ -62,8 +62,11 @@ describe('Redis killed and restarted on its AOF', () => {
       const agent = track(
         spawnQuorate(
           name,
-          ['agent', 'start', '--coordinator', multiaddrs[0] as string, '--data-dir', join(dir, name)]
-            .concat(['--threads', '1', '--json-ready']),
+          ['agent', 'start', '--coordinator', multiaddrs[0] as string, '--data-dir', join(dir, name)].concat([
+            '--threads',
+            '1',
+            '--json-ready',
+          ]),
           join(dir, `${name}.log`),
         ),
       )
@@ -96,7 +99,9 @@ describe('Redis killed and restarted on its AOF', () => {
     const results = await job.results({ timeout: 120_000 })
     expect(results.map((r) => r.state)).toEqual(inputs.map(() => 'accepted'))
     // The right answer for every shard, computed here.
-    const wrong = results.filter((r) => new TextDecoder().decode(r.output).trim() !== String(primesIn(inputs[r.index] as string)))
+    const wrong = results.filter(
+      (r) => new TextDecoder().decode(r.output).trim() !== String(primesIn(inputs[r.index] as string)),
+    )
     expect(wrong).toEqual([])
     // Counted once: the job's tally equals its shard count, each shard decided by one quorum of three.
     const view = await job.status()
