@@ -9,10 +9,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ManagedProcess, spawnQuorate } from '@quorate/cli'
-import { createClient } from '@quorate/sdk'
 import { afterEach, describe, expect, it } from 'vitest'
-import { primesIn, primesWasm } from '../helpers/primes.ts'
+import { expectEachShardOnce } from '../helpers/counted-once.ts'
+import { startNetwork } from '../helpers/network.ts'
+import { primesWasm } from '../helpers/primes.ts'
 import { startRedisServer } from '../helpers/redis-servers.ts'
 import { until } from '../helpers/until.ts'
 
@@ -23,11 +23,6 @@ const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {})
 })
-
-function track<T extends ManagedProcess>(p: T): T {
-  cleanups.push(() => p.stop(2000))
-  return p
-}
 
 /** A GET whose client gives up after `ms` (the hang this test guards against would show as an abort). */
 async function getWithin(url: string, ms: number): Promise<Response> {
@@ -40,39 +35,14 @@ describe('Redis killed and restarted on its AOF', () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }))
     const redis = await startRedisServer(join(dir, 'redis'), { aof: true })
     cleanups.push(() => redis.kill())
-    const coordinator = track(
-      spawnQuorate(
-        'coordinator',
-        [
-          'coordinator',
-          'start',
-          '--data-dir',
-          join(dir, 'coordinator'),
-          '--port',
-          '0',
-          '--json-ready',
-          '--redis',
-          `redis://127.0.0.1:${redis.port}`,
-        ],
-        join(dir, 'coordinator.log'),
-      ),
-    )
-    const { httpUrl, multiaddrs } = (await coordinator.ready) as { httpUrl: string; multiaddrs: string[] }
-    for (const name of ['agent-1', 'agent-2', 'agent-3']) {
-      const agent = track(
-        spawnQuorate(
-          name,
-          ['agent', 'start', '--coordinator', multiaddrs[0] as string, '--data-dir', join(dir, name)].concat([
-            '--threads',
-            '1',
-            '--json-ready',
-          ]),
-          join(dir, `${name}.log`),
-        ),
-      )
-      await agent.ready
-    }
-    const client = createClient({ coordinatorUrl: httpUrl })
+    const network = await startNetwork({
+      agents: 3,
+      dir: join(dir, 'network'),
+      coordinatorArgs: ['--redis', `redis://127.0.0.1:${redis.port}`],
+    })
+    cleanups.push(() => network.stop())
+    const httpUrl = network.coordinator.httpUrl
+    const client = network.client
     const inputs = ranges(24, 400_000)
     const job = await client.submitJob({ wasm, inputs })
     await until(async () => (await job.status()).shards.accepted > 0, { what: 'a first accepted shard' })
@@ -96,23 +66,10 @@ describe('Redis killed and restarted on its AOF', () => {
     await until(async () => (await getWithin(`${httpUrl}/healthz/ready`, 15_000)).status === 200, {
       what: 'the coordinator to find Redis again',
     })
-    const results = await job.results({ timeout: 120_000 })
-    expect(results.map((r) => r.state)).toEqual(inputs.map(() => 'accepted'))
-    // The right answer for every shard, computed here.
-    const wrong = results.filter(
-      (r) => new TextDecoder().decode(r.output).trim() !== String(primesIn(inputs[r.index] as string)),
-    )
-    expect(wrong).toEqual([])
-    // Counted once: the job's tally equals its shard count, each shard decided by one quorum of three.
-    const view = await job.status()
-    expect(view.state).toBe('completed')
-    expect(view.shards.accepted).toBe(inputs.length)
-    for (const shard of view.shardList) {
-      expect(shard.replicas.filter((r) => r.vote === 'majority')).toHaveLength(3)
-    }
+    await expectEachShardOnce(job, inputs)
 
     // The outage is one line when it starts and one when it ends, not a line per failed operation.
-    const lines = (await readFile(join(dir, 'coordinator.log'), 'utf8')).split('\n')
+    const lines = (await readFile(join(dir, 'network', 'coordinator.log'), 'utf8')).split('\n')
     const messages = lines.flatMap((line) => {
       try {
         return [(JSON.parse(line) as { msg?: string }).msg ?? '']

@@ -9,10 +9,10 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ManagedProcess, spawnQuorate } from '@quorate/cli'
-import { createClient } from '@quorate/sdk'
 import { afterEach, describe, expect, it } from 'vitest'
-import { primesIn, primesWasm } from '../helpers/primes.ts'
+import { expectEachShardOnce } from '../helpers/counted-once.ts'
+import { startNetwork } from '../helpers/network.ts'
+import { primesWasm } from '../helpers/primes.ts'
 import { type RedisServer, startRedisServer, withRedis } from '../helpers/redis-servers.ts'
 import { until } from '../helpers/until.ts'
 
@@ -29,11 +29,6 @@ async function redisProcess(...args: Parameters<typeof startRedisServer>): Promi
   const server = await startRedisServer(...args)
   cleanups.push(() => server.kill())
   return server
-}
-
-function track<T extends ManagedProcess>(p: T): T {
-  cleanups.push(() => p.stop(2000))
-  return p
 }
 
 /** What Sentinel on `port` knows of the master: its fields as a map. */
@@ -76,32 +71,9 @@ describe('Redis primary killed under Sentinel', () => {
     }
 
     const url = `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${MASTER}`
-    const coordinator = track(
-      spawnQuorate(
-        'coordinator',
-        ['coordinator', 'start', '--data-dir', join(dir, 'coordinator'), '--port', '0', '--json-ready'].concat([
-          '--redis',
-          url,
-        ]),
-        join(dir, 'coordinator.log'),
-      ),
-    )
-    const { httpUrl, multiaddrs } = (await coordinator.ready) as { httpUrl: string; multiaddrs: string[] }
-    for (const name of ['agent-1', 'agent-2', 'agent-3']) {
-      const agent = track(
-        spawnQuorate(
-          name,
-          ['agent', 'start', '--coordinator', multiaddrs[0] as string, '--data-dir', join(dir, name)].concat([
-            '--threads',
-            '1',
-            '--json-ready',
-          ]),
-          join(dir, `${name}.log`),
-        ),
-      )
-      await agent.ready
-    }
-    const client = createClient({ coordinatorUrl: httpUrl })
+    const network = await startNetwork({ agents: 3, dir: join(dir, 'network'), coordinatorArgs: ['--redis', url] })
+    cleanups.push(() => network.stop())
+    const client = network.client
     const inputs = ranges(32, 400_000)
     const job = await client.submitJob({ wasm, inputs })
     const before = await until(
@@ -124,18 +96,6 @@ describe('Redis primary killed under Sentinel', () => {
       { what: 'the Sentinels to promote the replica', timeout: 60_000, interval: 250 },
     )
 
-    const results = await job.results({ timeout: 180_000 })
-    expect(results.map((r) => r.state)).toEqual(inputs.map(() => 'accepted'))
-    const decode = (bytes: Uint8Array | undefined) => new TextDecoder().decode(bytes).trim()
-    const wrong = results.filter((r) => decode(r.output) !== String(primesIn(inputs[r.index] as string)))
-    expect(wrong).toEqual([])
-    const view = await job.status()
-    expect(view.state).toBe('completed')
-    expect(view.shards.accepted).toBe(inputs.length)
-    for (const shard of view.shardList) {
-      const majority = shard.replicas.filter((r) => r.vote === 'majority').map((r) => r.provider)
-      expect(new Set(majority).size).toBe(3)
-      expect(majority).toHaveLength(3)
-    }
+    await expectEachShardOnce(job, inputs)
   })
 })
