@@ -6,7 +6,7 @@
  * the outage once. Restarted on its AOF, it is picked up again by itself and
  * the job completes with each shard counted once and the right answer.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -35,6 +35,7 @@ describe('Redis killed and restarted on its AOF', () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }))
     const redis = await startRedisServer(join(dir, 'redis'), { aof: true })
     cleanups.push(() => redis.kill())
+    await mkdir(join(dir, 'network'))
     const network = await startNetwork({
       agents: 3,
       dir: join(dir, 'network'),

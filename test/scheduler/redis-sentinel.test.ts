@@ -6,7 +6,7 @@
  * by itself, and the job completes with each shard counted once and the
  * right answer.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -71,6 +71,7 @@ describe('Redis primary killed under Sentinel', () => {
     }
 
     const url = `redis+sentinel://${sentinels.map((s) => `127.0.0.1:${s.port}`).join(',')}/${MASTER}`
+    await mkdir(join(dir, 'network'))
     const network = await startNetwork({ agents: 3, dir: join(dir, 'network'), coordinatorArgs: ['--redis', url] })
     cleanups.push(() => network.stop())
     const client = network.client
