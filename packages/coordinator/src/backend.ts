@@ -108,6 +108,8 @@ export interface JobStore {
   /** The accepted output of one shard, if any. */
   output(id: string, index: number): Promise<Uint8Array | undefined>
   list(filter: JobListFilter): Promise<ListPage<JobSummary>>
+  /** Ids of jobs that start with `prefix` (lowercase hex), in id order, at most `limit`. */
+  jobIdsByPrefix(prefix: string, limit: number): Promise<string[]>
   /** Cancel a job (or expire it, past its deadline); undecided shards end with `reason`. */
   end(id: string, state: 'cancelled' | 'expired', reason: string): Promise<JobState>
   /** Jobs not yet terminal whose deadline has passed. */

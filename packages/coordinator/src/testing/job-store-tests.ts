@@ -16,7 +16,7 @@ export function jobStoreTests(ctx: SuiteContext): void {
 
     it('knows nothing of an unknown job, and ending one fails with JOB_NOT_FOUND', () => unknownJob(ctx), TIMEOUT)
 
-    it('lists jobs newest first, in pages, and by state', () => listsInPages(ctx), TIMEOUT)
+    it('lists jobs newest first, in pages, by state, and by id prefix', () => listsInPages(ctx), TIMEOUT)
 
     it(
       'cancels a job: undecided shards end cancelled, its runs are aborted, job:done once',
@@ -82,6 +82,13 @@ async function listsInPages(ctx: SuiteContext): Promise<void> {
   expect(cancelled.total).toBe(1)
   const queued = await backend.list({ state: 'queued', offset: 0, limit: 10 })
   expect(queued.items.map((j) => j.id)).toEqual([c, a])
+  // Prefix lookup: in id order, bounded, and exact about which ids match.
+  const sorted = [...ids].sort()
+  expect(await backend.jobIdsByPrefix('', 10)).toEqual(sorted)
+  expect(await backend.jobIdsByPrefix('', 2)).toEqual(sorted.slice(0, 2))
+  expect(await backend.jobIdsByPrefix(a.slice(0, 12), 10)).toEqual([a])
+  expect(await backend.jobIdsByPrefix(a, 10)).toEqual([a])
+  expect(await backend.jobIdsByPrefix(`${a.slice(0, 63)}${a[63] === '0' ? '1' : '0'}`, 10)).toEqual([])
 }
 
 async function cancelsAJob(ctx: SuiteContext): Promise<void> {

@@ -90,6 +90,14 @@ export class EmbeddedJobStore implements JobStore {
     return { items: rows.map((r) => summaryOf(jobRecordOf(r.id, r))), total, offset, limit }
   }
 
+  async jobIdsByPrefix(prefix: string, limit: number): Promise<string[]> {
+    // A range on the primary key, not LIKE: ids are lowercase hex, and 'g' sorts after every hex digit.
+    const rows = this.#c.db
+      .sql('SELECT id FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?')
+      .all(prefix, `${prefix}g`, limit) as Array<{ id: string }>
+    return rows.map((r) => r.id)
+  }
+
   async end(id: string, state: 'cancelled' | 'expired', reason: string): Promise<JobState> {
     const { db, now } = this.#c
     const ended = db.tx(() => {

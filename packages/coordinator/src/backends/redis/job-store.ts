@@ -120,6 +120,19 @@ export class RedisJobStore implements JobStore {
     return { items, total, offset, limit }
   }
 
+  async jobIdsByPrefix(wanted: string, limit: number): Promise<string[]> {
+    // ZSCAN walks every job id once: fine for a person's lookup, not for a hot path.
+    const { client: r, key } = this.#ctx
+    const ids: string[] = []
+    let cursor = '0'
+    do {
+      const [next, page] = await r.zscan(key('jobs', 'all'), cursor, 'MATCH', `${wanted}*`, 'COUNT', 1000)
+      cursor = next
+      for (let i = 0; i < page.length; i += 2) ids.push(page[i] as string)
+    } while (cursor !== '0')
+    return ids.sort().slice(0, limit)
+  }
+
   async end(id: string, state: 'cancelled' | 'expired', reason: string): Promise<JobState> {
     const ended = await this.settle(id, state, state === 'cancelled' ? 'cancelled' : 'failed', reason)
     if (ended === undefined) throw new JobNotFoundError(id)

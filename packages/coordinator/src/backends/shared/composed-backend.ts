@@ -62,6 +62,10 @@ export abstract class ComposedBackend implements SchedulerBackend {
   list(filter: JobListFilter): Promise<ListPage<JobSummary>> {
     return this.parts.jobs.list(filter)
   }
+
+  jobIdsByPrefix(prefix: string, limit: number): Promise<string[]> {
+    return this.parts.jobs.jobIdsByPrefix(prefix, limit)
+  }
   end(id: string, state: 'cancelled' | 'expired', reason: string): Promise<JobState> {
     return this.parts.jobs.end(id, state, reason)
   }
