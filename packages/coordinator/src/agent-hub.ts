@@ -268,6 +268,7 @@ export class AgentHub {
           break
         case 'heartbeat':
           this.#executor.touchAgent(peerId)
+          if (message.cancelled !== undefined) this.#executor.onCancelledTasks(peerId, message.cancelled)
           break
         case 'drain':
           this.#log.info({ peerId, handedBack: message.handedBack.length }, 'provider draining')

@@ -113,6 +113,8 @@ export interface SchedulerBackend {
   end(id: string, state: 'cancelled' | 'expired', reason: string): Promise<JobState>
   /** Jobs not yet terminal whose deadline has passed. */
   overdue(now: number, limit: number): Promise<string[]>
+  /** Shards of unfinished jobs that no coordinator holds (the queue depth), for metrics. */
+  pendingShards(): Promise<number>
 
   /** Start handing shards to `handler`; `concurrency()` is read whenever a slot frees. */
   consume(handler: ShardHandler, concurrency: () => number): void

@@ -15,6 +15,7 @@ import { COORDINATOR_DEFAULTS } from './constants.ts'
 import { ControlAuth } from './control-auth.ts'
 import { Executor, type ShardProgress } from './executor.ts'
 import { createHttpApi } from './http.ts'
+import { JobLifecycle } from './job-lifecycle.ts'
 import { createMetrics } from './metrics.ts'
 import { JobService } from './service.ts'
 import { COORDINATOR_VERSION } from './version.ts'
@@ -160,18 +161,19 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           logger: logger.child({ component: 'redis' }),
         })
       : embeddedBackend({ dataDir: options.dataDir }))
+  const metrics = createMetrics(executor, { backend: backend.kind, pendingShards: () => backend.pendingShards() })
   const chain =
     options.chain === undefined
       ? undefined
       : new ChainSettler(
-          { backend, logger: logger.child({ component: 'chain' }) },
+          { backend, logger: logger.child({ component: 'chain' }), metrics },
           { ...options.chain, dataDir: options.dataDir },
         )
   const policy = chain === undefined ? admissionPolicy(options.admission ?? { mode: 'open' }) : undefined
   const admission = policy?.admission ?? { mode: 'staked' as const, untrusted: false }
-  const jobs = new JobService({ backend, executor, chain, untrusted: admission.untrusted })
+  const lifecycle = new JobLifecycle({ backend, executor, logger: logger.child({ component: 'jobs' }), metrics })
+  const jobs = new JobService({ backend, executor, chain, lifecycle, untrusted: admission.untrusted })
   const control = new ControlAuth(options.operatorToken === undefined ? {} : { operatorToken: options.operatorToken })
-  const metrics = createMetrics(executor)
   const hub = new AgentHub(
     { executor, logger: logger.child({ component: 'agent-hub' }) },
     {
@@ -287,11 +289,8 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       executor.on('provider:counted', (peerId, counter) => {
         backend.countProvider(peerId, counter).catch((err) => logger.warn({ err }, 'could not count provider'))
       })
+      lifecycle.start()
       executor.on('provider:quarantined', (peerId, evidence) => {
-        logger.warn(
-          { peerId, jobId: evidence.jobId, shard: evidence.shard },
-          `provider quarantined: ${evidence.reason}`,
-        )
         // On a paid job, the signed evidence waits for settlement and is then sent to the Escrow.
         chain?.recordOffence(peerId, evidence, evidence.quorum)
       })
@@ -319,9 +318,11 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       httpOptions.inspectModule = options.inspectModule ?? runtimeCheck
       if (options.explorerDir !== undefined) httpOptions.explorerDir = options.explorerDir
       httpOptions.control = control
-      // Request lines at info level would drown everything else; the API logs warnings and errors.
+      // Request lines at info level would drown everything else; the API logs warnings and errors
+      // (or less, when the whole logger is quieter).
+      const httpLevel = logger.levelVal > 40 ? logger.level : 'warn'
       http = createHttpApi(
-        { jobs, metrics, logger: logger.child({ component: 'http' }, { level: 'warn' }) },
+        { jobs, metrics, logger: logger.child({ component: 'http' }, { level: httpLevel }) },
         httpOptions,
       )
       await http.listen({
@@ -336,6 +337,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       // Reverse order: stop taking requests, let go of agents and the network, then storage.
       await http?.close()
       for (const t of timers) clearInterval(t)
+      lifecycle.stop()
       await hub.stop()
       await node?.stop()
       await chain?.stop()

@@ -197,7 +197,17 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
     const shard = sql('SELECT state, runs FROM shards WHERE job_id = ? AND idx = ?').get(work.jobId, work.index) as
       | { state: string; runs: number }
       | undefined
-    if (shard === undefined || shard.runs !== work.run || !UNDECIDED.includes(shard.state as ShardState)) return false
+    if (shard === undefined || shard.runs !== work.run) return false
+    if (decision.state === 'cancelled' && shard.state === 'cancelled') {
+      // The job was cancelled under this run: keep the run's last replica table, in-flight ones cancelled.
+      sql('UPDATE shards SET replicas = ? WHERE job_id = ? AND idx = ?').run(
+        JSON.stringify(decision.replicas),
+        work.jobId,
+        work.index,
+      )
+      return false
+    }
+    if (!UNDECIDED.includes(shard.state as ShardState)) return false
     if (decision.state === 'cancelled') {
       sql('UPDATE shards SET claimed = 0, replicas = ? WHERE job_id = ? AND idx = ?').run(
         JSON.stringify(decision.replicas),
@@ -493,6 +503,14 @@ export function embeddedBackend(options: EmbeddedBackendOptions): SchedulerBacke
         limit,
       ) as Array<{ id: string }>
       return rows.map((r) => r.id)
+    },
+
+    async pendingShards() {
+      if (db === undefined) return 0
+      const row = sql(
+        "SELECT count(*) AS n FROM shards WHERE claimed = 0 AND state IN ('pending', 'dispatched', 'voting')",
+      ).get() as { n: number }
+      return row.n
     },
 
     consume(h, c) {

@@ -84,6 +84,7 @@ const SCRIPTS = [
   'recordShard-4',
   'endJob-3',
   'amendShard-3',
+  'keepCancelledReplicas-2',
 ] as const
 type ScriptName = (typeof SCRIPTS)[number]
 const SCRIPT_SOURCES = Object.fromEntries(
@@ -93,6 +94,9 @@ const SCRIPT_SOURCES = Object.fromEntries(
     return [name, { lua, sha: createHash('sha1').update(lua).digest('hex') }]
   }),
 ) as Record<ScriptName, { lua: string; sha: string }>
+
+/** Waiting batches read to count pending shards for metrics; more are estimated from these. */
+const PENDING_SCAN = 2000
 
 /** How long an announced provider stays online without a refresh. */
 const ONLINE_TTL_S = 15
@@ -360,6 +364,10 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
       const decision = await (handler as ShardHandler)(work, controller.signal)
       if (decision.state === 'cancelled') {
         const state = await client().hget(key('job', jobId), 'state')
+        if (state === 'cancelled') {
+          const replicas = JSON.stringify(decision.replicas)
+          await run('keepCancelledReplicas-2', [key('shard', jobId, index), lockKey], [work.fence, work.run, replicas])
+        }
         if (state !== null && isTerminalJobState(state as JobState)) return
         // Not cancelled by the job: this coordinator gave the shard up (stopping, placement). Retry elsewhere.
         throw new Error(decision.reason ?? 'shard run abandoned')
@@ -603,6 +611,19 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
 
     async overdue(t, limit) {
       return client().zrangebyscore(key('jobs', 'deadline'), '-inf', t, 'LIMIT', 0, limit)
+    },
+
+    async pendingShards() {
+      if (shardQueue === undefined) return 0
+      // Waiting batches carry `count` shards each; past the first PENDING_SCAN, the average stands in.
+      const types = ['waiting', 'prioritized', 'delayed'] as const
+      const [batches, scanned] = await Promise.all([
+        shardQueue.getJobCountByTypes(...types),
+        shardQueue.getJobs([...types], 0, PENDING_SCAN - 1),
+      ])
+      if (scanned.length === 0) return 0
+      const shards = scanned.reduce((sum, j) => sum + ((j.data as ShardJobData).count ?? 1), 0)
+      return Math.round((shards / scanned.length) * Math.max(batches, scanned.length))
     },
 
     consume(h, c) {
