@@ -64,12 +64,24 @@ describe("the coordinator's log tells each job's story", () => {
       shard: 0,
     })
 
+    const replicaTimeouts = entries.filter((e) => e.jobId === timedOut.id && e.msg.startsWith('replica timed out'))
+    expect(replicaTimeouts.map((e) => [e.level, e.shard])).toEqual([
+      [30, 0],
+      [30, 0],
+      [30, 0],
+    ])
+
     const cancelled = await client.submitJob({ wasm: failing, inputs: ['f'], args: ['cancel'] })
     await until(async () => (await cancelled.status()).state === 'running', { what: 'the job to run', timeout: 30_000 })
     await client.cancelJob(cancelled.id)
     expect(await ended(cancelled.id, 'cancelled')).toMatchObject({ level: 30, reason: 'job cancelled' })
 
-    const expired = await client.submitJob({ wasm: failing, inputs: ['f'], args: ['expire'], deadline: Date.now() + 1_500 })
+    const expired = await client.submitJob({
+      wasm: failing,
+      inputs: ['f'],
+      args: ['expire'],
+      deadline: Date.now() + 1_500,
+    })
     expect(await ended(expired.id, 'expired')).toMatchObject({
       level: 30,
       reason: 'deadline passed before every shard was decided',
@@ -85,7 +97,11 @@ describe("the coordinator's log tells each job's story", () => {
     })
     // Each job's end is told once.
     for (const job of [completed, failed, partial, cancelled, expired]) {
-      expect(entries.filter((e) => e.jobId === job.id && /^job (completed|failed|partially failed|cancelled|expired)$/.test(e.msg))).toHaveLength(1)
+      expect(
+        entries.filter(
+          (e) => e.jobId === job.id && /^job (completed|failed|partially failed|cancelled|expired)$/.test(e.msg),
+        ),
+      ).toHaveLength(1)
     }
   })
 })

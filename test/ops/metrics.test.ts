@@ -14,7 +14,11 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   for (const line of text.split('\n')) {
     const match = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line)
     if (match === null || match[1] !== name) continue
-    const have = (match[2] ?? '').split(',').filter((l) => l !== '').sort().join(',')
+    const have = (match[2] ?? '')
+      .split(',')
+      .filter((l) => l !== '')
+      .sort()
+      .join(',')
     if (have === wanted) return Number(match[3])
   }
   return 0

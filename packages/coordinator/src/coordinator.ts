@@ -302,6 +302,16 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         announce()
         backend.poke()
       })
+      // Reports of wasted CPU come in bursts (one per cancelled replica): one announcement per turn.
+      let wastedAnnounced = false
+      executor.on('provider:wasted', () => {
+        if (wastedAnnounced) return
+        wastedAnnounced = true
+        setImmediate(() => {
+          wastedAnnounced = false
+          announce()
+        })
+      })
       backend.consume(runShard, () => executor.capacity)
       await hub.start(node)
       timers.push(setInterval(() => executor.sweep(), COORDINATOR_DEFAULTS.sweepIntervalMs))

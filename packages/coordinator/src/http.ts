@@ -158,7 +158,7 @@ export function createHttpApi(
     const owner = await jobs.owner(id) // 404 for an unknown job, before any credential is looked at
     const by = control.authorize(req.headers.authorization, 'cancel', id, owner)
     // An audit line, at warn so it shows beside the API's other warnings.
-    components.logger.warn({ jobId: id, by }, 'job cancelled')
+    components.logger.warn({ jobId: id, by }, 'cancel authorized')
     return { id, state: await jobs.cancel(id) }
   }
   app.delete('/v1/jobs/:id', cancel)

@@ -1,7 +1,8 @@
 import type { JobEvent, JobState } from '@quorate/protocol'
 import type { Logger } from 'pino'
 import type { SchedulerBackend } from './backend.ts'
-import type { Executor, ExecutorEvents } from './executor.ts'
+import type { Executor } from './executor.ts'
+import type { ExecutorEvents } from './executor-core.ts'
 import type { MetricsObserver } from './metrics.ts'
 
 /** Jobs remembered as submitted here, on a shared backend; past this the oldest are forgotten. */
@@ -44,10 +45,9 @@ export class JobLifecycle {
     })
     this.#listen('event', (event) => this.#shardEvent(event))
     this.#listen('replica:lost', (r) => {
-      const timedOut = r.reason.startsWith('timed out') || r.reason.startsWith('lease expired')
       this.#log.info(
         { jobId: r.jobId, shard: r.shard, provider: r.provider, assignmentId: r.assignmentId },
-        `replica ${timedOut ? 'timed out' : 'lost'}: ${r.reason}`,
+        `replica ${r.timedOut ? 'timed out' : 'lost'}: ${r.reason}`,
       )
     })
     this.#listen('replica:cancelled', (r) => {

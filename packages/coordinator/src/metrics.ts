@@ -2,9 +2,6 @@ import type { JobState } from '@quorate/protocol'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { Executor } from './executor.ts'
 
-/** Why replicas still running were cancelled: a bounded label. */
-export type CancelCause = 'shard_decided' | 'shard_ended' | 'quarantined'
-
 /** What other parts of the coordinator report to the metrics, besides the executor's events. */
 export interface MetricsObserver {
   /** A job was stored for the first time (not a resubmission). */
@@ -152,6 +149,12 @@ function executorMetrics(registry: Registry, executor: Executor): () => number {
     labelNames: ['cause'],
     registers: [registry],
   })
+  const lost = new Counter({
+    name: 'quorate_replicas_lost_total',
+    help: 'Running replicas that ended without a counted result, by cause (timeout, provider)',
+    labelNames: ['cause'],
+    registers: [registry],
+  })
   const wasted = new Counter({
     name: 'quorate_wasted_cpu_seconds_total',
     help: 'CPU providers reported spending on replicas cancelled because their shard was already decided',
@@ -231,6 +234,7 @@ function executorMetrics(registry: Registry, executor: Executor): () => number {
   executor.on('provider:counted', (_peer, kind) => counted.inc({ kind }))
   executor.on('provider:quarantined', () => quarantines.inc())
   executor.on('replica:cancelled', (replica) => cancelled.inc({ cause: replica.cause }))
+  executor.on('replica:lost', (replica) => lost.inc({ cause: replica.timedOut ? 'timeout' : 'provider' }))
   executor.on('provider:wasted', (_peer, cpuMs) => wasted.inc(cpuMs / 1000))
   return () => dispatchedAt.size
 }
