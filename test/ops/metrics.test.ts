@@ -1,28 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Cluster, startCluster } from '../helpers/cluster.ts'
+import { sample } from '../helpers/metrics.ts'
 import { primesWasm } from '../helpers/primes.ts'
 import { until } from '../helpers/until.ts'
 
 const primes = await primesWasm()
-
-/** One sample of `name` with exactly these labels (0 when absent) from Prometheus text. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number {
-  const wanted = Object.entries(labels)
-    .map(([k, v]) => `${k}="${v}"`)
-    .sort()
-    .join(',')
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)(?:\{([^}]*)\})? (\S+)$/.exec(line)
-    if (match === null || match[1] !== name) continue
-    const have = (match[2] ?? '')
-      .split(',')
-      .filter((l) => l !== '')
-      .sort()
-      .join(',')
-    if (have === wanted) return Number(match[3])
-  }
-  return 0
-}
 
 /**
  * The counters an on-call engineer alerts on move by exactly what one job did. In-process
