@@ -2,6 +2,7 @@ import type { JobEvent } from '@quorate/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type BackendKind, type Cluster, startCluster } from '../helpers/cluster.ts'
 import { failingModuleWasm } from '../helpers/failing-module.ts'
+import { sample } from '../helpers/metrics.ts'
 import { primesIn, primesWasm } from '../helpers/primes.ts'
 import { until } from '../helpers/until.ts'
 
@@ -105,6 +106,16 @@ for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
       await cluster.addAgent()
       await cluster.addAgent()
       expect((await job.waitFor({ timeout: 60_000 })).state).toBe('completed')
+    })
+
+    it('counts the shards waiting for a coordinator to take them (the queue depth metric)', async () => {
+      cluster = await startCluster(kind, { agents: [] })
+      const job = await cluster.client.submitJob({ wasm, inputs: ranges(3) })
+      const metrics = await (await fetch(`${cluster.coordinator.httpUrl}/metrics`)).text()
+      expect(sample(metrics, 'quorate_shards_pending', { backend: kind })).toBe(3)
+      expect(sample(metrics, 'quorate_shards_running', { backend: kind })).toBe(0)
+      await cluster.client.cancelJob(job.id)
+      expect(await cluster.coordinator.backend.pendingShards()).toBe(0)
     })
 
     it('cancels a job: undecided shards end cancelled and its stream says so', async () => {

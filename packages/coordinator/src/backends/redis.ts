@@ -622,7 +622,15 @@ export function redisBackend(options: RedisBackendOptions): SchedulerBackend {
         shardQueue.getJobs([...types], 0, PENDING_SCAN - 1),
       ])
       if (scanned.length === 0) return 0
-      const shards = scanned.reduce((sum, j) => sum + ((j.data as ShardJobData).count ?? 1), 0)
+      // Batches of jobs already ended (cancelled, expired) wait only to be skipped: they are not pending.
+      const jobIds = [...new Set(scanned.map((j) => (j.data as ShardJobData).jobId))]
+      const states = await Promise.all(jobIds.map((id) => client().hget(key('job', id), 'state')))
+      const ended = new Set(jobIds.filter((_, i) => isTerminalJobState((states[i] ?? 'completed') as JobState)))
+      let shards = 0
+      for (const j of scanned) {
+        const data = j.data as ShardJobData
+        if (!ended.has(data.jobId)) shards += data.count ?? 1
+      }
       return Math.round((shards / scanned.length) * Math.max(batches, scanned.length))
     },
 
