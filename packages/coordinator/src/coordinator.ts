@@ -254,8 +254,17 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     }
   }
 
+  // Who is online here, for the API; changes come in bursts (connects, wasted-CPU reports): once a turn.
+  let announcing = false
   const announce = () => {
-    backend.announceProviders(executor.providers()).catch((err) => logger.warn({ err }, 'could not announce providers'))
+    if (announcing) return
+    announcing = true
+    setImmediate(() => {
+      announcing = false
+      backend
+        .announceProviders(executor.providers())
+        .catch((err) => logger.warn({ err }, 'could not announce providers'))
+    })
   }
 
   return {
@@ -302,16 +311,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         announce()
         backend.poke()
       })
-      // Reports of wasted CPU come in bursts (one per cancelled replica): one announcement per turn.
-      let wastedAnnounced = false
-      executor.on('provider:wasted', () => {
-        if (wastedAnnounced) return
-        wastedAnnounced = true
-        setImmediate(() => {
-          wastedAnnounced = false
-          announce()
-        })
-      })
+      executor.on('provider:wasted', announce)
       backend.consume(runShard, () => executor.capacity)
       await hub.start(node)
       timers.push(setInterval(() => executor.sweep(), COORDINATOR_DEFAULTS.sweepIntervalMs))
