@@ -104,4 +104,40 @@ describe("the coordinator's log tells each job's story", () => {
       ).toHaveLength(1)
     }
   })
+  it('logs an escalation, with the job and shard', async () => {
+    const entries: Entry[] = []
+    const logger = pino({ level: 'info' }, { write: (line: string) => void entries.push(JSON.parse(line) as Entry) })
+    cluster = await startCluster('embedded', {
+      agents: [{ lie: 'a' }, { lie: 'b' }, 'honest'],
+      coordinator: { logger },
+    })
+    // Three different answers: the shard needs more replicas, and waits for a provider that has not run it.
+    const job = await cluster.client.submitJob({ wasm: primes, inputs: ['1 1000'], decide: 'quorum' })
+    const escalation = await until(
+      () => entries.find((e) => e.jobId === job.id && e.msg.startsWith('shard escalated')),
+      { what: 'the escalation log line', timeout: 30_000 },
+    )
+    expect(escalation).toMatchObject({ level: 30, shard: 0 })
+    expect(escalation.replicas).toBeGreaterThan(3)
+    await cluster.addAgent()
+    expect((await job.waitFor({ timeout: 60_000 })).state).toBe('completed')
+  })
+
+  it('logs the quarantine of a provider outvoted by an agreeing majority, at warn', async () => {
+    const entries: Entry[] = []
+    const logger = pino({ level: 'info' }, { write: (line: string) => void entries.push(JSON.parse(line) as Entry) })
+    cluster = await startCluster('embedded', {
+      agents: ['honest', 'honest', { lie: 'forged' }],
+      coordinator: { logger },
+    })
+    const liar = cluster.agents[2]?.peerId
+    // Under `all`, two agree against the liar, and no fresh provider is left to escalate to.
+    const job = await cluster.client.submitJob({ wasm: primes, inputs: ['1 1000'], decide: 'all' })
+    expect((await job.waitFor({ timeout: 60_000 })).state).toBe('completed')
+    const quarantine = await until(
+      () => entries.find((e) => e.msg.startsWith('provider quarantined: outvoted on shard 0')),
+      { what: 'the quarantine log line', timeout: 10_000 },
+    )
+    expect(quarantine).toMatchObject({ level: 40, peerId: liar, jobId: job.id, shard: 0 })
+  })
 })
