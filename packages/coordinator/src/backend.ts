@@ -154,6 +154,8 @@ export interface ShardQueue {
   amend(work: ShardWork, decision: ShardDecision): Promise<boolean>
   /** Persist a running shard's replica table, for the API. Ignored once the fence is stale. */
   progress(work: ShardWork, state: ShardState, replicas: ReplicaView[], reason?: string): Promise<void>
+  /** Shards of unfinished jobs that no coordinator holds (the queue depth), for metrics. */
+  pendingShards(): Promise<number>
 }
 
 /** Provider reputation and presence, shared by every coordinator on the backend. */
@@ -175,6 +177,15 @@ export interface EventBus {
   subscribe(listener: (event: JobEvent) => void): () => void
 }
 
+/** Whether a backend that lives in another process can be reached now. */
+export interface BackendHealth {
+  readonly ready: boolean
+  /** Milliseconds a client should wait before trying again while not ready. */
+  readonly retryAfterMs: number
+  /** `listener` hears each change of `ready`; returns a function that stops it. */
+  onChange(listener: (ready: boolean) => void): () => void
+}
+
 /**
  * Where jobs live and how shards reach the coordinators that run them: a
  * job store, a shard queue, a provider store and an event bus behind one
@@ -184,6 +195,8 @@ export interface EventBus {
  */
 export interface SchedulerBackend extends JobStore, ShardQueue, ProviderStore, EventBus {
   readonly kind: 'embedded' | 'redis'
+  /** Whether the backend answers now (a backend without one always does); the API answers 503 while it does not. */
+  readonly health?: BackendHealth
   start(): Promise<void>
   stop(): Promise<void>
 }

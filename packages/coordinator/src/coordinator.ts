@@ -9,14 +9,17 @@ import { type AdmissionOptions, type AdmissionPolicy, admissionPolicy } from './
 import { AgentHub } from './agent-hub.ts'
 import type { SchedulerBackend, ShardHandler } from './backend.ts'
 import { embeddedBackend } from './backends/embedded/index.ts'
+import { parseRedisUrl } from './backends/redis/connection-config.ts'
 import { type RedisBackendOptions, redisBackend } from './backends/redis/index.ts'
 import { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import { ControlAuth } from './control-auth.ts'
-import { Executor, type ShardProgress } from './executor.ts'
+import { Executor } from './executor.ts'
 import { createHttpApi } from './http.ts'
+import { JobLifecycle } from './job-lifecycle.ts'
 import { createMetrics } from './metrics.ts'
 import { JobService } from './service.ts'
+import type { ShardProgress } from './shard-run.ts'
 import { COORDINATOR_VERSION } from './version.ts'
 
 /** How often a running shard's replica table is written to storage. */
@@ -26,7 +29,8 @@ export interface CoordinatorOptions {
   /** Where the coordinator keeps its identity and, with the embedded backend, its jobs. */
   dataDir: string
   /**
-   * Redis URL for the production backend (BullMQ). Several coordinators on
+   * Redis URL for the production backend (BullMQ): `redis://host:port`, or
+   * `redis+sentinel://host:port,host:port/masterName` for a primary found by Sentinels. Several coordinators on
    * one Redis share the work. Without it the coordinator uses the embedded
    * SQLite backend in `dataDir`.
    */
@@ -165,24 +169,26 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           logger: logger.child({ component: 'redis' }),
         })
       : embeddedBackend({ dataDir: options.dataDir }))
+  const metrics = createMetrics(executor, { backend: backend.kind, pendingShards: () => backend.pendingShards() })
   const chain =
     options.chain === undefined
       ? undefined
       : new ChainSettler(
-          { backend, logger: logger.child({ component: 'chain' }) },
+          { backend, logger: logger.child({ component: 'chain' }), metrics },
           { ...options.chain, dataDir: options.dataDir },
         )
   const policy = chain === undefined ? admissionPolicy(options.admission ?? { mode: 'open' }) : undefined
   const admission = policy?.admission ?? { mode: 'staked' as const, untrusted: false }
+  const lifecycle = new JobLifecycle({ backend, executor, logger: logger.child({ component: 'jobs' }), metrics })
   const jobs = new JobService({
     backend,
     executor,
     chain,
+    lifecycle,
     untrusted: admission.untrusted,
     ...(options.fullViewMaxShards === undefined ? {} : { fullViewMaxShards: options.fullViewMaxShards }),
   })
   const control = new ControlAuth(options.operatorToken === undefined ? {} : { operatorToken: options.operatorToken })
-  const metrics = createMetrics(executor)
   const hub = new AgentHub(
     { executor, logger: logger.child({ component: 'agent-hub' }) },
     {
@@ -247,7 +253,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       if (latest === undefined) return
       const [state, replicas, reason] = latest
       latest = undefined
-      backend.progress(work, state, replicas, reason).catch((err) => logger.warn({ err }, 'could not save progress'))
+      backend.progress(work, state, replicas, reason).catch((err) => warnUnlessDown(err, 'could not save progress'))
     }
     try {
       return await executor.runShard(work, controller.signal, (...update) => {
@@ -262,8 +268,22 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     }
   }
 
+  // While the backend is away its outage is logged once (by its health), not by every operation it fails.
+  const warnUnlessDown = (err: unknown, message: string) => {
+    if (backend.health?.ready !== false) logger.warn({ err }, message)
+  }
+
+  // Who is online here, for the API; changes come in bursts (connects, wasted-CPU reports): once a turn.
+  let announcing = false
   const announce = () => {
-    backend.announceProviders(executor.providers()).catch((err) => logger.warn({ err }, 'could not announce providers'))
+    if (announcing) return
+    announcing = true
+    setImmediate(() => {
+      announcing = false
+      backend
+        .announceProviders(executor.providers())
+        .catch((err) => warnUnlessDown(err, 'could not announce providers'))
+    })
   }
 
   return {
@@ -296,13 +316,10 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         if (event.type !== 'shard:accepted' && event.type !== 'shard:failed') backend.publish(event)
       })
       executor.on('provider:counted', (peerId, counter) => {
-        backend.countProvider(peerId, counter).catch((err) => logger.warn({ err }, 'could not count provider'))
+        backend.countProvider(peerId, counter).catch((err) => warnUnlessDown(err, 'could not count provider'))
       })
+      lifecycle.start()
       executor.on('provider:quarantined', (peerId, evidence) => {
-        logger.warn(
-          { peerId, jobId: evidence.jobId, shard: evidence.shard },
-          `provider quarantined: ${evidence.reason}`,
-        )
         // On a paid job, the signed evidence waits for settlement and is then sent to the Escrow.
         chain?.recordOffence(peerId, evidence, evidence.quorum)
       })
@@ -313,6 +330,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         announce()
         backend.poke()
       })
+      executor.on('provider:wasted', announce)
       backend.consume(runShard, () => executor.capacity)
       await hub.start(node)
       timers.push(setInterval(() => executor.sweep(), COORDINATOR_DEFAULTS.sweepIntervalMs))
@@ -330,9 +348,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       httpOptions.inspectModule = options.inspectModule ?? runtimeCheck
       if (options.explorerDir !== undefined) httpOptions.explorerDir = options.explorerDir
       httpOptions.control = control
-      // Request lines at info level would drown everything else; the API logs warnings and errors.
+      if (backend.health !== undefined) httpOptions.health = backend.health
+      // Request lines at info level would drown everything else; the API logs warnings and errors
+      // (or less, when the whole logger is quieter).
+      const httpLevel = logger.levelVal > 40 ? logger.level : 'warn'
       http = createHttpApi(
-        { jobs, metrics, logger: logger.child({ component: 'http' }, { level: 'warn' }) },
+        { jobs, metrics, logger: logger.child({ component: 'http' }, { level: httpLevel }) },
         httpOptions,
       )
       await http.listen({
@@ -347,6 +368,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       // Reverse order: stop taking requests, let go of agents and the network, then storage.
       await http?.close()
       for (const t of timers) clearInterval(t)
+      lifecycle.stop()
       await hub.stop()
       await node?.stop()
       await chain?.stop()
@@ -360,7 +382,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         await backend.end(id, 'expired', 'deadline passed before every shard was decided')
       }
     } catch (err) {
-      logger.warn({ err }, 'could not expire overdue jobs')
+      warnUnlessDown(err, 'could not expire overdue jobs')
     }
   }
 }
@@ -389,9 +411,8 @@ function validate(options: CoordinatorOptions): void {
   if (typeof options.dataDir !== 'string' || options.dataDir === '') {
     throw new InvalidOptionError('dataDir', 'must be a non-empty path', options.dataDir)
   }
-  if (options.redisUrl !== undefined && !/^rediss?:\/\//.test(options.redisUrl)) {
-    throw new InvalidOptionError('redisUrl', 'must be a redis:// or rediss:// URL', options.redisUrl)
-  }
+  // Throws an error naming what is wrong with the URL (scheme, a Sentinel's host:port, the master name…).
+  if (options.redisUrl !== undefined) parseRedisUrl(options.redisUrl)
   const ints: Array<[string, number | undefined, number]> = [
     ['httpPort', options.httpPort, 0],
     ['bodyLimitBytes', options.bodyLimitBytes, 1024],
