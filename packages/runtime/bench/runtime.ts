@@ -350,7 +350,7 @@ async function main(): Promise<void> {
     [primes, primes50],
     [mandelbrot, mandel25 * 2],
     [pow, pow25 * 2],
-    [wordcount, 150_000],
+    [wordcount, 1_500_000],
     [bzip2, 15_000],
     [sqlite, 8_000],
   ]

@@ -11,12 +11,15 @@
  *   i64 global (exported as FUEL_EXPORT) around such calls. Fuel is charged
  *   per segment, a run of instructions that execute together (a basic block
  *   with calls inside it): its count is subtracted where it starts, so a run
- *   that does not trap is charged exactly the instructions it executed. The
- *   budget is checked at every loop header and at the entry of every function
- *   that can recurse, which together every unbounded execution must pass; a
- *   failed check stores the counter in the global and executes
- *   `unreachable`, so "the fuel global is negative" identifies running out of
- *   fuel, with no extra import.
+ *   that does not trap or exit is charged exactly the instructions it
+ *   executed. Segments that always follow another (after a construct no
+ *   branch leaves; the entry of a function called only directly and not
+ *   recursively) are charged with it, which keeps the count exact with fewer
+ *   charges. The budget is checked on every branch back to a loop and at the
+ *   entry of every function in a call cycle, which together every unbounded
+ *   execution must pass; a failed check stores the counter in the global and
+ *   executes `unreachable`, so "the fuel global is negative" identifies
+ *   running out of fuel, with no extra import.
  * - Stack: functions that can recurse (in a cycle of the call graph, where
  *   an indirect call may reach any function in a table) charge an abstract
  *   frame size to a budget in a mutable i32 global (STACK_EXPORT) and refund
@@ -121,8 +124,17 @@ interface FuncInfo {
   callsIndirect: boolean
   /** Only the module calls it, and only directly: fuel travels as an extra param and result. */
   internal: boolean
-  /** Can be on the stack more than once: checks fuel at entry and charges the stack budget. */
+  /** In a cycle of the call graph: checks the fuel at entry. */
+  cyclic: boolean
+  /** Charges the stack budget: cyclic, or every function when non-cyclic frames could add up to too much. */
   recursive: boolean
+  /**
+   * Internal and not cyclic: its callers charge its entry segment as part of theirs, so a call to it adds no
+   * charge of its own (and a small accessor stays small enough for V8 to inline).
+   */
+  folded: boolean
+  /** The count of its entry segment, which callers charge when it is folded (known once it is rewritten). */
+  entryCost: number
 }
 
 /**
@@ -138,7 +150,7 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
     ...m.imports.flatMap((i) => (i.kind === 'func' ? [m.types[i.typeIndex] as FuncType] : [])),
     ...m.functions.map((t) => m.types[t] as FuncType),
   ]
-  const infos = analyse(m, funcs)
+  const { infos, order } = analyse(m, funcs)
 
   // Appended types: internal functions' signatures with the fuel, wrapper blocks for multi-value results.
   const extraTypes: FuncType[] = []
@@ -151,10 +163,10 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
     }
     return index
   }
-  const blockTypeOf = (results: number[]): Uint8Array => {
-    if (results.length === 0) return new Uint8Array([EMPTY_BLOCK])
-    if (results.length === 1) return new Uint8Array([results[0] as number])
-    return new Writer(8).s32(typeIndex({ params: [], results })).finish()
+  const blockTypeOf = (params: number[], results: number[]): Uint8Array => {
+    if (params.length === 0 && results.length === 0) return new Uint8Array([EMPTY_BLOCK])
+    if (params.length === 0 && results.length === 1) return new Uint8Array([results[0] as number])
+    return new Writer(8).s32(typeIndex({ params, results })).finish()
   }
   const functionTypes = m.functions.map((t, i) => {
     if (!(infos[i] as FuncInfo).internal) return t
@@ -162,24 +174,26 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
     return typeIndex({ params: [...type.params, ValType.i64], results: [...type.results, ValType.i64] })
   })
 
-  const bodies: Uint8Array[] = []
-  m.code.forEach((body, i) => {
+  // Callees first, so that a folded function's entry count is known where it is called.
+  const bodies: Uint8Array[] = new Array(m.code.length)
+  for (const i of order) {
+    const info = infos[i] as FuncInfo
     const context: BodyContext = {
       m,
-      funcs,
       infos,
-      body,
+      body: m.code[i] as { start: number; end: number },
       type: m.types[m.functions[i] as number] as FuncType,
-      info: infos[i] as FuncInfo,
+      info,
       funcIndex: i + m.importedFuncs,
       G: fuelGlobal,
       S: stackGlobal,
       blockTypeOf,
     }
-    // Two passes: the first finds every segment's cost, so the second can leave out empty segments' charges.
-    const bytes = instrumentBody(context, instrumentBody(context).costs).bytes
-    bodies.push(bytes)
-  })
+    // Two passes: the first finds every segment's cost, so the second can leave out what is not needed.
+    const { bytes, plan } = instrumentBody(context, instrumentBody(context).plan)
+    info.entryCost = plan.costs[0] as number
+    bodies[i] = bytes
+  }
   // V8 sizes its inlining budget by the share of function bodies under 50 bytes (it reads a low share
   // as "the toolchain already inlined"). Metering makes small functions bigger, which would cut the
   // budget and keep V8 from inlining them, so never-called empty functions restore the original share
@@ -275,8 +289,11 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
   }
 }
 
-/** First pass: locals, stack height and calls of every function; which are internal; which can recurse. */
-function analyse(m: ParsedModule, funcs: FuncType[]): FuncInfo[] {
+/**
+ * First pass: locals, stack height and calls of every function; which are internal; which can recurse;
+ * and an order of the defined functions (indices from 0) in which every folded callee comes before its callers.
+ */
+function analyse(m: ParsedModule, funcs: FuncType[]): { infos: FuncInfo[]; order: number[] } {
   const escaping = new Set<number>(m.referencedFuncs)
   for (const e of m.exports) if (e.kind === 'func') escaping.add(e.index)
   if (m.start !== undefined) escaping.add(m.start)
@@ -304,7 +321,17 @@ function analyse(m: ParsedModule, funcs: FuncType[]): FuncInfo[] {
       if (r.pos >= r.end) throw unsupported(funcIndex, 'ends without a final end')
     }
     if (r.pos !== r.end) throw unsupported(funcIndex, 'has bytes after its final end')
-    return { locals, height: height.max, calls, callsIndirect, internal: false, recursive: false }
+    return {
+      locals,
+      height: height.max,
+      calls,
+      callsIndirect,
+      internal: false,
+      cyclic: false,
+      recursive: false,
+      folded: false,
+      entryCost: 0,
+    }
   })
   infos.forEach((info, i) => {
     info.internal = !escaping.has(i + m.importedFuncs)
@@ -324,6 +351,8 @@ function analyse(m: ParsedModule, funcs: FuncType[]): FuncInfo[] {
   const onStack = new Uint8Array(n)
   const stack: number[] = []
   let counter = 0
+  // Components complete callees first, which is the order the bodies are rewritten in.
+  const order: number[] = []
   for (let root = 0; root < n; root++) {
     if (index[root] !== -1) continue
     const work: [number, number[], number][] = [[root, edges(root), 0]]
@@ -335,7 +364,7 @@ function analyse(m: ParsedModule, funcs: FuncType[]): FuncInfo[] {
       const [v, out] = frame
       if (frame[2] < out.length) {
         const w = out[frame[2]++] as number
-        if (w === v) (infos[v] as FuncInfo).recursive = true
+        if (w === v) (infos[v] as FuncInfo).cyclic = true
         if (index[w] === -1) {
           index[w] = low[w] = counter++
           stack.push(w)
@@ -355,7 +384,8 @@ function analyse(m: ParsedModule, funcs: FuncType[]): FuncInfo[] {
           onStack[w] = 0
           component.push(w)
         } while (w !== v)
-        if (component.length > 1) for (const c of component) (infos[c] as FuncInfo).recursive = true
+        if (component.length > 1) for (const c of component) (infos[c] as FuncInfo).cyclic = true
+        order.push(...component)
       }
     }
   }
@@ -363,10 +393,12 @@ function analyse(m: ParsedModule, funcs: FuncType[]): FuncInfo[] {
   // Functions that cannot recurse are on the stack at most once each: if that could be a lot, charge everyone.
   let once = 0
   infos.forEach((info, i) => {
-    if (!info.recursive) once += frameCost(funcs[i + m.importedFuncs] as FuncType, info)
+    info.recursive = info.cyclic
+    info.folded = info.internal && !info.cyclic
+    if (!info.cyclic) once += frameCost(funcs[i + m.importedFuncs] as FuncType, info)
   })
   if (once > NONRECURSIVE_STACK_BYTES) for (const info of infos) info.recursive = true
-  return infos
+  return { infos, order }
 }
 
 function readLocals(r: Reader, funcIndex: number): { count: number; groupsEnd: number; groups: number } {
@@ -395,15 +427,37 @@ export function frameCost(type: FuncType, info: Pick<FuncInfo, 'locals' | 'heigh
   return STACK_FRAME_BASE_BYTES + 8 * (type.params.length + info.locals + 5 + info.height)
 }
 
-/** A run of instructions charged together, and where its charge's constant is patched in. */
+/** A run of instructions charged together, and where its charge's constant is patched in (-1: not charged here). */
 interface Segment {
   patch: number
   cost: number
 }
 
+/** An open block, loop or if. */
+interface Open {
+  kind: number
+  /** A branch leaves through its end. */
+  targeted: boolean
+  /** The lowest depth in the open-block stack that a branch from inside it reaches (-1: it leaves the function). */
+  reach: number
+  /** The segment running where it opened. */
+  prior: Segment
+  /** For a loop, the types a branch to it carries (its parameters). */
+  params: number[]
+}
+
+/** What the first pass over a body learns for the second. */
+interface BodyPlan {
+  /** Every segment's count, in the order the segments start. */
+  costs: number[]
+  /** A branch targets the function's own label, so the body needs a block that catches it before the exit code. */
+  labelTargeted: boolean
+  /** The scratch locals the body uses. */
+  scratch: { f32: boolean; f64: boolean; length: boolean }
+}
+
 interface BodyContext {
   m: ParsedModule
-  funcs: FuncType[]
   infos: FuncInfo[]
   body: { start: number; end: number }
   type: FuncType
@@ -412,14 +466,15 @@ interface BodyContext {
   /** The fuel global and the stack-budget global. */
   G: number
   S: number
-  blockTypeOf: (results: number[]) => Uint8Array
+  blockTypeOf: (params: number[], results: number[]) => Uint8Array
 }
 
 /**
- * Rewrite one function body. Given the segment costs of a previous pass over the same body, a segment
- * that costs nothing gets no charge (a segment's cost is only known once it has been read).
+ * Rewrite one function body. Given the plan of a previous pass over the same body, a segment that costs
+ * nothing gets no charge, and unused scratch locals and an unneeded exit block are left out (a segment's
+ * cost, like the rest of the plan, is only known once the body has been read).
  */
-function instrumentBody(ctx: BodyContext, planned?: number[]): { bytes: Uint8Array; costs: number[] } {
+function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint8Array; plan: BodyPlan } {
   const { m, infos, body, type, info, funcIndex, G, S } = ctx
   const r = new Reader(m.bytes, body.start, body.end)
   const declStart = r.pos
@@ -429,21 +484,27 @@ function instrumentBody(ctx: BodyContext, planned?: number[]): { bytes: Uint8Arr
   // An internal function receives the fuel as a parameter after its own, which moves its locals up by one.
   const shift = info.internal ? 1 : 0
   const F = info.internal ? P : P + info.locals // fuel, i64
-  const first = P + info.locals + 1 // our scratch locals follow everything else
-  const T32 = first // f32 scratch for NaN canonicalisation
-  const T64 = first + 1 // f64 scratch
-  const SP = first + 2 // stack budget on entry, i32
-  const TI = first + 3 // i32 scratch for the length of bulk memory and table operations
-  const isInternal = (f: number) => f >= m.importedFuncs && (infos[f - m.importedFuncs] as FuncInfo).internal
+  // Our scratch locals follow everything else, each only if the body needs it.
+  const need = plan?.scratch ?? { f32: true, f64: true, length: true }
+  const scratch: number[] = []
+  const local = (type: number) => P + info.locals + 1 + scratch.push(type) - 1
+  const T32 = need.f32 ? local(ValType.f32) : -1 // for NaN canonicalisation
+  const T64 = need.f64 ? local(ValType.f64) : -1
+  const SP = info.recursive ? local(ValType.i32) : -1 // stack budget on entry
+  const TI = need.length ? local(ValType.i32) : -1 // the length of a bulk memory or table operation
+  const used = { f32: false, f64: false, length: false }
+  const wrapped = plan?.labelTargeted ?? true
+  let labelTargeted = false
+  const callee = (f: number) => (f >= m.importedFuncs ? infos[f - m.importedFuncs] : undefined)
 
   const w = new Writer(Math.ceil((body.end - body.start) * 1.6) + 64)
   // Local declarations: skip the group count, keep the groups, add ours.
   {
     const d = new Reader(declBytes)
     d.u32()
-    w.u32(groups + (info.internal ? 4 : 5)).bytes(declBytes.subarray(d.pos))
+    w.u32(groups + (info.internal ? 0 : 1) + scratch.length).bytes(declBytes.subarray(d.pos))
     if (!info.internal) w.u8(1).u8(ValType.i64)
-    w.u8(1).u8(ValType.f32).u8(1).u8(ValType.f64).u8(1).u8(ValType.i32).u8(1).u8(ValType.i32)
+    for (const t of scratch) w.u8(1).u8(t)
   }
 
   // Entry: charge the frame against the stack budget, then the first segment against the fuel.
@@ -453,35 +514,42 @@ function instrumentBody(ctx: BodyContext, planned?: number[]): { bytes: Uint8Arr
     w.u8(OP.globalGet).u32(S).u8(OP.i32Const).u8(0).u8(OP.i32LtS)
     w.u8(OP.if).u8(EMPTY_BLOCK).u8(OP.unreachable).u8(OP.end)
   }
-  if (info.internal) w.u8(OP.localGet).u32(F)
-  else w.u8(OP.globalGet).u32(G)
-  w.u8(OP.i64Const)
-  // Fuel is charged per segment: a run of instructions that either all execute or (barring a trap) none
-  // do. A segment's count is subtracted where it starts, so `fuelUsed` is the number of instructions
-  // executed, exactly, for a run that does not trap or run out. Segments start at function entry, at a
-  // loop header, after `if`, `else` and `br_if`, and after the `end` of an `if` or of a block that a
-  // branch targets; code after `br`, `br_table`, `return` or `unreachable` is dead until the next
-  // `else` or `end` and is not charged.
-  let segment: Segment = { patch: w.padded(), cost: 0 }
-  w.u8(OP.i64Sub)
-  if (info.recursive) {
-    w.u8(OP.localTee).u32(F)
-    emitCheck()
-  } else w.u8(OP.localSet).u32(F)
+  // Fuel is charged per segment: a run of instructions that, barring a trap or an exit, either all
+  // execute or none do. A segment's count is subtracted where it starts. Segments start at function
+  // entry, at a loop header, after `if`, `else` and `br_if`, and after the `end` of an `if` or of a
+  // block that a branch targets; code after `br`, `br_table`, `return` or `unreachable` is dead until the
+  // next `else` or `end` and is not charged. Two kinds of segment are charged as part of another, which
+  // they always follow and which always precedes them, so the count stays exact:
+  // - the code after a construct (block, loop or if) that no branch from inside leaves, whose end is
+  //   therefore reached whenever its start is: it is charged with the segment running before it;
+  // - the entry segment of a folded function: its callers charge it with the segment of each call.
+  let segment: Segment = { patch: -1, cost: 0 }
+  if (!info.folded) {
+    if (info.internal) w.u8(OP.localGet).u32(F)
+    else w.u8(OP.globalGet).u32(G)
+    if (plan?.costs[0] !== 0) {
+      w.u8(OP.i64Const)
+      segment = { patch: w.padded(), cost: 0 }
+      w.u8(OP.i64Sub)
+    }
+    w.u8(OP.localSet).u32(F)
+    if (info.cyclic) emitCheck()
+  }
   // Wrap the body in a block so that branches to the function's label land on the exit code below.
-  w.u8(OP.block).bytes(ctx.blockTypeOf(type.results))
-  // Open control blocks, innermost last; `targeted` once a branch leaves through the block's end.
-  const blocks: { kind: number; targeted: boolean }[] = []
+  if (wrapped) w.u8(OP.block).bytes(ctx.blockTypeOf([], type.results))
+  // Open control blocks, innermost last.
+  const blocks: Open[] = []
   const segments: Segment[] = [segment]
   const dead: Segment = { patch: -1, cost: 0 }
 
+  /** Check the budget: out of fuel, store the counter where the host reads it and trap. */
   function emitCheck(): void {
-    w.u8(OP.i64Const).u8(0).u8(OP.i64LtS).u8(OP.if).u8(EMPTY_BLOCK)
+    w.u8(OP.localGet).u32(F).u8(OP.i64Const).u8(0).u8(OP.i64LtS).u8(OP.if).u8(EMPTY_BLOCK)
     w.u8(OP.localGet).u32(F).u8(OP.globalSet).u32(G).u8(OP.unreachable).u8(OP.end)
   }
-  /** Start a segment after the current instruction; at a loop header, also check the budget. */
-  function startSegment(check: boolean): void {
-    if (!check && planned?.[segments.length] === 0) {
+  /** Start a segment after the current instruction. */
+  function startSegment(): void {
+    if (plan?.costs[segments.length] === 0) {
       segment = { patch: -1, cost: 0 }
       segments.push(segment)
       return
@@ -489,15 +557,17 @@ function instrumentBody(ctx: BodyContext, planned?: number[]): { bytes: Uint8Arr
     w.u8(OP.localGet).u32(F).u8(OP.i64Const)
     segment = { patch: w.padded(), cost: 0 }
     segments.push(segment)
-    w.u8(OP.i64Sub)
-    if (check) {
-      w.u8(OP.localTee).u32(F)
-      emitCheck()
-    } else w.u8(OP.localSet).u32(F)
+    w.u8(OP.i64Sub).u8(OP.localSet).u32(F)
   }
+  /** The open block a branch `depth` levels out goes to (undefined: the function's own label). */
+  const targetOf = (depth: number): Open | undefined => blocks[blocks.length - 1 - depth]
+  /** A branch to the label `depth` levels out (past every open block: the function's own). */
   function markTarget(depth: number): void {
-    const b = blocks[blocks.length - 1 - depth]
-    if (b !== undefined) b.targeted = true
+    const target = Math.max(-1, blocks.length - 1 - depth)
+    if (target < 0) labelTargeted = true
+    else (blocks[target] as Open).targeted = true
+    const inner = blocks[blocks.length - 1]
+    if (inner !== undefined) inner.reach = Math.min(inner.reach, target)
   }
   /** Leave the function: refund the stack, hand the fuel back (as the extra result, or in the global). */
   function exit(): void {
@@ -542,8 +612,10 @@ function instrumentBody(ctx: BodyContext, planned?: number[]): { bytes: Uint8Arr
       case OP.call: {
         peek.pos = r.pos
         const target = peek.u32()
+        const fn = callee(target)
         flush(at)
-        if (isInternal(target)) {
+        if (fn?.internal) {
+          if (fn.folded) segment.cost += fn.entryCost
           w.u8(OP.localGet).u32(F).u8(OP.call).u32(target).u8(OP.localSet).u32(F)
         } else {
           syncOut()
@@ -565,13 +637,49 @@ function instrumentBody(ctx: BodyContext, planned?: number[]): { bytes: Uint8Arr
         flush(at)
         exit()
         break
+      // Back edges check the budget: every unbounded run passes one again and again (or a cyclic function's
+      // entry). A check at the loop header instead would hide the loop's own exit branch from V8, which
+      // then neither counts its iterations nor drops its stack check.
+      case OP.br:
+        if (targetOf(peek.reset(r.pos).u32())?.kind === OP.loop) {
+          flush(at)
+          emitCheck()
+        }
+        break
+      case OP.brIf: {
+        const depth = peek.reset(r.pos).u32()
+        const target = targetOf(depth)
+        if (target?.kind === OP.loop) {
+          // br_if L becomes if (check; br L) end, so only the branch taken checks.
+          flush(at)
+          w.u8(OP.if).bytes(ctx.blockTypeOf(target.params, target.params))
+          emitCheck()
+          w.u8(OP.br)
+            .u32(depth + 1)
+            .u8(OP.end)
+          copyFrom = peek.pos
+        }
+        break
+      }
+      case OP.brTable: {
+        peek.reset(r.pos)
+        const n = peek.u32()
+        let loops = false
+        for (let i = 0; i <= n; i++) loops ||= targetOf(peek.u32())?.kind === OP.loop
+        if (loops) {
+          flush(at)
+          emitCheck()
+        }
+        break
+      }
       case OP.returnCall:
       case OP.returnCallIndirect: {
         peek.pos = r.pos
-        const target = op === OP.returnCall ? peek.u32() : -1
+        const target = op === OP.returnCall ? callee(peek.u32()) : undefined
         skipImmediates(op, peek.reset(r.pos), funcIndex)
         const immediates = m.bytes.subarray(r.pos, peek.pos)
-        const calleeInternal = target >= 0 && isInternal(target)
+        const calleeInternal = target?.internal === true
+        if (target?.folded) segment.cost += target.entryCost
         flush(at)
         if (calleeInternal === info.internal) {
           // Same convention on both sides: a real tail call.
@@ -596,12 +704,14 @@ function instrumentBody(ctx: BodyContext, planned?: number[]): { bytes: Uint8Arr
       case 0xbc: // i32.reinterpret_f32
       case 0x98: // f32.copysign
         flush(at)
+        used.f32 = true
         canonicalize(T32, CANONICAL_NAN_F32, OP.f32Eq)
         break
       case 0x39: // f64.store
       case 0xbd: // i64.reinterpret_f64
       case 0xa6: // f64.copysign
         flush(at)
+        used.f64 = true
         canonicalize(T64, CANONICAL_NAN_F64, OP.f64Eq)
         break
       case 0xfc:
@@ -609,6 +719,7 @@ function instrumentBody(ctx: BodyContext, planned?: number[]): { bytes: Uint8Arr
         if (BULK_OPS.has(peek.u32())) {
           // The length is on top of the stack: charge for it, leave it there.
           flush(at)
+          used.length = true
           w.u8(OP.localTee).u32(TI).u8(OP.localGet).u32(F).u8(OP.localGet).u32(TI).u8(OP.i64ExtendI32U)
           w.u8(OP.i64Const).u8(BULK_SHIFT).u8(OP.i64ShrU).u8(OP.i64Sub).u8(OP.localSet).u32(F)
         }
@@ -620,40 +731,49 @@ function instrumentBody(ctx: BodyContext, planned?: number[]): { bytes: Uint8Arr
       // The function's own end: close the wrapper block, leave, and end.
       flush(at)
       for (const s of segments) if (s.patch >= 0) w.patchPadded(s.patch, s.cost)
-      w.u8(OP.end)
+      if (wrapped) w.u8(OP.end)
       exit()
       w.u8(OP.end)
-      return { bytes: w.finish(), costs: segments.map((s) => s.cost) }
+      return { bytes: w.finish(), plan: { costs: segments.map((s) => s.cost), labelTargeted, scratch: used } }
     }
     // After the instruction: where the next segment starts.
     switch (op) {
       case OP.block:
-        blocks.push({ kind: op, targeted: false })
+        blocks.push({ kind: op, targeted: false, reach: blocks.length, prior: segment, params: [] })
         break
       case OP.loop:
-      case OP.if:
-        blocks.push({ kind: op, targeted: false })
+      case OP.if: {
+        // A branch to a loop takes the loop's parameters with it.
+        const blockType = peek.reset(immediates).signed(33)
+        const params = op === OP.loop && blockType >= 0 ? (m.types[blockType]?.params ?? []) : []
+        blocks.push({ kind: op, targeted: false, reach: blocks.length, prior: segment, params })
         flush(r.pos)
-        startSegment(op === OP.loop)
+        startSegment()
         break
+      }
       case OP.else:
         flush(r.pos)
-        startSegment(false)
+        startSegment()
         break
       case OP.end: {
-        const b = blocks.pop() as { kind: number; targeted: boolean }
-        // After a loop or an untargeted block, only falling through gets here: the segment goes on.
-        if (b.kind === OP.if || (b.kind === OP.block && b.targeted)) {
+        const b = blocks.pop() as Open
+        const outer = blocks[blocks.length - 1]
+        if (outer !== undefined) outer.reach = Math.min(outer.reach, b.reach)
+        if (b.reach >= blocks.length && b.prior !== dead) {
+          // No branch left the construct: the code after it runs whenever the code before it did.
+          segment = b.prior
+        } else if (b.kind === OP.if || (b.kind === OP.block && b.targeted)) {
           flush(r.pos)
-          startSegment(false)
+          startSegment()
         }
+        // After a loop or an untargeted block, only falling through gets here: the segment goes on.
         break
       }
       case OP.brIf:
         peek.pos = immediates
         markTarget(peek.u32())
         flush(r.pos)
-        startSegment(false)
+        startSegment()
         break
       case OP.br:
         peek.pos = immediates
@@ -668,9 +788,15 @@ function instrumentBody(ctx: BodyContext, planned?: number[]): { bytes: Uint8Arr
         break
       }
       case OP.return:
-      case OP.unreachable:
       case OP.returnCall:
-      case OP.returnCallIndirect:
+      case OP.returnCallIndirect: {
+        // Leaves every open construct (`return` has exit code of its own, so the function's label is not a target).
+        const inner = blocks[blocks.length - 1]
+        if (inner !== undefined) inner.reach = -1
+        segment = dead
+        break
+      }
+      case OP.unreachable:
         segment = dead
         break
     }
