@@ -141,6 +141,23 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
     functionTypes.push(fillerType)
   }
 
+  return {
+    bytes: assemble(m, { extraTypes, functionTypes, code: code.finish(), fuelGlobal, stackGlobal }),
+    memory: memory === undefined ? undefined : { min: memory.min, max: memory.max },
+    hasStart: m.start !== undefined,
+  }
+}
+
+/**
+ * The module's sections around the rewritten code: types, functions and globals appended to, the memory
+ * imported, tables capped, the fuel and stack globals (and the start function) exported.
+ */
+function assemble(
+  m: ParsedModule,
+  parts: { extraTypes: FuncType[]; functionTypes: number[]; code: Uint8Array; fuelGlobal: number; stackGlobal: number },
+): Uint8Array {
+  const { extraTypes, functionTypes, code, fuelGlobal, stackGlobal } = parts
+  const memory = m.memories[0]
   const out = new Writer(code.length + m.bytes.byteLength + 4096)
   out.bytes(m.bytes.subarray(0, 8))
   const original = (id: number) => m.sections.find((s) => s.id === id)
@@ -209,15 +226,12 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
   // The start section is dropped: the host calls START_EXPORT once the fuel is set.
   copy(SectionId.element)
   copy(SectionId.dataCount)
-  section(SectionId.code, code.finish())
+  section(SectionId.code, code)
   copy(SectionId.data)
 
-  return {
-    bytes: out.finish(),
-    memory: memory === undefined ? undefined : { min: memory.min, max: memory.max },
-    hasStart: m.start !== undefined,
-  }
+  return out.finish()
 }
+
 function writeLimits(w: Writer, min: number, max: number | undefined): void {
   if (max === undefined) w.u8(0x00).u32(min)
   else w.u8(0x01).u32(min).u32(max)
