@@ -14,9 +14,9 @@ import {
   toBase64,
 } from '@quorate/protocol'
 import type { SchedulerBackend } from './backend.ts'
-import type { ChainSettler } from './chain.ts'
 import type { Executor } from './executor.ts'
 import { deadlineOf, summaryOf, viewOf } from './jobs.ts'
+import type { ChainSettler } from './settlement/chain-settler.ts'
 
 export interface LogEntry {
   shard: number
