@@ -1,3 +1,4 @@
+import type { JobEvent } from '@quorate/protocol'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { Executor } from './executor.ts'
 
@@ -58,39 +59,58 @@ export function createMetrics(executor: Executor): Registry & { readonly tracked
   })
   // Dispatch times of replicas still out, by shard; a shard whose run ends drops its own, so replicas
   // that were cancelled or lost (and never answer) leave nothing behind.
-  const dispatchedAt = new Map<string, Map<string, number>>()
-  const shardKey = (event: { jobId: string; shard: number }) => `${event.jobId}:${event.shard}`
-  executor.on('event', (event) => {
-    switch (event.type) {
-      case 'shard:dispatched': {
-        dispatched.inc()
-        const key = shardKey(event)
-        let replicas = dispatchedAt.get(key)
-        if (replicas === undefined) dispatchedAt.set(key, (replicas = new Map()))
-        replicas.set(event.provider, event.at)
-        break
-      }
-      case 'replica:result': {
-        results.inc({ outcome: event.outcome })
-        const at = dispatchedAt.get(shardKey(event))?.get(event.provider)
-        if (at !== undefined) {
-          replicaSeconds.observe((event.at - at) / 1000)
-          dispatchedAt.get(shardKey(event))?.delete(event.provider)
-        }
-        break
-      }
-      case 'shard:accepted':
-        decided.inc({ state: 'accepted' })
-        break
-      case 'shard:failed':
-        decided.inc({ state: 'failed' })
-        break
-      case 'shard:escalated':
-        escalations.inc()
-        break
-    }
-  })
+  const dispatchedAt: DispatchTimes = new Map()
+  const replicaMetrics = { dispatched, results, decided, escalations, replicaSeconds }
+  executor.on('event', (event) => countEvent(replicaMetrics, dispatchedAt, event))
   executor.on('shard:ended', (jobId, shard) => dispatchedAt.delete(shardKey({ jobId, shard })))
   executor.on('provider:counted', (_peer, kind) => counted.inc({ kind }))
   return Object.assign(registry, { trackedShards: () => dispatchedAt.size })
+}
+
+/** Dispatch times of the replicas still out, by `jobId:shard`, then by provider. */
+type DispatchTimes = Map<string, Map<string, number>>
+
+const shardKey = (event: { jobId: string; shard: number }) => `${event.jobId}:${event.shard}`
+
+/** Count one executor event into the replica and shard metrics. */
+function countEvent(
+  metrics: {
+    dispatched: Counter
+    results: Counter<'outcome'>
+    decided: Counter<'state'>
+    escalations: Counter
+    replicaSeconds: Histogram
+  },
+  dispatchedAt: DispatchTimes,
+  event: JobEvent,
+): void {
+  const { dispatched, results, decided, escalations, replicaSeconds } = metrics
+  switch (event.type) {
+    case 'shard:dispatched': {
+      dispatched.inc()
+      const key = shardKey(event)
+      let replicas = dispatchedAt.get(key)
+      if (replicas === undefined) dispatchedAt.set(key, (replicas = new Map()))
+      replicas.set(event.provider, event.at)
+      break
+    }
+    case 'replica:result': {
+      results.inc({ outcome: event.outcome })
+      const at = dispatchedAt.get(shardKey(event))?.get(event.provider)
+      if (at !== undefined) {
+        replicaSeconds.observe((event.at - at) / 1000)
+        dispatchedAt.get(shardKey(event))?.delete(event.provider)
+      }
+      break
+    }
+    case 'shard:accepted':
+      decided.inc({ state: 'accepted' })
+      break
+    case 'shard:failed':
+      decided.inc({ state: 'failed' })
+      break
+    case 'shard:escalated':
+      escalations.inc()
+      break
+  }
 }

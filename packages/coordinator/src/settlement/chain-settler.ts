@@ -3,7 +3,7 @@ import { type ChainClient, createChainClient, destroyChainClient } from '@quorat
 import type { CoordinatorPaymentTerms, EvidenceRequest, JobSpec, ReplicaView, SettlementView } from '@quorate/protocol'
 import type { Logger } from 'pino'
 import type { SchedulerBackend } from '../backend.ts'
-import { evidenceRequest, isSignedByOperator, keepOffence } from './evidence.ts'
+import { evidenceRequest, isSignedByOperator, keepOffence, type ResultSignature } from './evidence.ts'
 import { type CoordinatorChainOptions, type SettlementContext, validateChainOptions } from './options.ts'
 import { admitPaidJob, paymentTerms, requiredBudget } from './payment-admission.ts'
 import { penalizeJob } from './penalize.ts'
@@ -145,9 +145,9 @@ export class ChainSettler {
     request: EvidenceRequest,
     shard: number,
     digest: string,
-    evidence: { signature: string; nonce: string; signer: string },
+    evidence: ResultSignature,
   ): boolean {
-    return isSignedByOperator(this.#started.store, peerId, request, shard, digest, evidence)
+    return isSignedByOperator(this.#started.store, peerId, request, { shard, digest, evidence })
   }
 
   /** Stake and earnings for the provider view. */

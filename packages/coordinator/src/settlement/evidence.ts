@@ -11,6 +11,13 @@ interface SignedResult {
   signature: string
 }
 
+/** A provider's signature over its result, as the agent sent it. */
+export interface ResultSignature {
+  signature: string
+  nonce: string
+  signer: string
+}
+
 /** What agents sign their results for, for a job paid on chain. */
 export function evidenceRequest(ctx: SettlementContext, jobId: string): EvidenceRequest | undefined {
   const row = ctx.store.row(jobId)
@@ -27,10 +34,9 @@ export function isSignedByOperator(
   store: SettlementStore,
   peerId: string,
   request: EvidenceRequest,
-  shard: number,
-  digest: string,
-  evidence: { signature: string; nonce: string; signer: string },
+  result: { shard: number; digest: string; evidence: ResultSignature },
 ): boolean {
+  const { shard, digest, evidence } = result
   const operator = store.operatorOf(peerId)
   if (operator === undefined || operator.toLowerCase() !== evidence.signer.toLowerCase()) return false
   if (!/^\d{1,78}$/.test(evidence.nonce)) return false
