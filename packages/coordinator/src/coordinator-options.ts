@@ -3,7 +3,7 @@ import { InvalidOptionError } from '@quorate/protocol'
 import type { Logger } from 'pino'
 import type { AdmissionOptions } from './admission.ts'
 import type { SchedulerBackend } from './backend.ts'
-import type { RedisBackendOptions } from './backends/redis.ts'
+import type { RedisBackendOptions } from './backends/redis/index.ts'
 import type { CoordinatorChainOptions } from './settlement/options.ts'
 
 export interface CoordinatorOptions {

@@ -10,6 +10,7 @@ import {
   isQuorateError,
   isTerminalJobState,
   JOB_EVENT_NAMES,
+  JOB_STATES,
   type JobEvent,
   type JobEventName,
   type JobState,
@@ -25,16 +26,6 @@ import type { JobService } from './service.ts'
 
 // Node ships WebAssembly; TypeScript only types it in the DOM libs.
 declare const WebAssembly: { validate(bytes: Uint8Array): boolean }
-
-const JOB_STATES: readonly JobState[] = [
-  'queued',
-  'running',
-  'completed',
-  'partially_failed',
-  'failed',
-  'cancelled',
-  'expired',
-]
 
 export interface HttpApiOptions {
   bodyLimitBytes: number
@@ -129,18 +120,8 @@ function jobRoutes(app: FastifyInstance, jobs: JobService, options: HttpApiOptio
 
   app.get('/v1/jobs', async (req) => {
     const query = req.query as Record<string, string | undefined>
-    const filter: { state?: JobState } = {}
-    if (query.state !== undefined) {
-      if (!JOB_STATES.includes(query.state as JobState)) {
-        throw new QuorateError(
-          ErrorCode.BAD_REQUEST,
-          `state must be one of ${JOB_STATES.join(', ')} (got "${query.state}")`,
-        )
-      }
-      filter.state = query.state as JobState
-    }
     return jobs.list({
-      ...filter,
+      ...jobListFilterOf(query),
       offset: intParam('offset', query.offset, 0, 0, Number.MAX_SAFE_INTEGER),
       limit: intParam('limit', query.limit, 50, 1, 500),
     })
@@ -197,7 +178,7 @@ function eventRoutes(app: FastifyInstance, jobs: JobService): void {
     // A late subscriber to a finished job still learns how it ended.
     const wantsDone = wanted === undefined || wanted.has('job:done')
     if (wantsDone && isTerminalJobState(view.state) && !early.some((e) => e.type === 'job:done')) {
-      writeEvent(reply, { type: 'job:done', at: Date.now(), jobId: id, state: view.state })
+      writeEvent(reply, { type: 'job:done', at: view.finishedAt ?? Date.now(), jobId: id, state: view.state })
     }
     return reply
   })
@@ -219,6 +200,26 @@ function statusRoutes(app: FastifyInstance, jobs: JobService, metrics: Registry)
     reply.header('content-type', metrics.contentType)
     return metrics.metrics()
   })
+}
+
+/** `?state=running,completed` (any of them) and `?prefix=3f2a` (ids starting so), checked. */
+function jobListFilterOf(query: Record<string, string | undefined>): { states?: JobState[]; prefix?: string } {
+  const filter: { states?: JobState[]; prefix?: string } = {}
+  if (query.state !== undefined && query.state !== '') {
+    filter.states = query.state.split(',').map((state) => {
+      if (!JOB_STATES.includes(state as JobState)) {
+        throw new QuorateError(ErrorCode.BAD_REQUEST, `state must be one of ${JOB_STATES.join(', ')} (got "${state}")`)
+      }
+      return state as JobState
+    })
+  }
+  if (query.prefix !== undefined) {
+    if (!/^[0-9a-fA-F]{1,64}$/.test(query.prefix)) {
+      throw new QuorateError(ErrorCode.BAD_REQUEST, `prefix must be 1 to 64 hex digits (got "${query.prefix}")`)
+    }
+    filter.prefix = query.prefix.toLowerCase()
+  }
+  return filter
 }
 
 function intParam(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {

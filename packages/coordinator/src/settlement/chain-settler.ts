@@ -1,16 +1,16 @@
 import { join } from 'node:path'
-import { type ChainClient, createChainClient, destroyChainClient } from '@quorate/chain'
+import { type ChainClient, createChainClient, destroyChainClient, getTokenDisplay } from '@quorate/chain'
 import type { CoordinatorPaymentTerms, EvidenceRequest, JobSpec, ReplicaView, SettlementView } from '@quorate/protocol'
 import type { Logger } from 'pino'
 import type { SchedulerBackend } from '../backend.ts'
 import { evidenceRequest, isSignedByOperator, keepOffence, type ResultSignature } from './evidence.ts'
 import { type CoordinatorChainOptions, type SettlementContext, validateChainOptions } from './options.ts'
-import { admitPaidJob, paymentTerms, requiredBudget } from './payment-admission.ts'
+import { admitPaidJob, paymentTerms, requiredBudget, type TokenDisplay } from './payment-admission.ts'
 import { penalizeJob } from './penalize.ts'
 import { admitStakedProvider } from './provider-stake.ts'
 import { settlePaidJob } from './settle.ts'
 import { SettlementStore } from './store.ts'
-import { providerExtras, settlementView } from './views.ts'
+import { providerExtras, settlementCost, settlementView } from './views.ts'
 
 /**
  * The chain side of a coordinator: refuses unfunded jobs
@@ -33,6 +33,7 @@ export class ChainSettler {
   #context: SettlementContext | undefined
   #timer: NodeJS.Timeout | undefined
   #unsubscribe: (() => void) | undefined
+  #tokenDisplay: TokenDisplay | undefined
 
   constructor(
     components: { backend: SchedulerBackend; logger: Logger },
@@ -70,6 +71,11 @@ export class ChainSettler {
       backend: this.#backend,
       log: this.#log,
     }
+    // Read once: clients show amounts in tokens with these, and a token's symbol and decimals never change.
+    this.#tokenDisplay = await getTokenDisplay(this.#client).catch((err: unknown) => {
+      this.#log.warn({ err }, 'could not read the payment token symbol and decimals; amounts are shown in base units')
+      return undefined
+    })
     this.#unsubscribe = this.#backend.subscribe((event) => {
       if (event.type === 'job:done') void this.settle(event.jobId)
     })
@@ -106,7 +112,7 @@ export class ChainSettler {
 
   /** What a job must escrow, and where: `GET /v1/info` publishes it so clients can pay without a refusal first. */
   terms(): CoordinatorPaymentTerms | undefined {
-    return this.#client === undefined ? undefined : paymentTerms(this.#client, this.#options)
+    return this.#client === undefined ? undefined : paymentTerms(this.#client, this.#options, this.#tokenDisplay)
   }
 
   /** Least budget a job must escrow: every possible replica paid, plus the fee. */
@@ -153,6 +159,14 @@ export class ChainSettler {
   /** Stake and earnings for the provider view. */
   providerExtras(): Map<string, { stake: string; earnings: string; slashed?: string }> {
     return providerExtras(this.#started.store)
+  }
+
+  /**
+   * What a settled job cost: its payouts plus the coordinator's fee, token base units as a decimal
+   * string; undefined until the settlement is recorded, and for unpaid jobs.
+   */
+  cost(jobId: string): string | undefined {
+    return this.#context === undefined ? undefined : settlementCost(this.#context.store, jobId)
   }
 
   /** The settlement section of a job view, if the job is paid on chain. */

@@ -54,14 +54,22 @@ export function requiredBudget(options: CoordinatorChainOptions, spec: JobSpec):
   return BigInt(spec.inputs.length * spec.maxReplicas) * pricePerReplica(options) + (options.fee ?? 0n)
 }
 
+/** The payment token's symbol and decimals, read once at start; clients show amounts in tokens with them. */
+export interface TokenDisplay {
+  symbol: string
+  decimals: number
+}
+
 /** What a job must escrow, and where: `GET /v1/info` publishes it so clients can pay without a refusal first. */
 export function paymentTerms(
   client: SettlementContext['client'],
   options: CoordinatorChainOptions,
+  token: TokenDisplay | undefined,
 ): CoordinatorPaymentTerms {
   return {
     chainId: Number(client.chainId),
     token: client.addresses.token,
+    ...(token === undefined ? {} : { tokenSymbol: token.symbol, tokenDecimals: token.decimals }),
     registry: client.addresses.registry,
     escrow: client.addresses.escrow,
     coordinator: client.account?.address ?? '',

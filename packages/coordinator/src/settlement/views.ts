@@ -30,6 +30,20 @@ export function settlementView(ctx: SettlementContext, jobId: string): Settlemen
   return view
 }
 
+/**
+ * What a settled job cost: its payouts plus the coordinator's fee, token base units as a decimal
+ * string; undefined until the settlement is recorded, and for unpaid jobs.
+ */
+export function settlementCost(store: SettlementStore, jobId: string): string | undefined {
+  const row = store.row(jobId)
+  if (row === undefined || row.state !== 'settled') return undefined
+  const payouts = (JSON.parse(row.payouts ?? '[]') as Array<{ amount: string }>).reduce(
+    (sum, p) => sum + BigInt(p.amount),
+    0n,
+  )
+  return (payouts + BigInt(row.fee ?? '0')).toString()
+}
+
 /** Stake, earnings and what was slashed, for the provider view. */
 export function providerExtras(
   store: SettlementStore,
