@@ -15,11 +15,11 @@ import {
   toBase64,
 } from '@quorate/protocol'
 import type { SchedulerBackend } from './backend.ts'
-import type { ChainSettler } from './chain.ts'
 import type { Executor } from './executor.ts'
 import type { JobLifecycle } from './job-lifecycle.ts'
 import { deadlineOf, summaryOf, viewOf } from './jobs.ts'
 import { type JobListFilter, listJobs } from './list-jobs.ts'
+import type { ChainSettler } from './settlement/chain-settler.ts'
 
 /** What the HTTP API needs: the job operations, over whichever backend is configured. */
 export class JobService {
