@@ -39,8 +39,10 @@ export interface ChainErrorOptions extends QuorateErrorOptions {
 /**
  * Base of every error from `@quorate/chain`. Carries the `action` that
  * failed (`settleJob`, …), a `reason` (see {@link ChainFailureReason}) and,
- * when a transaction was sent, its hash. The code is `INTERNAL` until the
- * protocol package grows chain codes.
+ * when a transaction was sent, its hash. Its code comes from
+ * {@link chainErrorCode}: `CHAIN_REFUSED` when the caller can fix the cause,
+ * `CHAIN_UNREACHABLE` when the RPC endpoint could not be reached,
+ * `CHAIN_FAILED` otherwise.
  */
 export class ChainError extends QuorateError {
   override name = 'ChainError'
@@ -50,7 +52,7 @@ export class ChainError extends QuorateError {
   readonly txHash: string | undefined
 
   constructor(action: string, failure: DecodedRevert, options: ChainErrorOptions = {}) {
-    super(ErrorCode.INTERNAL, `${action} failed: ${failure.message}`, {
+    super(chainErrorCode(failure.reason), `${action} failed: ${failure.message}`, {
       ...options,
       details: {
         action,
@@ -65,6 +67,76 @@ export class ChainError extends QuorateError {
     this.revertArgs = failure.args
     this.txHash = options.txHash
   }
+}
+
+/**
+ * Contract errors and node refusals the caller can fix by changing what they
+ * ask or what they hold: approve more, fund the account, pick the right job,
+ * coordinator or deadline, stake more or wait for the unbonding. Errors that
+ * mean a bug or a broken deployment (reentrancy, a wrong escrow binding,
+ * payee lists of different lengths, an unknown revert, a panic) are not here.
+ */
+const CALLER_FIXABLE: ReadonlySet<string> = new Set([
+  // The request or the account
+  'INVALID_REQUEST',
+  'INSUFFICIENT_FUNDS',
+  'ERC20InsufficientBalance',
+  'ERC20InsufficientAllowance',
+  'ZeroAddress',
+  'ZeroAmount',
+  'InvalidParameter',
+  'UnsupportedToken',
+  'NotMinter',
+  // Addresses the caller gave (discoverAddresses)
+  'NoContract',
+  'AddressMismatch',
+  // Escrow: the job, its funding, its coordinator and its deadline
+  'JobNotFound',
+  'JobExists',
+  'AlreadySettled',
+  'AlreadyReclaimed',
+  'JobNotSettled',
+  'NotJobCoordinator',
+  'NotSubmitter',
+  'DeadlinePassed',
+  'DeadlineNotReached',
+  'CoordinatorNotRegistered',
+  'FeeTooHigh',
+  'OverBudget',
+  'NothingOwed',
+  // Escrow: disputes and their evidence
+  'DisputeWindowClosed',
+  'QuorumNotMet',
+  'TooManySignatures',
+  'InvalidSignature',
+  'UnknownSigner',
+  'SignerNotEligible',
+  'NotInMinority',
+  'ShardMismatch',
+  'DigestMismatch',
+  'SignersNotSorted',
+  'NonceAlreadyUsed',
+  'AlreadyPenalized',
+  // Registry: registration and stake
+  'AlreadyRegistered',
+  'NotRegistered',
+  'InvalidPeerId',
+  'PeerIdTaken',
+  'OperatorTaken',
+  'StakeBelowMinimum',
+  'InsufficientStake',
+  'NothingUnbonding',
+  'UnbondingNotElapsed',
+])
+
+/**
+ * The one place a chain failure's reason becomes an error code: the CLI
+ * turns `CHAIN_REFUSED` into exit 2 (fix the command), `CHAIN_UNREACHABLE`
+ * into exit 3 and `CHAIN_FAILED` into exit 4.
+ */
+export function chainErrorCode(reason: ChainFailureReason): ErrorCode {
+  if (reason === 'RPC_UNAVAILABLE') return ErrorCode.CHAIN_UNREACHABLE
+  return CALLER_FIXABLE.has(reason) ? ErrorCode.CHAIN_REFUSED : ErrorCode.CHAIN_FAILED
 }
 
 /** Constructor shape every per-action error class has. */

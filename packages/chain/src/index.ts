@@ -148,6 +148,7 @@ export {
   type ChainErrorClass,
   type ChainErrorOptions,
   type ChainFailureReason,
+  chainErrorCode,
   type DecodedRevert,
   decodeFailure,
   decodeRevertData,

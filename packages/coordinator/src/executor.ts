@@ -15,6 +15,9 @@ import {
   type ShardState,
   sha256Hex,
   shardSeed,
+  WAITING_PREFIX,
+  waitCauseOf,
+  waitingReason,
 } from '@quorate/protocol'
 import type { ProviderCounter, ShardDecision, ShardWork } from './backend.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
@@ -497,7 +500,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       run.unplaceableSince ??= now
       if (now - run.unplaceableSince < this.#maxPlacementWaitMs) continue
       this.#finish(run, 'failed', {
-        reason: `could not be placed for ${Math.round((now - run.unplaceableSince) / 1000)} s: ${reason.replace(/^waiting: /, '')}`,
+        reason: `could not be placed for ${Math.round((now - run.unplaceableSince) / 1000)} s: ${reason.slice(WAITING_PREFIX.length)}`,
       })
     }
   }
@@ -1077,16 +1080,13 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   #waitingReason(run: ShardRun): string | undefined {
     if (run.queued === 0 || run.decided) return undefined
     const online = [...this.#providers.values()].filter((p) => p.link !== undefined && !p.draining)
-    const needed = run.work.spec.redundancy
-    if (online.length < needed) {
-      return `waiting: only ${online.length} provider${online.length === 1 ? '' : 's'} online, redundancy ${needed} needs ${needed}`
-    }
-    const operators = new Set(online.map((p) => p.operator ?? p.peerId))
-    if (operators.size < needed) {
-      return `waiting: only ${operators.size} distinct operators online, redundancy ${needed} needs ${needed}`
-    }
-    if (this.#freeCapacity() === 0) return WAITING_BUSY
-    return 'waiting: no provider that has not already run this shard is free'
+    const cause = waitCauseOf({
+      online: online.length,
+      operators: new Set(online.map((p) => p.operator ?? p.peerId)).size,
+      needed: run.work.spec.redundancy,
+      freeSlots: this.#freeCapacity(),
+    })
+    return waitingReason(cause ?? { kind: 'fresh' })
   }
 
   /**
@@ -1156,7 +1156,7 @@ export function weightedDraw<T>(items: readonly T[], weightOf: (item: T) => numb
 }
 
 /** The one waiting reason that is plain queueing, not a shard that cannot be placed. */
-const WAITING_BUSY = 'waiting: every provider is busy; the shard is queued'
+const WAITING_BUSY = waitingReason({ kind: 'busy' })
 
 function abortReason(signal: AbortSignal): string {
   const reason: unknown = signal.reason

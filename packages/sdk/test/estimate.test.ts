@@ -50,7 +50,7 @@ describe('estimate', () => {
     const busy = clientWith(['a', 'b', 'c'].map((p) => provider(p, { running: 2 })))
     const waiting = (await estimate(busy, { wasm, inputs: ['x'] })).placement
     expect(waiting.canRunNow).toBe(true)
-    expect(waiting.reason).toMatchInlineSnapshot(`"will wait: all 3 online providers are busy"`)
+    expect(waiting.reason).toMatchInlineSnapshot(`"will wait: every online provider is busy; the shard is queued"`)
   })
 
   it('validates the spec as the coordinator does, naming the field', async () => {

@@ -8,6 +8,7 @@ import {
   type JobView,
   parseJobSpec,
   QuorateError,
+  WAITING_PREFIX,
 } from '@quorate/protocol'
 import {
   createClient,
@@ -409,7 +410,7 @@ class ProgressPrinter {
   }
   /** The job's waiting reason, if any: printed once per change, on the progress line on a terminal. */
   onWaiting(reason: string | undefined): void {
-    const waiting = reason?.startsWith('waiting') === true ? reason : undefined
+    const waiting = reason?.startsWith(WAITING_PREFIX) === true ? reason : undefined
     if (waiting === this.#waiting) return
     this.#waiting = waiting
     if (waiting === undefined) return

@@ -1,4 +1,11 @@
-import { type InvalidJobSpecError, type JobSpecJson, type ProviderView, parseJobSpec } from '@quorate/protocol'
+import {
+  type InvalidJobSpecError,
+  type JobSpecJson,
+  type ProviderView,
+  parseJobSpec,
+  waitCauseOf,
+  waitClause,
+} from '@quorate/protocol'
 import { type JobInput, toJobSpecJson } from '../job-spec.ts'
 import type { PaymentEstimate } from '../payment.ts'
 
@@ -113,12 +120,9 @@ export function placementOf(providers: readonly ProviderView[], redundancy: numb
     needed: redundancy,
     freeSlots,
   }
-  if (online.length < redundancy) {
-    placement.reason = `cannot run now: only ${online.length} provider${online.length === 1 ? '' : 's'} online, redundancy ${redundancy} needs ${redundancy}`
-  } else if (operators < redundancy) {
-    placement.reason = `cannot run now: the ${online.length} online providers belong to ${operators} operator${operators === 1 ? '' : 's'}, redundancy ${redundancy} needs ${redundancy}`
-  } else if (freeSlots === 0) {
-    placement.reason = `will wait: all ${online.length} online providers are busy`
+  const cause = waitCauseOf({ online: online.length, operators, needed: redundancy, freeSlots })
+  if (cause !== undefined) {
+    placement.reason = `${cause.kind === 'busy' ? 'will wait' : 'cannot run now'}: ${waitClause(cause)}`
   }
   return placement
 }
