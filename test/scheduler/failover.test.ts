@@ -7,11 +7,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ManagedProcess, spawnQuorate } from '@quorate/cli'
 import { createClient } from '@quorate/sdk'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { dropNamespace, freePort, REDIS_URL, startCluster } from '../helpers/cluster.ts'
+import { type ManagedProcess, spawnQuorate } from '../helpers/processes.ts'
 import { until } from '../helpers/until.ts'
 
 const wasm = new Uint8Array(
