@@ -7,7 +7,7 @@ import {
   waitClause,
 } from '@quorate/protocol'
 import { type JobInput, toJobSpecJson } from '../job-spec.ts'
-import type { PaymentEstimate } from '../payment.ts'
+import type { PaymentEstimate } from '../payment-terms.ts'
 
 /** Anything that can list the coordinator's providers, and optionally price a job (a `QuorateClient` can both). */
 export interface EstimateClient {
