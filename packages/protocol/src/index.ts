@@ -17,6 +17,7 @@ export * from './api.ts'
 export { bytesEqual, fromBase64, sha256Hex, toBase64 } from './bytes.ts'
 export * from './control.ts'
 export * from './errors.ts'
+export * from './frames.ts'
 export {
   type DecideRule,
   JOB_BOUNDS,
