@@ -152,9 +152,9 @@ export {
   type DecodedRevert,
   decodeFailure,
   decodeRevertData,
-  describeRevert,
 } from './errors.ts'
 export { toBytes32 } from './hex.ts'
 export { createResultSigner, loadOrCreateOperatorKey, OPERATOR_KEY_FILE, type OperatorKey } from './keys.ts'
 export { isTransientRpcError } from './retry.ts'
+export { describeRevert } from './revert-messages.ts'
 export { type SentTransaction, type TransactionRequest, TransactionSender } from './sender.ts'

@@ -3,7 +3,8 @@ import { ErrorCode } from '@quorate/protocol'
 import { describe, expect, it } from 'vitest'
 import { SettleJobError } from '../src/actions/settleJob.ts'
 import { allAbis } from '../src/contracts.ts'
-import { ChainError, chainErrorCode, decodeFailure, decodeRevertData, describeRevert } from '../src/errors.ts'
+import { ChainError, chainErrorCode, decodeFailure, decodeRevertData } from '../src/errors.ts'
+import { describeRevert } from '../src/revert-messages.ts'
 
 const JOB = `0x${'ab'.repeat(32)}`
 
