@@ -40,11 +40,28 @@ function openingComment(text) {
   return ranges.map((r) => text.slice(r.pos, r.end)).join('\n')
 }
 
-/** The reason a file states for its size: the sentence after "Size:" in its opening comment. */
+/**
+ * The reason a file states for its size: the text of the paragraph that
+ * starts with "Size:" in its opening comment, or undefined.
+ */
 export function sizeReason(text) {
-  const match = /(?:^|[\s*/])Size:\s*([^\n]*(?:\n\s*(?:\*|\/\/)\s*[^\n*]+)*)/.exec(openingComment(text))
-  if (match === null) return undefined
-  const reason = match[1].replace(/\n\s*(?:\*|\/\/)\s*/g, ' ').trim()
+  const lines = openingComment(text)
+    .split('\n')
+    .map((line) =>
+      line
+        .trim()
+        .replace(/^\/\*\*?|\*\/$/g, '')
+        .replace(/^(\/\/|\*)/, '')
+        .trim(),
+    )
+  const start = lines.findIndex((line) => line.startsWith('Size:'))
+  if (start === -1) return undefined
+  const paragraph = []
+  for (const line of lines.slice(start)) {
+    if (line === '') break
+    paragraph.push(line)
+  }
+  const reason = paragraph.join(' ').slice('Size:'.length).trim()
   return reason === '' ? undefined : reason
 }
 
