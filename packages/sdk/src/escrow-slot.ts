@@ -2,7 +2,7 @@
 // it funds it. Escrow ids are derived from (wallet, spec hash, coordinator, n),
 // so a wallet finds its own earlier funding again without any local state.
 import type { ChainClient, FundJobParameters } from '@quorate/chain'
-import { isQuorateError, type JobSpec, sha256Hex } from '@quorate/protocol'
+import { ErrorCode, isQuorateError, type JobSpec, sha256Hex } from '@quorate/protocol'
 import { InsufficientBalanceError, PaymentError } from './errors.ts'
 import { type JobQuote, type PaymentTerms, sameAddress } from './payment-terms.ts'
 
@@ -94,7 +94,11 @@ function escrowSeconds(deadline: number | undefined, terms: PaymentTerms): numbe
   return Math.max(job, terms.minSecondsLeft + SETTLE_ROOM_SECONDS)
 }
 
-/** Chain failures a wallet can fix become InsufficientBalanceError; the rest say which step failed. */
+/**
+ * Chain failures a wallet can fix become InsufficientBalanceError, other
+ * refusals a PaymentError naming the step; an unreachable RPC endpoint
+ * (CHAIN_UNREACHABLE) or a chain failure (CHAIN_FAILED) is thrown as it is.
+ */
 export async function chainStep<T>(fn: () => Promise<T>, address = 'the wallet'): Promise<T> {
   try {
     return await fn()
@@ -110,7 +114,8 @@ export async function chainStep<T>(fn: () => Promise<T>, address = 'the wallet')
         { cause: err },
       )
     }
-    if (reason !== undefined) {
+    // A refusal the wallet can act on is a payment problem; an unreachable or failing chain keeps its own code.
+    if (reason !== undefined && isQuorateError(err) && err.code === ErrorCode.CHAIN_REFUSED) {
       throw new PaymentError('chain-error', (err as Error).message, { cause: err, details: { reason } })
     }
     throw err
