@@ -16,6 +16,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MIN_STAKE, setupChain, type TestChain, TOKEN } from '../chain/setup.ts'
 import { outputOf, spawnQuorateBin } from '../helpers/quorate-bin.ts'
+import { until } from '../helpers/until.ts'
 
 const primesWasm = createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')
 let chain: TestChain
@@ -160,7 +161,7 @@ describe('quorate agent start --stake', () => {
     await third.stop()
   })
 
-  it('submit --key-file pays for the job on the paid coordinator, once', async () => {
+  it('submit --key-file pays for the job on the paid coordinator, once, shown in tokens', async () => {
     const provider = chain.providers[0]
     if (provider === undefined) throw new Error('no provider account')
     const agent = await startAgent(['--data-dir', join(dir, 'agent-1')]) // staked by the test above
@@ -168,22 +169,68 @@ describe('quorate agent start --stake', () => {
     const key = await keyFile('submitter', chain.submitter.privateKey)
     const input = join(dir, 'range.txt')
     await writeFile(input, '1 1000')
-    const submit = async () => {
-      const child = quorate(['submit', ...jobArgs([input])], {
+    const submit = async (extra: string[]) => {
+      const child = quorate(['submit', ...jobArgs([input]), ...extra], {
         QUORATE_WALLET_KEY_FILE: key,
         QUORATE_RPC_URL: chain.anvil.rpcUrl,
       })
       return outputOf(child)
     }
     const before = await nonce(chain.submitter.address)
-    const first = await submit()
+    // No terminal to ask, no --yes, no cap: refused before anything is sent.
+    const unapproved = await submit([])
+    expect(unapproved.code, unapproved.stderr).toBe(2)
+    expect(unapproved.stderr).toContain(
+      'error: this job would escrow 0.01 QTT, and there is no terminal to confirm it\nhint: add --yes to pay it, or --max-budget AMOUNT',
+    )
+    expect(await nonce(chain.submitter.address)).toBe(before)
+    // One shard × one replica × 0.01 token: within a cap of 0.01 tokens.
+    const first = await submit(['--max-budget', '0.01tokens'])
     expect(first.code, first.stderr).toBe(0)
-    expect(first.stderr).toMatch(/paid: escrow 0x[0-9a-f]{64} funded with \d+ base units/)
+    expect(first.stderr).toMatch(/paid: escrow 0x[0-9a-f]{64} funded with 0\.01 QTT \(tx 0x/)
     expect(await nonce(chain.submitter.address)).toBe(before + 2)
-    const again = await submit()
+    const again = await submit(['--yes'])
     expect(again.code, again.stderr).toBe(0)
     expect(await nonce(chain.submitter.address)).toBe(before + 2)
+
+    // Settled: the job's cost (payouts plus fee) in the list and the job view, in tokens; base units in --json.
+    const id = /submitted job ([0-9a-f]{64})/.exec(first.stderr)?.[1] as string
+    const listed = await until(
+      async () => {
+        const { stdout } = await outputOf(quorate(['list', '--json', '-c', coordinator.httpUrl]))
+        const page = JSON.parse(stdout) as { items: Array<{ id: string; cost?: string }> }
+        return page.items.find((job) => job.id === id && job.cost !== undefined)
+      },
+      { what: 'the paid job settled, with its cost in the job list' },
+    )
+    expect(listed.cost).toBe((10n ** 16n).toString())
+    const table = await outputOf(quorate(['list', '-c', coordinator.httpUrl]))
+    expect(table.stdout).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+completed\\s+1/1\\s+0\\.01 QTT\\s`, 'm'))
+    const status = await outputOf(quorate(['status', id.slice(0, 10), '-c', coordinator.httpUrl]))
+    expect(status.stdout).toContain('  cost: 0.01 QTT (paid to providers, with the fee)')
+    const providers = await outputOf(quorate(['providers', '-c', coordinator.httpUrl]))
+    expect(providers.stdout).toMatch(/ {2}stake \d+ QTT {2}earned 0\.01 QTT$/m)
     await agent.stop()
+  })
+
+  it('--max-budget refuses a job that would escrow more, exits 2 and sends nothing', async () => {
+    const key = await keyFile('capped', chain.others[1]?.privateKey as string)
+    const input = join(dir, 'range.txt')
+    await writeFile(input, '1 1000')
+    const before = await nonce(chain.others[1]?.address as string)
+    // Two shards at 0.01 token each: 0.02 tokens, over a cap of 0.015 (and over the same cap in base units).
+    for (const cap of ['0.015tokens', (15n * 10n ** 15n).toString()]) {
+      const child = quorate(['submit', ...jobArgs([input, input]), '--max-budget', cap, '--yes'], {
+        QUORATE_WALLET_KEY_FILE: key,
+        QUORATE_RPC_URL: chain.anvil.rpcUrl,
+      })
+      const { code, stderr } = await outputOf(child)
+      expect(code, stderr).toBe(2)
+      expect(stderr).toContain(
+        'error: this job would escrow 0.02 QTT, more than --max-budget 0.015 QTT\nhint: raise --max-budget',
+      )
+    }
+    expect(await nonce(chain.others[1]?.address as string)).toBe(before)
   })
 
   it('estimate prices the job from the terms the coordinator publishes, checked on chain with --key-file', async () => {
@@ -211,7 +258,8 @@ describe('quorate agent start --stake', () => {
     expect(Number(checked.payment.gas?.totalGas)).toBeGreaterThan(0)
     // Without a wallet the price is still there, said to be the coordinator's word.
     const unchecked = await estimate({ QUORATE_WALLET_KEY_FILE: '' }, false)
-    expect(unchecked).toContain(`price: escrow ${budget} base units of token ${chain.addresses.token}`)
+    expect(unchecked).toContain(`price: escrow 0.02 QTT on chain ${chain.anvil.chainId}`)
+    expect(unchecked).toContain('(0.01 QTT per majority replica + fee 0 QTT; 0.02 QTT if every shard agrees at once')
     expect(unchecked).toContain('terms: as the coordinator publishes them, not checked on chain')
     expect(await nonce(chain.others[0]?.address as string)).toBe(0)
   })

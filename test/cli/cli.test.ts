@@ -1,6 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { isTerminalJobState, type JobResultsView } from '@quorate/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNetwork, type TestNetwork } from '../helpers/network.ts'
@@ -10,6 +11,8 @@ import { startTamperingProxy } from '../sdk/tampering-proxy.ts'
 const require = createRequire(import.meta.url)
 const primesWasm = require.resolve('@quorate/example-primes/primes.wasm')
 const wordcountWasm = require.resolve('@quorate/example-wordcount/wordcount.wasm')
+// Writes binary PPM tiles; a sibling workspace, by path (the tests do not depend on its package).
+const mandelbrotWasm = fileURLToPath(new URL('../../examples/mandelbrot/build/mandelbrot.wasm', import.meta.url))
 
 const quorate = spawnQuorateBin
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) => outputOf(quorate(args, env))
@@ -114,31 +117,76 @@ describe('the quorate binary against a real network', () => {
     expect(stderr).toBe('(no output: the tasks wrote nothing to stderr)\n')
   })
 
-  it("estimate explains why a job cannot run now, from the coordinator's providers", async () => {
+  it('estimate says what the scheduler will do: a quorum of providers runs the job, fewer cannot', async () => {
     const input = join(net.dir, 'range.txt')
     await writeFile(input, '1 100')
-    const { code, stdout } = await run([
-      'estimate',
-      '--json',
-      '-c',
-      url,
-      '--wasm',
-      primesWasm,
-      '--input',
-      input,
-      '--redundancy',
-      '5',
-      '--fuel',
-      '1000',
-    ])
-    expect(code).toBe(1)
-    const estimate = JSON.parse(stdout) as {
-      fuel: { worstCase: number }
-      placement: { canRunNow: boolean; reason: string }
+    const estimate = async (...flags: string[]) => {
+      const args = ['estimate', '--json', '-c', url, '--wasm', primesWasm, '--input', input, '--fuel', '1000', ...flags]
+      const { code, stdout } = await run(args)
+      return {
+        code,
+        estimate: JSON.parse(stdout) as { fuel: { worstCase: number }; placement: Record<string, unknown> },
+      }
     }
-    expect(estimate.fuel.worstCase).toBe(9 * 1000)
-    expect(estimate.placement).toMatchObject({ canRunNow: false, online: 3 })
-    expect(estimate.placement.reason).toBe('cannot run now: only 3 providers online, redundancy 5 needs 5')
+    // Redundancy 5 on 3 providers: quorum 3, so each shard runs on the 3 and is decided once they agree.
+    const five = await estimate('--redundancy', '5')
+    expect(five.code).toBe(0)
+    expect(five.estimate.fuel.worstCase).toBe(9 * 1000)
+    expect(five.estimate.placement).toMatchObject({ canRunNow: true, online: 3, needed: 3, perShard: 3 })
+    expect(five.estimate.placement.reason).toBe(
+      'runs with 3 of 5 replicas per shard: only 3 providers online; a shard is decided once 3 agree, and waits for another provider if they do not',
+    )
+    // Quorum 4 needs a fourth provider: it cannot run now.
+    const four = await estimate('--redundancy', '7', '--quorum', '4')
+    expect(four.code).toBe(1)
+    expect(four.estimate.placement).toMatchObject({ canRunNow: false, needed: 4 })
+    expect(four.estimate.placement.reason).toBe(
+      'cannot run now: only 3 providers online, and a shard needs 4 agreeing (quorum 4)',
+    )
+    // And the scheduler agrees: the redundancy-5 job completes on the 3 providers.
+    const submitted = await run(['submit', '-c', url, '--wasm', primesWasm, '--input', input, '--redundancy', '5'])
+    expect(submitted.code, submitted.stderr).toBe(0)
+    expect(submitted.stdout).toContain('state: completed')
+  })
+
+  it('results shows text outputs whole and binary ones summarised; --out names sort in shard order', async () => {
+    const text = join(net.dir, 'words.txt')
+    await writeFile(text, 'apple banana apple\ncherry banana apple\n')
+    const words = await run(['submit', '--detach', '-c', url, '--wasm', wordcountWasm, '--input', text])
+    expect(words.code, words.stderr).toBe(0)
+    const wordsId = words.stdout.trim()
+    await net.client.job(wordsId).waitFor({ timeout: 60_000 })
+    const shown = await run(['results', wordsId.slice(0, 12), '-c', url])
+    expect(shown.code, shown.stderr).toBe(0)
+    // Several lines: below the shard's line, each marked, none cut.
+    expect(shown.stdout).toMatch(/^shard 0: accepted {2}\(\d+ lines\)\n( {2}\| .+\n)+/)
+    expect(shown.stdout).toMatch(/^ {2}\| .*apple.*3/m)
+    expect(shown.stdout).toMatch(/^ {2}\| .*cherry.*1/m)
+
+    // Mandelbrot tiles: binary PPM images, eleven shards so names need padding.
+    const tiles: string[] = []
+    for (let i = 0; i < 11; i++) {
+      const file = join(net.dir, `tile-${i}.txt`)
+      await writeFile(file, `88 8 ${i * 8} 0 8 8 50`)
+      tiles.push('--input', file)
+    }
+    const image = await run(['submit', '--detach', '-c', url, '--wasm', mandelbrotWasm, ...tiles])
+    expect(image.code, image.stderr).toBe(0)
+    const imageId = image.stdout.trim()
+    await net.client.job(imageId).waitFor({ timeout: 120_000 })
+    const summary = await run(['results', imageId, '-c', url])
+    expect(summary.code, summary.stderr).toBe(0)
+    expect(summary.stdout).not.toContain('P6')
+    expect(summary.stdout.split('\n')[0]).toBe(
+      'shard 0: accepted  PPM image, 8×8, 203 bytes: binary, not shown (use --out DIR to save it)',
+    )
+    const out = join(net.dir, 'tiles')
+    const saved = await run(['results', imageId, '-c', url, '--out', out])
+    expect(saved.code, saved.stderr).toBe(0)
+    expect(saved.stdout).toContain(`shard 10: accepted  203 bytes written to ${join(out, 'shard-10.out')}`)
+    const names = (await readdir(out)).sort()
+    expect(names).toEqual(Array.from({ length: 11 }, (_, i) => `shard-${String(i).padStart(2, '0')}.out`))
+    expect((await readFile(join(out, 'shard-03.out'))).subarray(0, 11).toString()).toBe('P6\n8 8\n255\n')
   })
 
   it('results exits 5 when the coordinator returns an output that does not verify', async () => {
@@ -193,6 +241,7 @@ describe('the quorate binary against a real network', () => {
     const commands = [
       ['submit'],
       ['estimate'],
+      ['list'],
       ['status'],
       ['results'],
       ['logs'],

@@ -92,6 +92,17 @@ for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
       expect(second.items.map((j) => j.id)).toEqual([a.id])
       expect((await cluster.client.listJobs({ state: 'completed' })).total).toBe(2)
       expect((await cluster.client.listJobs({ state: 'running' })).total).toBe(0)
+      expect((await cluster.client.listJobs({ state: ['running', 'completed'] })).items.map((j) => j.id)).toEqual([
+        b.id,
+        a.id,
+      ])
+      // Short ids: a prefix finds its job, and only jobs that start with it.
+      const byPrefix = await cluster.client.listJobs({ prefix: a.id.slice(0, 6) })
+      expect(byPrefix.items.map((j) => j.id)).toEqual(
+        a.id.slice(0, 6) === b.id.slice(0, 6) ? [a.id, b.id].sort() : [a.id],
+      )
+      const absent = ['0', '1', '2'].find((c) => !a.id.startsWith(c) && !b.id.startsWith(c)) as string
+      expect((await cluster.client.listJobs({ prefix: absent })).items).toEqual([])
     })
 
     it('explains why a job waits, then runs it when providers arrive', async () => {

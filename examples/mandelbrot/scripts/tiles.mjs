@@ -3,7 +3,7 @@
 // assemble the tiles the job produced (binary PPM, P6) into a PNG.
 //
 //   node scripts/tiles.mjs split WIDTH HEIGHT TILE MAX_ITER DIR   # writes DIR/tile-<n>.txt
-//   node scripts/tiles.mjs png WIDTH HEIGHT TILE DIR OUT.png      # reads DIR/shard-<n>.out
+//   node scripts/tiles.mjs png WIDTH HEIGHT TILE DIR OUT.png      # reads DIR/shard-<n>.out (n zero-padded, as quorate results --out writes them)
 //
 // Tiles are numbered row-major, so shard n of the job is tile n.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -105,7 +105,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const [width, height, tile] = rest.slice(0, 3).map(Number)
     const [dir, out] = rest.slice(3)
     const count = tileInputs(width, height, tile, 1).length
-    const tiles = Array.from({ length: count }, (_, n) => new Uint8Array(readFileSync(join(dir, `shard-${n}.out`))))
+    // `quorate results --out` pads shard numbers to the widest: shard-00.out … shard-11.out.
+    const digits = String(count - 1).length
+    const tiles = Array.from(
+      { length: count },
+      (_, n) => new Uint8Array(readFileSync(join(dir, `shard-${String(n).padStart(digits, '0')}.out`))),
+    )
     writeFileSync(out, assemblePng(width, height, tile, tiles))
   } else {
     process.stderr.write(

@@ -78,6 +78,13 @@ export {
   type ProviderInfo,
 } from './actions/getProvider.ts'
 export {
+  GetTokenDisplayError,
+  type GetTokenDisplayParameters,
+  type GetTokenDisplayReturnType,
+  getTokenDisplay,
+  type TokenDisplay,
+} from './actions/getTokenDisplay.ts'
+export {
   MintTestTokenError,
   type MintTestTokenParameters,
   type MintTestTokenReturnType,

@@ -1,17 +1,15 @@
 import { adversaryCommand } from './adversaries/command.ts'
 import { agentCommand, agentHelp } from './commands/agent.ts'
+import { cancelCommand } from './commands/cancel.ts'
 import { coordinatorCommand, coordinatorHelp } from './commands/coordinator.ts'
 import { devnetCommand, devnetHelp } from './commands/devnet.ts'
-import {
-  cancelCommand,
-  estimateCommand,
-  logsCommand,
-  providersCommand,
-  resultsCommand,
-  statusCommand,
-  submitCommand,
-  submitHelp,
-} from './commands/jobs.ts'
+import { estimateCommand } from './commands/estimate.ts'
+import { listCommand } from './commands/list.ts'
+import { logsCommand } from './commands/logs.ts'
+import { providersCommand } from './commands/providers.ts'
+import { resultsCommand } from './commands/results.ts'
+import { statusCommand } from './commands/status.ts'
+import { submitCommand, submitHelp } from './commands/submit.ts'
 import { EXIT, errorJson, exitCodesHelp, reportError, UsageError } from './output.ts'
 import { closest } from './suggest.ts'
 import { VERSION } from './version.ts'
@@ -24,7 +22,8 @@ Commands:
   devnet                 start a local network (coordinator + agents) and run a demo job
   submit                 submit a job and follow it to its results
   estimate               a job's replicas and fuel bound, and whether it can run now
-  status JOB_ID          show a job, its shards and votes
+  list                   list jobs, newest first (--state running,completed; --limit, --offset)
+  status JOB_ID          show a job, its shards and votes (JOB_ID: the id or a unique prefix)
   results JOB_ID         fetch a finished job's outputs (--out DIR to save them)
   logs JOB_ID            print the tasks' captured stderr (--follow as the job runs)
   cancel JOB_ID          cancel a job
@@ -45,6 +44,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   devnet: devnetCommand,
   submit: submitCommand,
   estimate: estimateCommand,
+  list: listCommand,
   status: statusCommand,
   results: resultsCommand,
   logs: logsCommand,

@@ -92,28 +92,36 @@ export interface SubmitResult {
   created: boolean
 }
 
-/**
- * Where jobs live and how shards reach the coordinators that run them.
- * Two implementations: embedded (node:sqlite in the data dir) and Redis
- * (BullMQ flows + Lua). Both pass the conformance suite in test/.
- */
-export interface SchedulerBackend {
-  readonly kind: 'embedded' | 'redis'
-  start(): Promise<void>
-  stop(): Promise<void>
+/** Which jobs `JobStore.list` returns: a page of them, newest first, optionally in one state. */
+export interface JobListFilter {
+  state?: JobState
+  offset: number
+  limit: number
+}
 
+/** Where jobs and their shards are stored, read and ended. */
+export interface JobStore {
   /** Store a validated job and queue its shards. Idempotent by job id. */
   submit(id: string, spec: JobSpec, deadline: number): Promise<SubmitResult>
   job(id: string): Promise<JobRecord | undefined>
   shards(id: string): Promise<ShardRecord[]>
   /** The accepted output of one shard, if any. */
   output(id: string, index: number): Promise<Uint8Array | undefined>
-  list(filter: { state?: JobState; offset: number; limit: number }): Promise<ListPage<JobSummary>>
+  list(filter: JobListFilter): Promise<ListPage<JobSummary>>
+  /** Ids of jobs that start with `prefix` (lowercase hex), in id order, at most `limit`. */
+  jobIdsByPrefix(prefix: string, limit: number): Promise<string[]>
   /** Cancel a job (or expire it, past its deadline); undecided shards end with `reason`. */
   end(id: string, state: 'cancelled' | 'expired', reason: string): Promise<JobState>
   /** Jobs not yet terminal whose deadline has passed. */
   overdue(now: number, limit: number): Promise<string[]>
+}
 
+/**
+ * How shards reach the coordinators that run them: each undecided shard is
+ * leased to one run at a time, and only the run holding the lease (its
+ * `fence`) may save progress or record the decision, which is counted once.
+ */
+export interface ShardQueue {
   /** Start handing shards to `handler`; `concurrency()` is read whenever a slot frees. */
   consume(handler: ShardHandler, concurrency: () => number): void
   /** Wake the consumer (capacity changed). */
@@ -126,37 +134,47 @@ export interface SchedulerBackend {
   amend(work: ShardWork, decision: ShardDecision): Promise<boolean>
   /** Persist a running shard's replica table, for the API. Ignored once the fence is stale. */
   progress(work: ShardWork, state: ShardState, replicas: ReplicaView[], reason?: string): Promise<void>
+}
 
+/** Provider reputation and presence, shared by every coordinator on the backend. */
+export interface ProviderStore {
   countProvider(peerId: string, counter: ProviderCounter): Promise<void>
   /** Record who is online here; called on connect, disconnect and periodically. */
   announceProviders(providers: ProviderView[]): Promise<void>
   providers(): Promise<ProviderView[]>
+}
 
+/**
+ * Job events for every coordinator sharing the backend. A shard's decision
+ * is announced only after it is stored, and a job's `job:done` after its
+ * last shard event.
+ */
+export interface EventBus {
   /** Publish a job event to every coordinator sharing this backend. */
   publish(event: JobEvent): void
   subscribe(listener: (event: JobEvent) => void): () => void
 }
 
+/** Whether a backend that lives in another process can be reached now. */
+export interface BackendHealth {
+  readonly ready: boolean
+  /** Milliseconds a client should wait before trying again while not ready. */
+  readonly retryAfterMs: number
+  /** `listener` hears each change of `ready`; returns a function that stops it. */
+  onChange(listener: (ready: boolean) => void): () => void
+}
+
 /**
- * The event announcing a stored decision. Backends publish it once the
- * decision is written, never before: whoever hears `shard:accepted` and then
- * reads the job sees the shard accepted, and a run fenced off (its decision
- * not stored) announces nothing.
+ * Where jobs live and how shards reach the coordinators that run them: a
+ * job store, a shard queue, a provider store and an event bus behind one
+ * lifecycle. Two implementations: embedded (node:sqlite in the data dir,
+ * `backends/embedded/`) and Redis (BullMQ flows + Lua, `backends/redis/`).
+ * Both pass the compliance suite of `@quorate/coordinator/testing`.
  */
-export function decisionEvent(work: ShardWork, decision: ShardDecision, at: number): JobEvent | undefined {
-  if (decision.state === 'accepted') {
-    return {
-      type: 'shard:accepted',
-      at,
-      jobId: work.jobId,
-      shard: work.index,
-      digest: decision.digest ?? '',
-      majority: decision.majority,
-      minority: decision.minority,
-    }
-  }
-  if (decision.state === 'failed') {
-    return { type: 'shard:failed', at, jobId: work.jobId, shard: work.index, reason: decision.reason ?? 'failed' }
-  }
-  return undefined
+export interface SchedulerBackend extends JobStore, ShardQueue, ProviderStore, EventBus {
+  readonly kind: 'embedded' | 'redis'
+  /** Whether the backend answers now (a backend without one always does); the API answers 503 while it does not. */
+  readonly health?: BackendHealth
+  start(): Promise<void>
+  stop(): Promise<void>
 }

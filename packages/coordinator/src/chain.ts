@@ -7,6 +7,7 @@ import {
   destroyChainClient,
   escrowDomain,
   getProviderOfOperator,
+  getTokenDisplay,
   type Payout,
   penalize,
   type QuorateAddresses,
@@ -141,6 +142,7 @@ export class ChainSettler {
   #db: DatabaseSync | undefined
   #timer: NodeJS.Timeout | undefined
   #unsubscribe: (() => void) | undefined
+  #tokenDisplay: { symbol: string; decimals: number } | undefined
 
   constructor(
     components: { backend: SchedulerBackend; logger: Logger },
@@ -176,6 +178,11 @@ export class ChainSettler {
     })
     this.#db = new DatabaseSync(join(this.#dataDir, 'settlements.sqlite'))
     this.#db.exec(SCHEMA)
+    // Read once: clients show amounts in tokens with these, and a token's symbol and decimals never change.
+    this.#tokenDisplay = await getTokenDisplay(this.#client).catch((err: unknown) => {
+      this.#log.warn({ err }, 'could not read the payment token symbol and decimals; amounts are shown in base units')
+      return undefined
+    })
     this.#unsubscribe = this.#backend.subscribe((event) => {
       if (event.type === 'job:done') void this.settle(event.jobId)
     })
@@ -257,6 +264,9 @@ export class ChainSettler {
     return {
       chainId: Number(client.chainId),
       token: client.addresses.token,
+      ...(this.#tokenDisplay === undefined
+        ? {}
+        : { tokenSymbol: this.#tokenDisplay.symbol, tokenDecimals: this.#tokenDisplay.decimals }),
       registry: client.addresses.registry,
       escrow: client.addresses.escrow,
       coordinator: client.account?.address ?? '',
@@ -376,6 +386,21 @@ export class ChainSettler {
       out.set(p.peer_id, entry)
     }
     return out
+  }
+
+  /**
+   * What a settled job cost: its payouts plus the coordinator's fee, token base units as a decimal
+   * string; undefined until the settlement is recorded, and for unpaid jobs.
+   */
+  cost(jobId: string): string | undefined {
+    if (this.#db === undefined) return undefined
+    const row = this.#row(jobId)
+    if (row === undefined || row.state !== 'settled') return undefined
+    const payouts = (JSON.parse(row.payouts ?? '[]') as Array<{ amount: string }>).reduce(
+      (sum, p) => sum + BigInt(p.amount),
+      0n,
+    )
+    return (payouts + BigInt(row.fee ?? '0')).toString()
   }
 
   /** The settlement section of a job view, if the job is paid on chain. */

@@ -10,6 +10,7 @@ import {
   isQuorateError,
   isTerminalJobState,
   JOB_EVENT_NAMES,
+  JOB_STATES,
   type JobEvent,
   type JobEventName,
   type JobState,
@@ -21,21 +22,13 @@ import {
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import type { BackendHealth } from './backend.ts'
 import { ControlAuth } from './control-auth.ts'
+import { gateOnBackend, healthRoutes } from './http-backend-gate.ts'
 import type { JobService } from './service.ts'
 
 // Node ships WebAssembly; TypeScript only types it in the DOM libs.
 declare const WebAssembly: { validate(bytes: Uint8Array): boolean }
-
-const JOB_STATES: readonly JobState[] = [
-  'queued',
-  'running',
-  'completed',
-  'partially_failed',
-  'failed',
-  'cancelled',
-  'expired',
-]
 
 export interface HttpApiOptions {
   bodyLimitBytes: number
@@ -46,6 +39,8 @@ export interface HttpApiOptions {
   explorerDir?: string
   /** Who may cancel jobs: owners by signature, the operator by token. @defaultValue owners only, no operator */
   control?: ControlAuth
+  /** Whether the backend answers; without it the backend is taken to always answer. */
+  health?: BackendHealth
 }
 
 /**
@@ -88,7 +83,9 @@ export function createHttpApi(
 
   if (options.explorerDir !== undefined) serveExplorer(app, options.explorerDir)
 
-  app.get('/healthz', async () => ({ ok: true }))
+  // Backend outages: 503 with Retry-After at once, and /healthz/live vs /healthz/ready.
+  if (options.health !== undefined) gateOnBackend(app, options.health)
+  healthRoutes(app, options.health)
   app.get('/v1/info', async () => options.info())
 
   app.post('/v1/jobs', async (req, reply) => {
@@ -112,18 +109,8 @@ export function createHttpApi(
 
   app.get('/v1/jobs', async (req) => {
     const query = req.query as Record<string, string | undefined>
-    const filter: { state?: JobState } = {}
-    if (query.state !== undefined) {
-      if (!JOB_STATES.includes(query.state as JobState)) {
-        throw new QuorateError(
-          ErrorCode.BAD_REQUEST,
-          `state must be one of ${JOB_STATES.join(', ')} (got "${query.state}")`,
-        )
-      }
-      filter.state = query.state as JobState
-    }
     return jobs.list({
-      ...filter,
+      ...jobListFilterOf(query),
       offset: intParam('offset', query.offset, 0, 0, Number.MAX_SAFE_INTEGER),
       limit: intParam('limit', query.limit, 50, 1, 500),
     })
@@ -175,7 +162,7 @@ export function createHttpApi(
     // A late subscriber to a finished job still learns how it ended.
     const wantsDone = wanted === undefined || wanted.has('job:done')
     if (wantsDone && isTerminalJobState(view.state) && !early.some((e) => e.type === 'job:done')) {
-      writeEvent(reply, { type: 'job:done', at: Date.now(), jobId: id, state: view.state })
+      writeEvent(reply, { type: 'job:done', at: view.finishedAt ?? Date.now(), jobId: id, state: view.state })
     }
     return reply
   })
@@ -196,6 +183,26 @@ export function createHttpApi(
   })
 
   return app
+}
+
+/** `?state=running,completed` (any of them) and `?prefix=3f2a` (ids starting so), checked. */
+function jobListFilterOf(query: Record<string, string | undefined>): { states?: JobState[]; prefix?: string } {
+  const filter: { states?: JobState[]; prefix?: string } = {}
+  if (query.state !== undefined && query.state !== '') {
+    filter.states = query.state.split(',').map((state) => {
+      if (!JOB_STATES.includes(state as JobState)) {
+        throw new QuorateError(ErrorCode.BAD_REQUEST, `state must be one of ${JOB_STATES.join(', ')} (got "${state}")`)
+      }
+      return state as JobState
+    })
+  }
+  if (query.prefix !== undefined) {
+    if (!/^[0-9a-fA-F]{1,64}$/.test(query.prefix)) {
+      throw new QuorateError(ErrorCode.BAD_REQUEST, `prefix must be 1 to 64 hex digits (got "${query.prefix}")`)
+    }
+    filter.prefix = query.prefix.toLowerCase()
+  }
+  return filter
 }
 
 function intParam(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {

@@ -14,16 +14,23 @@
 
 export { type AdmissionOptions, type AdmissionPolicy, admissionPolicy } from './admission.ts'
 export type {
+  EventBus,
+  JobListFilter,
   JobRecord,
+  JobStore,
+  ProviderCounter,
+  ProviderStore,
   SchedulerBackend,
   ShardDecision,
   ShardHandler,
+  ShardQueue,
   ShardRecord,
   ShardWork,
   StoredSpec,
+  SubmitResult,
 } from './backend.ts'
-export { type EmbeddedBackendOptions, embeddedBackend } from './backends/embedded.ts'
-export { type RedisBackendOptions, redisBackend } from './backends/redis.ts'
+export { type EmbeddedBackendOptions, embeddedBackend } from './backends/embedded/index.ts'
+export { type RedisBackendOptions, redisBackend } from './backends/redis/index.ts'
 export { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 export { COORDINATOR_DEFAULTS } from './constants.ts'
 export { ControlAuth, type ControlAuthOptions, type ControlPrincipal } from './control-auth.ts'

@@ -9,6 +9,7 @@ import {
   type JobView,
   jobIdOf,
   type ListPage,
+  type LogEntry,
   type ProviderView,
   type SubmitJobResponse,
   toBase64,
@@ -18,13 +19,7 @@ import type { SchedulerBackend } from './backend.ts'
 import type { ChainSettler } from './chain.ts'
 import type { Executor } from './executor.ts'
 import { deadlineOf, summaryOf, viewOf } from './jobs.ts'
-
-export interface LogEntry {
-  shard: number
-  provider: string
-  assignmentId: string
-  stderr: string
-}
+import { type JobListFilter, listJobs } from './list-jobs.ts'
 
 /** What the HTTP API needs: the job operations, over whichever backend is configured. */
 export class JobService {
@@ -77,6 +72,7 @@ export class JobService {
     }
     const settlement = this.#chain?.view(id)
     if (settlement !== undefined) view.settlement = settlement
+    this.#withCost(view)
     if (this.#untrusted) view.untrusted = true
     return view
   }
@@ -85,11 +81,24 @@ export class JobService {
   async summary(id: string): Promise<JobSummary> {
     const job = await this.#backend.job(id)
     if (job === undefined) throw new JobNotFoundError(id)
-    return summaryOf(job)
+    return this.#withCost(summaryOf(job))
   }
 
-  async list(filter: { state?: JobState; offset: number; limit: number }): Promise<ListPage<JobSummary>> {
-    return this.#backend.list(filter)
+  /**
+   * A page of jobs, newest first: of any of `states` (all when absent), or those whose id starts with
+   * `prefix` (lowercase hex) in id order. Settled jobs carry their `cost`.
+   */
+  async list(filter: JobListFilter): Promise<ListPage<JobSummary>> {
+    const page = await listJobs(this.#backend, filter)
+    for (const item of page.items) this.#withCost(item)
+    return page
+  }
+
+  /** The job's settlement cost, once it is settled on chain. */
+  #withCost<T extends JobSummary>(summary: T): T {
+    const cost = this.#chain?.cost(summary.id)
+    if (cost !== undefined) summary.cost = cost
+    return summary
   }
 
   async results(id: string): Promise<JobResultsView> {

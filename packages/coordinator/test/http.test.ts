@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SchedulerBackend } from '../src/backend.ts'
-import { embeddedBackend } from '../src/backends/embedded.ts'
+import { embeddedBackend } from '../src/backends/embedded/index.ts'
 import { Executor } from '../src/executor.ts'
 import { createHttpApi } from '../src/http.ts'
 import { createMetrics } from '../src/metrics.ts'
@@ -117,5 +117,59 @@ describe('POST /v1/jobs refuses bad input with a 4xx that names the problem', ()
     const again = await post(spec)
     expect(again.status).toBe(200)
     expect(again.body.id).toBe(first.body.id)
+  })
+})
+
+describe('GET /v1/jobs: several states at once, and id prefixes', () => {
+  const ids: string[] = []
+  beforeAll(async () => {
+    // 17 jobs: more than there are hex digits, so two ids share their first character.
+    for (let i = 0; i < 17; i++) {
+      const inputs = [Buffer.from(`2 ${200 + i}`).toString('base64')]
+      ids.push((await post(JSON.stringify({ module: { wasm: wasmB64 }, inputs }))).body.id as string)
+    }
+    for (const id of ids.slice(0, 3)) await backend.end(id, 'cancelled', 'job cancelled')
+  })
+  const list = async (query: string) => {
+    const res = await app.inject({ method: 'GET', url: `/v1/jobs?${query}` })
+    return {
+      status: res.statusCode,
+      body: res.json() as { items: Array<{ id: string; state: string }>; total: number },
+    }
+  }
+
+  it('lists the jobs in any of the states asked for, newest first, paged', async () => {
+    const cancelled = await list('state=cancelled')
+    expect(cancelled.body.total).toBe(3)
+    const all = await list('limit=500')
+    const both = await list('state=queued,cancelled&limit=500')
+    expect(both.body.items.map((j) => j.id)).toEqual(all.body.items.map((j) => j.id))
+    const page = await list('state=cancelled,queued&offset=2&limit=3')
+    expect(page.body.items.map((j) => j.id)).toEqual(all.body.items.slice(2, 5).map((j) => j.id))
+    expect(page.body.total).toBe(all.body.total)
+  })
+
+  it('finds ids by prefix, in any case, and only those', async () => {
+    const id = ids[5] as string
+    const exact = await list(`prefix=${id.slice(0, 20).toUpperCase()}`)
+    expect(exact.body.items.map((j) => j.id)).toEqual([id])
+    const first = (ids.find((a) => ids.some((b) => b !== a && b[0] === a[0])) as string)[0] as string
+    const shared = await list(`prefix=${first}`)
+    const expected = ids.filter((i) => i.startsWith(first)).sort()
+    expect(shared.body.items.map((j) => j.id)).toEqual(expected)
+    expect(shared.body.total).toBe(expected.length)
+  })
+
+  it('refuses a bad state or prefix, naming it', async () => {
+    const state = await list('state=running,done')
+    expect(state.status).toBe(400)
+    expect((state.body as unknown as { message: string }).message).toBe(
+      'state must be one of queued, running, completed, partially_failed, failed, cancelled, expired (got "done")',
+    )
+    const prefix = await list('prefix=3f2z')
+    expect(prefix.status).toBe(400)
+    expect((prefix.body as unknown as { message: string }).message).toBe(
+      'prefix must be 1 to 64 hex digits (got "3f2z")',
+    )
   })
 })

@@ -5,23 +5,10 @@ import type {
   JobSummary,
   JobView,
   ListPage,
+  LogEntry,
   ProviderView,
-} from '@quorate/protocol'
-
-/** One task's captured stderr, from `GET /v1/jobs/:id/logs`. */
-export interface LogEntry {
-  shard: number
-  provider: string
-  assignmentId: string
-  stderr: string
-}
-
-/** Replicas that finished in one second, from `GET /v1/stats/throughput`. */
-export interface ThroughputBucket {
-  /** Start of the second, ms since the epoch. */
-  at: number
-  replicas: number
-}
+  ThroughputBucket,
+} from '@quorate/protocol/api'
 
 /** An error body from the coordinator (`{ code, message, hint? }`) or a transport failure. */
 export class ApiError extends Error {

@@ -1,10 +1,11 @@
-import type { JobEvent } from '@quorate/protocol'
+import type { JobEvent } from '@quorate/protocol/api'
 import { useMemo, useRef } from 'react'
 import type { Api } from './api.ts'
 import { LiveIndicator } from './components/common.tsx'
 import { shortPeer } from './format.ts'
 import {
   ApiContext,
+  InfoContext,
   LiveContext,
   type LiveFeed,
   useApi,
@@ -58,7 +59,7 @@ function Shell() {
   const info = useInfo()
   const current = route.page === 'providers' ? 'providers' : 'jobs'
   return (
-    <>
+    <InfoContext.Provider value={info}>
       <header className="top">
         <a className="brand" href={formatRoute({ page: 'jobs', offset: 0 })}>
           <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true">
@@ -66,7 +67,7 @@ function Shell() {
             <circle cx="17" cy="8" r="4" fill="#34d399" />
             <circle cx="12" cy="17" r="4" fill="#f87171" />
           </svg>
-          Quorate <span>explorer</span>
+          Quorate <span className="brand-sub">explorer</span>
         </a>
         <nav className="tabs">
           <a href={formatRoute({ page: 'jobs', offset: 0 })} aria-current={current === 'jobs' ? 'page' : undefined}>
@@ -109,7 +110,7 @@ function Shell() {
           </section>
         )}
       </main>
-    </>
+    </InfoContext.Provider>
   )
 }
 

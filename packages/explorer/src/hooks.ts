@@ -1,14 +1,23 @@
-import type { JobEvent } from '@quorate/protocol'
-import { JOB_EVENT_NAMES } from '@quorate/protocol/api'
-import { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react'
+import { type CoordinatorInfo, JOB_EVENT_NAMES, type JobEvent } from '@quorate/protocol/api'
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react'
 import { type Api, createApi } from './api.ts'
 import { parseJobEvent, throttle } from './live.ts'
 import { formatRoute, parseRoute, type Route } from './route.ts'
+import { type TokenDisplay, tokenDisplayOf } from './tokens.ts'
 
 export const ApiContext = createContext<Api>(createApi())
 
 export function useApi(): Api {
   return useContext(ApiContext)
+}
+
+/** The coordinator's `/v1/info`, once loaded: every page reads the payment token from it. */
+export const InfoContext = createContext<CoordinatorInfo | undefined>(undefined)
+
+/** How to show token amounts here (the default until `/v1/info` says otherwise). */
+export function useToken(): TokenDisplay {
+  const info = useContext(InfoContext)
+  return useMemo(() => tokenDisplayOf(info), [info])
 }
 
 /** The current hash route, and a way to go somewhere else (no reload: only the hash changes). */
@@ -184,4 +193,21 @@ export function useNow(ms = 1000): number {
   const [now, setNow] = useState(() => Date.now())
   useInterval(() => setNow(Date.now()), ms)
   return now
+}
+
+/** The content width of an element, followed as it resizes (a phone turned, a window narrowed). */
+export function useWidth<T extends HTMLElement>(): [(el: T | null) => void, number | undefined] {
+  const [width, setWidth] = useState<number | undefined>(undefined)
+  const observer = useRef<ResizeObserver | undefined>(undefined)
+  const ref = useCallback((el: T | null) => {
+    observer.current?.disconnect()
+    observer.current = undefined
+    if (el === null) return
+    setWidth(el.clientWidth)
+    observer.current = new ResizeObserver(([entry]) => {
+      if (entry !== undefined) setWidth(entry.contentRect.width)
+    })
+    observer.current.observe(el)
+  }, [])
+  return [ref, width]
 }

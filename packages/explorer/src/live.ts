@@ -1,6 +1,4 @@
-import type { JobEvent, JobView, ReplicaView, ShardView } from '@quorate/protocol'
-// The browser-safe part of the protocol: the app bundles no Node code.
-import { isJobEventName } from '@quorate/protocol/api'
+import { isJobEventName, type JobEvent, type JobView, type ReplicaView, type ShardView } from '@quorate/protocol/api'
 
 /** Parse one SSE `data:` payload; undefined for anything that is not a job event. */
 export function parseJobEvent(data: string): JobEvent | undefined {

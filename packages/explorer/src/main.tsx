@@ -3,6 +3,7 @@ import { createRoot } from 'react-dom/client'
 import { createApi } from './api.ts'
 import { App } from './app.tsx'
 import './styles.css'
+import './narrow.css'
 
 const root = document.getElementById('root')
 if (root === null) throw new Error('index.html has no #root element')

@@ -1,14 +1,4 @@
-import type { JobState } from '@quorate/protocol'
-
-export const JOB_STATES: readonly JobState[] = [
-  'queued',
-  'running',
-  'completed',
-  'partially_failed',
-  'failed',
-  'cancelled',
-  'expired',
-]
+import { JOB_STATES, type JobState } from '@quorate/protocol/api'
 
 /** Rows per page of the jobs list; the coordinator allows up to 500. */
 export const PAGE_SIZE = 50

@@ -1,4 +1,4 @@
-import type { ThroughputBucket } from './api.ts'
+import type { ThroughputBucket } from '@quorate/protocol/api'
 
 export interface RatePoint {
   /** Start of the bin, ms since the epoch. */

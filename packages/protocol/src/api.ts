@@ -5,8 +5,20 @@
  */
 import type { TaskLimits } from './jobspec.ts'
 
-export type JobState = 'queued' | 'running' | 'completed' | 'partially_failed' | 'failed' | 'cancelled' | 'expired'
-export type ShardState = 'pending' | 'dispatched' | 'voting' | 'accepted' | 'failed' | 'cancelled'
+/** Every job state, in the order a job can go through them (a filter lists them in this order). */
+export const JOB_STATES = [
+  'queued',
+  'running',
+  'completed',
+  'partially_failed',
+  'failed',
+  'cancelled',
+  'expired',
+] as const
+export type JobState = (typeof JOB_STATES)[number]
+/** Every shard state, in the order a shard can go through them. */
+export const SHARD_STATES = ['pending', 'dispatched', 'voting', 'accepted', 'failed', 'cancelled'] as const
+export type ShardState = (typeof SHARD_STATES)[number]
 export type ReplicaState = 'running' | 'done' | 'lost' | 'late' | 'cancelled'
 
 export const TERMINAL_JOB_STATES: readonly JobState[] = [
@@ -174,6 +186,21 @@ export interface ProviderView {
   slashed?: string
   /** CPU the provider spent on replicas cancelled because their shard was already decided, in ms. */
   wastedCpuMs?: number
+}
+
+/** One task's captured stderr: an entry of `GET /v1/jobs/:id/logs` (`{ entries: LogEntry[] }`). */
+export interface LogEntry {
+  shard: number
+  provider: string
+  assignmentId: string
+  stderr: string
+}
+
+/** Replicas that finished in one second: a bucket of `GET /v1/stats/throughput` (`{ buckets: ThroughputBucket[] }`). */
+export interface ThroughputBucket {
+  /** Start of the second, ms since the epoch. */
+  at: number
+  replicas: number
 }
 
 export interface ListPage<T> {

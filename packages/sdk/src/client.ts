@@ -119,7 +119,16 @@ export interface QuorateClient {
    */
   job(jobId: string, options?: JobHandleOptions): JobHandle
   getJob(jobId: string): Promise<JobView>
-  listJobs(filter?: { state?: JobState; offset?: number; limit?: number }): Promise<ListPage<JobSummary>>
+  /**
+   * A page of jobs, newest first: in any of `state` (one or several), or those whose id starts with
+   * `prefix` (hex; how a short id is resolved, in id order).
+   */
+  listJobs(filter?: {
+    state?: JobState | readonly JobState[]
+    prefix?: string
+    offset?: number
+    limit?: number
+  }): Promise<ListPage<JobSummary>>
   getResults(jobId: string): Promise<JobResultsView>
   /**
    * Cancel a job: signed with {@link ownerKey} (it must be the job's owner),
@@ -237,7 +246,9 @@ export function createClient(options: ClientOptions): QuorateClient {
     getJob: (jobId) => client.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}`),
     listJobs(filter = {}) {
       const params = new URLSearchParams()
-      for (const [k, v] of Object.entries(filter)) if (v !== undefined) params.set(k, String(v))
+      for (const [k, v] of Object.entries(filter)) {
+        if (v !== undefined) params.set(k, Array.isArray(v) ? v.join(',') : String(v))
+      }
       const qs = params.toString()
       return client.request('GET', `/v1/jobs${qs === '' ? '' : `?${qs}`}`)
     },

@@ -31,26 +31,35 @@ describe('estimate', () => {
       maxReplicas: 5,
       replicas: { expected: 12, worstCase: 20 },
       fuel: { perReplica: 1000, expected: 12_000, worstCase: 20_000 },
-      placement: { canRunNow: true, online: 3, operators: 3, needed: 3, freeSlots: 6 },
+      placement: { canRunNow: true, online: 3, operators: 3, needed: 2, perShard: 3, freeSlots: 6 },
     })
     expect(result.placement.reason).toBeUndefined()
   })
 
-  it('explains why a job cannot run now', async () => {
+  it('explains why a job cannot run now: fewer providers or operators than the quorum', async () => {
     const two = clientWith([provider('a'), provider('b'), provider('c', { online: false })])
-    const result = await estimate(two, { wasm, inputs: ['x'], redundancy: 3 })
-    expect(result.placement.canRunNow).toBe(false)
+    const result = await estimate(two, { wasm, inputs: ['x'], redundancy: 5 })
+    expect(result.placement).toMatchObject({ canRunNow: false, needed: 3, perShard: 2 })
     expect(result.placement.reason).toMatchInlineSnapshot(
-      `"cannot run now: only 2 providers online, redundancy 3 needs 3"`,
+      `"cannot run now: only 2 providers online, and a shard needs 3 agreeing (quorum 3)"`,
     )
     const oneOperator = clientWith(['a', 'b', 'c'].map((p) => provider(p, { operator: '0xop' })))
     expect((await estimate(oneOperator, { wasm, inputs: ['x'] })).placement.reason).toMatchInlineSnapshot(
-      `"cannot run now: the 3 online providers belong to 1 operator, redundancy 3 needs 3"`,
+      `"cannot run now: the 3 providers online belong to 1 operator, and a shard needs 2 agreeing of distinct operators (quorum 2)"`,
     )
     const busy = clientWith(['a', 'b', 'c'].map((p) => provider(p, { running: 2 })))
     const waiting = (await estimate(busy, { wasm, inputs: ['x'] })).placement
     expect(waiting.canRunNow).toBe(true)
-    expect(waiting.reason).toMatchInlineSnapshot(`"will wait: every online provider is busy; the shard is queued"`)
+    expect(waiting.reason).toMatchInlineSnapshot(`"will wait: all 3 online providers are busy"`)
+  })
+
+  it('runs with fewer replicas than the redundancy when a quorum of providers is online, as the scheduler does', async () => {
+    const three = clientWith([provider('a'), provider('b'), provider('c')])
+    const result = await estimate(three, { wasm, inputs: ['x'], redundancy: 5 })
+    expect(result.placement).toMatchObject({ canRunNow: true, online: 3, needed: 3, perShard: 3 })
+    expect(result.placement.reason).toMatchInlineSnapshot(
+      `"runs with 3 of 5 replicas per shard: only 3 providers online; a shard is decided once 3 agree, and waits for another provider if they do not"`,
+    )
   })
 
   it('validates the spec as the coordinator does, naming the field', async () => {

@@ -5,6 +5,7 @@ import { pino } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
 import { readConfigFile } from '../config.ts'
 import { UsageError } from '../output.ts'
+import { formatTokens } from '../tokens.ts'
 import { untilSignal } from './coordinator.ts'
 import { type StakeProviderReturnType, stakeProvider } from './stake.ts'
 
@@ -106,8 +107,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
     staked = await stakeProvider({ rpcUrl, registry, privateKey: key.privateKey, peerId, amount: stake })
     process.stderr.write(
       staked.txs.length === 0
-        ? `agent ${peerId}: provider ${staked.account} already registered with stake ${staked.stake}; nothing sent\n`
-        : `agent ${peerId}: provider ${staked.account} ${staked.registered ? 'registered' : 'topped up'}, stake ${staked.stake} (tx ${staked.txs.join(', ')})\n`,
+        ? `agent ${peerId}: provider ${staked.account} already registered with stake ${formatTokens(staked.stake, staked.token)}; nothing sent\n`
+        : `agent ${peerId}: provider ${staked.account} ${staked.registered ? 'registered' : 'topped up'}, stake ${formatTokens(staked.stake, staked.token)} (tx ${staked.txs.join(', ')})\n`,
     )
   }
   const options: Parameters<typeof createAgent>[0] = {

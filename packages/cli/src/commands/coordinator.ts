@@ -4,6 +4,7 @@ import { explorerAssetsDir } from '@quorate/explorer'
 import { pino } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
 import { UsageError } from '../output.ts'
+import { parseAmount } from '../tokens.ts'
 
 export const coordinatorHelp = `Usage: quorate coordinator start [options]
 
@@ -15,7 +16,10 @@ Options:
   --port PORT          HTTP listen port, 0 for any free port (env QUORATE_HTTP_PORT, default 7700)
   --p2p-listen ADDR    libp2p listen multiaddr, repeatable (default /ip4/127.0.0.1/tcp/0)
   --redis URL          share work with other coordinators on this Redis (BullMQ backend)
-                       (env QUORATE_REDIS_URL; default: the embedded SQLite backend in --data-dir)
+                       (env QUORATE_REDIS_URL; default: the embedded SQLite backend in --data-dir);
+                       redis+sentinel://HOST:PORT,HOST:PORT/MASTER follows the primary that
+                       Sentinels name MASTER through failovers (?replicas=N: replicas that must
+                       hold a decision before it is announced, default 1)
   --namespace NAME     Redis key namespace, hash-tagged for Redis Cluster (env QUORATE_REDIS_NAMESPACE, default quorate)
   --shard-lease MS     with --redis: how long a coordinator holds a shard without renewing before
                        another takes it over (default 15000)
@@ -43,16 +47,21 @@ Who may provide (without a chain; with one, only providers staked in the Registr
                        identities; the API, explorer and CLI mark its results untrusted. This is
                        the default without a chain or an allowlist, and says so when it starts.
 
-Settling on a chain (all optional; with --chain-rpc, jobs must be funded in the Escrow,
-providers staked in the Registry, and finished jobs are settled on chain):
-  --chain-rpc URL        JSON-RPC endpoint (env QUORATE_CHAIN_RPC)
+Settling on a chain (all optional; with --rpc, jobs must be funded in the Escrow,
+providers staked in the Registry, and finished jobs are settled on chain). AMOUNT is token base
+units (digits), or whole tokens like 100tokens or 0.01tokens (the token's decimals, read from it):
+  --rpc URL              JSON-RPC endpoint of the chain (env QUORATE_RPC_URL, as for agent and
+                         submit)
   --chain-escrow ADDR    Escrow address (env QUORATE_CHAIN_ESCROW)
   --chain-registry ADDR  Registry address (env QUORATE_CHAIN_REGISTRY)
   --chain-token ADDR     payment token address (env QUORATE_CHAIN_TOKEN)
   --chain-key-file FILE  the coordinator's EVM key, hex (env QUORATE_CHAIN_KEY_FILE)
-  --min-stake WEI        least provider stake (env QUORATE_CHAIN_MIN_STAKE; default: the Registry's minimum)
-  --price WEI            paid per replica in a shard's majority (env QUORATE_CHAIN_PRICE, default 10^16)
-  --fee WEI              coordinator fee per job, capped by the job's maxFee (env QUORATE_CHAIN_FEE, default 0)
+  --min-stake AMOUNT     least provider stake (env QUORATE_CHAIN_MIN_STAKE; default: the
+                         Registry's minimum)
+  --price AMOUNT         paid per replica in a shard's majority (env QUORATE_CHAIN_PRICE; default
+                         10^16 base units, 0.01tokens with 18 decimals)
+  --fee AMOUNT           coordinator fee per job, capped by the job's maxFee (env QUORATE_CHAIN_FEE,
+                         default 0)
 
 Logs are JSON lines (pino) on stderr. SIGINT/SIGTERM stop it cleanly.
 
@@ -61,6 +70,9 @@ Examples:
   # two coordinators sharing the work on one Redis:
   quorate coordinator start --redis redis://127.0.0.1:6379 --data-dir .quorate/c1 --port 7701
   quorate coordinator start --redis redis://127.0.0.1:6379 --data-dir .quorate/c2 --port 7702
+  # settling on a chain, paid 0.01 token per majority replica plus a 0.5 token fee per job:
+  quorate coordinator start --rpc http://127.0.0.1:8545 --chain-escrow 0x… --chain-registry 0x… \\
+    --chain-token 0x… --chain-key-file coordinator.key --price 0.01tokens --fee 0.5tokens
 `
 
 export async function coordinatorCommand(argv: string[]): Promise<number> {
@@ -84,6 +96,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     'json-ready': { type: 'boolean' },
     'operator-token': { type: 'string' },
     'hello-timeout': { type: 'string' },
+    rpc: { type: 'string' },
+    // The flag's old name, still accepted so existing scripts keep working; not in the help.
     'chain-rpc': { type: 'string' },
     'chain-escrow': { type: 'string' },
     'chain-registry': { type: 'string' },
@@ -161,7 +175,7 @@ function admissionOf(values: Record<string, unknown>, onChain: boolean): Admissi
   const listed = allow.length > 0 || file !== undefined
   if (values.open === true && listed) throw new UsageError('--open admits anyone: drop --allow/--allowlist, or --open')
   if (onChain && (values.open === true || listed)) {
-    throw new UsageError('with --chain-rpc, providers are admitted by their stake: drop --open/--allow/--allowlist')
+    throw new UsageError('with --rpc, providers are admitted by their stake: drop --open/--allow/--allowlist')
   }
   if (!listed) return { mode: 'open' }
   return { mode: 'allowlist', allow, ...(file === undefined ? {} : { file }) }
@@ -181,19 +195,12 @@ function operatorOptions(values: Record<string, unknown>): { operatorToken?: str
 
 async function chainOptions(values: Record<string, unknown>): Promise<CoordinatorChainOptions | undefined> {
   const flag = (name: string, env: string) => fromEnv(values[name] as string | undefined, env)
-  const rpcUrl = flag('chain-rpc', 'QUORATE_CHAIN_RPC')
+  const rpcUrl = rpcFlag(values)
   if (rpcUrl === undefined) return undefined
   const required = (name: string, env: string): string => {
     const value = flag(name, env)
-    if (value === undefined) throw new UsageError(`--${name} (or ${env}) is required with --chain-rpc`)
+    if (value === undefined) throw new UsageError(`--${name} (or ${env}) is required with --rpc`)
     return value
-  }
-  const wei = (name: string, env: string): bigint | undefined => {
-    const value = flag(name, env)
-    if (value === undefined) return undefined
-    if (!/^\d+$/.test(value))
-      throw new UsageError(`--${name} must be a whole number of token base units (got ${value})`)
-    return BigInt(value)
   }
   const keyFile = required('chain-key-file', 'QUORATE_CHAIN_KEY_FILE')
   const privateKey = (
@@ -210,13 +217,44 @@ async function chainOptions(values: Record<string, unknown>): Promise<Coordinato
     },
     privateKey,
   }
-  const minStake = wei('min-stake', 'QUORATE_CHAIN_MIN_STAKE')
-  const price = wei('price', 'QUORATE_CHAIN_PRICE')
-  const fee = wei('fee', 'QUORATE_CHAIN_FEE')
+  let decimals: Promise<number> | undefined
+  const tokenDecimals = () => {
+    decimals ??= readTokenDecimals(rpcUrl, options.addresses)
+    return decimals
+  }
+  const amount = async (name: string, env: string, allowZero: boolean): Promise<bigint | undefined> => {
+    const value = flag(name, env)
+    return value === undefined ? undefined : parseAmount(name, value, tokenDecimals, { allowZero })
+  }
+  const minStake = await amount('min-stake', 'QUORATE_CHAIN_MIN_STAKE', false)
+  const price = await amount('price', 'QUORATE_CHAIN_PRICE', false)
+  const fee = await amount('fee', 'QUORATE_CHAIN_FEE', true)
   if (minStake !== undefined) options.minStake = minStake
   if (price !== undefined) options.pricePerReplica = price
   if (fee !== undefined) options.fee = fee
   return options
+}
+
+/** `--rpc` (env QUORATE_RPC_URL), or its old name `--chain-rpc` (env QUORATE_CHAIN_RPC) with a note to rename it. */
+function rpcFlag(values: Record<string, unknown>): string | undefined {
+  const rpcUrl = fromEnv(values.rpc as string | undefined, 'QUORATE_RPC_URL')
+  if (rpcUrl !== undefined) return rpcUrl
+  const old = fromEnv(values['chain-rpc'] as string | undefined, 'QUORATE_CHAIN_RPC')
+  if (old !== undefined) process.stderr.write('note: --chain-rpc (QUORATE_CHAIN_RPC) is now --rpc (QUORATE_RPC_URL)\n')
+  return old
+}
+
+/** The payment token's decimals, for amounts given in tokens. */
+async function readTokenDecimals(rpcUrl: string, addresses: CoordinatorChainOptions['addresses']): Promise<number> {
+  const chain = await import('@quorate/chain')
+  const client = await chain.createChainClient({ rpcUrl, addresses, rpcAttempts: 3 })
+  try {
+    return (await chain.getTokenDisplay(client)).decimals
+  } catch (err) {
+    throw new UsageError(`--chain-token ${addresses.token}: cannot read its decimals (${(err as Error).message})`)
+  } finally {
+    chain.destroyChainClient(client)
+  }
 }
 
 export function untilSignal(): Promise<NodeJS.Signals> {

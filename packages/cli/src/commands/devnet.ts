@@ -8,6 +8,7 @@ import {
   type ChainClient,
   createChainClient,
   destroyChainClient,
+  getTokenDisplay,
   type QuorateAddresses,
   registerCoordinator,
   registerProvider,
@@ -20,6 +21,7 @@ import { createClient, toJobSpecJson } from '@quorate/sdk'
 import { intFlag, parse } from '../args.ts'
 import { EXIT, UsageError } from '../output.ts'
 import { type ManagedProcess, spawnQuorate } from '../processes.ts'
+import { formatTokens, type TokenDisplay } from '../tokens.ts'
 import { untilSignal } from './coordinator.ts'
 import {
   adversaryFlags,
@@ -72,6 +74,8 @@ interface Devchain {
   providers: DevAccount[]
   /** Accounts for the adversaries that register like providers (`--liars`, …). */
   spare: DevAccount[]
+  /** The token's symbol and decimals, read from it, to print amounts as every other command does. */
+  token: TokenDisplay
 }
 
 export async function devnetCommand(argv: string[]): Promise<number> {
@@ -120,7 +124,7 @@ export async function devnetCommand(argv: string[]): Promise<number> {
       chain === undefined
         ? []
         : [
-            '--chain-rpc',
+            '--rpc',
             chain.anvil.rpcUrl,
             '--chain-escrow',
             chain.addresses.escrow,
@@ -273,7 +277,7 @@ async function runDemo(
     if (funding === undefined) throw new Error('the devnet coordinator took the demo job without payment')
     budget = funding.budget
     say(
-      `demo: funded escrow job ${funding.escrowJobId} with ${formatTokens(budget)} (tx ${funding.fundHash ?? 'already funded'})`,
+      `demo: funded escrow job ${funding.escrowJobId} with ${formatTokens(budget, chain?.token)} (tx ${funding.fundHash ?? 'already funded'})`,
     )
   }
   say(`demo: job ${job.id}`)
@@ -350,13 +354,15 @@ async function settleDemo(
     if (tx.amount === undefined || tx.kind === 'settle') continue
     total += BigInt(tx.amount)
     const who = byAccount.get(tx.account?.toLowerCase() ?? '') ?? tx.account
-    say(`settlement: ${tx.kind.padEnd(7)} ${formatTokens(BigInt(tx.amount)).padStart(10)} to ${who}`)
+    say(`settlement: ${tx.kind.padEnd(7)} ${formatTokens(BigInt(tx.amount), chain.token).padStart(10)} to ${who}`)
   }
-  say(`settlement: payouts + fee + refund = ${formatTokens(total)} of the ${formatTokens(budget)} escrowed`)
+  say(
+    `settlement: payouts + fee + refund = ${formatTokens(total, chain.token)} of the ${formatTokens(budget, chain.token)} escrowed`,
+  )
   for (const [i, p] of chain.providers.entries()) {
     const name = `agent-${i + 1}`
     const { amount, hash } = await withdraw(withAccount(chain.client, p.privateKey))
-    say(`earnings: ${name} withdrew ${formatTokens(amount)} (tx ${hash})`)
+    say(`earnings: ${name} withdrew ${formatTokens(amount, chain.token)} (tx ${hash})`)
   }
   if (total !== budget) {
     say('demo: FAILED — the settlement does not account for the whole escrow')
@@ -390,6 +396,7 @@ async function startDevchain(agentCount: number, say: (line: string) => void, sp
       coordinator,
       providers: providers.slice(0, agentCount),
       spare: providers.slice(agentCount, agentCount + spare),
+      token: await getTokenDisplay(client),
     }
   } catch (err) {
     await anvil.stop()
@@ -420,7 +427,7 @@ async function registerParticipants(
         stake: STAKE,
       })
       say(
-        `devnet: ${name} registered as provider ${account.address}, staked ${formatTokens(STAKE)} (tx ${registered.hash})`,
+        `devnet: ${name} registered as provider ${account.address}, staked ${formatTokens(STAKE, chain.token)} (tx ${registered.hash})`,
       )
     }),
   )
@@ -434,19 +441,14 @@ async function registerParticipants(
 async function submitFlags(httpUrl: string, root: string, chain: Devchain | undefined): Promise<string> {
   if (chain === undefined) return `-c ${httpUrl}`
   const keyFile = await writeKey(join(root, 'payer.key'), chain.submitter.privateKey)
-  return `-c ${httpUrl} --key-file ${keyFile} --rpc ${chain.anvil.rpcUrl} --registry ${chain.addresses.registry}`
+  // A cap rather than --yes: the line runs without a question, and never pays more than the demo job costs.
+  return `-c ${httpUrl} --key-file ${keyFile} --rpc ${chain.anvil.rpcUrl} --registry ${chain.addresses.registry} --max-budget 10tokens`
 }
 
 async function writeKey(path: string, privateKey: string): Promise<string> {
   await mkdir(join(path, '..'), { recursive: true })
   await writeFile(path, `${privateKey}\n`, { mode: 0o600 })
   return path
-}
-
-function formatTokens(amount: bigint): string {
-  const whole = amount / TOKEN
-  const frac = (amount % TOKEN).toString().padStart(18, '0').replace(/0+$/, '')
-  return `${whole}${frac === '' ? '' : `.${frac}`} QRT`
 }
 
 function primesWasmPath(): string {

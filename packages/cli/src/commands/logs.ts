@@ -1,12 +1,8 @@
-import { ErrorCode, isTerminalJobState, type JobEvent, type JobView } from '@quorate/protocol'
+import { ErrorCode, isTerminalJobState, type JobEvent, type JobView, type LogEntry } from '@quorate/protocol'
 import { isQuorateError, type QuorateClient, readEventStream } from '@quorate/sdk'
-import { shortId } from '../output.ts'
-
-interface LogEntry {
-  shard: number
-  provider: string
-  stderr: string
-}
+import { intFlag, parse } from '../args.ts'
+import { EXIT, exitCodesHelp, shortId } from '../output.ts'
+import { clientFrom, commonFlags, commonHelp, help, jobIdArg } from './job-common.ts'
 
 async function fetchLogs(client: QuorateClient, jobId: string, shard: number | undefined): Promise<LogEntry[]> {
   const query = shard === undefined ? '' : `?shard=${shard}`
@@ -84,4 +80,44 @@ export async function followLogs(client: QuorateClient, jobId: string, only: num
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 3000)))
   }
+}
+export const logsHelp = `Usage: quorate logs JOB_ID [--shard N] [--follow] [options]
+
+Print the tasks' captured stderr, one line per line written, prefixed with the shard and the
+provider: [shard 3 a1b2c3d4] message.
+
+Options:
+  --shard N               only shard N
+  -f, --follow            keep printing: each shard's logs as it is decided, until the job ends
+${commonHelp}
+
+JOB_ID is the full id or a unique prefix of it.
+
+${exitCodesHelp([0, 2, 3], {
+  0: 'printed (with --follow: the job ended, however it ended)',
+  2: 'no such job, or the id prefix is ambiguous',
+})}
+
+Examples:
+  quorate logs 3f2a9c
+  quorate logs 3f2a9c --shard 2
+  quorate submit --wasm job.wasm --input a.txt --detach | xargs quorate logs --follow
+`
+
+export async function logsCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { ...commonFlags, shard: { type: 'string' }, follow: { type: 'boolean', short: 'f' } },
+    true,
+  )
+  if (values.help === true) return help(logsHelp)
+  const shard = intFlag('shard', values.shard, undefined, 0)
+  const client = await clientFrom(values)
+  const jobId = await jobIdArg(client, positionals)
+  if (values.follow === true) {
+    await followLogs(client, jobId, shard)
+    return EXIT.OK
+  }
+  await printLogEntries(client, jobId, shard)
+  return EXIT.OK
 }

@@ -2,6 +2,7 @@ import type { ChainClient } from '@quorate/chain'
 import { ErrorCode } from '@quorate/protocol'
 import { InsufficientBalanceError } from '@quorate/sdk'
 import { UsageError } from '../output.ts'
+import { formatTokens, parseAmount, type TokenDisplay } from '../tokens.ts'
 
 export interface StakeProviderParameters {
   rpcUrl: string
@@ -24,6 +25,8 @@ export interface StakeProviderReturnType {
   registered: boolean
   /** Transactions sent (approvals included); empty when the stake was already there. */
   txs: string[]
+  /** The token's symbol and decimals, to show the stake in tokens. */
+  token: TokenDisplay
 }
 
 /**
@@ -68,7 +71,12 @@ async function topUp(
   params: StakeProviderParameters,
 ): Promise<StakeProviderReturnType> {
   const account = client.account?.address as string
-  const amount = await parseAmount(client, params.amount)
+  let display: Promise<TokenDisplay> | undefined
+  const token = () => {
+    display ??= chain.getTokenDisplay(client)
+    return display
+  }
+  const amount = await parseStake(params.amount, token)
   const me = await chain.getProvider(client, { provider: account })
   if (me.registered && me.peerId !== params.peerId) {
     throw new UsageError(
@@ -76,12 +84,12 @@ async function topUp(
     )
   }
   const missing = me.registered ? amount - me.stake : amount
-  if (missing <= 0n) return { account, stake: me.stake, registered: false, txs: [] }
+  if (missing <= 0n) return { account, stake: me.stake, registered: false, txs: [], token: await token() }
   if (!me.registered) {
     const { minProviderStake } = await chain.getChainConfig(client)
     if (amount < minProviderStake) {
       throw new UsageError(
-        `--stake ${params.amount} is under the Registry's minimum stake of ${minProviderStake} base units`,
+        `--stake ${params.amount} is under the Registry's minimum stake of ${formatTokens(minProviderStake, await token())}`,
       )
     }
   }
@@ -96,7 +104,9 @@ async function topUp(
         balance,
         purpose: 'staking',
       },
-      { hint: `send at least ${missing - balance} base units of the token ${client.addresses.token} to ${account}` },
+      {
+        hint: `send at least ${formatTokens(missing - balance, await token())} (token ${client.addresses.token}) to ${account}`,
+      },
     )
   }
   if ((await client.provider.getBalance(account)) === 0n) {
@@ -104,36 +114,17 @@ async function topUp(
   }
   if (me.registered) {
     const staked = await chain.stake(client, { amount: missing })
-    return { account, stake: amount, registered: false, txs: [staked.approveHash, staked.hash].filter(isString) }
+    const txs = [staked.approveHash, staked.hash].filter(isString)
+    return { account, stake: amount, registered: false, txs, token: await token() }
   }
   const registered = await chain.registerProvider(client, { peerId: params.peerId, operator: account, stake: amount })
-  return { account, stake: amount, registered: true, txs: [registered.approveHash, registered.hash].filter(isString) }
+  const txs = [registered.approveHash, registered.hash].filter(isString)
+  return { account, stake: amount, registered: true, txs, token: await token() }
 }
 
-/** Base units as digits, or `12.5tokens` in whole tokens (the token's decimals). */
-async function parseAmount(client: ChainClient, raw: string): Promise<bigint> {
-  if (/^\d+$/.test(raw)) {
-    if (BigInt(raw) === 0n) throw new UsageError('--stake must be more than 0')
-    return BigInt(raw)
-  }
-  const match = /^(\d+)(?:\.(\d+))?\s*tokens?$/i.exec(raw)
-  if (match === null) {
-    throw new UsageError(
-      `--stake must be token base units (digits) or a number of tokens like 100tokens (got "${raw}")`,
-    )
-  }
-  const { tokenInterface } = await import('@quorate/chain')
-  const data = tokenInterface.encodeFunctionData('decimals', [])
-  const [decimals] = tokenInterface.decodeFunctionResult(
-    'decimals',
-    await client.provider.call({ to: client.addresses.token, data }),
-  )
-  const places = Number(decimals)
-  const fraction = match[2] ?? ''
-  if (fraction.length > places) throw new UsageError(`--stake has more than ${places} decimals (got "${raw}")`)
-  const amount = BigInt(match[1] as string) * 10n ** BigInt(places) + BigInt(fraction.padEnd(places, '0') || '0')
-  if (amount === 0n) throw new UsageError('--stake must be more than 0')
-  return amount
+/** `--stake`: base units as digits, or `12.5tokens` in whole tokens (the token's decimals). */
+async function parseStake(raw: string, token: () => Promise<TokenDisplay>): Promise<bigint> {
+  return parseAmount('stake', raw, async () => (await token()).decimals)
 }
 
 function isString(value: string | undefined): value is string {

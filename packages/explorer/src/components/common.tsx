@@ -1,7 +1,8 @@
 import type { ReactNode } from 'react'
 import type { ApiError } from '../api.ts'
 import { count, peerHue, shortPeer, stateLabel } from '../format.ts'
-import type { StreamStatus } from '../hooks.ts'
+import { type StreamStatus, useToken } from '../hooks.ts'
+import { formatTokens } from '../tokens.ts'
 
 /** A job, shard or replica state as a coloured pill; the colour comes from `data-state` in the stylesheet. */
 export function StateBadge(props: { state: string; title?: string | undefined }) {
@@ -94,5 +95,28 @@ export function Section(props: { title: ReactNode; aside?: ReactNode; children: 
   )
 }
 
-/** A placeholder for values the explorer cannot know yet (chain data). */
+/** A placeholder for values the explorer cannot know (no chain, not settled yet). */
 export const DASH = '—'
+
+/** A token amount (base units from the API) in the coordinator's token, every digit on hover. */
+export function Amount(props: { value: string | undefined }) {
+  const token = useToken()
+  if (props.value === undefined) return <>{DASH}</>
+  const amount = formatTokens(props.value, token)
+  if (amount === undefined) return <span title={`not an amount: ${props.value}`}>{DASH}</span>
+  return (
+    <span className="amount" data-testid="amount" data-base-units={props.value} title={amount.exact}>
+      {amount.short}
+    </span>
+  )
+}
+
+/** An EVM address as `0x90F7…b906`: the head and tail people compare, all of it on hover. */
+export function Account(props: { address: string }) {
+  const a = props.address
+  return (
+    <span className="mono account" title={a}>
+      {a.length <= 12 ? a : `${a.slice(0, 6)}…${a.slice(-4)}`}
+    </span>
+  )
+}

@@ -1,9 +1,7 @@
-import type { JobEvent, JobResultsView } from '@quorate/protocol'
-import type { LogEntry } from '../api.ts'
-import type { SettlementView } from '../chain.ts'
+import type { JobEvent, JobResultsView, LogEntry, ProviderView, SettlementView } from '@quorate/protocol/api'
 import { bytes, clock, prefix, shortPeer } from '../format.ts'
 import { previewOutput } from '../output.ts'
-import { PeerTag } from './common.tsx'
+import { Account, Amount, DASH, PeerTag } from './common.tsx'
 
 /** The tasks' captured stderr, one block per placement. */
 export function LogsView(props: {
@@ -121,54 +119,75 @@ export function OutputsView(props: { results: JobResultsView; limit?: number }) 
 }
 
 /**
- * Settlement transactions with their hashes. The coordinator does not put
- * `settlement` on job views yet; this renders as soon as it does.
+ * Settlement transactions, key columns first: what moved, how much, to whom.
+ * A payout's account is shown beside the provider it pays (matched by the
+ * operator the provider announced), so an operator can tell payouts apart.
  */
-export function SettlementTable(props: { settlement: SettlementView; now: number }) {
-  const { settlement } = props
-  const link = (hash: string) => settlement.txUrl?.replace('{hash}', hash)
+export function SettlementTable(props: {
+  settlement: SettlementView
+  providers: readonly ProviderView[]
+  now: number
+}) {
+  const byAccount = new Map<string, string>()
+  for (const p of props.providers) if (p.operator !== undefined) byAccount.set(p.operator.toLowerCase(), p.peerId)
   return (
-    <table className="settlement" data-testid="settlement">
-      <thead>
-        <tr>
-          <th>kind</th>
-          <th>transaction</th>
-          <th>status</th>
-          <th>block</th>
-          <th>amount</th>
-          <th>account</th>
-          <th>time</th>
-        </tr>
-      </thead>
-      <tbody>
-        {settlement.txs.map((tx) => {
-          const href = link(tx.hash)
-          return (
-            <tr key={`${tx.kind}:${tx.hash}`} data-state={tx.status}>
-              <td>{tx.kind}</td>
-              <td className="mono" title={tx.hash}>
-                {href === undefined ? (
-                  `${prefix(tx.hash, 12)}…${tx.hash.slice(-6)}`
-                ) : (
-                  <a href={href} target="_blank" rel="noreferrer">
-                    {prefix(tx.hash, 12)}…{tx.hash.slice(-6)}
-                  </a>
-                )}
-              </td>
-              <td>{tx.status ?? '—'}</td>
-              <td className="mono">{tx.blockNumber ?? '—'}</td>
-              <td>{tx.amount ?? '—'}</td>
-              <td className="mono">{tx.account === undefined ? '—' : shortPeer(tx.account)}</td>
-              <td>{tx.at === undefined ? '—' : clock(tx.at, props.now)}</td>
-            </tr>
-          )
-        })}
-      </tbody>
-    </table>
+    <div className="table-wrap">
+      <table className="settlement cards" data-testid="settlement">
+        <thead>
+          <tr>
+            <th>kind</th>
+            <th>amount</th>
+            <th>account</th>
+            <th>status</th>
+            <th>block</th>
+            <th>transaction</th>
+            <th>time</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.settlement.txs.map((tx, i) => {
+            const provider = tx.account === undefined ? undefined : byAccount.get(tx.account.toLowerCase())
+            return (
+              // biome-ignore lint/suspicious/noArrayIndexKey: one settlement transaction has several rows (payouts).
+              <tr key={`${tx.kind}:${tx.hash}:${i}`} data-state={tx.status} data-testid="settlement-row">
+                <td className="card-title">{tx.kind}</td>
+                <td data-label="amount" className="num">
+                  <Amount value={tx.amount} />
+                </td>
+                <td data-label="account">
+                  {tx.account === undefined ? (
+                    DASH
+                  ) : (
+                    <span className="account-line">
+                      {provider !== undefined && <PeerTag peerId={provider} />}
+                      {provider === undefined && ACCOUNT_ROLES[tx.kind] !== undefined && (
+                        <span className="muted">{ACCOUNT_ROLES[tx.kind]}</span>
+                      )}
+                      <Account address={tx.account} />
+                    </span>
+                  )}
+                </td>
+                <td data-label="status">{tx.status ?? DASH}</td>
+                <td data-label="block" className="mono">
+                  {tx.blockNumber ?? DASH}
+                </td>
+                <td data-label="transaction" className="mono" title={tx.hash}>
+                  {prefix(tx.hash, 10)}…{tx.hash.slice(-6)}
+                </td>
+                <td data-label="time">{tx.at === undefined ? DASH : clock(tx.at, props.now)}</td>
+              </tr>
+            )
+          })}
+        </tbody>
+      </table>
+    </div>
   )
 }
 
-/** The job's own event stream, newest first. */
+/** Whose account a non-payout transaction credits. */
+const ACCOUNT_ROLES: Readonly<Record<string, string>> = { fee: 'coordinator', refund: 'submitter' }
+
+/** The job's activity, newest first (`activityOf`: stored times, not when the page opened). */
 export function ActivityFeed(props: { events: readonly JobEvent[]; now: number }) {
   if (props.events.length === 0) return <p className="muted small">Waiting for events…</p>
   return (

@@ -1,11 +1,10 @@
-import type { ReplicaView, ShardState, ShardView } from '@quorate/protocol'
+import { type ReplicaView, SHARD_STATES, type ShardState, type ShardView } from '@quorate/protocol/api'
 import { bytes, compact, duration, failingOutcome, prefix, stateLabel } from '../format.ts'
+import { useWidth } from '../hooks.ts'
 import { PeerTag, StateBadge } from './common.tsx'
 
 /** Shards shown per page of the grid; the shard map above it shows them all. */
 export const SHARDS_PER_PAGE = 100
-
-const SHARD_STATES: readonly ShardState[] = ['pending', 'dispatched', 'voting', 'accepted', 'failed', 'cancelled']
 
 /**
  * Every shard as one small square coloured by state: the whole job at a
@@ -17,14 +16,16 @@ export function ShardMap(props: {
   hrefOf: (index: number) => string
 }) {
   const { shards } = props
+  const [ref, width] = useWidth<HTMLDivElement>()
   const cell = shards.length > 2000 ? 6 : shards.length > 400 ? 9 : 14
   const gap = cell > 10 ? 2 : 1
-  const perRow = Math.max(1, Math.floor(960 / (cell + gap)))
+  // As wide as the card allows (up to 960 px), so a phone wraps the squares instead of scrolling.
+  const perRow = Math.max(1, Math.floor(Math.min(960, width ?? 960) / (cell + gap)))
   const rows = Math.ceil(shards.length / perRow)
   const counts = new Map<ShardState, number>()
   for (const s of shards) counts.set(s.state, (counts.get(s.state) ?? 0) + 1)
   return (
-    <div className="shard-map">
+    <div className="shard-map" ref={ref}>
       <div className="legend">
         {SHARD_STATES.filter((s) => counts.has(s)).map((s) => (
           <span key={s} className="legend-item" data-state={s}>

@@ -1,4 +1,4 @@
-import type { ThroughputBucket } from '../api.ts'
+import type { ThroughputBucket } from '@quorate/protocol/api'
 import { niceMax, recentRate, toRate } from '../throughput.ts'
 
 const W = 640

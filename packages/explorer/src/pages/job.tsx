@@ -1,7 +1,6 @@
-import type { JobEvent, JobView, ShardState } from '@quorate/protocol'
-import { isTerminalJobState } from '@quorate/protocol/api'
+import { isTerminalJobState, type JobEvent, type JobView, type ShardState } from '@quorate/protocol/api'
 import { useEffect, useMemo, useRef, useState } from 'react'
-import { settlementOf } from '../chain.ts'
+import { activityOf } from '../activity.ts'
 import { ErrorBox, LiveIndicator, ProgressBar, Section, ShardCounts, StateBadge } from '../components/common.tsx'
 import { ActivityFeed, LogsView, OutputsView, SettlementTable } from '../components/panels.tsx'
 import { SHARDS_PER_PAGE, ShardFilter, ShardGrid, ShardMap } from '../components/shard-grid.tsx'
@@ -31,14 +30,15 @@ export function JobPage(props: {
   const now = useNow()
   const fetched = useResource((signal) => api.job(id, signal), [id])
   const [view, setView] = useState<JobView | undefined>(undefined)
-  const [events, setEvents] = useState<JobEvent[]>([])
+  // Escalations are the one kind of event a view cannot replay; keep them for the activity feed.
+  const [escalations, setEscalations] = useState<JobEvent[]>([])
   const recent = useRef<JobEvent[]>([])
 
   // A new id is a new page: forget the old job.
   // biome-ignore lint/correctness/useExhaustiveDependencies: reset on id change only.
   useEffect(() => {
     setView(undefined)
-    setEvents([])
+    setEscalations([])
     recent.current = []
   }, [id])
   useEffect(() => {
@@ -56,12 +56,13 @@ export function JobPage(props: {
       recent.current.push(event)
       if (recent.current.length > REPLAY_EVENTS) recent.current.splice(0, recent.current.length - REPLAY_EVENTS)
       setView((v) => (v === undefined ? v : applyJobEvent(v, event)))
-      setEvents((list) => [event, ...list].slice(0, 40))
+      if (event.type === 'shard:escalated') setEscalations((list) => [...list, event].slice(-REPLAY_EVENTS))
       refetch()
     },
     fetched.reload,
   )
 
+  const activity = useMemo(() => (view === undefined ? [] : activityOf(view, escalations)), [view, escalations])
   const select = (index: number) =>
     navigate({ page: 'job', id, shard: index, shardPage: Math.floor(index / SHARDS_PER_PAGE) })
 
@@ -85,7 +86,7 @@ export function JobPage(props: {
       <div className="columns">
         <Logs id={id} view={view} shard={shard} onClear={() => navigate({ page: 'job', id, shardPage })} />
         <Section title="Activity" aside={<LiveIndicator status={stream} />}>
-          <ActivityFeed events={events} now={now} />
+          <ActivityFeed events={activity} now={now} />
         </Section>
       </div>
       <Outputs id={id} view={view} />
@@ -333,14 +334,26 @@ function Outputs(props: { id: string; view: JobView }) {
 }
 
 function Settlement(props: { view: JobView; now: number }) {
-  const settlement = settlementOf(props.view)
+  const { settlement } = props.view
+  const api = useApi()
+  // Payouts name accounts; the providers list says which provider each account is.
+  const providers = useResource(
+    (signal) => (settlement === undefined ? Promise.resolve([]) : api.providers(signal)),
+    [settlement === undefined],
+  )
   if (settlement === undefined) return null
   return (
     <Section
       title="Settlement"
-      aside={settlement.chainId === undefined ? undefined : <span className="muted">chain {settlement.chainId}</span>}
+      aside={
+        <span className="muted" data-testid="settlement-state">
+          {settlement.state ?? 'recorded'}
+          {settlement.chainId === undefined ? '' : ` · chain ${settlement.chainId}`}
+        </span>
+      }
     >
-      <SettlementTable settlement={settlement} now={props.now} />
+      {settlement.reason !== undefined && <p className="reason">{settlement.reason}</p>}
+      <SettlementTable settlement={settlement} providers={providers.data ?? []} now={props.now} />
     </Section>
   )
 }

@@ -1,12 +1,11 @@
-import type { JobState } from '@quorate/protocol'
+import { JOB_STATES, type JobState } from '@quorate/protocol/api'
 import { type FormEvent, useMemo, useState } from 'react'
-import { jobCostOf } from '../chain.ts'
-import { DASH, ErrorBox, ProgressBar, Section, ShardCounts, StateBadge } from '../components/common.tsx'
+import { Amount, DASH, ErrorBox, ProgressBar, Section, ShardCounts, StateBadge } from '../components/common.tsx'
 import { ThroughputChart } from '../components/throughput-chart.tsx'
 import { age, count, duration, prefix, stateLabel } from '../format.ts'
 import { useApi, useInterval, useLiveEvents, useNow, useResource, useThrottled } from '../hooks.ts'
 import { listNeedsRefresh } from '../live.ts'
-import { formatRoute, JOB_STATES, PAGE_SIZE, type Route } from '../route.ts'
+import { formatRoute, PAGE_SIZE, type Route } from '../route.ts'
 
 /** The operator's front page: throughput, the network at a glance, and every job, newest first. */
 export function JobsPage(props: { state?: JobState | undefined; offset: number; navigate: (r: Route) => void }) {
@@ -109,15 +108,15 @@ function JobsTable(props: { state?: JobState | undefined; offset: number; naviga
       </nav>
       {page.error !== undefined && <ErrorBox error={page.error} />}
       <div className="table-wrap">
-        <table className="jobs" data-testid="jobs-table">
+        <table className="jobs cards" data-testid="jobs-table">
           <thead>
             <tr>
               <th>job</th>
               <th>state</th>
               <th className="progress-col">progress</th>
+              <th title="what the settlement paid out, once the job is settled on chain">cost</th>
               <th title="accepted / failed / total shards">shards ✓ / ✗ / Σ</th>
               <th title="quorum of redundancy">vote</th>
-              <th title="from settlement, once on chain">cost</th>
               <th>age</th>
               <th>took</th>
             </tr>
@@ -128,30 +127,36 @@ function JobsTable(props: { state?: JobState | undefined; offset: number; naviga
               const done = job.shards.accepted + job.shards.failed
               return (
                 <tr key={job.id} data-testid="job-row" data-job-id={job.id} data-state={job.state}>
-                  <td>
+                  <td className="card-title">
                     <a className="mono" href={href} title={job.id}>
                       {prefix(job.id, 12)}
                     </a>
                     {job.name !== undefined && <div className="job-name">{job.name}</div>}
                   </td>
-                  <td>
+                  <td data-label="state">
                     <StateBadge state={job.state} />
                   </td>
-                  <td className="progress-col">
-                    <ProgressBar {...job.shards} />
-                    <span className="pct">
-                      {job.shards.total === 0 ? 0 : Math.floor((done / job.shards.total) * 100)}%
+                  <td data-label="progress" className="progress-col">
+                    <span>
+                      <ProgressBar {...job.shards} />
+                      <span className="pct">
+                        {job.shards.total === 0 ? 0 : Math.floor((done / job.shards.total) * 100)}%
+                      </span>
                     </span>
                   </td>
-                  <td>
+                  <td data-label="cost" className="num" data-testid="job-cost">
+                    <Amount value={job.cost} />
+                  </td>
+                  <td data-label="shards ✓ / ✗ / Σ">
                     <ShardCounts {...job.shards} />
                   </td>
-                  <td className="muted">
+                  <td data-label="vote" className="muted">
                     {job.quorum} of {job.redundancy}
                   </td>
-                  <td className="muted">{jobCostOf(job) ?? DASH}</td>
-                  <td title={new Date(job.createdAt).toISOString()}>{age(job.createdAt, now)}</td>
-                  <td className="muted">
+                  <td data-label="age" title={new Date(job.createdAt).toISOString()}>
+                    {age(job.createdAt, now)}
+                  </td>
+                  <td data-label="took" className="muted">
                     {job.finishedAt === undefined ? DASH : duration(job.finishedAt - job.createdAt)}
                   </td>
                 </tr>

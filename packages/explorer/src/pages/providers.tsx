@@ -1,11 +1,10 @@
-import type { ProviderView } from '@quorate/protocol'
+import type { ProviderView } from '@quorate/protocol/api'
 import { useMemo } from 'react'
-import { useProviderChainData } from '../chain.ts'
-import { DASH, ErrorBox, PeerTag, Section } from '../components/common.tsx'
-import { age, count, shortPeer } from '../format.ts'
+import { Account, Amount, DASH, ErrorBox, PeerTag, Section } from '../components/common.tsx'
+import { age, count, duration } from '../format.ts'
 import { useApi, useInterval, useLiveEvents, useNow, useResource, useThrottled } from '../hooks.ts'
 
-/** Providers: who is online, how busy, how honest; stake and earnings once chain data exists. */
+/** Providers: who is online, how busy, how honest, where they are paid, and what they staked and earned. */
 export function ProvidersPage() {
   const api = useApi()
   const now = useNow()
@@ -17,7 +16,6 @@ export function ProvidersPage() {
   }, providers.reload)
   useInterval(providers.reload, 5000)
   const list = useMemo(() => sortProviders(providers.data ?? []), [providers.data])
-  const chain = useProviderChainData(list)
   const online = list.filter((p) => p.online).length
   return (
     <Section
@@ -30,72 +28,96 @@ export function ProvidersPage() {
     >
       {providers.error !== undefined && <ErrorBox error={providers.error} />}
       <div className="table-wrap">
-        <table className="providers" data-testid="providers-table">
+        <table className="providers cards" data-testid="providers-table">
           <thead>
             <tr>
-              <th>provider</th>
-              <th>operator</th>
+              <th title="short name: the end of its PeerId, as everywhere in the explorer">provider</th>
+              <th title="the operator's account: where its payouts go">payout account</th>
               <th>status</th>
               <th>running / capacity</th>
+              <th title="on chain, in the Registry">stake</th>
+              <th title="credited by this coordinator's settlements">earnings</th>
               <th title="results that agreed with the accepted digest">valid</th>
               <th title="results outvoted by the majority">invalid</th>
               <th>timeouts</th>
               <th title="placements lost to disconnects">lost</th>
-              <th title="on chain">stake</th>
-              <th title="on chain">earnings</th>
-              <th>connected</th>
+              <th title="CPU spent on replicas cancelled because their shard was already decided">wasted CPU</th>
               <th>last seen</th>
             </tr>
           </thead>
           <tbody>
             {list.map((p) => {
-              const c = chain.get(p.peerId)
               const load = p.capacity === 0 ? 0 : p.running / p.capacity
               return (
-                <tr key={p.peerId} data-testid="provider-row" data-online={p.online}>
-                  <td>
+                <tr key={p.peerId} data-testid="provider-row" data-online={p.online} data-peer-id={p.peerId}>
+                  <td className="card-title">
                     <PeerTag peerId={p.peerId} />
-                    <div className="mono small muted">{p.peerId}</div>
                   </td>
-                  <td className="mono">{p.operator === undefined ? DASH : shortPeer(p.operator)}</td>
-                  <td>
-                    <span className="badge" data-state={p.online ? 'online' : 'offline'}>
-                      {p.online ? 'online' : 'offline'}
+                  <td data-label="payout account" data-testid="provider-account">
+                    {p.operator === undefined ? DASH : <Account address={p.operator} />}
+                  </td>
+                  <td data-label="status">
+                    <span className="badges">
+                      <span className="badge" data-state={p.online ? 'online' : 'offline'}>
+                        {p.online ? 'online' : 'offline'}
+                      </span>
+                      {p.quarantined !== undefined && (
+                        <span
+                          className="badge"
+                          data-state="failed"
+                          data-testid="quarantined"
+                          title={p.quarantined.reason}
+                        >
+                          quarantined
+                        </span>
+                      )}
+                      {p.slashed !== undefined && (
+                        <span
+                          className="badge"
+                          data-state="failed"
+                          title="slashed on chain for a result the quorum outvoted"
+                        >
+                          slashed <Amount value={p.slashed} />
+                        </span>
+                      )}
                     </span>
-                    {p.quarantined !== undefined && (
-                      <span
-                        className="badge"
-                        data-state="failed"
-                        data-testid="quarantined"
-                        title={p.quarantined.reason}
-                      >
-                        quarantined
-                      </span>
-                    )}
-                    {p.slashed !== undefined && (
-                      <span
-                        className="badge"
-                        data-state="failed"
-                        title="slashed on chain for a result the quorum outvoted"
-                      >
-                        slashed {p.slashed}
-                      </span>
-                    )}
                   </td>
-                  <td>
-                    <div className="load" title={`${Math.round(load * 100)}% busy`}>
-                      <span style={{ width: `${Math.min(100, load * 100)}%` }} />
-                    </div>
-                    {p.running} / {p.capacity}
+                  <td data-label="running / capacity">
+                    <span>
+                      <span className="load" title={`${Math.round(load * 100)}% busy`}>
+                        <span style={{ width: `${Math.min(100, load * 100)}%` }} />
+                      </span>
+                      {p.running} / {p.capacity}
+                    </span>
                   </td>
-                  <td className="num ok">{count(p.counters.valid)}</td>
-                  <td className={p.counters.invalid > 0 ? 'num bad' : 'num'}>{count(p.counters.invalid)}</td>
-                  <td className={p.counters.timeouts > 0 ? 'num warn' : 'num'}>{count(p.counters.timeouts)}</td>
-                  <td className="num">{count(p.counters.lost)}</td>
-                  <td className="num">{c?.stake ?? DASH}</td>
-                  <td className="num">{c?.earnings ?? DASH}</td>
-                  <td className="muted">{p.connectedAt === undefined ? DASH : `${age(p.connectedAt, now)} ago`}</td>
-                  <td className="muted">{age(p.lastSeenAt, now)} ago</td>
+                  <td data-label="stake" className="num" data-testid="provider-stake">
+                    <Amount value={p.stake} />
+                  </td>
+                  <td data-label="earnings" className="num" data-testid="provider-earnings">
+                    <Amount value={p.earnings} />
+                  </td>
+                  <td data-label="valid" className="num ok">
+                    {count(p.counters.valid)}
+                  </td>
+                  <td data-label="invalid" className={p.counters.invalid > 0 ? 'num bad' : 'num'}>
+                    {count(p.counters.invalid)}
+                  </td>
+                  <td data-label="timeouts" className={p.counters.timeouts > 0 ? 'num warn' : 'num'}>
+                    {count(p.counters.timeouts)}
+                  </td>
+                  <td data-label="lost" className="num">
+                    {count(p.counters.lost)}
+                  </td>
+                  <td data-label="wasted CPU" className="num" data-testid="provider-wasted">
+                    {p.wastedCpuMs === undefined ? DASH : duration(p.wastedCpuMs)}
+                  </td>
+                  <td
+                    data-label="last seen"
+                    className="muted"
+                    title={p.connectedAt === undefined ? undefined : `connected ${age(p.connectedAt, now)} ago`}
+                  >
+                    {age(p.lastSeenAt, now)} ago
+                  </td>
                 </tr>
               )
             })}

@@ -1,11 +1,4 @@
-import {
-  type InvalidJobSpecError,
-  type JobSpecJson,
-  type ProviderView,
-  parseJobSpec,
-  waitCauseOf,
-  waitClause,
-} from '@quorate/protocol'
+import { type InvalidJobSpecError, type JobSpecJson, type ProviderView, parseJobSpec } from '@quorate/protocol'
 import { type JobInput, toJobSpecJson } from '../job-spec.ts'
 import type { PaymentEstimate } from '../payment-terms.ts'
 
@@ -17,19 +10,28 @@ export interface EstimateClient {
 
 export type EstimateParameters = JobInput | JobSpecJson
 
-/** Whether the network can place the job's replicas right now, and why not. */
+/**
+ * Whether the network can run the job right now, and why not, as the
+ * scheduler decides: it places each replica of a shard on a distinct
+ * provider of a distinct operator, and decides the shard once `quorum` of
+ * them agree. So a job runs when `quorum` such providers are online, even
+ * if fewer than its redundancy are: the replicas that cannot be placed wait,
+ * and are dropped once the shard is decided.
+ */
 export interface PlacementEstimate {
-  /** False when there are too few online providers (or operators) to place every replica of a shard. */
+  /** False when fewer online providers (or operators) than the quorum could take a shard. */
   canRunNow: boolean
   /** Online providers. */
   online: number
   /** Distinct operators among them (a provider that names no operator counts as its own). */
   operators: number
-  /** Providers (of distinct operators) each shard needs: its redundancy. */
+  /** Providers (of distinct operators) a shard needs to be decided: its quorum. */
   needed: number
+  /** Replicas of each shard placed now: the redundancy, or fewer when fewer operators are online. */
+  perShard: number
   /** Task slots free across the online providers. */
   freeSlots: number
-  /** Why the job cannot run now, or why it would wait. */
+  /** Why the job cannot run now, or what it will run with, or why it would wait. */
   reason?: string
 }
 
@@ -80,7 +82,7 @@ export type EstimateErrorType = InvalidJobSpecError
  * const client = createClient({ coordinatorUrl: 'http://127.0.0.1:7700' })
  * const estimate = await client.estimate({ wasm, inputs: ['1 1000', '1000 2000'], redundancy: 3 })
  * if (!estimate.placement.canRunNow) console.log(estimate.placement.reason)
- * // "cannot run now: only 2 providers online, redundancy 3 needs 3"
+ * // "cannot run now: only 1 provider online, and a shard needs 2 agreeing (quorum 2)"
  * console.log(`at most ${estimate.fuel.worstCase} fuel`)
  * if (estimate.payment?.required === true) {
  *   const { quote, gas } = estimate.payment
@@ -102,27 +104,35 @@ export async function estimate(client: EstimateClient, parameters: EstimateParam
     maxReplicas: spec.maxReplicas,
     replicas,
     fuel: { perReplica, expected: replicas.expected * perReplica, worstCase: replicas.worstCase * perReplica },
-    placement: placementOf(providers, spec.redundancy),
+    placement: placementOf(providers, spec.redundancy, spec.quorum),
   }
   if (payment !== undefined) result.payment = payment
   return result
 }
 
 /** Explain placement from the provider list, the way the scheduler places: one replica per provider and per operator. */
-export function placementOf(providers: readonly ProviderView[], redundancy: number): PlacementEstimate {
+export function placementOf(providers: readonly ProviderView[], redundancy: number, quorum: number): PlacementEstimate {
   const online = providers.filter((p) => p.online)
   const operators = new Set(online.map((p) => p.operator ?? `peer:${p.peerId}`)).size
   const freeSlots = online.reduce((sum, p) => sum + Math.max(0, p.capacity - p.running), 0)
+  const perShard = Math.min(redundancy, online.length, operators)
   const placement: PlacementEstimate = {
-    canRunNow: online.length >= redundancy && operators >= redundancy,
+    canRunNow: perShard >= quorum,
     online: online.length,
     operators,
-    needed: redundancy,
+    needed: quorum,
+    perShard,
     freeSlots,
   }
-  const cause = waitCauseOf({ online: online.length, operators, needed: redundancy, freeSlots })
-  if (cause !== undefined) {
-    placement.reason = `${cause.kind === 'busy' ? 'will wait' : 'cannot run now'}: ${waitClause(cause)}`
+  const providersOnline = `${online.length} provider${online.length === 1 ? '' : 's'} online`
+  if (online.length < quorum) {
+    placement.reason = `cannot run now: only ${providersOnline}, and a shard needs ${quorum} agreeing (quorum ${quorum})`
+  } else if (operators < quorum) {
+    placement.reason = `cannot run now: the ${providersOnline} belong to ${operators} operator${operators === 1 ? '' : 's'}, and a shard needs ${quorum} agreeing of distinct operators (quorum ${quorum})`
+  } else if (perShard < redundancy) {
+    placement.reason = `runs with ${perShard} of ${redundancy} replicas per shard: only ${perShard === online.length ? providersOnline : `${operators} distinct operators online`}; a shard is decided once ${quorum} agree, and waits for another provider if they do not`
+  } else if (freeSlots === 0) {
+    placement.reason = `will wait: all ${online.length} online providers are busy`
   }
   return placement
 }

@@ -1,0 +1,134 @@
+import {
+  isTerminalJobState,
+  JobNotFoundError,
+  type JobSpec,
+  type JobState,
+  type JobSummary,
+  type ListPage,
+  sha256Hex,
+} from '@quorate/protocol'
+import type { JobListFilter, JobRecord, JobStore, ShardRecord, SubmitResult } from '../../backend.ts'
+import { storedSpecOf, summaryOf } from '../../jobs.ts'
+import type { LocalEventBus } from '../shared/local-event-bus.ts'
+import { jobRecordOf, type StoredJobFields, type StoredShardFields, shardRecordOf } from '../shared/records.ts'
+import type { RunningShards } from '../shared/running-shards.ts'
+import { JOB_COLUMNS, type SchedulerDatabase, seqAt } from './database.ts'
+
+export interface EmbeddedJobStoreComponents {
+  db: SchedulerDatabase
+  events: LocalEventBus
+  running: RunningShards
+  /** Wakes the shard queue when a job's shards are stored. */
+  poke: () => void
+  now: () => number
+}
+
+/** Jobs and shards in the SQLite file: each write one transaction. */
+export class EmbeddedJobStore implements JobStore {
+  readonly #c: EmbeddedJobStoreComponents
+
+  constructor(components: EmbeddedJobStoreComponents) {
+    this.#c = components
+  }
+
+  async submit(id: string, spec: JobSpec, deadline: number): Promise<SubmitResult> {
+    const { db, now } = this.#c
+    const result = db.tx(() => {
+      const existing = db.sql('SELECT state FROM jobs WHERE id = ?').get(id) as { state: string } | undefined
+      if (existing !== undefined) return { id, state: existing.state as JobState, created: false }
+      const t = now()
+      db.sql('INSERT OR IGNORE INTO modules (sha, bytes) VALUES (?, ?)').run(spec.module.sha256, spec.module.bytes)
+      db.sql(
+        'INSERT INTO jobs (id, state, created_at, updated_at, deadline, spec, total) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ).run(id, 'queued', t, t, deadline, JSON.stringify(storedSpecOf(spec)), spec.inputs.length)
+      const insert = db.sql(
+        // node:sqlite binds an empty Uint8Array as NULL; an empty shard input is still an input.
+        "INSERT INTO shards (job_id, idx, state, input, input_sha, seq) VALUES (?, ?, 'pending', COALESCE(?, X''), ?, ?)",
+      )
+      const seqBase = seqAt(t)
+      spec.inputs.forEach((input, idx) => {
+        insert.run(id, idx, input, sha256Hex(input), seqBase + idx)
+      })
+      return { id, state: 'queued' as JobState, created: true }
+    })
+    if (result.created) {
+      this.#c.events.publish({ type: 'job:queued', at: now(), jobId: id })
+      this.#c.poke()
+    }
+    return result
+  }
+
+  async job(id: string): Promise<JobRecord | undefined> {
+    const row = this.#c.db.sql(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`).get(id) as StoredJobFields | undefined
+    return row === undefined ? undefined : jobRecordOf(id, row)
+  }
+
+  async shards(id: string): Promise<ShardRecord[]> {
+    const rows = this.#c.db
+      .sql(
+        'SELECT idx, state, input_sha AS inputSha256, length(input) AS inputBytes, replicas, decision, runs FROM shards WHERE job_id = ? ORDER BY idx',
+      )
+      .all(id) as unknown as Array<StoredShardFields & { idx: number }>
+    return rows.map((row) => shardRecordOf(row.idx, row))
+  }
+
+  async output(id: string, index: number): Promise<Uint8Array | undefined> {
+    const row = this.#c.db.sql('SELECT output FROM shards WHERE job_id = ? AND idx = ?').get(id, index) as
+      | { output: Uint8Array | null }
+      | undefined
+    return row?.output ?? undefined
+  }
+
+  async list({ state, offset, limit }: JobListFilter): Promise<ListPage<JobSummary>> {
+    const { db } = this.#c
+    const where = state === undefined ? '' : 'WHERE state = ?'
+    const params = state === undefined ? [] : [state]
+    const total = (db.sql(`SELECT count(*) AS n FROM jobs ${where}`).get(...params) as { n: number }).n
+    const rows = db
+      .sql(`SELECT ${JOB_COLUMNS} FROM jobs ${where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`)
+      .all(...params, limit, offset) as unknown as Array<StoredJobFields & { id: string }>
+    return { items: rows.map((r) => summaryOf(jobRecordOf(r.id, r))), total, offset, limit }
+  }
+
+  async jobIdsByPrefix(prefix: string, limit: number): Promise<string[]> {
+    // A range on the primary key, not LIKE: ids are lowercase hex, and 'g' sorts after every hex digit.
+    const rows = this.#c.db
+      .sql('SELECT id FROM jobs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?')
+      .all(prefix, `${prefix}g`, limit) as Array<{ id: string }>
+    return rows.map((r) => r.id)
+  }
+
+  async end(id: string, state: 'cancelled' | 'expired', reason: string): Promise<JobState> {
+    const { db, now } = this.#c
+    const ended = db.tx(() => {
+      const row = db.sql('SELECT state FROM jobs WHERE id = ?').get(id) as { state: string } | undefined
+      if (row === undefined) return undefined
+      if (isTerminalJobState(row.state as JobState)) return { state: row.state as JobState, changed: false }
+      const t = now()
+      const shardState = state === 'cancelled' ? 'cancelled' : 'failed'
+      const undecided = db
+        .sql(
+          "UPDATE shards SET state = ?, claimed = 0, decision = ? WHERE job_id = ? AND state IN ('pending', 'dispatched', 'voting')",
+        )
+        .run(shardState, JSON.stringify({ reason, decidedAt: t, majority: [], minority: [] }), id)
+      const failedDelta = state === 'expired' ? Number(undecided.changes) : 0
+      db.sql(
+        'UPDATE jobs SET state = ?, finished_at = ?, updated_at = ?, reason = ?, failed = failed + ? WHERE id = ?',
+      ).run(state, t, t, reason, failedDelta, id)
+      return { state, changed: true }
+    })
+    if (ended === undefined) throw new JobNotFoundError(id)
+    if (ended.changed) {
+      this.#c.running.abortJob(id, reason)
+      this.#c.events.publish({ type: 'job:done', at: now(), jobId: id, state: ended.state })
+    }
+    return ended.state
+  }
+
+  async overdue(t: number, limit: number): Promise<string[]> {
+    const rows = this.#c.db
+      .sql("SELECT id FROM jobs WHERE state IN ('queued', 'running') AND deadline <= ? LIMIT ?")
+      .all(t, limit) as Array<{ id: string }>
+    return rows.map((r) => r.id)
+  }
+}

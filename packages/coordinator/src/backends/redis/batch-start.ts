@@ -1,0 +1,101 @@
+import type { Job } from 'bullmq'
+import type { ShardWork, StoredSpec } from '../../backend.ts'
+import type { RedisContext } from './context.ts'
+import type { ShardJobData } from './job-store.ts'
+
+/** Specs and modules never change once stored: caches of this many entries save reading them each run. */
+const SPEC_CACHE_SIZE = 256
+const MODULE_CACHE_SIZE = 32
+
+/** A batch's shards started here: what to run, under which lock, and what cannot run. */
+export interface StartedBatch {
+  works: ShardWork[]
+  /** The BullMQ lock key of the batch: its shards' progress and decisions are fenced by it. */
+  lockKey: string
+  /** Shards that cannot be run (their input is gone): the batch fails and is retried. */
+  problems: string[]
+}
+
+/**
+ * Starts a run of each shard of a batch taken from the queue (`startBatch-n`,
+ * one round trip) and turns the reply into `ShardWork`s.
+ */
+export class BatchStarter {
+  readonly #ctx: RedisContext
+  readonly #specs = new Map<string, StoredSpec>()
+  readonly #modules = new Map<string, Promise<Buffer | null>>()
+  // The lock of the batch each running shard belongs to.
+  readonly #lockKeys = new WeakMap<ShardWork, string>()
+
+  constructor(ctx: RedisContext) {
+    this.#ctx = ctx
+  }
+
+  /** The lock key a shard handed out here is fenced by; undefined for a shard not handed out here. */
+  lockKeyOf(work: ShardWork): string | undefined {
+    return this.#lockKeys.get(work)
+  }
+
+  /** Start the batch's shards; undefined when its job has ended (skip the batch). */
+  async start(bullJob: Job<ShardJobData>, fence: string): Promise<StartedBatch | undefined> {
+    const { jobId, index: first } = bullJob.data
+    const count = bullJob.data.count ?? 1
+    const { key } = this.#ctx
+    const keys = [key('job', jobId)]
+    for (let index = first; index < first + count; index++)
+      keys.push(key('shard', jobId, index), key('input', jobId, index))
+    const cached = this.#specs.get(jobId)
+    const started = (await this.#ctx.run('startBatch-n', keys, [cached === undefined ? '1' : '0'], true)) as Buffer[]
+    if (started[0]?.toString() === 'ended') return undefined
+    const spec = cached ?? this.#remember(jobId, JSON.parse((started[2] as Buffer).toString()) as StoredSpec)
+    const deadline = Number((started[1] as Buffer).toString())
+    const lockKey = `${this.#ctx.prefix}:shards:${bullJob.id}:lock`
+    const works: ShardWork[] = []
+    const problems: string[] = []
+    for (let k = 0; k < count; k++) {
+      const status = (started[3 + 3 * k] as Buffer).toString()
+      if (status === 'lost') problems.push(`shard ${jobId}:${first + k} has lost its input`)
+      if (status !== 'run') continue
+      works.push({
+        jobId,
+        index: first + k,
+        input: new Uint8Array(started[5 + 3 * k] as Buffer),
+        spec,
+        module: { sha256: spec.moduleSha256, bytes: new Uint8Array(0) },
+        deadline,
+        run: Number((started[4 + 3 * k] as Buffer).toString()),
+        fence,
+      })
+    }
+    if (works.length > 0) {
+      const moduleBytes = await this.#moduleOf(spec.moduleSha256)
+      if (moduleBytes === null) throw new Error(`job ${jobId} has lost its module`)
+      const bytes = new Uint8Array(moduleBytes)
+      for (const work of works) {
+        work.module.bytes = bytes
+        this.#lockKeys.set(work, lockKey)
+      }
+    }
+    return { works, lockKey, problems }
+  }
+
+  #remember(jobId: string, spec: StoredSpec): StoredSpec {
+    this.#specs.set(jobId, spec)
+    if (this.#specs.size > SPEC_CACHE_SIZE) this.#specs.delete(this.#specs.keys().next().value as string)
+    return spec
+  }
+
+  // Modules are immutable (named by their hash), so one read per coordinator is enough.
+  #moduleOf(sha: string): Promise<Buffer | null> {
+    let bytes = this.#modules.get(sha)
+    if (bytes === undefined) {
+      bytes = this.#ctx.client.getBuffer(this.#ctx.key('module', sha))
+      this.#modules.set(sha, bytes)
+      void bytes.then((b) => {
+        if (b === null) this.#modules.delete(sha)
+      })
+      if (this.#modules.size > MODULE_CACHE_SIZE) this.#modules.delete(this.#modules.keys().next().value as string)
+    }
+    return bytes
+  }
+}

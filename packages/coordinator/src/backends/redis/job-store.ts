@@ -1,0 +1,184 @@
+import {
+  isTerminalJobState,
+  JobNotFoundError,
+  type JobSpec,
+  type JobState,
+  type JobSummary,
+  type ListPage,
+} from '@quorate/protocol'
+import { FlowProducer } from 'bullmq'
+import type { JobListFilter, JobRecord, JobStore, ShardRecord, SubmitResult } from '../../backend.ts'
+import { storedSpecOf, summaryOf } from '../../jobs.ts'
+import { jobRecordOf, type StoredJobFields, type StoredShardFields, shardRecordOf } from '../shared/records.ts'
+import type { RedisContext } from './context.ts'
+import type { RedisEventBus } from './event-bus.ts'
+import { batchesOf, shardPairs, shardRunsOf } from './script-args.ts'
+
+/** A batch: `count` consecutive shards of one job from `index` (older entries have no count: one shard). */
+export interface ShardJobData {
+  jobId: string
+  index: number
+  count?: number
+}
+
+/**
+ * Jobs as hashes (with their shards' hashes, inputs and outputs) indexed by
+ * sorted sets; submitting also queues the job as a BullMQ flow, a parent in
+ * `jobs` with its shard batches as children in `shards`.
+ */
+export class RedisJobStore implements JobStore {
+  readonly #ctx: RedisContext
+  readonly #events: RedisEventBus
+  /** Shards per batch for a job of `shards` shards. */
+  readonly #batchSizeOf: (shards: number) => number
+  #flows: FlowProducer | undefined
+
+  constructor(ctx: RedisContext, events: RedisEventBus, batchSizeOf: (shards: number) => number) {
+    this.#ctx = ctx
+    this.#events = events
+    this.#batchSizeOf = batchSizeOf
+  }
+
+  async start(): Promise<void> {
+    this.#flows = new FlowProducer({ connection: this.#ctx.connection(), prefix: this.#ctx.prefix })
+    await this.#flows.waitUntilReady()
+  }
+
+  async stop(): Promise<void> {
+    await this.#flows?.close()
+  }
+
+  async submit(id: string, spec: JobSpec, deadline: number): Promise<SubmitResult> {
+    const { key, prefix } = this.#ctx
+    const createdAt = this.#ctx.now()
+    // Issued in the same turn as the job's script, so both leave in one write (auto-pipelining) and
+    // Redis stores the module first: a submit waits for one round trip, not two.
+    const storingModule = this.#ctx.client.set(key('module', spec.module.sha256), Buffer.from(spec.module.bytes), 'NX')
+    // A large job's shards go in runs of bounded size first (one script call cannot take them all);
+    // the job itself, with the first run, is created last, so nobody sees it half written.
+    const runs = shardRunsOf(spec.inputs)
+    for (const [first, end] of runs.slice(1)) {
+      const pairs = shardPairs(spec.inputs, first, end)
+      if ((await this.#ctx.run('stageShards-1', [key('job', id)], [prefix, id, first, ...pairs])) === 0) break
+    }
+    const args: Array<string | number | Buffer> = [
+      prefix,
+      id,
+      createdAt,
+      deadline,
+      JSON.stringify(storedSpecOf(spec)),
+      this.#batchSizeOf(spec.inputs.length),
+      spec.inputs.length,
+      ...shardPairs(spec.inputs, 0, runs[0]?.[1] ?? 0),
+    ]
+    const [, [created, state, batchShards]] = (await Promise.all([
+      storingModule,
+      this.#ctx.run('createJob-3', [key('job', id), key('jobs', 'all'), key('jobs', 'deadline')], args),
+    ])) as [unknown, [number, string, number]]
+    // Always (re)add the flow: BullMQ ignores ids it has, so a submit retried after a crash completes the job's queueing.
+    if (created === 1 || !isTerminalJobState(state as JobState))
+      await this.#queueFlow(id, spec.inputs.length, batchShards)
+    if (created === 1) {
+      // The client is told its job exists only once a failover cannot take it back.
+      await this.#ctx.replicas.afterWrite()
+      this.#events.publish({ type: 'job:queued', at: createdAt, jobId: id })
+    }
+    return { id, state: state as JobState, created: created === 1 }
+  }
+
+  async job(id: string): Promise<JobRecord | undefined> {
+    const h = await this.#ctx.client.hgetall(this.#ctx.key('job', id))
+    return h.state === undefined ? undefined : jobRecordOf(id, h as unknown as StoredJobFields)
+  }
+
+  async shards(id: string): Promise<ShardRecord[]> {
+    const { client: r, key } = this.#ctx
+    const total = Number(await r.hget(key('job', id), 'total'))
+    if (!Number.isFinite(total) || total === 0) return []
+    const pipeline = r.pipeline()
+    for (let i = 0; i < total; i++) pipeline.hgetall(key('shard', id, i))
+    const rows = (await pipeline.exec()) ?? []
+    return rows.map(([, h], index) => shardRecordOf(index, h as StoredShardFields))
+  }
+
+  async output(id: string, index: number): Promise<Uint8Array | undefined> {
+    const bytes = await this.#ctx.client.getBuffer(this.#ctx.key('out', id, index))
+    return bytes === null ? undefined : new Uint8Array(bytes)
+  }
+
+  async list({ state, offset, limit }: JobListFilter): Promise<ListPage<JobSummary>> {
+    const { client: r, key } = this.#ctx
+    const index = state === undefined ? key('jobs', 'all') : key('jobs', 'state', state)
+    const [total, ids] = await Promise.all([r.zcard(index), r.zrevrange(index, offset, offset + limit - 1)])
+    const pipeline = r.pipeline()
+    for (const id of ids) pipeline.hgetall(key('job', id))
+    const rows = (await pipeline.exec()) ?? []
+    const items = rows
+      .map(([, h], i) => ({ h: h as Record<string, string>, id: ids[i] as string }))
+      .filter(({ h }) => h.state !== undefined)
+      .map(({ h, id }) => summaryOf(jobRecordOf(id, h as unknown as StoredJobFields)))
+    return { items, total, offset, limit }
+  }
+
+  async jobIdsByPrefix(wanted: string, limit: number): Promise<string[]> {
+    // ZSCAN walks every job id once: fine for a person's lookup, not for a hot path.
+    const { client: r, key } = this.#ctx
+    const ids: string[] = []
+    let cursor = '0'
+    do {
+      const [next, page] = await r.zscan(key('jobs', 'all'), cursor, 'MATCH', `${wanted}*`, 'COUNT', 1000)
+      cursor = next
+      for (let i = 0; i < page.length; i += 2) ids.push(page[i] as string)
+    } while (cursor !== '0')
+    return ids.sort().slice(0, limit)
+  }
+
+  async end(id: string, state: 'cancelled' | 'expired', reason: string): Promise<JobState> {
+    const ended = await this.settle(id, state, state === 'cancelled' ? 'cancelled' : 'failed', reason)
+    if (ended === undefined) throw new JobNotFoundError(id)
+    return ended
+  }
+
+  /**
+   * Move a job to a terminal state (`''`: the one its counters give) and announce `job:done` if it
+   * moved; resolves to its state, or undefined for an unknown job.
+   */
+  async settle(id: string, state: JobState | '', shardState: string, reason: string): Promise<JobState | undefined> {
+    const { key, prefix, now } = this.#ctx
+    const result = (await this.#ctx.run(
+      'endJob-3',
+      [key('job', id), key('jobs', 'deadline'), key('jobs', 'all')],
+      [prefix, state, shardState, reason, now()],
+    )) as [number, string?]
+    if (result[0] === -1) return undefined
+    if (result[0] === 1) await this.#ctx.replicas.afterWrite()
+    if (result[0] === 1) this.#events.publish({ type: 'job:done', at: now(), jobId: id, state: result[1] as JobState })
+    return result[1] as JobState
+  }
+
+  async overdue(t: number, limit: number): Promise<string[]> {
+    return this.#ctx.client.zrangebyscore(this.#ctx.key('jobs', 'deadline'), '-inf', t, 'LIMIT', 0, limit)
+  }
+
+  async #queueFlow(id: string, shards: number, batchShards: number): Promise<void> {
+    await (this.#flows as FlowProducer).add({
+      name: 'job',
+      queueName: 'jobs',
+      data: { jobId: id },
+      opts: { jobId: id, removeOnComplete: true },
+      children: batchesOf(shards, batchShards).map(([index, count]) => ({
+        name: 'shard',
+        queueName: 'shards',
+        data: (count === 1 ? { jobId: id, index } : { jobId: id, index, count }) satisfies ShardJobData,
+        opts: {
+          jobId: `${id}-${index}`,
+          attempts: 100,
+          backoff: { type: 'exponential', delay: 500 },
+          ignoreDependencyOnFailure: true,
+          removeOnComplete: true,
+          removeOnFail: true,
+        },
+      })),
+    })
+  }
+}

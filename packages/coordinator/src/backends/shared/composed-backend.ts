@@ -1,0 +1,105 @@
+import type {
+  JobEvent,
+  JobSpec,
+  JobState,
+  JobSummary,
+  ListPage,
+  ProviderView,
+  ReplicaView,
+  ShardState,
+} from '@quorate/protocol'
+import type {
+  EventBus,
+  JobListFilter,
+  JobRecord,
+  JobStore,
+  ProviderCounter,
+  ProviderStore,
+  SchedulerBackend,
+  ShardDecision,
+  ShardHandler,
+  ShardQueue,
+  ShardRecord,
+  ShardWork,
+  SubmitResult,
+} from '../../backend.ts'
+
+/** The four parts a backend is made of. */
+export interface BackendParts {
+  jobs: JobStore
+  queue: ShardQueue
+  providers: ProviderStore
+  events: EventBus
+}
+
+/**
+ * A `SchedulerBackend` over its four parts: each backend class extends this
+ * and supplies its parts and its lifecycle (what starts and stops in which order).
+ */
+export abstract class ComposedBackend implements SchedulerBackend {
+  abstract readonly kind: 'embedded' | 'redis'
+  protected readonly parts: BackendParts
+
+  constructor(parts: BackendParts) {
+    this.parts = parts
+  }
+
+  abstract start(): Promise<void>
+  abstract stop(): Promise<void>
+
+  submit(id: string, spec: JobSpec, deadline: number): Promise<SubmitResult> {
+    return this.parts.jobs.submit(id, spec, deadline)
+  }
+  job(id: string): Promise<JobRecord | undefined> {
+    return this.parts.jobs.job(id)
+  }
+  shards(id: string): Promise<ShardRecord[]> {
+    return this.parts.jobs.shards(id)
+  }
+  output(id: string, index: number): Promise<Uint8Array | undefined> {
+    return this.parts.jobs.output(id, index)
+  }
+  list(filter: JobListFilter): Promise<ListPage<JobSummary>> {
+    return this.parts.jobs.list(filter)
+  }
+
+  jobIdsByPrefix(prefix: string, limit: number): Promise<string[]> {
+    return this.parts.jobs.jobIdsByPrefix(prefix, limit)
+  }
+  end(id: string, state: 'cancelled' | 'expired', reason: string): Promise<JobState> {
+    return this.parts.jobs.end(id, state, reason)
+  }
+  overdue(now: number, limit: number): Promise<string[]> {
+    return this.parts.jobs.overdue(now, limit)
+  }
+
+  consume(handler: ShardHandler, concurrency: () => number): void {
+    this.parts.queue.consume(handler, concurrency)
+  }
+  poke(): void {
+    this.parts.queue.poke()
+  }
+  amend(work: ShardWork, decision: ShardDecision): Promise<boolean> {
+    return this.parts.queue.amend(work, decision)
+  }
+  progress(work: ShardWork, state: ShardState, replicas: ReplicaView[], reason?: string): Promise<void> {
+    return this.parts.queue.progress(work, state, replicas, reason)
+  }
+
+  countProvider(peerId: string, counter: ProviderCounter): Promise<void> {
+    return this.parts.providers.countProvider(peerId, counter)
+  }
+  announceProviders(providers: ProviderView[]): Promise<void> {
+    return this.parts.providers.announceProviders(providers)
+  }
+  providers(): Promise<ProviderView[]> {
+    return this.parts.providers.providers()
+  }
+
+  publish(event: JobEvent): void {
+    this.parts.events.publish(event)
+  }
+  subscribe(listener: (event: JobEvent) => void): () => void {
+    return this.parts.events.subscribe(listener)
+  }
+}
