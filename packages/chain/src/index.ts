@@ -155,12 +155,13 @@ export {
   type ChainErrorClass,
   type ChainErrorOptions,
   type ChainFailureReason,
+  chainErrorCode,
   type DecodedRevert,
   decodeFailure,
   decodeRevertData,
-  describeRevert,
 } from './errors.ts'
 export { toBytes32 } from './hex.ts'
 export { createResultSigner, loadOrCreateOperatorKey, OPERATOR_KEY_FILE, type OperatorKey } from './keys.ts'
 export { isTransientRpcError } from './retry.ts'
+export { describeRevert } from './revert-messages.ts'
 export { type SentTransaction, type TransactionRequest, TransactionSender } from './sender.ts'
