@@ -18,7 +18,8 @@ import {
 } from '@quorate/protocol'
 import type { Logger } from 'pino'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
-import type { AgentLink, Executor } from './executor.ts'
+import type { Executor } from './executor.ts'
+import type { AgentLink } from './provider-registry.ts'
 
 /** The hub's view of time, injectable so tests need not wait on the wall clock. */
 export interface HubClock {
@@ -268,6 +269,7 @@ export class AgentHub {
           break
         case 'heartbeat':
           this.#executor.touchAgent(peerId)
+          if (message.cancelled !== undefined) this.#executor.onCancelledTasks(peerId, message.cancelled)
           break
         case 'drain':
           this.#log.info({ peerId, handedBack: message.handedBack.length }, 'provider draining')

@@ -32,6 +32,7 @@ import {
 } from '@quorate/protocol'
 import type { Logger } from 'pino'
 import type { SchedulerBackend } from './backend.ts'
+import type { MetricsObserver } from './metrics.ts'
 
 /** Settle jobs on a chain: the coordinator's side of Quorate's Registry and Escrow. */
 export interface CoordinatorChainOptions {
@@ -137,6 +138,7 @@ export class ChainSettler {
   readonly #dataDir: string
   readonly #backend: SchedulerBackend
   readonly #log: Logger
+  readonly #metrics: Pick<MetricsObserver, 'chainCall' | 'settlement'> | undefined
   readonly #inFlight = new Set<string>()
   #client: ChainClient | undefined
   #db: DatabaseSync | undefined
@@ -145,7 +147,12 @@ export class ChainSettler {
   #tokenDisplay: { symbol: string; decimals: number } | undefined
 
   constructor(
-    components: { backend: SchedulerBackend; logger: Logger },
+    components: {
+      backend: SchedulerBackend
+      logger: Logger
+      /** Counts and times chain calls and settlements. */
+      metrics?: Pick<MetricsObserver, 'chainCall' | 'settlement'>
+    },
     options: CoordinatorChainOptions & { dataDir: string },
   ) {
     validateChainOptions(options)
@@ -153,6 +160,20 @@ export class ChainSettler {
     this.#dataDir = options.dataDir
     this.#backend = components.backend
     this.#log = components.logger
+    this.#metrics = components.metrics
+  }
+
+  /** One chain call, counted and timed by action. */
+  async #call<T>(action: string, call: () => Promise<T>): Promise<T> {
+    const started = performance.now()
+    let ok = false
+    try {
+      const result = await call()
+      ok = true
+      return result
+    } finally {
+      this.#metrics?.chainCall(action, ok, (performance.now() - started) / 1000)
+    }
   }
 
   get client(): ChainClient {
@@ -226,12 +247,14 @@ export class ChainSettler {
     }
     if (known !== undefined && known.escrow_job_id === payment.escrowJobId) return this.#withDeadline(spec, known)
     const minBudget = this.requiredBudget(spec)
-    const check = await verifyJobFunding(this.client, {
-      jobId: payment.escrowJobId,
-      specHash: id,
-      minBudget,
-      minSecondsLeft: this.#options.minSecondsLeft ?? 120,
-    })
+    const check = await this.#call('verifyJobFunding', () =>
+      verifyJobFunding(this.client, {
+        jobId: payment.escrowJobId,
+        specHash: id,
+        minBudget,
+        minSecondsLeft: this.#options.minSecondsLeft ?? 120,
+      }),
+    )
     if (!check.ok) {
       throw paymentRequired(`payment for job ${id} refused: ${check.problems.join('; ')}`, {
         escrowJobId: payment.escrowJobId,
@@ -299,12 +322,15 @@ export class ChainSettler {
       return `announce an operator EVM address in hello (got ${operator ?? 'none'}); this coordinator pays registered providers`
     }
     try {
-      const provider = (await getProviderOfOperator(this.client, operator)) ?? operator
-      const check = await verifyProvider(this.client, {
-        provider,
-        peerId,
-        ...(this.#options.minStake === undefined ? {} : { minStake: this.#options.minStake }),
-      })
+      const provider =
+        (await this.#call('getProviderOfOperator', () => getProviderOfOperator(this.client, operator))) ?? operator
+      const check = await this.#call('verifyProvider', () =>
+        verifyProvider(this.client, {
+          provider,
+          peerId,
+          ...(this.#options.minStake === undefined ? {} : { minStake: this.#options.minStake }),
+        }),
+      )
       if (!check.ok) return `provider ${provider}: ${check.problems.join('; ')}`
       this.#store
         .prepare(
@@ -486,11 +512,13 @@ export class ChainSettler {
     }
     for (const row of rows) {
       try {
-        const done = await penalize(this.client, {
-          jobId: escrowJobId,
-          accused: parse(row.accused),
-          quorum: (JSON.parse(row.quorum) as unknown[]).map((q) => parse(JSON.stringify(q))),
-        })
+        const done = await this.#call('penalize', () =>
+          penalize(this.client, {
+            jobId: escrowJobId,
+            accused: parse(row.accused),
+            quorum: (JSON.parse(row.quorum) as unknown[]).map((q) => parse(JSON.stringify(q))),
+          }),
+        )
         this.#store
           .prepare(`UPDATE offences SET state = 'penalized', hash = ?, slashed = ? WHERE job_id = ? AND peer_id = ?`)
           .run(done.hash, done.slashed.toString(), jobId, row.peer_id)
@@ -567,12 +595,22 @@ export class ChainSettler {
         (p): Payout => ({ account: p.account, amount: BigInt(p.amount) }),
       )
       try {
-        const settled = await settleJob(this.client, {
-          jobId: row.escrow_job_id,
-          payouts,
-          fee: BigInt(row.fee ?? '0'),
-          ...(row.results_root === null ? {} : { resultsRoot: row.results_root }),
+        const started = performance.now()
+        const seconds = () => (performance.now() - started) / 1000
+        const settling = row
+        const settled = await this.#call('settleJob', () =>
+          settleJob(this.client, {
+            jobId: settling.escrow_job_id,
+            payouts,
+            fee: BigInt(settling.fee ?? '0'),
+            ...(settling.results_root === null ? {} : { resultsRoot: settling.results_root }),
+          }),
+        ).catch((err: unknown) => {
+          const reason = (err as { reason?: string }).reason
+          this.#metrics?.settlement(reason !== undefined && FINAL_REASONS.has(reason) ? 'failed' : 'retry', seconds())
+          throw err
         })
+        this.#metrics?.settlement(settled.alreadySettled ? 'already_settled' : 'settled', seconds())
         const blockNumber = settled.result?.receipt.blockNumber ?? null
         this.#store
           .prepare(

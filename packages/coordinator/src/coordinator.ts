@@ -14,10 +14,12 @@ import { type RedisBackendOptions, redisBackend } from './backends/redis/index.t
 import { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import { ControlAuth } from './control-auth.ts'
-import { Executor, type ShardProgress } from './executor.ts'
+import { Executor } from './executor.ts'
 import { createHttpApi } from './http.ts'
+import { JobLifecycle } from './job-lifecycle.ts'
 import { createMetrics } from './metrics.ts'
 import { JobService } from './service.ts'
+import type { ShardProgress } from './shard-run.ts'
 import { COORDINATOR_VERSION } from './version.ts'
 
 /** How often a running shard's replica table is written to storage. */
@@ -162,18 +164,19 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           logger: logger.child({ component: 'redis' }),
         })
       : embeddedBackend({ dataDir: options.dataDir }))
+  const metrics = createMetrics(executor, { backend: backend.kind, pendingShards: () => backend.pendingShards() })
   const chain =
     options.chain === undefined
       ? undefined
       : new ChainSettler(
-          { backend, logger: logger.child({ component: 'chain' }) },
+          { backend, logger: logger.child({ component: 'chain' }), metrics },
           { ...options.chain, dataDir: options.dataDir },
         )
   const policy = chain === undefined ? admissionPolicy(options.admission ?? { mode: 'open' }) : undefined
   const admission = policy?.admission ?? { mode: 'staked' as const, untrusted: false }
-  const jobs = new JobService({ backend, executor, chain, untrusted: admission.untrusted })
+  const lifecycle = new JobLifecycle({ backend, executor, logger: logger.child({ component: 'jobs' }), metrics })
+  const jobs = new JobService({ backend, executor, chain, lifecycle, untrusted: admission.untrusted })
   const control = new ControlAuth(options.operatorToken === undefined ? {} : { operatorToken: options.operatorToken })
-  const metrics = createMetrics(executor)
   const hub = new AgentHub(
     { executor, logger: logger.child({ component: 'agent-hub' }) },
     {
@@ -258,8 +261,17 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     if (backend.health?.ready !== false) logger.warn({ err }, message)
   }
 
+  // Who is online here, for the API; changes come in bursts (connects, wasted-CPU reports): once a turn.
+  let announcing = false
   const announce = () => {
-    backend.announceProviders(executor.providers()).catch((err) => warnUnlessDown(err, 'could not announce providers'))
+    if (announcing) return
+    announcing = true
+    setImmediate(() => {
+      announcing = false
+      backend
+        .announceProviders(executor.providers())
+        .catch((err) => warnUnlessDown(err, 'could not announce providers'))
+    })
   }
 
   return {
@@ -294,11 +306,8 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       executor.on('provider:counted', (peerId, counter) => {
         backend.countProvider(peerId, counter).catch((err) => warnUnlessDown(err, 'could not count provider'))
       })
+      lifecycle.start()
       executor.on('provider:quarantined', (peerId, evidence) => {
-        logger.warn(
-          { peerId, jobId: evidence.jobId, shard: evidence.shard },
-          `provider quarantined: ${evidence.reason}`,
-        )
         // On a paid job, the signed evidence waits for settlement and is then sent to the Escrow.
         chain?.recordOffence(peerId, evidence, evidence.quorum)
       })
@@ -309,6 +318,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         announce()
         backend.poke()
       })
+      executor.on('provider:wasted', announce)
       backend.consume(runShard, () => executor.capacity)
       await hub.start(node)
       timers.push(setInterval(() => executor.sweep(), COORDINATOR_DEFAULTS.sweepIntervalMs))
@@ -327,9 +337,11 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       if (options.explorerDir !== undefined) httpOptions.explorerDir = options.explorerDir
       httpOptions.control = control
       if (backend.health !== undefined) httpOptions.health = backend.health
-      // Request lines at info level would drown everything else; the API logs warnings and errors.
+      // Request lines at info level would drown everything else; the API logs warnings and errors
+      // (or less, when the whole logger is quieter).
+      const httpLevel = logger.levelVal > 40 ? logger.level : 'warn'
       http = createHttpApi(
-        { jobs, metrics, logger: logger.child({ component: 'http' }, { level: 'warn' }) },
+        { jobs, metrics, logger: logger.child({ component: 'http' }, { level: httpLevel }) },
         httpOptions,
       )
       await http.listen({
@@ -344,6 +356,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       // Reverse order: stop taking requests, let go of agents and the network, then storage.
       await http?.close()
       for (const t of timers) clearInterval(t)
+      lifecycle.stop()
       await hub.stop()
       await node?.stop()
       await chain?.stop()

@@ -20,10 +20,10 @@ import {
 } from '@quorate/protocol'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
 import type { BackendHealth } from './backend.ts'
 import { ControlAuth } from './control-auth.ts'
 import { gateOnBackend, healthRoutes } from './http-backend-gate.ts'
+import type { CoordinatorMetrics } from './metrics.ts'
 import type { JobService } from './service.ts'
 
 // Node ships WebAssembly; TypeScript only types it in the DOM libs.
@@ -47,7 +47,7 @@ export interface HttpApiOptions {
  * `{ code, message, details?, hint? }` body with a 4xx/5xx status.
  */
 export function createHttpApi(
-  components: { jobs: JobService; logger: Logger; metrics: Registry },
+  components: { jobs: JobService; logger: Logger; metrics: CoordinatorMetrics },
   options: HttpApiOptions,
 ): FastifyInstance {
   const { jobs } = components
@@ -77,6 +77,15 @@ export function createHttpApi(
     }
     components.logger.error({ err }, 'unhandled error in HTTP API')
     return reply.status(500).send({ code: ErrorCode.INTERNAL, message: 'internal error' })
+  })
+
+  // Request durations by route pattern (bounded), not raw URL; event streams stay open and are left out.
+  app.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? 'unmatched'
+    if (!route.endsWith('/events')) {
+      components.metrics.httpRequest(req.method, route, reply.statusCode, reply.elapsedTime / 1000)
+    }
+    done()
   })
 
   app.setNotFoundHandler((req, reply) =>
@@ -136,7 +145,7 @@ export function createHttpApi(
     const owner = await jobs.owner(id) // 404 for an unknown job, before any credential is looked at
     const by = control.authorize(req.headers.authorization, 'cancel', id, owner)
     // An audit line, at warn so it shows beside the API's other warnings.
-    components.logger.warn({ jobId: id, by }, 'job cancelled')
+    components.logger.warn({ jobId: id, by }, 'cancel authorized')
     return { id, state: await jobs.cancel(id) }
   }
   app.delete('/v1/jobs/:id', cancel)

@@ -1,9 +1,9 @@
 import { join } from 'node:path'
 import { agentPeerId, createAgent } from '@quorate/agent'
 import { createResultSigner, loadOrCreateOperatorKey, OPERATOR_KEY_FILE } from '@quorate/chain'
-import { pino } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
 import { readConfigFile } from '../config.ts'
+import { createCliLogger, logFlags, logFlagsHelp, logOptionsOf } from '../logger.ts'
 import { UsageError } from '../output.ts'
 import { formatTokens } from '../tokens.ts'
 import { type RegistryDiscovery, registryDiscovery } from './agent-discover.ts'
@@ -34,6 +34,8 @@ Options:
                        that pay on chain; results of paid jobs are signed with it (EIP-712).
   --drain-timeout MS   on SIGTERM, let running tasks finish this long before handing them back (default 30000)
   --json-ready         print one JSON line {"event":"ready",...} on stdout once connected
+${logFlagsHelp}
+                       (each task is logged at debug, failed tasks at warn)
   -h, --help           show this help
 
 Staking, for coordinators that pay on chain:
@@ -75,12 +77,14 @@ export async function agentCommand(argv: string[]): Promise<number> {
     rpc: { type: 'string' },
     registry: { type: 'string' },
     config: { type: 'string' },
+    ...logFlags,
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) {
     process.stdout.write(agentHelp)
     return 0
   }
+  const logger = createCliLogger('quorate:agent', logOptionsOf(values))
   const coordinator = values.coordinator ?? process.env.QUORATE_COORDINATOR_ADDR?.split(',').filter((a) => a !== '')
   const maxCoordinators = intFlag('max-coordinators', values['max-coordinators'], undefined, 1)
   const rediscoverMs = intFlag('rediscover', values.rediscover, undefined, 100)
@@ -118,7 +122,6 @@ export async function agentCommand(argv: string[]): Promise<number> {
         : `agent ${peerId}: provider ${staked.account} ${staked.registered ? 'registered' : 'topped up'}, stake ${formatTokens(staked.stake, staked.token)} (tx ${staked.txs.join(', ')})\n`,
     )
   }
-  const logger = pino({ name: 'quorate:agent' }, pino.destination(2))
   const options: Parameters<typeof createAgent>[0] = { dataDir, logger }
   let discovery: RegistryDiscovery | undefined
   if (coordinator !== undefined && coordinator.length > 0) options.coordinator = coordinator
