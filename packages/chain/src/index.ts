@@ -68,6 +68,12 @@ export {
   type GetCoordinatorReturnType,
   getCoordinator,
 } from './actions/getCoordinator.ts'
+export {
+  type CoordinatorEntry,
+  GetCoordinatorEndpointsError,
+  type GetCoordinatorEndpointsParameters,
+  getCoordinatorEndpoints,
+} from './actions/getCoordinatorEndpoints.ts'
 export { type EscrowJob, GetJobError, type GetJobParameters, type GetJobReturnType, getJob } from './actions/getJob.ts'
 export {
   GetProviderError,
@@ -84,6 +90,12 @@ export {
   getTokenDisplay,
   type TokenDisplay,
 } from './actions/getTokenDisplay.ts'
+export {
+  ListCoordinatorsError,
+  type ListCoordinatorsParameters,
+  type ListCoordinatorsReturnType,
+  listCoordinators,
+} from './actions/listCoordinators.ts'
 export {
   MintTestTokenError,
   type MintTestTokenParameters,
@@ -104,6 +116,12 @@ export {
   type RegisterProviderReturnType,
   registerProvider,
 } from './actions/registerProvider.ts'
+export {
+  SetCoordinatorEndpointsError,
+  type SetCoordinatorEndpointsParameters,
+  type SetCoordinatorEndpointsReturnType,
+  setCoordinatorEndpoints,
+} from './actions/setCoordinatorEndpoints.ts'
 export {
   aggregatePayouts,
   type Payout,
@@ -138,6 +156,12 @@ export {
 } from './client.ts'
 export { CHAIN_DEFAULTS, DEPLOY_DEFAULTS } from './constants.ts'
 export { escrowInterface, type JobStatusName, registryInterface, tokenInterface } from './contracts.ts'
+export {
+  httpUrlProblem,
+  MAX_COORDINATOR_MULTIADDRS,
+  MAX_ENDPOINT_LENGTH,
+  multiaddrProblem,
+} from './coordinator-endpoints.ts'
 export {
   type EscrowDomain,
   escrowDomain,
