@@ -20,13 +20,14 @@ import {
   type ShardResultView,
   type SubmitJobResponse,
   toBase64,
+  waitingReason,
 } from '@quorate/protocol'
 import type { JobRecord, SchedulerBackend, ShardPageQuery, ShardRecord } from './backend.ts'
-import type { ChainSettler } from './chain.ts'
 import type { Executor } from './executor.ts'
 import type { JobLifecycle } from './job-lifecycle.ts'
 import { deadlineOf, shardViewOf, summaryOf, viewOf } from './jobs.ts'
 import { type JobListFilter, listJobs } from './list-jobs.ts'
+import type { ChainSettler } from './settlement/chain-settler.ts'
 
 /** What the HTTP API needs: the job operations, over whichever backend is configured. */
 export class JobService {
@@ -114,7 +115,7 @@ export class JobService {
       // Shards nobody has taken yet: say what they are waiting for.
       const online = (await this.#backend.providers()).filter((p) => p.online).length
       if (online < view.redundancy) {
-        view.reason = `waiting: only ${online} provider${online === 1 ? '' : 's'} online, redundancy ${view.redundancy} needs ${view.redundancy}`
+        view.reason = waitingReason({ kind: 'providers', online, needed: view.redundancy })
       }
     }
     const settlement = this.#chain?.view(job.id)

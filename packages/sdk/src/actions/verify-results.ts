@@ -2,7 +2,6 @@ import {
   fromBase64,
   type JobResultsView,
   type JobView,
-  type ShardResultView,
   type ShardState,
   type ShardView,
   sha256Hex,
@@ -86,12 +85,14 @@ export function verifyResults(parameters: VerifyResultsParameters): VerifyResult
     throw fail(undefined, 'shards', `${results.shards.length} shard results for a job of ${job.shards.total} shards`)
   }
   return results.shards.map((shard, position) => {
-    if (shard.index !== position)
+    if (shard.index !== position) {
       throw fail(position, 'shards', `result at position ${position} is for shard ${shard.index}`)
+    }
     return verifyShardResult(job, shard, job.shardList[shard.index], fail)
   })
 }
 
+type ResultShard = JobResultsView['shards'][number]
 /** Builds the error of a failed check: which shard, which check, what is wrong. */
 export type VerificationFailure = (
   shard: number | undefined,
@@ -99,6 +100,7 @@ export type VerificationFailure = (
   problem: string,
   details?: Record<string, unknown>,
 ) => ResultVerificationError
+type Fail = VerificationFailure
 
 /** A failure-builder for job `jobId`. */
 export function failureOf(jobId: string): VerificationFailure {
@@ -112,9 +114,9 @@ export function failureOf(jobId: string): VerificationFailure {
  */
 export function verifyShardResult(
   job: Pick<JobView, 'quorum'>,
-  shard: ShardResultView,
+  shard: ResultShard,
   viewShard: ShardView | undefined,
-  fail: VerificationFailure,
+  fail: Fail,
 ): ShardResult {
   const index = shard.index
   const result: ShardResult = { index, state: shard.state, majority: shard.majority, minority: shard.minority }
@@ -145,6 +147,14 @@ export function verifyShardResult(
     throw fail(index, 'digest', 'accepted with an ok outcome but no output')
   }
 
+  checkQuorum(job, shard, fail)
+  checkView(job, shard, viewShard, digest, fail)
+  return result
+}
+
+/** The majority: distinct providers, at least the job's quorum, none of them also in the minority. */
+function checkQuorum(job: Pick<JobView, 'quorum'>, shard: ResultShard, fail: Fail): void {
+  const index = shard.index
   const distinct = new Set(shard.majority)
   if (distinct.size !== shard.majority.length) {
     throw fail(
@@ -170,7 +180,17 @@ export function verifyShardResult(
   const both = shard.minority.filter((p) => distinct.has(p))
   if (both.length > 0)
     throw fail(index, 'quorum', `provider ${both[0]} is in both the majority and the minority`, { provider: both[0] })
+}
 
+/** The job view agrees: the same digest, and a quorum of distinct providers voting for it. */
+function checkView(
+  job: Pick<JobView, 'quorum'>,
+  shard: ResultShard,
+  viewShard: ShardView | undefined,
+  digest: string,
+  fail: Fail,
+): void {
+  const index = shard.index
   if (viewShard === undefined || viewShard.digest !== digest) {
     throw fail(
       index,
@@ -196,5 +216,4 @@ export function verifyShardResult(
       },
     )
   }
-  return result
 }
