@@ -109,8 +109,6 @@ export function PagedShards(
   }
   const pages = Math.max(1, Math.ceil(view.shards.total / SHARDS_PER_PAGE))
   const fuel = view.shardList.reduce((sum, s) => sum + s.replicas.reduce((acc, r) => acc + (r.fuelUsed ?? 0), 0), 0)
-  const first = view.shardList[0]?.index
-  const last = view.shardList.at(-1)?.index
   return (
     <Section
       title="Shards × replicas"
@@ -149,35 +147,50 @@ export function PagedShards(
             </button>
           </>
         ) : (
-          <>
-            <button
-              type="button"
-              disabled={history.length === 0}
-              onClick={() => {
-                props.onWindow({ ...window, cursor: history.at(-1) ?? -1 })
-                setHistory(history.slice(0, -1))
-              }}
-            >
-              ‹ previous
-            </button>
-            <span>
-              {first === undefined
-                ? `no ${stateLabel(window.state)} shards here`
-                : `${stateLabel(window.state)} shards #${first}–#${last}`}
-            </span>
-            <button
-              type="button"
-              disabled={view.nextCursor === null}
-              onClick={() => {
-                setHistory([...history, window.cursor])
-                props.onWindow({ ...window, cursor: view.nextCursor ?? -1 })
-              }}
-            >
-              next ›
-            </button>
-          </>
+          <CursorPager
+            state={window.state}
+            first={view.shardList[0]?.index}
+            last={view.shardList.at(-1)?.index}
+            canGoBack={history.length > 0}
+            hasMore={view.nextCursor !== null}
+            back={() => {
+              props.onWindow({ ...window, cursor: history.at(-1) ?? -1 })
+              setHistory(history.slice(0, -1))
+            }}
+            forward={() => {
+              setHistory([...history, window.cursor])
+              props.onWindow({ ...window, cursor: view.nextCursor ?? -1 })
+            }}
+          />
         )}
       </nav>
     </Section>
+  )
+}
+
+/** Pages of shards in one state: forward by the coordinator's next cursor, back by the ones walked. */
+function CursorPager(props: {
+  state: ShardState
+  first: number | undefined
+  last: number | undefined
+  canGoBack: boolean
+  hasMore: boolean
+  back: () => void
+  forward: () => void
+}) {
+  return (
+    <>
+      <button type="button" disabled={!props.canGoBack} onClick={props.back}>
+        ‹ previous
+      </button>
+      <span>
+        {props.first === undefined
+          ? `no ${stateLabel(props.state)} shards here`
+          : `${stateLabel(props.state)} shards #${props.first}–#${props.last}`}
+      </span>
+      <button type="button" disabled={!props.hasMore} onClick={props.forward}>
+        next ›
+      </button>
+    </>
   )
 }

@@ -1,4 +1,4 @@
-import { isTerminalJobState, type JobEvent, type JobView, type JobViewPage } from '@quorate/protocol/api'
+import { isTerminalJobState, type JobEvent, type JobView } from '@quorate/protocol/api'
 import { useEffect, useMemo, useRef, useState } from 'react'
 import { activityOf } from '../activity.ts'
 import type { ShardPageParameters } from '../api.ts'
@@ -9,15 +9,11 @@ import { age, bytes, clock, compact, duration, prefix } from '../format.ts'
 import { useApi, useEventStream, useNow, useResource, useThrottled } from '../hooks.ts'
 import { applyJobEvent } from '../live.ts'
 import { formatRoute, type Route } from '../route.ts'
-import { PagedShards, Shards, type ShardWindow } from './job-shards.tsx'
+import { PagedShards, Shards } from './job-shards.tsx'
+import { isPage, useJobSource } from './job-source.ts'
 
 /** Jobs with more shards than this do not fetch every output or every log automatically. */
 const AUTO_FETCH_SHARDS = 200
-/**
- * Jobs with more shards than this are read a page at a time (the header with the page on screen),
- * never whole: a 100,000-shard job's whole view is over 100 MB.
- */
-export const WHOLE_VIEW_SHARDS = 1000
 /** Events kept to re-apply on top of each refetched view (it may predate them). */
 const REPLAY_EVENTS = 500
 
@@ -35,24 +31,7 @@ export function JobPage(props: {
   const { id, shard, shardPage, navigate } = props
   const api = useApi()
   const now = useNow()
-  const [paged, setPaged] = useState<boolean | undefined>(undefined)
-  const [shardWindow, setShardWindow] = useState<ShardWindow>({ cursor: -1, state: undefined })
-  // Unfiltered, page P of the grid starts after shard P×100−1; filtered, the pager walks cursors.
-  const page: ShardPageParameters = {
-    cursor: shardWindow.state === undefined ? shardPage * SHARDS_PER_PAGE - 1 : shardWindow.cursor,
-    limit: SHARDS_PER_PAGE,
-    state: shardWindow.state,
-  }
-  // A job of unknown size is first read as a page: the page says how big it is, and a small job is then read whole.
-  const fetched = useResource<JobView>(
-    async (signal) => {
-      if (paged === false) return api.job(id, signal)
-      const view = await api.jobPage(id, page, signal)
-      setPaged(view.shards.total > WHOLE_VIEW_SHARDS)
-      return view
-    },
-    [id, paged === false ? 'whole' : `${page.cursor}:${page.state}`],
-  )
+  const { fetched, page, shardWindow, setShardWindow } = useJobSource(api, id, shardPage)
   const [view, setView] = useState<JobView | undefined>(undefined)
   // Escalations are the one kind of event a view cannot replay; keep them for the activity feed.
   const [escalations, setEscalations] = useState<JobEvent[]>([])
@@ -62,8 +41,6 @@ export function JobPage(props: {
   // biome-ignore lint/correctness/useExhaustiveDependencies: reset on id change only.
   useEffect(() => {
     setView(undefined)
-    setPaged(undefined)
-    setShardWindow({ cursor: -1, state: undefined })
     setEscalations([])
     recent.current = []
   }, [id])
@@ -92,19 +69,7 @@ export function JobPage(props: {
   const select = (index: number) =>
     navigate({ page: 'job', id, shard: index, shardPage: Math.floor(index / SHARDS_PER_PAGE) })
 
-  if (view === undefined) {
-    return (
-      <Section title={<span className="mono">job {prefix(id, 16)}</span>}>
-        {fetched.error !== undefined ? (
-          <ErrorBox error={fetched.error}>
-            <a href={formatRoute({ page: 'jobs', offset: 0 })}>back to jobs</a>
-          </ErrorBox>
-        ) : (
-          <p className="muted">loading…</p>
-        )}
-      </Section>
-    )
-  }
+  if (view === undefined) return <JobLoading id={id} error={fetched.error} />
   return (
     <>
       <JobHeader view={view} now={now} stream={stream} onCancelled={fetched.reload} />
@@ -131,6 +96,20 @@ export function JobPage(props: {
       <Outputs id={id} view={view} page={isPage(view) ? page : undefined} />
       <Settlement view={view} now={now} />
     </>
+  )
+}
+
+function JobLoading(props: { id: string; error: Error | undefined }) {
+  return (
+    <Section title={<span className="mono">job {prefix(props.id, 16)}</span>}>
+      {props.error !== undefined ? (
+        <ErrorBox error={props.error}>
+          <a href={formatRoute({ page: 'jobs', offset: 0 })}>back to jobs</a>
+        </ErrorBox>
+      ) : (
+        <p className="muted">loading…</p>
+      )}
+    </Section>
   )
 }
 
@@ -312,10 +291,6 @@ function Outputs(props: { id: string; view: JobView; page: ShardPageParameters |
       {results.data !== undefined && <OutputsView results={results.data} />}
     </Section>
   )
-}
-
-function isPage(view: JobView): view is JobViewPage {
-  return 'nextCursor' in view
 }
 
 function Settlement(props: { view: JobView; now: number }) {
