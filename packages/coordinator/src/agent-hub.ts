@@ -18,7 +18,8 @@ import {
 } from '@quorate/protocol'
 import type { Logger } from 'pino'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
-import type { AgentLink, Executor } from './executor.ts'
+import type { Executor } from './executor.ts'
+import type { AgentLink } from './provider-registry.ts'
 
 /** The hub's view of time, injectable so tests need not wait on the wall clock. */
 export interface HubClock {

@@ -13,10 +13,11 @@ import { type RedisBackendOptions, redisBackend } from './backends/redis/index.t
 import { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import { ControlAuth } from './control-auth.ts'
-import { Executor, type ShardProgress } from './executor.ts'
+import { Executor } from './executor.ts'
 import { createHttpApi } from './http.ts'
 import { createMetrics } from './metrics.ts'
 import { JobService } from './service.ts'
+import type { ShardProgress } from './shard-run.ts'
 import { COORDINATOR_VERSION } from './version.ts'
 
 /** How often a running shard's replica table is written to storage. */

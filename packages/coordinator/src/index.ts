@@ -35,15 +35,12 @@ export { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 export { COORDINATOR_DEFAULTS } from './constants.ts'
 export { ControlAuth, type ControlAuthOptions, type ControlPrincipal } from './control-auth.ts'
 export { type Coordinator, type CoordinatorOptions, createCoordinator } from './coordinator.ts'
-export {
-  type AgentLink,
-  Executor,
-  type ExecutorEvents,
-  type ExecutorOptions,
-  type QuarantineEvidence,
-  type ShardProgress,
-} from './executor.ts'
+export { Executor } from './executor.ts'
+export type { ExecutorEvents, ExecutorOptions } from './executor-core.ts'
+export type { AgentLink } from './provider-registry.ts'
+export type { QuarantineEvidence } from './quarantine.ts'
 export { JobService } from './service.ts'
+export type { ShardProgress } from './shard-run.ts'
 export { COORDINATOR_VERSION } from './version.ts'
 export {
   decideShard,

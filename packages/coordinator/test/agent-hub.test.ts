@@ -11,7 +11,8 @@ import {
 import { pino } from 'pino'
 import { describe, expect, it, vi } from 'vitest'
 import { AgentHub, type HubClock } from '../src/agent-hub.ts'
-import type { AgentLink, Executor } from '../src/executor.ts'
+import type { Executor } from '../src/executor.ts'
+import type { AgentLink } from '../src/provider-registry.ts'
 
 /** A clock whose timers fire only when the test moves it. */
 function manualClock() {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { STAKE_WEIGHT_CAP, stakeWeight } from '../src/chain.ts'
-import { weightedDraw } from '../src/executor.ts'
+import { weightedDraw } from '../src/placement.ts'
 
 describe('placement weights', () => {
   it('draws each provider in proportion to its weight', () => {

@@ -1,0 +1,80 @@
+import type { JobEvent, JobEventMap, JobEventName, ProviderView } from '@quorate/protocol'
+import type { ProviderCounter, ShardDecision, ShardWork } from './backend.ts'
+import type { Leases } from './leases.ts'
+import type { Placement } from './placement.ts'
+import type { ProviderRegistry } from './provider-registry.ts'
+import type { JobBooks, QuarantineEvidence } from './quarantine.ts'
+import type { ShardRun } from './shard-run.ts'
+
+export interface ExecutorOptions {
+  /** Extra time beyond a task's own timeout before its lease expires. @defaultValue 5000 */
+  leaseGraceMs?: number
+  /** Placements of one replica slot before the shard fails. @defaultValue 6 */
+  maxAttemptsPerSlot?: number
+  /**
+   * How long a shard may wait for providers it can be placed on (too few
+   * providers or operators online) before it fails, saying why. @defaultValue 120000
+   */
+  maxPlacementWaitMs?: number
+  /**
+   * Bound on one provider's share of a job's placements, as a multiple of an
+   * equal share among the providers online: a provider that answers at once,
+   * or claims a huge capacity, still gets only about its share. @defaultValue 1.5
+   */
+  jobShareFactor?: number
+  /**
+   * Store a re-checked shard's new decision (the backend's `amend`). The job
+   * is not finished until this resolves. @defaultValue decisions are not stored
+   */
+  amend?: (work: ShardWork, decision: ShardDecision) => Promise<void>
+  now?: () => number
+  /** Draws every placement; seed it in tests. @defaultValue Math.random */
+  random?: () => number
+  /**
+   * Relative chance of each provider being drawn (e.g. its stake, capped, on a chain).
+   * @defaultValue every provider alike
+   */
+  weightOf?: (peerId: string) => number
+}
+
+/** Typed events of the executor. */
+export interface ExecutorEvents {
+  /** A job event produced here (dispatch, result, decision). */
+  event: [JobEvent]
+  /** A provider connected, disconnected or changed state. */
+  'provider:changed': [ProviderView]
+  /** A provider's reputation counter moved. */
+  'provider:counted': [peerId: string, counter: ProviderCounter]
+  /** This coordinator's run of a shard ended (decided or cancelled); its replicas are no longer out. */
+  'shard:ended': [jobId: string, shard: number, state: 'accepted' | 'failed' | 'cancelled']
+  /** A provider was caught in a minority against an agreeing majority and gets no more work here. */
+  'provider:quarantined': [peerId: string, evidence: QuarantineEvidence]
+  /** A shard accepted with a quarantined provider's help was run again; `changed` if its decision moved. */
+  'shard:rechecked': [work: ShardWork, decision: ShardDecision, changed: boolean]
+}
+
+/**
+ * The executor's parts, as the step files (`shard-decision.ts`,
+ * `quarantine.ts`, `recovery.ts`) act on them. The `Executor` owns them and hands this to
+ * those functions; it is not part of the package's API.
+ */
+export interface ExecutorCore {
+  readonly providers: ProviderRegistry
+  readonly placement: Placement
+  readonly leases: Leases
+  readonly books: JobBooks
+  /** Shards running here and not yet decided. */
+  readonly runs: Set<ShardRun>
+  readonly now: () => number
+  readonly amend: ExecutorOptions['amend']
+  /** Placements of one replica slot before the shard fails. */
+  readonly maxAttemptsPerSlot: number
+  /** Emit one of the executor's events. */
+  emit<K extends keyof ExecutorEvents>(name: K, ...args: ExecutorEvents[K]): void
+  /** A job event stamped with the clock, to emit now or hold. */
+  event<K extends JobEventName>(type: K, data: JobEventMap[K]): JobEvent
+  /** Decide `run` on the votes it has now (a quarantine withdraws votes). */
+  decide(run: ShardRun): void
+  /** Place and start what can be, on the next turn. */
+  schedulePump(): void
+}

@@ -1,0 +1,108 @@
+import { sha256Hex, shardSeed } from '@quorate/protocol'
+import type { AgentLink, ProviderRecord } from './provider-registry.ts'
+import type { ReplicaRecord, ShardRun } from './shard-run.ts'
+
+/** A live or past placement, found by its assignment id. */
+export interface Lease {
+  run: ShardRun
+  replica: ReplicaRecord
+}
+
+/**
+ * The leases of placed replicas. Every placement gets an assignment id unique
+ * to this coordinator; a result counts only if it answers an assignment whose
+ * lease is still held by the provider it names (fencing), and a lease not
+ * answered by `timeoutMs + leaseGraceMs` expires.
+ */
+export class Leases {
+  readonly #leases = new Map<string, Lease>()
+  /** Assignment ids whose replica is running: the leases that can still end. */
+  readonly #running = new Set<string>()
+  readonly #leaseGraceMs: number
+  #seq = 0
+  readonly #instance = sha256Hex(`${process.pid}:${Date.now()}:${Math.random()}`).slice(0, 8)
+
+  constructor(leaseGraceMs: number) {
+    this.#leaseGraceMs = leaseGraceMs
+  }
+
+  /**
+   * Place slot `slot` of `run` on `provider`: a running replica holding a new
+   * lease, and sent to the provider's agent.
+   */
+  open(run: ShardRun, slot: number, provider: ProviderRecord, now: number): ReplicaRecord {
+    const { work } = run
+    const attempt = (run.attempts.get(slot) ?? 0) + 1
+    run.attempts.set(slot, attempt)
+    const assignmentId = `${this.#instance}-${(++this.#seq).toString(36)}`
+    const replica: ReplicaRecord = {
+      assignmentId,
+      slot,
+      attempt,
+      provider: provider.peerId,
+      operator: provider.operator,
+      state: 'running',
+      dispatchedAt: now,
+      leaseUntil: now + work.spec.limits.timeoutMs + this.#leaseGraceMs,
+    }
+    run.replicas.push(replica)
+    if (run.state === 'pending') run.state = 'dispatched'
+    this.#leases.set(assignmentId, { run, replica })
+    this.#running.add(assignmentId)
+    provider.running++
+    ;(provider.link as AgentLink).assign(
+      {
+        type: 'assign',
+        assignmentId,
+        jobId: work.jobId,
+        shardIndex: work.index,
+        attempt,
+        moduleSha256: work.module.sha256,
+        args: work.spec.args,
+        env: work.spec.env,
+        limits: work.spec.limits,
+        seed: shardSeed(work.jobId, work.index),
+        input: work.input,
+      },
+      work.module,
+    )
+    return replica
+  }
+
+  /** The placement `assignmentId` names, if `peerId` is the provider it was given to. */
+  heldBy(peerId: string, assignmentId: string): Lease | undefined {
+    const lease = this.#leases.get(assignmentId)
+    return lease?.replica.provider === peerId ? lease : undefined
+  }
+
+  /** The replica's lease ends (result, loss or cancellation); a result arriving later is fenced off. */
+  end(assignmentId: string): void {
+    this.#running.delete(assignmentId)
+  }
+
+  /** Running replicas on `peerId`, at this moment. */
+  runningOn(peerId: string): Lease[] {
+    return this.#runningWhere((lease) => lease.replica.provider === peerId)
+  }
+
+  /** Running replicas whose lease has run out by `now`. */
+  expired(now: number): Lease[] {
+    return this.#runningWhere((lease) => lease.replica.leaseUntil <= now)
+  }
+
+  /** Forget a decided run's assignments once no late result can matter. */
+  forgetLater(run: ShardRun): void {
+    setTimeout(() => {
+      for (const r of run.replicas) this.#leases.delete(r.assignmentId)
+    }, 60_000).unref()
+  }
+
+  #runningWhere(test: (lease: Lease) => boolean): Lease[] {
+    const found: Lease[] = []
+    for (const assignmentId of this.#running) {
+      const lease = this.#leases.get(assignmentId)
+      if (lease !== undefined && test(lease)) found.push(lease)
+    }
+    return found
+  }
+}

@@ -1,0 +1,239 @@
+import { isServing, type ProviderRecord, type ProviderRegistry } from './provider-registry.ts'
+import type { ShardRun, SlotRef } from './shard-run.ts'
+
+/** The one waiting reason that is plain queueing, not a shard that cannot be placed. */
+export const WAITING_BUSY = 'waiting: every provider is busy; the shard is queued'
+
+export interface PlacementOptions {
+  providers: ProviderRegistry
+  /** Bound on one provider's share of a job's placements; see `ExecutorOptions.jobShareFactor`. */
+  shareFactor: number
+  random: () => number
+  weightOf: (peerId: string) => number
+}
+
+/** How many placements of one job each provider has been drawn for. */
+interface JobShares {
+  placed: Map<string, number>
+  placedTotal: number
+}
+
+/**
+ * Chooses a provider for every replica slot. Slots wait in one queue until a
+ * provider is drawn for them, then in that provider's backlog until it has a
+ * free slot. The draw ignores who is free, so answering fast or claiming a
+ * large capacity buys no larger share of the work.
+ */
+export class Placement {
+  readonly #providers: ProviderRegistry
+  readonly #shareFactor: number
+  readonly #random: () => number
+  readonly #weightOf: (peerId: string) => number
+  readonly #shares = new Map<string, JobShares>()
+  #queue: SlotRef[] = []
+  #head = 0
+
+  constructor(options: PlacementOptions) {
+    this.#providers = options.providers
+    this.#shareFactor = options.shareFactor
+    this.#random = options.random
+    this.#weightOf = options.weightOf
+  }
+
+  /** Give `run` `count` more replica slots, queued for placement. */
+  addSlots(run: ShardRun, count: number): void {
+    for (let i = 0; i < count; i++) {
+      const slot = run.slots++
+      run.attempts.set(slot, 0)
+      run.queued++
+      this.#queue.push({ run, slot })
+    }
+  }
+
+  /** Queue a slot whose replica was lost, to be placed again. */
+  requeue(run: ShardRun, slot: number): void {
+    run.queued++
+    this.#queue.push({ run, slot })
+  }
+
+  /** Slots that no provider has been drawn for. */
+  queued(): readonly SlotRef[] {
+    return this.#queue
+  }
+
+  /**
+   * Draw a provider for every queued slot and put the slot in its backlog.
+   * Returns the runs decided by `decide: 'all'` on the replicas they have,
+   * because a slot no provider could ever take was dropped from them.
+   */
+  drawQueued(): ShardRun[] {
+    const skipped: SlotRef[] = []
+    while (this.#head < this.#queue.length) {
+      const ref = this.#queue[this.#head++] as SlotRef
+      if (ref.run.decided) {
+        ref.run.queued--
+        continue
+      }
+      const provider = this.#pick(ref.run)
+      if (provider === undefined) {
+        skipped.push(ref)
+        continue
+      }
+      this.#reserve(ref, provider)
+    }
+    this.#queue = []
+    this.#head = 0
+    const stuck: ShardRun[] = []
+    for (const ref of skipped) {
+      // Under `all`, a slot no provider could ever take (every serving one has been used) is dropped
+      // once the shard has a quorum of replicas: the rule then decides on those, rather than waiting.
+      if (this.#canDecideWithout(ref.run)) {
+        ref.run.queued--
+        stuck.push(ref.run)
+      } else {
+        this.#queue.push(ref)
+      }
+    }
+    return stuck
+  }
+
+  /** Start what `provider`'s free slots allow from its backlog, with `place` for each slot. */
+  startBacklog(provider: ProviderRecord, place: (ref: SlotRef) => void): void {
+    while (provider.running < provider.capacity && provider.backlogHead < provider.backlog.length) {
+      const ref = provider.backlog[provider.backlogHead++] as SlotRef
+      ref.run.reserved.delete(ref.slot)
+      ref.run.queued--
+      if (ref.run.decided) continue
+      place(ref)
+    }
+    if (provider.backlogHead === provider.backlog.length) {
+      provider.backlog = []
+      provider.backlogHead = 0
+    }
+  }
+
+  /** A provider stops serving: the slots drawn for it are drawn again among the others. */
+  releaseBacklog(provider: ProviderRecord): void {
+    for (let i = provider.backlogHead; i < provider.backlog.length; i++) {
+      const ref = provider.backlog[i] as SlotRef
+      if (ref.run.reserved.get(ref.slot) !== provider) continue
+      ref.run.reserved.delete(ref.slot)
+      this.#queue.push(ref)
+    }
+    provider.backlog = []
+    provider.backlogHead = 0
+  }
+
+  /** Forget a finished job's placement shares. */
+  forgetJob(jobId: string): void {
+    this.#shares.delete(jobId)
+  }
+
+  /** Why `run` has a slot no provider is running yet, or undefined if it has none. */
+  waitingReason(run: ShardRun): string | undefined {
+    if (run.queued === 0 || run.decided) return undefined
+    const online = [...this.#providers.all()].filter((p) => p.link !== undefined && !p.draining)
+    const needed = run.work.spec.redundancy
+    if (online.length < needed) {
+      return `waiting: only ${online.length} provider${online.length === 1 ? '' : 's'} online, redundancy ${needed} needs ${needed}`
+    }
+    const operators = new Set(online.map((p) => p.operator ?? p.peerId))
+    if (operators.size < needed) {
+      return `waiting: only ${operators.size} distinct operators online, redundancy ${needed} needs ${needed}`
+    }
+    if (this.#providers.freeCapacity === 0) return WAITING_BUSY
+    return 'waiting: no provider that has not already run this shard is free'
+  }
+
+  /** Providers that could still take a fresh replica of this shard: serving, unused, distinct operators. */
+  freshFor(run: ShardRun): number {
+    const usedProviders = new Set<string>(run.recheck?.excluded)
+    const usedOperators = new Set<string>()
+    for (const r of run.replicas) {
+      usedProviders.add(r.provider)
+      if (r.operator !== undefined) usedOperators.add(r.operator)
+    }
+    for (const p of run.reserved.values()) {
+      usedProviders.add(p.peerId)
+      if (p.operator !== undefined) usedOperators.add(p.operator)
+    }
+    const operators = new Set<string>()
+    for (const p of this.#providers.all()) {
+      if (!isServing(p) || usedProviders.has(p.peerId)) continue
+      const operator = p.operator ?? `peer:${p.peerId}`
+      if (!usedOperators.has(operator)) operators.add(operator)
+    }
+    return operators.size
+  }
+
+  #canDecideWithout(run: ShardRun): boolean {
+    if ((run.work.spec.decide ?? 'quorum') !== 'all' || run.decided || this.freshFor(run) > 0) return false
+    let replicas = 0
+    for (const r of run.replicas) if (r.state === 'running' || r.state === 'done') replicas++
+    return replicas + run.reserved.size >= run.work.spec.quorum
+  }
+
+  #reserve(ref: SlotRef, provider: ProviderRecord): void {
+    ref.run.reserved.set(ref.slot, provider)
+    provider.backlog.push(ref)
+    const shares = this.#sharesOf(ref.run.work.jobId)
+    shares.placed.set(provider.peerId, (shares.placed.get(provider.peerId) ?? 0) + 1)
+    shares.placedTotal++
+  }
+
+  #sharesOf(jobId: string): JobShares {
+    let shares = this.#shares.get(jobId)
+    if (shares === undefined) {
+      shares = { placed: new Map(), placedTotal: 0 }
+      this.#shares.set(jobId, shares)
+    }
+    return shares
+  }
+
+  /**
+   * A provider drawn uniformly at random among the eligible ones, so neither
+   * answering fast nor claiming capacity buys a larger share of the work.
+   * Eligible: serving, has held (or been drawn for) no replica of this
+   * shard, run by an operator who holds no live replica of it, and below its
+   * share of this job's placements. Whether it is free now does not matter.
+   */
+  #pick(run: ShardRun): ProviderRecord | undefined {
+    const usedProviders = new Set<string>(run.recheck?.excluded)
+    const usedOperators = new Set<string>()
+    for (const r of run.replicas) {
+      usedProviders.add(r.provider)
+      if (r.operator !== undefined && (r.state === 'running' || r.state === 'done')) usedOperators.add(r.operator)
+    }
+    for (const p of run.reserved.values()) {
+      usedProviders.add(p.peerId)
+      if (p.operator !== undefined) usedOperators.add(p.operator)
+    }
+    const shares = this.#sharesOf(run.work.jobId)
+    const serving = this.#providers.serving
+    const share = Math.ceil((this.#shareFactor * (shares.placedTotal + 1)) / Math.max(1, serving)) + 1
+    const eligible: ProviderRecord[] = []
+    for (const p of this.#providers.all()) {
+      if (!isServing(p) || p.capacity === 0) continue
+      if (usedProviders.has(p.peerId)) continue
+      if (p.operator !== undefined && usedOperators.has(p.operator)) continue
+      if ((shares.placed.get(p.peerId) ?? 0) >= share) continue
+      eligible.push(p)
+    }
+    if (eligible.length === 0) return undefined
+    return weightedDraw(eligible, (p) => this.#weightOf(p.peerId), this.#random())
+  }
+}
+
+/** One of `items`, each as likely as its weight (non-finite or non-positive weights count as 1). */
+export function weightedDraw<T>(items: readonly T[], weightOf: (item: T) => number, random: number): T {
+  const weights = items.map((item) => {
+    const w = weightOf(item)
+    return Number.isFinite(w) && w > 0 ? w : 1
+  })
+  let point = random * weights.reduce((sum, w) => sum + w, 0)
+  for (const [i, item] of items.entries()) {
+    point -= weights[i] as number
+    if (point < 0) return item
+  }
+  return items[items.length - 1] as T
+}

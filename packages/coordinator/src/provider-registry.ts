@@ -1,0 +1,130 @@
+import type { AssignMessage, ProviderView } from '@quorate/protocol'
+import type { SlotRef } from './shard-run.ts'
+
+/** What the executor needs from a connected agent; the agent hub implements it over libp2p. */
+export interface AgentLink {
+  readonly peerId: string
+  readonly operator: string | undefined
+  readonly capacity: number
+  /** Send one assignment; the link sends the module bytes first if this agent has not seen them. */
+  assign(message: AssignMessage, module: { sha256: string; bytes: Uint8Array }): void
+  cancel(assignmentId: string, reason: string): void
+}
+
+/** What this coordinator knows of one provider, connected or not. */
+export interface ProviderRecord {
+  peerId: string
+  operator: string | undefined
+  capacity: number
+  link: AgentLink | undefined
+  draining: boolean
+  running: number
+  connectedAt?: number
+  lastSeenAt: number
+  quarantined?: { at: number; reason: string }
+  /** Replica slots drawn for this provider, started as its slots free up. */
+  backlog: SlotRef[]
+  backlogHead: number
+}
+
+/** Declared capacity above this is not believed: only this many slots of a provider count. */
+export const MAX_PROVIDER_SLOTS = 256
+
+/** Online, not draining, not quarantined: may be given work. */
+export function isServing(p: ProviderRecord): boolean {
+  return p.link !== undefined && !p.draining && p.quarantined === undefined
+}
+
+/** One replica on `p` ended (finished, lost, handed back or cancelled): its slot is free. */
+export function freeSlot(p: ProviderRecord): void {
+  p.running = Math.max(0, p.running - 1)
+}
+
+/**
+ * The providers known to one executor, online or not, with their capacity and
+ * how many replicas each runs. It keeps records; the executor decides what a
+ * connection, a drain or a quarantine does to the work placed on them.
+ */
+export class ProviderRegistry {
+  readonly #providers = new Map<string, ProviderRecord>()
+
+  get(peerId: string): ProviderRecord | undefined {
+    return this.#providers.get(peerId)
+  }
+
+  all(): IterableIterator<ProviderRecord> {
+    return this.#providers.values()
+  }
+
+  /** Record a new connection of `link` (a previous one must have been removed first). */
+  connect(link: AgentLink, now: number): ProviderRecord {
+    const record: ProviderRecord = this.#providers.get(link.peerId) ?? {
+      peerId: link.peerId,
+      operator: link.operator,
+      capacity: 0,
+      link: undefined,
+      draining: false,
+      running: 0,
+      lastSeenAt: now,
+      backlog: [],
+      backlogHead: 0,
+    }
+    record.link = link
+    record.operator = link.operator
+    record.capacity = Math.max(0, Math.min(Math.floor(link.capacity) || 0, MAX_PROVIDER_SLOTS))
+    record.draining = false
+    record.running = 0
+    record.connectedAt = now
+    record.lastSeenAt = now
+    this.#providers.set(link.peerId, record)
+    return record
+  }
+
+  /** Providers that may be given work now. */
+  get serving(): number {
+    let n = 0
+    for (const p of this.#providers.values()) if (isServing(p)) n++
+    return n
+  }
+
+  /** Total capacity of the serving providers. */
+  get capacity(): number {
+    let total = 0
+    for (const p of this.#providers.values()) if (isServing(p)) total += p.capacity
+    return total
+  }
+
+  /** Slots free now on the serving providers. */
+  get freeCapacity(): number {
+    let free = 0
+    for (const p of this.#providers.values()) {
+      if (isServing(p)) free += Math.max(0, p.capacity - p.running)
+    }
+    return free
+  }
+
+  isQuarantined(peerId: string): boolean {
+    return this.#providers.get(peerId)?.quarantined !== undefined
+  }
+
+  /** Every provider's view, without counters (the backend adds those). */
+  views(): ProviderView[] {
+    return [...this.#providers.values()].map(providerView)
+  }
+}
+
+/** A provider as the API shows it; counters are the backend's to fill in. */
+export function providerView(p: ProviderRecord): ProviderView {
+  const view: ProviderView = {
+    peerId: p.peerId,
+    online: p.link !== undefined,
+    capacity: p.capacity,
+    running: p.running,
+    lastSeenAt: p.lastSeenAt,
+    counters: { valid: 0, invalid: 0, timeouts: 0, lost: 0 },
+  }
+  if (p.operator !== undefined) view.operator = p.operator
+  if (p.connectedAt !== undefined) view.connectedAt = p.connectedAt
+  if (p.quarantined !== undefined) view.quarantined = { ...p.quarantined }
+  return view
+}

@@ -1,0 +1,72 @@
+import type { ExecutorCore } from './executor-core.ts'
+import { WAITING_BUSY } from './placement.ts'
+import { finish } from './shard-decision.ts'
+import { type ReplicaRecord, type ShardRun, scheduleProgress } from './shard-run.ts'
+
+/**
+ * A replica ended without a counted result (its agent left, handed it back,
+ * its lease expired, or it failed in a way that says nothing of the module):
+ * place its slot again, unless the slot has used up its attempts.
+ */
+export function loseReplica(core: ExecutorCore, run: ShardRun, replica: ReplicaRecord, reason: string): void {
+  core.leases.end(replica.assignmentId)
+  replica.state = 'lost'
+  replica.reason = reason
+  replica.finishedAt ??= core.now()
+  if (run.decided) return
+  const attempts = run.attempts.get(replica.slot) ?? 0
+  if (attempts >= core.maxAttemptsPerSlot) {
+    finish(core, run, 'failed', {
+      reason: `replica slot ${replica.slot} was lost ${attempts} times (last: ${reason})`,
+    })
+    return
+  }
+  core.placement.requeue(run, replica.slot)
+  scheduleProgress(run)
+}
+
+/**
+ * A replica hit the task's own time limit. When every provider the shard
+ * wanted has timed out and none finished, the limit is too short for the
+ * task: fail the shard saying so, and count no provider as slow. Otherwise
+ * the slot is placed again, and the timeout counts against this provider only
+ * once the shard is accepted (others finished in time).
+ */
+export function taskTimedOut(core: ExecutorCore, run: ShardRun, replica: ReplicaRecord, timeoutMs: number): void {
+  replica.timedOut = true
+  const timedOut = new Set(run.replicas.filter((r) => r.timedOut === true).map((r) => r.provider))
+  const finished = run.replicas.some((r) => r.state === 'done')
+  if (finished || timedOut.size < run.slots) {
+    loseReplica(core, run, replica, `timed out after ${timeoutMs} ms`)
+    return
+  }
+  core.leases.end(replica.assignmentId)
+  replica.state = 'lost'
+  replica.reason = `timed out after ${timeoutMs} ms`
+  const tried = new Set(run.replicas.map((r) => r.provider))
+  finish(core, run, 'failed', {
+    reason: `timed out on ${timedOut.size}/${tried.size} providers after ${timeoutMs} ms; raise --timeout (limits.timeoutMs)`,
+  })
+}
+
+/**
+ * Fail shards that no provider could take for longer than `maxWaitMs`
+ * (too few providers or operators online, or none left that has not already
+ * run the shard), with the waiting reason; a shard merely queued behind busy
+ * providers waits on.
+ */
+export function failUnplaceable(core: ExecutorCore, now: number, maxWaitMs: number): void {
+  for (const run of core.runs) {
+    if (run.decided) continue
+    const reason = core.placement.waitingReason(run)
+    if (reason === undefined || reason === WAITING_BUSY) {
+      delete run.unplaceableSince
+      continue
+    }
+    run.unplaceableSince ??= now
+    if (now - run.unplaceableSince < maxWaitMs) continue
+    finish(core, run, 'failed', {
+      reason: `could not be placed for ${Math.round((now - run.unplaceableSince) / 1000)} s: ${reason.replace(/^waiting: /, '')}`,
+    })
+  }
+}

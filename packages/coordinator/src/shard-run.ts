@@ -1,0 +1,142 @@
+import type { JobEvent, ReplicaState, ReplicaView, ShardState } from '@quorate/protocol'
+import type { ShardDecision, ShardWork } from './backend.ts'
+import type { ProviderRecord } from './provider-registry.ts'
+
+/** Progress callback: the shard's state and replica table changed. */
+export type ShardProgress = (state: ShardState, replicas: ReplicaView[], reason?: string) => void
+
+/** One placement of one replica slot, from dispatch until its lease ends. */
+export interface ReplicaRecord {
+  assignmentId: string
+  slot: number
+  attempt: number
+  provider: string
+  operator: string | undefined
+  state: ReplicaState
+  dispatchedAt: number
+  leaseUntil: number
+  finishedAt?: number
+  outcome?: string
+  /** For a failing deterministic outcome: what happened, e.g. "exited with status 2". */
+  outcomeDetail?: string
+  /** The task hit its own time limit here. Counted against the provider only if others finished in time. */
+  timedOut?: boolean
+  digest?: string
+  fuelUsed?: number
+  durationMs?: number
+  vote?: 'majority' | 'minority'
+  reason?: string
+  stderr?: Uint8Array
+  evidence?: { signature: string; nonce: string; signer: string }
+}
+
+/** This coordinator's run of one shard: its replica slots, their placements and the votes so far. */
+export interface ShardRun {
+  work: ShardWork
+  state: ShardState
+  replicas: ReplicaRecord[]
+  slots: number
+  queued: number
+  attempts: Map<number, number>
+  outputs: Map<string, Uint8Array>
+  waiting?: string
+  /** Since when no provider could take a queued replica (too few providers or operators), not merely busy ones. */
+  unplaceableSince?: number
+  decided: boolean
+  resolve: (decision: ShardDecision) => void
+  onProgress: ShardProgress | undefined
+  progressScheduled: boolean
+  /** Replica results, announced only once the shard is decided so no answer leaks before. */
+  heldEvents: JobEvent[]
+  /** Slots drawn for a provider and waiting in its backlog for a free slot there. */
+  reserved: Map<number, ProviderRecord>
+  /** Set on a re-check run: who may not vote again, and the budget beyond the kept votes. */
+  recheck?: { excluded: Set<string>; maxReplicas: number }
+}
+
+/** One replica slot of a run, as it waits in the queue or in a provider's backlog. */
+export interface SlotRef {
+  run: ShardRun
+  slot: number
+}
+
+/** A fresh run of `work` with no slots yet. */
+export function newShardRun(
+  work: ShardWork,
+  resolve: (decision: ShardDecision) => void,
+  onProgress: ShardProgress | undefined,
+): ShardRun {
+  return {
+    work,
+    state: 'pending',
+    replicas: [],
+    slots: 0,
+    queued: 0,
+    attempts: new Map(),
+    outputs: new Map(),
+    decided: false,
+    resolve,
+    onProgress,
+    progressScheduled: false,
+    heldEvents: [],
+    reserved: new Map(),
+  }
+}
+
+/** Coalesce progress writes: one per shard per tick. */
+export function scheduleProgress(run: ShardRun): void {
+  if (run.onProgress === undefined || run.progressScheduled || run.decided) return
+  run.progressScheduled = true
+  setImmediate(() => {
+    run.progressScheduled = false
+    if (!run.decided) run.onProgress?.(run.state, replicaViews(run), run.waiting)
+  })
+}
+
+/**
+ * The replica table. Until the shard is decided (`reveal` false) it says who
+ * runs what and in which state, never what anyone answered.
+ */
+export function replicaViews(run: ShardRun, reveal = false): ReplicaView[] {
+  return run.replicas.map((r) => {
+    const rv: ReplicaView = {
+      assignmentId: r.assignmentId,
+      slot: r.slot,
+      attempt: r.attempt,
+      provider: r.provider,
+      state: r.state,
+      dispatchedAt: r.dispatchedAt,
+    }
+    const keys = reveal
+      ? (['outcome', 'digest', 'fuelUsed', 'durationMs', 'vote', 'reason', 'finishedAt', 'evidence'] as const)
+      : (['durationMs', 'reason', 'finishedAt'] as const)
+    for (const key of keys) {
+      const value = r[key]
+      if (value !== undefined) (rv as unknown as Record<string, unknown>)[key] = value
+    }
+    if (reveal && r.stderr !== undefined && r.stderr.byteLength > 0) {
+      rv.stderr = Buffer.from(r.stderr).toString('utf8')
+    }
+    return rv
+  })
+}
+
+/**
+ * Why an accepted shard still failed: the providers agreed, but on a failing
+ * outcome (non-zero exit, trap, out of fuel, ...). The job counts such a shard
+ * as failed, and this reason says what the module did.
+ */
+export function failingOutcomeReason(
+  replicas: readonly ReplicaRecord[],
+  digest: string | undefined,
+  outcome: string | undefined,
+): string | undefined {
+  if (outcome === undefined || outcome === 'ok') return undefined
+  const detail = replicas.find((r) => r.digest === digest && r.outcomeDetail !== undefined)?.outcomeDetail
+  return `the providers agreed the module failed: ${detail ?? outcome}`
+}
+
+export function abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason
+  return reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted'
+}
