@@ -7,6 +7,7 @@ import {
   ErrorCode,
   type EvidenceRequest,
   errorToWire,
+  type HelloMessage,
   isDeterministic,
   isQuorateError,
   outcomeDigest,
@@ -19,6 +20,7 @@ import {
 import type { Logger } from 'pino'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import type { Executor } from './executor.ts'
+import { HeartbeatWatch } from './heartbeat-watch.ts'
 import type { AgentLink } from './provider-registry.ts'
 
 /** The hub's view of time, injectable so tests need not wait on the wall clock. */
@@ -90,6 +92,16 @@ export interface AgentHubOptions {
     ): boolean
   }
   missedHeartbeats: number
+  /**
+   * Silence after which an agent is suspect: given no new work until it is heard from again.
+   * @defaultValue `suspectAfterHeartbeats` (2) heartbeats
+   */
+  suspectAfterMs?: number
+  /**
+   * Further silence, once suspect, after which its running replicas are placed elsewhere.
+   * @defaultValue 1000
+   */
+  reclaimAfterMs?: number
   maxFrameBytes?: number
 }
 
@@ -105,6 +117,7 @@ export class AgentHub {
   readonly #sessions = new Map<string, AgentSession>()
   readonly #clock: HubClock
   readonly #budget: ByteBudget
+  readonly #watch: HeartbeatWatch
   #unwelcomed = 0
   #timer: NodeJS.Timeout | undefined
   #node: Libp2p | undefined
@@ -115,6 +128,13 @@ export class AgentHub {
     this.#clock = components.clock ?? systemClock
     this.#options = options
     this.#budget = new ByteBudget(options.unwelcomedBudgetBytes ?? COORDINATOR_DEFAULTS.unwelcomedBudgetBytes)
+    const suspectAfterMs = options.suspectAfterMs ?? options.heartbeatMs * COORDINATOR_DEFAULTS.suspectAfterHeartbeats
+    this.#watch = new HeartbeatWatch({
+      heartbeatMs: options.heartbeatMs,
+      suspectAfterMs,
+      reclaimAfterMs: options.reclaimAfterMs ?? COORDINATOR_DEFAULTS.reclaimAfterMs,
+      dropAfterMs: Math.max(suspectAfterMs, options.heartbeatMs * options.missedHeartbeats),
+    })
   }
 
   async start(node: Libp2p): Promise<void> {
@@ -123,7 +143,7 @@ export class AgentHub {
       // One task stream per agent connection; a few more tolerate a reconnect racing the old stream's close.
       maxInboundStreams: 4,
     })
-    this.#timer = setInterval(() => this.#checkHeartbeats(), this.#options.heartbeatMs)
+    this.#timer = setInterval(() => this.checkHeartbeats(), this.#watch.intervalMs)
     this.#timer.unref()
   }
 
@@ -201,13 +221,14 @@ export class AgentHub {
       if (session !== undefined || admitting || channel.closed) return
       violation(new QuorateError(ErrorCode.TIMEOUT, `no hello within ${helloTimeoutMs} ms`))
     }, helloTimeoutMs)
-    const welcome = (capacity: number, operator: string | undefined) => {
-      session = new AgentSession(peerId, capacity, operator, channel, this.#options.evidence, this.#clock.now())
+    const welcome = (hello: HelloMessage) => {
+      const { capacity, operator } = hello
+      session = new AgentSession(peerId, hello, channel, this.#options.evidence, this.#clock.now())
       channel.welcome()
       this.#sessions.get(peerId)?.channel.close()
       this.#sessions.set(peerId, session)
       channel.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, heartbeatMs: this.#options.heartbeatMs })
-      this.#log.info({ peerId, capacity, operator }, 'provider connected')
+      this.#log.info({ peerId, capacity, operator, region: hello.region, zone: hello.zone }, 'provider connected')
       this.#executor.addAgent(session)
     }
     channel.onMessage((message) => {
@@ -232,7 +253,7 @@ export class AgentHub {
         }
         const admit = this.#options.admit
         if (admit === undefined) {
-          welcome(message.capacity, message.operator)
+          welcome(message)
           return
         }
         admitting = true
@@ -241,7 +262,7 @@ export class AgentHub {
             admitting = false
             if (channel.closed) return
             if (problem === undefined) {
-              welcome(message.capacity, message.operator)
+              welcome(message)
               return
             }
             this.#log.warn({ peerId, operator: message.operator, problem }, `provider refused: ${problem}`)
@@ -262,13 +283,15 @@ export class AgentHub {
         )
         return
       }
-      session.lastSeen = this.#clock.now()
+      // Any frame shows the agent is alive; a suspect one may be given work again.
+      if (this.#watch.heard(session, this.#clock.now()) || message.type === 'heartbeat') {
+        this.#executor.touchAgent(peerId)
+      }
       switch (message.type) {
         case 'result':
           this.#executor.onResult(peerId, session.checkEvidence(message, this.#log))
           break
         case 'heartbeat':
-          this.#executor.touchAgent(peerId)
           break
         case 'drain':
           this.#log.info({ peerId, handedBack: message.handedBack.length }, 'provider draining')
@@ -290,18 +313,29 @@ export class AgentHub {
       }
       if (session === undefined || this.#sessions.get(peerId) !== session) return
       this.#sessions.delete(peerId)
+      this.#watch.forget(peerId)
       this.#log.info({ peerId, error: error?.message }, 'provider disconnected')
       this.#executor.removeAgent(peerId, error?.message ?? 'stream closed')
     })
   }
 
-  #checkHeartbeats(): void {
-    const limit = this.#options.heartbeatMs * this.#options.missedHeartbeats
-    const now = this.#clock.now()
-    for (const session of this.#sessions.values()) {
-      if (now - session.lastSeen > limit) {
-        this.#log.warn({ peerId: session.peerId }, 'provider missed its heartbeats; closing')
-        session.channel.stream.abort(new Error('missed heartbeats'))
+  /**
+   * Act on silent agents: a suspect gets no new work, a suspect still silent loses its running
+   * replicas, and one silent past every heartbeat it may miss is disconnected. Runs on a timer.
+   */
+  checkHeartbeats(): void {
+    for (const { agent, verdict } of this.#watch.check(this.#sessions.values(), this.#clock.now())) {
+      const { peerId } = agent
+      const silentMs = this.#clock.now() - agent.lastSeen
+      if (verdict === 'suspect') {
+        this.#log.warn({ peerId, silentMs }, 'provider missed its heartbeat window; no new work until it is heard from')
+        this.#executor.suspectAgent(peerId)
+      } else if (verdict === 'reclaim') {
+        this.#log.warn({ peerId, silentMs }, 'suspect provider still silent; placing its running replicas elsewhere')
+        this.#executor.reclaimAgent(peerId, `silent for ${silentMs} ms`)
+      } else {
+        this.#log.warn({ peerId, silentMs }, 'provider missed its heartbeats; closing')
+        ;(agent as AgentSession).channel.stream.abort(new Error('missed heartbeats'))
       }
     }
   }
@@ -311,6 +345,8 @@ class AgentSession implements AgentLink {
   readonly peerId: string
   readonly capacity: number
   readonly operator: string | undefined
+  readonly region: string | undefined
+  readonly zone: string | undefined
   readonly channel: MessageChannel<AgentMessage, CoordinatorMessage>
   readonly #sentModules = new Set<string>()
   readonly #evidence: AgentHubOptions['evidence']
@@ -320,16 +356,17 @@ class AgentSession implements AgentLink {
 
   constructor(
     peerId: string,
-    capacity: number,
-    operator: string | undefined,
+    hello: HelloMessage,
     channel: MessageChannel<AgentMessage, CoordinatorMessage>,
     evidence: AgentHubOptions['evidence'],
     now: number,
   ) {
     this.lastSeen = now
     this.peerId = peerId
-    this.capacity = capacity
-    this.operator = operator
+    this.capacity = hello.capacity
+    this.operator = hello.operator
+    this.region = hello.region
+    this.zone = hello.zone
     this.channel = channel
     this.#evidence = evidence
   }

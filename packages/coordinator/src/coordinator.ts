@@ -34,7 +34,7 @@ export interface CoordinatorOptions {
   redisUrl?: string
   /** Key namespace on Redis (hash-tagged). @defaultValue 'quorate' */
   redisNamespace?: string
-  /** How long a coordinator may hold a shard without renewing its lease (Redis backend). @defaultValue 15000 */
+  /** How long a coordinator may hold a shard without renewing its lease (Redis backend); a dead coordinator's shards move after about this plus a second. @defaultValue 3000 */
   shardLeaseMs?: number
   /** How shards are grouped into BullMQ jobs (Redis backend); see `RedisBackendOptions.batching`. */
   redisBatching?: RedisBackendOptions['batching']

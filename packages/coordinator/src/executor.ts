@@ -214,9 +214,45 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.#schedulePump()
   }
 
+  /** The agent was heard from; a suspect one may be drawn for work again. */
   touchAgent(peerId: string): void {
     const record = this.#providers.get(peerId)
-    if (record !== undefined) record.lastSeenAt = this.#now()
+    if (record === undefined) return
+    record.lastSeenAt = this.#now()
+    if (record.suspectSince === undefined) return
+    delete record.suspectSince
+    this.emit('provider:changed', providerView(record))
+    this.#schedulePump()
+  }
+
+  /**
+   * The agent missed its heartbeat window: it is drawn for no new work, and the slots waiting in
+   * its backlog are drawn again among the others. What it runs stays with it for now (`reclaimAgent`).
+   */
+  suspectAgent(peerId: string): void {
+    const record = this.#providers.get(peerId)
+    if (record?.link === undefined || record.suspectSince !== undefined) return
+    record.suspectSince = this.#now()
+    this.#placement.releaseBacklog(record)
+    this.emit('provider:changed', providerView(record))
+    this.#schedulePump()
+  }
+
+  /**
+   * A suspect agent stayed silent: its running replicas are placed elsewhere now, rather than when
+   * its connection is dropped. Their leases end here, so a result it sends later is fenced off as late.
+   */
+  reclaimAgent(peerId: string, reason: string): void {
+    const record = this.#providers.get(peerId)
+    if (record?.link === undefined || record.suspectSince === undefined) return
+    for (const { run, replica } of this.#leases.runningOn(peerId)) {
+      freeSlot(record)
+      record.link.cancel(replica.assignmentId, reason)
+      this.emit('provider:counted', peerId, 'lost')
+      loseReplica(this.#core, run, replica, `provider silent: ${reason}`)
+    }
+    this.emit('provider:changed', providerView(record))
+    this.#schedulePump()
   }
 
   /** Providers known to this executor (online or not), without counters. */

@@ -12,6 +12,9 @@ export interface ReplicaRecord {
   attempt: number
   provider: string
   operator: string | undefined
+  /** Where the provider said it runs, at placement: spreads the shard's later replicas. */
+  region: string | undefined
+  zone: string | undefined
   state: ReplicaState
   dispatchedAt: number
   leaseUntil: number

@@ -25,6 +25,8 @@ export const WIRE_BOUNDS = {
   operatorChars: 128,
   /** `hello.agentVersion`. */
   versionChars: 64,
+  /** `hello.region` and `hello.zone`: short names such as `eu-west` or `eu-west-1a`. */
+  topologyChars: 32,
   /** Free text: reasons, error messages, args and env entries. */
   textChars: 4096,
   /**
@@ -44,6 +46,17 @@ const ADDRESS = { max: 42, pattern: /^0x[0-9a-fA-F]{40}$/, what: 'an address: 0x
 // Printable text: no control characters, so an operator name cannot forge log lines.
 const PRINTABLE = /^[^\p{Cc}]*$/u
 
+/**
+ * What a region or zone name may be: lower-case letters, digits and inner dashes, 1 to 32
+ * characters (`eu-west`, `us-east-1a`). The agent, the CLI and the coordinator's decoder check the same rule.
+ */
+export const TOPOLOGY_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/
+const TOPOLOGY = {
+  max: WIRE_BOUNDS.topologyChars,
+  pattern: TOPOLOGY_NAME,
+  what: 'lower-case letters, digits and inner dashes, 1 to 32 characters',
+}
+
 /** Sent by an agent once, first, on the task stream it opens to a coordinator. */
 export interface HelloMessage {
   type: 'hello'
@@ -52,6 +65,13 @@ export interface HelloMessage {
   capacity: number
   /** Operator identity (e.g. an EVM address) so one operator's agents never hold two replicas of a shard. */
   operator?: string
+  /**
+   * Where the agent says it runs. Used only to spread a shard's replicas: it is
+   * self-declared, so it grants no admission, weight or vote of its own.
+   */
+  region?: string
+  /** Failure domain within the region (e.g. an availability zone). */
+  zone?: string
   agentVersion: string
 }
 
@@ -230,6 +250,10 @@ function assemble(tag: Tag, h: Record<string, unknown>, payload: Uint8Array): Ta
         what: 'printable text without control characters',
       })
       if (operator !== undefined) hello.operator = operator
+      const region = f.optionalString('region', TOPOLOGY)
+      if (region !== undefined) hello.region = region
+      const zone = f.optionalString('zone', TOPOLOGY)
+      if (zone !== undefined) hello.zone = zone
       return hello
     }
     case 'welcome':

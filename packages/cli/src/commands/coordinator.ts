@@ -19,7 +19,7 @@ Options:
                        (env QUORATE_REDIS_URL; default: the embedded SQLite backend in --data-dir)
   --namespace NAME     Redis key namespace, hash-tagged for Redis Cluster (env QUORATE_REDIS_NAMESPACE, default quorate)
   --shard-lease MS     with --redis: how long a coordinator holds a shard without renewing before
-                       another takes it over (default 15000)
+                       another takes it over (default 3000: a dead coordinator's shards move in ≤ 4 s)
   --batch-shards N     with --redis: most shards one BullMQ job carries; they are leased and failed
                        over together (default 16)
   --min-batches N      with --redis: a job with at least N shards is cut into at least N batches, so
@@ -125,7 +125,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     ...(namespace === undefined ? {} : { redisNamespace: namespace }),
     ...(values['shard-lease'] === undefined
       ? {}
-      : { shardLeaseMs: intFlag('shard-lease', values['shard-lease'], 15_000, 1000) }),
+      : { shardLeaseMs: intFlag('shard-lease', values['shard-lease'], 3_000, 1000) }),
     ...(values['batch-shards'] === undefined && values['min-batches'] === undefined
       ? {}
       : {
