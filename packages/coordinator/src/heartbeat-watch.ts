@@ -31,12 +31,17 @@ export type WatchVerdict = 'suspect' | 'reclaim' | 'drop'
 export class HeartbeatWatch {
   readonly #options: HeartbeatWatchOptions
   readonly #suspect = new Map<string, { reclaimed: boolean }>()
+  readonly #dropped = new Set<string>()
   #lastCheck: number | undefined
 
   constructor(options: HeartbeatWatchOptions) {
     const { heartbeatMs, suspectAfterMs, reclaimAfterMs, dropAfterMs } = options
     if (!(suspectAfterMs > heartbeatMs)) {
-      throw new InvalidOptionError('suspectAfterMs', `must be more than one heartbeat (${heartbeatMs} ms)`, suspectAfterMs)
+      throw new InvalidOptionError(
+        'suspectAfterMs',
+        `must be more than one heartbeat (${heartbeatMs} ms)`,
+        suspectAfterMs,
+      )
     }
     if (!(reclaimAfterMs >= 0)) throw new InvalidOptionError('reclaimAfterMs', 'must be ≥ 0', reclaimAfterMs)
     if (!(dropAfterMs >= suspectAfterMs)) {
@@ -53,12 +58,14 @@ export class HeartbeatWatch {
   /** The agent sent a frame; true if it was suspect (and no longer is). */
   heard(agent: WatchedAgent, now: number): boolean {
     agent.lastSeen = now
+    this.#dropped.delete(agent.peerId)
     return this.#suspect.delete(agent.peerId)
   }
 
   /** The agent's connection ended. */
   forget(peerId: string): void {
     this.#suspect.delete(peerId)
+    this.#dropped.delete(peerId)
   }
 
   isSuspect(peerId: string): boolean {
@@ -75,7 +82,8 @@ export class HeartbeatWatch {
     for (const agent of agents) {
       const silent = now - agent.lastSeen
       if (silent > dropAfterMs) {
-        verdicts.push({ agent, verdict: 'drop' })
+        if (!this.#dropped.has(agent.peerId)) verdicts.push({ agent, verdict: 'drop' })
+        this.#dropped.add(agent.peerId)
         continue
       }
       const suspect = this.#suspect.get(agent.peerId)

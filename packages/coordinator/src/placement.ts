@@ -234,7 +234,11 @@ function usedBy(run: ShardRun): ShardHolders {
     regions: new Set(),
     zones: new Set(),
   }
-  const live = (provider: { operator?: string | undefined; region?: string | undefined; zone?: string | undefined }) => {
+  const live = (provider: {
+    operator?: string | undefined
+    region?: string | undefined
+    zone?: string | undefined
+  }) => {
     if (provider.operator !== undefined) used.operators.add(provider.operator)
     used.regions.add(regionKey(provider))
     used.zones.add(zoneKey(provider))
