@@ -225,6 +225,7 @@ export class AgentHub {
       const { capacity, operator } = hello
       session = new AgentSession(peerId, hello, channel, this.#options.evidence, this.#clock.now())
       channel.welcome()
+      this.#watch.forget(peerId)
       this.#sessions.get(peerId)?.channel.close()
       this.#sessions.set(peerId, session)
       channel.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, heartbeatMs: this.#options.heartbeatMs })
@@ -284,9 +285,9 @@ export class AgentHub {
         return
       }
       // Any frame shows the agent is alive; a suspect one may be given work again.
-      if (this.#watch.heard(session, this.#clock.now()) || message.type === 'heartbeat') {
-        this.#executor.touchAgent(peerId)
-      }
+      const wasSuspect = this.#watch.heard(session, this.#clock.now())
+      if (wasSuspect) this.#log.info({ peerId }, 'suspect provider heard from again; it may be given work')
+      if (wasSuspect || message.type === 'heartbeat') this.#executor.touchAgent(peerId)
       switch (message.type) {
         case 'result':
           this.#executor.onResult(peerId, session.checkEvidence(message, this.#log))
