@@ -29,7 +29,7 @@ describe('frozen agent', () => {
     const coordinator = await coordinatorProcess(cleanups, dir, 'coordinator')
     const agents = await Promise.all(
       [1, 2, 3, 4, 5].map((i) =>
-        agentProcess(cleanups, dir, `agent-${i}`, [coordinator.multiaddr], ['--capacity', '2']),
+        agentProcess(cleanups, dir, `agent-${i}`, [coordinator.multiaddr], ['--capacity', '4']),
       ),
     )
     const frozen = agents[0] as (typeof agents)[number]
