@@ -25,9 +25,14 @@ describe('coordinator failover with the default lease', () => {
     const shared = ['--redis', REDIS_URL, '--namespace', namespace]
     const a = await coordinatorProcess(cleanups, dir, 'coordinator-a', shared)
     const b = await coordinatorProcess(cleanups, dir, 'coordinator-b', shared)
-    // A's agents serve only A, so a replica on one of them is a shard A holds.
-    const agentsOfA = await Promise.all([1, 2, 3].map((i) => agentProcess(cleanups, dir, `agent-a${i}`, [a.multiaddr])))
-    await Promise.all([1, 2, 3].map((i) => agentProcess(cleanups, dir, `agent-b${i}`, [b.multiaddr])))
+    // A's agents serve only A, so a replica on one of them is a shard A holds; six slots each let A
+    // hold several shards at once.
+    const agentsOfA = await Promise.all(
+      [1, 2, 3].map((i) => agentProcess(cleanups, dir, `agent-a${i}`, [a.multiaddr], ['--capacity', '6'])),
+    )
+    await Promise.all(
+      [1, 2, 3].map((i) => agentProcess(cleanups, dir, `agent-b${i}`, [b.multiaddr], ['--capacity', '6'])),
+    )
     const onA = new Set(agentsOfA.map((p) => p.peerId))
     const inputs = Array.from({ length: 24 }, (_, i) => `${i * 600_000} ${(i + 1) * 600_000}`)
     const job = await createClient({ coordinatorUrl: a.httpUrl }).submitJob({ wasm: await primesWasm(), inputs })

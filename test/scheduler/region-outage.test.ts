@@ -5,6 +5,7 @@
 import { createClient } from '@quorate/sdk'
 import { afterEach, describe, expect, it } from 'vitest'
 import { primesIn, primesWasm } from '../helpers/primes.ts'
+import { outputOf, spawnQuorateBin } from '../helpers/quorate-bin.ts'
 import { agentProcess, type Cleanups, coordinatorProcess, tempDir } from '../helpers/quorate-processes.ts'
 import { until } from '../helpers/until.ts'
 
@@ -45,6 +46,12 @@ describe('region outage', () => {
     )
     for (const a of agents) {
       expect(providers.find((p) => p.peerId === a.peerId)).toMatchObject({ region: a.region, zone: a.zone })
+    }
+    // And so does `quorate providers`, one line per provider.
+    const listed = await outputOf(spawnQuorateBin(['providers', '-c', coordinator.httpUrl]))
+    expect(listed.code).toBe(0)
+    for (const a of agents) {
+      expect(listed.stdout).toMatch(new RegExp(`${a.peerId}  online   ${a.region}/${a.zone}  `))
     }
 
     const inputs = Array.from({ length: 36 }, (_, i) => `${i * 600_000} ${(i + 1) * 600_000}`)

@@ -48,7 +48,10 @@ export interface CoordinatorOptions {
   p2pListen?: string[]
   /** @defaultValue 128 MiB */
   bodyLimitBytes?: number
-  /** @defaultValue 2000 */
+  /**
+   * How often agents send heartbeats. An agent silent for two is suspect (no new work), a second
+   * later its running replicas move, and after eight it is disconnected. @defaultValue 1000
+   */
   heartbeatMs?: number
   /** @defaultValue 5000 */
   leaseGraceMs?: number
