@@ -7,7 +7,7 @@ export const EXIT = {
   JOB_FAILED: 1,
   /** Bad flags, a bad job spec, or payment needed/short: the user can fix the command. */
   USAGE: 2,
-  /** The coordinator, the chain's RPC endpoint or the network could not be reached (the URL is named). */
+  /** The coordinator (or its backend), the chain's RPC endpoint or the network could not be reached (the URL is named). */
   UNAVAILABLE: 3,
   /** Anything else. */
   INTERNAL: 4,
@@ -79,6 +79,7 @@ export function reportError(err: unknown): number {
         return EXIT.USAGE
       case 'COORDINATOR_UNREACHABLE':
       case 'CHAIN_UNREACHABLE':
+      case 'BACKEND_UNAVAILABLE':
         return EXIT.UNAVAILABLE
       case 'RESULT_VERIFICATION':
         return EXIT.UNVERIFIED

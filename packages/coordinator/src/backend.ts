@@ -155,6 +155,15 @@ export interface EventBus {
   subscribe(listener: (event: JobEvent) => void): () => void
 }
 
+/** Whether a backend that lives in another process can be reached now. */
+export interface BackendHealth {
+  readonly ready: boolean
+  /** Milliseconds a client should wait before trying again while not ready. */
+  readonly retryAfterMs: number
+  /** `listener` hears each change of `ready`; returns a function that stops it. */
+  onChange(listener: (ready: boolean) => void): () => void
+}
+
 /**
  * Where jobs live and how shards reach the coordinators that run them: a
  * job store, a shard queue, a provider store and an event bus behind one
@@ -164,6 +173,8 @@ export interface EventBus {
  */
 export interface SchedulerBackend extends JobStore, ShardQueue, ProviderStore, EventBus {
   readonly kind: 'embedded' | 'redis'
+  /** Whether the backend answers now (a backend without one always does); the API answers 503 while it does not. */
+  readonly health?: BackendHealth
   start(): Promise<void>
   stop(): Promise<void>
 }

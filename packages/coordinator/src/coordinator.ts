@@ -9,6 +9,7 @@ import { type AdmissionOptions, type AdmissionPolicy, admissionPolicy } from './
 import { AgentHub } from './agent-hub.ts'
 import type { SchedulerBackend, ShardHandler } from './backend.ts'
 import { embeddedBackend } from './backends/embedded/index.ts'
+import { parseRedisUrl } from './backends/redis/connection-config.ts'
 import { type RedisBackendOptions, redisBackend } from './backends/redis/index.ts'
 import { ChainSettler, type CoordinatorChainOptions } from './chain.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
@@ -27,7 +28,8 @@ export interface CoordinatorOptions {
   /** Where the coordinator keeps its identity and, with the embedded backend, its jobs. */
   dataDir: string
   /**
-   * Redis URL for the production backend (BullMQ). Several coordinators on
+   * Redis URL for the production backend (BullMQ): `redis://host:port`, or
+   * `redis+sentinel://host:port,host:port/masterName` for a primary found by Sentinels. Several coordinators on
    * one Redis share the work. Without it the coordinator uses the embedded
    * SQLite backend in `dataDir`.
    */
@@ -240,7 +242,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       if (latest === undefined) return
       const [state, replicas, reason] = latest
       latest = undefined
-      backend.progress(work, state, replicas, reason).catch((err) => logger.warn({ err }, 'could not save progress'))
+      backend.progress(work, state, replicas, reason).catch((err) => warnUnlessDown(err, 'could not save progress'))
     }
     try {
       return await executor.runShard(work, controller.signal, (...update) => {
@@ -255,8 +257,13 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     }
   }
 
+  // While the backend is away its outage is logged once (by its health), not by every operation it fails.
+  const warnUnlessDown = (err: unknown, message: string) => {
+    if (backend.health?.ready !== false) logger.warn({ err }, message)
+  }
+
   const announce = () => {
-    backend.announceProviders(executor.providers()).catch((err) => logger.warn({ err }, 'could not announce providers'))
+    backend.announceProviders(executor.providers()).catch((err) => warnUnlessDown(err, 'could not announce providers'))
   }
 
   return {
@@ -289,7 +296,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         if (event.type !== 'shard:accepted' && event.type !== 'shard:failed') backend.publish(event)
       })
       executor.on('provider:counted', (peerId, counter) => {
-        backend.countProvider(peerId, counter).catch((err) => logger.warn({ err }, 'could not count provider'))
+        backend.countProvider(peerId, counter).catch((err) => warnUnlessDown(err, 'could not count provider'))
       })
       executor.on('provider:quarantined', (peerId, evidence) => {
         logger.warn(
@@ -323,6 +330,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       httpOptions.inspectModule = options.inspectModule ?? runtimeCheck
       if (options.explorerDir !== undefined) httpOptions.explorerDir = options.explorerDir
       httpOptions.control = control
+      if (backend.health !== undefined) httpOptions.health = backend.health
       // Request lines at info level would drown everything else; the API logs warnings and errors.
       http = createHttpApi(
         { jobs, metrics, logger: logger.child({ component: 'http' }, { level: 'warn' }) },
@@ -353,7 +361,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         await backend.end(id, 'expired', 'deadline passed before every shard was decided')
       }
     } catch (err) {
-      logger.warn({ err }, 'could not expire overdue jobs')
+      warnUnlessDown(err, 'could not expire overdue jobs')
     }
   }
 }
@@ -382,9 +390,8 @@ function validate(options: CoordinatorOptions): void {
   if (typeof options.dataDir !== 'string' || options.dataDir === '') {
     throw new InvalidOptionError('dataDir', 'must be a non-empty path', options.dataDir)
   }
-  if (options.redisUrl !== undefined && !/^rediss?:\/\//.test(options.redisUrl)) {
-    throw new InvalidOptionError('redisUrl', 'must be a redis:// or rediss:// URL', options.redisUrl)
-  }
+  // Throws an error naming what is wrong with the URL (scheme, a Sentinel's host:port, the master name…).
+  if (options.redisUrl !== undefined) parseRedisUrl(options.redisUrl)
   const ints: Array<[string, number | undefined, number]> = [
     ['httpPort', options.httpPort, 0],
     ['bodyLimitBytes', options.bodyLimitBytes, 1024],

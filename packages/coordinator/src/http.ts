@@ -10,6 +10,7 @@ import {
   isQuorateError,
   isTerminalJobState,
   JOB_EVENT_NAMES,
+  JOB_STATES,
   type JobEvent,
   type JobEventName,
   type JobState,
@@ -20,21 +21,13 @@ import {
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import type { BackendHealth } from './backend.ts'
 import { ControlAuth } from './control-auth.ts'
+import { gateOnBackend, healthRoutes } from './http-backend-gate.ts'
 import type { JobService } from './service.ts'
 
 // Node ships WebAssembly; TypeScript only types it in the DOM libs.
 declare const WebAssembly: { validate(bytes: Uint8Array): boolean }
-
-const JOB_STATES: readonly JobState[] = [
-  'queued',
-  'running',
-  'completed',
-  'partially_failed',
-  'failed',
-  'cancelled',
-  'expired',
-]
 
 export interface HttpApiOptions {
   bodyLimitBytes: number
@@ -45,6 +38,8 @@ export interface HttpApiOptions {
   explorerDir?: string
   /** Who may cancel jobs: owners by signature, the operator by token. @defaultValue owners only, no operator */
   control?: ControlAuth
+  /** Whether the backend answers; without it the backend is taken to always answer. */
+  health?: BackendHealth
 }
 
 /**
@@ -90,7 +85,9 @@ export function createHttpApi(
 
   if (options.explorerDir !== undefined) serveExplorer(app, options.explorerDir)
 
-  app.get('/healthz', async () => ({ ok: true }))
+  // Backend outages: 503 with Retry-After at once, and /healthz/live vs /healthz/ready.
+  if (options.health !== undefined) gateOnBackend(app, options.health)
+  healthRoutes(app, options.health)
   app.get('/v1/info', async () => options.info())
 
   app.post('/v1/jobs', async (req, reply) => {
@@ -167,7 +164,7 @@ export function createHttpApi(
     // A late subscriber to a finished job still learns how it ended.
     const wantsDone = wanted === undefined || wanted.has('job:done')
     if (wantsDone && isTerminalJobState(view.state) && !early.some((e) => e.type === 'job:done')) {
-      writeEvent(reply, { type: 'job:done', at: Date.now(), jobId: id, state: view.state })
+      writeEvent(reply, { type: 'job:done', at: view.finishedAt ?? Date.now(), jobId: id, state: view.state })
     }
     return reply
   })

@@ -9,6 +9,7 @@ import {
   type JobView,
   jobIdOf,
   type ListPage,
+  type LogEntry,
   type ProviderView,
   type SubmitJobResponse,
   toBase64,
@@ -18,13 +19,6 @@ import type { ChainSettler } from './chain.ts'
 import type { Executor } from './executor.ts'
 import { deadlineOf, summaryOf, viewOf } from './jobs.ts'
 import { type JobListFilter, listJobs } from './list-jobs.ts'
-
-export interface LogEntry {
-  shard: number
-  provider: string
-  assignmentId: string
-  stderr: string
-}
 
 /** What the HTTP API needs: the job operations, over whichever backend is configured. */
 export class JobService {

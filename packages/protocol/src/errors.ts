@@ -40,6 +40,8 @@ export const ErrorCode = {
   UNAUTHORIZED: 'UNAUTHORIZED',
   /** The credential verifies but does not allow this action (HTTP 403). */
   FORBIDDEN: 'FORBIDDEN',
+  /** The coordinator's backend (Redis) cannot be reached now; try again after `Retry-After` (HTTP 503). */
+  BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
   INTERNAL: 'INTERNAL',
 } as const
 
@@ -202,6 +204,7 @@ export function httpStatusOf(code: string): number {
     case ErrorCode.PAYLOAD_TOO_LARGE:
       return 413
     case ErrorCode.QUEUE_FULL:
+    case ErrorCode.BACKEND_UNAVAILABLE:
       return 503
     default:
       return 500

@@ -307,7 +307,13 @@ export function createClient(options: ClientOptions): QuorateClient {
       signal?: AbortSignal,
       headers?: Record<string, string>,
     ): Promise<T> {
-      const res = await send(method, path, body, signal, headers)
+      let res = await send(method, path, body, signal, headers)
+      // A GET changes nothing, so one the coordinator refused while its backend was away is asked again.
+      for (let retry = 0; method === 'GET' && retry < BACKEND_RETRIES && isBackendUnavailable(res); retry++) {
+        await res.body?.cancel()
+        await sleepFor(retryAfterMs(res), signal)
+        res = await send(method, path, body, signal, headers)
+      }
       const text = await res.text()
       let json: unknown
       try {
@@ -416,4 +422,32 @@ async function connectChain(options: ChainVerificationOptions): Promise<ChainCli
     await client.provider.call({ to: client.addresses.registry, data }),
   )
   return { ...client, addresses: { ...client.addresses, escrow: String(escrow) } }
+}
+
+/** How many times a GET refused with 503 BACKEND_UNAVAILABLE is asked again, each after its Retry-After. */
+const BACKEND_RETRIES = 5
+
+function isBackendUnavailable(res: Response): boolean {
+  return res.status === 503 && res.headers.has('retry-after')
+}
+
+/** The answer's Retry-After in milliseconds, from 1 to 10 s (the header is the coordinator's, and untrusted). */
+function retryAfterMs(res: Response): number {
+  const seconds = Number(res.headers.get('retry-after'))
+  return Number.isFinite(seconds) ? Math.min(10, Math.max(1, seconds)) * 1000 : 2000
+}
+
+function sleepFor(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }

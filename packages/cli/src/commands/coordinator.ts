@@ -16,7 +16,10 @@ Options:
   --port PORT          HTTP listen port, 0 for any free port (env QUORATE_HTTP_PORT, default 7700)
   --p2p-listen ADDR    libp2p listen multiaddr, repeatable (default /ip4/127.0.0.1/tcp/0)
   --redis URL          share work with other coordinators on this Redis (BullMQ backend)
-                       (env QUORATE_REDIS_URL; default: the embedded SQLite backend in --data-dir)
+                       (env QUORATE_REDIS_URL; default: the embedded SQLite backend in --data-dir);
+                       redis+sentinel://HOST:PORT,HOST:PORT/MASTER follows the primary that
+                       Sentinels name MASTER through failovers (?replicas=N: replicas that must
+                       hold a decision before it is announced, default 1)
   --namespace NAME     Redis key namespace, hash-tagged for Redis Cluster (env QUORATE_REDIS_NAMESPACE, default quorate)
   --shard-lease MS     with --redis: how long a coordinator holds a shard without renewing before
                        another takes it over (default 3000: a dead coordinator's shards move in ≤ 4 s)

@@ -1,18 +1,10 @@
-import type { JobState, JobSummary, ListPage } from '@quorate/protocol'
+import { JOB_STATES, type JobState, type JobSummary, type ListPage } from '@quorate/protocol'
 import { intFlag, parse } from '../args.ts'
 import { EXIT, exitCodesHelp, UsageError } from '../output.ts'
 import { formatTokens, type TokenDisplay, tokenDisplayOf } from '../tokens.ts'
 import { clientFrom, commonFlags, commonHelp, help } from './job-common.ts'
 
-const STATES: readonly JobState[] = [
-  'queued',
-  'running',
-  'completed',
-  'partially_failed',
-  'failed',
-  'cancelled',
-  'expired',
-]
+const STATES: readonly JobState[] = JOB_STATES
 
 /** Characters of an id shown, as in the explorer: enough to be unique, and accepted wherever an id is. */
 const SHORT_ID = 12

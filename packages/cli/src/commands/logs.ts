@@ -1,14 +1,8 @@
-import { isTerminalJobState, type JobEvent, type JobView } from '@quorate/protocol'
+import { isTerminalJobState, type JobEvent, type JobView, type LogEntry } from '@quorate/protocol'
 import { isQuorateError, type QuorateClient, readEventStream } from '@quorate/sdk'
 import { intFlag, parse } from '../args.ts'
 import { EXIT, exitCodesHelp, shortId } from '../output.ts'
 import { clientFrom, commonFlags, commonHelp, help, jobIdArg } from './job-common.ts'
-
-interface LogEntry {
-  shard: number
-  provider: string
-  stderr: string
-}
 
 async function fetchLogs(client: QuorateClient, jobId: string, shard: number | undefined): Promise<LogEntry[]> {
   const query = shard === undefined ? '' : `?shard=${shard}`

@@ -1,6 +1,9 @@
 import { ErrorCode, InvalidOptionError, QuorateError } from '@quorate/protocol'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
+import { parseRedisUrl, type RedisTarget } from './connection-config.ts'
+import { RedisHealth } from './health.ts'
+import { ReplicaSync } from './replica-sync.ts'
 import { loadScripts, runScript, type ScriptName } from './scripts.ts'
 
 /**
@@ -13,11 +16,13 @@ export class RedisContext {
   readonly prefix: string
   readonly now: () => number
   readonly logger: Logger | undefined
-  readonly #url: string
+  readonly target: RedisTarget
+  readonly health: RedisHealth
+  /** Waits, before a decision is announced, until replicas have it (see ReplicaSync). */
+  readonly replicas: ReplicaSync
   // BullMQ leaves a connection it was handed open when it closes: the backend closes them all at stop.
   readonly #connections: Redis[] = []
   #client: Redis | undefined
-  #lastConnectionError = 0
 
   constructor(options: { url: string; namespace: string; now: () => number; logger?: Logger | undefined }) {
     if (!/^[A-Za-z0-9:_.-]+$/.test(options.namespace)) {
@@ -28,9 +33,14 @@ export class RedisContext {
       )
     }
     this.prefix = `{${options.namespace}}`
-    this.#url = options.url
+    this.target = parseRedisUrl(options.url)
     this.now = options.now
     this.logger = options.logger
+    this.health = new RedisHealth({ logger: options.logger, now: options.now })
+    this.replicas = new ReplicaSync(
+      { client: () => this.client, logger: options.logger, now: options.now },
+      { replicas: this.target.replicas, timeoutMs: this.target.replicaTimeoutMs },
+    )
   }
 
   /** A key of this namespace, `{namespace}:part:part…`; a bound function, so parts may destructure it. */
@@ -54,17 +64,18 @@ export class RedisContext {
     this.#client = client
     await assertNoEviction(client)
     await loadScripts(client)
+    this.health.watch(client)
   }
 
   /** A new connection, closed with the others at stop. */
   connection(extra: { enableAutoPipelining?: boolean } = {}): Redis {
-    const r = new Redis(this.#url, { maxRetriesPerRequest: null, lazyConnect: false, ...extra })
+    // Every connection from the same options, so after a Sentinel failover all follow it to the new primary.
+    const r = new Redis({ ...this.target.options, maxRetriesPerRequest: null, lazyConnect: false, ...extra })
     this.#connections.push(r)
-    // ioredis reconnects by itself; say so once every few seconds instead of on every attempt.
+    // ioredis reconnects by itself. An outage is logged once by `health`; an error on one connection
+    // while the others work is worth a line.
     r.on('error', (err) => {
-      if (Date.now() - this.#lastConnectionError < 5_000) return
-      this.#lastConnectionError = Date.now()
-      this.logger?.warn({ err: err.message }, 'Redis connection error; reconnecting')
+      if (this.health.ready) this.logger?.warn({ err: err.message }, 'Redis connection error; reconnecting')
     })
     return r
   }
@@ -73,7 +84,13 @@ export class RedisContext {
     return runScript(this.client, name, keys, args, binary)
   }
 
+  /** Log `err` of a background operation, unless it failed because Redis is away (logged once by `health`). */
+  reportError(err: unknown, message: string): void {
+    if (this.health.ready) this.logger?.warn({ err: err instanceof Error ? err.message : String(err) }, message)
+  }
+
   disconnectAll(): void {
+    this.health.stop()
     for (const c of this.#connections.splice(0)) c.disconnect()
   }
 }

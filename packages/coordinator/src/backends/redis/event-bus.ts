@@ -66,7 +66,7 @@ export class RedisEventBus implements EventBus {
     const message: EventMessage = { from: this.#origin, events }
     this.#ctx.client
       .publish(this.#ctx.key('events'), JSON.stringify(message))
-      .catch((err) => this.#ctx.logger?.warn({ err: (err as Error).message }, 'could not publish job events'))
+      .catch((err) => this.#ctx.reportError(err, 'could not publish job events'))
   }
 }
 

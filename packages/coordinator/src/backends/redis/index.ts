@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '@quorate/protocol'
 import type { Logger } from 'pino'
-import type { SchedulerBackend } from '../../backend.ts'
+import type { BackendHealth, SchedulerBackend } from '../../backend.ts'
 import { COORDINATOR_DEFAULTS } from '../../constants.ts'
 import { ComposedBackend } from '../shared/composed-backend.ts'
 import { RunningShards } from '../shared/running-shards.ts'
@@ -11,7 +11,10 @@ import { RedisProviderStore } from './provider-store.ts'
 import { RedisShardQueue } from './shard-queue.ts'
 
 export interface RedisBackendOptions {
-  /** e.g. `redis://127.0.0.1:6379`. */
+  /**
+   * e.g. `redis://127.0.0.1:6379`, or a primary found by Sentinels:
+   * `redis+sentinel://127.0.0.1:26379,127.0.0.1:26380,127.0.0.1:26381/mymaster` (see `parseRedisUrl`).
+   */
   url: string
   /**
    * Namespace of every key. Wrapped in a hash tag (`{quorate:ns}`) so all of
@@ -91,6 +94,11 @@ export class RedisBackend extends ComposedBackend {
     this.#jobs = jobs
     this.#queue = queue
     this.#providers = providers
+  }
+
+  /** Whether Redis answers now: the API answers 503 while it does not. */
+  get health(): BackendHealth {
+    return this.#ctx.health
   }
 
   async start(): Promise<void> {

@@ -78,7 +78,11 @@ export class RedisJobStore implements JobStore {
     // Always (re)add the flow: BullMQ ignores ids it has, so a submit retried after a crash completes the job's queueing.
     if (created === 1 || !isTerminalJobState(state as JobState))
       await this.#queueFlow(id, spec.inputs.length, batchShards)
-    if (created === 1) this.#events.publish({ type: 'job:queued', at: createdAt, jobId: id })
+    if (created === 1) {
+      // The client is told its job exists only once a failover cannot take it back.
+      await this.#ctx.replicas.afterWrite()
+      this.#events.publish({ type: 'job:queued', at: createdAt, jobId: id })
+    }
     return { id, state: state as JobState, created: created === 1 }
   }
 
@@ -147,6 +151,7 @@ export class RedisJobStore implements JobStore {
       [prefix, state, shardState, reason, now()],
     )) as [number, string?]
     if (result[0] === -1) return undefined
+    if (result[0] === 1) await this.#ctx.replicas.afterWrite()
     if (result[0] === 1) this.#events.publish({ type: 'job:done', at: now(), jobId: id, state: result[1] as JobState })
     return result[1] as JobState
   }

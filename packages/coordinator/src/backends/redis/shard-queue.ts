@@ -100,8 +100,8 @@ export class RedisShardQueue implements ShardQueue {
       connection: ctx.connection(),
       concurrency: 8,
     })
-    shardWorker.on('error', (err) => ctx.logger?.error({ err }, 'shard worker error'))
-    jobWorker.on('error', (err) => ctx.logger?.error({ err }, 'job worker error'))
+    shardWorker.on('error', (err) => ctx.reportError(err, 'shard worker error'))
+    jobWorker.on('error', (err) => ctx.reportError(err, 'job worker error'))
     this.#shardWorker = shardWorker
     this.#jobWorker = jobWorker
     void jobWorker.run()
@@ -120,6 +120,7 @@ export class RedisShardQueue implements ShardQueue {
       [key('shard', work.jobId, work.index), key('job', work.jobId), key('out', work.jobId, work.index)],
       decisionArgs(decision, now(), true),
     )
+    if (amended === 1) await this.#c.ctx.replicas.afterWrite()
     return amended === 1
   }
 
@@ -177,6 +178,7 @@ export class RedisShardQueue implements ShardQueue {
       )
       // Fenced off (the lease moved on, or a later run holds the shard): that run announces the decision.
       if (recorded !== 1) return
+      await ctx.replicas.afterWrite()
       const event = decisionEvent(work, decision, ctx.now())
       if (event !== undefined) this.#c.events.publish(event)
     } finally {
