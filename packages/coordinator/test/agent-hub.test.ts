@@ -316,7 +316,14 @@ describe('AgentHub: silent agents', () => {
     const h = hub({ heartbeatMs: 1000, missedHeartbeats: 8 })
     const peer = await connect(h.hub)
     peer.send(
-      encodeMessage({ type: 'hello', protocolVersion: 1, capacity: 2, agentVersion: 'test', region: 'eu', zone: 'eu-a' }),
+      encodeMessage({
+        type: 'hello',
+        protocolVersion: 1,
+        capacity: 2,
+        agentVersion: 'test',
+        region: 'eu',
+        zone: 'eu-a',
+      }),
     )
     await until(() => h.calls.added.length === 1)
     expect(h.calls.added[0]).toMatchObject({ region: 'eu', zone: 'eu-a' })
