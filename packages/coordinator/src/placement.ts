@@ -53,7 +53,7 @@ export class Placement {
   /** Queue a slot whose replica was lost, to be placed again. */
   requeue(run: ShardRun, slot: number): void {
     run.queued++
-    this.#queue.push({ run, slot })
+    this.#queue.push({ run, slot, again: true })
   }
 
   /** Slots that no provider has been drawn for. */
@@ -175,7 +175,8 @@ export class Placement {
 
   #reserve(ref: SlotRef, provider: ProviderRecord): void {
     ref.run.reserved.set(ref.slot, provider)
-    provider.backlog.push(ref)
+    if (ref.again === true) provider.backlog.splice(provider.backlogHead, 0, ref)
+    else provider.backlog.push(ref)
     const shares = this.#sharesOf(ref.run.work.jobId)
     shares.placed.set(provider.peerId, (shares.placed.get(provider.peerId) ?? 0) + 1)
     shares.placedTotal++

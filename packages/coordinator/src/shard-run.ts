@@ -61,6 +61,11 @@ export interface ShardRun {
 export interface SlotRef {
   run: ShardRun
   slot: number
+  /**
+   * The slot lost a replica and is placed again: it goes to the front of its provider's backlog,
+   * so a shard already under way is not held up behind shards that have not started.
+   */
+  again?: boolean
 }
 
 /** A fresh run of `work` with no slots yet. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { HeartbeatWatch, type WatchedAgent } from '../src/heartbeat-watch.ts'
 import { Executor } from '../src/index.ts'
-import { never, ok, RecordingLink, tick, work } from './helpers.ts'
+import { never, ok, RecordingLink, seededRandom, tick, work } from './helpers.ts'
 
 const watchOptions = { heartbeatMs: 1000, suspectAfterMs: 2000, reclaimAfterMs: 1000, dropAfterMs: 8000 }
 
@@ -93,5 +93,26 @@ describe('Executor with a suspect provider', () => {
     expect(d.state).toBe('accepted')
     expect(d.majority.sort()).toEqual(links.filter((l) => l !== frozen).map((l) => l.peerId))
     expect(d.replicas.find((r) => r.provider === frozen.peerId)?.state).toBe('late')
+  })
+})
+
+describe('Executor re-placing a lost replica', () => {
+  it('starts it ahead of slots of shards that have not started, on the provider drawn for it', async () => {
+    const executor = new Executor({ random: seededRandom(21) })
+    const links = ['a', 'b', 'c', 'd'].map((id) => new RecordingLink(id, 1))
+    for (const l of links) executor.addAgent(l)
+    // Five shards, fifteen slots, four running: the rest wait in the providers' backlogs.
+    for (let i = 0; i < 5; i++) void executor.runShard(work(), never)
+    await tick()
+    const d = links[3] as RecordingLink
+    const lostJob = d.assigned[0]?.jobId as string
+    executor.removeAgent('d', 'gone')
+    await tick()
+    // Each surviving provider finishes what it runs; it starts the front of its backlog next.
+    const before = new Map(links.map((l) => [l.peerId, l.assigned.length]))
+    for (const l of links.slice(0, 3)) executor.onResult(l.peerId, ok(l.assigned.at(-1)?.assignmentId as string, 'x'))
+    await tick()
+    const started = links.slice(0, 3).flatMap((l) => l.assigned.slice(before.get(l.peerId)).map((m) => m.jobId))
+    expect(started).toContain(lostJob)
   })
 })

@@ -67,3 +67,12 @@ export function ok(assignmentId: string, text: string): ResultMessage {
 
 export const tick = () => new Promise((r) => setImmediate(r))
 export const never: AbortSignal = new AbortController().signal
+
+/** A deterministic stand-in for Math.random: a linear congruential sequence in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+    return state / 2 ** 32
+  }
+}

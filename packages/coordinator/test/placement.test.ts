@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { STAKE_WEIGHT_CAP, stakeWeight } from '../src/chain.ts'
 import { Executor } from '../src/index.ts'
 import { weightedDraw } from '../src/placement.ts'
-import { never, RecordingLink, tick, work } from './helpers.ts'
+import { never, RecordingLink, seededRandom, tick, work } from './helpers.ts'
 
 describe('placement weights', () => {
   it('draws each provider in proportion to its weight', () => {
@@ -32,15 +32,6 @@ describe('placement weights', () => {
   })
 })
 
-/** A deterministic stand-in for Math.random: a linear congruential sequence in [0, 1). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
-    return state / 2 ** 32
-  }
-}
-
 /** Providers `<region>-<n>`, each its own operator, `perRegion` in each region. */
 function regions(names: string[], perRegion: number, zoneOf?: (region: string, n: number) => string) {
   return names.flatMap((region) =>
@@ -65,7 +56,7 @@ function placements(links: RecordingLink[]): Map<string, RecordingLink[]> {
 describe('placement across regions and zones', () => {
   it('puts the replicas of every shard in distinct regions while it can', async () => {
     for (const seed of [1, 2, 3]) {
-      const executor = new Executor({ random: seeded(seed) })
+      const executor = new Executor({ random: seededRandom(seed) })
       const links = regions(['eu', 'us', 'ap'], 4)
       for (const l of links) executor.addAgent(l)
       // Capacity enough that every drawn replica starts at once, whichever provider it was drawn for.
@@ -85,7 +76,7 @@ describe('placement across regions and zones', () => {
   it('spreads over zones once every region holds a replica', async () => {
     // Two regions, r=3: one region must hold two replicas, and they go to distinct zones.
     for (let seed = 1; seed <= 20; seed++) {
-      const executor = new Executor({ random: seeded(seed) })
+      const executor = new Executor({ random: seededRandom(seed) })
       const links = regions(['eu', 'us'], 4, (region, n) => `${region}-${n % 2 === 0 ? 'a' : 'b'}`)
       for (const l of links) executor.addAgent(l)
       void executor.runShard(work(), never)
@@ -98,7 +89,7 @@ describe('placement across regions and zones', () => {
   })
 
   it('re-places a lost replica in a region holding no other replica of its shard', async () => {
-    const executor = new Executor({ random: seeded(8) })
+    const executor = new Executor({ random: seededRandom(8) })
     const links = regions(['eu', 'us', 'ap', 'sa'], 2)
     for (const l of links) executor.addAgent(l)
     void executor.runShard(work(), never)
@@ -116,7 +107,7 @@ describe('placement across regions and zones', () => {
   })
 
   it('re-places a lost replica anywhere allowed when every region left holds one, without waiting', async () => {
-    const executor = new Executor({ random: seeded(9) })
+    const executor = new Executor({ random: seededRandom(9) })
     const links = regions(['eu', 'us', 'ap'], 3)
     for (const l of links) executor.addAgent(l)
     void executor.runShard(work(), never)
@@ -135,7 +126,7 @@ describe('placement across regions and zones', () => {
 
   it('counts providers that declare no region as one region, so declaring nothing is never "elsewhere"', async () => {
     for (const seed of [10, 11, 12, 13, 14]) {
-      const executor = new Executor({ random: seeded(seed) })
+      const executor = new Executor({ random: seededRandom(seed) })
       const links = [
         new RecordingLink('anon-1', 8, 'op-1'),
         new RecordingLink('anon-2', 8, 'op-2'),
