@@ -25,13 +25,13 @@ describe('coordinator failover with the default lease', () => {
     const shared = ['--redis', REDIS_URL, '--namespace', namespace]
     const a = await coordinatorProcess(cleanups, dir, 'coordinator-a', shared)
     const b = await coordinatorProcess(cleanups, dir, 'coordinator-b', shared)
-    // A's agents serve only A, so a replica on one of them is a shard A holds; six slots each let A
-    // hold several shards at once.
+    // A's agents serve A until it dies, so a replica on one of them is a shard A holds; then they fail
+    // over to B, which gains their capacity (as in production). Six slots each let A hold several shards.
     const agentsOfA = await Promise.all(
-      [1, 2, 3].map((i) => agentProcess(cleanups, dir, `agent-a${i}`, [a.multiaddr], ['--capacity', '6'])),
+      [1, 2, 3].map((i) => agentProcess(cleanups, dir, `agent-a${i}`, [a.multiaddr, b.multiaddr], ['--capacity', '6'])),
     )
     await Promise.all(
-      [1, 2, 3].map((i) => agentProcess(cleanups, dir, `agent-b${i}`, [b.multiaddr], ['--capacity', '6'])),
+      [1, 2, 3].map((i) => agentProcess(cleanups, dir, `agent-b${i}`, [b.multiaddr, a.multiaddr], ['--capacity', '6'])),
     )
     const onA = new Set(agentsOfA.map((p) => p.peerId))
     const inputs = Array.from({ length: 24 }, (_, i) => `${i * 600_000} ${(i + 1) * 600_000}`)
