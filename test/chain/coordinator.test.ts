@@ -24,6 +24,7 @@ import { type JobSpecJson, type JobView, jobIdOf, parseJobSpec } from '@quorate/
 import { toJobSpecJson } from '@quorate/sdk'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sample } from '../helpers/metrics.ts'
 import { until } from '../helpers/until.ts'
 import { MIN_STAKE, setupChain, type TestChain } from './setup.ts'
 
@@ -36,7 +37,7 @@ let dir: string
 let coordinator: Coordinator
 const agents: Agent[] = []
 const peerIds: string[] = []
-const logLines: Array<{ msg?: string; problem?: string; peerId?: string }> = []
+const logLines: Array<{ msg?: string; problem?: string; peerId?: string; jobId?: string }> = []
 let wasm: Uint8Array
 
 const logger = pino(
@@ -284,6 +285,18 @@ describe('a coordinator that settles on chain', () => {
       expect(p?.stake).toBe(MIN_STAKE.toString())
       expect(p?.earnings).toBe((expected.get(chain.providers[i]?.address as string) ?? 0n).toString())
     }
+    // The settlement and the chain calls behind it are counted and timed; the job's end is logged.
+    const metrics = await (await fetch(`${coordinator.httpUrl}/metrics`)).text()
+    expect(sample(metrics, 'quorate_settlements_total', { outcome: 'settled' })).toBe(1)
+    expect(sample(metrics, 'quorate_settlement_duration_seconds_count')).toBe(1)
+    expect(sample(metrics, 'quorate_chain_calls_total', { action: 'settleJob', outcome: 'ok' })).toBe(1)
+    expect(sample(metrics, 'quorate_chain_call_duration_seconds_count', { action: 'settleJob' })).toBe(1)
+    expect(sample(metrics, 'quorate_chain_calls_total', { action: 'verifyJobFunding', outcome: 'ok' })).toBeGreaterThan(
+      0,
+    )
+    expect(sample(metrics, 'quorate_chain_calls_total', { action: 'verifyProvider', outcome: 'ok' })).toBeGreaterThan(0)
+    expect(logLines.some((l) => l.msg === 'job completed' && l.jobId === id)).toBe(true)
+    expect(logLines.some((l) => l.msg === 'job settled' && l.jobId === id)).toBe(true)
     const block = await chain.reader.provider.getBlockNumber()
     settledJob = { id, escrowJobId, hash: hash as string, owed, block }
   })
@@ -309,6 +322,9 @@ describe('a coordinator that settles on chain', () => {
     )
     expect(resumed.settlement?.txs.find((t) => t.kind === 'settle')?.hash).toBe(settledJob.hash)
     expect(logLines.some((l) => l.msg === 'job was already settled; recorded the earlier settlement')).toBe(true)
+    const metrics = await (await fetch(`${coordinator.httpUrl}/metrics`)).text()
+    expect(sample(metrics, 'quorate_settlements_total', { outcome: 'already_settled' })).toBe(1)
+    expect(sample(metrics, 'quorate_settlements_total', { outcome: 'settled' })).toBe(0)
     // Nothing was sent: no new block, and nobody is owed more than the first settlement gave.
     expect(await chain.reader.provider.getBlockNumber()).toBe(settledJob.block)
     for (const p of chain.providers) {

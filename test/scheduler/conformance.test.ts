@@ -1,10 +1,14 @@
 import type { JobEvent } from '@quorate/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type BackendKind, type Cluster, startCluster } from '../helpers/cluster.ts'
+import { failingModuleWasm } from '../helpers/failing-module.ts'
+import { sample } from '../helpers/metrics.ts'
 import { primesIn, primesWasm } from '../helpers/primes.ts'
 import { until } from '../helpers/until.ts'
 
 const wasm = await primesWasm()
+/** Its input `f` spins until it runs out of fuel: with the default fuel, far longer than any test. */
+const spinning = failingModuleWasm()
 const ranges = (n: number, size = 20_000) => Array.from({ length: n }, (_, i) => `${i * size} ${(i + 1) * size}`)
 
 for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
@@ -115,6 +119,16 @@ for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
       expect((await job.waitFor({ timeout: 60_000 })).state).toBe('completed')
     })
 
+    it('counts the shards waiting for a coordinator to take them (the queue depth metric)', async () => {
+      cluster = await startCluster(kind, { agents: [] })
+      const job = await cluster.client.submitJob({ wasm, inputs: ranges(3) })
+      const metrics = await (await fetch(`${cluster.coordinator.httpUrl}/metrics`)).text()
+      expect(sample(metrics, 'quorate_shards_pending', { backend: kind })).toBe(3)
+      expect(sample(metrics, 'quorate_shards_running', { backend: kind })).toBe(0)
+      await cluster.client.cancelJob(job.id)
+      expect(await cluster.coordinator.backend.pendingShards()).toBe(0)
+    })
+
     it('cancels a job: undecided shards end cancelled and its stream says so', async () => {
       cluster = await startCluster(kind, { agents: ['honest'] })
       const job = await cluster.client.submitJob({ wasm, inputs: ranges(3) })
@@ -124,6 +138,47 @@ for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
       expect(view.state).toBe('cancelled')
       expect(view.shardList.every((s) => s.state === 'cancelled')).toBe(true)
       expect(await done).toMatchObject({ type: 'job:done', state: 'cancelled' })
+      job.close()
+    })
+
+    it('cancels a running job: replicas in flight end cancelled with a finish time, the summary counts it', async () => {
+      cluster = await startCluster(kind)
+      const job = await cluster.client.submitJob({
+        wasm: spinning,
+        inputs: ['f', 'f'],
+        redundancy: 2,
+        quorum: 2,
+        limits: { timeoutMs: 600_000 },
+      })
+      const running = () =>
+        job.status().then((v) => v.shardList.flatMap((s) => s.replicas).filter((r) => r.state === 'running'))
+      const before = await until(async () => ((await running()).length >= 2 ? running() : undefined), {
+        what: 'replicas of the spinning job to run',
+        timeout: 30_000,
+      })
+      const cancelledAt = Date.now()
+      await cluster.client.cancelJob(job.id)
+      const view = await until(
+        async () => {
+          const v = await job.status()
+          // The run's own table (in-flight replicas cancelled) is stored just after the job ends.
+          const ids = new Set(v.shardList.flatMap((s) => s.replicas).map((r) => r.assignmentId))
+          return v.state === 'cancelled' && before.every((r) => ids.has(r.assignmentId)) ? v : undefined
+        },
+        { what: 'the cancelled job with its replica table', timeout: 15_000 },
+      )
+      const replicas = view.shardList.flatMap((s) => s.replicas)
+      expect(replicas.filter((r) => r.state === 'running')).toEqual([])
+      for (const r of before) {
+        const after = replicas.find((x) => x.assignmentId === r.assignmentId)
+        expect(after?.state).toBe('cancelled')
+        expect(after?.finishedAt).toBeGreaterThanOrEqual(r.dispatchedAt)
+        expect(after?.finishedAt).toBeLessThanOrEqual(Date.now())
+        expect(after?.finishedAt).toBeGreaterThanOrEqual(cancelledAt)
+      }
+      expect(view.shards).toEqual({ total: 2, accepted: 0, failed: 0, pending: 0, cancelled: 2 })
+      const listed = (await cluster.client.listJobs({ state: 'cancelled' })).items.find((j) => j.id === job.id)
+      expect(listed?.shards).toEqual({ total: 2, accepted: 0, failed: 0, pending: 0, cancelled: 2 })
       job.close()
     })
 

@@ -1,9 +1,13 @@
 import {
   type AssignMessage,
+  type CancelledTask,
   type CoordinatorMessage,
+  describeOutcome,
   type HelloMessage,
   PROTOCOL_VERSION,
+  type ResultMessage,
   type WelcomeMessage,
+  WIRE_BOUNDS,
 } from '@quorate/protocol'
 import type { Logger } from 'pino'
 import type { AgentClock } from './clock.ts'
@@ -40,8 +44,10 @@ export class CoordinatorSession {
   readonly #link: CoordinatorLink
   readonly #context: SessionContext
   readonly #events: SessionEvents
-  /** Tasks running for this coordinator, by assignment id. */
-  readonly #running = new Map<string, AbortController>()
+  /** Tasks running for this coordinator, by assignment id, with when each started. */
+  readonly #running = new Map<string, { controller: AbortController; startedAt: number; task: AssignMessage }>()
+  /** Cancelled tasks not yet reported to the coordinator (sent on the next turn, in one heartbeat). */
+  #cancelled: CancelledTask[] = []
   #heartbeat: unknown
   #closed = false
 
@@ -91,7 +97,7 @@ export class CoordinatorSession {
   #end(reason: Error): void {
     if (this.#heartbeat !== undefined) this.#context.clock.clearInterval(this.#heartbeat)
     this.#heartbeat = undefined
-    for (const controller of this.#running.values()) controller.abort(reason)
+    for (const { controller } of this.#running.values()) controller.abort(reason)
     this.#running.clear()
     this.#closed = true
   }
@@ -113,8 +119,7 @@ export class CoordinatorSession {
         void this.#execute(message)
         return
       case 'cancel':
-        this.#running.get(message.assignmentId)?.abort(new Error(message.reason))
-        this.#running.delete(message.assignmentId)
+        this.#cancel(message.assignmentId, message.reason)
         return
       case 'error':
         this.#context.logger.error({ error: message.error }, 'the coordinator reported an error')
@@ -130,12 +135,52 @@ export class CoordinatorSession {
       return
     }
     const controller = new AbortController()
-    this.#running.set(task.assignmentId, controller)
+    const entry = { controller, startedAt: this.#context.clock.now(), task }
+    this.#running.set(task.assignmentId, entry)
+    this.#context.logger.debug(taskFields(task), 'task started')
     try {
       const result = await runAssignment(this.#context, task, module, controller.signal)
-      if (result !== undefined) this.#context.outbox.send(this.#link, result, this.#running.size - 1)
+      if (result !== undefined) {
+        this.#logResult(task, result)
+        this.#context.outbox.send(this.#link, result, this.#running.size - 1)
+      }
     } finally {
-      if (this.#running.get(task.assignmentId) === controller) this.#running.delete(task.assignmentId)
+      if (this.#running.get(task.assignmentId) === entry) this.#running.delete(task.assignmentId)
     }
   }
+
+  /** Stop a task the coordinator no longer wants, and tell it what the task had cost so far. */
+  #cancel(assignmentId: string, reason: string): void {
+    const entry = this.#running.get(assignmentId)
+    if (entry === undefined) return
+    this.#running.delete(assignmentId)
+    entry.controller.abort(new Error(reason))
+    const cpuMs = Math.min(
+      Math.max(0, Math.round(this.#context.clock.now() - entry.startedAt)),
+      WIRE_BOUNDS.maxDurationMs,
+    )
+    this.#context.logger.debug({ ...taskFields(entry.task), reason, cpuMs }, 'task cancelled')
+    if (this.#cancelled.length === 0) queueMicrotask(() => this.#reportCancelled())
+    this.#cancelled.push({ assignmentId, cpuMs })
+  }
+
+  #reportCancelled(): void {
+    const reports = this.#cancelled
+    this.#cancelled = []
+    if (this.#closed) return
+    for (let i = 0; i < reports.length; i += WIRE_BOUNDS.maxRunning) {
+      const cancelled = reports.slice(i, i + WIRE_BOUNDS.maxRunning)
+      this.#link.send({ type: 'heartbeat', running: this.#running.size, cancelled })
+    }
+  }
+
+  #logResult(task: AssignMessage, result: ResultMessage): void {
+    const fields = { ...taskFields(task), outcome: result.outcome.kind, durationMs: Math.round(result.durationMs) }
+    if (result.outcome.kind === 'ok') this.#context.logger.debug(fields, 'task finished')
+    else this.#context.logger.warn(fields, `task failed: ${describeOutcome(result.outcome)}`)
+  }
+}
+
+function taskFields(task: AssignMessage) {
+  return { assignmentId: task.assignmentId, jobId: task.jobId, shard: task.shardIndex, attempt: task.attempt }
 }

@@ -1,4 +1,4 @@
-import type { AgentMessage, AssignMessage, CoordinatorMessage } from '@quorate/protocol'
+import type { AgentMessage, AssignMessage, CoordinatorMessage, TaskOutcome } from '@quorate/protocol'
 import type { RuntimePool, RuntimeTask, TaskRunResult } from '@quorate/runtime'
 import type { AgentClock, CoordinatorLink } from '../src/index.ts'
 
@@ -97,12 +97,12 @@ export function controlledRuntime() {
     aborted,
     running: () => [...waiting.keys()],
     /** Finish task `name` with output `output`; resolves after the agent has handled the result. */
-    finish: async (name: string, output = name) => {
+    finish: async (name: string, output = name, outcome?: TaskOutcome) => {
       const resolve = waiting.get(name)
       if (resolve === undefined) throw new Error(`task ${name} is not running`)
       waiting.delete(name)
       resolve({
-        outcome: { kind: 'ok', output: new TextEncoder().encode(output), fuelUsed: 1 },
+        outcome: outcome ?? { kind: 'ok', output: new TextEncoder().encode(output), fuelUsed: 1 },
         digest: 'd'.repeat(64),
         stderr: new Uint8Array(0),
         durationMs: 0,

@@ -9,7 +9,9 @@ import { assign, controlledRuntime, MODULE_SHA, manualClock, memoryLink } from '
 const LINGER_MS = 300
 
 /** A session over an in-memory link, a controlled runtime and a manual clock. */
-function session(options: { operator?: string; draining?: boolean; region?: string; zone?: string } = {}) {
+function session(
+  options: { operator?: string; draining?: boolean; logs?: string[]; region?: string; zone?: string } = {},
+) {
   const clock = manualClock()
   const link = memoryLink()
   const runtime = controlledRuntime()
@@ -27,7 +29,10 @@ function session(options: { operator?: string; draining?: boolean; region?: stri
       modules,
       outbox: new ResultOutbox(LINGER_MS, clock),
       clock,
-      logger: pino({ level: 'silent' }),
+      logger:
+        options.logs === undefined
+          ? pino({ level: 'silent' })
+          : pino({ level: 'debug' }, { write: (line: string) => void options.logs?.push(line) }),
       runtime: runtime.runtime,
       signResult: undefined,
       now: clock.now,
@@ -101,6 +106,40 @@ describe('CoordinatorSession', () => {
     for (let i = 0; i < 5; i++) await Promise.resolve()
     expect(runtime.aborted).toEqual(['a'])
     expect(results()).toEqual([])
+  })
+
+  it('reports what a cancelled task cost, once, in a heartbeat', async () => {
+    const { link, clock } = session()
+    link.receive(assign('a'))
+    link.receive(assign('b'))
+    clock.advance(1_500)
+    const before = link.sent.length
+    link.receive({ type: 'cancel', assignmentId: 'a', reason: 'shard already decided' })
+    // A second cancel of the same task, and one of a task never run, report nothing more.
+    link.receive({ type: 'cancel', assignmentId: 'a', reason: 'shard already decided' })
+    link.receive({ type: 'cancel', assignmentId: 'zz', reason: 'shard already decided' })
+    await Promise.resolve()
+    expect(link.sent.slice(before)).toEqual([
+      { type: 'heartbeat', running: 1, cancelled: [{ assignmentId: 'a', cpuMs: 1_500 }] },
+    ])
+  })
+
+  it('logs each task at debug and a failed one at warn, with its job and shard', async () => {
+    const logs: string[] = []
+    const { link, runtime } = session({ logs })
+    link.receive(assign('a', 3))
+    link.receive(assign('b', 4))
+    await runtime.finish('a')
+    await runtime.finish('b', '', { kind: 'exit', code: 2, fuelUsed: 5 })
+    const entries = logs.map((l) => JSON.parse(l) as Record<string, unknown>)
+    const pick = (e: Record<string, unknown>) => [e.level, e.msg, e.assignmentId, e.shard, e.outcome]
+    expect(entries.map(pick)).toEqual([
+      [20, 'task started', 'a', 3, undefined],
+      [20, 'task started', 'b', 4, undefined],
+      [20, 'task finished', 'a', 3, 'ok'],
+      [40, 'task failed: exited with status 2', 'b', 4, 'exit'],
+    ])
+    expect(entries.every((e) => e.jobId === 'j'.repeat(64))).toBe(true)
   })
 
   it('aborts every running task when the link drops, and stops heartbeating', async () => {

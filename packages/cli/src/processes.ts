@@ -64,6 +64,37 @@ export function spawnQuorate(name: string, args: string[], logFile: string, read
   }
 }
 
+/** How a managed process ended. */
+export interface ProcessExit {
+  name: string
+  pid: number | undefined
+  code: number | null
+  signal: NodeJS.Signals | null
+  logFile: string
+}
+
+/**
+ * Resolves with the first of `processes` to exit (including one already gone when called),
+ * unless `expected()` says exits are expected now (the caller is stopping them).
+ */
+export function firstExit(processes: readonly ManagedProcess[], expected: () => boolean): Promise<ProcessExit> {
+  return new Promise((resolve) => {
+    for (const p of processes) {
+      const report = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (!expected()) resolve({ name: p.name, pid: p.child.pid, code, signal, logFile: p.logFile })
+      }
+      if (p.child.exitCode !== null || p.child.signalCode !== null) report(p.child.exitCode, p.child.signalCode)
+      else p.child.once('exit', report)
+    }
+  })
+}
+
+/** "agent-2 (pid 123) exited with code 1" / "… was killed by SIGKILL", and the end of its log. */
+export function describeExit(exit: ProcessExit): string {
+  const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
+  return `${exit.name} (pid ${exit.pid ?? '?'}) ${how}; last lines of ${exit.logFile}:\n${tail(exit.logFile, 10)}`
+}
+
 function tail(file: string, lines = 15): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')

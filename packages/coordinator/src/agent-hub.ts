@@ -2,26 +2,21 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { ByteBudget, type Libp2p, MessageChannel } from '@quorate/net'
 import {
   type AgentMessage,
-  type AssignMessage,
   type CoordinatorMessage,
   ErrorCode,
-  type EvidenceRequest,
   errorToWire,
   type HelloMessage,
-  isDeterministic,
   isQuorateError,
-  outcomeDigest,
   PROTOCOL_VERSION,
   QuorateError,
-  type ResultMessage,
   TASK_PROTOCOL,
   UNWELCOMED_MAX_FRAME_BYTES,
 } from '@quorate/protocol'
 import type { Logger } from 'pino'
+import { AgentSession, type ResultEvidence } from './agent-session.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import type { Executor } from './executor.ts'
 import { HeartbeatWatch } from './heartbeat-watch.ts'
-import type { AgentLink } from './provider-registry.ts'
 
 /** The hub's view of time, injectable so tests need not wait on the wall clock. */
 export interface HubClock {
@@ -81,16 +76,7 @@ export interface AgentHubOptions {
    */
   admit?: (peerId: string, operator: string | undefined) => Promise<string | undefined>
   /** Ask agents to sign results of chain-paid jobs, and check the signatures that come back. */
-  evidence?: {
-    request(jobId: string): EvidenceRequest | undefined
-    check(
-      peerId: string,
-      request: EvidenceRequest,
-      shard: number,
-      digest: string,
-      evidence: { signature: string; nonce: string; signer: string },
-    ): boolean
-  }
+  evidence?: ResultEvidence
   missedHeartbeats: number
   /**
    * Silence after which an agent is suspect: given no new work until it is heard from again.
@@ -103,6 +89,21 @@ export interface AgentHubOptions {
    */
   reclaimAfterMs?: number
   maxFrameBytes?: number
+}
+
+/** One task stream's state, from its arrival until it closes. */
+interface TaskStream {
+  readonly peerId: string
+  readonly channel: MessageChannel<AgentMessage, CoordinatorMessage>
+  readonly connection: Connection | HubConnection
+  /** Set once the peer is welcomed. */
+  session: AgentSession | undefined
+  /** Admission is deciding; frames meanwhile are ignored. */
+  admitting: boolean
+  /** Not yet said hello: counted against the strangers' limits. */
+  stranger: boolean
+  violated: boolean
+  helloDeadline: { cancel(): void }
 }
 
 /**
@@ -189,135 +190,162 @@ export class AgentHub {
         budget: this.#budget,
       },
     })
-    let session: AgentSession | undefined
-    let admitting = false
-    let stranger = true
     this.#unwelcomed++
-    const leaveStrangers = () => {
-      if (!stranger) return
-      stranger = false
-      this.#unwelcomed--
-      helloDeadline.cancel()
-    }
-    let violated = false
-    const violation = (err: QuorateError) => {
-      if (violated) return
-      violated = true
-      leaveStrangers()
-      this.#log.warn(
-        { peerId, code: err.code, welcomed: session !== undefined },
-        `disconnecting peer for a protocol violation: ${err.message}`,
-      )
-      if (!channel.closed) {
-        channel.send({ type: 'error', error: errorToWire(err) })
-        channel.flush()
-        channel.stream.abort(err)
-      }
-      // A graceful close lets the error frame out first; a peer that stalls it is cut off.
-      connection.close({ signal: AbortSignal.timeout(1000) }).catch(() => connection.abort(err))
+    const task: TaskStream = {
+      peerId,
+      channel,
+      connection,
+      session: undefined,
+      admitting: false,
+      stranger: true,
+      violated: false,
+      helloDeadline: { cancel() {} },
     }
     const helloTimeoutMs = this.#options.helloTimeoutMs ?? COORDINATOR_DEFAULTS.helloTimeoutMs
-    const helloDeadline = this.#clock.setTimeout(() => {
-      if (session !== undefined || admitting || channel.closed) return
-      violation(new QuorateError(ErrorCode.TIMEOUT, `no hello within ${helloTimeoutMs} ms`))
+    task.helloDeadline = this.#clock.setTimeout(() => {
+      if (task.session !== undefined || task.admitting || channel.closed) return
+      this.#violation(task, new QuorateError(ErrorCode.TIMEOUT, `no hello within ${helloTimeoutMs} ms`))
     }, helloTimeoutMs)
-    const welcome = (hello: HelloMessage) => {
-      const { capacity, operator } = hello
-      session = new AgentSession(peerId, hello, channel, this.#options.evidence, this.#clock.now())
-      channel.welcome()
-      this.#watch.forget(peerId)
-      this.#sessions.get(peerId)?.channel.close()
-      this.#sessions.set(peerId, session)
-      channel.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, heartbeatMs: this.#options.heartbeatMs })
-      this.#log.info({ peerId, capacity, operator, region: hello.region, zone: hello.zone }, 'provider connected')
-      this.#executor.addAgent(session)
-    }
     channel.onMessage((message) => {
-      if (admitting) return
-      if (session === undefined) {
-        if (message.type !== 'hello') {
-          violation(new QuorateError(ErrorCode.MALFORMED_MESSAGE, `expected hello first, got ${message.type}`))
-          return
-        }
-        // Shape and bounds were checked by the decoder; from here on, admission decides.
-        leaveStrangers()
-        if (message.protocolVersion !== PROTOCOL_VERSION) {
-          channel.send({
-            type: 'error',
-            error: {
-              code: 'PROTOCOL_VERSION',
-              message: `task protocol version ${message.protocolVersion} is not supported; this coordinator speaks ${PROTOCOL_VERSION}`,
-            },
-          })
-          void channel.close()
-          return
-        }
-        const admit = this.#options.admit
-        if (admit === undefined) {
-          welcome(message)
-          return
-        }
-        admitting = true
-        void admit(peerId, message.operator).then(
-          (problem) => {
-            admitting = false
-            if (channel.closed) return
-            if (problem === undefined) {
-              welcome(message)
-              return
-            }
-            this.#log.warn({ peerId, operator: message.operator, problem }, `provider refused: ${problem}`)
-            channel.send({
-              type: 'error',
-              error: {
-                code: 'PROVIDER_NOT_ADMITTED',
-                message: `this coordinator gives no work to ${peerId}: ${problem}`,
-              },
-            })
-            void channel.close()
-          },
-          (err: unknown) => {
-            admitting = false
-            this.#log.error({ peerId, err }, 'could not decide whether to admit the provider')
-            void channel.close()
-          },
-        )
-        return
-      }
-      // Any frame shows the agent is alive; a suspect one may be given work again.
-      const wasSuspect = this.#watch.heard(session, this.#clock.now())
-      if (wasSuspect) this.#log.info({ peerId }, 'suspect provider heard from again; it may be given work')
-      if (wasSuspect || message.type === 'heartbeat') this.#executor.touchAgent(peerId)
-      switch (message.type) {
-        case 'result':
-          this.#executor.onResult(peerId, session.checkEvidence(message, this.#log))
-          break
-        case 'heartbeat':
-          break
-        case 'drain':
-          this.#log.info({ peerId, handedBack: message.handedBack.length }, 'provider draining')
-          this.#executor.drainAgent(peerId, message.handedBack)
-          break
-        case 'error':
-          this.#log.warn({ peerId, error: message.error }, 'provider reported an error')
-          break
-        default:
-          violation(new QuorateError(ErrorCode.MALFORMED_MESSAGE, `a provider may not send ${message.type}`))
-      }
+      if (task.admitting) return
+      if (task.session === undefined) this.#greet(task, message)
+      else this.#fromAgent(task, task.session, message)
     })
-    channel.onClose((error) => {
-      leaveStrangers()
-      // The channel closed itself over a bad frame or a spent budget: the whole peer goes.
-      if (isQuorateError(error) && VIOLATIONS.has(error.code)) violation(error)
-      else if (session === undefined && error !== undefined) {
-        this.#log.info({ peerId, error: error.message }, 'peer left before being welcomed')
-      }
-      if (session === undefined || this.#sessions.get(peerId) !== session) return
-      this.#sessions.delete(peerId)
-      this.#watch.forget(peerId)
-      this.#log.info({ peerId, error: error?.message }, 'provider disconnected')
-      this.#executor.removeAgent(peerId, error?.message ?? 'stream closed')
-    })
+    channel.onClose((error) => this.#closed(task, error))
+  }
+
+  /** The first frame of a stream: it must be hello, in this protocol version, from an admitted provider. */
+  #greet(task: TaskStream, message: AgentMessage): void {
+    const { peerId, channel } = task
+    if (message.type !== 'hello') {
+      this.#violation(task, new QuorateError(ErrorCode.MALFORMED_MESSAGE, `expected hello first, got ${message.type}`))
+      return
+    }
+    // Shape and bounds were checked by the decoder; from here on, admission decides.
+    this.#leaveStrangers(task)
+    if (message.protocolVersion !== PROTOCOL_VERSION) {
+      channel.send({
+        type: 'error',
+        error: {
+          code: 'PROTOCOL_VERSION',
+          message: `task protocol version ${message.protocolVersion} is not supported; this coordinator speaks ${PROTOCOL_VERSION}`,
+        },
+      })
+      void channel.close()
+      return
+    }
+    const admit = this.#options.admit
+    if (admit === undefined) {
+      this.#welcome(task, message)
+      return
+    }
+    task.admitting = true
+    void admit(peerId, message.operator).then(
+      (problem) => {
+        task.admitting = false
+        if (channel.closed) return
+        if (problem === undefined) {
+          this.#welcome(task, message)
+          return
+        }
+        this.#log.warn({ peerId, operator: message.operator, problem }, `provider refused: ${problem}`)
+        channel.send({
+          type: 'error',
+          error: {
+            code: 'PROVIDER_NOT_ADMITTED',
+            message: `this coordinator gives no work to ${peerId}: ${problem}`,
+          },
+        })
+        void channel.close()
+      },
+      (err: unknown) => {
+        task.admitting = false
+        this.#log.error({ peerId, err }, 'could not decide whether to admit the provider')
+        void channel.close()
+      },
+    )
+  }
+
+  #welcome(task: TaskStream, hello: HelloMessage): void {
+    const { peerId, channel } = task
+    const { capacity, operator, region, zone } = hello
+    const session = new AgentSession(peerId, hello, channel, this.#options.evidence, this.#clock.now())
+    task.session = session
+    channel.welcome()
+    this.#watch.forget(peerId)
+    this.#sessions.get(peerId)?.channel.close()
+    this.#sessions.set(peerId, session)
+    channel.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, heartbeatMs: this.#options.heartbeatMs })
+    this.#log.info({ peerId, capacity, operator, region, zone }, 'provider connected')
+    this.#executor.addAgent(session)
+  }
+
+  /** A frame from a welcomed agent. */
+  #fromAgent(task: TaskStream, session: AgentSession, message: AgentMessage): void {
+    const { peerId } = task
+    // Any frame shows the agent is alive; a suspect one may be given work again.
+    const wasSuspect = this.#watch.heard(session, this.#clock.now())
+    if (wasSuspect) this.#log.info({ peerId }, 'suspect provider heard from again; it may be given work')
+    if (wasSuspect || message.type === 'heartbeat') this.#executor.touchAgent(peerId)
+    switch (message.type) {
+      case 'result':
+        this.#executor.onResult(peerId, session.checkEvidence(message, this.#log))
+        break
+      case 'heartbeat':
+        if (message.cancelled !== undefined) this.#executor.onCancelledTasks(peerId, message.cancelled)
+        break
+      case 'drain':
+        this.#log.info({ peerId, handedBack: message.handedBack.length }, 'provider draining')
+        this.#executor.drainAgent(peerId, message.handedBack)
+        break
+      case 'error':
+        this.#log.warn({ peerId, error: message.error }, 'provider reported an error')
+        break
+      default:
+        this.#violation(task, new QuorateError(ErrorCode.MALFORMED_MESSAGE, `a provider may not send ${message.type}`))
+    }
+  }
+
+  #closed(task: TaskStream, error: Error | undefined): void {
+    const { peerId, session } = task
+    this.#leaveStrangers(task)
+    // The channel closed itself over a bad frame or a spent budget: the whole peer goes.
+    if (isQuorateError(error) && VIOLATIONS.has(error.code)) this.#violation(task, error)
+    else if (session === undefined && error !== undefined) {
+      this.#log.info({ peerId, error: error.message }, 'peer left before being welcomed')
+    }
+    if (session === undefined || this.#sessions.get(peerId) !== session) return
+    this.#sessions.delete(peerId)
+    this.#watch.forget(peerId)
+    this.#log.info({ peerId, error: error?.message }, 'provider disconnected')
+    this.#executor.removeAgent(peerId, error?.message ?? 'stream closed')
+  }
+
+  /** The stream's peer said hello (or broke the protocol): it no longer counts as a stranger. */
+  #leaveStrangers(task: TaskStream): void {
+    if (!task.stranger) return
+    task.stranger = false
+    this.#unwelcomed--
+    task.helloDeadline.cancel()
+  }
+
+  /** Disconnect a peer that broke the protocol, telling it why. */
+  #violation(task: TaskStream, err: QuorateError): void {
+    if (task.violated) return
+    task.violated = true
+    this.#leaveStrangers(task)
+    const { peerId, channel, connection } = task
+    this.#log.warn(
+      { peerId, code: err.code, welcomed: task.session !== undefined },
+      `disconnecting peer for a protocol violation: ${err.message}`,
+    )
+    if (!channel.closed) {
+      channel.send({ type: 'error', error: errorToWire(err) })
+      channel.flush()
+      channel.stream.abort(err)
+    }
+    // A graceful close lets the error frame out first; a peer that stalls it is cut off.
+    connection.close({ signal: AbortSignal.timeout(1000) }).catch(() => connection.abort(err))
   }
 
   /**
@@ -339,107 +367,5 @@ export class AgentHub {
         ;(agent as AgentSession).channel.stream.abort(new Error('missed heartbeats'))
       }
     }
-  }
-}
-
-class AgentSession implements AgentLink {
-  readonly peerId: string
-  readonly capacity: number
-  readonly operator: string | undefined
-  readonly region: string | undefined
-  readonly zone: string | undefined
-  readonly channel: MessageChannel<AgentMessage, CoordinatorMessage>
-  readonly #sentModules = new Set<string>()
-  readonly #evidence: AgentHubOptions['evidence']
-  /** Assignments that asked for a signed result: what was asked. */
-  readonly #asked = new Map<string, { request: EvidenceRequest; shard: number }>()
-  lastSeen: number
-
-  constructor(
-    peerId: string,
-    hello: HelloMessage,
-    channel: MessageChannel<AgentMessage, CoordinatorMessage>,
-    evidence: AgentHubOptions['evidence'],
-    now: number,
-  ) {
-    this.lastSeen = now
-    this.peerId = peerId
-    this.capacity = hello.capacity
-    this.operator = hello.operator
-    this.region = hello.region
-    this.zone = hello.zone
-    this.channel = channel
-    this.#evidence = evidence
-  }
-
-  assign(message: AssignMessage, module: { sha256: string; bytes: Uint8Array }): void {
-    if (!this.#sentModules.has(module.sha256)) {
-      this.channel.send({ type: 'module', sha256: module.sha256, bytes: module.bytes })
-      this.#sentModules.add(module.sha256)
-    }
-    const request = this.#evidence?.request(message.jobId)
-    if (request === undefined) {
-      this.channel.send(message)
-      return
-    }
-    this.#asked.set(message.assignmentId, { request, shard: message.shardIndex })
-    this.channel.send({ ...message, evidence: request })
-  }
-
-  /**
-   * Keep a result's signature only if it is the provider's operator's, over this very result. A
-   * vote on a paid job without such a signature does not count: it could never be penalized if it
-   * lies, so it is turned into a `crashed` result (the replica is placed again elsewhere).
-   */
-  checkEvidence(message: ResultMessage, log: Logger): ResultMessage {
-    const asked = this.#asked.get(message.assignmentId)
-    this.#asked.delete(message.assignmentId)
-    const verified = this.#verifiedEvidence(message, asked)
-    if (verified !== undefined) return verified
-    if (message.signature !== undefined) {
-      log.warn(
-        { peerId: this.peerId, assignmentId: message.assignmentId, signer: message.signer },
-        'dropped a result signature that does not verify',
-      )
-    }
-    const { signature: _s, nonce: _n, signer: _r, ...unsigned } = message
-    if (asked === undefined || !isDeterministic(message.outcome)) return unsigned
-    log.warn(
-      { peerId: this.peerId, assignmentId: message.assignmentId },
-      'a paid job result came without valid evidence',
-    )
-    return {
-      ...unsigned,
-      outcome: {
-        kind: 'crashed',
-        message:
-          "a paid job's result must carry its operator's signature over its digest; this one had none that verifies",
-      },
-      digest: null,
-    }
-  }
-
-  /** The message as it came, when it carries evidence that verifies; undefined otherwise. */
-  #verifiedEvidence(message: ResultMessage, asked: { request: EvidenceRequest; shard: number } | undefined) {
-    if (message.signature === undefined) return undefined
-    const { signature, nonce, signer } = message
-    // Evidence must be over the digest of the outcome actually reported, not the agent's claim.
-    if (
-      asked !== undefined &&
-      this.#evidence !== undefined &&
-      message.digest !== null &&
-      isDeterministic(message.outcome) &&
-      outcomeDigest(message.outcome) === message.digest &&
-      nonce !== undefined &&
-      signer !== undefined &&
-      this.#evidence.check(this.peerId, asked.request, asked.shard, message.digest, { signature, nonce, signer })
-    ) {
-      return message
-    }
-    return undefined
-  }
-
-  cancel(assignmentId: string, reason: string): void {
-    this.channel.send({ type: 'cancel', assignmentId, reason })
   }
 }

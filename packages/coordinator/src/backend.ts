@@ -134,6 +134,8 @@ export interface ShardQueue {
   amend(work: ShardWork, decision: ShardDecision): Promise<boolean>
   /** Persist a running shard's replica table, for the API. Ignored once the fence is stale. */
   progress(work: ShardWork, state: ShardState, replicas: ReplicaView[], reason?: string): Promise<void>
+  /** Shards of unfinished jobs that no coordinator holds (the queue depth), for metrics. */
+  pendingShards(): Promise<number>
 }
 
 /** Provider reputation and presence, shared by every coordinator on the backend. */

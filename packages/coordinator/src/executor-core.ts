@@ -4,7 +4,7 @@ import type { Leases } from './leases.ts'
 import type { Placement } from './placement.ts'
 import type { ProviderRegistry } from './provider-registry.ts'
 import type { JobBooks, QuarantineEvidence } from './quarantine.ts'
-import type { ShardRun } from './shard-run.ts'
+import type { ReplicaRecord, ShardRun } from './shard-run.ts'
 
 export interface ExecutorOptions {
   /** Extra time beyond a task's own timeout before its lease expires. @defaultValue 5000 */
@@ -51,6 +51,40 @@ export interface ExecutorEvents {
   'provider:quarantined': [peerId: string, evidence: QuarantineEvidence]
   /** A shard accepted with a quarantined provider's help was run again; `changed` if its decision moved. */
   'shard:rechecked': [work: ShardWork, decision: ShardDecision, changed: boolean]
+  /** A running replica ended without a counted result (timed out, its agent left, …); `reason` says how. */
+  'replica:lost': [replica: ReplicaEnded & { timedOut: boolean }]
+  /** A running replica was cancelled: its agent was told to stop it. */
+  'replica:cancelled': [replica: ReplicaEnded & { cause: CancelCause }]
+  /** A provider reported CPU spent on a replica cancelled because its shard was already decided. */
+  'provider:wasted': [peerId: string, cpuMs: number]
+  /** A shard's replicas cannot be placed, for a reason other than busy providers (said once per reason). */
+  'shard:waiting': [jobId: string, shard: number, reason: string]
+}
+
+/** Which replica ended, and why. */
+export interface ReplicaEnded {
+  jobId: string
+  shard: number
+  provider: string
+  assignmentId: string
+  reason: string
+}
+
+/**
+ * Why running replicas were cancelled: their shard was already decided, it ended otherwise (job
+ * cancelled or expired, shard failed, coordinator stopping), or their provider was quarantined.
+ */
+export type CancelCause = 'shard_decided' | 'shard_ended' | 'quarantined'
+
+/** A replica's identity and a reason, for the replica events. */
+export function replicaEnded(run: ShardRun, replica: ReplicaRecord, reason: string): ReplicaEnded {
+  return {
+    jobId: run.work.jobId,
+    shard: run.work.index,
+    provider: replica.provider,
+    assignmentId: replica.assignmentId,
+    reason,
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import {
+  type CancelledTask,
   describeOutcome,
   InvalidOptionError,
   isDeterministic,
@@ -14,7 +15,7 @@ import type { ShardDecision, ShardWork } from './backend.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import type { ExecutorCore, ExecutorEvents, ExecutorOptions } from './executor-core.ts'
 import { Leases } from './leases.ts'
-import { Placement } from './placement.ts'
+import { Placement, WAITING_BUSY } from './placement.ts'
 import {
   type AgentLink,
   freeSlot,
@@ -214,6 +215,24 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.#schedulePump()
   }
 
+  /**
+   * An agent's report of the CPU it spent on tasks cancelled here. Only a replica this provider was
+   * running and that was cancelled because its shard was already decided counts, once, and never
+   * for more than the time between its dispatch and its cancellation.
+   */
+  onCancelledTasks(peerId: string, reports: readonly CancelledTask[]): void {
+    const provider = this.#providers.get(peerId)
+    if (provider === undefined) return
+    for (const { assignmentId, cpuMs } of reports) {
+      const replica = this.#leases.heldBy(peerId, assignmentId)?.replica
+      if (replica?.cancelCause !== 'shard_decided' || replica.wasteReported === true) continue
+      replica.wasteReported = true
+      const bounded = Math.min(cpuMs, Math.max(0, (replica.finishedAt ?? this.#now()) - replica.dispatchedAt))
+      provider.wastedCpuMs = (provider.wastedCpuMs ?? 0) + bounded
+      this.emit('provider:wasted', peerId, bounded)
+    }
+  }
+
   /** The agent was heard from; a suspect one may be drawn for work again. */
   touchAgent(peerId: string): void {
     const record = this.#providers.get(peerId)
@@ -333,7 +352,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
         provider.link?.cancel(replica.assignmentId, 'lease expired')
       }
       this.emit('provider:counted', replica.provider, 'timeouts')
-      loseReplica(this.#core, run, replica, 'lease expired: no result in time')
+      loseReplica(this.#core, run, replica, 'lease expired: no result in time', true)
     }
     failUnplaceable(this.#core, now, this.#maxPlacementWaitMs)
     this.#schedulePump()
@@ -371,6 +390,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     if (reason === run.waiting) return
     if (reason === undefined) delete run.waiting
     else run.waiting = reason
+    if (reason !== undefined && reason !== WAITING_BUSY)
+      this.emit('shard:waiting', run.work.jobId, run.work.index, reason)
     scheduleProgress(run)
   }
 

@@ -20,10 +20,10 @@ import {
 } from '@quorate/protocol'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
 import type { BackendHealth } from './backend.ts'
 import { ControlAuth } from './control-auth.ts'
 import { gateOnBackend, healthRoutes } from './http-backend-gate.ts'
+import type { CoordinatorMetrics } from './metrics.ts'
 import type { JobService } from './service.ts'
 
 // Node ships WebAssembly; TypeScript only types it in the DOM libs.
@@ -47,7 +47,7 @@ export interface HttpApiOptions {
  * `{ code, message, details?, hint? }` body with a 4xx/5xx status.
  */
 export function createHttpApi(
-  components: { jobs: JobService; logger: Logger; metrics: Registry },
+  components: { jobs: JobService; logger: Logger; metrics: CoordinatorMetrics },
   options: HttpApiOptions,
 ): FastifyInstance {
   const { jobs } = components
@@ -58,14 +58,43 @@ export function createHttpApi(
     forceCloseConnections: true,
   })
 
+  handleErrors(app, options.bodyLimitBytes, components.logger)
+  timeRequests(app, components.metrics)
+
+  if (options.explorerDir !== undefined) serveExplorer(app, options.explorerDir)
+
+  // Backend outages: 503 with Retry-After at once, and /healthz/live vs /healthz/ready.
+  if (options.health !== undefined) gateOnBackend(app, options.health)
+  healthRoutes(app, options.health)
+  app.get('/v1/info', async () => options.info())
+
+  jobRoutes(app, jobs, options)
+  cancelRoutes(app, jobs, options.control ?? new ControlAuth(), components.logger)
+  eventRoutes(app, jobs)
+  statusRoutes(app, jobs, components.metrics)
+
+  return app
+}
+
+/** Request durations by route pattern (bounded), not raw URL; event streams stay open and are left out. */
+function timeRequests(app: FastifyInstance, metrics: CoordinatorMetrics): void {
+  app.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? 'unmatched'
+    if (!route.endsWith('/events')) metrics.httpRequest(req.method, route, reply.statusCode, reply.elapsedTime / 1000)
+    done()
+  })
+}
+
+/** Every error as a `{ code, message, … }` body with its status; a 404 names the route. */
+function handleErrors(app: FastifyInstance, bodyLimitBytes: number, logger: Logger): void {
   app.setErrorHandler((err, _req, reply) => {
     if (isQuorateError(err)) return reply.status(httpStatusOf(err.code)).send(errorToWire(err))
     const e = err as { statusCode?: number; code?: string; message: string }
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return reply.status(413).send({
         code: ErrorCode.PAYLOAD_TOO_LARGE,
-        message: `request body is larger than the limit of ${options.bodyLimitBytes} bytes`,
-        details: { limit: options.bodyLimitBytes },
+        message: `request body is larger than the limit of ${bodyLimitBytes} bytes`,
+        details: { limit: bodyLimitBytes },
       })
     }
     if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
@@ -75,21 +104,17 @@ export function createHttpApi(
           : e.message
       return reply.status(e.statusCode).send({ code: ErrorCode.BAD_REQUEST, message })
     }
-    components.logger.error({ err }, 'unhandled error in HTTP API')
+    logger.error({ err }, 'unhandled error in HTTP API')
     return reply.status(500).send({ code: ErrorCode.INTERNAL, message: 'internal error' })
   })
 
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ code: ErrorCode.NOT_FOUND, message: `no route ${req.method} ${req.url}` }),
   )
+}
 
-  if (options.explorerDir !== undefined) serveExplorer(app, options.explorerDir)
-
-  // Backend outages: 503 with Retry-After at once, and /healthz/live vs /healthz/ready.
-  if (options.health !== undefined) gateOnBackend(app, options.health)
-  healthRoutes(app, options.health)
-  app.get('/v1/info', async () => options.info())
-
+/** Submit, list and read jobs. */
+function jobRoutes(app: FastifyInstance, jobs: JobService, options: HttpApiOptions): void {
   app.post('/v1/jobs', async (req, reply) => {
     if (req.body === undefined || req.body === null) {
       throw new QuorateError(ErrorCode.BAD_REQUEST, 'request body is empty: send a job spec as JSON', {
@@ -129,19 +154,24 @@ export function createHttpApi(
     const shard = query.shard === undefined ? undefined : intParam('shard', query.shard, 0, 0, Number.MAX_SAFE_INTEGER)
     return { entries: await jobs.logs((req.params as { id: string }).id, shard) }
   })
-  // Cancelling needs the job owner's signature or the operator token (see ControlAuth); reads stay public.
-  const control = options.control ?? new ControlAuth()
+}
+
+/** Cancelling needs the job owner's signature or the operator token (see ControlAuth); reads stay public. */
+function cancelRoutes(app: FastifyInstance, jobs: JobService, control: ControlAuth, logger: Logger): void {
   const cancel = async (req: FastifyRequest) => {
     const id = (req.params as { id: string }).id
     const owner = await jobs.owner(id) // 404 for an unknown job, before any credential is looked at
     const by = control.authorize(req.headers.authorization, 'cancel', id, owner)
     // An audit line, at warn so it shows beside the API's other warnings.
-    components.logger.warn({ jobId: id, by }, 'job cancelled')
+    logger.warn({ jobId: id, by }, 'cancel authorized')
     return { id, state: await jobs.cancel(id) }
   }
   app.delete('/v1/jobs/:id', cancel)
   app.post('/v1/jobs/:id/cancel', cancel)
+}
 
+/** Server-sent event streams: one job's, and every job's. */
+function eventRoutes(app: FastifyInstance, jobs: JobService): void {
   app.get('/v1/jobs/:id/events', async (req, reply) => {
     const id = (req.params as { id: string }).id
     const wanted = eventTypesParam((req.query as Record<string, string | undefined>).types)
@@ -173,18 +203,19 @@ export function createHttpApi(
     openEventStream(reply, jobs, wanted === undefined ? () => true : (e) => wanted.has(e.type))
     return reply
   })
+}
 
+/** Providers, throughput and Prometheus metrics. */
+function statusRoutes(app: FastifyInstance, jobs: JobService, metrics: CoordinatorMetrics): void {
   app.get('/v1/providers', async () => ({ items: await jobs.providers() }))
   app.get('/v1/stats/throughput', async (req) => {
     const query = req.query as Record<string, string | undefined>
     return { buckets: jobs.throughput(intParam('seconds', query.seconds, 300, 10, 600)) }
   })
   app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', components.metrics.contentType)
-    return components.metrics.metrics()
+    reply.header('content-type', metrics.contentType)
+    return metrics.metrics()
   })
-
-  return app
 }
 
 /** `?state=running,completed` (any of them) and `?prefix=3f2a` (ids starting so), checked. */

@@ -4,6 +4,8 @@ import {
   type JobSummary,
   type JobView,
   type ProviderView,
+  type ReplicaView,
+  type ShardState,
   type ShardView,
 } from '@quorate/protocol'
 import type { JobRecord, ProviderCounter, ShardRecord, StoredSpec } from './backend.ts'
@@ -29,6 +31,10 @@ export function deadlineOf(spec: JobSpec, now: number): number {
 }
 
 export function summaryOf(job: JobRecord): JobSummary {
+  // Cancelling a job ends every undecided shard as cancelled, in one step on either backend: those
+  // are the job's cancelled shards. (Expiry counts them as failed.)
+  const undecided = job.total - job.accepted - job.failed
+  const cancelled = job.state === 'cancelled' ? undecided : 0
   const summary: JobSummary = {
     id: job.id,
     state: job.state,
@@ -39,7 +45,8 @@ export function summaryOf(job: JobRecord): JobSummary {
       total: job.total,
       accepted: job.accepted,
       failed: job.failed,
-      pending: job.total - job.accepted - job.failed,
+      pending: undecided - cancelled,
+      cancelled,
     },
     redundancy: job.spec.redundancy,
     quorum: job.spec.quorum,
@@ -72,7 +79,7 @@ export function shardViewOf(shard: ShardRecord): ShardView {
     inputBytes: shard.inputBytes,
     inputSha256: shard.inputSha256,
     // stderr is served by the logs endpoint, not with every view.
-    replicas: shard.replicas.map(({ stderr: _stderr, ...replica }) => replica),
+    replicas: settledReplicas(shard).map(({ stderr: _stderr, ...replica }) => replica),
   }
   for (const key of ['digest', 'outcome', 'majority', 'minority', 'reason', 'decidedAt'] as const) {
     const value = shard[key]
@@ -80,6 +87,24 @@ export function shardViewOf(shard: ShardRecord): ShardView {
   }
   return view
 }
+
+/**
+ * A decided shard's replica table with no replica still `running`. The executor cancels the replicas
+ * in flight when it decides a shard, but a job cancelled or expired ends its undecided shards in
+ * storage, where the table is the last progress saved: its running replicas were cancelled then.
+ */
+export function settledReplicas(shard: ShardRecord): ReplicaView[] {
+  if (!DECIDED.has(shard.state) || !shard.replicas.some((r) => r.state === 'running')) return shard.replicas
+  return shard.replicas.map((r) => {
+    if (r.state !== 'running') return r
+    const ended: ReplicaView = { ...r, state: 'cancelled', reason: shard.reason ?? `shard ${shard.state}` }
+    const at = shard.decidedAt ?? r.finishedAt
+    if (at !== undefined) ended.finishedAt = at
+    return ended
+  })
+}
+
+const DECIDED: ReadonlySet<ShardState> = new Set(['accepted', 'failed', 'cancelled'])
 
 export function emptyCounters(): Record<ProviderCounter, number> {
   return { valid: 0, invalid: 0, timeouts: 0, lost: 0 }

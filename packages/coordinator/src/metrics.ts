@@ -1,11 +1,137 @@
+import type { JobState } from '@quorate/protocol'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { Executor } from './executor.ts'
 
-/** Prometheus metrics of one coordinator process, fed by the executor's events. */
-export function createMetrics(executor: Executor): Registry & { readonly trackedShards: () => number } {
+/** What other parts of the coordinator report to the metrics, besides the executor's events. */
+export interface MetricsObserver {
+  /** A job was stored for the first time (not a resubmission). */
+  jobSubmitted(): void
+  /** A job reached a final state; counted once per job, by the coordinator that owns its story. */
+  jobFinished(state: JobState): void
+  /** One HTTP request answered: `route` is the route's pattern (`/v1/jobs/:id`), never the raw URL. */
+  httpRequest(method: string, route: string, statusCode: number, seconds: number): void
+  /** One call to the chain (`verifyJobFunding`, `settleJob`, …) and whether it succeeded. */
+  chainCall(action: string, ok: boolean, seconds: number): void
+  /** One settlement attempt's outcome; `seconds` from its start to its receipt (or failure). */
+  settlement(outcome: 'settled' | 'already_settled' | 'retry' | 'failed', seconds: number): void
+}
+
+export interface MetricsOptions {
+  /** The backend's kind, a label on the shard gauges. @defaultValue 'embedded' */
+  backend?: string
+  /** Shards of unfinished jobs that no coordinator holds yet (the backend's queue depth). */
+  pendingShards?: () => Promise<number>
+}
+
+export type CoordinatorMetrics = Registry & MetricsObserver & { readonly trackedShards: () => number }
+
+const FINAL_STATES: readonly JobState[] = ['completed', 'partially_failed', 'failed', 'cancelled', 'expired']
+const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
+const CHAIN_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+/**
+ * Prometheus metrics of one coordinator process (all named `quorate_…`), fed by the executor's
+ * events and by the observer methods the HTTP API, the job lifecycle and the chain settler call.
+ * Every label has a bounded set of values; README.md ("Metrics") lists them with example alerts.
+ */
+export function createMetrics(executor: Executor, options: MetricsOptions = {}): CoordinatorMetrics {
   const registry = new Registry()
+  const backend = options.backend ?? 'embedded'
   // prom-client's default names already say what they measure (process_cpu_seconds_total, nodejs_…).
   collectDefaultMetrics({ register: registry, prefix: 'quorate_' })
+  const observer = jobAndCallMetrics(registry)
+  const trackedShards = executorMetrics(registry, executor)
+  new Gauge({
+    name: 'quorate_shards_running',
+    help: 'Shards this coordinator is running now',
+    labelNames: ['backend'],
+    registers: [registry],
+    collect() {
+      this.set({ backend }, executor.activeShards)
+    },
+  })
+  const pendingShards = options.pendingShards
+  if (pendingShards !== undefined) {
+    new Gauge({
+      name: 'quorate_shards_pending',
+      help: 'Shards of unfinished jobs waiting for a coordinator to take them (the queue depth)',
+      labelNames: ['backend'],
+      registers: [registry],
+      async collect() {
+        this.set({ backend }, await pendingShards())
+      },
+    })
+  }
+  return Object.assign(registry, observer, { trackedShards })
+}
+
+/** Jobs, HTTP requests, chain calls and settlements: reported by the parts that see them. */
+function jobAndCallMetrics(registry: Registry): MetricsObserver {
+  const submitted = new Counter({
+    name: 'quorate_jobs_submitted_total',
+    help: 'Jobs submitted to this coordinator (resubmissions of a known job not counted)',
+    registers: [registry],
+  })
+  const finished = new Counter({
+    name: 'quorate_jobs_finished_total',
+    help: 'Jobs that reached a final state, by state',
+    labelNames: ['state'],
+    registers: [registry],
+  })
+  // Every final state is present from the start, so rate() and alerts see 0 rather than no series.
+  for (const state of FINAL_STATES) finished.inc({ state }, 0)
+  const http = new Histogram({
+    name: 'quorate_http_request_duration_seconds',
+    help: 'HTTP API requests, by method, route pattern and status code (event streams not included)',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: HTTP_BUCKETS,
+    registers: [registry],
+  })
+  const chainCalls = new Counter({
+    name: 'quorate_chain_calls_total',
+    help: 'Calls to the chain, by action and outcome (ok, error)',
+    labelNames: ['action', 'outcome'],
+    registers: [registry],
+  })
+  const chainSeconds = new Histogram({
+    name: 'quorate_chain_call_duration_seconds',
+    help: 'Time per chain call, by action',
+    labelNames: ['action'],
+    buckets: CHAIN_BUCKETS,
+    registers: [registry],
+  })
+  const settlements = new Counter({
+    name: 'quorate_settlements_total',
+    help: 'Settlement attempts, by outcome (settled, already_settled, retry, failed)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  })
+  const settlementSeconds = new Histogram({
+    name: 'quorate_settlement_duration_seconds',
+    help: 'Time per settlement attempt, from its start to its receipt or failure',
+    buckets: CHAIN_BUCKETS,
+    registers: [registry],
+  })
+  return {
+    jobSubmitted: () => submitted.inc(),
+    jobFinished: (state) => {
+      if (FINAL_STATES.includes(state)) finished.inc({ state })
+    },
+    httpRequest: (method, route, statusCode, seconds) =>
+      http.observe({ method, route, status_code: String(statusCode) }, seconds),
+    chainCall: (action, ok, seconds) => {
+      chainCalls.inc({ action, outcome: ok ? 'ok' : 'error' })
+      chainSeconds.observe({ action }, seconds)
+    },
+    settlement: (outcome, seconds) => {
+      settlements.inc({ outcome })
+      settlementSeconds.observe(seconds)
+    },
+  }
+}
+
+/** Replicas, results, decisions and providers, from the executor's events. Returns the tracked-shard count. */
+function executorMetrics(registry: Registry, executor: Executor): () => number {
   const dispatched = new Counter({
     name: 'quorate_replicas_dispatched_total',
     help: 'Replicas placed on providers by this coordinator',
@@ -15,6 +141,23 @@ export function createMetrics(executor: Executor): Registry & { readonly tracked
     name: 'quorate_replica_results_total',
     help: 'Replica results received, by outcome kind',
     labelNames: ['outcome'],
+    registers: [registry],
+  })
+  const cancelled = new Counter({
+    name: 'quorate_replicas_cancelled_total',
+    help: 'Replicas cancelled while running, by cause (shard_decided, shard_ended, quarantined)',
+    labelNames: ['cause'],
+    registers: [registry],
+  })
+  const lost = new Counter({
+    name: 'quorate_replicas_lost_total',
+    help: 'Running replicas that ended without a counted result, by cause (timeout, provider)',
+    labelNames: ['cause'],
+    registers: [registry],
+  })
+  const wasted = new Counter({
+    name: 'quorate_wasted_cpu_seconds_total',
+    help: 'CPU providers reported spending on replicas cancelled because their shard was already decided',
     registers: [registry],
   })
   const decided = new Counter({
@@ -34,6 +177,11 @@ export function createMetrics(executor: Executor): Registry & { readonly tracked
     labelNames: ['kind'],
     registers: [registry],
   })
+  const quarantines = new Counter({
+    name: 'quorate_provider_quarantines_total',
+    help: 'Providers quarantined here for being outvoted by an agreeing majority',
+    registers: [registry],
+  })
   const replicaSeconds = new Histogram({
     name: 'quorate_replica_duration_seconds',
     help: 'Time from dispatch to result per replica',
@@ -46,14 +194,6 @@ export function createMetrics(executor: Executor): Registry & { readonly tracked
     registers: [registry],
     collect() {
       this.set(executor.onlineProviders)
-    },
-  })
-  new Gauge({
-    name: 'quorate_shards_active',
-    help: 'Shards this coordinator is running now',
-    registers: [registry],
-    collect() {
-      this.set(executor.activeShards)
     },
   })
   // Dispatch times of replicas still out, by shard; a shard whose run ends drops its own, so replicas
@@ -92,5 +232,9 @@ export function createMetrics(executor: Executor): Registry & { readonly tracked
   })
   executor.on('shard:ended', (jobId, shard) => dispatchedAt.delete(shardKey({ jobId, shard })))
   executor.on('provider:counted', (_peer, kind) => counted.inc({ kind }))
-  return Object.assign(registry, { trackedShards: () => dispatchedAt.size })
+  executor.on('provider:quarantined', () => quarantines.inc())
+  executor.on('replica:cancelled', (replica) => cancelled.inc({ cause: replica.cause }))
+  executor.on('replica:lost', (replica) => lost.inc({ cause: replica.timedOut ? 'timeout' : 'provider' }))
+  executor.on('provider:wasted', (_peer, cpuMs) => wasted.inc(cpuMs / 1000))
+  return () => dispatchedAt.size
 }

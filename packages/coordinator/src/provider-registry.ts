@@ -35,6 +35,8 @@ export interface ProviderRecord {
   /** Replica slots drawn for this provider, started as its slots free up. */
   backlog: SlotRef[]
   backlogHead: number
+  /** CPU it reported spending on replicas cancelled because their shard was already decided, in ms. */
+  wastedCpuMs?: number
 }
 
 /** Declared capacity above this is not believed: only this many slots of a provider count. */
@@ -144,5 +146,6 @@ export function providerView(p: ProviderRecord): ProviderView {
   if (p.suspectSince !== undefined && p.link !== undefined) view.suspect = true
   if (p.connectedAt !== undefined) view.connectedAt = p.connectedAt
   if (p.quarantined !== undefined) view.quarantined = { ...p.quarantined }
+  if (p.wastedCpuMs !== undefined) view.wastedCpuMs = p.wastedCpuMs
   return view
 }

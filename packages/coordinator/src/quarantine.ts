@@ -1,6 +1,6 @@
 import type { ReplicaView } from '@quorate/protocol'
 import type { ShardDecision, ShardWork } from './backend.ts'
-import type { ExecutorCore } from './executor-core.ts'
+import { type ExecutorCore, replicaEnded } from './executor-core.ts'
 import { freeSlot, providerView } from './provider-registry.ts'
 import { type ReplicaRecord, replicaViews, type ShardRun } from './shard-run.ts'
 
@@ -154,6 +154,7 @@ export function quarantine(core: ExecutorCore, peerId: string, evidence: Quarant
         core.leases.end(r.assignmentId)
         freeSlot(provider)
         provider.link?.cancel(r.assignmentId, 'provider quarantined')
+        core.emit('replica:cancelled', { ...replicaEnded(run, r, 'provider quarantined'), cause: 'quarantined' })
       }
       delete r.digest
       r.state = 'lost'

@@ -1,4 +1,4 @@
-import type { ExecutorCore } from './executor-core.ts'
+import { type ExecutorCore, replicaEnded } from './executor-core.ts'
 import { WAITING_BUSY } from './placement.ts'
 import { finish } from './shard-decision.ts'
 import { type ReplicaRecord, type ShardRun, scheduleProgress } from './shard-run.ts'
@@ -8,11 +8,18 @@ import { type ReplicaRecord, type ShardRun, scheduleProgress } from './shard-run
  * its lease expired, or it failed in a way that says nothing of the module):
  * place its slot again, unless the slot has used up its attempts.
  */
-export function loseReplica(core: ExecutorCore, run: ShardRun, replica: ReplicaRecord, reason: string): void {
+export function loseReplica(
+  core: ExecutorCore,
+  run: ShardRun,
+  replica: ReplicaRecord,
+  reason: string,
+  timedOut = false,
+): void {
   core.leases.end(replica.assignmentId)
   replica.state = 'lost'
   replica.reason = reason
   replica.finishedAt ??= core.now()
+  core.emit('replica:lost', { ...replicaEnded(run, replica, reason), timedOut })
   if (run.decided) return
   const attempts = run.attempts.get(replica.slot) ?? 0
   if (attempts >= core.maxAttemptsPerSlot) {
@@ -37,12 +44,13 @@ export function taskTimedOut(core: ExecutorCore, run: ShardRun, replica: Replica
   const timedOut = new Set(run.replicas.filter((r) => r.timedOut === true).map((r) => r.provider))
   const finished = run.replicas.some((r) => r.state === 'done')
   if (finished || timedOut.size < run.slots) {
-    loseReplica(core, run, replica, `timed out after ${timeoutMs} ms`)
+    loseReplica(core, run, replica, `timed out after ${timeoutMs} ms`, true)
     return
   }
   core.leases.end(replica.assignmentId)
   replica.state = 'lost'
   replica.reason = `timed out after ${timeoutMs} ms`
+  core.emit('replica:lost', { ...replicaEnded(run, replica, replica.reason), timedOut: true })
   const tried = new Set(run.replicas.map((r) => r.provider))
   finish(core, run, 'failed', {
     reason: `timed out on ${timedOut.size}/${tried.size} providers after ${timeoutMs} ms; raise --timeout (limits.timeoutMs)`,

@@ -15,10 +15,11 @@ import {
   toBase64,
 } from '@quorate/protocol'
 import type { SchedulerBackend } from './backend.ts'
-import type { ChainSettler } from './chain.ts'
 import type { Executor } from './executor.ts'
+import type { JobLifecycle } from './job-lifecycle.ts'
 import { deadlineOf, summaryOf, viewOf } from './jobs.ts'
 import { type JobListFilter, listJobs } from './list-jobs.ts'
+import type { ChainSettler } from './settlement/chain-settler.ts'
 
 /** What the HTTP API needs: the job operations, over whichever backend is configured. */
 export class JobService {
@@ -27,11 +28,14 @@ export class JobService {
   readonly #chain: ChainSettler | undefined
 
   readonly #untrusted: boolean
+  readonly #lifecycle: Pick<JobLifecycle, 'submitted'> | undefined
 
   constructor(components: {
     backend: SchedulerBackend
     executor: Executor
     chain?: ChainSettler | undefined
+    /** Told of every submission, for the job's log lines and counters. */
+    lifecycle?: Pick<JobLifecycle, 'submitted'>
     /** The coordinator admits anyone: every view says so. */
     untrusted?: boolean
   }) {
@@ -39,12 +43,16 @@ export class JobService {
     this.#executor = components.executor
     this.#chain = components.chain
     this.#untrusted = components.untrusted ?? false
+    this.#lifecycle = components.lifecycle
   }
 
   async submit(spec: JobSpec): Promise<SubmitJobResponse> {
     // On a chain, only a funded job gets in, and it ends in time to be settled.
     const accepted = this.#chain === undefined ? spec : await this.#chain.acceptJob(spec)
-    return this.#backend.submit(jobIdOf(accepted), accepted, deadlineOf(accepted, Date.now()))
+    const submitted = await this.#backend.submit(jobIdOf(accepted), accepted, deadlineOf(accepted, Date.now()))
+    const job = { id: submitted.id, shards: spec.inputs.length, redundancy: spec.redundancy, quorum: spec.quorum }
+    this.#lifecycle?.submitted(spec.name === undefined ? job : { ...job, name: spec.name }, submitted.created)
+    return submitted
   }
 
   async view(id: string): Promise<JobView> {

@@ -1,5 +1,5 @@
 import type { ShardDecision } from './backend.ts'
-import type { ExecutorCore } from './executor-core.ts'
+import { type CancelCause, type ExecutorCore, replicaEnded } from './executor-core.ts'
 import { freeSlot } from './provider-registry.ts'
 import { outvoted, quarantine } from './quarantine.ts'
 import { failingOutcomeReason, replicaViews, type ShardRun } from './shard-run.ts'
@@ -89,7 +89,8 @@ export function finish(
   run.decided = true
   run.state = state
   core.runs.delete(run)
-  cancelRunning(core, run, state === 'accepted' ? 'shard already decided' : `shard ${state}`)
+  if (state === 'accepted') cancelRunning(core, run, 'shard already decided', 'shard_decided')
+  else cancelRunning(core, run, `shard ${state}`, 'shard_ended')
   const decision: ShardDecision = {
     state,
     replicas: replicaViews(run, true),
@@ -140,12 +141,14 @@ export function finish(
 }
 
 /** Cancel the replicas of `run` still running, telling their agents why. */
-export function cancelRunning(core: ExecutorCore, run: ShardRun, reason: string): void {
+export function cancelRunning(core: ExecutorCore, run: ShardRun, reason: string, cause: CancelCause): void {
   for (const r of run.replicas) {
     if (r.state !== 'running') continue
     r.state = 'cancelled'
     r.reason = reason
+    r.cancelCause = cause
     r.finishedAt = core.now()
+    core.emit('replica:cancelled', { ...replicaEnded(run, r, reason), cause })
     core.leases.end(r.assignmentId)
     const provider = core.providers.get(r.provider)
     if (provider !== undefined) {

@@ -1,5 +1,6 @@
 import type { JobEvent, ReplicaState, ReplicaView, ShardState } from '@quorate/protocol'
 import type { ShardDecision, ShardWork } from './backend.ts'
+import type { CancelCause } from './executor-core.ts'
 import type { ProviderRecord } from './provider-registry.ts'
 
 /** Progress callback: the shard's state and replica table changed. */
@@ -31,6 +32,10 @@ export interface ReplicaRecord {
   reason?: string
   stderr?: Uint8Array
   evidence?: { signature: string; nonce: string; signer: string }
+  /** Why it was cancelled, for a cancelled replica. */
+  cancelCause?: CancelCause
+  /** Its agent has reported the CPU it spent on it (once is all that counts). */
+  wasteReported?: boolean
 }
 
 /** This coordinator's run of one shard: its replica slots, their placements and the votes so far. */

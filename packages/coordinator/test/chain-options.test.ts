@@ -2,7 +2,8 @@ import { InvalidOptionError } from '@quorate/protocol'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import type { SchedulerBackend } from '../src/backend.ts'
-import { ChainSettler, type CoordinatorChainOptions } from '../src/chain.ts'
+import { ChainSettler } from '../src/settlement/chain-settler.ts'
+import type { CoordinatorChainOptions } from '../src/settlement/options.ts'
 
 const base: CoordinatorChainOptions = {
   rpcUrl: 'http://127.0.0.1:8545',

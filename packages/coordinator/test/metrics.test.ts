@@ -17,6 +17,10 @@ describe('coordinator metrics', () => {
     expect(metrics.trackedShards()).toBe(0)
     const text = await metrics.metrics()
     expect(text).toMatch(/^quorate_replicas_dispatched_total 3$/m)
+    // The three replicas out when the job was cancelled are counted as cancelled, not left unaccounted.
+    expect(text).toMatch(/^quorate_replicas_cancelled_total\{cause="shard_ended"\} 3$/m)
+    expect(text).toMatch(/^quorate_shards_running\{backend="embedded"\} 0$/m)
+    expect(text).toMatch(/^quorate_jobs_finished_total\{state="cancelled"\} 0$/m)
     // Process metrics carry one prefix, not two (was quorate_process_process_cpu_seconds_total).
     expect(text).toMatch(/^quorate_process_cpu_seconds_total /m)
     expect(text).not.toMatch(/process_process/)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { STAKE_WEIGHT_CAP, stakeWeight } from '../src/chain.ts'
 import { Executor } from '../src/index.ts'
 import { weightedDraw } from '../src/placement.ts'
+import { STAKE_WEIGHT_CAP, stakeWeight } from '../src/settlement/provider-stake.ts'
 import { never, RecordingLink, seededRandom, tick, work } from './helpers.ts'
 
 describe('placement weights', () => {

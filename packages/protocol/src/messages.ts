@@ -145,6 +145,18 @@ export interface ResultMessage {
 export interface HeartbeatMessage {
   type: 'heartbeat'
   running: number
+  /**
+   * Tasks the coordinator cancelled that have stopped since the last heartbeat, with the time each
+   * held one of the agent's task slots: what a provider spent on work nobody needed.
+   */
+  cancelled?: CancelledTask[]
+}
+
+/** A cancelled task's cost, as the agent that ran it reports it. */
+export interface CancelledTask {
+  assignmentId: string
+  /** Milliseconds the task occupied a task slot (a worker thread) before it stopped. */
+  cpuMs: number
 }
 
 /** Sent by an agent that is shutting down: it takes no new work; `handedBack` lists assignments it gives up. */
@@ -332,8 +344,16 @@ function assemble(tag: Tag, h: Record<string, unknown>, payload: Uint8Array): Ta
       }
       return result
     }
-    case 'heartbeat':
-      return { type: 'heartbeat', running: f.int('running', 0, WIRE_BOUNDS.maxRunning) }
+    case 'heartbeat': {
+      const heartbeat: HeartbeatMessage = { type: 'heartbeat', running: f.int('running', 0, WIRE_BOUNDS.maxRunning) }
+      if (f.has('cancelled')) {
+        heartbeat.cancelled = f.objectArray('cancelled', WIRE_BOUNDS.maxRunning).map((c) => ({
+          assignmentId: c.string('assignmentId', { max: WIRE_BOUNDS.idChars }),
+          cpuMs: c.int('cpuMs', 0, WIRE_BOUNDS.maxDurationMs),
+        }))
+      }
+      return heartbeat
+    }
     case 'drain':
       return {
         type: 'drain',

@@ -70,6 +70,14 @@ export class WireFields {
     return new WireFields(`${this.path}.${field}`, this.#object[field])
   }
 
+  /** An array of at most `maxItems` JSON objects, each read with its own checks. */
+  objectArray(field: string, maxItems: number): WireFields[] {
+    const value = this.#object[field]
+    if (!Array.isArray(value)) this.fail(field, 'must be an array of objects', value)
+    if (value.length > maxItems) this.fail(field, `must have at most ${maxItems} items (got ${value.length})`)
+    return value.map((item, i) => new WireFields(`${this.path}.${field}[${i}]`, item))
+  }
+
   stringArray(field: string, bounds: { maxItems: number; maxChars: number }): string[] {
     const value = this.#object[field]
     if (!Array.isArray(value)) this.fail(field, 'must be an array of strings', value)

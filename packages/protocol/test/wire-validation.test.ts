@@ -107,12 +107,34 @@ describe('strict task-channel validation', () => {
     expect(refusal(rawFrame(TAG.drain, { handedBack: [1] })).field).toBe('drain.handedBack[0]')
   })
 
+  it("bounds a heartbeat's report of cancelled tasks", () => {
+    const report = (cancelled: unknown) => rawFrame(TAG.heartbeat, { running: 0, cancelled })
+    expect(refusal(report({ a: 1 })).message).toBe(
+      'malformed message: heartbeat.cancelled must be an array of objects (got an object)',
+    )
+    expect(refusal(report([{ assignmentId: 'a-1', cpuMs: -1 }])).field).toBe('heartbeat.cancelled[0].cpuMs')
+    expect(refusal(report([{ assignmentId: 'a-1', cpuMs: 1.5 }])).field).toBe('heartbeat.cancelled[0].cpuMs')
+    expect(refusal(report([{ assignmentId: 'x'.repeat(129), cpuMs: 1 }])).field).toBe(
+      'heartbeat.cancelled[0].assignmentId',
+    )
+    expect(refusal(report(['a-1'])).field).toBe('heartbeat.cancelled[0]')
+    const tooMany = Array.from({ length: 4 * MAX_AGENT_CAPACITY + 1 }, (_, i) => ({ assignmentId: `a-${i}`, cpuMs: 1 }))
+    expect(refusal(report(tooMany)).field).toBe('heartbeat.cancelled')
+    // Extra keys of an entry are not passed on.
+    expect(decodeMessage(report([{ assignmentId: 'a-1', cpuMs: 40, extra: true }]))).toEqual({
+      type: 'heartbeat',
+      running: 0,
+      cancelled: [{ assignmentId: 'a-1', cpuMs: 40 }],
+    })
+  })
+
   it('still round-trips every message the honest code sends', () => {
     const messages: TaskChannelMessage[] = [
       { type: 'hello', protocolVersion: 1, capacity: 4, operator: '0xabc', agentVersion: '0.1.0' },
       { type: 'welcome', protocolVersion: 1, heartbeatMs: 1000 },
       { type: 'cancel', assignmentId: 'a-1', reason: 'job cancelled' },
       { type: 'heartbeat', running: 3 },
+      { type: 'heartbeat', running: 1, cancelled: [{ assignmentId: 'a-3', cpuMs: 1250 }] },
       { type: 'drain', handedBack: ['a-1', 'a-2'] },
       { type: 'error', error: { code: 'TIMEOUT', message: 'slow', details: { ms: 1 }, hint: 'wait' } },
       ...(['out_of_fuel', 'trap', 'output_limit', 'invalid_module', 'exit', 'timeout', 'crashed'] as const).map(

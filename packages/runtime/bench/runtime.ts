@@ -345,14 +345,17 @@ async function main(): Promise<void> {
     await throughput(pool, bare, mandelbrot, mandel25, threads * 16, 5),
   ]
   log('(b) metering accuracy, metered vs unmetered, Quorate vs node:wasi...')
-  // Sizes for about 50 ms of work each; the accuracy runs count every instruction and take far longer.
+  // Sizes for about 50 ms of work each on a quiet machine; the accuracy runs count every instruction and take
+  // far longer. The thread CPU time these ratios use is only as fine as the kernel's accounting, which on a busy
+  // machine is coarse, so no task is made shorter than that even when calibration ran slow: pow at least 150,000
+  // nonces, and fixed sizes for the modules that are not calibrated.
   const sized: [Workload, number][] = [
     [primes, primes50],
     [mandelbrot, mandel25 * 2],
-    [pow, pow25 * 2],
-    [wordcount, 150_000],
-    [bzip2, 15_000],
-    [sqlite, 8_000],
+    [pow, Math.max(pow25 * 2, 150_000)],
+    [wordcount, 1_500_000],
+    [bzip2, 45_000],
+    [sqlite, 16_000],
   ]
   const b = []
   for (const [w, size] of sized) {

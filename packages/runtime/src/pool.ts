@@ -14,6 +14,10 @@
  * thread (the claim and the cancel race in one atomic step), and when
  * a thread is terminated under one task, the others of its batches run again
  * on another thread.
+ *
+ * Its API types are in pool-api.ts and its module cache in module-cache.ts;
+ * the rest stays one file over 400 lines because the queue, the batches, the
+ * slots and the timeouts all read and change the same private state of Pool.
  */
 import { availableParallelism } from 'node:os'
 import { dirname, resolve } from 'node:path'
@@ -24,9 +28,6 @@ import {
   InvalidOptionError,
   outcomeDigest,
   QuorateError,
-  sha256Hex,
-  type TaskLimits,
-  type TaskOutcome,
 } from '@quorate/protocol'
 import { Piscina } from 'piscina'
 import {
@@ -40,78 +41,19 @@ import {
   SLOT_WAITING,
   THREAD_STACK_MB,
 } from './constants.ts'
+import { ModuleCache } from './module-cache.ts'
+import {
+  type RuntimePool,
+  type RuntimePoolOptions,
+  type RuntimeTask,
+  TaskAbortedError,
+  type TaskRunResult,
+} from './pool-api.ts'
 import { memoryFor } from './prepare.ts'
 import type { Compiled, RunRequest, RunResponse } from './types.ts'
 
-export interface RuntimeTask {
-  /** The module and the sha256 hex of its bytes (the cache key). */
-  module: { sha256: string; bytes: Uint8Array }
-  /** argv after argv[0]; argv[0] is the literal "main.wasm". */
-  args: string[]
-  env: Record<string, string>
-  /** The shard input, read by the module from stdin. */
-  stdin: Uint8Array
-  limits: TaskLimits
-  /** 64 hex characters seeding random_get; the same for every replica of a shard. */
-  seed: string
-}
-
-export interface TaskRunResult {
-  /** How the task ended. Task failures are outcomes, never exceptions. */
-  outcome: TaskOutcome
-  /** `outcomeDigest(outcome)` for deterministic outcomes; null for `timeout` and `crashed`. */
-  digest: string | null
-  /** Captured stderr, cut at `limits.stderrBytes`. */
-  stderr: Uint8Array
-  /** Time the task spent on a thread (instantiation and run), in milliseconds. */
-  durationMs: number
-}
-
-export interface RuntimePoolOptions {
-  /**
-   * Worker threads, each running one task at a time.
-   * @defaultValue `os.availableParallelism()`
-   */
-  threads?: number
-  /**
-   * Tasks that may wait for a thread before `run` rejects with `QUEUE_FULL`.
-   * @defaultValue `threads * 64`
-   */
-  maxQueue?: number
-  /**
-   * Thread time, in milliseconds, a batch of tasks should carry. Tasks much
-   * shorter than this go to a thread several in one message (at most 32),
-   * which for tiny tasks costs a fraction of one message each; a task longer
-   * than this goes alone. 0 hands every task over alone.
-   * @defaultValue 1
-   */
-  batchWorkMs?: number
-}
-
-export interface RuntimePool {
-  readonly threads: number
-  /** Tasks handed to threads (running, or next in line on a thread). */
-  readonly running: number
-  /** Tasks waiting for a thread. */
-  readonly queued: number
-  /**
-   * Run one task. Resolves with its outcome whatever the module does; rejects
-   * only with a QuorateError `QUEUE_FULL` when the queue is full, or an
-   * `AbortError` when `signal` aborts first.
-   */
-  run(task: RuntimeTask, options?: { signal?: AbortSignal }): Promise<TaskRunResult>
-  /** Stop taking tasks, let queued and running ones finish, then stop the threads. */
-  close(): Promise<void>
-}
-
-/** Rejection of a task whose signal aborted. `name` is `AbortError`, like Node's own. */
-export class TaskAbortedError extends Error {
-  override name = 'AbortError'
-  readonly code = 'ABORT_ERR'
-  constructor(cause: unknown) {
-    super('the task was aborted', { cause })
-  }
-}
+export type { RuntimePool, RuntimePoolOptions, RuntimeTask, TaskRunResult } from './pool-api.ts'
+export { TaskAbortedError }
 
 interface Job {
   task: RuntimeTask
@@ -507,45 +449,4 @@ function compact(bytes: Uint8Array): Uint8Array {
 function invalid(reason: string): TaskRunResult {
   const outcome: InvalidModuleOutcome = { kind: 'invalid_module', reason }
   return { outcome, digest: outcomeDigest(outcome), stderr: EMPTY, durationMs: 0 }
-}
-
-/** Prepared, compiled modules by sha256, least recently used evicted first. */
-class ModuleCache {
-  readonly #size: number
-  readonly #prepare: (bytes: Uint8Array) => Promise<Compiled>
-  readonly #entries = new Map<string, Promise<Compiled | { crashed: string }>>()
-
-  constructor(size: number, prepare: (bytes: Uint8Array) => Promise<Compiled>) {
-    this.#size = size
-    this.#prepare = prepare
-  }
-
-  /** Never rejects: a queued task may not look at its entry for a while. */
-  get(module: RuntimeTask['module']): Promise<Compiled | { crashed: string }> {
-    const hit = this.#entries.get(module.sha256)
-    if (hit !== undefined) {
-      this.#entries.delete(module.sha256)
-      this.#entries.set(module.sha256, hit)
-      return hit
-    }
-    // Checked on a miss only, so a wrong sha256 can never poison the cache for the right one.
-    if (sha256Hex(module.bytes) !== module.sha256) {
-      return Promise.resolve({ ok: false, reason: 'module bytes do not match their sha256' })
-    }
-    // A thread terminated under an earlier task takes the preparation queued behind it along: try again.
-    const attempt = (retries: number): Promise<Compiled | { crashed: string }> =>
-      this.#prepare(module.bytes).catch((err: unknown) => {
-        if (retries > 0) return attempt(retries - 1)
-        // Still failing: a fact about this host, not the module, so not cached.
-        this.#entries.delete(module.sha256)
-        return { crashed: `preparing the module failed: ${err instanceof Error ? err.message : String(err)}` }
-      })
-    const entry = attempt(2)
-    this.#entries.set(module.sha256, entry)
-    if (this.#entries.size > this.#size) {
-      const oldest = this.#entries.keys().next().value as string
-      this.#entries.delete(oldest)
-    }
-    return entry
-  }
 }

@@ -50,6 +50,8 @@ const control = command(
      (local.set $acc (call $pair (local.get $acc) (local.get $i)) (i32.add) )
      (local.set $acc (i32.add (local.get $acc) (call $fact (i32.rem_u (local.get $i) (i32.const 10)))))
      (local.set $acc (i32.add (local.get $acc) (select (i32.const 3) (i32.const 4) (i32.and (local.get $i) (i32.const 1)))))
+     (local.set $acc (i32.add (local.get $acc) (call $sum (i32.rem_u (local.get $i) (i32.const 7)))))
+     (local.set $acc (i32.add (local.get $acc) (call $count (i32.rem_u (local.get $i) (i32.const 5)))))
      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 300))))
    (memory.fill (i32.const 1000) (i32.const 7) (i32.const 100))
    (memory.copy (i32.const 2000) (i32.const 996) (i32.const 50))
@@ -82,6 +84,18 @@ const control = command(
      (unreachable))
    (func $pair (param i32 i32) (result i32 i32)
      (block (result i32 i32) (local.get 0) (local.get 1) (br_if 0 (i32.const 1)) ))
+   (func $sum (param i32) (result i32)
+     (i32.const 0)
+     (loop $l (param i32) (result i32)
+       (i32.add (local.get 0))
+       (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+       (br_if $l (i32.gt_s (local.get 0) (i32.const 0)))))
+   (func $count (param i32) (result i32) (local $n i32)
+     (block $done
+       (loop $l
+         (local.set $n (i32.add (local.get $n) (i32.const 1)))
+         (br_table $l $done (i32.ge_u (local.get $n) (local.get 0)))))
+     (local.get $n))
    (func $fact (param i32) (result i32)
      (if (result i32) (i32.le_u (local.get 0) (i32.const 1)) (then (i32.const 1))
        (else (i32.mul (local.get 0) (call $fact (i32.sub (local.get 0) (i32.const 1)))))))`,
@@ -125,6 +139,23 @@ describe('instrumentation', () => {
     expect(expected.byteLength).toBe(12)
     const result = await pool.run(task(control))
     expect(output(result)).toEqual(expected)
+  })
+
+  it('stops a loop on fuel whichever branch closes it, just past the limit', async () => {
+    const loops = [
+      '(loop $l (br $l))',
+      '(loop $l (br_if $l (i32.const 1)))',
+      '(loop $l (br_table $l $l (i32.const 1)))',
+      '(drop (i32.const 0) (loop $l (param i32) (result i32) (br_if $l (i32.add (i32.const 1)) (i32.const 1))))',
+    ]
+    const limits = { ...LIMITS, fuel: 1_000_000 }
+    for (const body of loops) {
+      const { outcome } = await pool.run(task(command(body), { limits }))
+      expect(outcome.kind, body).toBe('out_of_fuel')
+      const fuelUsed = (outcome as { fuelUsed: number }).fuelUsed
+      expect(fuelUsed, body).toBeGreaterThanOrEqual(limits.fuel)
+      expect(fuelUsed, body).toBeLessThan(limits.fuel + 10)
+    }
   })
 
   it('charges bulk memory operations by length', async () => {

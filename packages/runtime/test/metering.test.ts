@@ -64,6 +64,34 @@ describe('metering against the exact instruction count', () => {
     expect(exact.count).toBeLessThan(10_000 * 20 + 100 * 810)
   })
 
+  it('charges exactly what runs when segments are charged ahead: folded calls, constructs no branch leaves', async () => {
+    // $clamp and $step are only called directly and do not recurse, so their callers charge their entry
+    // segments; the code after each if/block/loop that nothing branches out of is charged before it.
+    const bytes = command(
+      `(local $i i32) (local $s i32)
+      (loop $l
+        (local.set $s (i32.add (local.get $s) (call $clamp (local.get $i))))
+        (if (i32.and (local.get $i) (i32.const 3))
+          (then (local.set $s (call $step (local.get $s))))
+          (else (local.set $s (i32.xor (local.get $s) (i32.const 5)))))
+        (block $b
+          (br_if $b (i32.gt_u (local.get $i) (i32.const 500)))
+          (local.set $s (i32.add (local.get $s) (i32.const 7))))
+        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1000))))
+      (i32.store (i32.const 16) (local.get $s))
+      (call $write (i32.const 1) (i32.const 16) (i32.const 4))`,
+      `(func $clamp (param i32) (result i32)
+        (if (i32.gt_u (local.get 0) (i32.const 700)) (then (return (i32.const 700))))
+        (local.get 0))
+      (func $step (param i32) (result i32)
+        (if (i32.eqz (local.get 0)) (then (unreachable)))
+        (i32.add (call $clamp (local.get 0)) (i32.const 1)))`,
+    )
+    const [result, exact] = await Promise.all([pool.run(task(bytes)), exactCount(bytes, new Uint8Array(0))])
+    expect(fuelUsed(result)).toBe(exact.count)
+    expect(exact.count).toBeGreaterThan(20_000)
+  })
+
   it('stops a branchy program out of fuel at the same count on every run, just past the limit', async () => {
     const limits = { ...LIMITS, fuel: 3_000_000 }
     const stdin = utf8(sql(2_000))

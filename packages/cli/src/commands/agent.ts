@@ -1,9 +1,9 @@
 import { join } from 'node:path'
 import { agentPeerId, createAgent } from '@quorate/agent'
 import { createResultSigner, loadOrCreateOperatorKey, OPERATOR_KEY_FILE } from '@quorate/chain'
-import { pino } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
 import { readConfigFile } from '../config.ts'
+import { createCliLogger, logFlags, logFlagsHelp, logOptionsOf } from '../logger.ts'
 import { UsageError } from '../output.ts'
 import { formatTokens } from '../tokens.ts'
 import { untilSignal } from './coordinator.ts'
@@ -32,6 +32,8 @@ Options:
                        that pay on chain; results of paid jobs are signed with it (EIP-712).
   --drain-timeout MS   on SIGTERM, let running tasks finish this long before handing them back (default 30000)
   --json-ready         print one JSON line {"event":"ready",...} on stdout once connected
+${logFlagsHelp}
+                       (each task is logged at debug, failed tasks at warn)
   -h, --help           show this help
 
 Staking, for coordinators that pay on chain:
@@ -73,12 +75,14 @@ export async function agentCommand(argv: string[]): Promise<number> {
     rpc: { type: 'string' },
     registry: { type: 'string' },
     config: { type: 'string' },
+    ...logFlags,
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) {
     process.stdout.write(agentHelp)
     return 0
   }
+  const logger = createCliLogger('quorate:agent', logOptionsOf(values))
   const coordinator = values.coordinator ?? process.env.QUORATE_COORDINATOR_ADDR?.split(',').filter((a) => a !== '')
   if (coordinator === undefined || coordinator.length === 0) {
     throw new UsageError('--coordinator is required (the multiaddr the coordinator prints)')
@@ -120,7 +124,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   const options: Parameters<typeof createAgent>[0] = {
     dataDir,
     coordinator,
-    logger: pino({ name: 'quorate:agent' }, pino.destination(2)),
+    logger,
   }
   if (threads !== undefined) options.threads = threads
   if (capacity !== undefined) options.capacity = capacity

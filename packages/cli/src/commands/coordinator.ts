@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { type AdmissionOptions, type CoordinatorChainOptions, createCoordinator } from '@quorate/coordinator'
 import { explorerAssetsDir } from '@quorate/explorer'
-import { pino } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
+import { createCliLogger, logFlags, logFlagsHelp, logOptionsOf } from '../logger.ts'
 import { UsageError } from '../output.ts'
 import { parseAmount } from '../tokens.ts'
 
@@ -36,6 +36,7 @@ Options:
                        providers or operators online) before it fails saying why
                        (env QUORATE_PLACEMENT_WAIT_MS, default 120000)
   --json-ready         print one JSON line {"event":"ready",...} on stdout when listening
+${logFlagsHelp}
   -h, --help           show this help
 
 Who may provide (without a chain; with one, only providers staked in the Registry):
@@ -63,7 +64,8 @@ units (digits), or whole tokens like 100tokens or 0.01tokens (the token's decima
   --fee AMOUNT           coordinator fee per job, capped by the job's maxFee (env QUORATE_CHAIN_FEE,
                          default 0)
 
-Logs are JSON lines (pino) on stderr. SIGINT/SIGTERM stop it cleanly.
+Logs go to stderr: each job's story (submitted, shard failures, timeouts, escalations,
+quarantines, its end, its settlement) at info with its job id. SIGINT/SIGTERM stop it cleanly.
 
 Examples:
   quorate coordinator start --port 7700 --p2p-listen /ip4/127.0.0.1/tcp/4001
@@ -109,14 +111,15 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     allowlist: { type: 'string' },
     allow: { type: 'string', multiple: true },
     open: { type: 'boolean' },
+    ...logFlags,
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) {
     process.stdout.write(coordinatorHelp)
     return 0
   }
+  const logger = createCliLogger('quorate:coordinator', logOptionsOf(values))
   const chain = await chainOptions(values)
-  const logger = pino({ name: 'quorate:coordinator' }, pino.destination(2))
   const admission = admissionOf(values, chain !== undefined)
   if (chain === undefined && admission.mode === 'open') {
     logger.warn('untrusted network: any peer may provide under any number of identities; use --allowlist or a chain')

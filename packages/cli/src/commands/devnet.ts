@@ -19,8 +19,9 @@ import { type AnvilInstance, type DevAccount, deployQuorate, startAnvil } from '
 import type { SettlementView } from '@quorate/protocol'
 import { createClient, toJobSpecJson } from '@quorate/sdk'
 import { intFlag, parse } from '../args.ts'
+import { logFlags, logOptionsOf } from '../logger.ts'
 import { EXIT, UsageError } from '../output.ts'
-import { type ManagedProcess, spawnQuorate } from '../processes.ts'
+import { describeExit, firstExit, type ManagedProcess, type ProcessExit, spawnQuorate } from '../processes.ts'
 import { formatTokens, type TokenDisplay } from '../tokens.ts'
 import { untilSignal } from './coordinator.ts'
 import {
@@ -48,7 +49,13 @@ Options:
   --once           exit 0 once the demo job has succeeded (non-zero otherwise)
   --no-demo        start the network without running the demo job
   --no-chain       run without a local chain: no stake, no escrow, no settlement
+  --log-level L    the coordinator's and agents' log level: trace, debug, info, warn, error
+                   (default info); their logs are in the data dir, one file each
+  --log-format F   json (default) or pretty, for those log files
   -h, --help       show this help
+
+If the coordinator or an agent exits, the devnet says which and how, stops the
+rest and exits with code ${EXIT.INTERNAL}.
 
 ${adversaryHelp}
 Example:
@@ -88,6 +95,7 @@ export async function devnetCommand(argv: string[]): Promise<number> {
     'no-demo': { type: 'boolean' },
     'no-chain': { type: 'boolean' },
     ...adversaryFlags,
+    ...logFlags,
     help: { type: 'boolean', short: 'h' },
   })
   if (values.help === true) {
@@ -103,11 +111,15 @@ export async function devnetCommand(argv: string[]): Promise<number> {
   await mkdir(root, { recursive: true })
   const port = values.port === undefined ? ((await portIsFree(7700)) ? 7700 : 0) : intFlag('port', values.port, 7700, 0)
   const say = (line: string) => process.stdout.write(`${line}\n`)
+  const logs = logOptionsOf({ 'log-level': values['log-level'], 'log-format': values['log-format'] ?? 'json' })
+  const logArgs = ['--log-level', logs.level, '--log-format', logs.format]
 
   const processes: ManagedProcess[] = []
   let chain: Devchain | undefined
   let closeClient = () => {}
+  let stopping = false
   const shutdown = async () => {
+    stopping = true
     closeClient()
     await Promise.all(processes.map((p) => p.stop()))
     if (chain !== undefined) {
@@ -151,6 +163,7 @@ export async function devnetCommand(argv: string[]): Promise<number> {
         '--port',
         String(port),
         '--json-ready',
+        ...logArgs,
         ...chainArgs,
       ],
       join(root, 'coordinator.log'),
@@ -178,6 +191,7 @@ export async function devnetCommand(argv: string[]): Promise<number> {
           '--threads',
           String(threads),
           '--json-ready',
+          ...logArgs,
         ],
         join(root, `${name}.log`),
       )
@@ -218,12 +232,25 @@ export async function devnetCommand(argv: string[]): Promise<number> {
     })
     closeClient = () => client.close()
     say(`devnet: explorer and API at ${ready.httpUrl}`)
+    // From here on, the coordinator or an agent exiting is a failure of the devnet: say which, stop the
+    // rest. (Adversaries may misbehave as they like.)
+    const died = firstExit([coordinator, ...agents], () => stopping).then((exit) => ({ exit }))
+    const dead = async ({ exit }: { exit: ProcessExit }): Promise<number> => {
+      process.stderr.write(`devnet: ${describeExit(exit)}\ndevnet: stopping the rest\n`)
+      await shutdown()
+      return EXIT.INTERNAL
+    }
 
     if (values['no-demo'] !== true) {
       let demoJob: string | undefined
-      let ok = await runDemo(client, names, say, chain, (id) => {
+      const demoRun = runDemo(client, names, say, chain, (id) => {
         demoJob = id
-      })
+      }).then((ok) => ({ ok }))
+      // A demo cut short by a dying process fails too, once the client closes: that is already reported.
+      demoRun.catch(() => {})
+      const demo = await Promise.race([died, demoRun])
+      if ('exit' in demo) return dead(demo)
+      let ok = demo.ok
       if (adversaries !== undefined && demoJob !== undefined) {
         const expected = (i: number) =>
           String(countPrimesBelow((i + 1) * DEMO_RANGE) - countPrimesBelow(i * DEMO_RANGE))
@@ -242,7 +269,8 @@ export async function devnetCommand(argv: string[]): Promise<number> {
     )
     say(`  npx quorate providers -c ${ready.httpUrl}`)
     say('Press Ctrl-C to stop.')
-    await untilSignal()
+    const ended = await Promise.race([died, untilSignal().then(() => ({}))])
+    if ('exit' in ended) return dead(ended)
     say('devnet: stopping')
     await shutdown()
     return EXIT.OK

@@ -7,8 +7,9 @@
  * segment logic of instrument.ts that it checks. The module is otherwise left
  * as it is (same imports), so it runs under any WASI, e.g. node:wasi.
  */
-import { BULK_OPS, BULK_SHIFT, MARKERS, skipImmediates } from './instrument.ts'
+
 import { type ParsedModule, parseModule, SectionId, ValType } from './module.ts'
+import { BULK_OPS, BULK_SHIFT, MARKERS, skipImmediates } from './opcodes.ts'
 import { Reader, Writer } from './reader.ts'
 
 /** Export of the counter (a mutable i64 global) in the counting module. */

@@ -2,7 +2,7 @@
  * A structural parse of a WebAssembly module: section boundaries, types,
  * imports, functions, tables, memories, globals, exports, start and code
  * bodies. Enough to check a module against Quorate's sandbox rules and to
- * rewrite it; instruction-level decoding lives in instrument.ts.
+ * rewrite it; instruction-level decoding lives in opcodes.ts and meter-body.ts.
  */
 import { Reader, WasmFormatError } from './reader.ts'
 

@@ -84,6 +84,14 @@ export class EmbeddedShardQueue implements ShardQueue {
     })
   }
 
+  async pendingShards(): Promise<number> {
+    if (!this.#c.db.isOpen) return 0
+    const row = this.#c.db
+      .sql("SELECT count(*) AS n FROM shards WHERE claimed = 0 AND state IN ('pending', 'dispatched', 'voting')")
+      .get() as { n: number }
+    return row.n
+  }
+
   async progress(work: ShardWork, state: ShardState, replicas: ReplicaView[], reason?: string): Promise<void> {
     const { db, now } = this.#c
     if (!db.isOpen) return

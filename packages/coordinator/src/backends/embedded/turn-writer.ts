@@ -84,10 +84,14 @@ export class TurnWriter {
     const shard = sql('SELECT state, runs FROM shards WHERE job_id = ? AND idx = ?').get(work.jobId, work.index) as
       | { state: string; runs: number }
       | undefined
-    if (shard === undefined || shard.runs !== work.run || !UNDECIDED_STATES.includes(shard.state as ShardState)) {
+    if (shard === undefined || shard.runs !== work.run) return false
+    const replicas = JSON.stringify(decision.replicas)
+    if (decision.state === 'cancelled' && shard.state === 'cancelled') {
+      // The job was cancelled under this run: keep the run's last replica table, in-flight ones cancelled.
+      sql('UPDATE shards SET replicas = ? WHERE job_id = ? AND idx = ?').run(replicas, work.jobId, work.index)
       return false
     }
-    const replicas = JSON.stringify(decision.replicas)
+    if (!UNDECIDED_STATES.includes(shard.state as ShardState)) return false
     if (decision.state === 'cancelled') {
       sql('UPDATE shards SET claimed = 0, replicas = ? WHERE job_id = ? AND idx = ?').run(
         replicas,

@@ -11,6 +11,7 @@ export const SCRIPTS = [
   'recordShard-4',
   'endJob-3',
   'amendShard-3',
+  'keepCancelledReplicas-2',
 ] as const
 export type ScriptName = (typeof SCRIPTS)[number]
 

@@ -9,6 +9,9 @@ import type { RedisEventBus } from './event-bus.ts'
 import type { RedisJobStore, ShardJobData } from './job-store.ts'
 import { decisionArgs } from './script-args.ts'
 
+/** Waiting batches read to count pending shards for metrics; more are estimated from these. */
+const PENDING_SCAN = 2000
+
 export interface RedisShardQueueOptions {
   /** How long a coordinator holds a batch without renewing before another takes it over. */
   leaseMs: number
@@ -124,6 +127,29 @@ export class RedisShardQueue implements ShardQueue {
     return amended === 1
   }
 
+  async pendingShards(): Promise<number> {
+    const queue = this.#queue
+    if (queue === undefined) return 0
+    // Waiting batches carry `count` shards each; past the first PENDING_SCAN, the average stands in.
+    const types = ['waiting', 'prioritized', 'delayed'] as const
+    const [batches, scanned] = await Promise.all([
+      queue.getJobCountByTypes(...types),
+      queue.getJobs([...types], 0, PENDING_SCAN - 1),
+    ])
+    if (scanned.length === 0) return 0
+    // Batches of jobs already ended (cancelled, expired) wait only to be skipped: they are not pending.
+    const { client, key } = this.#c.ctx
+    const jobIds = [...new Set(scanned.map((j) => (j.data as ShardJobData).jobId))]
+    const states = await Promise.all(jobIds.map((id) => client.hget(key('job', id), 'state')))
+    const ended = new Set(jobIds.filter((_, i) => isTerminalJobState((states[i] ?? 'completed') as JobState)))
+    let shards = 0
+    for (const j of scanned) {
+      const data = j.data as ShardJobData
+      if (!ended.has(data.jobId)) shards += data.count ?? 1
+    }
+    return Math.round((shards / scanned.length) * Math.max(batches, scanned.length))
+  }
+
   async progress(work: ShardWork, state: ShardState, replicas: ReplicaView[], reason?: string): Promise<void> {
     // Only a shard this backend handed out (and so holds under a batch's lock) has progress to save.
     const lockKey = this.#starter.lockKeyOf(work)
@@ -167,6 +193,14 @@ export class RedisShardQueue implements ShardQueue {
       const decision = await (this.#handler as ShardHandler)(work, signal)
       if (decision.state === 'cancelled') {
         const state = await ctx.client.hget(ctx.key('job', jobId), 'state')
+        if (state === 'cancelled') {
+          const replicas = JSON.stringify(decision.replicas)
+          await ctx.run(
+            'keepCancelledReplicas-2',
+            [ctx.key('shard', jobId, index), lockKey],
+            [work.fence, work.run, replicas],
+          )
+        }
         if (state !== null && isTerminalJobState(state as JobState)) return
         // Not cancelled by the job: this coordinator gave the shard up (stopping, placement). Retry elsewhere.
         throw new Error(decision.reason ?? 'shard run abandoned')

@@ -86,6 +86,10 @@ export abstract class ComposedBackend implements SchedulerBackend {
     return this.parts.queue.progress(work, state, replicas, reason)
   }
 
+  pendingShards(): Promise<number> {
+    return this.parts.queue.pendingShards()
+  }
+
   countProvider(peerId: string, counter: ProviderCounter): Promise<void> {
     return this.parts.providers.countProvider(peerId, counter)
   }
