@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
+import { ErrorCode } from '@quorate/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNetwork, type TestNetwork } from './helpers/network.ts'
 
@@ -36,7 +37,7 @@ describe('bad input gets a clear 4xx and the coordinator keeps serving', () => {
   it('malformed JSON', async () => {
     const res = await post('{"module": {"wasm": ')
     expect(res.status).toBe(400)
-    expect(res.body.code).toBe('BAD_REQUEST')
+    expect(res.body.code).toBe(ErrorCode.BAD_REQUEST)
     expect(res.body.message).toMatch(/not valid JSON/)
   })
 

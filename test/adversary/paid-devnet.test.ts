@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { QUORATE_BIN } from '@quorate/cli'
 import { describe, expect, it } from 'vitest'
+import { QUORATE_BIN } from '../helpers/quorate-bin.ts'
 
 /**
  * The paid devnet with bad providers: anvil, the contracts, a coordinator

@@ -15,10 +15,12 @@ import { fileURLToPath } from 'node:url'
 import { type Agent, createAgent } from '@quorate/agent'
 import { type Adversary, startAdversary } from '@quorate/cli'
 import { createCoordinator } from '@quorate/coordinator'
-import { parseJobSpec, toBase64 } from '@quorate/protocol'
+import { isTerminalJobState, parseJobSpec, toBase64 } from '@quorate/protocol'
 import { pino } from 'pino'
 import { dropNamespace, REDIS_URL } from '../helpers/cluster.ts'
 import { countPrimes, primesWasm } from '../helpers/primes.ts'
+import { seededRandom } from '../helpers/random.ts'
+import { until } from '../helpers/until.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const PROVIDERS = Number(process.env.BENCH_PROVIDERS ?? 30)
@@ -26,17 +28,6 @@ const SHARDS = Number(process.env.BENCH_SHARDS ?? 100)
 const FRACTIONS = [0.1, 0.2, 0.33, 0.4]
 const R = 3
 const silent = pino({ level: 'silent' })
-
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface RunResult {
   backend: string
@@ -60,7 +51,7 @@ async function run(backend: 'embedded' | 'redis', colluders: number): Promise<Ru
     httpPort: 0,
     heartbeatMs: 1000,
     logger: silent,
-    random: seeded(1000 + colluders),
+    random: seededRandom(1000 + colluders),
     ...(backend === 'redis' ? { redisUrl: REDIS_URL, redisNamespace: namespace } : {}),
   })
   await coordinator.start()
@@ -96,7 +87,10 @@ async function run(backend: 'embedded' | 'redis', colluders: number): Promise<Ru
       adversaries.push(adversary)
       for (const p of adversary.peers) colluderIds.add(p.peerId)
     }
-    while (coordinator.executor.onlineProviders < PROVIDERS) await new Promise((r) => setTimeout(r, 50))
+    await until(() => coordinator.executor.onlineProviders >= PROVIDERS, {
+      what: `${PROVIDERS} providers online`,
+      timeout: 120_000,
+    })
 
     const inputs = Array.from({ length: SHARDS }, (_, i) => `${i * 20_000} ${(i + 1) * 20_000}`)
     const spec = parseJobSpec({
@@ -125,11 +119,11 @@ async function run(backend: 'embedded' | 'redis', colluders: number): Promise<Ru
     })
     const started = performance.now()
     const { id } = await coordinator.jobs.submit(spec)
-    for (;;) {
-      const summary = await coordinator.jobs.summary(id)
-      if (['completed', 'partially_failed', 'failed', 'expired', 'cancelled'].includes(summary.state)) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    await until(async () => isTerminalJobState((await coordinator.jobs.summary(id)).state), {
+      what: 'the job to end',
+      timeout: 30 * 60_000,
+      interval: 100,
+    })
     const seconds = (performance.now() - started) / 1000
     const results = await coordinator.jobs.results(id)
     let wrong = 0

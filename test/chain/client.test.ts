@@ -12,6 +12,7 @@ import {
   withAccount,
 } from '@quorate/chain'
 import { freePort } from '@quorate/chain/dev'
+import { ErrorCode } from '@quorate/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chainError, setupChain, specHashOf, type TestChain, TOKEN } from './setup.ts'
 
@@ -200,7 +201,8 @@ describe('readable errors', () => {
       }),
     )
     expect(notCoordinator.name).toBe('FundJobError')
-    expect(notCoordinator.code).toBe('INTERNAL')
+    // The caller can fix it (name a registered coordinator): the CLI exits 2 for it.
+    expect(notCoordinator.code).toBe(ErrorCode.CHAIN_REFUSED)
     expect(notCoordinator.reason).toBe('CoordinatorNotRegistered')
     expect(notCoordinator.message).toMatchInlineSnapshot(
       `"fundJob failed: 0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f is not a registered coordinator"`,

@@ -20,7 +20,7 @@ import {
   withdraw,
 } from '@quorate/chain'
 import { type Coordinator, createCoordinator } from '@quorate/coordinator'
-import { type JobSpecJson, type JobView, jobIdOf, parseJobSpec } from '@quorate/protocol'
+import { ErrorCode, type JobSpecJson, type JobView, jobIdOf, parseJobSpec } from '@quorate/protocol'
 import { toJobSpecJson } from '@quorate/sdk'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -144,7 +144,7 @@ describe('a coordinator that settles on chain', () => {
     const spec = demoSpec(2, 'refused')
     const missing = await post(spec)
     expect(missing.status).toBe(402)
-    expect(missing.body.code).toBe('PAYMENT_REQUIRED')
+    expect(missing.body.code).toBe(ErrorCode.PAYMENT_REQUIRED)
     expect(missing.body.message).toContain(`fund the job in the Escrow ${chain.addresses.escrow}`)
     expect(missing.body.message).toContain(`for spec hash 0x${jobIdOf(parseJobSpec(spec))}`)
 

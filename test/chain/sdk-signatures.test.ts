@@ -6,7 +6,14 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { escrowDomain, fundJob, randomEvidenceNonce, signShardResult } from '@quorate/chain'
-import { type JobResultsView, type JobSpecJson, type JobView, jobIdOf, parseJobSpec } from '@quorate/protocol'
+import {
+  ErrorCode,
+  type JobResultsView,
+  type JobSpecJson,
+  type JobView,
+  jobIdOf,
+  parseJobSpec,
+} from '@quorate/protocol'
 import { createClient, type QuorateClient, toJobSpecJson } from '@quorate/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rejection } from '../helpers/errors.ts'
@@ -106,7 +113,7 @@ describe('the SDK checks a paid job’s signatures against the Registry', () => 
       if (other?.evidence !== undefined) target.evidence = { ...other.evidence }
     })
     const err = await rejection(handle().results({ timeout: 60_000 }))
-    expect(err.code).toBe('RESULT_VERIFICATION')
+    expect(err.code).toBe(ErrorCode.RESULT_VERIFICATION)
     expect(err.details).toMatchObject({ jobId, shard: 0, check: 'signatures', provider })
     expect(err.message).toMatch(
       /shard 0 rejected: the result of provider \S+ is signed by 0x[0-9a-fA-F]{40}, which is not a registered operator$/,

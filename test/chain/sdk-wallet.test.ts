@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { destroyChainClient, getJob, getTokenBalance, type QuorateAddresses } from '@quorate/chain'
 import { deployQuorate } from '@quorate/chain/dev'
 import { type Coordinator, createCoordinator } from '@quorate/coordinator'
-import { type CoordinatorInfo, jobIdOf, parseJobSpec } from '@quorate/protocol'
+import { type CoordinatorInfo, ErrorCode, jobIdOf, parseJobSpec } from '@quorate/protocol'
 import { createClient, type JobInput, type QuorateClient, toJobSpecJson } from '@quorate/sdk'
 import { Wallet } from 'ethers'
 import { pino } from 'pino'
@@ -190,7 +190,7 @@ describe('an SDK client with a wallet on a paid coordinator', () => {
     const err = await rejection(poor.submitJob(primesJob(2, 'poor')))
     const budget = 10n * PRICE + FEE
     expect(err.name).toBe('InsufficientBalanceError')
-    expect(err.code).toBe('PAYMENT_REQUIRED')
+    expect(err.code).toBe(ErrorCode.PAYMENT_REQUIRED)
     expect(err.details).toMatchObject({
       address: empty.address,
       asset: 'token',
@@ -216,7 +216,7 @@ describe('an SDK client with a wallet on a paid coordinator', () => {
     const job = { ...primesJob(1, 'explicit'), payment: { escrowJobId: `0x${'ab'.repeat(32)}` } }
     const sent = await nonce(chain.submitter.address)
     const err = await rejection(client.submitJob(job))
-    expect(err.code).toBe('PAYMENT_REQUIRED')
+    expect(err.code).toBe(ErrorCode.PAYMENT_REQUIRED)
     expect(err.message).toMatch(/refused: the job is not funded/)
     expect(await nonce(chain.submitter.address)).toBe(sent)
   })

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { agentPeerId } from '@quorate/agent'
-import { getProvider, registerCoordinator } from '@quorate/chain'
+import { getProvider, registerCoordinator, registerProvider } from '@quorate/chain'
 import { type Coordinator, createCoordinator } from '@quorate/coordinator'
 import { Wallet } from 'ethers'
 import { pino } from 'pino'
@@ -279,6 +279,21 @@ describe('quorate agent start --stake', () => {
     const token = await startAgent(stakeOf100(dataDir, chain.addresses.token))
     expect(token.code).not.toBe(0)
     expect(await nonce(provider.address)).toBe(0)
+  })
+
+  it('exits 2 naming the refusal when the chain refuses what the user can fix (a PeerId already taken)', async () => {
+    const owner = chain.others[1]
+    const intruder = chain.providers[1]
+    if (owner === undefined || intruder === undefined) throw new Error('no accounts')
+    const dataDir = join(dir, 'agent-taken')
+    await registerProvider(chain.as(owner), { peerId: await agentPeerId(dataDir), stake: MIN_STAKE })
+    await keyFile('agent-taken', intruder.privateKey)
+    const run = await startAgent(stakeOf100(dataDir, chain.addresses.registry))
+    // A revert the user can act on (another data dir, or the owner's key): exit 2, not an internal error.
+    expect(run.code).toBe(2)
+    expect(run.stderr()).toContain(
+      `error: registerProvider failed: the PeerId is already registered to ${owner.address}`,
+    )
   })
 
   it('says which account lacks which tokens', async () => {

@@ -1,9 +1,9 @@
 import { join } from 'node:path'
-import { type ManagedProcess, spawnQuorate } from '@quorate/cli'
 import type { QuorateClient } from '@quorate/sdk'
 import { Redis } from 'ioredis'
 import { dropNamespace, REDIS_URL } from './cluster.ts'
 import { startNetwork, type TestNetwork } from './network.ts'
+import { type ManagedProcess, spawnQuorate } from './processes.ts'
 
 export type Strategy = 'liar' | 'colluder' | 'copier' | 'sybil' | 'crasher'
 

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type ManagedProcess, spawnQuorate } from '@quorate/cli'
+import { type ManagedProcess, spawnQuorate } from './processes.ts'
 import type { RawPeerConfig } from './raw-peer.ts'
 
 const RAW_PEER = fileURLToPath(new URL('./raw-peer.ts', import.meta.url))

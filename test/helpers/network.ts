@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ManagedProcess, spawnQuorate } from '@quorate/cli'
 import { createClient, type QuorateClient } from '@quorate/sdk'
+import { type ManagedProcess, spawnQuorate } from './processes.ts'
 
 export interface TestNetwork {
   dir: string

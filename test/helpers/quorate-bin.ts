@@ -1,5 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { QUORATE_BIN } from '@quorate/cli'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+
+/** The `quorate` launcher of the workspace's CLI package, found from its package.json's `bin`. */
+export const QUORATE_BIN = (() => {
+  const require = createRequire(import.meta.url)
+  // The package's main file sits in dist/; its package.json is one level up.
+  const root = dirname(dirname(require.resolve('@quorate/cli')))
+  const pkg = require(join(root, 'package.json')) as { bin: { quorate: string } }
+  return join(root, pkg.bin.quorate)
+})()
 
 /** The real `quorate` binary as a subprocess, with the test's Node and `env` over the test's own. */
 export function spawnQuorateBin(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {

@@ -11,6 +11,9 @@
  *   small frame and going silent (`variant: 'silent'`); prints when each was closed.
  * - `bogus`: say a valid hello, then answer every assignment with a result whose outcome is
  *   `config.outcome` verbatim; reconnect after each disconnect, `config.rounds` times.
+ * - `late`: say a valid hello (capacity 1), and answer an assignment with `config.outcome` only once
+ *   the coordinator has cancelled it (its lease expired); after `config.rounds` late answers, close
+ *   the stream, so the coordinator has read every answer by the time it sees the peer leave.
  *
  * Run with Node ≥ 23 (type stripping): `node raw-peer.ts '{"mode":"hello",…}'`.
  */
@@ -19,7 +22,7 @@ import { createQuorateNode, type Libp2p, loadOrCreatePrivateKey, multiaddr } fro
 import { decodeMessage, FrameDecoder, TASK_PROTOCOL } from '@quorate/protocol'
 
 export interface RawPeerConfig {
-  mode: 'hello' | 'bomb' | 'bogus'
+  mode: 'hello' | 'bomb' | 'bogus' | 'late'
   coordinator: string
   dataDir: string
   hello?: Record<string, unknown>
@@ -179,8 +182,41 @@ async function bogusMode(config: RawPeerConfig): Promise<void> {
   await n.stop()
 }
 
+async function lateMode(config: RawPeerConfig): Promise<void> {
+  const n = await node(config.dataDir)
+  emit({ event: 'ready', peerId: n.peerId.toString() })
+  const { stream, closed, onFrame } = await openTaskStream(n, config.coordinator)
+  const assigned = new Set<string>()
+  const enough = Promise.withResolvers<void>()
+  let answered = 0
+  onFrame((m) => {
+    if (m.type === 'welcome') emit({ event: 'welcomed' })
+    if (m.type === 'assign') {
+      assigned.add(m.assignmentId)
+      emit({ event: 'assigned', assignmentId: m.assignmentId, shard: m.shardIndex })
+    }
+    if (m.type !== 'cancel' || !assigned.delete(m.assignmentId)) return
+    stream.send(
+      frame(TAG.result, {
+        assignmentId: m.assignmentId,
+        outcome: config.outcome,
+        digest: 'ab'.repeat(32),
+        durationMs: 1,
+        outputLength: 0,
+      }),
+    )
+    emit({ event: 'answered-late', assignmentId: m.assignmentId, cancelReason: m.reason })
+    if (++answered >= (config.rounds ?? 1)) enough.resolve()
+  })
+  stream.send(frame(TAG.hello, { protocolVersion: 1, capacity: 1, agentVersion: 'raw-peer' }))
+  await Promise.race([enough.promise, closed])
+  await stream.close()
+  emit({ event: 'done' })
+  await n.stop()
+}
+
 const config = JSON.parse(process.argv[2] ?? '{}') as RawPeerConfig
-const modes = { hello: helloMode, bomb: bombMode, bogus: bogusMode }
+const modes = { hello: helloMode, bomb: bombMode, bogus: bogusMode, late: lateMode }
 modes[config.mode](config).then(
   () => process.exit(0),
   (err: unknown) => {

@@ -1,7 +1,9 @@
+import { join } from 'node:path'
 import type { JobEvent } from '@quorate/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type BackendKind, type Cluster, startCluster } from '../helpers/cluster.ts'
 import { failingModuleWasm } from '../helpers/failing-module.ts'
+import { startRawPeer } from '../helpers/hostile.ts'
 import { sample } from '../helpers/metrics.ts'
 import { primesIn, primesWasm } from '../helpers/primes.ts'
 import { until } from '../helpers/until.ts'
@@ -219,29 +221,57 @@ for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
     })
 
     it('records a late result after reassignment but never counts it', async () => {
-      cluster = await startCluster(kind, {
-        agents: ['honest', 'honest', { slowMs: 2500 }, 'honest'],
-        coordinator: { leaseGraceMs: 0 },
+      cluster = await startCluster(kind, { agents: ['honest', 'honest'], coordinator: { leaseGraceMs: 0 } })
+      const client = cluster.client
+      // A real peer that answers each task only after the coordinator has cancelled it: always late.
+      const late = startRawPeer({
+        mode: 'late',
+        coordinator: cluster.coordinator.multiaddrs[0] as string,
+        dataDir: join(cluster.dir, 'late-peer'),
+        outcome: { kind: 'exit', code: 3, fuelUsed: 1 },
+        rounds: 1,
       })
-      const slow = cluster.agents[2]!.peerId
-      // The first-quorum rule, so a shard is decided without the slow replica and its result comes late.
-      const job = await cluster.client.submitJob({
-        wasm,
-        inputs: ranges(4),
-        limits: { timeoutMs: 1000 },
-        decide: 'quorum',
-      })
-      const results = await job.results({ timeout: 60_000 })
-      for (const r of results) {
-        expect(r.state).toBe('accepted')
-        expect(r.majority).not.toContain(slow)
+      try {
+        const ready = await until(() => late.events.find((e) => e.event === 'ready'), { what: 'the late peer' })
+        const lateId = ready.peerId as string
+        await until(async () => (await client.providers()).some((p) => p.peerId === lateId && p.online), {
+          what: 'the late peer to be admitted',
+        })
+        // Two replicas per shard and every provider free at the start: the late peer takes one, and its
+        // shard cannot reach its quorum of 2 until that lease expires (1 s) and the slot moves on.
+        const job = await client.submitJob({
+          wasm,
+          inputs: ranges(4),
+          redundancy: 2,
+          quorum: 2,
+          limits: { timeoutMs: 1000 },
+          decide: 'quorum',
+        })
+        const results = await job.results({ timeout: 60_000 })
+        for (const r of results) {
+          expect(r.state).toBe('accepted')
+          expect(r.majority).not.toContain(lateId)
+        }
+        const answer = await until(() => late.events.find((e) => e.event === 'answered-late'), {
+          what: 'the late peer to answer after its cancel',
+        })
+        expect(answer.cancelReason).toBe('lease expired')
+        // It closes its stream after answering: once the coordinator sees it leave, it has read the answer.
+        const left = await until(async () => (await client.providers()).find((p) => p.peerId === lateId && !p.online), {
+          what: 'the coordinator to see the late peer leave',
+        })
+        expect(left.counters.valid + left.counters.invalid).toBe(0)
+        const view = await job.status()
+        const lateReplicas = view.shardList.flatMap((s) => s.replicas).filter((r) => r.provider === lateId)
+        expect(lateReplicas.length).toBeGreaterThan(0)
+        for (const r of lateReplicas) expect(r.vote).toBeUndefined()
+        for (const shard of view.shardList) {
+          expect(shard.replicas.filter((r) => r.vote === 'majority').length).toBe(2)
+        }
+      } finally {
+        late.kill()
+        await late.exited
       }
-      await new Promise((r) => setTimeout(r, 3000))
-      const view = await job.status()
-      const slowReplicas = view.shardList.flatMap((s) => s.replicas).filter((r) => r.provider === slow)
-      for (const r of slowReplicas) expect(r.vote).toBeUndefined()
-      const counted = view.shardList.map((s) => s.replicas.filter((r) => r.vote === 'majority').length)
-      for (const n of counted) expect(n).toBe(2)
     })
 
     it('carries on after its coordinator restarts on the same storage', async () => {

@@ -7,11 +7,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ManagedProcess, spawnQuorate } from '@quorate/cli'
 import { createClient } from '@quorate/sdk'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { dropNamespace, freePort, REDIS_URL, startCluster } from '../helpers/cluster.ts'
+import { type ManagedProcess, spawnQuorate } from '../helpers/processes.ts'
 import { until } from '../helpers/until.ts'
 
 const wasm = new Uint8Array(
@@ -178,21 +178,19 @@ describe('Redis restarted on its append-only file', () => {
       )
       return child
     }
-    const waitForRedis = async () => {
-      for (let i = 0; i < 100; i++) {
-        const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null })
-        try {
-          await probe.connect()
-          await probe.ping()
-          probe.disconnect()
-          return
-        } catch {
-          probe.disconnect()
-          await new Promise((r) => setTimeout(r, 100))
-        }
-      }
-      throw new Error('redis-server did not start')
-    }
+    const waitForRedis = () =>
+      until(
+        async () => {
+          const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null })
+          try {
+            await probe.connect()
+            return (await probe.ping()) === 'PONG'
+          } finally {
+            probe.disconnect()
+          }
+        },
+        { what: 'redis-server to accept connections', timeout: 10_000, interval: 100 },
+      )
     let redis = startRedis()
     await waitForRedis()
     const url = `redis://127.0.0.1:${port}`

@@ -24,16 +24,17 @@ describe('redis backend: job events', () => {
     ]
     backends.push(runner, other)
     await Promise.all([runner.start(), other.start()])
-    /** Every event `b` hears, and when it has heard a job:done. */
+    /** Every event `b` hears, when it has heard a job:done, and when it has heard the marker published last. */
     const listen = (b: SchedulerBackend) => {
       const heard: JobEvent[] = []
-      const done = new Promise<void>((resolve) =>
-        b.subscribe((event) => {
-          heard.push(event)
-          if (event.type === 'job:done') resolve()
-        }),
-      )
-      return { heard, done }
+      const done = Promise.withResolvers<void>()
+      const marked = Promise.withResolvers<void>()
+      b.subscribe((event) => {
+        heard.push(event)
+        if (event.type === 'job:done') done.resolve()
+        if (event.jobId === 'marker') marked.resolve()
+      })
+      return { heard, done: done.promise, marked: marked.promise }
     }
     const [onRunner, onOther] = [listen(runner), listen(other)]
     const bothDone = Promise.all([onRunner.done, onOther.done])
@@ -56,8 +57,16 @@ describe('redis backend: job events', () => {
     )
     await runner.submit(id, spec, Date.now() + 60_000)
     await bothDone
-    // A moment for any duplicate still on its way through Redis.
-    await new Promise((r) => setTimeout(r, 200))
+    // Redis delivers a channel's messages in order: once both have heard a marker published now,
+    // any duplicate still on its way through Redis has arrived too.
+    const redis = new Redis(REDIS_URL)
+    try {
+      const marker = { type: 'job:queued', at: Date.now(), jobId: 'marker' }
+      await redis.publish(`{${namespace}}:events`, JSON.stringify({ from: 'elsewhere', events: [marker] }))
+      await Promise.all([onRunner.marked, onOther.marked])
+    } finally {
+      redis.disconnect()
+    }
     for (const list of [onRunner.heard, onOther.heard]) {
       const types = list.filter((e) => e.jobId === id).map((e) => e.type)
       expect(types.filter((t) => t === 'job:queued')).toHaveLength(1)

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { mapReduce, splitLines } from '@quorate/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNetwork, type TestNetwork } from '../helpers/network.ts'
+import { seededInt } from '../helpers/random.ts'
 
 const wordcountWasm = createRequire(import.meta.url).resolve('@quorate/example-wordcount/wordcount.wasm')
 
@@ -25,15 +26,11 @@ function makeText(lines: number): string {
     'Über',
     'a',
   ]
-  let seed = 42
-  const next = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31
-    return seed
-  }
+  const pick = seededInt(42)
   const out: string[] = []
   for (let i = 0; i < lines; i++) {
-    const words = Array.from({ length: 1 + (next() % 12) }, () => vocabulary[next() % vocabulary.length])
-    out.push(`${words.join(next() % 3 === 0 ? ', ' : ' ')}${next() % 4 === 0 ? '.' : ''}`)
+    const words = Array.from({ length: 1 + pick(12) }, () => vocabulary[pick(vocabulary.length)])
+    out.push(`${words.join(pick(3) === 0 ? ', ' : ' ')}${pick(4) === 0 ? '.' : ''}`)
   }
   return `${out.join('\n')}\n`
 }

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { ErrorCode } from '@quorate/protocol'
 
 /** Rewrites the JSON body of a response; return it unchanged to pass it through. */
 export type Tamper = (path: string, body: unknown) => unknown
@@ -40,7 +41,7 @@ export async function startTamperingProxy(upstream: string): Promise<TamperingPr
       (err: Error) => {
         if (abort.signal.aborted) return
         res.writeHead(502, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ code: 'INTERNAL', message: `proxy: ${err.message}` }))
+        res.end(JSON.stringify({ code: ErrorCode.INTERNAL, message: `proxy: ${err.message}` }))
       },
     )
   })

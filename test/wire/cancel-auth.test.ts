@@ -5,7 +5,7 @@
  */
 import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { toBase64 } from '@quorate/protocol'
+import { ErrorCode, toBase64 } from '@quorate/protocol'
 import { createClient, generateOwnerKey } from '@quorate/sdk'
 import { afterEach, describe, expect, it } from 'vitest'
 import { rejection } from '../helpers/errors.ts'
@@ -39,7 +39,7 @@ describe('cancelling a job', () => {
     const bare = await fetch(`${coordinator.httpUrl}/v1/jobs/${job.id}`, { method: 'DELETE' })
     expect(bare.status).toBe(401)
     expect(await bare.json()).toEqual({
-      code: 'UNAUTHORIZED',
+      code: ErrorCode.UNAUTHORIZED,
       message: `cancelling job ${job.id} needs a signature by the job's owner key or the operator token`,
       details: { problem: 'missing' },
     })

@@ -5,6 +5,7 @@
  * kinds and field types. The coordinator must stay up, bounded, and right.
  */
 import { join } from 'node:path'
+import { ErrorCode } from '@quorate/protocol'
 import { createClient } from '@quorate/sdk'
 import { afterEach, describe, expect, it } from 'vitest'
 import { dropNamespace, REDIS_URL } from '../helpers/cluster.ts'
@@ -46,7 +47,7 @@ describe.each(['embedded', 'redis'] as const)('a hello claiming capacity 1e19 (%
     expect(await liar.exited).toBe(0)
     expect(errorsOf(liar)).toEqual([
       {
-        code: 'MALFORMED_MESSAGE',
+        code: ErrorCode.MALFORMED_MESSAGE,
         message: 'malformed message: hello.capacity must be an integer from 1 to 1024 (got 10000000000000000000)',
         details: { field: 'hello.capacity', problem: 'must be an integer from 1 to 1024' },
       },
@@ -105,10 +106,10 @@ describe('length bombs from peers that never say hello', () => {
     expect(silentClosed).toHaveLength(16)
     // 16 × 64 MiB announced, 16 × 8 MiB offered: refused long before that much is sent.
     for (const e of bigClosed) expect(e.sent as number).toBeLessThan(bombBytes)
-    expect(bigClosed.filter((e) => e.code === 'FRAME_TOO_LARGE').length).toBeGreaterThan(0)
+    expect(bigClosed.filter((e) => e.code === ErrorCode.FRAME_TOO_LARGE).length).toBeGreaterThan(0)
     // The silent ones are closed by the coordinator at its hello deadline, not before.
     for (const e of silentClosed) expect(e.afterMs as number).toBeGreaterThanOrEqual(helloTimeoutMs - 100)
-    expect(silentClosed.filter((e) => e.code === 'TIMEOUT').length).toBeGreaterThan(0)
+    expect(silentClosed.filter((e) => e.code === ErrorCode.TIMEOUT).length).toBeGreaterThan(0)
     const grownMiB = (after.peak - before.rss) / MiB
     process.stderr.write(
       `coordinator memory: VmRSS before ${(before.rss / MiB).toFixed(1)} MiB, after ${(after.rss / MiB).toFixed(1)} MiB, peak ${(after.peak / MiB).toFixed(1)} MiB (+${grownMiB.toFixed(1)} MiB); silent peers closed after ${silentClosed.map((e) => e.afterMs).join(', ')} ms\n`,

@@ -11,10 +11,11 @@ import { createRuntimePool, type RuntimePool } from '@quorate/runtime'
 import { type Logger, pino } from 'pino'
 import { type AgentClock, systemClock } from './clock.ts'
 import { AGENT_DEFAULTS } from './constants.ts'
+import { CoordinatorSlot, shareCapacity } from './coordinator-slot.ts'
 import type { CoordinatorLink } from './link.ts'
 import { ModuleCache } from './module-cache.ts'
 import { ResultOutbox } from './result-outbox.ts'
-import { CoordinatorSession, type SessionContext } from './session.ts'
+import type { SessionContext } from './session.ts'
 import type { ResultSignature, ResultSignatureRequest } from './types.ts'
 
 export interface AgentOptions {
@@ -23,8 +24,23 @@ export interface AgentOptions {
   /**
    * Multiaddr of the coordinator, ending in `/p2p/<peerId>`; or several, tried
    * in turn, so an agent fails over when its coordinator goes away.
+   * @defaultValue none: `discover` must be set
    */
-  coordinator: string | string[]
+  coordinator?: string | string[]
+  /**
+   * Finds coordinators by itself (e.g. from the Registry): each call returns the multiaddrs,
+   * ending in `/p2p/<peerId>`, of coordinators to serve now. Called at start and every
+   * `rediscoverMs`; added to `coordinator` if both are set.
+   */
+  discover?: () => Promise<string[]>
+  /** How often `discover` is called again. @defaultValue 30000 */
+  rediscoverMs?: number
+  /**
+   * Coordinators served at once. The capacity is split between them (each gets a fixed share
+   * and announces only that), so the tasks in flight never exceed `capacity` in total.
+   * @defaultValue 3 with `discover`, else 1 (the `coordinator` list is tried in turn)
+   */
+  maxCoordinators?: number
   /** Tasks run at once. @defaultValue the number of worker threads */
   capacity?: number
   /** Worker threads of the runtime pool. @defaultValue one per core */
@@ -88,17 +104,30 @@ interface ValidatedOptions {
   threads: number
   capacity: number
   resultLingerMs: number
+  maxCoordinators: number
+  rediscoverMs: number
   topology: { region?: string; zone?: string }
 }
 
 function validate(options: AgentOptions): ValidatedOptions {
-  const coordinators = Array.isArray(options.coordinator) ? options.coordinator : [options.coordinator]
+  const given = options.coordinator ?? []
+  const coordinators = Array.isArray(given) ? given : [given]
   for (const addr of coordinators) {
-    if (typeof addr !== 'string' || !addr.includes('/p2p/')) {
+    if (!isCoordinatorAddr(addr)) {
       throw new InvalidOptionError('coordinator', 'must be a multiaddr ending in /p2p/<peerId>', addr)
     }
   }
-  if (coordinators.length === 0) throw new InvalidOptionError('coordinator', 'needs at least one multiaddr', [])
+  if (coordinators.length === 0 && options.discover === undefined) {
+    throw new InvalidOptionError('coordinator', 'needs at least one multiaddr (or set discover)', [])
+  }
+  const maxCoordinators = options.maxCoordinators ?? (options.discover === undefined ? 1 : 3)
+  if (!Number.isInteger(maxCoordinators) || maxCoordinators < 1 || maxCoordinators > 64) {
+    throw new InvalidOptionError('maxCoordinators', 'must be an integer from 1 to 64', maxCoordinators)
+  }
+  const rediscoverMs = options.rediscoverMs ?? AGENT_DEFAULTS.rediscoverMs
+  if (!Number.isFinite(rediscoverMs) || rediscoverMs < 100) {
+    throw new InvalidOptionError('rediscoverMs', 'must be at least 100 milliseconds', rediscoverMs)
+  }
   const threads = options.threads ?? availableParallelism()
   const capacity = options.capacity ?? threads
   if (!Number.isInteger(capacity) || capacity < 1) {
@@ -108,6 +137,12 @@ function validate(options: AgentOptions): ValidatedOptions {
   if (!Number.isFinite(resultLingerMs) || resultLingerMs < 0) {
     throw new InvalidOptionError('resultLingerMs', 'must be a non-negative number of milliseconds', resultLingerMs)
   }
+  const topology = validTopology(options)
+  return { coordinators, threads, capacity, resultLingerMs, maxCoordinators, rediscoverMs, topology }
+}
+
+/** The region and zone the agent declares, each checked against the protocol's rule. */
+function validTopology(options: AgentOptions): { region?: string; zone?: string } {
   const topology: { region?: string; zone?: string } = {}
   for (const field of ['region', 'zone'] as const) {
     const value = options[field]
@@ -121,14 +156,25 @@ function validate(options: AgentOptions): ValidatedOptions {
     }
     topology[field] = value
   }
-  return { coordinators, threads, capacity, resultLingerMs, topology }
+  return topology
+}
+
+function isCoordinatorAddr(addr: unknown): addr is string {
+  return typeof addr === 'string' && addr.length <= 1024 && addr.startsWith('/') && addr.includes('/p2p/')
+}
+
+/** A coordinator's identity in its multiaddr, so two addresses of one coordinator share a slot. */
+function peerOf(addr: string): string {
+  return addr.slice(addr.lastIndexOf('/p2p/') + 5)
 }
 
 /**
- * A provider's worker agent. It dials its coordinator over libp2p, keeps one
- * long-lived task stream open (reconnecting with backoff, trying the next
- * coordinator after a failure), and runs every assignment on the runtime's
- * worker-thread pool. The task protocol itself is `CoordinatorSession`'s.
+ * A provider's worker agent. It dials coordinators over libp2p, keeps one
+ * long-lived task stream open per slot (reconnecting with backoff, trying the
+ * next free coordinator after a failure), and runs every assignment on the
+ * runtime's worker-thread pool. Its capacity is split between the slots, so
+ * several coordinators share it without ever exceeding it together. The task
+ * protocol itself is `CoordinatorSession`'s.
  *
  * @example
  * ```ts
@@ -138,7 +184,7 @@ function validate(options: AgentOptions): ValidatedOptions {
  * ```
  */
 export function createAgent(options: AgentOptions): Agent {
-  const { coordinators, threads, capacity, resultLingerMs, topology } = validate(options)
+  const { coordinators, threads, capacity, resultLingerMs, maxCoordinators, rediscoverMs, topology } = validate(options)
   const clock = options.clock ?? systemClock
   const logger = options.logger ?? pino({ name: 'quorate:agent' })
   const outbox = new ResultOutbox(resultLingerMs, clock)
@@ -146,22 +192,21 @@ export function createAgent(options: AgentOptions): Agent {
   const readyPromise = Promise.withResolvers<void>()
   let node: Libp2p | undefined
   let runtime: RuntimePool | undefined
-  let session: CoordinatorSession | undefined
-  let target = 0
   let stopping = false
   let draining = false
-  let backoffMs: number = AGENT_DEFAULTS.reconnectInitialMs
-  let reconnect: unknown
+  /** Coordinators known now: the explicit ones, then the discovered ones. */
+  let candidates = [...coordinators]
+  let cursor = 0
+  let rediscover: unknown
 
   const dialLibp2p = async (coordinator: string, signal: AbortSignal): Promise<CoordinatorLink> => {
     if (node === undefined) throw new Error('the agent has not started')
     const stream = await node.dialProtocol(multiaddr(coordinator), TASK_PROTOCOL, { signal })
     return new MessageChannel<CoordinatorMessage, AgentMessage>(stream)
   }
-  const openLink = options.connect ?? dialLibp2p
 
-  const sessionContext = (): SessionContext => ({
-    capacity,
+  const sessionContext = (share: number): SessionContext => ({
+    capacity: share,
     operator: options.operator,
     topology,
     modules,
@@ -174,51 +219,51 @@ export function createAgent(options: AgentOptions): Agent {
     draining: () => draining,
   })
 
-  /** After a failure, try the next coordinator in the list, backing off while none answers. */
-  const retryLater = () => {
-    target = (target + 1) % coordinators.length
-    if (stopping || reconnect !== undefined) return
-    reconnect = clock.setTimeout(() => {
-      reconnect = undefined
-      void connect()
-    }, backoffMs)
-    backoffMs = Math.min(backoffMs * 2, AGENT_DEFAULTS.reconnectMaxMs)
+  /** The next known coordinator, in turn, that no other slot holds. */
+  const pick = (): string | undefined => {
+    const held = new Set(slots.flatMap((slot) => (slot.coordinator === undefined ? [] : [peerOf(slot.coordinator)])))
+    for (let i = 0; i < candidates.length; i++) {
+      const addr = candidates[(cursor + i) % candidates.length] as string
+      if (held.has(peerOf(addr))) continue
+      cursor = (cursor + i + 1) % candidates.length
+      return addr
+    }
+    return undefined
   }
 
-  const connect = async (): Promise<void> => {
-    if (stopping) return
-    const coordinator = coordinators[target] as string
-    let link: CoordinatorLink
+  const slots: CoordinatorSlot[] = shareCapacity(capacity, maxCoordinators).map(
+    (share) =>
+      new CoordinatorSlot({
+        capacity: share,
+        clock,
+        logger,
+        pick,
+        open: options.connect ?? dialLibp2p,
+        context: sessionContext,
+        welcomed: () => readyPromise.resolve(),
+      }),
+  )
+
+  /** Reads the coordinators anew; a failed read keeps the ones known before. */
+  const discover = async (): Promise<void> => {
+    if (options.discover === undefined || stopping) return
     try {
-      link = await openLink(coordinator, AbortSignal.timeout(AGENT_DEFAULTS.dialTimeoutMs))
+      const found = (await options.discover()).filter(isCoordinatorAddr)
+      candidates = [...new Set([...coordinators, ...found])]
+      logger.debug({ coordinators: candidates.length }, 'discovered coordinators')
     } catch (err) {
-      logger.warn({ error: (err as Error).message, coordinator }, 'cannot reach the coordinator')
-      retryLater()
-      return
+      logger.warn({ error: (err as Error).message }, 'cannot discover coordinators; keeping the ones known')
     }
-    const current = new CoordinatorSession(link, sessionContext(), {
-      welcomed: () => {
-        backoffMs = AGENT_DEFAULTS.reconnectInitialMs
-        logger.info({ coordinator, capacity }, 'connected to the coordinator')
-        readyPromise.resolve()
-      },
-      closed: (error) => {
-        if (session !== current) return
-        session = undefined
-        if (stopping) return
-        logger.warn({ error: error?.message }, 'lost the coordinator; reconnecting')
-        retryLater()
-      },
-    })
-    session = current
   }
+
+  const everySlot = () => slots.map((slot) => slot.session).filter((s) => s !== undefined)
 
   return {
     get peerId() {
       return node?.peerId.toString() ?? ''
     },
     get running() {
-      return session?.running ?? 0
+      return slots.reduce((sum, slot) => sum + slot.running, 0)
     },
     ready: readyPromise.promise,
     async start() {
@@ -226,27 +271,38 @@ export function createAgent(options: AgentOptions): Agent {
       runtime = options.runtime ?? createRuntimePool({ threads })
       node = await createQuorateNode({ privateKey, listen: options.listen ?? [...AGENT_DEFAULTS.listen] })
       await node.start()
-      logger.info({ peerId: node.peerId.toString(), threads, capacity, ...topology }, 'agent started')
-      await connect()
+      logger.info(
+        { peerId: node.peerId.toString(), threads, capacity, slots: slots.length, ...topology },
+        'agent started',
+      )
+      await discover()
+      if (options.discover !== undefined) {
+        rediscover = clock.setInterval(() => {
+          void discover().then(() => Promise.all(slots.map((slot) => slot.connect())))
+        }, rediscoverMs)
+      }
+      await Promise.all(slots.map((slot) => slot.connect()))
     },
     async stop({ drainTimeoutMs = 0 } = {}) {
       if (stopping) return
       draining = true
+      if (rediscover !== undefined) clock.clearInterval(rediscover)
       // Results already finished go before anything this agent says about the rest.
       outbox.flush()
-      const current = session
-      if (current !== undefined && drainTimeoutMs > 0 && current.running > 0) {
-        current.drain([])
+      const sessions = everySlot()
+      const busy = () => sessions.reduce((sum, s) => sum + s.running, 0)
+      if (drainTimeoutMs > 0 && busy() > 0) {
+        for (const session of sessions) if (session.running > 0) session.drain([])
         const deadline = clock.now() + drainTimeoutMs
-        while (current.running > 0 && clock.now() < deadline) {
+        while (busy() > 0 && clock.now() < deadline) {
           await new Promise<void>((resolve) => clock.setTimeout(resolve, AGENT_DEFAULTS.drainPollMs))
         }
       }
       stopping = true
+      for (const slot of slots) slot.stop()
       outbox.flush()
-      current?.handBack('agent stopping')
-      if (reconnect !== undefined) clock.clearTimeout(reconnect)
-      await current?.close()
+      for (const session of sessions) session.handBack('agent stopping')
+      await Promise.all(sessions.map((session) => session.close()))
       await node?.stop()
       if (options.runtime === undefined) await runtime?.close()
     },

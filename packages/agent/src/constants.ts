@@ -10,4 +10,6 @@ export const AGENT_DEFAULTS = {
   reconnectMaxMs: 5_000,
   /** How often `stop()` checks whether draining tasks have finished. */
   drainPollMs: 50,
+  /** How often an agent with `discover` looks for coordinators again. */
+  rediscoverMs: 30_000,
 } as const

@@ -129,8 +129,16 @@ export class CoordinatorSession {
 
   async #execute(task: AssignMessage): Promise<void> {
     const module = this.#context.modules.get(task.moduleSha256)
-    if (module === undefined || this.#context.draining() || this.#closed) {
-      const reason = module === undefined ? `module ${task.moduleSha256} was never sent` : 'agent is draining'
+    // The hello announced `capacity`; an assignment past it is refused, not run, so the agent's
+    // slots together never run more than its capacity whatever a coordinator sends.
+    const full = this.#running.size >= this.#context.capacity
+    if (module === undefined || this.#context.draining() || this.#closed || full) {
+      const reason =
+        module === undefined
+          ? `module ${task.moduleSha256} was never sent`
+          : full
+            ? `agent is at its capacity of ${this.#context.capacity} for this coordinator`
+            : 'agent is draining'
       this.#link.send(crashedResult(task.assignmentId, reason))
       return
     }

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { InvalidOptionError, QuorateError } from '@quorate/protocol'
+import { ErrorCode, InvalidOptionError, QuorateError } from '@quorate/protocol'
 import { getAddress } from 'ethers'
 import { sleep } from './retry.ts'
 
@@ -59,7 +59,7 @@ export function findAnvilBinary(): string {
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv
   const pkg = PLATFORM_PACKAGES[`${process.platform}-${process.arch}`]
   if (pkg === undefined) {
-    throw new QuorateError('INTERNAL', `anvil has no npm build for ${process.platform}-${process.arch}`, {
+    throw new QuorateError(ErrorCode.INTERNAL, `anvil has no npm build for ${process.platform}-${process.arch}`, {
       hint: 'install foundry and set QUORATE_ANVIL_BIN to its anvil',
     })
   }
@@ -82,7 +82,7 @@ export function findAnvilBinary(): string {
     }
     return bin
   }
-  throw new QuorateError('INTERNAL', `cannot find the anvil binary from ${pkg}`, {
+  throw new QuorateError(ErrorCode.INTERNAL, `cannot find the anvil binary from ${pkg}`, {
     hint: 'run `npm install` (it installs @foundry-rs/anvil and its platform package) or set QUORATE_ANVIL_BIN',
   })
 }
@@ -191,7 +191,7 @@ async function startOnce(options: StartAnvilOptions, port: number): Promise<Anvi
     return { rpcUrl, port, chainId, accounts, pid: child.pid, stop }
   } catch (err) {
     await stop()
-    throw new QuorateError('INTERNAL', `cannot start anvil on port ${port}`, { cause: err })
+    throw new QuorateError(ErrorCode.INTERNAL, `cannot start anvil on port ${port}`, { cause: err })
   }
 }
 
@@ -235,6 +235,6 @@ async function rpc(rpcUrl: string, method: string, params: unknown[]): Promise<u
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
   })
   const body = (await res.json()) as { result?: unknown; error?: { message: string } }
-  if (body.error !== undefined) throw new QuorateError('INTERNAL', `${method} failed: ${body.error.message}`)
+  if (body.error !== undefined) throw new QuorateError(ErrorCode.INTERNAL, `${method} failed: ${body.error.message}`)
   return body.result
 }

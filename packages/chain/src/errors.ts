@@ -1,6 +1,7 @@
 import { ErrorCode, QuorateError, type QuorateErrorOptions } from '@quorate/protocol'
-import { type ErrorDescription, formatUnits, Interface, isError } from 'ethers'
+import { type ErrorDescription, Interface, isError } from 'ethers'
 import { allAbis } from './contracts.ts'
+import { describeRevert } from './revert-messages.ts'
 
 /**
  * Why a chain action failed, as a short machine-readable string: the name of
@@ -39,8 +40,10 @@ export interface ChainErrorOptions extends QuorateErrorOptions {
 /**
  * Base of every error from `@quorate/chain`. Carries the `action` that
  * failed (`settleJob`, …), a `reason` (see {@link ChainFailureReason}) and,
- * when a transaction was sent, its hash. The code is `INTERNAL` until the
- * protocol package grows chain codes.
+ * when a transaction was sent, its hash. Its code comes from
+ * {@link chainErrorCode}: `CHAIN_REFUSED` when the caller can fix the cause,
+ * `CHAIN_UNREACHABLE` when the RPC endpoint could not be reached,
+ * `CHAIN_FAILED` otherwise.
  */
 export class ChainError extends QuorateError {
   override name = 'ChainError'
@@ -50,7 +53,7 @@ export class ChainError extends QuorateError {
   readonly txHash: string | undefined
 
   constructor(action: string, failure: DecodedRevert, options: ChainErrorOptions = {}) {
-    super(ErrorCode.INTERNAL, `${action} failed: ${failure.message}`, {
+    super(chainErrorCode(failure.reason), `${action} failed: ${failure.message}`, {
       ...options,
       details: {
         action,
@@ -65,6 +68,76 @@ export class ChainError extends QuorateError {
     this.revertArgs = failure.args
     this.txHash = options.txHash
   }
+}
+
+/**
+ * Contract errors and node refusals the caller can fix by changing what they
+ * ask or what they hold: approve more, fund the account, pick the right job,
+ * coordinator or deadline, stake more or wait for the unbonding. Errors that
+ * mean a bug or a broken deployment (reentrancy, a wrong escrow binding,
+ * payee lists of different lengths, an unknown revert, a panic) are not here.
+ */
+const CALLER_FIXABLE: ReadonlySet<string> = new Set([
+  // The request or the account
+  'INVALID_REQUEST',
+  'INSUFFICIENT_FUNDS',
+  'ERC20InsufficientBalance',
+  'ERC20InsufficientAllowance',
+  'ZeroAddress',
+  'ZeroAmount',
+  'InvalidParameter',
+  'UnsupportedToken',
+  'NotMinter',
+  // Addresses the caller gave (discoverAddresses)
+  'NoContract',
+  'AddressMismatch',
+  // Escrow: the job, its funding, its coordinator and its deadline
+  'JobNotFound',
+  'JobExists',
+  'AlreadySettled',
+  'AlreadyReclaimed',
+  'JobNotSettled',
+  'NotJobCoordinator',
+  'NotSubmitter',
+  'DeadlinePassed',
+  'DeadlineNotReached',
+  'CoordinatorNotRegistered',
+  'FeeTooHigh',
+  'OverBudget',
+  'NothingOwed',
+  // Escrow: disputes and their evidence
+  'DisputeWindowClosed',
+  'QuorumNotMet',
+  'TooManySignatures',
+  'InvalidSignature',
+  'UnknownSigner',
+  'SignerNotEligible',
+  'NotInMinority',
+  'ShardMismatch',
+  'DigestMismatch',
+  'SignersNotSorted',
+  'NonceAlreadyUsed',
+  'AlreadyPenalized',
+  // Registry: registration and stake
+  'AlreadyRegistered',
+  'NotRegistered',
+  'InvalidPeerId',
+  'PeerIdTaken',
+  'OperatorTaken',
+  'StakeBelowMinimum',
+  'InsufficientStake',
+  'NothingUnbonding',
+  'UnbondingNotElapsed',
+])
+
+/**
+ * The one place a chain failure's reason becomes an error code: the CLI
+ * turns `CHAIN_REFUSED` into exit 2 (fix the command), `CHAIN_UNREACHABLE`
+ * into exit 3 and `CHAIN_FAILED` into exit 4.
+ */
+export function chainErrorCode(reason: ChainFailureReason): ErrorCode {
+  if (reason === 'RPC_UNAVAILABLE') return ErrorCode.CHAIN_UNREACHABLE
+  return CALLER_FIXABLE.has(reason) ? ErrorCode.CHAIN_REFUSED : ErrorCode.CHAIN_FAILED
 }
 
 /** Constructor shape every per-action error class has. */
@@ -118,121 +191,6 @@ export function decodeRevertData(data: string | null | undefined): DecodedRevert
 }
 
 /**
- * The one place contract error names become sentences. Unknown names fall
- * back to `Name(arg=value, …)`.
- */
-export function describeRevert(name: string, args: Record<string, unknown>): string {
-  const a = (key: string) => formatArg(args[key])
-  const tokens = (key: string) => `${formatUnits(BigInt(args[key] as bigint), 18)} tokens`
-  switch (name) {
-    // Escrow
-    case 'JobNotFound':
-      return `no job ${a('jobId')} is funded in this escrow`
-    case 'JobExists':
-      return `job ${a('jobId')} is already funded`
-    case 'AlreadySettled':
-      return `job ${a('jobId')} is already settled`
-    case 'AlreadyReclaimed':
-      return `job ${a('jobId')} was already reclaimed by its submitter`
-    case 'JobNotSettled':
-      return `job ${a('jobId')} is not settled yet; penalties need an accepted, settled vote`
-    case 'NotJobCoordinator':
-      return `${a('caller')} is not the job's coordinator (${a('coordinator')})`
-    case 'NotSubmitter':
-      return `${a('caller')} is not the job's submitter (${a('submitter')})`
-    case 'DeadlinePassed':
-      return `the job's deadline (${formatTime(args.deadline)}) has passed; only the submitter can reclaim it now`
-    case 'DeadlineNotReached':
-      return `the job's deadline (${formatTime(args.deadline)}) has not passed yet`
-    case 'CoordinatorNotRegistered':
-      return `${a('coordinator')} is not a registered coordinator`
-    case 'LengthMismatch':
-      return `payees (${a('payees')}) and amounts (${a('amounts')}) differ in length`
-    case 'TooManyPayees':
-      return `${a('count')} payees is over the limit of ${a('max')} per settlement`
-    case 'FeeTooHigh':
-      return `fee ${tokens('fee')} is over the job's maximum fee of ${tokens('maxFee')}`
-    case 'OverBudget':
-      return `payouts and fee add up to ${tokens('total')}, over the job's budget of ${tokens('budget')}`
-    case 'NothingOwed':
-      return 'nothing is owed to this account'
-    case 'DisputeWindowClosed':
-      return `the dispute window closed at ${formatTime(args.closedAt)}`
-    case 'QuorumNotMet':
-      return `evidence carries ${a('signatures')} quorum signatures, ${a('needed')} are needed`
-    case 'TooManySignatures':
-      return `evidence carries ${a('count')} signatures, over the limit of ${a('max')}`
-    case 'InvalidSignature':
-      return `signature ${indexName(args.index)} is malformed`
-    case 'UnknownSigner':
-      return `${a('signer')} is no registered provider's operator (wrong key, chain or contract?)`
-    case 'SignerNotEligible':
-      return `quorum signer ${a('provider')} is not an eligible provider (unregistered or under the minimum stake)`
-    case 'NotInMinority':
-      return `the accused signed the accepted digest ${a('digest')}; there is nothing to penalize`
-    case 'ShardMismatch':
-      return `quorum signature ${a('index')} is for another shard`
-    case 'DigestMismatch':
-      return `quorum signature ${a('index')} is for another digest than the rest of the quorum`
-    case 'SignersNotSorted':
-      return `quorum signature ${a('index')} repeats a provider or is out of order (sort by provider address, ascending)`
-    case 'NonceAlreadyUsed':
-      return `evidence nonce ${a('nonce')} of ${a('signer')} was already used`
-    case 'AlreadyPenalized':
-      return `provider ${a('provider')} was already penalized for job ${a('jobId')}`
-    // Registry
-    case 'AlreadyRegistered':
-      return `${a('account')} is already registered`
-    case 'NotRegistered':
-      return `${a('account')} is not a registered provider`
-    case 'InvalidPeerId':
-      return 'the PeerId is empty or longer than 128 characters'
-    case 'PeerIdTaken':
-      return `the PeerId is already registered to ${a('owner')}`
-    case 'OperatorTaken':
-      return `the operator key already signs for provider ${a('provider')}`
-    case 'StakeBelowMinimum':
-      return `a stake of ${tokens('stake')} is under the minimum of ${tokens('minimum')}`
-    case 'InsufficientStake':
-      return `cannot unstake ${tokens('requested')}: only ${tokens('available')} is staked`
-    case 'NothingUnbonding':
-      return 'no stake is unbonding; call unstake first'
-    case 'UnbondingNotElapsed':
-      return `stake is still unbonding until ${formatTime(args.readyAt)}`
-    case 'NotEscrow':
-      return `${a('caller')} is not the escrow bound to this registry`
-    case 'NotDeployer':
-      return `${a('caller')} is not the registry's deployer`
-    case 'EscrowAlreadyBound':
-      return `the registry is already bound to escrow ${a('escrow')}`
-    // Shared
-    case 'ZeroAddress':
-      return 'an address parameter is the zero address'
-    case 'ZeroAmount':
-      return 'the amount is zero'
-    case 'InvalidParameter':
-      return invalidParameter(String(args.name))
-    case 'UnsupportedToken':
-      return `the token delivered ${a('received')} instead of ${a('expected')} (fee-on-transfer tokens are not supported)`
-    case 'NotMinter':
-      return `${a('caller')} may not mint the test token`
-    // OpenZeppelin
-    case 'ReentrancyGuardReentrantCall':
-      return 'reentrant call refused'
-    case 'SafeERC20FailedOperation':
-      return `the token ${a('token')} refused the transfer`
-    case 'ERC20InsufficientBalance':
-      return `${a('sender')} holds ${tokens('balance')}, needs ${tokens('needed')}`
-    case 'ERC20InsufficientAllowance':
-      return `${a('spender')} may spend ${tokens('allowance')}, needs ${tokens('needed')} (approve first)`
-    default:
-      return `${name}(${Object.entries(args)
-        .map(([k, v]) => `${k}=${formatArg(v)}`)
-        .join(', ')})`
-  }
-}
-
-/**
  * Classifies anything an ethers call threw. Reverts are decoded; transport
  * and node failures get a reason of their own.
  */
@@ -264,36 +222,6 @@ function findRevertData(err: unknown): string | undefined {
     current = obj.error ?? (obj.info as { error?: unknown } | undefined)?.error
   }
   return undefined
-}
-
-function invalidParameter(name: string): string {
-  switch (name) {
-    case 'deadline':
-      return 'invalid deadline: it must be in the future and no further than the escrow’s maxJobDuration'
-    case 'maxFee':
-      return 'invalid maxFee: it must not exceed the budget'
-    case 'budget':
-      return 'invalid budget: it must be positive'
-    case 'quorum':
-      return 'invalid quorum: it must be at least 1'
-    default:
-      return `invalid ${name}`
-  }
-}
-
-function formatArg(value: unknown): string {
-  if (typeof value === 'bigint') return value.toString()
-  if (typeof value === 'string' && /^0x[0-9a-fA-F]{64}$/.test(value)) return `${value.slice(0, 10)}…${value.slice(-4)}`
-  return String(value)
-}
-
-function formatTime(value: unknown): string {
-  const seconds = Number(value)
-  return Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : String(value)
-}
-
-function indexName(value: unknown): string {
-  return typeof value === 'bigint' && value === 2n ** 256n - 1n ? 'of the accused' : `#${String(value)}`
 }
 
 function shorten(message: string): string {

@@ -68,6 +68,12 @@ export {
   type GetCoordinatorReturnType,
   getCoordinator,
 } from './actions/getCoordinator.ts'
+export {
+  type CoordinatorEntry,
+  GetCoordinatorEndpointsError,
+  type GetCoordinatorEndpointsParameters,
+  getCoordinatorEndpoints,
+} from './actions/getCoordinatorEndpoints.ts'
 export { type EscrowJob, GetJobError, type GetJobParameters, type GetJobReturnType, getJob } from './actions/getJob.ts'
 export {
   GetProviderError,
@@ -84,6 +90,12 @@ export {
   getTokenDisplay,
   type TokenDisplay,
 } from './actions/getTokenDisplay.ts'
+export {
+  ListCoordinatorsError,
+  type ListCoordinatorsParameters,
+  type ListCoordinatorsReturnType,
+  listCoordinators,
+} from './actions/listCoordinators.ts'
 export {
   MintTestTokenError,
   type MintTestTokenParameters,
@@ -104,6 +116,12 @@ export {
   type RegisterProviderReturnType,
   registerProvider,
 } from './actions/registerProvider.ts'
+export {
+  SetCoordinatorEndpointsError,
+  type SetCoordinatorEndpointsParameters,
+  type SetCoordinatorEndpointsReturnType,
+  setCoordinatorEndpoints,
+} from './actions/setCoordinatorEndpoints.ts'
 export {
   aggregatePayouts,
   type Payout,
@@ -139,6 +157,12 @@ export {
 export { CHAIN_DEFAULTS, DEPLOY_DEFAULTS } from './constants.ts'
 export { escrowInterface, type JobStatusName, registryInterface, tokenInterface } from './contracts.ts'
 export {
+  httpUrlProblem,
+  MAX_COORDINATOR_MULTIADDRS,
+  MAX_ENDPOINT_LENGTH,
+  multiaddrProblem,
+} from './coordinator-endpoints.ts'
+export {
   type EscrowDomain,
   escrowDomain,
   hashShardResult,
@@ -155,12 +179,13 @@ export {
   type ChainErrorClass,
   type ChainErrorOptions,
   type ChainFailureReason,
+  chainErrorCode,
   type DecodedRevert,
   decodeFailure,
   decodeRevertData,
-  describeRevert,
 } from './errors.ts'
 export { toBytes32 } from './hex.ts'
 export { createResultSigner, loadOrCreateOperatorKey, OPERATOR_KEY_FILE, type OperatorKey } from './keys.ts'
 export { isTransientRpcError } from './retry.ts'
+export { describeRevert } from './revert-messages.ts'
 export { type SentTransaction, type TransactionRequest, TransactionSender } from './sender.ts'

@@ -11,5 +11,4 @@
 export { type Adversary, type AdversaryOptions, type AdversaryStrategy, startAdversary } from './adversaries/peer.ts'
 export { main } from './main.ts'
 export { EXIT } from './output.ts'
-export { type ManagedProcess, QUORATE_BIN, spawnQuorate } from './processes.ts'
 export { VERSION } from './version.ts'

@@ -1,4 +1,4 @@
-import { isQuorateError } from '@quorate/protocol'
+import { ErrorCode, isQuorateError } from '@quorate/protocol'
 
 /** Exit codes of the `quorate` command, documented in the CLI README. */
 export const EXIT = {
@@ -52,6 +52,39 @@ export function exitCodesHelp(codes: readonly ExitCode[], overrides: Partial<Rec
   return lines.join('\n')
 }
 
+/**
+ * The one place an error code becomes an exit code: what the user can fix
+ * (a flag, a spec, a payment, a key, a chain that refused: allowance,
+ * balance, deadline, coordinator, stake) is 2, what could not be reached is 3, a
+ * result that did not verify is 5, everything else (a chain action that
+ * failed for no fixable reason included) is 4.
+ */
+export function exitCodeOf(code: string): ExitCode {
+  switch (code) {
+    case ErrorCode.INVALID_JOB_SPEC:
+    case ErrorCode.INVALID_OPTION:
+    case ErrorCode.BAD_REQUEST:
+    case ErrorCode.PAYLOAD_TOO_LARGE:
+    case ErrorCode.JOB_NOT_FOUND:
+    case ErrorCode.PAYMENT_REQUIRED:
+    case ErrorCode.CHAIN_REFUSED:
+    case ErrorCode.UNAUTHORIZED:
+    case ErrorCode.FORBIDDEN:
+      return EXIT.USAGE
+    case ErrorCode.COORDINATOR_UNREACHABLE:
+    case ErrorCode.CHAIN_UNREACHABLE:
+    case ErrorCode.BACKEND_UNAVAILABLE:
+      return EXIT.UNAVAILABLE
+    case ErrorCode.RESULT_VERIFICATION:
+      return EXIT.UNVERIFIED
+    default:
+      return EXIT.INTERNAL
+  }
+}
+
+/** The code `--json` output gives a usage error; not an {@link ErrorCode}, since it never leaves the CLI. */
+export const USAGE_ERROR_CODE = 'USAGE'
+
 export class UsageError extends Error {
   override name = 'UsageError'
 }
@@ -69,23 +102,7 @@ export function reportError(err: unknown): number {
       for (const issue of issues) process.stderr.write(`  - ${issue.field}: ${issue.message}\n`)
     }
     if (err.hint !== undefined) process.stderr.write(`hint: ${err.hint}\n`)
-    switch (err.code) {
-      case 'INVALID_JOB_SPEC':
-      case 'INVALID_OPTION':
-      case 'BAD_REQUEST':
-      case 'PAYLOAD_TOO_LARGE':
-      case 'JOB_NOT_FOUND':
-      case 'PAYMENT_REQUIRED':
-        return EXIT.USAGE
-      case 'COORDINATOR_UNREACHABLE':
-      case 'CHAIN_UNREACHABLE':
-      case 'BACKEND_UNAVAILABLE':
-        return EXIT.UNAVAILABLE
-      case 'RESULT_VERIFICATION':
-        return EXIT.UNVERIFIED
-      default:
-        return EXIT.INTERNAL
-    }
+    return exitCodeOf(err.code)
   }
   // A stack trace helps only whoever debugs the CLI itself; QUORATE_DEBUG=1 prints it.
   const debug = process.env.QUORATE_DEBUG === '1'
@@ -101,9 +118,11 @@ export function shortId(id: string, length = 8): string {
 
 /** The error as one JSON document, for `--json` callers: `{"error": {"code", "message", "details"}}`. */
 export function errorJson(err: unknown): string {
-  if (err instanceof UsageError) return JSON.stringify({ error: { code: 'USAGE', message: err.message } })
+  if (err instanceof UsageError) return JSON.stringify({ error: { code: USAGE_ERROR_CODE, message: err.message } })
   if (isQuorateError(err)) {
     return JSON.stringify({ error: { code: err.code, message: err.message, details: err.details } })
   }
-  return JSON.stringify({ error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } })
+  return JSON.stringify({
+    error: { code: ErrorCode.INTERNAL, message: err instanceof Error ? err.message : String(err) },
+  })
 }

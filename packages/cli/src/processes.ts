@@ -1,3 +1,5 @@
+// devnet's supervisor of its children (coordinator, agents, adversaries).
+// Internal to the CLI; the tests have their own harness in test/helpers.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { openSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -105,7 +107,7 @@ function tail(file: string, lines = 15): string {
 
 /**
  * The parent's environment without the variables that pick a shared backend.
- * A network started here (devnet, tests) chooses its backend by flags alone,
+ * A network started here (devnet) chooses its backend by flags alone,
  * so it never attaches to a Redis the user's shell happens to point at and
  * finds someone else's jobs there.
  */

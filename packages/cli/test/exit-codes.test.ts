@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises'
+import { ErrorCode } from '@quorate/protocol'
 import { describe, expect, it } from 'vitest'
 import { httpUrl } from '../src/args.ts'
-import { EXIT, EXIT_MEANINGS, exitCodesHelp, UsageError } from '../src/output.ts'
+import { EXIT, EXIT_MEANINGS, exitCodeOf, exitCodesHelp, UsageError } from '../src/output.ts'
 
 describe('exit codes: one source for help and docs', () => {
   it("every code's meaning in EXIT_MEANINGS opens its row in the CLI README's table", async () => {
@@ -18,6 +19,38 @@ describe('exit codes: one source for help and docs', () => {
     expect(text).toBe('Exit codes: 0 printed; 2 bad usage, input or payment; 3 coordinator or chain unreachable.')
     const long = exitCodesHelp([0, 1, 2, 3, 4, 5])
     for (const line of long.split('\n')) expect(line.length).toBeLessThanOrEqual(100)
+  })
+})
+
+describe('error codes to exit codes', () => {
+  it('maps every error code: fixable 2, unreachable 3, unverified 5, the rest 4', () => {
+    const expected: Record<ErrorCode, number> = {
+      INVALID_JOB_SPEC: EXIT.USAGE,
+      INVALID_OPTION: EXIT.USAGE,
+      JOB_NOT_FOUND: EXIT.USAGE,
+      NOT_FOUND: EXIT.INTERNAL,
+      PAYLOAD_TOO_LARGE: EXIT.USAGE,
+      BAD_REQUEST: EXIT.USAGE,
+      FRAME_TOO_LARGE: EXIT.INTERNAL,
+      MALFORMED_MESSAGE: EXIT.INTERNAL,
+      PROTOCOL_VERSION: EXIT.INTERNAL,
+      TIMEOUT: EXIT.INTERNAL,
+      QUEUE_FULL: EXIT.INTERNAL,
+      RESULT_VERIFICATION: EXIT.UNVERIFIED,
+      COORDINATOR_UNREACHABLE: EXIT.UNAVAILABLE,
+      BACKEND_UNAVAILABLE: EXIT.UNAVAILABLE,
+      CHAIN_UNREACHABLE: EXIT.UNAVAILABLE,
+      CHAIN_REFUSED: EXIT.USAGE,
+      CHAIN_FAILED: EXIT.INTERNAL,
+      PAYMENT_REQUIRED: EXIT.USAGE,
+      PROVIDER_NOT_ADMITTED: EXIT.INTERNAL,
+      PEER_LIMIT: EXIT.INTERNAL,
+      UNAUTHORIZED: EXIT.USAGE,
+      FORBIDDEN: EXIT.USAGE,
+      INTERNAL: EXIT.INTERNAL,
+    }
+    const got = Object.fromEntries(Object.values(ErrorCode).map((code) => [code, exitCodeOf(code)]))
+    expect(got).toEqual(expected)
   })
 })
 

@@ -35,8 +35,22 @@ contract Registry is ReentrancyGuardTransient {
         string peerId;
     }
 
+    /// @notice How a coordinator is reached: providers and submitters read
+    /// this to find coordinators by themselves. Only the coordinator writes it.
+    struct CoordinatorEndpoints {
+        string[] multiaddrs;
+        string httpUrl;
+        uint64 updatedAt;
+    }
+
     /// @notice Longest PeerId string accepted (a base58 Ed25519 PeerId is 52 chars).
     uint256 public constant MAX_PEER_ID_LENGTH = 128;
+    /// @notice Most multiaddrs a coordinator may publish.
+    uint256 public constant MAX_COORDINATOR_MULTIADDRS = 8;
+    /// @notice Longest multiaddr or HTTP URL string accepted.
+    uint256 public constant MAX_ENDPOINT_LENGTH = 256;
+    /// @notice Most coordinators one `coordinatorsPage` call returns.
+    uint256 public constant MAX_PAGE = 100;
 
     IERC20 public immutable token;
     uint256 public immutable minProviderStake;
@@ -56,12 +70,16 @@ contract Registry is ReentrancyGuardTransient {
 
     mapping(address => Provider) internal _providers;
     mapping(address => Coordinator) internal _coordinators;
+    mapping(address => CoordinatorEndpoints) internal _endpoints;
+    /// @dev Every registered coordinator in registration order, so readers can enumerate them.
+    address[] internal _coordinatorList;
     mapping(address => address) public providerOfOperator;
     mapping(bytes32 => address) public providerOfPeerId;
 
     event EscrowBound(address indexed escrow);
     event ProviderRegistered(address indexed provider, address indexed operator, string peerId, uint256 stake);
     event CoordinatorRegistered(address indexed coordinator, string peerId);
+    event CoordinatorEndpointsSet(address indexed coordinator, string[] multiaddrs, string httpUrl);
     event Staked(address indexed provider, uint256 amount, uint256 stake);
     event UnstakeRequested(address indexed provider, uint256 amount, uint256 unbonding, uint64 unbondingEndsAt);
     event StakeWithdrawn(address indexed provider, uint256 amount);
@@ -76,6 +94,8 @@ contract Registry is ReentrancyGuardTransient {
     error AlreadyRegistered(address account);
     error NotRegistered(address account);
     error InvalidPeerId();
+    error InvalidEndpoint(uint256 index);
+    error TooManyEndpoints(uint256 count, uint256 maximum);
     error PeerIdTaken(address owner);
     error OperatorTaken(address provider);
     error StakeBelowMinimum(uint256 stake, uint256 minimum);
@@ -206,7 +226,35 @@ contract Registry is ReentrancyGuardTransient {
         c.registeredAt = uint64(block.timestamp);
         c.peerId = peerId;
         coordinatorCount += 1;
+        _coordinatorList.push(msg.sender);
         emit CoordinatorRegistered(msg.sender, peerId);
+    }
+
+    /// @notice Publishes how msg.sender (a registered coordinator) is reached:
+    /// libp2p multiaddrs (each starting with "/") and an HTTP URL (http:// or
+    /// https://, or empty). Replaces what it published before; an empty list
+    /// withdraws them. Strings are printable ASCII without spaces and bounded,
+    /// so a reader never parses something huge or invisible.
+    function setCoordinatorEndpoints(string[] calldata multiaddrs, string calldata httpUrl) external {
+        if (_coordinators[msg.sender].registeredAt == 0) revert NotRegistered(msg.sender);
+        uint256 count = multiaddrs.length;
+        if (count > MAX_COORDINATOR_MULTIADDRS) revert TooManyEndpoints(count, MAX_COORDINATOR_MULTIADDRS);
+        for (uint256 i = 0; i < count; i++) {
+            bytes memory addr = bytes(multiaddrs[i]);
+            if (addr.length == 0 || addr[0] != "/" || !_printable(addr)) revert InvalidEndpoint(i);
+        }
+        bytes memory url = bytes(httpUrl);
+        if (url.length != 0 && (!_printable(url) || !(_startsWith(url, "http://") || _startsWith(url, "https://")))) {
+            revert InvalidEndpoint(count);
+        }
+        CoordinatorEndpoints storage e = _endpoints[msg.sender];
+        delete e.multiaddrs;
+        for (uint256 i = 0; i < count; i++) {
+            e.multiaddrs.push(multiaddrs[i]);
+        }
+        e.httpUrl = httpUrl;
+        e.updatedAt = uint64(block.timestamp);
+        emit CoordinatorEndpointsSet(msg.sender, multiaddrs, httpUrl);
     }
 
     // -------------------------------------------------------------------- reads
@@ -217,6 +265,21 @@ contract Registry is ReentrancyGuardTransient {
 
     function getCoordinator(address coordinator) external view returns (Coordinator memory) {
         return _coordinators[coordinator];
+    }
+
+    function getCoordinatorEndpoints(address coordinator) external view returns (CoordinatorEndpoints memory) {
+        return _endpoints[coordinator];
+    }
+
+    /// @notice Up to `limit` (at most MAX_PAGE) registered coordinators from `offset`, in registration order.
+    function coordinatorsPage(uint256 offset, uint256 limit) external view returns (address[] memory page) {
+        uint256 total = _coordinatorList.length;
+        if (limit > MAX_PAGE) limit = MAX_PAGE;
+        uint256 end = offset >= total ? offset : (total - offset > limit ? offset + limit : total);
+        page = new address[](end - offset);
+        for (uint256 i = offset; i < end; i++) {
+            page[i - offset] = _coordinatorList[i];
+        }
     }
 
     function isProvider(address account) external view returns (bool) {
@@ -244,6 +307,23 @@ contract Registry is ReentrancyGuardTransient {
         uint256 len = bytes(peerId).length;
         if (len == 0 || len > MAX_PEER_ID_LENGTH) revert InvalidPeerId();
         return keccak256(bytes(peerId));
+    }
+
+    /// @dev Bounded and visible: printable ASCII, no spaces or control bytes.
+    function _printable(bytes memory value) internal pure returns (bool) {
+        if (value.length > MAX_ENDPOINT_LENGTH) return false;
+        for (uint256 i = 0; i < value.length; i++) {
+            if (value[i] < 0x21 || value[i] > 0x7e) return false;
+        }
+        return true;
+    }
+
+    function _startsWith(bytes memory value, bytes memory prefix) internal pure returns (bool) {
+        if (value.length < prefix.length) return false;
+        for (uint256 i = 0; i < prefix.length; i++) {
+            if (value[i] != prefix[i]) return false;
+        }
+        return true;
     }
 
     /// @dev Pulls tokens after all effects; refuses fee-on-transfer tokens,

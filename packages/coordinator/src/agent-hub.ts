@@ -227,7 +227,7 @@ export class AgentHub {
       channel.send({
         type: 'error',
         error: {
-          code: 'PROTOCOL_VERSION',
+          code: ErrorCode.PROTOCOL_VERSION,
           message: `task protocol version ${message.protocolVersion} is not supported; this coordinator speaks ${PROTOCOL_VERSION}`,
         },
       })
@@ -252,7 +252,7 @@ export class AgentHub {
         channel.send({
           type: 'error',
           error: {
-            code: 'PROVIDER_NOT_ADMITTED',
+            code: ErrorCode.PROVIDER_NOT_ADMITTED,
             message: `this coordinator gives no work to ${peerId}: ${problem}`,
           },
         })

@@ -14,6 +14,7 @@ import {
   type JobEvent,
   type JobEventName,
   type JobState,
+  PayloadTooLargeError,
   parseJobSpec,
   QuorateError,
   type SubmitJobResponse,
@@ -91,11 +92,8 @@ function handleErrors(app: FastifyInstance, bodyLimitBytes: number, logger: Logg
     if (isQuorateError(err)) return reply.status(httpStatusOf(err.code)).send(errorToWire(err))
     const e = err as { statusCode?: number; code?: string; message: string }
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.status(413).send({
-        code: ErrorCode.PAYLOAD_TOO_LARGE,
-        message: `request body is larger than the limit of ${bodyLimitBytes} bytes`,
-        details: { limit: bodyLimitBytes },
-      })
+      const tooLarge = new PayloadTooLargeError('request body', bodyLimitBytes)
+      return reply.status(tooLarge.httpStatus).send(errorToWire(tooLarge))
     }
     if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
       const message =

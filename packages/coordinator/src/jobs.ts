@@ -7,6 +7,7 @@ import {
   type ReplicaView,
   type ShardState,
   type ShardView,
+  WAITING_PREFIX,
 } from '@quorate/protocol'
 import type { JobRecord, ProviderCounter, ShardRecord, StoredSpec } from './backend.ts'
 
@@ -67,7 +68,7 @@ export function viewOf(job: JobRecord, shards: ShardRecord[]): JobView {
     limits: job.spec.limits,
     shardList: shards.map(shardViewOf),
   }
-  const reason = job.reason ?? shards.find((s) => s.reason?.startsWith('waiting') === true)?.reason
+  const reason = job.reason ?? shards.find((s) => s.reason?.startsWith(WAITING_PREFIX) === true)?.reason
   if (reason !== undefined) view.reason = reason
   return view
 }

@@ -1,8 +1,9 @@
+import { waitCauseOf, waitingReason } from '@quorate/protocol'
 import { isServing, type ProviderRecord, type ProviderRegistry } from './provider-registry.ts'
 import type { ShardRun, SlotRef } from './shard-run.ts'
 
 /** The one waiting reason that is plain queueing, not a shard that cannot be placed. */
-export const WAITING_BUSY = 'waiting: every provider is busy; the shard is queued'
+export const WAITING_BUSY = waitingReason({ kind: 'busy' })
 
 export interface PlacementOptions {
   providers: ProviderRegistry
@@ -133,16 +134,13 @@ export class Placement {
   waitingReason(run: ShardRun): string | undefined {
     if (run.queued === 0 || run.decided) return undefined
     const online = [...this.#providers.all()].filter((p) => p.link !== undefined && !p.draining)
-    const needed = run.work.spec.redundancy
-    if (online.length < needed) {
-      return `waiting: only ${online.length} provider${online.length === 1 ? '' : 's'} online, redundancy ${needed} needs ${needed}`
-    }
-    const operators = new Set(online.map((p) => p.operator ?? p.peerId))
-    if (operators.size < needed) {
-      return `waiting: only ${operators.size} distinct operators online, redundancy ${needed} needs ${needed}`
-    }
-    if (this.#providers.freeCapacity === 0) return WAITING_BUSY
-    return 'waiting: no provider that has not already run this shard is free'
+    const cause = waitCauseOf({
+      online: online.length,
+      operators: new Set(online.map((p) => p.operator ?? p.peerId)).size,
+      needed: run.work.spec.redundancy,
+      freeSlots: this.#providers.freeCapacity,
+    })
+    return waitingReason(cause ?? { kind: 'fresh' })
   }
 
   /** Providers that could still take a fresh replica of this shard: serving, unused, distinct operators. */

@@ -1,3 +1,4 @@
+import { WAITING_PREFIX } from '@quorate/protocol'
 import { type ExecutorCore, replicaEnded } from './executor-core.ts'
 import { WAITING_BUSY } from './placement.ts'
 import { finish } from './shard-decision.ts'
@@ -74,7 +75,7 @@ export function failUnplaceable(core: ExecutorCore, now: number, maxWaitMs: numb
     run.unplaceableSince ??= now
     if (now - run.unplaceableSince < maxWaitMs) continue
     finish(core, run, 'failed', {
-      reason: `could not be placed for ${Math.round((now - run.unplaceableSince) / 1000)} s: ${reason.replace(/^waiting: /, '')}`,
+      reason: `could not be placed for ${Math.round((now - run.unplaceableSince) / 1000)} s: ${reason.slice(WAITING_PREFIX.length)}`,
     })
   }
 }

@@ -13,6 +13,7 @@ import {
   type ProviderView,
   type SubmitJobResponse,
   toBase64,
+  waitingReason,
 } from '@quorate/protocol'
 import type { SchedulerBackend } from './backend.ts'
 import type { Executor } from './executor.ts'
@@ -74,7 +75,7 @@ export class JobService {
       // Shards nobody has taken yet: say what they are waiting for.
       const online = (await this.#backend.providers()).filter((p) => p.online).length
       if (online < view.redundancy) {
-        view.reason = `waiting: only ${online} provider${online === 1 ? '' : 's'} online, redundancy ${view.redundancy} needs ${view.redundancy}`
+        view.reason = waitingReason({ kind: 'providers', online, needed: view.redundancy })
       }
     }
     const settlement = this.#chain?.view(id)

@@ -13,23 +13,28 @@ export const ErrorCode = {
   JOB_NOT_FOUND: 'JOB_NOT_FOUND',
   /** No such route or file (a job that does not exist is JOB_NOT_FOUND). */
   NOT_FOUND: 'NOT_FOUND',
-  JOB_NOT_FINISHED: 'JOB_NOT_FINISHED',
-  JOB_FAILED: 'JOB_FAILED',
-  JOB_CANCELLED: 'JOB_CANCELLED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   BAD_REQUEST: 'BAD_REQUEST',
   FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
   MALFORMED_MESSAGE: 'MALFORMED_MESSAGE',
   PROTOCOL_VERSION: 'PROTOCOL_VERSION',
-  CONNECTION_CLOSED: 'CONNECTION_CLOSED',
   TIMEOUT: 'TIMEOUT',
-  UNSUPPORTED_IMPORT: 'UNSUPPORTED_IMPORT',
-  INVALID_MODULE: 'INVALID_MODULE',
   QUEUE_FULL: 'QUEUE_FULL',
   RESULT_VERIFICATION: 'RESULT_VERIFICATION',
   COORDINATOR_UNREACHABLE: 'COORDINATOR_UNREACHABLE',
   /** A chain's JSON-RPC endpoint could not be reached (`details.url` names it). */
   CHAIN_UNREACHABLE: 'CHAIN_UNREACHABLE',
+  /**
+   * The chain refused an action for a reason the caller can fix: an allowance
+   * or balance too small, an escrow short of funds, a deadline passed, the
+   * wrong coordinator, too little stake (`details.reason` names the contract's error).
+   */
+  CHAIN_REFUSED: 'CHAIN_REFUSED',
+  /**
+   * A chain action failed for a reason the caller cannot fix: a revert that
+   * names no known error, a panic, a node that refused the transaction, no receipt in time.
+   */
+  CHAIN_FAILED: 'CHAIN_FAILED',
   /** The coordinator settles on a chain and the job's escrow is missing, unfunded or too small. */
   PAYMENT_REQUIRED: 'PAYMENT_REQUIRED',
   /** The provider is not registered on the coordinator's chain with enough stake. */
@@ -187,8 +192,6 @@ export function httpStatusOf(code: string): number {
     case ErrorCode.INVALID_JOB_SPEC:
     case ErrorCode.INVALID_OPTION:
     case ErrorCode.BAD_REQUEST:
-    case ErrorCode.INVALID_MODULE:
-    case ErrorCode.UNSUPPORTED_IMPORT:
       return 400
     case ErrorCode.UNAUTHORIZED:
       return 401
@@ -199,11 +202,12 @@ export function httpStatusOf(code: string): number {
     case ErrorCode.JOB_NOT_FOUND:
     case ErrorCode.NOT_FOUND:
       return 404
-    case ErrorCode.JOB_NOT_FINISHED:
+    case ErrorCode.CHAIN_REFUSED:
       return 409
     case ErrorCode.PAYLOAD_TOO_LARGE:
       return 413
     case ErrorCode.QUEUE_FULL:
+    case ErrorCode.CHAIN_UNREACHABLE:
     case ErrorCode.BACKEND_UNAVAILABLE:
       return 503
     default:

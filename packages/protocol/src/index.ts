@@ -3,7 +3,7 @@
  *
  * The job spec schema and its validation, task outcomes and their digests,
  * the messages of the agent/coordinator task channel and their framing, and
- * the error classes and codes. No I/O.
+ * the error classes and codes, and the sentences that say why a shard waits. No I/O.
  *
  * @example
  * ```ts
@@ -17,6 +17,7 @@ export * from './api.ts'
 export { bytesEqual, fromBase64, sha256Hex, toBase64 } from './bytes.ts'
 export * from './control.ts'
 export * from './errors.ts'
+export * from './frames.ts'
 export {
   type DecideRule,
   JOB_BOUNDS,
@@ -32,4 +33,5 @@ export {
 } from './jobspec.ts'
 export * from './messages.ts'
 export * from './outcome.ts'
+export * from './waiting.ts'
 export { fieldError, WireFields } from './wire-fields.ts'

@@ -202,59 +202,10 @@ export function parseJobSpec(input: unknown): JobSpec {
   const json = parsed.data
   const issues: SpecIssue[] = []
 
-  const wasm = fromBase64(json.module.wasm)
-  if (wasm === undefined) issues.push({ field: 'module.wasm', message: 'is not valid base64' })
-  else if (wasm.byteLength < 8 || WASM_MAGIC.some((b, i) => wasm[i] !== b)) {
-    issues.push({
-      field: 'module.wasm',
-      message: 'is not a WebAssembly module (it does not start with the "\\0asm" version 1 header)',
-    })
-  }
-  if (wasm !== undefined && wasm.byteLength > JOB_BOUNDS.maxModuleBytes) {
-    issues.push({
-      field: 'module.wasm',
-      message: `is ${wasm.byteLength} bytes; a module may be at most ${JOB_BOUNDS.maxModuleBytes / MiB} MiB`,
-    })
-  }
-  const argsEnvBytes = utf8.encode(JSON.stringify([json.args, json.env])).byteLength
-  if (argsEnvBytes > JOB_BOUNDS.maxArgsEnvBytes) {
-    issues.push({
-      field: 'args',
-      message: `args and env take ${argsEnvBytes} bytes together; at most ${JOB_BOUNDS.maxArgsEnvBytes / MiB} MiB`,
-    })
-  }
-  const moduleSha = wasm === undefined ? '' : sha256Hex(wasm)
-  if (wasm !== undefined && json.module.sha256 !== undefined && json.module.sha256 !== moduleSha) {
-    issues.push({ field: 'module.sha256', message: `does not match the module bytes (their sha256 is ${moduleSha})` })
-  }
-
-  const inputs: Uint8Array[] = []
-  json.inputs.forEach((text, i) => {
-    const bytes = fromBase64(text)
-    if (bytes === undefined) issues.push({ field: `inputs[${i}]`, message: 'is not valid base64' })
-    else if (bytes.byteLength > JOB_BOUNDS.maxInputBytes) {
-      issues.push({
-        field: `inputs[${i}]`,
-        message: `is ${bytes.byteLength} bytes; a shard input may be at most ${JOB_BOUNDS.maxInputBytes / MiB} MiB (split it into more shards)`,
-      })
-    } else inputs.push(bytes)
-  })
-
+  const { wasm, moduleSha } = readModule(json, issues)
+  const inputs = readInputs(json.inputs, issues)
   const redundancy = json.redundancy
-  // Default quorum is the smallest strict majority: 2 of 3, 3 of 5, 1 of 1.
-  const quorum = json.quorum ?? Math.floor(redundancy / 2) + 1
-  if (quorum > redundancy) {
-    issues.push({ field: 'quorum', message: `must be at most redundancy (${redundancy}), got ${quorum}` })
-  } else if (quorum * 2 <= redundancy) {
-    issues.push({
-      field: 'quorum',
-      message: `must be a strict majority of redundancy: more than ${redundancy / 2} (got ${quorum} of ${redundancy})`,
-    })
-  }
-  const maxReplicas = json.maxReplicas ?? Math.min(JOB_BOUNDS.maxReplicas, Math.max(redundancy, 2 * redundancy - 1))
-  if (maxReplicas < redundancy) {
-    issues.push({ field: 'maxReplicas', message: `must be at least redundancy (${redundancy}), got ${maxReplicas}` })
-  }
+  const { quorum, maxReplicas } = readVoting(json, issues)
 
   let deadline: number | undefined
   if (json.deadline !== undefined) {
@@ -280,6 +231,73 @@ export function parseJobSpec(input: unknown): JobSpec {
   if (json.payment !== undefined) spec.payment = { escrowJobId: json.payment.escrowJobId.toLowerCase() }
   if (json.owner !== undefined) spec.owner = json.owner
   return spec
+}
+
+type ParsedJson = z.infer<typeof jobSpecJsonSchema>
+
+/** The module's bytes and digest, with what is wrong with them (and with args and env) added to `issues`. */
+function readModule(json: ParsedJson, issues: SpecIssue[]): { wasm: Uint8Array | undefined; moduleSha: string } {
+  const wasm = fromBase64(json.module.wasm)
+  if (wasm === undefined) issues.push({ field: 'module.wasm', message: 'is not valid base64' })
+  else if (wasm.byteLength < 8 || WASM_MAGIC.some((b, i) => wasm[i] !== b)) {
+    issues.push({
+      field: 'module.wasm',
+      message: 'is not a WebAssembly module (it does not start with the "\\0asm" version 1 header)',
+    })
+  }
+  if (wasm !== undefined && wasm.byteLength > JOB_BOUNDS.maxModuleBytes) {
+    issues.push({
+      field: 'module.wasm',
+      message: `is ${wasm.byteLength} bytes; a module may be at most ${JOB_BOUNDS.maxModuleBytes / MiB} MiB`,
+    })
+  }
+  const argsEnvBytes = utf8.encode(JSON.stringify([json.args, json.env])).byteLength
+  if (argsEnvBytes > JOB_BOUNDS.maxArgsEnvBytes) {
+    issues.push({
+      field: 'args',
+      message: `args and env take ${argsEnvBytes} bytes together; at most ${JOB_BOUNDS.maxArgsEnvBytes / MiB} MiB`,
+    })
+  }
+  const moduleSha = wasm === undefined ? '' : sha256Hex(wasm)
+  if (wasm !== undefined && json.module.sha256 !== undefined && json.module.sha256 !== moduleSha) {
+    issues.push({ field: 'module.sha256', message: `does not match the module bytes (their sha256 is ${moduleSha})` })
+  }
+  return { wasm, moduleSha }
+}
+
+function readInputs(texts: readonly string[], issues: SpecIssue[]): Uint8Array[] {
+  const inputs: Uint8Array[] = []
+  texts.forEach((text, i) => {
+    const bytes = fromBase64(text)
+    if (bytes === undefined) issues.push({ field: `inputs[${i}]`, message: 'is not valid base64' })
+    else if (bytes.byteLength > JOB_BOUNDS.maxInputBytes) {
+      issues.push({
+        field: `inputs[${i}]`,
+        message: `is ${bytes.byteLength} bytes; a shard input may be at most ${JOB_BOUNDS.maxInputBytes / MiB} MiB (split it into more shards)`,
+      })
+    } else inputs.push(bytes)
+  })
+  return inputs
+}
+
+/** Quorum and replica cap, defaulted from the redundancy and checked against it. */
+function readVoting(json: ParsedJson, issues: SpecIssue[]): { quorum: number; maxReplicas: number } {
+  const redundancy = json.redundancy
+  // Default quorum is the smallest strict majority: 2 of 3, 3 of 5, 1 of 1.
+  const quorum = json.quorum ?? Math.floor(redundancy / 2) + 1
+  if (quorum > redundancy) {
+    issues.push({ field: 'quorum', message: `must be at most redundancy (${redundancy}), got ${quorum}` })
+  } else if (quorum * 2 <= redundancy) {
+    issues.push({
+      field: 'quorum',
+      message: `must be a strict majority of redundancy: more than ${redundancy / 2} (got ${quorum} of ${redundancy})`,
+    })
+  }
+  const maxReplicas = json.maxReplicas ?? Math.min(JOB_BOUNDS.maxReplicas, Math.max(redundancy, 2 * redundancy - 1))
+  if (maxReplicas < redundancy) {
+    issues.push({ field: 'maxReplicas', message: `must be at least redundancy (${redundancy}), got ${maxReplicas}` })
+  }
+  return { quorum, maxReplicas }
 }
 
 /**

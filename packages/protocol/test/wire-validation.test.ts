@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { encodeMessage } from '../src/frames.ts'
 import {
   decodeMessage,
   ErrorCode,
@@ -8,7 +9,6 @@ import {
   type ResultMessage,
   type TaskChannelMessage,
 } from '../src/index.ts'
-import { encodeMessage } from '../src/messages.ts'
 import { rawBody } from './frames.ts'
 
 const rawFrame = rawBody

@@ -1,7 +1,5 @@
-import type { ChainClient } from '@quorate/chain'
 import {
   type CoordinatorInfo,
-  errorFromWire,
   InvalidOptionError,
   type JobResultsView,
   type JobSpecJson,
@@ -11,7 +9,6 @@ import {
   type ListPage,
   type ProviderView,
   type SubmitJobResponse,
-  type WireError,
 } from '@quorate/protocol'
 import { type EstimateParameters, type EstimateReturnType, estimate } from './actions/estimate.ts'
 import {
@@ -19,11 +16,13 @@ import {
   type VerifySignaturesReturnType,
   verifySignatures,
 } from './actions/verify-signatures.ts'
-import { CoordinatorUnreachableError, NotACoordinatorError } from './errors.ts'
 import { JobHandle, type JobHandleOptions } from './job-handle.ts'
 import { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
 import { deriveOwnerKey, generateOwnerKey, type OwnerKey } from './owner-key.ts'
-import { type JobFunding, Payer, type PaymentEstimate, validateWallet, type WalletOptions } from './payment.ts'
+import { Payer } from './payment.ts'
+import { type JobFunding, type PaymentEstimate, validateWallet, type WalletOptions } from './payment-terms.ts'
+import { createTransport } from './transport.ts'
+import { VerificationChain, validateChainOptions } from './verification-chain.ts'
 
 /** Where the SDK reads the Registry to check paid jobs' result signatures itself. */
 export interface ChainVerificationOptions {
@@ -209,62 +208,11 @@ export interface QuorateClient {
  * client.close()
  * ```
  */
-/**
- * Whether an answer came from a Quorate coordinator's API: JSON (an error as a
- * `{code, message}` object), or an empty body. Anything else means the URL
- * points at some other server.
- */
-function isJsonAnswer(res: Response, json: unknown, text: string): boolean {
-  if (text === '') return true
-  if (json === undefined) return false
-  if (res.ok) return true
-  return typeof json === 'object' && json !== null && typeof (json as { code?: unknown }).code === 'string'
-}
-
 export function createClient(options: ClientOptions): QuorateClient {
-  const base = options.coordinatorUrl.replace(/\/+$/, '')
-  const doFetch = options.fetch ?? globalThis.fetch
   const chainOptions = options.chain
-  if (chainOptions !== undefined) {
-    if (typeof chainOptions.rpcUrl !== 'string' || !/^(https?|wss?):\/\//.test(chainOptions.rpcUrl)) {
-      throw new InvalidOptionError('chain.rpcUrl', 'must be an http(s) or ws(s) URL', chainOptions.rpcUrl)
-    }
-    for (const key of ['registryAddress', 'escrowAddress'] as const) {
-      const value = chainOptions[key]
-      if ((key === 'registryAddress' || value !== undefined) && !/^0x[0-9a-fA-F]{40}$/.test(String(value))) {
-        throw new InvalidOptionError(`chain.${key}`, 'must be a 20-byte hex address', value)
-      }
-    }
-  }
+  if (chainOptions !== undefined) validateChainOptions(chainOptions)
   const wallet = options.wallet
   if (wallet !== undefined) validateWallet(wallet)
-  let chain: Promise<ChainClient> | undefined
-  const chainClient = async (): Promise<ChainClient> => {
-    if (chainOptions === undefined) {
-      if (!payer.hasWallet) {
-        throw new InvalidOptionError('chain', 'is needed to check signatures', undefined)
-      }
-      // The wallet's own RPC endpoint, and the contracts of the terms it checked (or the Registry it trusts).
-      const walletChain = await payer.chain()
-      if (walletChain === undefined) {
-        throw new InvalidOptionError(
-          'wallet.registryAddress',
-          'is needed to check the signatures of a job this client did not pay for',
-        )
-      }
-      return walletChain
-    }
-    if (chain === undefined) {
-      const connecting = connectChain(chainOptions)
-      chain = connecting
-      // A failed connection is retried by the next call.
-      connecting.catch(() => {
-        if (chain === connecting) chain = undefined
-      })
-    }
-    return chain
-  }
-
   const ownerKey =
     options.ownerKey ??
     (options.wallet?.privateKey === undefined ? generateOwnerKey() : deriveOwnerKey(options.wallet.privateKey))
@@ -278,99 +226,22 @@ export function createClient(options: ClientOptions): QuorateClient {
   const owned = (spec: JobSpecJson): JobSpecJson =>
     spec.owner === undefined && spec.payment === undefined ? { ...spec, owner: ownerKey.publicKey } : spec
 
-  const send = async (
-    method: string,
-    path: string,
-    body?: unknown,
-    signal?: AbortSignal,
-    extraHeaders: Record<string, string> = {},
-  ): Promise<Response> => {
-    const headers = body === undefined ? { ...extraHeaders } : { ...extraHeaders, 'content-type': 'application/json' }
-    const init: RequestInit = { method, headers }
-    if (body !== undefined) init.body = JSON.stringify(body)
-    if (signal !== undefined) init.signal = signal
-    try {
-      return await doFetch(`${base}${path}`, init)
-    } catch (err) {
-      if ((err as Error).name === 'AbortError' || signal?.aborted) throw err
-      throw new CoordinatorUnreachableError(base, (err as { cause?: unknown }).cause ?? err)
-    }
-  }
-
+  const transport = createTransport(options.coordinatorUrl, options.fetch)
+  const verification = new VerificationChain(chainOptions, () => payer)
   const client: QuorateClient = {
-    coordinatorUrl: base,
+    coordinatorUrl: transport.base,
     ownerKey,
-    async request<T>(
-      method: string,
-      path: string,
-      body?: unknown,
-      signal?: AbortSignal,
-      headers?: Record<string, string>,
-    ): Promise<T> {
-      let res = await send(method, path, body, signal, headers)
-      // A GET changes nothing, so one the coordinator refused while its backend was away is asked again.
-      for (let retry = 0; method === 'GET' && retry < BACKEND_RETRIES && isBackendUnavailable(res); retry++) {
-        await res.body?.cancel()
-        await sleepFor(retryAfterMs(res), signal)
-        res = await send(method, path, body, signal, headers)
-      }
-      const text = await res.text()
-      let json: unknown
-      try {
-        json = text === '' ? undefined : JSON.parse(text)
-      } catch {
-        json = undefined
-      }
-      if (!isJsonAnswer(res, json, text)) {
-        throw new NotACoordinatorError(base, {
-          method,
-          path,
-          status: res.status,
-          contentType: res.headers.get('content-type'),
-        })
-      }
-      if (!res.ok) {
-        const wire = (json ?? { code: 'INTERNAL', message: `HTTP ${res.status}: ${text.slice(0, 200)}` }) as WireError
-        throw errorFromWire(wire)
-      }
-      return json as T
-    },
-    async stream(path, signal) {
-      const res = await send('GET', path, undefined, signal)
-      if (!res.ok) throw errorFromWire((await res.json()) as WireError)
-      return res
-    },
-    async submitJob(job) {
-      const spec = owned('wasm' in job ? toJobSpecJson(job) : job)
-      let funding: JobFunding | undefined
-      let submitted: SubmitJobResponse
-      if (payer.hasWallet && spec.payment === undefined) {
-        ;({ submitted, funding } = await payer.submit(spec, (body) =>
-          client.request<SubmitJobResponse>('POST', '/v1/jobs', body),
-        ))
-      } else {
-        submitted = await client.request<SubmitJobResponse>('POST', '/v1/jobs', spec)
-      }
-      const escrowJobId = spec.payment?.escrowJobId
-      return new JobHandle(client, submitted.id, {
-        expectedQuorum: expectedQuorumOf(spec),
-        ...(escrowJobId === undefined ? {} : { escrowJobId }),
-        ...(funding === undefined ? {} : { funding }),
-      })
-    },
+    request: transport.request,
+    stream: transport.stream,
+    submitJob: (job) => submitJob(client, payer, owned('wasm' in job ? toJobSpecJson(job) : job)),
     job: (jobId, handleOptions) => new JobHandle(client, jobId, handleOptions),
     get verifiesSignatures() {
-      return chainOptions !== undefined || payer.canVerify
+      return verification.canVerify
     },
-    verifySignatures: async (parameters) => verifySignatures(await chainClient(), parameters),
+    verifySignatures: async (parameters) => verifySignatures(await verification.client(), parameters),
     close() {
       payer.close()
-      const open = chain
-      chain = undefined
-      void open?.then(
-        async (c) => (await import('@quorate/chain')).destroyChainClient(c),
-        () => {},
-      )
+      verification.close()
     },
     getJob: (jobId) => client.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}`),
     listJobs(filter = {}) {
@@ -391,63 +262,40 @@ export function createClient(options: ClientOptions): QuorateClient {
     estimate: (job) => estimate(client, job),
     estimatePayment: (spec) => payer.estimate(owned(spec)),
   }
-  const payer = new Payer(
-    client,
-    wallet === undefined && chainOptions === undefined
-      ? undefined
-      : {
-          // The wallet's own endpoint (or the client's chain settings): never one the coordinator names.
-          rpcUrl: wallet?.rpcUrl ?? (chainOptions as ChainVerificationOptions).rpcUrl,
-          ...(wallet === undefined ? {} : { wallet }),
-          registry: wallet?.registryAddress ?? chainOptions?.registryAddress,
-          escrow: chainOptions?.escrowAddress,
-        },
-  )
+  const payer = payerOf(client, wallet, chainOptions)
   return client
 }
 
-/** A read-only chain client; the Escrow address is read from the Registry unless given. */
-async function connectChain(options: ChainVerificationOptions): Promise<ChainClient> {
-  const { createChainClient, registryInterface } = await import('@quorate/chain')
-  // Reads touch only the Registry and the domain's Escrow address: the token address is a placeholder.
-  const placeholder = `0x${'0'.repeat(40)}`
-  const client = await createChainClient({
-    rpcUrl: options.rpcUrl,
-    addresses: { token: placeholder, registry: options.registryAddress, escrow: options.escrowAddress ?? placeholder },
+/** Submit an owned spec: through the wallet when it has one and the spec names no payment. */
+async function submitJob(client: QuorateClient, payer: Payer, spec: JobSpecJson): Promise<JobHandle> {
+  let funding: JobFunding | undefined
+  let submitted: SubmitJobResponse
+  if (payer.hasWallet && spec.payment === undefined) {
+    ;({ submitted, funding } = await payer.submit(spec, (body) =>
+      client.request<SubmitJobResponse>('POST', '/v1/jobs', body),
+    ))
+  } else {
+    submitted = await client.request<SubmitJobResponse>('POST', '/v1/jobs', spec)
+  }
+  const escrowJobId = spec.payment?.escrowJobId
+  return new JobHandle(client, submitted.id, {
+    expectedQuorum: expectedQuorumOf(spec),
+    ...(escrowJobId === undefined ? {} : { escrowJobId }),
+    ...(funding === undefined ? {} : { funding }),
   })
-  if (options.escrowAddress !== undefined) return client
-  const data = registryInterface.encodeFunctionData('escrow', [])
-  const [escrow] = registryInterface.decodeFunctionResult(
-    'escrow',
-    await client.provider.call({ to: client.addresses.registry, data }),
-  )
-  return { ...client, addresses: { ...client.addresses, escrow: String(escrow) } }
 }
 
-/** How many times a GET refused with 503 BACKEND_UNAVAILABLE is asked again, each after its Retry-After. */
-const BACKEND_RETRIES = 5
-
-function isBackendUnavailable(res: Response): boolean {
-  return res.status === 503 && res.headers.has('retry-after')
-}
-
-/** The answer's Retry-After in milliseconds, from 1 to 10 s (the header is the coordinator's, and untrusted). */
-function retryAfterMs(res: Response): number {
-  const seconds = Number(res.headers.get('retry-after'))
-  return Number.isFinite(seconds) ? Math.min(10, Math.max(1, seconds)) * 1000 : 2000
-}
-
-function sleepFor(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
+function payerOf(
+  client: QuorateClient,
+  wallet: WalletOptions | undefined,
+  chainOptions: ChainVerificationOptions | undefined,
+): Payer {
+  if (wallet === undefined && chainOptions === undefined) return new Payer(client)
+  return new Payer(client, {
+    // The wallet's own endpoint (or the client's chain settings): never one the coordinator names.
+    rpcUrl: wallet?.rpcUrl ?? (chainOptions as ChainVerificationOptions).rpcUrl,
+    ...(wallet === undefined ? {} : { wallet }),
+    registry: wallet?.registryAddress ?? chainOptions?.registryAddress,
+    escrow: chainOptions?.escrowAddress,
   })
 }

@@ -146,7 +146,9 @@ export class InsufficientBalanceError extends QuorateError {
  * - `limit`: the escrow would exceed the wallet's `maxBudget`
  * - `fundings`: every escrow slot for this job and coordinator is used up (reclaim the old ones)
  * - `refused`: the coordinator refused the funding the SDK made or found
- * - `chain-error`: a transaction or read failed (see `cause`)
+ * - `chain-error`: the chain refused a transaction or read for a reason the wallet can fix (see `cause`);
+ *   an unreachable RPC endpoint or a chain failure is thrown as the chain's own error
+ *   (`CHAIN_UNREACHABLE`, `CHAIN_FAILED`)
  */
 export type PaymentProblem =
   | 'terms'

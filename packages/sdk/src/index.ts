@@ -63,7 +63,7 @@ export type {
   PaymentTerms,
   WalletOptions,
   WalletSigner,
-} from './payment.ts'
+} from './payment-terms.ts'
 export { type SplitBytesParameters, splitBytes } from './sharding/bytes.ts'
 export { type SplitItemsParameters, splitItems } from './sharding/items.ts'
 export { type SplitLinesParameters, splitLines } from './sharding/lines.ts'

@@ -12,7 +12,7 @@ import { type ShardResult, verifyResults } from './actions/verify-results.ts'
 import type { verifySignatures } from './actions/verify-signatures.ts'
 import type { QuorateClient } from './client.ts'
 import { WaitTimeoutError } from './errors.ts'
-import type { JobFunding } from './payment.ts'
+import type { JobFunding } from './payment-terms.ts'
 import { readEventStream } from './sse.ts'
 
 type HandleEvents = { [K in keyof JobEventMap]: [JobEventMap[K] & { at: number }] } & {

@@ -1,277 +1,31 @@
 // The client's wallet: a paid coordinator's published terms, checked on the
 // wallet's own chain, priced and paid. Internal; the client and `estimate`
-// use it, the public types are re-exported.
-import type {
-  ChainClient,
-  ChainClientOptions,
-  EstimateFundJobReturnType,
-  FundJobParameters,
-  QuorateAddresses,
-} from '@quorate/chain'
+// use it, the public types are re-exported from payment-terms.ts.
+import type { ChainClient, QuorateAddresses } from '@quorate/chain'
 import {
-  type CoordinatorInfo,
-  type CoordinatorPaymentTerms,
   ErrorCode,
   InvalidOptionError,
   isQuorateError,
-  type JobSpec,
   type JobSpecJson,
   jobIdOf,
   parseJobSpec,
   type SubmitJobResponse,
-  sha256Hex,
 } from '@quorate/protocol'
 import { InsufficientBalanceError, PaymentError } from './errors.ts'
+import { chainStep, findEscrowSlot, fundingOf } from './escrow-slot.ts'
+import {
+  type JobFunding,
+  type PayerChainOptions,
+  type PaymentEstimate,
+  type PaymentHttp,
+  type PaymentTerms,
+  parsePaymentTerms,
+  quoteJob,
+  termsKey,
+  type WalletOptions,
+} from './payment-terms.ts'
+import { verifyTerms } from './verify-terms.ts'
 
-/** An ethers wallet (`new Wallet(key)`, `Wallet.fromPhrase(…)`): it signs the escrow transactions. */
-export type WalletSigner = Exclude<ChainClientOptions['account'], string | undefined>
-
-interface WalletCommon {
-  /**
-   * JSON-RPC endpoint of the chain the coordinator settles on. Use your own
-   * (or one you trust): the coordinator's published terms (chain, Escrow,
-   * token, account) are checked against it before anything is sent, and,
-   * when the client has no `chain` settings, result signatures are checked
-   * on it. The SDK never uses an endpoint the coordinator names.
-   */
-  rpcUrl: string
-  /**
-   * The Quorate Registry you trust on that chain. With it, a coordinator
-   * whose terms name another Registry or Escrow is refused; without it, the
-   * wallet trusts the Registry the coordinator names, once the chain shows
-   * that its Escrow and token are the ones bound to it.
-   * @defaultValue the Registry the coordinator's terms name
-   */
-  registryAddress?: string
-  /**
-   * Most tokens (base units) the wallet escrows for one job; a coordinator
-   * asking more gets a `PaymentError` (problem `limit`) and nothing is sent.
-   * @defaultValue no limit
-   */
-  maxBudget?: bigint
-  /** Receipt polling interval, for fast local chains. @defaultValue 250 */
-  pollingIntervalMs?: number
-}
-
-/**
- * The account that pays for jobs on paid coordinators: an RPC endpoint and
- * a key (hex `privateKey`), or an ethers wallet (`signer`).
- */
-export type WalletOptions = WalletCommon &
-  ({ privateKey: string; signer?: undefined } | { signer: WalletSigner; privateKey?: undefined })
-
-/**
- * A paid coordinator's terms (its `GET /v1/info` → `payment`), as numbers.
- * Once the SDK has checked them on the wallet's own RPC endpoint, `addresses`
- * are the ones read from the chain.
- */
-export interface PaymentTerms {
-  chainId: bigint
-  addresses: QuorateAddresses
-  /** The coordinator's account: the escrow must name it, and it alone can settle. */
-  coordinator: string
-  /** Paid to each provider in a shard's majority, token base units. */
-  pricePerReplica: bigint
-  /** The coordinator's fee per job, token base units. */
-  fee: bigint
-  /** Least time a job's escrow must have left when it is submitted, in seconds. */
-  minSecondsLeft: number
-}
-
-/** A job's price at one coordinator, computed from its published terms exactly as the coordinator computes it. */
-export interface JobQuote {
-  /**
-   * What the Escrow must hold for the job, in token base units: every
-   * replica the job could need (shards × maxReplicas) at the price, plus
-   * the fee.
-   */
-  budget: bigint
-  /** Paid to each provider in a shard's majority. */
-  pricePerReplica: bigint
-  /** The coordinator's fee per job, and the `maxFee` the SDK escrows. */
-  fee: bigint
-  /**
-   * What the job costs if every shard's first results agree (shards ×
-   * redundancy × price + fee); the rest of the budget is refunded.
-   */
-  expected: bigint
-}
-
-/** How a job submitted through the wallet was paid. */
-export interface JobFunding {
-  /** The Escrow job id given to the coordinator as `payment.escrowJobId`. */
-  escrowJobId: string
-  chainId: number
-  escrow: string
-  coordinator: string
-  /** Escrowed, token base units. */
-  budget: bigint
-  maxFee: bigint
-  /** False when an escrow this wallet had already funded for the job was reused: nothing was sent. */
-  funded: boolean
-  /** The approval's transaction hash, if one was sent. */
-  approveHash?: string
-  /** The funding's transaction hash, if one was sent. */
-  fundHash?: string
-}
-
-/** The payment part of an estimate. */
-export type PaymentEstimate =
-  | {
-      /** The coordinator publishes no payment terms: it runs jobs for free, nothing to fund, no gas. */
-      required: false
-      price: 0n
-      reason: string
-    }
-  | {
-      required: true
-      chainId: number
-      token: string
-      escrow: string
-      coordinator: string
-      /**
-       * Whether the chain, the contracts and the coordinator's account were
-       * checked on the client's own RPC endpoint (it has a `wallet` or `chain`
-       * settings). When false they are the coordinator's word alone.
-       */
-      verified: boolean
-      quote: JobQuote
-      /**
-       * Tokens the wallet would send now: the quote's budget, or 0n when an
-       * escrow it already funded for this job is reused (`existingEscrowJobId`).
-       */
-      toFund: bigint
-      existingEscrowJobId?: string
-      /** The wallet's token balance (with a wallet). */
-      balance?: bigint
-      /** Gas for approve + fund at the current gas price (with a wallet, when something is to fund). */
-      gas?: Omit<EstimateFundJobReturnType, 'method'>
-      /** Why `gas` is missing although there is something to fund. */
-      gasProblem?: string
-    }
-
-/** The coordinator requests the payer needs. */
-export interface PaymentHttp {
-  request<T>(method: string, path: string, body?: unknown): Promise<T>
-  info(): Promise<CoordinatorInfo>
-}
-
-/** Where the payer checks terms and pays: the client's own chain settings, never the coordinator's. */
-export interface PayerChainOptions {
-  /** The wallet's `rpcUrl`, or else the client's `chain.rpcUrl`. */
-  rpcUrl: string
-  wallet?: WalletOptions
-  /** The Registry the client trusts, if it names one. */
-  registry?: string | undefined
-  /** The Escrow the client trusts, if it names one. */
-  escrow?: string | undefined
-}
-
-/** Most escrows the SDK opens for one job at one coordinator before giving up (each needs the last to be unusable). */
-const MAX_FUNDINGS = 8
-/** An escrow with less time left than this is not reused, whatever the coordinator's minimum: the job needs time to run. */
-const MIN_SECONDS_LEFT = 600
-/** Escrow lifetime after the job's own deadline: room for the coordinator to settle. */
-const SETTLE_ROOM_SECONDS = 600
-/** Escrow lifetime for a job without a deadline: the coordinator's default job deadline (1 h) plus settle room. */
-const DEFAULT_ESCROW_SECONDS = 3600 + SETTLE_ROOM_SECONDS
-
-export function validateWallet(wallet: WalletOptions): void {
-  if (typeof wallet.rpcUrl !== 'string' || !/^(https?|wss?):\/\//.test(wallet.rpcUrl)) {
-    throw new InvalidOptionError('wallet.rpcUrl', 'must be an http(s) or ws(s) URL', wallet.rpcUrl)
-  }
-  if ((wallet.privateKey === undefined) === (wallet.signer === undefined)) {
-    throw new InvalidOptionError('wallet', 'needs exactly one of privateKey (hex) and signer (an ethers wallet)')
-  }
-  if (wallet.privateKey !== undefined && !/^(0x)?[0-9a-fA-F]{64}$/.test(wallet.privateKey)) {
-    throw new InvalidOptionError('wallet.privateKey', 'must be 32 bytes of hex', '(hidden)')
-  }
-  if (wallet.registryAddress !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(wallet.registryAddress)) {
-    throw new InvalidOptionError('wallet.registryAddress', 'must be a 20-byte hex address', wallet.registryAddress)
-  }
-  if (wallet.maxBudget !== undefined && (typeof wallet.maxBudget !== 'bigint' || wallet.maxBudget <= 0n)) {
-    throw new InvalidOptionError('wallet.maxBudget', 'must be a positive bigint (token base units)', wallet.maxBudget)
-  }
-}
-
-/**
- * The terms a coordinator publishes, checked for shape: they come off the
- * network, and a malformed amount must not become a budget.
- *
- * @throws {PaymentError} problem `terms`, naming every bad field.
- */
-export function parsePaymentTerms(published: CoordinatorPaymentTerms): PaymentTerms {
-  const raw = published as unknown as Record<string, unknown>
-  const problems: string[] = []
-  const address = (key: string): string => {
-    const value = raw[key]
-    if (typeof value === 'string' && /^0x[0-9a-fA-F]{40}$/.test(value)) return value
-    problems.push(`${key} must be a 20-byte hex address (got ${JSON.stringify(value)})`)
-    return ''
-  }
-  const amount = (key: string): bigint => {
-    const value = raw[key]
-    if (typeof value === 'string' && /^\d{1,78}$/.test(value)) return BigInt(value)
-    problems.push(`${key} must be a decimal string of base units (got ${JSON.stringify(value)})`)
-    return 0n
-  }
-  const integer = (key: string, least: number): number => {
-    const value = raw[key]
-    if (typeof value === 'number' && Number.isSafeInteger(value) && value >= least) return value
-    problems.push(`${key} must be an integer ≥ ${least} (got ${JSON.stringify(value)})`)
-    return 0
-  }
-  const terms: PaymentTerms = {
-    chainId: BigInt(integer('chainId', 1)),
-    addresses: { token: address('token'), registry: address('registry'), escrow: address('escrow') },
-    coordinator: address('coordinator'),
-    pricePerReplica: amount('pricePerReplica'),
-    fee: amount('fee'),
-    minSecondsLeft: integer('minSecondsLeft', 0),
-  }
-  if (problems.length > 0) {
-    throw new PaymentError('terms', `the coordinator's payment terms are malformed: ${problems.join('; ')}`, {
-      details: { problems },
-    })
-  }
-  return terms
-}
-
-/**
- * A job's price under these terms: the budget the coordinator requires
- * (`shards × maxReplicas × pricePerReplica + fee`, as it computes it) and
- * what the job costs if every shard agrees at once.
- */
-export function quoteJob(terms: Pick<PaymentTerms, 'pricePerReplica' | 'fee'>, spec: JobSpecJson): JobQuote {
-  const parsed = parseJobSpec(spec)
-  const shards = BigInt(parsed.inputs.length)
-  const { pricePerReplica, fee } = terms
-  return {
-    budget: shards * BigInt(parsed.maxReplicas) * pricePerReplica + fee,
-    pricePerReplica,
-    fee,
-    expected: shards * BigInt(parsed.redundancy) * pricePerReplica + fee,
-  }
-}
-
-/** Two terms are the same when every field is: a coordinator restarted with other terms needs a new check. */
-function termsKey(terms: PaymentTerms): string {
-  const { addresses: a } = terms
-  return [
-    terms.chainId,
-    a.token,
-    a.registry,
-    a.escrow,
-    terms.coordinator,
-    terms.pricePerReplica,
-    terms.fee,
-    terms.minSecondsLeft,
-  ]
-    .map((v) => String(v).toLowerCase())
-    .join('\n')
-}
-
-const sameAddress = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
 const isPaymentRequired = (err: unknown) => isQuorateError(err) && err.code === ErrorCode.PAYMENT_REQUIRED
 
 /**
@@ -487,7 +241,7 @@ export class Payer {
     const client = { ...(await this.connection()), addresses: terms.addresses }
     const parsed = parseJobSpec(spec)
     const specHash = jobIdOf(parsed)
-    const slot = await this.#findSlot(client, terms, specHash, quote.budget)
+    const slot = await findEscrowSlot(client, terms, specHash, quote.budget)
     const base = {
       escrowJobId: slot.escrowJobId,
       chainId: Number(terms.chainId),
@@ -548,7 +302,7 @@ export class Payer {
     const specHash = jobIdOf(parsed)
     const chain = await import('@quorate/chain')
     estimate.balance = await chainStep(() => chain.getTokenBalance(client, client.account?.address as string))
-    const slot = await this.#findSlot(client, terms, specHash, quote.budget)
+    const slot = await findEscrowSlot(client, terms, specHash, quote.budget)
     if (slot.existing !== undefined) {
       estimate.toFund = 0n
       estimate.existingEscrowJobId = slot.escrowJobId
@@ -564,46 +318,13 @@ export class Payer {
   }
 
   async #verify(terms: PaymentTerms): Promise<PaymentTerms> {
-    const client = await this.connection()
-    const rpcUrl = this.#chainOptions?.rpcUrl
-    if (terms.chainId !== client.chainId) {
-      throw new PaymentError(
-        'chain',
-        `the coordinator settles on chain ${terms.chainId}, but the client's RPC endpoint ${rpcUrl} is chain ${client.chainId}`,
-        { details: { coordinatorChainId: Number(terms.chainId), walletChainId: Number(client.chainId) } },
-      )
+    const context = {
+      client: await this.connection(),
+      rpcUrl: this.#chainOptions?.rpcUrl,
+      trusted: () => this.#trustedAddresses(),
+      discover: (from: { registry?: string; escrow?: string }) => this.#discover(from),
     }
-    const claimed = terms.addresses
-    const trusted = await this.#trustedAddresses()
-    if (
-      trusted !== undefined &&
-      (!sameAddress(trusted.registry, claimed.registry) || !sameAddress(trusted.escrow, claimed.escrow))
-    ) {
-      throw new PaymentError(
-        'contracts',
-        `the coordinator settles through Registry ${claimed.registry} and Escrow ${claimed.escrow}, not the Registry ${trusted.registry} (Escrow ${trusted.escrow}) this client trusts`,
-        { details: { claimed: { ...claimed }, trusted: { ...trusted } } },
-      )
-    }
-    // The Registry names its Escrow and token on chain; the coordinator's word counts only where they agree.
-    const addresses = await this.#discover({ registry: claimed.registry, escrow: claimed.escrow })
-    if (!sameAddress(addresses.token, claimed.token)) {
-      throw new PaymentError(
-        'contracts',
-        `the coordinator names token ${claimed.token}, but its Registry ${addresses.registry} is bound to token ${addresses.token}`,
-        { details: { claimed: { ...claimed }, onChain: { ...addresses } } },
-      )
-    }
-    const { getCoordinator } = await import('@quorate/chain')
-    const account = await chainStep(() => getCoordinator({ ...client, addresses }, { coordinator: terms.coordinator }))
-    if (!account.registered) {
-      throw new PaymentError(
-        'coordinator',
-        `the coordinator names account ${terms.coordinator}, which is not a coordinator in the Registry ${addresses.registry}: the Escrow would refuse the funding`,
-        { details: { coordinator: terms.coordinator, registry: addresses.registry } },
-      )
-    }
-    const checked = { ...terms, addresses }
+    const checked = await verifyTerms(context, terms)
     this.#terms = checked
     return checked
   }
@@ -618,45 +339,6 @@ export class Payer {
       if (isQuorateError(err) && err.code === ErrorCode.JOB_NOT_FOUND) return false
       throw err
     }
-  }
-
-  async #findSlot(
-    client: ChainClient,
-    terms: PaymentTerms,
-    specHash: string,
-    budget: bigint,
-  ): Promise<{
-    escrowJobId: string
-    salt: string
-    now: bigint
-    existing?: { budget: bigint; maxFee: bigint }
-  }> {
-    const chain = await import('@quorate/chain')
-    const submitter = client.account?.address as string
-    const now = BigInt((await chainStep(() => client.provider.getBlock('latest')))?.timestamp ?? Date.now() / 1000)
-    const leastLeft = BigInt(Math.max(MIN_SECONDS_LEFT, terms.minSecondsLeft))
-    for (let n = 0; n < MAX_FUNDINGS; n++) {
-      const salt = `0x${sha256Hex(`quorate:sdk:escrow-salt:v1\n${terms.coordinator.toLowerCase()}\n${n}`)}`
-      const escrowJobId = chain.computeJobId({
-        chainId: terms.chainId,
-        escrow: terms.addresses.escrow,
-        submitter,
-        specHash: `0x${specHash}`,
-        salt,
-      })
-      const job = await chainStep(() => chain.getJob(client, { jobId: escrowJobId }))
-      if (job.status === 'none') return { escrowJobId, salt, now }
-      const usable =
-        sameAddress(job.coordinator, terms.coordinator) &&
-        (job.status === 'settled' ||
-          (job.status === 'funded' && job.budget >= budget && job.deadline - now >= leastLeft))
-      if (usable) return { escrowJobId, salt, now, existing: { budget: job.budget, maxFee: job.maxFee } }
-    }
-    throw new PaymentError(
-      'fundings',
-      `this wallet already has ${MAX_FUNDINGS} escrows for job ${specHash.slice(0, 12)} at coordinator ${terms.coordinator}, none usable`,
-      { hint: 'reclaim the expired ones (@quorate/chain reclaim), or submit with an explicit payment' },
-    )
   }
 
   async #trustedAddresses(): Promise<QuorateAddresses | undefined> {
@@ -681,60 +363,5 @@ export class Payer {
       }
       throw err
     }
-  }
-}
-
-/** The escrow a job is funded with (and its gas estimated for): the same fields both ways. */
-function fundingOf(
-  specHash: string,
-  spec: JobSpec,
-  terms: PaymentTerms,
-  quote: JobQuote,
-  slot: { now: bigint; salt: string },
-): FundJobParameters {
-  return {
-    specHash,
-    coordinator: terms.coordinator,
-    budget: quote.budget,
-    maxFee: quote.fee,
-    deadline: slot.now + BigInt(escrowSeconds(spec.deadline, terms)),
-    quorum: spec.quorum,
-    salt: slot.salt,
-  }
-}
-
-/**
- * Escrow lifetime: the job's own deadline (or the coordinator's default one)
- * plus room to settle, and never less than the coordinator wants left at
- * submission plus that room.
- */
-function escrowSeconds(deadline: number | undefined, terms: PaymentTerms): number {
-  const job =
-    deadline === undefined
-      ? DEFAULT_ESCROW_SECONDS
-      : Math.max(0, Math.ceil((deadline - Date.now()) / 1000)) + SETTLE_ROOM_SECONDS
-  return Math.max(job, terms.minSecondsLeft + SETTLE_ROOM_SECONDS)
-}
-
-/** Chain failures a wallet can fix become InsufficientBalanceError; the rest say which step failed. */
-async function chainStep<T>(fn: () => Promise<T>, address = 'the wallet'): Promise<T> {
-  try {
-    return await fn()
-  } catch (err) {
-    if (isQuorateError(err) && (err.name === 'InsufficientBalanceError' || err.name === 'PaymentError')) throw err
-    const reason = (err as { reason?: string }).reason
-    if (reason === 'INSUFFICIENT_FUNDS' || reason === 'ERC20InsufficientBalance') {
-      throw new InsufficientBalanceError(
-        {
-          address: String((err as { revertArgs?: { sender?: string } }).revertArgs?.sender ?? address),
-          asset: reason === 'INSUFFICIENT_FUNDS' ? 'gas' : 'token',
-        },
-        { cause: err },
-      )
-    }
-    if (reason !== undefined) {
-      throw new PaymentError('chain-error', (err as Error).message, { cause: err, details: { reason } })
-    }
-    throw err
   }
 }

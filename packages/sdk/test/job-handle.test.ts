@@ -38,4 +38,36 @@ describe('JobHandle.waitFor', () => {
     await turn()
     expect(streams.every((s) => s.signal.aborted)).toBe(true)
   })
+
+  it('leaves the stream open for another waitFor and for an iterator still running', async () => {
+    let state = 'running'
+    const { client, streams } = finishedJobClient()
+    Object.assign(client, {
+      request: async () => ({ state }),
+      getJob: async () => ({ id: 'j', state }),
+    })
+    const handle = new JobHandle(client, 'j')
+    const iterated: string[] = []
+    const iterating = (async () => {
+      for await (const event of handle) iterated.push(event.type)
+    })()
+    const controller = new AbortController()
+    const longWait = handle.waitFor({ signal: controller.signal }).catch((err: unknown) => err)
+    await turn()
+    state = 'completed'
+    await handle.waitFor()
+    await turn()
+    // The other waitFor and the iterator still listen: the stream they share stays open.
+    expect(streams.filter((s) => !s.signal.aborted)).toHaveLength(1)
+    controller.abort()
+    await longWait
+    await turn()
+    expect(streams.filter((s) => !s.signal.aborted)).toHaveLength(1)
+    handle.emit('job:done', { type: 'job:done', at: 1, jobId: 'j', state: 'completed' } as never)
+    await iterating
+    await handle.waitFor()
+    await turn()
+    expect(iterated).toEqual(['job:done'])
+    expect(streams.every((s) => s.signal.aborted)).toBe(true)
+  })
 })

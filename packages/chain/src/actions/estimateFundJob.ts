@@ -92,9 +92,21 @@ export async function estimateFundJob(
     to: client.addresses.token,
     data: tokenInterface.encodeFunctionData('approve', [client.addresses.escrow, params.budget]),
   }
-  let simulated: Array<{
-    calls: Array<{ status: string; gasUsed: string; returnData?: string; error?: { data?: string } }>
-  }>
+  const [approved, funded] = await simulateApproveAndFund(client, approve, fund, retry)
+  // Gas used, as a mined transaction would report it, rather than estimateGas's limit.
+  return result(BigInt(approved.gasUsed), BigInt(funded.gasUsed), 'simulate')
+}
+
+type SimulatedCall = { status: string; gasUsed: string; returnData?: string; error?: { data?: string } }
+
+/** Both calls simulated in one block (eth_simulateV1), the approval first; a reverted call throws its reason. */
+async function simulateApproveAndFund(
+  client: ChainClient,
+  approve: { from: string; to: string; data: string },
+  fund: { from: string; to: string; data: string },
+  retry: { attempts: number; delayMs: number },
+): Promise<[SimulatedCall, SimulatedCall]> {
+  let simulated: Array<{ calls: SimulatedCall[] }>
   try {
     simulated = await withRetry(
       () =>
@@ -130,6 +142,5 @@ export async function estimateFundJob(
       throw new EstimateFundJobError(decodeRevertData(revert))
     }
   }
-  // Gas used, as a mined transaction would report it, rather than estimateGas's limit.
-  return result(BigInt(approved.gasUsed), BigInt(funded.gasUsed), 'simulate')
+  return [approved, funded]
 }

@@ -6,17 +6,23 @@ import { readConfigFile } from '../config.ts'
 import { createCliLogger, logFlags, logFlagsHelp, logOptionsOf } from '../logger.ts'
 import { UsageError } from '../output.ts'
 import { formatTokens } from '../tokens.ts'
+import { type RegistryDiscovery, registryDiscovery } from './agent-discover.ts'
 import { untilSignal } from './coordinator.ts'
 import { type StakeProviderReturnType, stakeProvider } from './stake.ts'
 
-export const agentHelp = `Usage: quorate agent start --coordinator MULTIADDR [options]
+export const agentHelp = `Usage: quorate agent start (--coordinator ADDR | --registry ADDR --rpc URL) [options]
 
-Run a provider's worker agent: it dials the coordinator over libp2p and runs
+Run a provider's worker agent: it dials coordinators over libp2p and runs
 the tasks it is given on a sandboxed WebAssembly worker-thread pool.
 
 Options:
   --coordinator ADDR   coordinator multiaddr ending in /p2p/<peerId>; repeat it to fail over between
                        coordinators sharing one Redis (env QUORATE_COORDINATOR_ADDR, comma-separated)
+                       Without it, the agent finds coordinators in the Registry (--registry, --rpc)
+                       and serves several at once, reading the Registry again every 30 s
+  --max-coordinators N coordinators served at once (default 3 when found in the Registry, else 1);
+                       the capacity is split between them, so together they never get more
+  --rediscover MS      how often the Registry is read again for coordinators (default 30000)
   --data-dir DIR       holds the agent's identity key peer.key (env QUORATE_DATA_DIR, default .quorate/agent)
   --threads N          worker threads (env QUORATE_THREADS, default: one per core)
   --capacity N         tasks run at once (env QUORATE_CAPACITY, default: threads)
@@ -72,6 +78,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
     'drain-timeout': { type: 'string' },
     'json-ready': { type: 'boolean' },
     stake: { type: 'string' },
+    'max-coordinators': { type: 'string' },
+    rediscover: { type: 'string' },
     rpc: { type: 'string' },
     registry: { type: 'string' },
     config: { type: 'string' },
@@ -84,9 +92,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }
   const logger = createCliLogger('quorate:agent', logOptionsOf(values))
   const coordinator = values.coordinator ?? process.env.QUORATE_COORDINATOR_ADDR?.split(',').filter((a) => a !== '')
-  if (coordinator === undefined || coordinator.length === 0) {
-    throw new UsageError('--coordinator is required (the multiaddr the coordinator prints)')
-  }
+  const maxCoordinators = intFlag('max-coordinators', values['max-coordinators'], undefined, 1)
+  const rediscoverMs = intFlag('rediscover', values.rediscover, undefined, 100)
   const threads = intFlag('threads', fromEnv(values.threads, 'QUORATE_THREADS'), undefined)
   const capacity = intFlag('capacity', fromEnv(values.capacity, 'QUORATE_CAPACITY'), undefined)
   const drainTimeoutMs = intFlag('drain-timeout', values['drain-timeout'], 30_000, 0)
@@ -121,11 +128,23 @@ export async function agentCommand(argv: string[]): Promise<number> {
         : `agent ${peerId}: provider ${staked.account} ${staked.registered ? 'registered' : 'topped up'}, stake ${formatTokens(staked.stake, staked.token)} (tx ${staked.txs.join(', ')})\n`,
     )
   }
-  const options: Parameters<typeof createAgent>[0] = {
-    dataDir,
-    coordinator,
-    logger,
+  const options: Parameters<typeof createAgent>[0] = { dataDir, logger }
+  let discovery: RegistryDiscovery | undefined
+  if (coordinator !== undefined && coordinator.length > 0) options.coordinator = coordinator
+  else {
+    const { config } = await readConfigFile(values.config)
+    const rpcUrl = fromEnv(values.rpc, 'QUORATE_RPC_URL') ?? config.rpcUrl
+    const registry = fromEnv(values.registry, 'QUORATE_REGISTRY_ADDRESS') ?? config.registryAddress
+    if (rpcUrl === undefined || registry === undefined) {
+      throw new UsageError(
+        '--coordinator is required (the multiaddr the coordinator prints), or --registry and --rpc to find coordinators',
+      )
+    }
+    discovery = await registryDiscovery(rpcUrl, registry, logger)
+    options.discover = discovery.discover
   }
+  if (maxCoordinators !== undefined) options.maxCoordinators = maxCoordinators
+  if (rediscoverMs !== undefined) options.rediscoverMs = rediscoverMs
   if (threads !== undefined) options.threads = threads
   if (capacity !== undefined) options.capacity = capacity
   options.operator = operator
@@ -157,5 +176,6 @@ export async function agentCommand(argv: string[]): Promise<number> {
   } else process.stdout.write(`agent ${agent.peerId} connected\n`)
   await untilSignal()
   await agent.stop({ drainTimeoutMs })
+  discovery?.close()
   return 0
 }

@@ -5,6 +5,7 @@ import { fromEnv, intFlag, parse } from '../args.ts'
 import { createCliLogger, logFlags, logFlagsHelp, logOptionsOf } from '../logger.ts'
 import { UsageError } from '../output.ts'
 import { parseAmount } from '../tokens.ts'
+import { publishCoordinator } from './coordinator-publish.ts'
 
 export const coordinatorHelp = `Usage: quorate coordinator start [options]
 
@@ -57,6 +58,10 @@ units (digits), or whole tokens like 100tokens or 0.01tokens (the token's decima
   --chain-registry ADDR  Registry address (env QUORATE_CHAIN_REGISTRY)
   --chain-token ADDR     payment token address (env QUORATE_CHAIN_TOKEN)
   --chain-key-file FILE  the coordinator's EVM key, hex (env QUORATE_CHAIN_KEY_FILE)
+  --announce MULTIADDR   with --rpc, publish this multiaddr (repeatable, ending in /p2p/<peerId>) in
+                         the Registry instead of the ones it listens on; agents find it there
+  --public-url URL       with --rpc, publish this HTTP URL instead of the one it listens on
+                         (env QUORATE_PUBLIC_URL)
   --min-stake AMOUNT     least provider stake (env QUORATE_CHAIN_MIN_STAKE; default: the
                          Registry's minimum)
   --price AMOUNT         paid per replica in a shard's majority (env QUORATE_CHAIN_PRICE; default
@@ -111,6 +116,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     allowlist: { type: 'string' },
     allow: { type: 'string', multiple: true },
     open: { type: 'boolean' },
+    announce: { type: 'string', multiple: true },
+    'public-url': { type: 'string' },
     ...logFlags,
     help: { type: 'boolean', short: 'h' },
   })
@@ -156,6 +163,19 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     logger,
   })
   await coordinator.start()
+  // Published after start, when the addresses it listens on are known. A failure does not stop a
+  // coordinator that already runs: agents given its address still reach it.
+  if (chain !== undefined) {
+    await publishCoordinator({
+      rpcUrl: chain.rpcUrl,
+      addresses: chain.addresses,
+      privateKey: chain.privateKey,
+      peerId: coordinator.peerId,
+      multiaddrs: (values.announce as string[] | undefined) ?? coordinator.multiaddrs,
+      httpUrl: fromEnv(values['public-url'] as string | undefined, 'QUORATE_PUBLIC_URL') ?? coordinator.httpUrl,
+      logger,
+    }).catch((err: Error) => logger.error({ error: err.message }, 'cannot publish this coordinator in the Registry'))
+  }
   const ready = {
     event: 'ready',
     httpUrl: coordinator.httpUrl,

@@ -10,7 +10,6 @@ import {
   destroyChainClient,
   getTokenDisplay,
   type QuorateAddresses,
-  registerCoordinator,
   registerProvider,
   withAccount,
   withdraw,
@@ -174,7 +173,7 @@ export async function devnetCommand(argv: string[]): Promise<number> {
     if (dialAddr === undefined) throw new Error('the coordinator reported no libp2p address')
     say(`devnet: coordinator (pid ${coordinator.child.pid}) API ${ready.httpUrl}`)
     say(`devnet: coordinator libp2p ${dialAddr}`)
-    if (chain !== undefined) await registerParticipants(chain, root, ready.peerId, agentCount, say)
+    if (chain !== undefined) await registerParticipants(chain, root, agentCount, say)
 
     const names = new Map<string, string>()
     const agents = Array.from({ length: agentCount }, (_, i) => {
@@ -432,15 +431,16 @@ async function startDevchain(agentCount: number, say: (line: string) => void, sp
   }
 }
 
-/** Register the coordinator, and each agent's PeerId with its own key and stake, before anyone connects. */
+/**
+ * Register each agent's PeerId with its own key and stake, before anyone connects. The coordinator
+ * registered itself (and published its addresses) when it started with --rpc.
+ */
 async function registerParticipants(
   chain: Devchain,
   root: string,
-  coordinatorPeerId: string,
   agentCount: number,
   say: (line: string) => void,
 ): Promise<void> {
-  await registerCoordinator(withAccount(chain.client, chain.coordinator.privateKey), { peerId: coordinatorPeerId })
   await Promise.all(
     Array.from({ length: agentCount }, async (_, i) => {
       const name = `agent-${i + 1}`

@@ -1,4 +1,4 @@
-import { isTerminalJobState, type JobEvent, type JobView, type LogEntry } from '@quorate/protocol'
+import { ErrorCode, isTerminalJobState, type JobEvent, type JobView, type LogEntry } from '@quorate/protocol'
 import { isQuorateError, type QuorateClient, readEventStream } from '@quorate/sdk'
 import { intFlag, parse } from '../args.ts'
 import { EXIT, exitCodesHelp, shortId } from '../output.ts'
@@ -73,7 +73,7 @@ export async function followLogs(client: QuorateClient, jobId: string, only: num
       }
     } catch (err) {
       // A job that does not exist, or a coordinator that stays away, ends the command.
-      if (isQuorateError(err) && (err.code !== 'COORDINATOR_UNREACHABLE' || attempt >= 5)) throw err
+      if (isQuorateError(err) && (err.code !== ErrorCode.COORDINATOR_UNREACHABLE || attempt >= 5)) throw err
       if (!isQuorateError(err) && attempt >= 5) throw err
     } finally {
       controller.abort()

@@ -1,4 +1,4 @@
-import { isTerminalJobState, type JobEvent } from '@quorate/protocol'
+import { isTerminalJobState, type JobEvent, WAITING_PREFIX } from '@quorate/protocol'
 import type { JobHandle } from '@quorate/sdk'
 
 /**
@@ -36,7 +36,7 @@ export class ProgressPrinter {
   }
   /** The job's waiting reason, if any: printed once per change, on the progress line on a terminal. */
   onWaiting(reason: string | undefined): void {
-    const waiting = reason?.startsWith('waiting') === true ? reason : undefined
+    const waiting = reason?.startsWith(WAITING_PREFIX) === true ? reason : undefined
     if (waiting === this.#waiting) return
     this.#waiting = waiting
     if (waiting === undefined) return

@@ -1,4 +1,5 @@
 import type { ChainClient } from '@quorate/chain'
+import { ErrorCode } from '@quorate/protocol'
 import { InsufficientBalanceError } from '@quorate/sdk'
 import { UsageError } from '../output.ts'
 import { formatTokens, parseAmount, type TokenDisplay } from '../tokens.ts'
@@ -53,7 +54,8 @@ export async function stakeProvider(params: StakeProviderParameters): Promise<St
     if (reason === 'NoContract' || reason === 'AddressMismatch' || reason === 'INVALID_REQUEST') {
       throw new UsageError(`--registry ${params.registry}: ${(err as Error).message.replace(/^[^:]+ failed: /, '')}`)
     }
-    if ((err as { code?: string }).code === 'INVALID_OPTION') throw new UsageError(`--rpc: ${(err as Error).message}`)
+    if ((err as { code?: string }).code === ErrorCode.INVALID_OPTION)
+      throw new UsageError(`--rpc: ${(err as Error).message}`)
     throw err
   }
   try {

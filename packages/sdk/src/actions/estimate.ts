@@ -1,6 +1,6 @@
 import { type InvalidJobSpecError, type JobSpecJson, type ProviderView, parseJobSpec } from '@quorate/protocol'
 import { type JobInput, toJobSpecJson } from '../job-spec.ts'
-import type { PaymentEstimate } from '../payment.ts'
+import type { PaymentEstimate } from '../payment-terms.ts'
 
 /** Anything that can list the coordinator's providers, and optionally price a job (a `QuorateClient` can both). */
 export interface EstimateClient {

@@ -83,89 +83,110 @@ export function verifyResults(parameters: VerifyResultsParameters): VerifyResult
   if (results.shards.length !== job.shards.total) {
     throw fail(undefined, 'shards', `${results.shards.length} shard results for a job of ${job.shards.total} shards`)
   }
-  return results.shards.map((shard, position) => {
-    const index = shard.index
-    if (index !== position) throw fail(position, 'shards', `result at position ${position} is for shard ${index}`)
-    const result: ShardResult = { index, state: shard.state, majority: shard.majority, minority: shard.minority }
-    if (shard.digest !== undefined) result.digest = shard.digest
-    if (shard.outcome !== undefined) result.outcome = shard.outcome
-    if (shard.reason !== undefined) result.reason = shard.reason
-    if (shard.state !== 'accepted') {
-      if (shard.output !== undefined) throw fail(index, 'view', `the shard is ${shard.state} but has an output`)
-      return result
-    }
+  return results.shards.map((shard, position) => checkShard(job, shard, position, fail))
+}
 
-    const digest = shard.digest
-    if (digest === undefined) throw fail(index, 'digest', 'accepted without a digest')
-    if (shard.output !== undefined) {
-      const output = fromBase64(shard.output)
-      if (output === undefined) throw fail(index, 'digest', 'the output is not valid base64')
-      const actual = sha256Hex(output)
-      if (actual !== digest) {
-        throw fail(
-          index,
-          'digest',
-          `the output's sha256 is ${actual.slice(0, 12)}…, but the shard was accepted with digest ${digest.slice(0, 12)}…`,
-          { expected: digest, actual },
-        )
-      }
-      result.output = output
-    } else if (shard.outcome === 'ok') {
-      throw fail(index, 'digest', 'accepted with an ok outcome but no output')
-    }
+type ResultShard = JobResultsView['shards'][number]
+type Fail = (
+  shard: number | undefined,
+  check: VerificationCheck,
+  problem: string,
+  details?: Record<string, unknown>,
+) => ResultVerificationError
 
-    const distinct = new Set(shard.majority)
-    if (distinct.size !== shard.majority.length) {
-      throw fail(
-        index,
-        'quorum',
-        `the majority names a provider more than once (${shard.majority.length} entries, ${distinct.size} distinct)`,
-        {
-          majority: shard.majority,
-        },
-      )
-    }
-    if (distinct.size < job.quorum) {
-      throw fail(
-        index,
-        'quorum',
-        `accepted by ${distinct.size} distinct providers, but the job's quorum is ${job.quorum}`,
-        {
-          majority: shard.majority,
-          quorum: job.quorum,
-        },
-      )
-    }
-    const both = shard.minority.filter((p) => distinct.has(p))
-    if (both.length > 0)
-      throw fail(index, 'quorum', `provider ${both[0]} is in both the majority and the minority`, { provider: both[0] })
-
-    const viewShard = job.shardList[index]
-    if (viewShard === undefined || viewShard.digest !== digest) {
-      throw fail(
-        index,
-        'view',
-        `the job view gives digest ${viewShard?.digest?.slice(0, 12) ?? 'none'} for an output accepted with ${digest.slice(0, 12)}…`,
-        {
-          viewDigest: viewShard?.digest,
-          digest,
-        },
-      )
-    }
-    const voters = new Set(
-      viewShard.replicas.filter((r) => r.vote === 'majority' && r.digest === digest).map((r) => r.provider),
-    )
-    if (voters.size < job.quorum) {
-      throw fail(
-        index,
-        'view',
-        `the job view shows ${voters.size} distinct providers voting for the digest, the quorum is ${job.quorum}`,
-        {
-          voters: [...voters],
-          quorum: job.quorum,
-        },
-      )
-    }
+function checkShard(job: JobView, shard: ResultShard, position: number, fail: Fail): ShardResult {
+  const index = shard.index
+  if (index !== position) throw fail(position, 'shards', `result at position ${position} is for shard ${index}`)
+  const result: ShardResult = { index, state: shard.state, majority: shard.majority, minority: shard.minority }
+  if (shard.digest !== undefined) result.digest = shard.digest
+  if (shard.outcome !== undefined) result.outcome = shard.outcome
+  if (shard.reason !== undefined) result.reason = shard.reason
+  if (shard.state !== 'accepted') {
+    if (shard.output !== undefined) throw fail(index, 'view', `the shard is ${shard.state} but has an output`)
     return result
-  })
+  }
+
+  const digest = shard.digest
+  if (digest === undefined) throw fail(index, 'digest', 'accepted without a digest')
+  if (shard.output !== undefined) {
+    const output = fromBase64(shard.output)
+    if (output === undefined) throw fail(index, 'digest', 'the output is not valid base64')
+    const actual = sha256Hex(output)
+    if (actual !== digest) {
+      throw fail(
+        index,
+        'digest',
+        `the output's sha256 is ${actual.slice(0, 12)}…, but the shard was accepted with digest ${digest.slice(0, 12)}…`,
+        { expected: digest, actual },
+      )
+    }
+    result.output = output
+  } else if (shard.outcome === 'ok') {
+    throw fail(index, 'digest', 'accepted with an ok outcome but no output')
+  }
+
+  checkQuorum(job, shard, fail)
+  checkView(job, shard, digest, fail)
+  return result
+}
+
+/** The majority: distinct providers, at least the job's quorum, none of them also in the minority. */
+function checkQuorum(job: JobView, shard: ResultShard, fail: Fail): void {
+  const index = shard.index
+  const distinct = new Set(shard.majority)
+  if (distinct.size !== shard.majority.length) {
+    throw fail(
+      index,
+      'quorum',
+      `the majority names a provider more than once (${shard.majority.length} entries, ${distinct.size} distinct)`,
+      {
+        majority: shard.majority,
+      },
+    )
+  }
+  if (distinct.size < job.quorum) {
+    throw fail(
+      index,
+      'quorum',
+      `accepted by ${distinct.size} distinct providers, but the job's quorum is ${job.quorum}`,
+      {
+        majority: shard.majority,
+        quorum: job.quorum,
+      },
+    )
+  }
+  const both = shard.minority.filter((p) => distinct.has(p))
+  if (both.length > 0)
+    throw fail(index, 'quorum', `provider ${both[0]} is in both the majority and the minority`, { provider: both[0] })
+}
+
+/** The job view agrees: the same digest, and a quorum of distinct providers voting for it. */
+function checkView(job: JobView, shard: ResultShard, digest: string, fail: Fail): void {
+  const index = shard.index
+  const viewShard = job.shardList[index]
+  if (viewShard === undefined || viewShard.digest !== digest) {
+    throw fail(
+      index,
+      'view',
+      `the job view gives digest ${viewShard?.digest?.slice(0, 12) ?? 'none'} for an output accepted with ${digest.slice(0, 12)}…`,
+      {
+        viewDigest: viewShard?.digest,
+        digest,
+      },
+    )
+  }
+  const voters = new Set(
+    viewShard.replicas.filter((r) => r.vote === 'majority' && r.digest === digest).map((r) => r.provider),
+  )
+  if (voters.size < job.quorum) {
+    throw fail(
+      index,
+      'view',
+      `the job view shows ${voters.size} distinct providers voting for the digest, the quorum is ${job.quorum}`,
+      {
+        voters: [...voters],
+        quorum: job.quorum,
+      },
+    )
+  }
 }

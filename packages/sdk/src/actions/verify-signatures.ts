@@ -1,5 +1,5 @@
-import type { ChainClient } from '@quorate/chain'
-import type { JobView } from '@quorate/protocol'
+import type { ChainClient, EscrowDomain, recoverShardResultSigner } from '@quorate/chain'
+import type { JobView, ReplicaView } from '@quorate/protocol'
 import { ResultVerificationError } from '../errors.ts'
 import type { ShardResult } from './verify-results.ts'
 
@@ -95,22 +95,9 @@ export async function verifySignatures(
   }
 
   const domain = escrowDomain(chain.chainId, chain.addresses.escrow)
-  // One Registry lookup per operator, however many results it signed.
-  const registrations = new Map<string, Promise<Registration | undefined>>()
-  const registrationOf = (operator: string) => {
-    let found = registrations.get(operator)
-    if (found === undefined) {
-      found = (async () => {
-        const account = await getProviderOfOperator(chain, operator)
-        if (account === undefined) return undefined
-        const info = await getProvider(chain, { provider: account })
-        return info.registered ? { account, peerId: info.peerId } : undefined
-      })()
-      registrations.set(operator, found)
-    }
-    return found
-  }
+  const registrationOf = registrationLookup(chain, getProvider, getProviderOfOperator)
 
+  const context = { escrowJobId, domain, registrationOf, recover: recoverShardResultSigner, fail }
   let checkedShards = 0
   let signatures = 0
   for (const shard of shards) {
@@ -126,33 +113,7 @@ export async function verifySignatures(
           provider,
         })
       }
-      let problem = ''
-      let signer: string | undefined
-      for (const replica of signed) {
-        const evidence = replica.evidence as NonNullable<typeof replica.evidence>
-        try {
-          signer = recoverShardResultSigner(domain, {
-            jobId: escrowJobId,
-            shard: shard.index,
-            digest,
-            nonce: BigInt(evidence.nonce),
-            signature: evidence.signature,
-          })
-        } catch (err) {
-          problem = `the signature of provider ${provider} is malformed (${(err as Error).message.split('\n')[0]})`
-          continue
-        }
-        const registration = await registrationOf(signer)
-        if (registration === undefined) {
-          problem = `the result of provider ${provider} is signed by ${signer}, which is not a registered operator`
-        } else if (registration.peerId !== provider) {
-          problem = `the result of provider ${provider} is signed by ${signer}, the operator of ${registration.peerId}`
-        } else {
-          problem = ''
-          break
-        }
-      }
-      if (problem !== '') throw fail(shard.index, problem, { provider, ...(signer === undefined ? {} : { signer }) })
+      await checkSigned({ ...context, shard: shard.index, digest, provider, signed })
       backed.add(provider)
       signatures++
     }
@@ -165,4 +126,71 @@ export async function verifySignatures(
     checkedShards++
   }
   return { escrowJobId, shards: checkedShards, signatures }
+}
+
+interface SignedCheck {
+  escrowJobId: string
+  domain: EscrowDomain
+  registrationOf(operator: string): Promise<Registration | undefined>
+  recover: typeof recoverShardResultSigner
+  fail(shard: number | undefined, problem: string, details?: Record<string, unknown>): ResultVerificationError
+  shard: number
+  digest: string
+  provider: string
+  /** The provider's replicas of the shard that carry evidence. */
+  signed: ReplicaView[]
+}
+
+/** One of the provider's signed results recovers to the registered operator of that very provider. */
+async function checkSigned(c: SignedCheck): Promise<void> {
+  const { provider, digest } = c
+  let problem = ''
+  let signer: string | undefined
+  for (const replica of c.signed) {
+    const evidence = replica.evidence as NonNullable<typeof replica.evidence>
+    try {
+      signer = c.recover(c.domain, {
+        jobId: c.escrowJobId,
+        shard: c.shard,
+        digest,
+        nonce: BigInt(evidence.nonce),
+        signature: evidence.signature,
+      })
+    } catch (err) {
+      problem = `the signature of provider ${provider} is malformed (${(err as Error).message.split('\n')[0]})`
+      continue
+    }
+    const registration = await c.registrationOf(signer)
+    if (registration === undefined) {
+      problem = `the result of provider ${provider} is signed by ${signer}, which is not a registered operator`
+    } else if (registration.peerId !== provider) {
+      problem = `the result of provider ${provider} is signed by ${signer}, the operator of ${registration.peerId}`
+    } else {
+      problem = ''
+      break
+    }
+  }
+  if (problem !== '') throw c.fail(c.shard, problem, { provider, ...(signer === undefined ? {} : { signer }) })
+}
+
+/** The registered provider an operator key signs for; one Registry lookup per operator, however many results it signed. */
+function registrationLookup(
+  chain: ChainClient,
+  getProvider: typeof import('@quorate/chain').getProvider,
+  getProviderOfOperator: typeof import('@quorate/chain').getProviderOfOperator,
+): (operator: string) => Promise<Registration | undefined> {
+  const registrations = new Map<string, Promise<Registration | undefined>>()
+  return (operator) => {
+    let found = registrations.get(operator)
+    if (found === undefined) {
+      found = (async () => {
+        const account = await getProviderOfOperator(chain, operator)
+        if (account === undefined) return undefined
+        const info = await getProvider(chain, { provider: account })
+        return info.registered ? { account, peerId: info.peerId } : undefined
+      })()
+      registrations.set(operator, found)
+    }
+    return found
+  }
 }
