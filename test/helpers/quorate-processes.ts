@@ -5,7 +5,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type ManagedProcess, spawnQuorate } from '@quorate/cli'
+import { type ManagedProcess, spawnQuorate } from './processes.ts'
 
 /** Cleanups run in reverse order after each test (the caller's `afterEach` runs them). */
 export type Cleanups = Array<() => Promise<void>>
