@@ -25,7 +25,7 @@ import {
   providerView,
 } from './provider-registry.ts'
 import { JobBooks } from './quarantine.ts'
-import { failUnplaceable, loseReplica, taskTimedOut } from './recovery.ts'
+import { failUnplaceable, loseReplica, reclaimFromSuspect, suspectProvider, taskTimedOut } from './recovery.ts'
 import { decide, finish } from './shard-decision.ts'
 import {
   abortReason,
@@ -244,34 +244,16 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     this.#schedulePump()
   }
 
-  /**
-   * The agent missed its heartbeat window: it is drawn for no new work, and the slots waiting in
-   * its backlog are drawn again among the others. What it runs stays with it for now (`reclaimAgent`).
-   */
+  /** The agent missed its heartbeat window: no new work for it until it is heard from (`recovery.ts`). */
   suspectAgent(peerId: string): void {
     const record = this.#providers.get(peerId)
-    if (record?.link === undefined || record.suspectSince !== undefined) return
-    record.suspectSince = this.#now()
-    this.#placement.releaseBacklog(record)
-    this.emit('provider:changed', providerView(record))
-    this.#schedulePump()
+    if (record !== undefined) suspectProvider(this.#core, record)
   }
 
-  /**
-   * A suspect agent stayed silent: its running replicas are placed elsewhere now, rather than when
-   * its connection is dropped. Their leases end here, so a result it sends later is fenced off as late.
-   */
+  /** A suspect agent stayed silent: its running replicas are placed elsewhere (`recovery.ts`). */
   reclaimAgent(peerId: string, reason: string): void {
     const record = this.#providers.get(peerId)
-    if (record?.link === undefined || record.suspectSince === undefined) return
-    for (const { run, replica } of this.#leases.runningOn(peerId)) {
-      freeSlot(record)
-      record.link.cancel(replica.assignmentId, reason)
-      this.emit('provider:counted', peerId, 'lost')
-      loseReplica(this.#core, run, replica, `provider silent: ${reason}`)
-    }
-    this.emit('provider:changed', providerView(record))
-    this.#schedulePump()
+    if (record !== undefined) reclaimFromSuspect(this.#core, record, reason)
   }
 
   /** Providers known to this executor (online or not), without counters. */
