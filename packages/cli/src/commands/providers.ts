@@ -44,8 +44,15 @@ function providerLine(p: ProviderView, token: TokenDisplay | undefined): string 
   ].filter((part) => part !== undefined)
   return (
     `${p.peerId}  ${p.online ? (p.suspect === true ? 'suspect' : 'online ') : 'offline'}  ${topologyOf(p)}  ${p.running}/${p.capacity} running  valid ${p.counters.valid}  invalid ${p.counters.invalid}  timeouts ${p.counters.timeouts}` +
-    `${p.quarantined === undefined ? '' : `  QUARANTINED (${p.quarantined.reason})`}${money.length === 0 ? '' : `  ${money.join('  ')}`}`
+    `${wastedOf(p)}${p.quarantined === undefined ? '' : `  QUARANTINED (${p.quarantined.reason})`}${money.length === 0 ? '' : `  ${money.join('  ')}`}`
   )
+}
+
+/** CPU spent on replicas cancelled because their shard was already decided, when there was any. */
+export function wastedOf(p: ProviderView): string {
+  if (p.wastedCpuMs === undefined || p.wastedCpuMs <= 0) return ''
+  const ms = p.wastedCpuMs
+  return `  wasted ${ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`} CPU`
 }
 
 /** `region/zone` as the agent declared them, `-` for what it did not. */
