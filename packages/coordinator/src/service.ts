@@ -78,9 +78,9 @@ export class JobService {
         view.reason = waitingReason({ kind: 'providers', online, needed: view.redundancy })
       }
     }
-    const settlement = this.#chain?.view(id)
+    const settlement = await this.#chain?.view(id)
     if (settlement !== undefined) view.settlement = settlement
-    this.#withCost(view)
+    await this.#withCost(view)
     if (this.#untrusted) view.untrusted = true
     return view
   }
@@ -89,7 +89,7 @@ export class JobService {
   async summary(id: string): Promise<JobSummary> {
     const job = await this.#backend.job(id)
     if (job === undefined) throw new JobNotFoundError(id)
-    return this.#withCost(summaryOf(job))
+    return await this.#withCost(summaryOf(job))
   }
 
   /**
@@ -98,13 +98,13 @@ export class JobService {
    */
   async list(filter: JobListFilter): Promise<ListPage<JobSummary>> {
     const page = await listJobs(this.#backend, filter)
-    for (const item of page.items) this.#withCost(item)
+    await Promise.all(page.items.map((item) => this.#withCost(item)))
     return page
   }
 
   /** The job's settlement cost, once it is settled on chain. */
-  #withCost<T extends JobSummary>(summary: T): T {
-    const cost = this.#chain?.cost(summary.id)
+  async #withCost<T extends JobSummary>(summary: T): Promise<T> {
+    const cost = await this.#chain?.cost(summary.id)
     if (cost !== undefined) summary.cost = cost
     return summary
   }
@@ -167,7 +167,7 @@ export class JobService {
   async providers(): Promise<ProviderView[]> {
     const providers = await this.#backend.providers()
     if (this.#chain === undefined) return providers
-    const extras = this.#chain.providerExtras()
+    const extras = await this.#chain.providerExtras()
     return providers.map((p) => {
       const extra = extras.get(p.peerId)
       return extra === undefined ? p : { ...p, ...extra }
