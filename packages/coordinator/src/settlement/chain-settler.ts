@@ -104,7 +104,11 @@ export class ChainSettler {
       return undefined
     })
     this.#unsubscribe = this.#backend.subscribe((event) => {
-      if (event.type === 'job:done') void this.settle(event.jobId)
+      if (event.type === 'job:done') {
+        // Results of an ended job need no more evidence.
+        this.#escrowJobs.delete(event.jobId)
+        void this.settle(event.jobId)
+      }
       // Shards of a job accepted elsewhere may run here: learn its escrow before results need evidence.
       if (event.type === 'job:queued') void this.#learnEscrow(event.jobId)
     })
@@ -245,7 +249,9 @@ export class ChainSettler {
   async resume(): Promise<void> {
     if (this.#context === undefined) return
     try {
-      for (const jobId of await this.#started.store.unsettledJobs()) await this.settle(jobId)
+      const unsettled = new Set(await this.#started.store.unsettledJobs())
+      for (const jobId of unsettled) await this.settle(jobId)
+      for (const jobId of this.#endedAt.keys()) if (!unsettled.has(jobId)) this.#endedAt.delete(jobId)
       // Penalties left over by a coordinator stopped between settlement and penalize.
       for (const owed of await this.#started.store.owedPenalties()) {
         await this.#leased(owed.job_id, () => penalizeJob(this.#started, owed.job_id, owed.escrow_job_id))
