@@ -27,6 +27,8 @@ const namespace = `quorate-settle-drill-${Math.random().toString(36).slice(2, 10
 const processes: ManagedProcess[] = []
 const agents: Agent[] = []
 const peerIds: string[] = []
+let b: CoordinatorProcess
+let wasm: Uint8Array
 
 type CoordinatorProcess = ManagedProcess & { httpUrl: string; multiaddrs: string[] }
 
@@ -49,7 +51,73 @@ async function view(coordinator: CoordinatorProcess, id: string): Promise<JobVie
   return (await res.json()) as JobView
 }
 
+async function submitPaid(
+  to: CoordinatorProcess,
+  salt: string,
+): Promise<{ id: string; escrowJobId: string; before: Map<string, bigint> }> {
+  const spec: JobSpecJson = toJobSpecJson({
+    wasm,
+    inputs: Array.from({ length: 4 }, (_, i) => `${i * 1000} ${(i + 1) * 1000}`),
+    redundancy: 3,
+    quorum: 2,
+    args: [salt],
+  })
+  const parsed = parseJobSpec(spec)
+  const { jobId: escrowJobId } = await fundJob(chain.as(chain.submitter), {
+    specHash: jobIdOf(parsed),
+    coordinator: chain.coordinator.address,
+    budget: 4n * 16n * PRICE,
+    maxFee: 0n,
+    deadline: (await chain.now()) + 3600n,
+    quorum: parsed.quorum,
+  })
+  const before = new Map<string, bigint>()
+  for (const p of chain.providers) before.set(p.address, (await getAccount(chain.reader, { account: p.address })).owed)
+  const res = await fetch(`${to.httpUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...spec, payment: { escrowJobId } }),
+  })
+  expect(res.status).toBe(201)
+  return { id: ((await res.json()) as { id: string }).id, escrowJobId, before }
+}
+
+/** Each provider earned PRICE per shard whose majority it is in: once, not twice; the Escrow's books balance. */
+async function expectPaidOnce(settled: JobView, escrowJobId: string, before: Map<string, bigint>): Promise<void> {
+  // Each provider earns PRICE per shard whose majority it is in: once, not twice.
+  const expected = new Map<string, bigint>()
+  let majorityReplicas = 0
+  for (const shard of settled.shardList) {
+    expect(shard.state).toBe('accepted')
+    for (const peerId of shard.majority ?? []) {
+      majorityReplicas++
+      const account = chain.providers[peerIds.indexOf(peerId)]?.address as string
+      expected.set(account, (expected.get(account) ?? 0n) + PRICE)
+    }
+  }
+  expect(majorityReplicas).toBeGreaterThanOrEqual(4 * 2)
+  let paid = 0n
+  for (const p of chain.providers) {
+    const earned = (await getAccount(chain.reader, { account: p.address })).owed - (before.get(p.address) ?? 0n)
+    expect(earned).toBe(expected.get(p.address) ?? 0n)
+    paid += earned
+  }
+  expect(paid).toBe(BigInt(majorityReplicas) * PRICE)
+  const payouts = settled.settlement?.txs.filter((t) => t.kind === 'payout') ?? []
+  expect(payouts.reduce((sum, t) => sum + BigInt(t.amount ?? '0'), 0n)).toBe(paid)
+  const books = await chain.escrowBooks([escrowJobId])
+  expect(books.owed + books.escrowed).toBe(books.held)
+}
+
+/** Lines of a coordinator's JSON log with this message about this job. */
+async function logged(p: ManagedProcess, msg: string, jobId: string): Promise<number> {
+  return (await readFile(p.logFile, 'utf8'))
+    .split('\n')
+    .filter((line) => line.includes(`"msg":"${msg}"`) && line.includes(`"jobId":"${jobId}"`)).length
+}
+
 beforeAll(async () => {
+  wasm = new Uint8Array(await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')))
   chain = await setupChain({ providers: 3, register: false })
   dir = await mkdtemp(join(tmpdir(), 'quorate-settle-drill-'))
   await writeFile(join(dir, 'coordinator.key'), chain.coordinator.privateKey)
@@ -67,7 +135,7 @@ describe('settlement by any coordinator', () => {
   it('a paid job accepted by a coordinator killed before it settles is settled by another, once', async () => {
     // Started one after the other: each publishes itself in the Registry with the shared key.
     const a = await startCoordinator('coordinator-a', 600_000)
-    const b = await startCoordinator('coordinator-b', 5_000)
+    b = await startCoordinator('coordinator-b', 5_000)
     for (const [i, provider] of chain.providers.entries()) {
       const dataDir = join(dir, `agent-${i}`)
       const peerId = await agentPeerId(dataDir)
@@ -86,36 +154,7 @@ describe('settlement by any coordinator', () => {
     }
     await Promise.all(agents.map((agent) => agent.ready))
 
-    const wasm = new Uint8Array(
-      await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')),
-    )
-    const spec: JobSpecJson = toJobSpecJson({
-      wasm,
-      inputs: Array.from({ length: 4 }, (_, i) => `${i * 1000} ${(i + 1) * 1000}`),
-      redundancy: 3,
-      quorum: 2,
-      args: ['settle-drill'],
-    })
-    const parsed = parseJobSpec(spec)
-    const { jobId: escrowJobId } = await fundJob(chain.as(chain.submitter), {
-      specHash: jobIdOf(parsed),
-      coordinator: chain.coordinator.address,
-      budget: 4n * 16n * PRICE,
-      maxFee: 0n,
-      deadline: (await chain.now()) + 3600n,
-      quorum: parsed.quorum,
-    })
-    const before = new Map<string, bigint>()
-    for (const p of chain.providers)
-      before.set(p.address, (await getAccount(chain.reader, { account: p.address })).owed)
-
-    const res = await fetch(`${a.httpUrl}/v1/jobs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...spec, payment: { escrowJobId } }),
-    })
-    expect(res.status).toBe(201)
-    const id = ((await res.json()) as { id: string }).id
+    const { id, escrowJobId, before } = await submitPaid(a, 'settle-drill')
 
     // Every shard decided, as A sees it; then A dies before settling.
     const decided = await until(
@@ -143,32 +182,28 @@ describe('settlement by any coordinator', () => {
       throw new Error(`${err.message}\n--- coordinator-b log:\n${logTail(b.logFile, 40)}`)
     })
     expect((await getJob(chain.reader, { jobId: escrowJobId })).status).toBe('settled')
-    const bLog = await readFile(b.logFile, 'utf8')
-    expect(bLog).toMatch(/"msg":"job settled"/)
-    expect(await readFile(a.logFile, 'utf8')).not.toMatch(/"msg":"job settled"/)
+    expect(await logged(b, 'job settled', id)).toBe(1)
+    expect(await logged(a, 'job settled', id)).toBe(0)
 
-    // Each provider earns PRICE per shard whose majority it is in: once, not twice.
-    const expected = new Map<string, bigint>()
-    let majorityReplicas = 0
-    for (const shard of settled.shardList) {
-      expect(shard.state).toBe('accepted')
-      for (const peerId of shard.majority ?? []) {
-        majorityReplicas++
-        const account = chain.providers[peerIds.indexOf(peerId)]?.address as string
-        expected.set(account, (expected.get(account) ?? 0n) + PRICE)
-      }
+    await expectPaidOnce(settled, escrowJobId, before)
+  })
+
+  it('two live coordinators racing to settle one job: one sends it, the other leaves it', async () => {
+    // C settles after the same delay as B: both see the job end together and race for its lease.
+    const c = await startCoordinator('coordinator-c', 5_000)
+    const { id, escrowJobId, before } = await submitPaid(b, 'settle-race')
+    const settled = await until(
+      async () => {
+        const v = await view(b, id)
+        return v.settlement?.state === 'settled' ? v : undefined
+      },
+      { what: 'B or C to settle the job', timeout: 90_000 },
+    )
+    await expectPaidOnce(settled, escrowJobId, before)
+    // Whoever lost the lease found the job settled under it and sent nothing, not even a repeat.
+    expect((await logged(b, 'job settled', id)) + (await logged(c, 'job settled', id))).toBe(1)
+    for (const p of [b, c]) {
+      expect(await logged(p, 'job was already settled; recorded the earlier settlement', id)).toBe(0)
     }
-    expect(majorityReplicas).toBeGreaterThanOrEqual(4 * 2)
-    let paid = 0n
-    for (const p of chain.providers) {
-      const earned = (await getAccount(chain.reader, { account: p.address })).owed - (before.get(p.address) ?? 0n)
-      expect(earned).toBe(expected.get(p.address) ?? 0n)
-      paid += earned
-    }
-    expect(paid).toBe(BigInt(majorityReplicas) * PRICE)
-    const payouts = settled.settlement?.txs.filter((t) => t.kind === 'payout') ?? []
-    expect(payouts.reduce((sum, t) => sum + BigInt(t.amount ?? '0'), 0n)).toBe(paid)
-    const books = await chain.escrowBooks([escrowJobId])
-    expect(books.owed + books.escrowed).toBe(books.held)
   })
 })
