@@ -189,7 +189,7 @@ describe('settlement by any coordinator', () => {
   })
 
   it('two live coordinators racing to settle one job: one sends it, the other leaves it', async () => {
-    // C settles after the same delay as B: both see the job end together and race for its lease.
+    // C settles after the same delay as B: both see the job end together and, 5 s later, race for its lease.
     const c = await startCoordinator('coordinator-c', 5_000)
     const { id, escrowJobId, before } = await submitPaid(b, 'settle-race')
     const settled = await until(
@@ -204,6 +204,7 @@ describe('settlement by any coordinator', () => {
     expect((await logged(b, 'job settled', id)) + (await logged(c, 'job settled', id))).toBe(1)
     for (const p of [b, c]) {
       expect(await logged(p, 'job was already settled; recorded the earlier settlement', id)).toBe(0)
+      expect(await logged(p, 'settlement failed; will retry', id)).toBe(0)
     }
   })
 })

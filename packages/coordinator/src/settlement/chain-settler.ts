@@ -107,7 +107,7 @@ export class ChainSettler {
       if (event.type === 'job:done') {
         // Results of an ended job need no more evidence.
         this.#escrowJobs.delete(event.jobId)
-        void this.settle(event.jobId)
+        this.#settleWhenDue(event.jobId)
       }
       // Shards of a job accepted elsewhere may run here: learn its escrow before results need evidence.
       if (event.type === 'job:queued') void this.#learnEscrow(event.jobId)
@@ -288,6 +288,17 @@ export class ChainSettler {
     } finally {
       this.#inFlight.delete(jobId)
     }
+  }
+
+  /** Settle a job that just ended: now, or once `settleDelayMs` has passed (the sweep retries either way). */
+  #settleWhenDue(jobId: string): void {
+    const delay = this.#options.settleDelayMs ?? 0
+    if (delay === 0) {
+      void this.settle(jobId)
+      return
+    }
+    if (!this.#endedAt.has(jobId)) this.#endedAt.set(jobId, Date.now())
+    setTimeout(() => void this.settle(jobId), delay).unref()
   }
 
   /** With `settleDelayMs`, whether this settler saw the job ended long enough ago to settle it. */
