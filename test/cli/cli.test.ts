@@ -199,7 +199,8 @@ describe('the quorate binary against a real network', () => {
     const proxy = await startTamperingProxy(url)
     try {
       proxy.tamper = (path, body) => {
-        const shard = path.endsWith('/results') ? (body as JobResultsView).shards[0] : undefined
+        // Whole results or a page of them (the CLI reads pages).
+        const shard = /\/results(\?|$)/.test(path) ? (body as JobResultsView).shards[0] : undefined
         if (shard !== undefined) shard.output = Buffer.from('167\n').toString('base64')
         return body
       }

@@ -183,6 +183,51 @@ describe('job explorer in a real browser', () => {
     expect(browser.pageErrors).toEqual([])
     expect(browser.offLoopback).toEqual([])
   })
+
+  it('reads a job of more than 1,000 shards a page at a time, never whole', async () => {
+    while (net.agents.length < 3) await net.addAgent()
+    const total = 1500
+    const job = await net.client.submitJob({
+      wasm: echoWasm(),
+      inputs: Array.from({ length: total }, (_, i) => `${i}`),
+      redundancy: 1,
+      name: 'many small shards',
+    })
+    const reads: string[] = []
+    const onRequest = (req: { url(): string }) => {
+      if (req.url().includes(`/v1/jobs/${job.id}`)) reads.push(req.url())
+    }
+    page.on('request', onRequest)
+    try {
+      await page.goto(`${explorerUrl(net)}#/jobs/${job.id}`)
+      await page.locator('[data-testid=job-head][data-state=completed]').waitFor({ timeout: 120_000 })
+      const rows = page.locator('[data-testid=shard-row]')
+      await expect.poll(() => rows.count()).toBe(100)
+      expect(await rows.first().getAttribute('data-shard')).toBe('0')
+      const pager = page.locator('nav[aria-label="shard pages"]')
+      expect(await pager.textContent()).toMatch(/shards 1–100 of 1500 \(page 1 of 15\)/)
+
+      await pager.getByRole('button', { name: 'next ›' }).click()
+      await expect.poll(() => rows.first().getAttribute('data-shard')).toBe('100')
+      expect(await rows.count()).toBe(100)
+
+      // Filtered by the coordinator: every row on screen is accepted.
+      await page.locator('nav[aria-label="filter shards by state"] button[data-state=accepted]').click()
+      await expect.poll(() => rows.first().getAttribute('data-shard')).toBe('0')
+      expect(await page.locator('[data-testid=shard-row][data-state=accepted]').count()).toBe(100)
+
+      // Every read of the job was of a page (or its events): never the whole view or all results.
+      const paths = reads.map((u) => new URL(u))
+      expect(paths.length).toBeGreaterThan(0)
+      for (const url of paths) {
+        const paged = url.searchParams.get('view') === 'page' || url.searchParams.has('cursor')
+        expect(paged || url.pathname.endsWith('/events'), `${url.pathname}${url.search}`).toBe(true)
+      }
+    } finally {
+      page.off('request', onRequest)
+    }
+    expect(browser.pageErrors).toEqual([])
+  })
 })
 
 /** The page as it is fits 1280×800, and fits a phone's 390×844 too (then back to 1280). */

@@ -65,6 +65,7 @@ export function exitCodeOf(code: string): ExitCode {
     case ErrorCode.INVALID_OPTION:
     case ErrorCode.BAD_REQUEST:
     case ErrorCode.PAYLOAD_TOO_LARGE:
+    case ErrorCode.VIEW_TOO_LARGE:
     case ErrorCode.JOB_NOT_FOUND:
     case ErrorCode.PAYMENT_REQUIRED:
     case ErrorCode.CHAIN_REFUSED:

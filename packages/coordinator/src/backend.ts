@@ -99,12 +99,32 @@ export interface JobListFilter {
   limit: number
 }
 
+/** Which shards `JobStore.shardPage` returns: in index order, after `after` (-1: from the first). */
+export interface ShardPageQuery {
+  after: number
+  limit: number
+  /** Only shards in one of these states; absent: all. */
+  states?: readonly ShardState[]
+}
+
+export interface ShardRecordPage {
+  shards: ShardRecord[]
+  /** The last index this page looked at, to pass as `after` next; undefined when no shards are left. */
+  next: number | undefined
+}
+
 /** Where jobs and their shards are stored, read and ended. */
 export interface JobStore {
   /** Store a validated job and queue its shards. Idempotent by job id. */
   submit(id: string, spec: JobSpec, deadline: number): Promise<SubmitResult>
   job(id: string): Promise<JobRecord | undefined>
   shards(id: string): Promise<ShardRecord[]>
+  /**
+   * One page of a job's shards, reading only that page (and, with a state filter, a bounded run of
+   * shard states): what views of big jobs are made of. A filtered page may come back short (even
+   * empty) before the end; only `next: undefined` says the job has no shards left.
+   */
+  shardPage(id: string, query: ShardPageQuery): Promise<ShardRecordPage>
   /** The accepted output of one shard, if any. */
   output(id: string, index: number): Promise<Uint8Array | undefined>
   list(filter: JobListFilter): Promise<ListPage<JobSummary>>

@@ -33,6 +33,11 @@ export interface CoordinatorOptions {
   p2pListen?: string[]
   /** @defaultValue 128 MiB */
   bodyLimitBytes?: number
+  /**
+   * Shards above which a job's whole view and whole results are refused (`VIEW_TOO_LARGE`) and
+   * are read in pages instead. @defaultValue FULL_VIEW_MAX_SHARDS (10,000)
+   */
+  fullViewMaxShards?: number
   /** @defaultValue 2000 */
   heartbeatMs?: number
   /** @defaultValue 5000 */
@@ -107,6 +112,7 @@ export function validateCoordinatorOptions(options: CoordinatorOptions): void {
   const ints: Array<[string, number | undefined, number]> = [
     ['httpPort', options.httpPort, 0],
     ['bodyLimitBytes', options.bodyLimitBytes, 1024],
+    ['fullViewMaxShards', options.fullViewMaxShards, 0],
     ['heartbeatMs', options.heartbeatMs, 50],
     ['leaseGraceMs', options.leaseGraceMs, 0],
     ['maxAttemptsPerSlot', options.maxAttemptsPerSlot, 1],

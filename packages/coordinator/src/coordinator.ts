@@ -74,29 +74,8 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const timers: NodeJS.Timeout[] = []
   let httpUrl = ''
 
-  const info = (): CoordinatorInfo => {
-    const view: CoordinatorInfo = {
-      peerId: node?.peerId.toString() ?? '',
-      multiaddrs: node?.getMultiaddrs().map((m) => m.toString()) ?? [],
-      version: COORDINATOR_VERSION,
-      backend: backend.kind,
-      admission: parts.admission,
-    }
-    const payment = chain?.terms()
-    if (payment !== undefined) view.payment = payment
-    return view
-  }
-
-  // Who is online here, for the API; changes come in bursts (connects, wasted-CPU reports): once a turn.
-  let announcing = false
-  const announce = () => {
-    if (announcing) return
-    announcing = true
-    setImmediate(() => {
-      announcing = false
-      backend.announceProviders(executor.providers()).catch((err) => warn(err, 'could not announce providers'))
-    })
-  }
+  const info = () => coordinatorInfo(node, parts)
+  const announce = providerAnnouncer(parts)
 
   return {
     executor,
@@ -128,14 +107,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       const placementTimeoutMs = options.placementTimeoutMs ?? 15_000
       backend.consume(shardHandler({ executor, backend, warn }, { placementTimeoutMs }), () => executor.capacity)
       await hub.start(node)
-      timers.push(setInterval(() => executor.sweep(), COORDINATOR_DEFAULTS.sweepIntervalMs))
-      timers.push(setInterval(announce, 5_000))
-      timers.push(
-        setInterval(() => {
-          void expireOverdue(backend, warn)
-        }, 1_000),
-      )
-      for (const t of timers) t.unref()
+      timers.push(...startTimers(parts, announce))
       http = httpApi(options, parts, info)
       httpUrl = await listen(http, options)
       logger.info({ httpUrl, multiaddrs: info().multiaddrs, backend: backend.kind }, 'coordinator started')
@@ -151,6 +123,49 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       await backend.stop()
     },
   }
+}
+
+/** What the API says about this coordinator: identity, addresses, backend, admission and payment terms. */
+function coordinatorInfo(node: Libp2p | undefined, parts: Parts): CoordinatorInfo {
+  const view: CoordinatorInfo = {
+    peerId: node?.peerId.toString() ?? '',
+    multiaddrs: node?.getMultiaddrs().map((m) => m.toString()) ?? [],
+    version: COORDINATOR_VERSION,
+    backend: parts.backend.kind,
+    admission: parts.admission,
+  }
+  const payment = parts.chain?.terms()
+  if (payment !== undefined) view.payment = payment
+  return view
+}
+
+/**
+ * Tells the backend who is online here, for the API. Changes come in bursts (connects,
+ * wasted-CPU reports), so calls within one turn make one announcement.
+ */
+function providerAnnouncer({ backend, executor, warn }: Parts): () => void {
+  let announcing = false
+  return () => {
+    if (announcing) return
+    announcing = true
+    setImmediate(() => {
+      announcing = false
+      backend.announceProviders(executor.providers()).catch((err) => warn(err, 'could not announce providers'))
+    })
+  }
+}
+
+/** The periodic chores: sweep expired leases, re-announce providers, expire overdue jobs. Unref'd. */
+function startTimers({ executor, backend, warn }: Parts, announce: () => void): NodeJS.Timeout[] {
+  const timers = [
+    setInterval(() => executor.sweep(), COORDINATOR_DEFAULTS.sweepIntervalMs),
+    setInterval(announce, 5_000),
+    setInterval(() => {
+      void expireOverdue(backend, warn)
+    }, 1_000),
+  ]
+  for (const t of timers) t.unref()
+  return timers
 }
 
 /** Build the parts from the options: executor, backend, chain side, job service, API helpers and agent hub. */
@@ -197,7 +212,14 @@ function assemble(options: CoordinatorOptions, logger: Logger): Parts {
     backend,
     chain,
     admission,
-    jobs: new JobService({ backend, executor, chain, lifecycle, untrusted: admission.untrusted }),
+    jobs: new JobService({
+      backend,
+      executor,
+      chain,
+      lifecycle,
+      untrusted: admission.untrusted,
+      ...(options.fullViewMaxShards === undefined ? {} : { fullViewMaxShards: options.fullViewMaxShards }),
+    }),
     control: new ControlAuth(options.operatorToken === undefined ? {} : { operatorToken: options.operatorToken }),
     metrics,
     lifecycle,

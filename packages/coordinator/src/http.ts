@@ -24,6 +24,7 @@ import type { Logger } from 'pino'
 import type { BackendHealth } from './backend.ts'
 import { ControlAuth } from './control-auth.ts'
 import { gateOnBackend, healthRoutes } from './http-backend-gate.ts'
+import { registerJobViewRoutes } from './http-views.ts'
 import type { CoordinatorMetrics } from './metrics.ts'
 import type { JobService } from './service.ts'
 
@@ -141,12 +142,7 @@ function jobRoutes(app: FastifyInstance, jobs: JobService, options: HttpApiOptio
     })
   })
 
-  app.get('/v1/jobs/:id', async (req) => {
-    const id = (req.params as { id: string }).id
-    // ?view=summary leaves out the shard list, for clients that poll.
-    return (req.query as { view?: string }).view === 'summary' ? jobs.summary(id) : jobs.view(id)
-  })
-  app.get('/v1/jobs/:id/results', async (req) => jobs.results((req.params as { id: string }).id))
+  registerJobViewRoutes(app, jobs)
   app.get('/v1/jobs/:id/logs', async (req) => {
     const query = req.query as Record<string, string | undefined>
     const shard = query.shard === undefined ? undefined : intParam('shard', query.shard, 0, 0, Number.MAX_SAFE_INTEGER)
@@ -179,9 +175,9 @@ function eventRoutes(app: FastifyInstance, jobs: JobService): void {
     const unsubscribe = jobs.subscribe((e) => {
       if (filter(e)) early.push(e)
     })
-    let view: Awaited<ReturnType<JobService['view']>>
+    let view: Awaited<ReturnType<JobService['summary']>>
     try {
-      view = await jobs.view(id) // 404 before the stream opens
+      view = await jobs.summary(id) // 404 before the stream opens
     } catch (err) {
       unsubscribe()
       throw err

@@ -132,6 +132,13 @@ function jobAndCallMetrics(registry: Registry): MetricsObserver {
 
 /** Replicas, results, decisions and providers, from the executor's events. Returns the tracked-shard count. */
 function executorMetrics(registry: Registry, executor: Executor): () => number {
+  const trackedShards = replicaMetrics(registry, executor)
+  shardAndProviderMetrics(registry, executor)
+  return trackedShards
+}
+
+/** Replicas dispatched, answered, cancelled, lost or wasted, and their run time. Returns the tracked-shard count. */
+function replicaMetrics(registry: Registry, executor: Executor): () => number {
   const dispatched = new Counter({
     name: 'quorate_replicas_dispatched_total',
     help: 'Replicas placed on providers by this coordinator',
@@ -160,6 +167,41 @@ function executorMetrics(registry: Registry, executor: Executor): () => number {
     help: 'CPU providers reported spending on replicas cancelled because their shard was already decided',
     registers: [registry],
   })
+  const replicaSeconds = new Histogram({
+    name: 'quorate_replica_duration_seconds',
+    help: 'Time from dispatch to result per replica',
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    registers: [registry],
+  })
+  // Dispatch times of replicas still out, by shard; a shard whose run ends drops its own, so replicas
+  // that were cancelled or lost (and never answer) leave nothing behind.
+  const dispatchedAt = new Map<string, Map<string, number>>()
+  const shardKey = (event: { jobId: string; shard: number }) => `${event.jobId}:${event.shard}`
+  executor.on('event', (event) => {
+    if (event.type === 'shard:dispatched') {
+      dispatched.inc()
+      const key = shardKey(event)
+      let replicas = dispatchedAt.get(key)
+      if (replicas === undefined) dispatchedAt.set(key, (replicas = new Map()))
+      replicas.set(event.provider, event.at)
+    } else if (event.type === 'replica:result') {
+      results.inc({ outcome: event.outcome })
+      const at = dispatchedAt.get(shardKey(event))?.get(event.provider)
+      if (at !== undefined) {
+        replicaSeconds.observe((event.at - at) / 1000)
+        dispatchedAt.get(shardKey(event))?.delete(event.provider)
+      }
+    }
+  })
+  executor.on('shard:ended', (jobId, shard) => dispatchedAt.delete(shardKey({ jobId, shard })))
+  executor.on('replica:cancelled', (replica) => cancelled.inc({ cause: replica.cause }))
+  executor.on('replica:lost', (replica) => lost.inc({ cause: replica.timedOut ? 'timeout' : 'provider' }))
+  executor.on('provider:wasted', (_peer, cpuMs) => wasted.inc(cpuMs / 1000))
+  return () => dispatchedAt.size
+}
+
+/** Shard decisions and escalations, provider reputation events and quarantines, providers online. */
+function shardAndProviderMetrics(registry: Registry, executor: Executor): void {
   const decided = new Counter({
     name: 'quorate_shards_decided_total',
     help: 'Shards decided by this coordinator, by result',
@@ -182,12 +224,6 @@ function executorMetrics(registry: Registry, executor: Executor): () => number {
     help: 'Providers quarantined here for being outvoted by an agreeing majority',
     registers: [registry],
   })
-  const replicaSeconds = new Histogram({
-    name: 'quorate_replica_duration_seconds',
-    help: 'Time from dispatch to result per replica',
-    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
-    registers: [registry],
-  })
   new Gauge({
     name: 'quorate_providers_online',
     help: 'Providers connected to this coordinator',
@@ -196,45 +232,11 @@ function executorMetrics(registry: Registry, executor: Executor): () => number {
       this.set(executor.onlineProviders)
     },
   })
-  // Dispatch times of replicas still out, by shard; a shard whose run ends drops its own, so replicas
-  // that were cancelled or lost (and never answer) leave nothing behind.
-  const dispatchedAt = new Map<string, Map<string, number>>()
-  const shardKey = (event: { jobId: string; shard: number }) => `${event.jobId}:${event.shard}`
   executor.on('event', (event) => {
-    switch (event.type) {
-      case 'shard:dispatched': {
-        dispatched.inc()
-        const key = shardKey(event)
-        let replicas = dispatchedAt.get(key)
-        if (replicas === undefined) dispatchedAt.set(key, (replicas = new Map()))
-        replicas.set(event.provider, event.at)
-        break
-      }
-      case 'replica:result': {
-        results.inc({ outcome: event.outcome })
-        const at = dispatchedAt.get(shardKey(event))?.get(event.provider)
-        if (at !== undefined) {
-          replicaSeconds.observe((event.at - at) / 1000)
-          dispatchedAt.get(shardKey(event))?.delete(event.provider)
-        }
-        break
-      }
-      case 'shard:accepted':
-        decided.inc({ state: 'accepted' })
-        break
-      case 'shard:failed':
-        decided.inc({ state: 'failed' })
-        break
-      case 'shard:escalated':
-        escalations.inc()
-        break
-    }
+    if (event.type === 'shard:accepted') decided.inc({ state: 'accepted' })
+    else if (event.type === 'shard:failed') decided.inc({ state: 'failed' })
+    else if (event.type === 'shard:escalated') escalations.inc()
   })
-  executor.on('shard:ended', (jobId, shard) => dispatchedAt.delete(shardKey({ jobId, shard })))
   executor.on('provider:counted', (_peer, kind) => counted.inc({ kind }))
   executor.on('provider:quarantined', () => quarantines.inc())
-  executor.on('replica:cancelled', (replica) => cancelled.inc({ cause: replica.cause }))
-  executor.on('replica:lost', (replica) => lost.inc({ cause: replica.timedOut ? 'timeout' : 'provider' }))
-  executor.on('provider:wasted', (_peer, cpuMs) => wasted.inc(cpuMs / 1000))
-  return () => dispatchedAt.size
 }

@@ -1,24 +1,31 @@
 import {
+  ErrorCode,
+  FULL_VIEW_MAX_SHARDS,
   isTerminalJobState,
   type JobEvent,
   JobNotFoundError,
+  type JobResultsPage,
   type JobResultsView,
   type JobSpec,
   type JobState,
   type JobSummary,
   type JobView,
+  type JobViewPage,
   jobIdOf,
   type ListPage,
   type LogEntry,
   type ProviderView,
+  QuorateError,
+  type ShardPage,
+  type ShardResultView,
   type SubmitJobResponse,
   toBase64,
   waitingReason,
 } from '@quorate/protocol'
-import type { SchedulerBackend } from './backend.ts'
+import type { JobRecord, SchedulerBackend, ShardPageQuery, ShardRecord } from './backend.ts'
 import type { Executor } from './executor.ts'
 import type { JobLifecycle } from './job-lifecycle.ts'
-import { deadlineOf, summaryOf, viewOf } from './jobs.ts'
+import { deadlineOf, shardViewOf, summaryOf, viewOf } from './jobs.ts'
 import { type JobListFilter, listJobs } from './list-jobs.ts'
 import type { ChainSettler } from './settlement/chain-settler.ts'
 
@@ -29,6 +36,7 @@ export class JobService {
   readonly #chain: ChainSettler | undefined
 
   readonly #untrusted: boolean
+  readonly #fullViewMaxShards: number
   readonly #lifecycle: Pick<JobLifecycle, 'submitted'> | undefined
 
   constructor(components: {
@@ -39,11 +47,14 @@ export class JobService {
     lifecycle?: Pick<JobLifecycle, 'submitted'>
     /** The coordinator admits anyone: every view says so. */
     untrusted?: boolean
+    /** Shards above which whole views are refused. @defaultValue FULL_VIEW_MAX_SHARDS */
+    fullViewMaxShards?: number
   }) {
     this.#backend = components.backend
     this.#executor = components.executor
     this.#chain = components.chain
     this.#untrusted = components.untrusted ?? false
+    this.#fullViewMaxShards = components.fullViewMaxShards ?? FULL_VIEW_MAX_SHARDS
     this.#lifecycle = components.lifecycle
   }
 
@@ -56,11 +67,36 @@ export class JobService {
     return submitted
   }
 
+  /** The whole job; refused (VIEW_TOO_LARGE) above FULL_VIEW_MAX_SHARDS shards, which are read in pages. */
   async view(id: string): Promise<JobView> {
+    const job = await this.#job(id)
+    refuseWholeView(job, this.#fullViewMaxShards, 'view', `/v1/jobs/${id}/shards?limit=1000 (or ?view=page)`)
+    return this.#viewOf(job, this.#withLive(id, await this.#backend.shards(id)))
+  }
+
+  /** The job view with one page of its shards in `shardList`, read alone from the backend. */
+  async viewPage(id: string, query: ShardPageQuery): Promise<JobViewPage> {
+    const job = await this.#job(id)
+    const page = await this.#backend.shardPage(id, query)
+    const view = await this.#viewOf(job, this.#withLive(id, page.shards))
+    return { ...view, nextCursor: page.next ?? null }
+  }
+
+  /** One page of the job's shards, without the job around it. */
+  async shardPage(id: string, query: ShardPageQuery): Promise<ShardPage> {
+    await this.#job(id)
+    const page = await this.#backend.shardPage(id, query)
+    return { id, items: this.#withLive(id, page.shards).map(shardViewOf), nextCursor: page.next ?? null }
+  }
+
+  async #job(id: string): Promise<JobRecord> {
     const job = await this.#backend.job(id)
     if (job === undefined) throw new JobNotFoundError(id)
-    const shards = await this.#backend.shards(id)
-    // Shards running here are newer in memory than in storage.
+    return job
+  }
+
+  /** Shards running here are newer in memory than in storage. */
+  #withLive(id: string, shards: ShardRecord[]): ShardRecord[] {
     const live = this.#executor.liveShards(id)
     for (const shard of shards) {
       const current = live.get(shard.index)
@@ -70,6 +106,10 @@ export class JobService {
       if (current.reason === undefined) delete shard.reason
       else shard.reason = current.reason
     }
+    return shards
+  }
+
+  async #viewOf(job: JobRecord, shards: ShardRecord[]): Promise<JobView> {
     const view = viewOf(job, shards)
     if (view.reason === undefined && !isTerminalJobState(view.state) && view.shards.pending > 0) {
       // Shards nobody has taken yet: say what they are waiting for.
@@ -78,7 +118,7 @@ export class JobService {
         view.reason = waitingReason({ kind: 'providers', online, needed: view.redundancy })
       }
     }
-    const settlement = await this.#chain?.view(id)
+    const settlement = await this.#chain?.view(job.id)
     if (settlement !== undefined) view.settlement = settlement
     await this.#withCost(view)
     if (this.#untrusted) view.untrusted = true
@@ -87,9 +127,7 @@ export class JobService {
 
   /** The job without its shard list: cheap enough to poll, whatever the job's size. */
   async summary(id: string): Promise<JobSummary> {
-    const job = await this.#backend.job(id)
-    if (job === undefined) throw new JobNotFoundError(id)
-    return await this.#withCost(summaryOf(job))
+    return await this.#withCost(summaryOf(await this.#job(id)))
   }
 
   /**
@@ -109,41 +147,73 @@ export class JobService {
     return summary
   }
 
+  /** Every shard's result; refused (VIEW_TOO_LARGE) above FULL_VIEW_MAX_SHARDS shards, which are read in pages. */
   async results(id: string): Promise<JobResultsView> {
-    const job = await this.#backend.job(id)
-    if (job === undefined) throw new JobNotFoundError(id)
-    const shards = await this.#backend.shards(id)
-    const view: JobResultsView = {
-      id,
-      state: job.state,
-      shards: await Promise.all(
-        shards.map(async (s) => {
-          const view: JobResultsView['shards'][number] = {
-            index: s.index,
-            state: s.state,
-            majority: s.majority ?? [],
-            minority: s.minority ?? [],
-          }
-          if (s.digest !== undefined) view.digest = s.digest
-          if (s.outcome !== undefined) view.outcome = s.outcome
-          if (s.reason !== undefined) view.reason = s.reason
-          if (s.state === 'accepted' && s.outcome === 'ok') {
-            const output = await this.#backend.output(id, s.index)
-            if (output !== undefined) view.output = toBase64(output)
-          }
-          return view
-        }),
-      ),
-    }
+    const job = await this.#job(id)
+    refuseWholeView(job, this.#fullViewMaxShards, 'results', `/v1/jobs/${id}/results?limit=1000 (or ?format=ndjson)`)
+    return this.#resultsView(job, await this.#resultsOf(id, await this.#backend.shards(id)))
+  }
+
+  /** One page of the job's results, in shard order. */
+  async resultsPage(id: string, query: ShardPageQuery): Promise<JobResultsPage> {
+    const job = await this.#job(id)
+    const page = await this.#backend.shardPage(id, query)
+    return { ...this.#resultsView(job, await this.#resultsOf(id, page.shards)), nextCursor: page.next ?? null }
+  }
+
+  /**
+   * The job's results from `query.after` to its end, a page at a time: one page is held at once,
+   * whatever the job's size. Throws JOB_NOT_FOUND before the first page.
+   */
+  async resultStream(id: string, query: ShardPageQuery): Promise<AsyncGenerator<ShardResultView>> {
+    await this.#job(id)
+    const results = this.#resultsOf.bind(this)
+    const backend = this.#backend
+    return (async function* () {
+      for (let after: number | undefined = query.after; after !== undefined; ) {
+        const page = await backend.shardPage(id, { ...query, after })
+        yield* await results(id, page.shards)
+        after = page.next
+      }
+    })()
+  }
+
+  #resultsView(job: JobRecord, shards: ShardResultView[]): JobResultsView {
+    const view: JobResultsView = { id: job.id, state: job.state, shards }
     if (this.#untrusted) view.untrusted = true
     return view
   }
 
+  #resultsOf(id: string, shards: ShardRecord[]): Promise<ShardResultView[]> {
+    return Promise.all(
+      shards.map(async (s) => {
+        const view: ShardResultView = {
+          index: s.index,
+          state: s.state,
+          majority: s.majority ?? [],
+          minority: s.minority ?? [],
+        }
+        if (s.digest !== undefined) view.digest = s.digest
+        if (s.outcome !== undefined) view.outcome = s.outcome
+        if (s.reason !== undefined) view.reason = s.reason
+        if (s.state === 'accepted' && s.outcome === 'ok') {
+          const output = await this.#backend.output(id, s.index)
+          if (output !== undefined) view.output = toBase64(output)
+        }
+        return view
+      }),
+    )
+  }
+
   async logs(id: string, shard?: number): Promise<LogEntry[]> {
-    const job = await this.#backend.job(id)
-    if (job === undefined) throw new JobNotFoundError(id)
+    await this.#job(id)
+    // One shard's logs read that shard alone.
+    const shards =
+      shard === undefined
+        ? await this.#backend.shards(id)
+        : (await this.#backend.shardPage(id, { after: shard - 1, limit: 1 })).shards
     const entries: LogEntry[] = []
-    for (const s of await this.#backend.shards(id)) {
+    for (const s of shards) {
       if (shard !== undefined && s.index !== shard) continue
       for (const r of s.replicas) {
         if (r.stderr === undefined) continue
@@ -155,9 +225,7 @@ export class JobService {
 
   /** The job's owner key, or null when it has none; throws JOB_NOT_FOUND. */
   async owner(id: string): Promise<string | null> {
-    const job = await this.#backend.job(id)
-    if (job === undefined) throw new JobNotFoundError(id)
-    return job.spec.owner ?? null
+    return (await this.#job(id)).spec.owner ?? null
   }
 
   cancel(id: string): Promise<JobState> {
@@ -181,4 +249,14 @@ export class JobService {
   subscribe(listener: (event: JobEvent) => void): () => void {
     return this.#backend.subscribe(listener)
   }
+}
+
+/** A whole-job response of a job above FULL_VIEW_MAX_SHARDS would be tens of MB: point to the pages instead. */
+function refuseWholeView(job: JobRecord, limit: number, what: 'view' | 'results', paged: string): void {
+  if (job.total <= limit) return
+  throw new QuorateError(
+    ErrorCode.VIEW_TOO_LARGE,
+    `job ${job.id} has ${job.total} shards, more than the ${limit} a whole ${what} is served for: read it in pages`,
+    { details: { shards: job.total, limit }, hint: `GET ${paged}` },
+  )
 }

@@ -1,12 +1,15 @@
 import type {
   CoordinatorInfo,
+  JobResultsPage,
   JobResultsView,
   JobState,
   JobSummary,
   JobView,
+  JobViewPage,
   ListPage,
   LogEntry,
   ProviderView,
+  ShardState,
   ThroughputBucket,
 } from '@quorate/protocol/api'
 
@@ -31,11 +34,21 @@ export interface ListJobsParameters {
   limit?: number | undefined
 }
 
+/** A page of shards: after `cursor` (-1 from the first), at most `limit`, of `state` when given. */
+export interface ShardPageParameters {
+  cursor: number
+  limit: number
+  state?: ShardState | undefined
+}
+
 export interface Api {
   info(signal?: AbortSignal): Promise<CoordinatorInfo>
   listJobs(params: ListJobsParameters, signal?: AbortSignal): Promise<ListPage<JobSummary>>
   job(id: string, signal?: AbortSignal): Promise<JobView>
+  /** The job with one page of its shards: what the page of a big job reads, never the whole job. */
+  jobPage(id: string, page: ShardPageParameters, signal?: AbortSignal): Promise<JobViewPage>
   results(id: string, signal?: AbortSignal): Promise<JobResultsView>
+  resultsPage(id: string, page: ShardPageParameters, signal?: AbortSignal): Promise<JobResultsPage>
   logs(id: string, shard: number | undefined, signal?: AbortSignal): Promise<LogEntry[]>
   providers(signal?: AbortSignal): Promise<ProviderView[]>
   throughput(seconds: number, signal?: AbortSignal): Promise<ThroughputBucket[]>
@@ -82,7 +95,11 @@ export function createApi(baseUrl = ''): Api {
       return request(`/v1/jobs?${q}`, { signal: signal ?? null })
     },
     job: (id, signal) => request(`/v1/jobs/${enc(id)}`, { signal: signal ?? null }),
+    jobPage: (id, page, signal) =>
+      request(`/v1/jobs/${enc(id)}?view=page&${pageQuery(page)}`, { signal: signal ?? null }),
     results: (id, signal) => request(`/v1/jobs/${enc(id)}/results`, { signal: signal ?? null }),
+    resultsPage: (id, page, signal) =>
+      request(`/v1/jobs/${enc(id)}/results?${pageQuery(page)}`, { signal: signal ?? null }),
     logs: async (id, shard, signal) => {
       const q = shard === undefined ? '' : `?shard=${shard}`
       const body = await request<{ entries: LogEntry[] }>(`/v1/jobs/${enc(id)}/logs${q}`, { signal: signal ?? null })
@@ -99,4 +116,8 @@ export function createApi(baseUrl = ''): Api {
     cancel: (id) => request(`/v1/jobs/${enc(id)}`, { method: 'DELETE' }),
     eventsUrl: (jobId) => `${baseUrl}${jobId === undefined ? '/v1/events' : `/v1/jobs/${enc(jobId)}/events`}`,
   }
+}
+
+function pageQuery({ cursor, limit, state }: ShardPageParameters): string {
+  return `cursor=${cursor}&limit=${limit}${state === undefined ? '' : `&state=${state}`}`
 }

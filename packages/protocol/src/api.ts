@@ -156,6 +156,35 @@ export interface JobResultsView {
   untrusted?: true
 }
 
+/**
+ * Shards above which `GET /v1/jobs/:id` and `GET /v1/jobs/:id/results` without paging refuse with
+ * `VIEW_TOO_LARGE`: such a job is read in pages (`/shards`, `?view=page`, `/results?cursor=`).
+ */
+export const FULL_VIEW_MAX_SHARDS = 10_000
+/** Most shards (or shard results) one page carries. */
+export const SHARD_PAGE_MAX_LIMIT = 1000
+
+/**
+ * A page of a job's shards in index order (`GET /v1/jobs/:id/shards`). A page may hold fewer than
+ * `limit` shards when filtered by state; only `nextCursor: null` says there are no more.
+ */
+export interface ShardPage {
+  id: string
+  items: ShardView[]
+  /** Pass as `cursor` to read the next page: the last shard index this page looked at; null at the end. */
+  nextCursor: number | null
+}
+
+/** The job view with one page of its shards in `shardList` (`GET /v1/jobs/:id?view=page`). */
+export interface JobViewPage extends JobView {
+  nextCursor: number | null
+}
+
+/** A page of a job's results in shard order (`GET /v1/jobs/:id/results?cursor=`): `shards` holds the page. */
+export interface JobResultsPage extends JobResultsView {
+  nextCursor: number | null
+}
+
 export interface SubmitJobResponse {
   id: string
   state: JobState

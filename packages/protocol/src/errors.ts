@@ -45,6 +45,8 @@ export const ErrorCode = {
   UNAUTHORIZED: 'UNAUTHORIZED',
   /** The credential verifies but does not allow this action (HTTP 403). */
   FORBIDDEN: 'FORBIDDEN',
+  /** A whole-job view was asked of a job too big for one response: read it in pages (HTTP 413). */
+  VIEW_TOO_LARGE: 'VIEW_TOO_LARGE',
   /** The coordinator's backend (Redis) cannot be reached now; try again after `Retry-After` (HTTP 503). */
   BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
   INTERNAL: 'INTERNAL',
@@ -205,6 +207,7 @@ export function httpStatusOf(code: string): number {
     case ErrorCode.CHAIN_REFUSED:
       return 409
     case ErrorCode.PAYLOAD_TOO_LARGE:
+    case ErrorCode.VIEW_TOO_LARGE:
       return 413
     case ErrorCode.QUEUE_FULL:
     case ErrorCode.CHAIN_UNREACHABLE:

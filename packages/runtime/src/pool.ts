@@ -15,20 +15,14 @@
  * a thread is terminated under one task, the others of its batches run again
  * on another thread.
  *
- * Its API types are in pool-api.ts and its module cache in module-cache.ts;
- * the rest stays one file over 400 lines because the queue, the batches, the
- * slots and the timeouts all read and change the same private state of Pool.
+ * Its API types are in pool-api.ts, its module cache in module-cache.ts, and
+ * what happens to one batch on its thread (slots, timeouts, aborts, a lost
+ * thread) in pool-batch.ts; the queue and the batch count stay here.
  */
 import { availableParallelism } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import {
-  ErrorCode,
-  type InvalidModuleOutcome,
-  InvalidOptionError,
-  outcomeDigest,
-  QuorateError,
-} from '@quorate/protocol'
+import { ErrorCode, InvalidOptionError, QuorateError } from '@quorate/protocol'
 import { Piscina } from 'piscina'
 import {
   BATCH_WORK_MS,
@@ -36,9 +30,6 @@ import {
   MODULE_CACHE_SIZE,
   PIPELINE_DEPTH,
   QUEUE_PER_THREAD,
-  SLOT_CANCELLED,
-  SLOT_STARTED,
-  SLOT_WAITING,
   THREAD_STACK_MB,
 } from './constants.ts'
 import { ModuleCache } from './module-cache.ts'
@@ -49,42 +40,13 @@ import {
   TaskAbortedError,
   type TaskRunResult,
 } from './pool-api.ts'
-import { memoryFor } from './prepare.ts'
+import { compact, type Job, now, type SharedSlots, settleLostBatch, toEntries, watchBatch } from './pool-batch.ts'
 import type { Compiled, RunRequest, RunResponse } from './types.ts'
 
 export type { RuntimePool, RuntimePoolOptions, RuntimeTask, TaskRunResult } from './pool-api.ts'
+export type { SharedSlots } from './pool-batch.ts'
 export { TaskAbortedError }
 
-interface Job {
-  task: RuntimeTask
-  compiled: Promise<Compiled | { crashed: string }>
-  signal: AbortSignal | undefined
-  resolve: (result: TaskRunResult) => void
-  reject: (err: unknown) => void
-  onQueuedAbort?: () => void
-  cancelled?: boolean
-}
-
-/** A job of a batch that was handed to a thread. */
-interface Entry {
-  job: Job
-  slot: number
-  request: RunRequest
-  /** Settled by the pool before the batch returned (aborted, or timed out). */
-  settled?: boolean
-}
-
-/** What the threads share with the pool: per slot, whether the task started or was cancelled, and when it started. */
-export interface SharedSlots {
-  /** `performance.timeOrigin + performance.now()` when the thread started the slot's task; 0 before. */
-  starts: Float64Array
-  /** SLOT_WAITING, then SLOT_STARTED (the thread took it) or SLOT_CANCELLED (the thread skips it). */
-  states: Int32Array
-}
-
-const now = () => performance.timeOrigin + performance.now()
-
-const EMPTY = new Uint8Array(0)
 const SEED = /^[0-9a-fA-F]{64}$/
 
 export function createRuntimePool(options: RuntimePoolOptions = {}): RuntimePool {
@@ -285,101 +247,14 @@ class Pool implements RuntimePool {
    */
   async #execute(jobs: Job[], release: () => void): Promise<Job[]> {
     const compiled = await Promise.all(jobs.map((job) => job.compiled))
-    const entries: Entry[] = []
-    const { starts, states } = this.#shared
-    for (const [i, job] of jobs.entries()) {
-      const { task, signal } = job
-      const module = compiled[i] as Compiled | { crashed: string }
-      const memory = 'crashed' in module || !module.ok ? undefined : memoryFor(module.memory, task.limits)
-      if (signal?.aborted) {
-        release()
-        job.reject(new TaskAbortedError(signal.reason))
-      } else if ('crashed' in module) {
-        release()
-        job.resolve({
-          outcome: { kind: 'crashed', message: module.crashed },
-          digest: null,
-          stderr: EMPTY,
-          durationMs: 0,
-        })
-      } else if (!module.ok) {
-        release()
-        job.resolve(invalid(module.reason))
-      } else if (memory?.ok === false) {
-        release()
-        job.resolve(invalid(memory.reason))
-      } else if (memory !== undefined) {
-        const slot = this.#freeSlots.pop() as number
-        starts[slot] = 0
-        Atomics.store(states, slot, SLOT_WAITING)
-        const request: RunRequest = {
-          slot,
-          module: module.module,
-          hasStart: module.hasStart,
-          memory: memory.memory,
-          args: task.args,
-          env: task.env,
-          stdin: compact(task.stdin),
-          limits: task.limits,
-          seed: task.seed,
-        }
-        entries.push({ job, slot, request })
-      }
-    }
+    const entries = toEntries(jobs, compiled, this.#shared, this.#freeSlots, release)
     if (entries.length === 0) return []
-
-    // A thread runs its batch in order, so the task it is on is the last one that started.
-    const current = (): Entry | undefined => {
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const entry = entries[i] as Entry
-        if (!entry.settled && Atomics.load(states, entry.slot) === SLOT_STARTED) return entry
-      }
-      return undefined
-    }
-    const controller = new AbortController()
-    let timedOut: Entry | undefined
-    let timer: NodeJS.Timeout | undefined
-    // Each timeout counts from when the thread started that task, which may be well after the hand-over.
-    const check = () => {
-      const entry = current()
-      let wait = Math.min(...entries.map((e) => e.request.limits.timeoutMs))
-      if (entry !== undefined) {
-        // Started a moment ago if the thread has taken the task but not yet written when.
-        const left = ((starts[entry.slot] as number) || now()) + entry.request.limits.timeoutMs - now()
-        if (left <= 0) {
-          timedOut = entry
-          controller.abort()
-          return
-        }
-        wait = Math.min(wait, left)
-      }
-      timer = setTimeout(check, Math.ceil(wait))
-    }
-    check()
-    const aborts = entries.map((entry) => {
-      const { signal } = entry.job
-      if (signal === undefined) return undefined
-      const onAbort = () => {
-        if (entry.settled) return
-        // Not started: the thread will skip it and go on.
-        const cancelled = Atomics.compareExchange(states, entry.slot, SLOT_WAITING, SLOT_CANCELLED) === SLOT_WAITING
-        if (!cancelled && current() === entry) {
-          controller.abort()
-          return
-        }
-        // Cancelled, or finished but not yet reported: the thread goes on.
-        entry.settled = true
-        release()
-        entry.job.reject(new TaskAbortedError(signal.reason))
-      }
-      signal.addEventListener('abort', onAbort, { once: true })
-      return onAbort
-    })
+    const watch = watchBatch(entries, this.#shared, release)
     const handedOver = now()
     try {
       const responses = (await this.#piscina.run(
         entries.map((e) => e.request),
-        { signal: controller.signal },
+        { signal: watch.signal },
       )) as RunResponse[]
       for (const [i, entry] of entries.entries()) {
         const response = responses[i] as RunResponse
@@ -389,39 +264,10 @@ class Pool implements RuntimePool {
       }
       return []
     } catch (err) {
-      // The thread is gone (terminated for a timeout or an abort, or it died): only the task it was on ended
-      // there. Tasks after it never started, and results of those before it were lost with the thread: all
-      // of them run again elsewhere.
-      const culprit = current()
-      const requeue: Job[] = []
-      for (const entry of entries) {
-        if (entry.settled) continue
-        const { job } = entry
-        if (entry !== culprit) {
-          if (job.signal?.aborted) job.reject(new TaskAbortedError(job.signal.reason))
-          else requeue.push(job)
-          continue
-        }
-        const durationMs = now() - Math.max(starts[entry.slot] as number, handedOver)
-        if (timedOut === entry) {
-          const { timeoutMs } = entry.request.limits
-          job.resolve({ outcome: { kind: 'timeout', timeoutMs }, digest: null, stderr: EMPTY, durationMs })
-        } else if (job.signal?.aborted) {
-          job.reject(new TaskAbortedError(job.signal.reason))
-        } else {
-          // The thread died under the task (out of heap, killed): says something about this host, not the job.
-          const message = err instanceof Error ? err.message : String(err)
-          job.resolve({ outcome: { kind: 'crashed', message }, digest: null, stderr: EMPTY, durationMs })
-        }
-      }
-      return requeue
+      return settleLostBatch(entries, watch, this.#shared.starts, handedOver, err)
     } finally {
-      clearTimeout(timer)
-      for (const [i, entry] of entries.entries()) {
-        const onAbort = aborts[i]
-        if (onAbort !== undefined) entry.job.signal?.removeEventListener('abort', onAbort)
-        this.#freeSlots.push(entry.slot)
-      }
+      watch.dispose()
+      for (const entry of entries) this.#freeSlots.push(entry.slot)
     }
   }
 
@@ -439,14 +285,4 @@ class Pool implements RuntimePool {
     }
     await this.#piscina.destroy()
   }
-}
-
-/** Posting a view clones its whole buffer: copy out views into larger buffers (e.g. a network frame) first. */
-function compact(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()
-}
-
-function invalid(reason: string): TaskRunResult {
-  const outcome: InvalidModuleOutcome = { kind: 'invalid_module', reason }
-  return { outcome, digest: outcomeDigest(outcome), stderr: EMPTY, durationMs: 0 }
 }

@@ -60,3 +60,11 @@ export function nulTerminated(strings: string[]): Uint8Array[] {
     return out
   })
 }
+
+/** What an open descriptor is: fds 0-2 start as the three streams; close and renumber move them. */
+export type Stream = 'stdin' | 'stdout' | 'stderr'
+
+/** Whether `len` bytes at `ptr` lie inside the module's memory. */
+export function fits(u8: Uint8Array, ptr: number, len: number): boolean {
+  return ptr + len <= u8.byteLength
+}

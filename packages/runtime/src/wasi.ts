@@ -10,25 +10,13 @@
  * seeded by the shard's seed, so every replica of a shard sees exactly the
  * same world and nothing of the host reaches the module.
  *
- * Longer than most files here on purpose: `imports()` is one table with an entry per preview1
- * function, and reading them side by side is how one checks they agree with each other.
+ * `imports()` is one table with an entry per preview1 function, so that reading them side by
+ * side shows they agree with each other; poll_oneoff, the one long call, is in wasi-poll.ts.
  */
 import {
   ADVICE_MAX,
   CLOCK_MAX,
-  CLOCK_MONOTONIC,
-  CLOCK_REALTIME,
   ERRNO,
-  EVENT_ERROR,
-  EVENT_FD_READWRITE_HANGUP,
-  EVENT_FLAGS,
-  EVENT_NBYTES,
-  EVENT_SIZE,
-  EVENT_TYPE,
-  EVENT_USERDATA,
-  EVENTTYPE_CLOCK,
-  EVENTTYPE_FD_READ,
-  EVENTTYPE_FD_WRITE,
   FST_ATIM,
   FST_ATIM_NOW,
   FST_MTIM,
@@ -37,18 +25,10 @@ import {
   RIGHTS_FD_READ,
   RIGHTS_FD_WRITE,
   RIGHTS_POLL_FD_READWRITE,
-  SUB_CLOCK_FLAGS,
-  SUB_CLOCK_ID,
-  SUB_CLOCK_TIMEOUT,
-  SUB_FD,
-  SUB_TAG,
-  SUB_USERDATA,
-  SUBCLOCK_ABSTIME,
-  SUBSCRIPTION_SIZE,
-  U64_MAX,
   type WasiFunctionName,
 } from './wasi-abi.ts'
-import { nulTerminated, SeededStream, Sink } from './wasi-streams.ts'
+import { type PollHost, pollOneoff } from './wasi-poll.ts'
+import { fits, nulTerminated, SeededStream, Sink, type Stream } from './wasi-streams.ts'
 
 export { WASI_FUNCTIONS, WASI_MODULE } from './wasi-abi.ts'
 
@@ -80,13 +60,6 @@ export interface WasiOptions {
   seed: Uint8Array
 }
 
-/** What an open descriptor is: fds 0-2 start as the three streams; close and renumber move them. */
-type Stream = 'stdin' | 'stdout' | 'stderr'
-
-type Subscription =
-  | { userdata: bigint; type: typeof EVENTTYPE_CLOCK; deadline: bigint }
-  | { userdata: bigint; type: typeof EVENTTYPE_FD_READ | typeof EVENTTYPE_FD_WRITE; stream: Stream }
-
 export class Wasi {
   /** Set after instantiation: the module's linear memory. */
   memory: WebAssembly.Memory | undefined
@@ -106,6 +79,15 @@ export class Wasi {
   ])
   /** What every clock reads now: FIXED_CLOCK_NS plus the time the module has slept in poll_oneoff. */
   #now = FIXED_CLOCK_NS
+  readonly #pollHost: PollHost = {
+    mem: () => this.#mem(),
+    now: () => this.#now,
+    sleepUntil: (deadline) => {
+      this.#now = deadline
+    },
+    stream: (fd) => this.#stream(fd),
+    ready: (stream) => this.#ready(stream),
+  }
 
   constructor(options: WasiOptions) {
     this.#stdin = options.stdin
@@ -336,81 +318,9 @@ export class Wasi {
     return ERRNO.SUCCESS
   }
 
-  /**
-   * Every stream is always ready (its bytes are all here, or it writes into a buffer), so a poll with
-   * any descriptor subscription returns at once. A poll on clocks alone is a sleep: the clock jumps
-   * to the earliest deadline, which costs no wall time and reads the same on every replica.
-   */
+  /** poll_oneoff, in wasi-poll.ts: streams are always ready, and a poll on clocks alone is a sleep. */
   #poll(subsPtr: number, eventsPtr: number, count: number, neventsPtr: number): number {
-    subsPtr >>>= 0
-    eventsPtr >>>= 0
-    count >>>= 0
-    neventsPtr >>>= 0
-    // As in wasmtime: waiting on nothing would block forever.
-    if (count === 0) return ERRNO.INVAL
-    const { u8, view } = this.#mem()
-    if (
-      !fits(u8, subsPtr, count * SUBSCRIPTION_SIZE) ||
-      !fits(u8, eventsPtr, count * EVENT_SIZE) ||
-      !fits(u8, neventsPtr, 4)
-    ) {
-      return ERRNO.FAULT
-    }
-    // First every subscription is checked and the earliest deadline found: a bad one fails the whole
-    // call before anything is written or the clock moves.
-    const before = this.#now
-    let earliest = U64_MAX
-    let descriptors = false
-    for (let i = 0; i < count; i++) {
-      const sub = this.#subscription(view, subsPtr + i * SUBSCRIPTION_SIZE, before)
-      if (typeof sub === 'number') return sub
-      if (sub.type !== EVENTTYPE_CLOCK) descriptors = true
-      else if (sub.deadline < earliest) earliest = sub.deadline
-    }
-    if (!descriptors && earliest > this.#now) this.#now = earliest
-    // Then an event for each subscription due, in order. Each is read again rather than kept from the
-    // first pass, so a poll of millions holds no host memory; only a module whose event array overlaps
-    // its subscriptions can change one in between (it is then read as it is now, like wasmtime does).
-    let events = 0
-    for (let i = 0; i < count; i++) {
-      const sub = this.#subscription(view, subsPtr + i * SUBSCRIPTION_SIZE, before)
-      if (typeof sub === 'number' || (sub.type === EVENTTYPE_CLOCK && sub.deadline > this.#now)) continue
-      const at = eventsPtr + events++ * EVENT_SIZE
-      u8.fill(0, at, at + EVENT_SIZE)
-      view.setBigUint64(at + EVENT_USERDATA, sub.userdata, true)
-      view.setUint16(at + EVENT_ERROR, ERRNO.SUCCESS, true)
-      view.setUint8(at + EVENT_TYPE, sub.type)
-      if (sub.type !== EVENTTYPE_CLOCK) {
-        const nbytes = this.#ready(sub.stream)
-        view.setBigUint64(at + EVENT_NBYTES, BigInt(nbytes), true)
-        if (sub.stream === 'stdin' && nbytes === 0) view.setUint16(at + EVENT_FLAGS, EVENT_FD_READWRITE_HANGUP, true)
-      }
-    }
-    view.setUint32(neventsPtr, events, true)
-    return ERRNO.SUCCESS
-  }
-
-  /** The subscription at `at`, with relative timeouts counted from `now`, or the errno that makes it invalid. */
-  #subscription(view: DataView, at: number, now: bigint): Subscription | number {
-    const userdata = view.getBigUint64(at + SUB_USERDATA, true)
-    const tag = view.getUint8(at + SUB_TAG)
-    if (tag === EVENTTYPE_CLOCK) {
-      const id = view.getUint32(at + SUB_CLOCK_ID, true)
-      // Like wasmtime, only the realtime and monotonic clocks can be waited on.
-      if (id !== CLOCK_REALTIME && id !== CLOCK_MONOTONIC) return ERRNO.INVAL
-      const timeout = view.getBigUint64(at + SUB_CLOCK_TIMEOUT, true)
-      const absolute = (view.getUint16(at + SUB_CLOCK_FLAGS, true) & SUBCLOCK_ABSTIME) !== 0
-      let deadline = absolute ? timeout : now + timeout
-      // A clock is a u64: a sleep past its end stops there.
-      if (deadline > U64_MAX) deadline = U64_MAX
-      return { userdata, type: EVENTTYPE_CLOCK, deadline }
-    }
-    if (tag === EVENTTYPE_FD_READ || tag === EVENTTYPE_FD_WRITE) {
-      const stream = this.#stream(view.getUint32(at + SUB_FD, true))
-      if (stream === undefined || (tag === EVENTTYPE_FD_READ) !== (stream === 'stdin')) return ERRNO.BADF
-      return { userdata, type: tag, stream }
-    }
-    return ERRNO.INVAL
+    return pollOneoff(this.#pollHost, subsPtr, eventsPtr, count, neventsPtr)
   }
 
   /** Bytes a stream can take or give right now: stdin left to read, or room left under the output or log limit. */
@@ -442,8 +352,4 @@ function badTimeFlags(flags: number): boolean {
     ((flags & FST_ATIM) !== 0 && (flags & FST_ATIM_NOW) !== 0) ||
     ((flags & FST_MTIM) !== 0 && (flags & FST_MTIM_NOW) !== 0)
   )
-}
-
-function fits(u8: Uint8Array, ptr: number, len: number): boolean {
-  return ptr + len <= u8.byteLength
 }

@@ -1,13 +1,16 @@
 import {
   type CoordinatorInfo,
   InvalidOptionError,
+  type JobResultsPage,
   type JobResultsView,
   type JobSpecJson,
   type JobState,
   type JobSummary,
   type JobView,
+  type JobViewPage,
   type ListPage,
   type ProviderView,
+  type ShardPage,
   type SubmitJobResponse,
 } from '@quorate/protocol'
 import { type EstimateParameters, type EstimateReturnType, estimate } from './actions/estimate.ts'
@@ -19,6 +22,7 @@ import {
 import { JobHandle, type JobHandleOptions } from './job-handle.ts'
 import { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
 import { deriveOwnerKey, generateOwnerKey, type OwnerKey } from './owner-key.ts'
+import { queryString, type ShardPageParameters } from './page-query.ts'
 import { Payer } from './payment.ts'
 import { type JobFunding, type PaymentEstimate, validateWallet, type WalletOptions } from './payment-terms.ts'
 import { createTransport } from './transport.ts'
@@ -118,6 +122,7 @@ export interface QuorateClient {
    * whether the job is paid).
    */
   job(jobId: string, options?: JobHandleOptions): JobHandle
+  /** The whole job; a job above `FULL_VIEW_MAX_SHARDS` shards is refused (`VIEW_TOO_LARGE`): see {@link getJobPage}. */
   getJob(jobId: string): Promise<JobView>
   /**
    * A page of jobs, newest first: in any of `state` (one or several), or those whose id starts with
@@ -129,7 +134,14 @@ export interface QuorateClient {
     offset?: number
     limit?: number
   }): Promise<ListPage<JobSummary>>
+  /** Every shard's result at once; a job above `FULL_VIEW_MAX_SHARDS` shards is refused (`VIEW_TOO_LARGE`): page it. */
   getResults(jobId: string): Promise<JobResultsView>
+  /** The job view with one page of its shards: those after `cursor` (-1: from the first), at most `limit`. */
+  getJobPage(jobId: string, page?: ShardPageParameters): Promise<JobViewPage>
+  /** One page of the job's shards alone. */
+  getShards(jobId: string, page?: ShardPageParameters): Promise<ShardPage>
+  /** One page of the job's results, unverified (`job.resultsIterator()` verifies them). */
+  getResultsPage(jobId: string, page?: ShardPageParameters): Promise<JobResultsPage>
   /**
    * Cancel a job: signed with {@link ownerKey} (it must be the job's owner),
    * or with the operator token when the client has one. A job owned by
@@ -245,14 +257,16 @@ export function createClient(options: ClientOptions): QuorateClient {
     },
     getJob: (jobId) => client.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}`),
     listJobs(filter = {}) {
-      const params = new URLSearchParams()
-      for (const [k, v] of Object.entries(filter)) {
-        if (v !== undefined) params.set(k, Array.isArray(v) ? v.join(',') : String(v))
-      }
-      const qs = params.toString()
+      const qs = queryString(filter)
       return client.request('GET', `/v1/jobs${qs === '' ? '' : `?${qs}`}`)
     },
     getResults: (jobId) => client.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}/results`),
+    getJobPage: (jobId, page = {}) =>
+      client.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}?${queryString({ view: 'page', ...page })}`),
+    getShards: (jobId, page = {}) =>
+      client.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}/shards?${queryString(page)}`),
+    getResultsPage: (jobId, page = {}) =>
+      client.request('GET', `/v1/jobs/${encodeURIComponent(jobId)}/results?${queryString({ cursor: -1, ...page })}`),
     cancelJob: (jobId) =>
       client.request('DELETE', `/v1/jobs/${encodeURIComponent(jobId)}`, undefined, undefined, {
         authorization: operatorToken === undefined ? ownerKey.authorize('cancel', jobId) : `Bearer ${operatorToken}`,

@@ -34,12 +34,22 @@ export {
   verifyResults,
 } from './actions/verify-results.ts'
 export {
+  type VerifyResultsPageParameters,
+  type VerifyResultsPageReturnType,
+  verifyResultsPage,
+} from './actions/verify-results-page.ts'
+export {
   type VerifySignaturesErrorType,
   type VerifySignaturesParameters,
   type VerifySignaturesReturnType,
   verifySignatures,
 } from './actions/verify-signatures.ts'
-export { type ChainVerificationOptions, type ClientOptions, createClient, type QuorateClient } from './client.ts'
+export {
+  type ChainVerificationOptions,
+  type ClientOptions,
+  createClient,
+  type QuorateClient,
+} from './client.ts'
 export {
   CoordinatorUnreachableError,
   InsufficientBalanceError,
@@ -53,9 +63,10 @@ export {
   type VerificationCheck,
   WaitTimeoutError,
 } from './errors.ts'
-export { JobHandle, type JobHandleOptions, type WaitOptions } from './job-handle.ts'
+export { JobHandle, type JobHandleOptions, type ResultsIteratorOptions, type WaitOptions } from './job-handle.ts'
 export { expectedQuorumOf, type JobInput, toJobSpecJson } from './job-spec.ts'
 export { deriveOwnerKey, generateOwnerKey, type OwnerKey, ownerKeyFromPem } from './owner-key.ts'
+export type { ShardPageParameters } from './page-query.ts'
 export type {
   JobFunding,
   JobQuote,

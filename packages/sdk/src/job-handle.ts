@@ -1,14 +1,21 @@
 import { EventEmitter } from 'node:events'
 import {
+  ErrorCode,
+  FULL_VIEW_MAX_SHARDS,
+  InvalidOptionError,
   isJobEventName,
   isTerminalJobState,
   JOB_EVENT_NAMES,
   type JobEvent,
   type JobEventMap,
   type JobEventName,
+  type JobResultsPage,
   type JobView,
+  type JobViewPage,
+  SHARD_PAGE_MAX_LIMIT,
 } from '@quorate/protocol'
 import { type ShardResult, verifyResults } from './actions/verify-results.ts'
+import { verifyResultsPage } from './actions/verify-results-page.ts'
 import type { verifySignatures } from './actions/verify-signatures.ts'
 import type { QuorateClient } from './client.ts'
 import { WaitTimeoutError } from './errors.ts'
@@ -38,6 +45,11 @@ export interface WaitOptions {
   signal?: AbortSignal
   /** Give up after this many ms with a WaitTimeoutError. */
   timeout?: number
+}
+
+export interface ResultsIteratorOptions extends WaitOptions {
+  /** Shards read (and verified) per request, 1 to 1000. @defaultValue 1000 */
+  pageSize?: number
 }
 
 /**
@@ -89,9 +101,17 @@ export class JobHandle extends EventEmitter<HandleEvents> {
     })
   }
 
-  /** Current state of the job, shards and replicas. */
-  status(): Promise<JobView> {
-    return this.#client.getJob(this.id)
+  /**
+   * Current state of the job, shards and replicas. A job above `FULL_VIEW_MAX_SHARDS` shards has
+   * no whole view: its `shardList` holds the first page (a {@link JobViewPage}, see `nextCursor`).
+   */
+  async status(): Promise<JobView> {
+    try {
+      return await this.#client.getJob(this.id)
+    } catch (err) {
+      if ((err as { code?: string }).code !== ErrorCode.VIEW_TOO_LARGE) throw err
+      return this.#client.getJobPage(this.id, { limit: SHARD_PAGE_MAX_LIMIT })
+    }
   }
 
   cancel(): Promise<{ id: string; state: string }> {
@@ -147,25 +167,75 @@ export class JobHandle extends EventEmitter<HandleEvents> {
    * signed its digest with the operator key the on-chain Registry holds for
    * it. Without `chain` settings signatures are not checked. A result that
    * does not check out throws a `ResultVerificationError`
-   * (code `RESULT_VERIFICATION`) naming the shard and the check.
+   * (code `RESULT_VERIFICATION`) naming the shard and the check. A job above
+   * `FULL_VIEW_MAX_SHARDS` shards is read and checked in pages, as {@link resultsIterator} does;
+   * for such a job prefer the iterator, which holds one page at a time.
    */
   async results(options: WaitOptions = {}): Promise<ShardResult[]> {
-    await this.waitFor(options)
+    const finished = await this.waitFor(options)
+    // A coordinator that refused the whole view (status() then gave a page) serves the results in pages too.
+    if (finished.shards.total > FULL_VIEW_MAX_SHARDS || 'nextCursor' in finished) {
+      const all: ShardResult[] = []
+      for await (const shard of this.#pages(options.signal)) all.push(shard)
+      return all
+    }
     const [job, results] = await Promise.all([this.status(), this.#client.getResults(this.id)])
     const shards = verifyResults({
       job,
       results,
       ...(this.#expectedQuorum === undefined ? {} : { expectedQuorum: this.#expectedQuorum }),
     })
-    const paid = this.#escrowJobId !== undefined || job.settlement?.escrowJobId !== undefined
-    if (this.#client.verifiesSignatures && paid) {
-      await this.#client.verifySignatures({
-        job,
-        shards,
-        ...(this.#escrowJobId === undefined ? {} : { escrowJobId: this.#escrowJobId }),
-      })
-    }
+    await this.#verifySignatures(job, shards)
     return shards
+  }
+
+  /**
+   * Wait for the job to finish and yield every shard's result in shard order, a page at a time:
+   * memory holds one page, whatever the job's size. Each page is checked as {@link results} checks
+   * the whole job (see {@link verifyResultsPage}), and for a paid job its signatures, before any
+   * of it is yielded.
+   *
+   * @example
+   * ```ts
+   * for await (const shard of job.resultsIterator({ timeout: 600_000 })) await sink.write(shard.output)
+   * ```
+   */
+  async *resultsIterator(options: ResultsIteratorOptions = {}): AsyncGenerator<ShardResult> {
+    const pageSize = options.pageSize ?? SHARD_PAGE_MAX_LIMIT
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > SHARD_PAGE_MAX_LIMIT) {
+      throw new InvalidOptionError('pageSize', `must be an integer from 1 to ${SHARD_PAGE_MAX_LIMIT}`, pageSize)
+    }
+    await this.waitFor(options)
+    yield* this.#pages(options.signal, pageSize)
+  }
+
+  async *#pages(signal: AbortSignal | undefined, limit = SHARD_PAGE_MAX_LIMIT): AsyncGenerator<ShardResult> {
+    for (let cursor: number | null = -1; cursor !== null; ) {
+      signal?.throwIfAborted()
+      const [job, results]: [JobViewPage, JobResultsPage] = await Promise.all([
+        this.#client.getJobPage(this.id, { cursor, limit }),
+        this.#client.getResultsPage(this.id, { cursor, limit }),
+      ])
+      const shards = verifyResultsPage({
+        job,
+        results,
+        cursor,
+        ...(this.#expectedQuorum === undefined ? {} : { expectedQuorum: this.#expectedQuorum }),
+      })
+      await this.#verifySignatures(pageAsView(job), shards)
+      yield* shards
+      cursor = results.nextCursor
+    }
+  }
+
+  async #verifySignatures(job: JobView, shards: ShardResult[]): Promise<void> {
+    const paid = this.#escrowJobId !== undefined || job.settlement?.escrowJobId !== undefined
+    if (!this.#client.verifiesSignatures || !paid) return
+    await this.#client.verifySignatures({
+      job,
+      shards,
+      ...(this.#escrowJobId === undefined ? {} : { escrowJobId: this.#escrowJobId }),
+    })
   }
 
   /** Iterate over the job's events until it finishes. */
@@ -227,6 +297,13 @@ export class JobHandle extends EventEmitter<HandleEvents> {
       }
     })()
   }
+}
+
+/** A page's shards at their shard indices (a sparse list), where signature checks look them up. */
+function pageAsView(page: JobViewPage): JobView {
+  const shardList: JobView['shardList'] = []
+  for (const shard of page.shardList) shardList[shard.index] = shard
+  return { ...page, shardList }
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,6 +1,13 @@
 import { readFile } from 'node:fs/promises'
-import { type AdmissionOptions, type CoordinatorChainOptions, createCoordinator } from '@quorate/coordinator'
+import {
+  type AdmissionOptions,
+  type Coordinator,
+  type CoordinatorChainOptions,
+  type CoordinatorOptions,
+  createCoordinator,
+} from '@quorate/coordinator'
 import { explorerAssetsDir } from '@quorate/explorer'
+import type { Logger } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
 import { createCliLogger, logFlags, logFlagsHelp, logOptionsOf } from '../logger.ts'
 import { UsageError } from '../output.ts'
@@ -84,6 +91,41 @@ Examples:
     --chain-token 0x… --chain-key-file coordinator.key --price 0.01tokens --fee 0.5tokens
 `
 
+/** The flags of `coordinator start`. */
+const coordinatorFlags = {
+  'data-dir': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'p2p-listen': { type: 'string', multiple: true },
+  redis: { type: 'string' },
+  namespace: { type: 'string' },
+  'shard-lease': { type: 'string' },
+  'batch-shards': { type: 'string' },
+  'min-batches': { type: 'string' },
+  'placement-wait': { type: 'string' },
+  'json-ready': { type: 'boolean' },
+  'operator-token': { type: 'string' },
+  'hello-timeout': { type: 'string' },
+  rpc: { type: 'string' },
+  // The flag's old name, still accepted so existing scripts keep working; not in the help.
+  'chain-rpc': { type: 'string' },
+  'chain-escrow': { type: 'string' },
+  'chain-registry': { type: 'string' },
+  'chain-token': { type: 'string' },
+  'chain-key-file': { type: 'string' },
+  'min-stake': { type: 'string' },
+  price: { type: 'string' },
+  fee: { type: 'string' },
+  'settle-delay': { type: 'string' },
+  allowlist: { type: 'string' },
+  allow: { type: 'string', multiple: true },
+  open: { type: 'boolean' },
+  announce: { type: 'string', multiple: true },
+  'public-url': { type: 'string' },
+  ...logFlags,
+  help: { type: 'boolean', short: 'h' },
+} as const
+
 export async function coordinatorCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv
   if (sub === undefined || sub === '-h' || sub === '--help') {
@@ -91,39 +133,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     return 0
   }
   if (sub !== 'start') throw new UsageError(`unknown coordinator command "${sub}"; try "quorate coordinator start"`)
-  const { values } = parse(rest, {
-    'data-dir': { type: 'string' },
-    host: { type: 'string' },
-    port: { type: 'string' },
-    'p2p-listen': { type: 'string', multiple: true },
-    redis: { type: 'string' },
-    namespace: { type: 'string' },
-    'shard-lease': { type: 'string' },
-    'batch-shards': { type: 'string' },
-    'min-batches': { type: 'string' },
-    'placement-wait': { type: 'string' },
-    'json-ready': { type: 'boolean' },
-    'operator-token': { type: 'string' },
-    'hello-timeout': { type: 'string' },
-    rpc: { type: 'string' },
-    // The flag's old name, still accepted so existing scripts keep working; not in the help.
-    'chain-rpc': { type: 'string' },
-    'chain-escrow': { type: 'string' },
-    'chain-registry': { type: 'string' },
-    'chain-token': { type: 'string' },
-    'chain-key-file': { type: 'string' },
-    'min-stake': { type: 'string' },
-    price: { type: 'string' },
-    fee: { type: 'string' },
-    'settle-delay': { type: 'string' },
-    allowlist: { type: 'string' },
-    allow: { type: 'string', multiple: true },
-    open: { type: 'boolean' },
-    announce: { type: 'string', multiple: true },
-    'public-url': { type: 'string' },
-    ...logFlags,
-    help: { type: 'boolean', short: 'h' },
-  })
+  const { values } = parse(rest, coordinatorFlags)
   if (values.help === true) {
     process.stdout.write(coordinatorHelp)
     return 0
@@ -134,22 +144,8 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   if (chain === undefined && admission.mode === 'open') {
     logger.warn('untrusted network: any peer may provide under any number of identities; use --allowlist or a chain')
   }
-  const redisUrl = fromEnv(values.redis, 'QUORATE_REDIS_URL')
-  const namespace = fromEnv(values.namespace, 'QUORATE_REDIS_NAMESPACE')
   const coordinator = createCoordinator({
-    ...(redisUrl === undefined ? {} : { redisUrl }),
-    ...(namespace === undefined ? {} : { redisNamespace: namespace }),
-    ...(values['shard-lease'] === undefined
-      ? {}
-      : { shardLeaseMs: intFlag('shard-lease', values['shard-lease'], 15_000, 1000) }),
-    ...(values['batch-shards'] === undefined && values['min-batches'] === undefined
-      ? {}
-      : {
-          redisBatching: {
-            maxShards: intFlag('batch-shards', values['batch-shards'], 16, 1),
-            minBatches: intFlag('min-batches', values['min-batches'], 64, 1),
-          },
-        }),
+    ...backendOptions(values),
     ...operatorOptions(values),
     maxPlacementWaitMs: intFlag(
       'placement-wait',
@@ -166,33 +162,69 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     logger,
   })
   await coordinator.start()
-  // Published after start, when the addresses it listens on are known. A failure does not stop a
-  // coordinator that already runs: agents given its address still reach it.
-  if (chain !== undefined) {
-    await publishCoordinator({
-      rpcUrl: chain.rpcUrl,
-      addresses: chain.addresses,
-      privateKey: chain.privateKey,
-      peerId: coordinator.peerId,
-      multiaddrs: (values.announce as string[] | undefined) ?? coordinator.multiaddrs,
-      httpUrl: fromEnv(values['public-url'] as string | undefined, 'QUORATE_PUBLIC_URL') ?? coordinator.httpUrl,
-      logger,
-    }).catch((err: Error) => logger.error({ error: err.message }, 'cannot publish this coordinator in the Registry'))
+  if (chain !== undefined) await publishInRegistry(coordinator, chain, values, logger)
+  sayReady(coordinator, values['json-ready'] === true)
+  await untilSignal()
+  await coordinator.stop()
+  return 0
+}
+
+/** The Redis backend's options, when --redis (or QUORATE_REDIS_URL) is given; the embedded backend otherwise. */
+function backendOptions(values: Record<string, unknown>): Partial<CoordinatorOptions> {
+  const redisUrl = fromEnv(values.redis as string | undefined, 'QUORATE_REDIS_URL')
+  const namespace = fromEnv(values.namespace as string | undefined, 'QUORATE_REDIS_NAMESPACE')
+  const shardLease = values['shard-lease'] as string | undefined
+  const batchShards = values['batch-shards'] as string | undefined
+  const minBatches = values['min-batches'] as string | undefined
+  return {
+    ...(redisUrl === undefined ? {} : { redisUrl }),
+    ...(namespace === undefined ? {} : { redisNamespace: namespace }),
+    ...(shardLease === undefined ? {} : { shardLeaseMs: intFlag('shard-lease', shardLease, 15_000, 1000) }),
+    ...(batchShards === undefined && minBatches === undefined
+      ? {}
+      : {
+          redisBatching: {
+            maxShards: intFlag('batch-shards', batchShards, 16, 1),
+            minBatches: intFlag('min-batches', minBatches, 64, 1),
+          },
+        }),
   }
+}
+
+/**
+ * Publish the coordinator's addresses in the Registry, after start, when the addresses it listens on
+ * are known. A failure does not stop a coordinator that already runs: agents given its address still reach it.
+ */
+async function publishInRegistry(
+  coordinator: Coordinator,
+  chain: CoordinatorChainOptions,
+  values: Record<string, unknown>,
+  logger: Logger,
+): Promise<void> {
+  await publishCoordinator({
+    rpcUrl: chain.rpcUrl,
+    addresses: chain.addresses,
+    privateKey: chain.privateKey,
+    peerId: coordinator.peerId,
+    multiaddrs: (values.announce as string[] | undefined) ?? coordinator.multiaddrs,
+    httpUrl: fromEnv(values['public-url'] as string | undefined, 'QUORATE_PUBLIC_URL') ?? coordinator.httpUrl,
+    logger,
+  }).catch((err: Error) => logger.error({ error: err.message }, 'cannot publish this coordinator in the Registry'))
+}
+
+/** Say that the coordinator listens: one JSON line for scripts (--json-ready), or lines for people. */
+function sayReady(coordinator: Coordinator, jsonReady: boolean): void {
   const ready = {
     event: 'ready',
     httpUrl: coordinator.httpUrl,
     peerId: coordinator.peerId,
     multiaddrs: coordinator.multiaddrs,
   }
-  if (values['json-ready'] === true) process.stdout.write(`${JSON.stringify(ready)}\n`)
+  if (jsonReady) process.stdout.write(`${JSON.stringify(ready)}\n`)
   else {
     process.stdout.write(`coordinator listening on ${coordinator.httpUrl}\n`)
     for (const addr of coordinator.multiaddrs) process.stdout.write(`agents dial: ${addr}\n`)
   }
-  await untilSignal()
-  await coordinator.stop()
-  return 0
 }
 
 function admissionOf(values: Record<string, unknown>, onChain: boolean): AdmissionOptions {

@@ -10,8 +10,9 @@ import { outcomeNote, UNTRUSTED } from './status.ts'
 
 export const resultsHelp = `Usage: quorate results JOB_ID [--out DIR] [options]
 
-Fetch a finished job's accepted outputs. Each is checked before it is shown: its sha256 against
-the accepted digest, and the shard's majority against the job's quorum of distinct providers.
+Fetch a finished job's accepted outputs, a page of up to 1000 shards at a time, so a job of any
+size streams. Each page is checked before it is shown: every output's sha256 against the accepted
+digest, and each shard's majority against the job's quorum of distinct providers.
 A one-line text output is shown after its shard's line, a longer one below it, every line
 indented with "  | "; binary outputs are summarised (size and type). Failed shards say why.
 With --out, writes DIR/shard-<n>.out for every accepted output, <n> zero-padded to the shard
@@ -51,14 +52,24 @@ export async function resultsCommand(argv: string[]): Promise<number> {
       `job ${view.id} is still ${view.state}; wait for it with "quorate status" or submit without --detach`,
     )
   }
-  const results = await handle.results()
-  const files = values.out === undefined ? undefined : await writeOutputs(values.out, results, view.shards.total)
-  if (values.json === true) {
-    process.stdout.write(
-      `${JSON.stringify(results.map((r) => ({ ...r, output: r.output === undefined ? undefined : Buffer.from(r.output).toString('base64') })))}\n`,
-    )
-  } else {
-    for (const r of results) process.stdout.write(describeResult(r, files?.get(r.index)))
+  // A page at a time, each verified before any of it is shown: a 100k-shard job is never held whole.
+  const results = handle.resultsIterator()
+  const total = view.shards.total
+  if (values.out !== undefined) await mkdir(values.out, { recursive: true })
+  let first = true
+  if (values.json === true) process.stdout.write('[')
+  for await (const r of results) {
+    const file = values.out === undefined ? undefined : await writeOutput(values.out, r, total)
+    if (values.json === true) {
+      const output = r.output === undefined ? undefined : Buffer.from(r.output).toString('base64')
+      process.stdout.write(`${first ? '' : ','}${JSON.stringify({ ...r, output })}`)
+    } else {
+      process.stdout.write(describeResult(r, file))
+    }
+    first = false
+  }
+  if (values.json === true) process.stdout.write(']\n')
+  else {
     if (values.out !== undefined) process.stdout.write(`outputs written to ${values.out}\n`)
     if (view.untrusted === true) process.stdout.write(`${UNTRUSTED}\n`)
   }
@@ -70,21 +81,12 @@ export function outputFileName(index: number, shards: number): string {
   return `shard-${String(index).padStart(String(Math.max(0, shards - 1)).length, '0')}.out`
 }
 
-/** Write each output to `dir`; returns the path written for each shard. */
-async function writeOutputs(
-  dir: string,
-  results: readonly ShardResult[],
-  shards: number,
-): Promise<Map<number, string>> {
-  await mkdir(dir, { recursive: true })
-  const written = new Map<number, string>()
-  for (const r of results) {
-    if (r.output === undefined) continue
-    const path = join(dir, outputFileName(r.index, shards))
-    await writeFile(path, r.output)
-    written.set(r.index, path)
-  }
-  return written
+/** Write a shard's output to `dir`; returns the path written, if it has an output. */
+async function writeOutput(dir: string, r: ShardResult, shards: number): Promise<string | undefined> {
+  if (r.output === undefined) return undefined
+  const path = join(dir, outputFileName(r.index, shards))
+  await writeFile(path, r.output)
+  return path
 }
 
 /**

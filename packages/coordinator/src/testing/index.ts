@@ -24,6 +24,7 @@ import type { SchedulerBackend } from '../backend.ts'
 import { jobStoreTests } from './job-store-tests.ts'
 import { providerAndEventTests } from './provider-and-event-tests.ts'
 import { recoveryTests } from './recovery-tests.ts'
+import { shardPageTests } from './shard-page-tests.ts'
 import { shardQueueTests } from './shard-queue-tests.ts'
 import type { SuiteContext } from './suite-context.ts'
 
@@ -83,6 +84,7 @@ export function backendComplianceTests(name: string, options: BackendComplianceO
     }
 
     jobStoreTests(context)
+    shardPageTests(context)
     shardQueueTests(context)
     providerAndEventTests(context)
     if (options.recovers !== false) recoveryTests(context)

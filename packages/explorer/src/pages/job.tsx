@@ -1,13 +1,16 @@
-import { isTerminalJobState, type JobEvent, type JobView, type ShardState } from '@quorate/protocol/api'
+import { isTerminalJobState, type JobEvent, type JobView } from '@quorate/protocol/api'
 import { useEffect, useMemo, useRef, useState } from 'react'
 import { activityOf } from '../activity.ts'
+import type { ShardPageParameters } from '../api.ts'
 import { ErrorBox, LiveIndicator, ProgressBar, Section, ShardCounts, StateBadge } from '../components/common.tsx'
 import { ActivityFeed, LogsView, OutputsView, SettlementTable } from '../components/panels.tsx'
-import { SHARDS_PER_PAGE, ShardFilter, ShardGrid, ShardMap } from '../components/shard-grid.tsx'
+import { SHARDS_PER_PAGE } from '../components/shard-grid.tsx'
 import { age, bytes, clock, compact, duration, prefix } from '../format.ts'
 import { useApi, useEventStream, useNow, useResource, useThrottled } from '../hooks.ts'
 import { applyJobEvent } from '../live.ts'
 import { formatRoute, type Route } from '../route.ts'
+import { PagedShards, Shards } from './job-shards.tsx'
+import { isPage, useJobSource } from './job-source.ts'
 
 /** Jobs with more shards than this do not fetch every output or every log automatically. */
 const AUTO_FETCH_SHARDS = 200
@@ -28,7 +31,7 @@ export function JobPage(props: {
   const { id, shard, shardPage, navigate } = props
   const api = useApi()
   const now = useNow()
-  const fetched = useResource((signal) => api.job(id, signal), [id])
+  const { fetched, page, shardWindow, setShardWindow } = useJobSource(api, id, shardPage)
   const [view, setView] = useState<JobView | undefined>(undefined)
   // Escalations are the one kind of event a view cannot replay; keep them for the activity feed.
   const [escalations, setEscalations] = useState<JobEvent[]>([])
@@ -42,12 +45,12 @@ export function JobPage(props: {
     recent.current = []
   }, [id])
   useEffect(() => {
-    if (fetched.data !== undefined && fetched.data.id === id) {
-      setView(recent.current.reduce(applyJobEvent, fetched.data))
-    }
+    if (fetched.data === undefined || fetched.data.id !== id) return
+    // A page cannot take shard events (they may be of shards off it, and would recount the job from it).
+    setView(isPage(fetched.data) ? fetched.data : recent.current.reduce(applyJobEvent, fetched.data))
   }, [fetched.data, id])
 
-  // Bigger jobs are heavier views: refetch them less often.
+  // Bigger jobs are heavier views: refetch them less often. A big job refetches its page alone.
   const total = view?.shards.total ?? 0
   const refetch = useThrottled(fetched.reload, Math.min(10_000, Math.max(750, total * 2)))
   const stream = useEventStream(
@@ -55,7 +58,7 @@ export function JobPage(props: {
     (event) => {
       recent.current.push(event)
       if (recent.current.length > REPLAY_EVENTS) recent.current.splice(0, recent.current.length - REPLAY_EVENTS)
-      setView((v) => (v === undefined ? v : applyJobEvent(v, event)))
+      setView((v) => (v === undefined || (isPage(v) && event.type !== 'job:done') ? v : applyJobEvent(v, event)))
       if (event.type === 'shard:escalated') setEscalations((list) => [...list, event].slice(-REPLAY_EVENTS))
       refetch()
     },
@@ -66,32 +69,47 @@ export function JobPage(props: {
   const select = (index: number) =>
     navigate({ page: 'job', id, shard: index, shardPage: Math.floor(index / SHARDS_PER_PAGE) })
 
-  if (view === undefined) {
-    return (
-      <Section title={<span className="mono">job {prefix(id, 16)}</span>}>
-        {fetched.error !== undefined ? (
-          <ErrorBox error={fetched.error}>
-            <a href={formatRoute({ page: 'jobs', offset: 0 })}>back to jobs</a>
-          </ErrorBox>
-        ) : (
-          <p className="muted">loading…</p>
-        )}
-      </Section>
-    )
-  }
+  if (view === undefined) return <JobLoading id={id} error={fetched.error} />
   return (
     <>
       <JobHeader view={view} now={now} stream={stream} onCancelled={fetched.reload} />
-      <Shards view={view} now={now} selected={shard} shardPage={shardPage} navigate={navigate} onSelect={select} />
+      {isPage(view) ? (
+        <PagedShards
+          view={view}
+          now={now}
+          selected={shard}
+          shardPage={shardPage}
+          navigate={navigate}
+          onSelect={select}
+          window={shardWindow}
+          onWindow={setShardWindow}
+        />
+      ) : (
+        <Shards view={view} now={now} selected={shard} shardPage={shardPage} navigate={navigate} onSelect={select} />
+      )}
       <div className="columns">
         <Logs id={id} view={view} shard={shard} onClear={() => navigate({ page: 'job', id, shardPage })} />
         <Section title="Activity" aside={<LiveIndicator status={stream} />}>
           <ActivityFeed events={activity} now={now} />
         </Section>
       </div>
-      <Outputs id={id} view={view} />
+      <Outputs id={id} view={view} page={isPage(view) ? page : undefined} />
       <Settlement view={view} now={now} />
     </>
+  )
+}
+
+function JobLoading(props: { id: string; error: Error | undefined }) {
+  return (
+    <Section title={<span className="mono">job {prefix(props.id, 16)}</span>}>
+      {props.error !== undefined ? (
+        <ErrorBox error={props.error}>
+          <a href={formatRoute({ page: 'jobs', offset: 0 })}>back to jobs</a>
+        </ErrorBox>
+      ) : (
+        <p className="muted">loading…</p>
+      )}
+    </Section>
   )
 }
 
@@ -201,73 +219,6 @@ function JobHeader(props: {
   )
 }
 
-function Shards(props: {
-  view: JobView
-  now: number
-  selected: number | undefined
-  shardPage: number
-  navigate: (r: Route) => void
-  onSelect: (index: number) => void
-}) {
-  const { view, shardPage, navigate } = props
-  const [filter, setFilter] = useState<ShardState | undefined>(undefined)
-  const filtered = useMemo(
-    () => (filter === undefined ? view.shardList : view.shardList.filter((s) => s.state === filter)),
-    [view.shardList, filter],
-  )
-  const pages = Math.max(1, Math.ceil(filtered.length / SHARDS_PER_PAGE))
-  const pageIndex = Math.min(shardPage, pages - 1)
-  const rows = filtered.slice(pageIndex * SHARDS_PER_PAGE, (pageIndex + 1) * SHARDS_PER_PAGE)
-  const go = (p: number) =>
-    navigate({
-      page: 'job',
-      id: view.id,
-      shardPage: p,
-      ...(props.selected === undefined ? {} : { shard: props.selected }),
-    })
-  const fuel = view.shardList.reduce((sum, s) => sum + s.replicas.reduce((acc, r) => acc + (r.fuelUsed ?? 0), 0), 0)
-  return (
-    <Section title="Shards × replicas" aside={<span className="muted">{compact(fuel)} fuel used in all replicas</span>}>
-      <ShardMap
-        shards={view.shardList}
-        selected={props.selected}
-        hrefOf={(index) =>
-          formatRoute({ page: 'job', id: view.id, shard: index, shardPage: Math.floor(index / SHARDS_PER_PAGE) })
-        }
-      />
-      <ShardFilter
-        shards={view.shardList}
-        value={filter}
-        onChange={(s) => {
-          setFilter(s)
-          go(0)
-        }}
-      />
-      <ShardGrid
-        shards={rows}
-        quorum={view.quorum}
-        now={props.now}
-        selected={props.selected}
-        onSelect={props.onSelect}
-      />
-      {pages > 1 && (
-        <nav className="pager" aria-label="shard pages">
-          <button type="button" disabled={pageIndex === 0} onClick={() => go(pageIndex - 1)}>
-            ‹ previous
-          </button>
-          <span>
-            shards {pageIndex * SHARDS_PER_PAGE + 1}–{Math.min(filtered.length, (pageIndex + 1) * SHARDS_PER_PAGE)} of{' '}
-            {filtered.length}
-          </span>
-          <button type="button" disabled={pageIndex >= pages - 1} onClick={() => go(pageIndex + 1)}>
-            next ›
-          </button>
-        </nav>
-      )}
-    </Section>
-  )
-}
-
 function Logs(props: { id: string; view: JobView; shard: number | undefined; onClear: () => void }) {
   const { id, view, shard } = props
   const api = useApi()
@@ -308,12 +259,21 @@ function Logs(props: { id: string; view: JobView; shard: number | undefined; onC
   )
 }
 
-function Outputs(props: { id: string; view: JobView }) {
-  const { id, view } = props
+/** Outputs of the whole job, or for a big job (`page` given) of the shards on screen. */
+function Outputs(props: { id: string; view: JobView; page: ShardPageParameters | undefined }) {
+  const { id, view, page } = props
   const api = useApi()
   const [asked, setAsked] = useState(false)
   const want = asked || view.shards.total <= AUTO_FETCH_SHARDS
-  const results = useResource((signal) => (want ? api.results(id, signal) : Promise.resolve(undefined)), [id, want])
+  const results = useResource(
+    (signal) =>
+      !want
+        ? Promise.resolve(undefined)
+        : page === undefined
+          ? api.results(id, signal)
+          : api.resultsPage(id, page, signal),
+    [id, want, page?.cursor, page?.state],
+  )
   const reload = useThrottled(results.reload, 2000)
   // biome-ignore lint/correctness/useExhaustiveDependencies: refetch as shards are accepted.
   useEffect(() => {
@@ -325,7 +285,7 @@ function Outputs(props: { id: string; view: JobView }) {
       {results.error !== undefined && <ErrorBox error={results.error} />}
       {!want && (
         <button type="button" onClick={() => setAsked(true)}>
-          load {view.shards.accepted} outputs
+          {page === undefined ? `load ${view.shards.accepted} outputs` : 'load the outputs of the shards on this page'}
         </button>
       )}
       {results.data !== undefined && <OutputsView results={results.data} />}

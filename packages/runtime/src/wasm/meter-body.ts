@@ -1,10 +1,12 @@
 /**
  * The rewrite of one function body: fuel charged per segment, checks on back
  * edges, the fuel handed to and from calls, NaNs canonicalised, bulk
- * operations charged by size. `instrumentBody` stays one function: it is a
- * single pass whose state (open blocks, the running segment, the copy
- * cursor) nearly every instruction reads and changes, and cutting it up would
- * only spread that state across closures.
+ * operations charged by size.
+ *
+ * Size: `instrumentBody` is one single-pass rewriter of about 330 lines. Its state (open blocks, the
+ * running segment, the copy cursor, the scratch locals) is read and changed by nearly every opcode
+ * case, so its two opcode switches (before and after each instruction) are kept side by side in one
+ * function rather than spread across closures that share that state.
  */
 import { type FuncInfo, frameCost } from './call-graph.ts'
 import { type FuncType, type ParsedModule, ValType } from './module.ts'

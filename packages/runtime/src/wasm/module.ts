@@ -4,6 +4,7 @@
  * bodies. Enough to check a module against Quorate's sandbox rules and to
  * rewrite it; instruction-level decoding lives in opcodes.ts and meter-body.ts.
  */
+import { skipConstExpr } from './const-expr.ts'
 import { Reader, WasmFormatError } from './reader.ts'
 
 export const SectionId = {
@@ -211,45 +212,7 @@ function parseSection(m: ParsedModule, id: number, r: Reader): void {
       }
       return
     case SectionId.import:
-      for (let n = r.u32(), i = 0; i < n; i++) {
-        const module = r.name()
-        const name = r.name()
-        const kind = r.u8()
-        switch (kind) {
-          case 0x00: {
-            const typeIndex = r.u32()
-            if (typeIndex >= m.types.length) r.fail(`import ${module}.${name} names unknown type ${typeIndex}`)
-            m.imports.push({ module, name, kind: 'func', typeIndex })
-            m.importedFuncs++
-            break
-          }
-          case 0x01: {
-            const refType = valType(r)
-            m.imports.push({ module, name, kind: 'table', refType, limits: limits(r) })
-            m.importedTables++
-            break
-          }
-          case 0x02:
-            m.imports.push({ module, name, kind: 'memory', limits: limits(r) })
-            m.importedMemories++
-            break
-          case 0x03: {
-            const type = valType(r)
-            const mutable = r.u8()
-            if (mutable > 1) r.fail('bad global mutability flag')
-            m.imports.push({ module, name, kind: 'global', valType: type, mutable: mutable === 1 })
-            m.importedGlobals++
-            break
-          }
-          case 0x04:
-            r.u8()
-            r.u32()
-            m.imports.push({ module, name, kind: 'tag' })
-            break
-          default:
-            r.fail(`import ${module}.${name} has unknown kind ${kind}`)
-        }
-      }
+      parseImports(m, r)
       return
     case SectionId.function:
       for (let n = r.u32(), i = 0; i < n; i++) {
@@ -277,19 +240,7 @@ function parseSection(m: ParsedModule, id: number, r: Reader): void {
       }
       return
     case SectionId.element:
-      for (let n = r.u32(), i = 0; i < n; i++) {
-        const flags = r.u32()
-        if (flags > 7) r.fail(`unknown element segment flags ${flags}`)
-        if (flags === 2 || flags === 6) r.u32() // table index
-        if ((flags & 1) === 0) skipConstExpr(r) // offset
-        if (flags & 4) {
-          if (flags !== 4) valType(r)
-          for (let k = r.u32(), j = 0; j < k; j++) skipConstExpr(r, m.referencedFuncs)
-        } else {
-          if (flags !== 0 && r.u8() !== 0x00) r.fail('unknown element kind')
-          for (let k = r.u32(), j = 0; j < k; j++) m.referencedFuncs.add(r.u32())
-        }
-      }
+      parseElements(m, r)
       return
     case SectionId.export:
       for (let n = r.u32(), i = 0; i < n; i++) {
@@ -319,6 +270,66 @@ function parseSection(m: ParsedModule, id: number, r: Reader): void {
   }
 }
 
+/** The import section: each import's module, name and kind, counting imports of each kind. */
+function parseImports(m: ParsedModule, r: Reader): void {
+  for (let n = r.u32(), i = 0; i < n; i++) {
+    const module = r.name()
+    const name = r.name()
+    const kind = r.u8()
+    switch (kind) {
+      case 0x00: {
+        const typeIndex = r.u32()
+        if (typeIndex >= m.types.length) r.fail(`import ${module}.${name} names unknown type ${typeIndex}`)
+        m.imports.push({ module, name, kind: 'func', typeIndex })
+        m.importedFuncs++
+        break
+      }
+      case 0x01: {
+        const refType = valType(r)
+        m.imports.push({ module, name, kind: 'table', refType, limits: limits(r) })
+        m.importedTables++
+        break
+      }
+      case 0x02:
+        m.imports.push({ module, name, kind: 'memory', limits: limits(r) })
+        m.importedMemories++
+        break
+      case 0x03: {
+        const type = valType(r)
+        const mutable = r.u8()
+        if (mutable > 1) r.fail('bad global mutability flag')
+        m.imports.push({ module, name, kind: 'global', valType: type, mutable: mutable === 1 })
+        m.importedGlobals++
+        break
+      }
+      case 0x04:
+        r.u8()
+        r.u32()
+        m.imports.push({ module, name, kind: 'tag' })
+        break
+      default:
+        r.fail(`import ${module}.${name} has unknown kind ${kind}`)
+    }
+  }
+}
+
+/** The element section: only checked and skipped, noting the functions it makes callable indirectly. */
+function parseElements(m: ParsedModule, r: Reader): void {
+  for (let n = r.u32(), i = 0; i < n; i++) {
+    const flags = r.u32()
+    if (flags > 7) r.fail(`unknown element segment flags ${flags}`)
+    if (flags === 2 || flags === 6) r.u32() // table index
+    if ((flags & 1) === 0) skipConstExpr(r) // offset
+    if (flags & 4) {
+      if (flags !== 4) valType(r)
+      for (let k = r.u32(), j = 0; j < k; j++) skipConstExpr(r, m.referencedFuncs)
+    } else {
+      if (flags !== 0 && r.u8() !== 0x00) r.fail('unknown element kind')
+      for (let k = r.u32(), j = 0; j < k; j++) m.referencedFuncs.add(r.u32())
+    }
+  }
+}
+
 function vec<T>(r: Reader, item: () => T): T[] {
   const n = r.u32()
   if (n > r.end - r.pos) r.fail('vector length exceeds its section')
@@ -341,47 +352,6 @@ function limits(r: Reader): Limits {
   const min = read()
   const max = flags & 0x01 ? read() : undefined
   return { min, max, shared: (flags & 0x02) !== 0, memory64 }
-}
-
-/** Skip a constant expression (initialisers, offsets), extended-const included, noting `ref.func` targets. */
-export function skipConstExpr(r: Reader, refs?: Set<number>): void {
-  for (;;) {
-    const op = r.u8()
-    switch (op) {
-      case 0x0b:
-        return
-      case 0x41:
-        r.signed(32)
-        break
-      case 0x42:
-        r.signed(64)
-        break
-      case 0x43:
-        r.skip(4)
-        break
-      case 0x44:
-        r.skip(8)
-        break
-      case 0x23:
-        r.u32()
-        break
-      case 0xd2:
-        refs?.add(r.u32())
-        break
-      case 0xd0:
-        r.u8()
-        break
-      case 0x6a:
-      case 0x6b:
-      case 0x6c:
-      case 0x7c:
-      case 0x7d:
-      case 0x7e:
-        break
-      default:
-        r.fail(`unsupported instruction 0x${op.toString(16)} in a constant expression`)
-    }
-  }
 }
 
 /** The function type of function `index` (imported or defined). */

@@ -140,35 +140,53 @@ export function skipImmediates(op: number, r: Reader, funcIndex: number): void {
     case 0xd0:
       r.signed(33)
       return
-    case 0xfc: {
-      const sub = r.u32()
-      if (sub <= 7) return // saturating truncation
-      switch (sub) {
-        case 8: // memory.init
-        case 10: // memory.copy
-        case 12: // table.init
-        case 14: // table.copy
-          r.u32()
-          r.u32()
-          return
-        case 9: // data.drop
-        case 11: // memory.fill
-        case 13: // elem.drop
-        case 15: // table.grow
-        case 16: // table.size
-        case 17: // table.fill
-          r.u32()
-          return
-      }
-      throw unsupported(funcIndex, `uses an unsupported instruction (0xfc ${sub})`)
-    }
+    case 0xfc:
+      skipMiscImmediates(r, funcIndex)
+      return
+  }
+  if (op >= 0x28 && op <= 0x3e) {
+    const align = r.u32()
+    if (align & 0x40 && r.u32() !== 0) throw unsupported(funcIndex, 'uses a second memory')
+    r.u32() // offset
+    return
+  }
+  throw refusal(op, funcIndex)
+}
+
+/** The 0xfc-prefixed instructions: saturating truncation, bulk memory and table operations. */
+function skipMiscImmediates(r: Reader, funcIndex: number): void {
+  const sub = r.u32()
+  if (sub <= 7) return // saturating truncation
+  switch (sub) {
+    case 8: // memory.init
+    case 10: // memory.copy
+    case 12: // table.init
+    case 14: // table.copy
+      r.u32()
+      r.u32()
+      return
+    case 9: // data.drop
+    case 11: // memory.fill
+    case 13: // elem.drop
+    case 15: // table.grow
+    case 16: // table.size
+    case 17: // table.fill
+      r.u32()
+      return
+  }
+  throw unsupported(funcIndex, `uses an unsupported instruction (0xfc ${sub})`)
+}
+
+/** Why Quorate refuses an instruction it does not run, naming the proposal when there is one. */
+function refusal(op: number, funcIndex: number): WasmFormatError {
+  switch (op) {
     case 0xfd:
-      throw unsupported(
+      return unsupported(
         funcIndex,
         'uses SIMD instructions, which Quorate does not run (their NaN results differ across CPUs)',
       )
     case 0xfe:
-      throw unsupported(funcIndex, 'uses atomic instructions (threads), which Quorate does not run')
+      return unsupported(funcIndex, 'uses atomic instructions (threads), which Quorate does not run')
     case 0x06:
     case 0x07:
     case 0x08:
@@ -177,13 +195,7 @@ export function skipImmediates(op: number, r: Reader, funcIndex: number): void {
     case 0x18:
     case 0x19:
     case 0x1f:
-      throw unsupported(funcIndex, 'uses exception handling, which Quorate does not run')
+      return unsupported(funcIndex, 'uses exception handling, which Quorate does not run')
   }
-  if (op >= 0x28 && op <= 0x3e) {
-    const align = r.u32()
-    if (align & 0x40 && r.u32() !== 0) throw unsupported(funcIndex, 'uses a second memory')
-    r.u32() // offset
-    return
-  }
-  throw unsupported(funcIndex, `uses an unsupported instruction (opcode 0x${op.toString(16)})`)
+  return unsupported(funcIndex, `uses an unsupported instruction (opcode 0x${op.toString(16)})`)
 }

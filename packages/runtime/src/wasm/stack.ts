@@ -96,6 +96,58 @@ export class StackHeight {
         return
       case 0x02: // block
       case 0x03: // loop
+      case 0x04: // if
+      case 0x05: // else
+      case 0x0b: // end
+        this.#structure(op, r)
+        return
+      case 0x10: // call
+      case 0x11: // call_indirect
+      case 0x12: // return_call
+      case 0x13: // return_call_indirect
+        this.#call(op, r)
+        return
+      case 0x0d: // br_if
+      case 0x1a: // drop
+      case 0x21: // local.set
+      case 0x24: // global.set
+        this.#pop(1)
+        return
+      case 0x1b: // select
+      case 0x1c:
+        this.#pp(3, 1)
+        return
+      case 0x20: // local.get
+      case 0x23: // global.get
+      case 0x3f: // memory.size
+      case 0x41: // consts
+      case 0x42:
+      case 0x43:
+      case 0x44:
+      case 0xd0: // ref.null
+      case 0xd2: // ref.func
+        this.#push(1)
+        return
+      case 0x22: // local.tee
+      case 0x25: // table.get
+      case 0x40: // memory.grow
+      case 0xd1: // ref.is_null
+        this.#pp(1, 1)
+        return
+      case 0x26: // table.set
+        this.#pop(2)
+        return
+      case 0xfc:
+        this.#misc(r)
+        return
+    }
+  }
+
+  /** block, loop and if open a frame; else resets it to its params; end closes it, leaving its results. */
+  #structure(op: number, r: Reader): void {
+    switch (op) {
+      case 0x02: // block
+      case 0x03: // loop
       case 0x04: {
         // if
         const bt = this.#blockType(r)
@@ -122,12 +174,12 @@ export class StackHeight {
         this.#push(frame.results)
         return
       }
-      case 0x0d: // br_if
-      case 0x1a: // drop
-      case 0x21: // local.set
-      case 0x24: // global.set
-        this.#pop(1)
-        return
+    }
+  }
+
+  /** Calls pop their type's params (and the table index, if indirect) and push its results; tail calls end the block. */
+  #call(op: number, r: Reader): void {
+    switch (op) {
       case 0x10:
       case 0x12: {
         // call, return_call
@@ -144,50 +196,27 @@ export class StackHeight {
         if (op === 0x13) this.#unreachable()
         return
       }
-      case 0x1b: // select
-      case 0x1c:
-        this.#pp(3, 1)
-        return
-      case 0x20: // local.get
-      case 0x23: // global.get
-      case 0x3f: // memory.size
-      case 0x41: // consts
-      case 0x42:
-      case 0x43:
-      case 0x44:
-      case 0xd0: // ref.null
-      case 0xd2: // ref.func
-        this.#push(1)
-        return
-      case 0x22: // local.tee
-      case 0x25: // table.get
-      case 0x40: // memory.grow
-      case 0xd1: // ref.is_null
-        this.#pp(1, 1)
-        return
-      case 0x26: // table.set
-        this.#pop(2)
-        return
-      case 0xfc: {
-        const sub = r.u32()
-        if (sub <= 7) {
-          this.#pp(1, 1)
-          return
-        }
-        if (sub === 9 || sub === 13) return // data.drop, elem.drop
-        if (sub === 15) {
-          // table.grow
-          this.#pp(2, 1)
-          return
-        }
-        if (sub === 16) {
-          // table.size
-          this.#push(1)
-          return
-        }
-        this.#pop(3) // memory.init/copy/fill, table.init/copy/fill
-        return
-      }
     }
+  }
+
+  /** The 0xfc-prefixed instructions: saturating truncation, bulk memory and table operations. */
+  #misc(r: Reader): void {
+    const sub = r.u32()
+    if (sub <= 7) {
+      this.#pp(1, 1)
+      return
+    }
+    if (sub === 9 || sub === 13) return // data.drop, elem.drop
+    if (sub === 15) {
+      // table.grow
+      this.#pp(2, 1)
+      return
+    }
+    if (sub === 16) {
+      // table.size
+      this.#push(1)
+      return
+    }
+    this.#pop(3) // memory.init/copy/fill, table.init/copy/fill
   }
 }

@@ -1,4 +1,11 @@
-import { fromBase64, type JobResultsView, type JobView, type ShardState, sha256Hex } from '@quorate/protocol'
+import {
+  fromBase64,
+  type JobResultsView,
+  type JobView,
+  type ShardState,
+  type ShardView,
+  sha256Hex,
+} from '@quorate/protocol'
 import { ResultVerificationError, type VerificationCheck } from '../errors.ts'
 import type { verifySignatures } from './verify-signatures.ts'
 
@@ -60,13 +67,7 @@ export type VerifyResultsErrorType = ResultVerificationError
  */
 export function verifyResults(parameters: VerifyResultsParameters): VerifyResultsReturnType {
   const { job, results, expectedQuorum } = parameters
-  const jobId = job.id
-  const fail = (
-    shard: number | undefined,
-    check: VerificationCheck,
-    problem: string,
-    details: Record<string, unknown> = {},
-  ) => new ResultVerificationError({ jobId, ...(shard === undefined ? {} : { shard }), check, problem, details })
+  const fail = failureOf(job.id)
 
   if (results.id !== job.id) throw fail(undefined, 'view', `the results are for job ${results.id}`)
   if (expectedQuorum !== undefined && job.quorum < expectedQuorum) {
@@ -83,20 +84,41 @@ export function verifyResults(parameters: VerifyResultsParameters): VerifyResult
   if (results.shards.length !== job.shards.total) {
     throw fail(undefined, 'shards', `${results.shards.length} shard results for a job of ${job.shards.total} shards`)
   }
-  return results.shards.map((shard, position) => checkShard(job, shard, position, fail))
+  return results.shards.map((shard, position) => {
+    if (shard.index !== position) {
+      throw fail(position, 'shards', `result at position ${position} is for shard ${shard.index}`)
+    }
+    return verifyShardResult(job, shard, job.shardList[shard.index], fail)
+  })
 }
 
 type ResultShard = JobResultsView['shards'][number]
-type Fail = (
+/** Builds the error of a failed check: which shard, which check, what is wrong. */
+export type VerificationFailure = (
   shard: number | undefined,
   check: VerificationCheck,
   problem: string,
   details?: Record<string, unknown>,
 ) => ResultVerificationError
+type Fail = VerificationFailure
 
-function checkShard(job: JobView, shard: ResultShard, position: number, fail: Fail): ShardResult {
+/** A failure-builder for job `jobId`. */
+export function failureOf(jobId: string): VerificationFailure {
+  return (shard, check, problem, details = {}) =>
+    new ResultVerificationError({ jobId, ...(shard === undefined ? {} : { shard }), check, problem, details })
+}
+
+/**
+ * One shard's checks (see {@link verifyResults}): its output against its digest, its majority
+ * against the quorum, and the job view's shard `viewShard` against both.
+ */
+export function verifyShardResult(
+  job: Pick<JobView, 'quorum'>,
+  shard: ResultShard,
+  viewShard: ShardView | undefined,
+  fail: Fail,
+): ShardResult {
   const index = shard.index
-  if (index !== position) throw fail(position, 'shards', `result at position ${position} is for shard ${index}`)
   const result: ShardResult = { index, state: shard.state, majority: shard.majority, minority: shard.minority }
   if (shard.digest !== undefined) result.digest = shard.digest
   if (shard.outcome !== undefined) result.outcome = shard.outcome
@@ -126,12 +148,12 @@ function checkShard(job: JobView, shard: ResultShard, position: number, fail: Fa
   }
 
   checkQuorum(job, shard, fail)
-  checkView(job, shard, digest, fail)
+  checkView(job, shard, viewShard, digest, fail)
   return result
 }
 
 /** The majority: distinct providers, at least the job's quorum, none of them also in the minority. */
-function checkQuorum(job: JobView, shard: ResultShard, fail: Fail): void {
+function checkQuorum(job: Pick<JobView, 'quorum'>, shard: ResultShard, fail: Fail): void {
   const index = shard.index
   const distinct = new Set(shard.majority)
   if (distinct.size !== shard.majority.length) {
@@ -161,9 +183,14 @@ function checkQuorum(job: JobView, shard: ResultShard, fail: Fail): void {
 }
 
 /** The job view agrees: the same digest, and a quorum of distinct providers voting for it. */
-function checkView(job: JobView, shard: ResultShard, digest: string, fail: Fail): void {
+function checkView(
+  job: Pick<JobView, 'quorum'>,
+  shard: ResultShard,
+  viewShard: ShardView | undefined,
+  digest: string,
+  fail: Fail,
+): void {
   const index = shard.index
-  const viewShard = job.shardList[index]
   if (viewShard === undefined || viewShard.digest !== digest) {
     throw fail(
       index,

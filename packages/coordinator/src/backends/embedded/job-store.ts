@@ -7,7 +7,15 @@ import {
   type ListPage,
   sha256Hex,
 } from '@quorate/protocol'
-import type { JobListFilter, JobRecord, JobStore, ShardRecord, SubmitResult } from '../../backend.ts'
+import type {
+  JobListFilter,
+  JobRecord,
+  JobStore,
+  ShardPageQuery,
+  ShardRecord,
+  ShardRecordPage,
+  SubmitResult,
+} from '../../backend.ts'
 import { storedSpecOf, summaryOf } from '../../jobs.ts'
 import type { LocalEventBus } from '../shared/local-event-bus.ts'
 import { jobRecordOf, type StoredJobFields, type StoredShardFields, shardRecordOf } from '../shared/records.ts'
@@ -22,6 +30,8 @@ export interface EmbeddedJobStoreComponents {
   poke: () => void
   now: () => number
 }
+
+const SHARD_COLUMNS = 'idx, state, input_sha AS inputSha256, length(input) AS inputBytes, replicas, decision, runs'
 
 /** Jobs and shards in the SQLite file: each write one transaction. */
 export class EmbeddedJobStore implements JobStore {
@@ -65,11 +75,19 @@ export class EmbeddedJobStore implements JobStore {
 
   async shards(id: string): Promise<ShardRecord[]> {
     const rows = this.#c.db
-      .sql(
-        'SELECT idx, state, input_sha AS inputSha256, length(input) AS inputBytes, replicas, decision, runs FROM shards WHERE job_id = ? ORDER BY idx',
-      )
+      .sql(`SELECT ${SHARD_COLUMNS} FROM shards WHERE job_id = ? ORDER BY idx`)
       .all(id) as unknown as Array<StoredShardFields & { idx: number }>
     return rows.map((row) => shardRecordOf(row.idx, row))
+  }
+
+  async shardPage(id: string, { after, limit, states }: ShardPageQuery): Promise<ShardRecordPage> {
+    // A range on the primary key (job_id, idx): the page is read, not the job. One row more says whether any are left.
+    const filter = states === undefined ? '' : `AND state IN (${states.map(() => '?').join(', ')})`
+    const rows = this.#c.db
+      .sql(`SELECT ${SHARD_COLUMNS} FROM shards WHERE job_id = ? AND idx > ? ${filter} ORDER BY idx LIMIT ?`)
+      .all(id, after, ...(states ?? []), limit + 1) as unknown as Array<StoredShardFields & { idx: number }>
+    const shards = rows.slice(0, limit).map((row) => shardRecordOf(row.idx, row))
+    return { shards, next: rows.length > limit ? shards.at(-1)?.index : undefined }
   }
 
   async output(id: string, index: number): Promise<Uint8Array | undefined> {

@@ -7,12 +7,29 @@ import {
   type ListPage,
 } from '@quorate/protocol'
 import { FlowProducer } from 'bullmq'
-import type { JobListFilter, JobRecord, JobStore, ShardRecord, SubmitResult } from '../../backend.ts'
+import type {
+  JobListFilter,
+  JobRecord,
+  JobStore,
+  ShardPageQuery,
+  ShardRecord,
+  ShardRecordPage,
+  SubmitResult,
+} from '../../backend.ts'
 import { storedSpecOf, summaryOf } from '../../jobs.ts'
 import { jobRecordOf, type StoredJobFields, type StoredShardFields, shardRecordOf } from '../shared/records.ts'
 import type { RedisContext } from './context.ts'
 import type { RedisEventBus } from './event-bus.ts'
 import { batchesOf, shardPairs, shardRunsOf } from './script-args.ts'
+
+/** Shard states read in one pipeline while filtering a page by state. */
+const SHARD_PAGE_READ = 1000
+/** Most shards one filtered page looks at: a sparse filter answers in bounded time, with a cursor to go on. */
+const SHARD_STATE_SCAN = 20_000
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, n) => from + n)
+}
 
 /** A batch: `count` consecutive shards of one job from `index` (older entries have no count: one shard). */
 export interface ShardJobData {
@@ -99,6 +116,45 @@ export class RedisJobStore implements JobStore {
     for (let i = 0; i < total; i++) pipeline.hgetall(key('shard', id, i))
     const rows = (await pipeline.exec()) ?? []
     return rows.map(([, h], index) => shardRecordOf(index, h as StoredShardFields))
+  }
+
+  async shardPage(id: string, { after, limit, states }: ShardPageQuery): Promise<ShardRecordPage> {
+    const { client: r, key } = this.#ctx
+    const total = Number(await r.hget(key('job', id), 'total'))
+    if (!Number.isFinite(total)) return { shards: [], next: undefined }
+    let indices: number[]
+    let last: number
+    if (states === undefined) {
+      last = Math.min(total - 1, after + limit)
+      indices = range(after + 1, last + 1)
+    } else {
+      // No index by state: read states alone, a bounded run of them, and then only the matching hashes.
+      ;({ indices, last } = await this.#indicesIn(id, new Set<string>(states), after, limit, total))
+    }
+    const pipeline = r.pipeline()
+    for (const i of indices) pipeline.hgetall(key('shard', id, i))
+    const rows = indices.length === 0 ? [] : ((await pipeline.exec()) ?? [])
+    const shards = rows.map(([, h], n) => shardRecordOf(indices[n] as number, h as StoredShardFields))
+    return { shards, next: last >= total - 1 ? undefined : last }
+  }
+
+  /** Indices after `after` whose shard is in `states`: at most `limit`, looking at most at SHARD_STATE_SCAN shards. */
+  async #indicesIn(id: string, states: Set<string>, after: number, limit: number, total: number) {
+    const { client: r, key } = this.#ctx
+    const end = Math.min(total, after + 1 + Math.max(limit, SHARD_STATE_SCAN))
+    const indices: number[] = []
+    let last = after
+    for (let from = after + 1; from < end && indices.length < limit; from += SHARD_PAGE_READ) {
+      const window = range(from, Math.min(end, from + SHARD_PAGE_READ))
+      const pipeline = r.pipeline()
+      for (const i of window) pipeline.hget(key('shard', id, i), 'state')
+      const found = (await pipeline.exec()) ?? []
+      for (let n = 0; n < window.length && indices.length < limit; n++) {
+        last = window[n] as number
+        if (states.has(found[n]?.[1] as string)) indices.push(last)
+      }
+    }
+    return { indices, last }
   }
 
   async output(id: string, index: number): Promise<Uint8Array | undefined> {

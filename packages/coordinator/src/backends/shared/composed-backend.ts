@@ -18,8 +18,10 @@ import type {
   SchedulerBackend,
   ShardDecision,
   ShardHandler,
+  ShardPageQuery,
   ShardQueue,
   ShardRecord,
+  ShardRecordPage,
   ShardWork,
   SubmitResult,
 } from '../../backend.ts'
@@ -55,6 +57,10 @@ export abstract class ComposedBackend implements SchedulerBackend {
   }
   shards(id: string): Promise<ShardRecord[]> {
     return this.parts.jobs.shards(id)
+  }
+
+  shardPage(id: string, query: ShardPageQuery): Promise<ShardRecordPage> {
+    return this.parts.jobs.shardPage(id, query)
   }
   output(id: string, index: number): Promise<Uint8Array | undefined> {
     return this.parts.jobs.output(id, index)
