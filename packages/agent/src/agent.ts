@@ -1,6 +1,12 @@
 import { availableParallelism } from 'node:os'
 import { createQuorateNode, type Libp2p, loadOrCreatePrivateKey, MessageChannel, multiaddr } from '@quorate/net'
-import { type AgentMessage, type CoordinatorMessage, InvalidOptionError, TASK_PROTOCOL } from '@quorate/protocol'
+import {
+  type AgentMessage,
+  type CoordinatorMessage,
+  InvalidOptionError,
+  TASK_PROTOCOL,
+  TOPOLOGY_NAME,
+} from '@quorate/protocol'
 import { createRuntimePool, type RuntimePool } from '@quorate/runtime'
 import { type Logger, pino } from 'pino'
 import { type AgentClock, systemClock } from './clock.ts'
@@ -41,6 +47,14 @@ export interface AgentOptions {
   threads?: number
   /** Operator identity (e.g. an EVM address), so one operator never holds two replicas of a shard. */
   operator?: string
+  /**
+   * The region this agent runs in (lower-case letters, digits and dashes, at most 32 characters,
+   * e.g. `eu-west`). Coordinators spread each shard's replicas across regions; the name grants
+   * nothing else. @defaultValue none declared
+   */
+  region?: string
+  /** The zone (failure domain) within the region, same rules, e.g. `eu-west-1a`. @defaultValue none declared */
+  zone?: string
   /** @defaultValue ['/ip4/127.0.0.1/tcp/0'] */
   listen?: string[]
   /** Most modules kept in memory, by sha256. @defaultValue 32 */
@@ -92,6 +106,7 @@ interface ValidatedOptions {
   resultLingerMs: number
   maxCoordinators: number
   rediscoverMs: number
+  topology: { region?: string; zone?: string }
 }
 
 function validate(options: AgentOptions): ValidatedOptions {
@@ -122,7 +137,26 @@ function validate(options: AgentOptions): ValidatedOptions {
   if (!Number.isFinite(resultLingerMs) || resultLingerMs < 0) {
     throw new InvalidOptionError('resultLingerMs', 'must be a non-negative number of milliseconds', resultLingerMs)
   }
-  return { coordinators, threads, capacity, resultLingerMs, maxCoordinators, rediscoverMs }
+  const topology = validTopology(options)
+  return { coordinators, threads, capacity, resultLingerMs, maxCoordinators, rediscoverMs, topology }
+}
+
+/** The region and zone the agent declares, each checked against the protocol's rule. */
+function validTopology(options: AgentOptions): { region?: string; zone?: string } {
+  const topology: { region?: string; zone?: string } = {}
+  for (const field of ['region', 'zone'] as const) {
+    const value = options[field]
+    if (value === undefined) continue
+    if (typeof value !== 'string' || !TOPOLOGY_NAME.test(value)) {
+      throw new InvalidOptionError(
+        field,
+        'must be lower-case letters, digits and inner dashes, 1 to 32 characters (e.g. eu-west)',
+        value,
+      )
+    }
+    topology[field] = value
+  }
+  return topology
 }
 
 function isCoordinatorAddr(addr: unknown): addr is string {
@@ -150,7 +184,7 @@ function peerOf(addr: string): string {
  * ```
  */
 export function createAgent(options: AgentOptions): Agent {
-  const { coordinators, threads, capacity, resultLingerMs, maxCoordinators, rediscoverMs } = validate(options)
+  const { coordinators, threads, capacity, resultLingerMs, maxCoordinators, rediscoverMs, topology } = validate(options)
   const clock = options.clock ?? systemClock
   const logger = options.logger ?? pino({ name: 'quorate:agent' })
   const outbox = new ResultOutbox(resultLingerMs, clock)
@@ -174,6 +208,7 @@ export function createAgent(options: AgentOptions): Agent {
   const sessionContext = (share: number): SessionContext => ({
     capacity: share,
     operator: options.operator,
+    topology,
     modules,
     outbox,
     clock,
@@ -236,7 +271,10 @@ export function createAgent(options: AgentOptions): Agent {
       runtime = options.runtime ?? createRuntimePool({ threads })
       node = await createQuorateNode({ privateKey, listen: options.listen ?? [...AGENT_DEFAULTS.listen] })
       await node.start()
-      logger.info({ peerId: node.peerId.toString(), threads, capacity, slots: slots.length }, 'agent started')
+      logger.info(
+        { peerId: node.peerId.toString(), threads, capacity, slots: slots.length, ...topology },
+        'agent started',
+      )
       await discover()
       if (options.discover !== undefined) {
         rediscover = clock.setInterval(() => {

@@ -20,6 +20,8 @@ import { AGENT_VERSION } from './version.ts'
 export interface SessionContext extends RunAssignmentContext {
   capacity: number
   operator: string | undefined
+  /** Region and zone announced in hello, so coordinators can spread a shard's replicas. */
+  topology: { region?: string; zone?: string }
   modules: ModuleCache
   outbox: ResultOutbox
   clock: AgentClock
@@ -65,6 +67,8 @@ export class CoordinatorSession {
       agentVersion: AGENT_VERSION,
     }
     if (context.operator !== undefined) hello.operator = context.operator
+    if (context.topology.region !== undefined) hello.region = context.topology.region
+    if (context.topology.zone !== undefined) hello.zone = context.topology.zone
     link.send(hello)
   }
 

@@ -21,6 +21,12 @@ describe('createAgent options', () => {
     expect(() => createAgent({ dataDir: '/tmp/x', coordinator: [] })).toThrow(
       /coordinator needs at least one multiaddr/,
     )
+    expect(() =>
+      createAgent({ dataDir: '/tmp/x', coordinator: COORDINATOR, region: 'EU_West' }),
+    ).toThrowErrorMatchingInlineSnapshot(
+      `[InvalidOptionError: region must be lower-case letters, digits and inner dashes, 1 to 32 characters (e.g. eu-west) (got "EU_West")]`,
+    )
+    expect(() => createAgent({ dataDir: '/tmp/x', coordinator: COORDINATOR, zone: 'z'.repeat(33) })).toThrow(/^zone /)
   })
 
   it('accepts several coordinators to fail over between', () => {

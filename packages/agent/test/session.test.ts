@@ -9,7 +9,9 @@ import { assign, controlledRuntime, MODULE_SHA, manualClock, memoryLink } from '
 const LINGER_MS = 300
 
 /** A session over an in-memory link, a controlled runtime and a manual clock. */
-function session(options: { operator?: string; draining?: boolean; logs?: string[] } = {}) {
+function session(
+  options: { operator?: string; draining?: boolean; logs?: string[]; region?: string; zone?: string } = {},
+) {
   const clock = manualClock()
   const link = memoryLink()
   const runtime = controlledRuntime()
@@ -20,6 +22,10 @@ function session(options: { operator?: string; draining?: boolean; logs?: string
     {
       capacity: 8,
       operator: options.operator,
+      topology: {
+        ...(options.region === undefined ? {} : { region: options.region }),
+        ...(options.zone === undefined ? {} : { zone: options.zone }),
+      },
       modules,
       outbox: new ResultOutbox(LINGER_MS, clock),
       clock,
@@ -51,6 +57,17 @@ describe('CoordinatorSession', () => {
       { type: 'heartbeat', running: 1 },
       { type: 'heartbeat', running: 1 },
     ])
+  })
+
+  it('announces its region and zone in hello, and nothing when none is declared', () => {
+    expect(session({ region: 'eu-west', zone: 'eu-west-1a' }).link.sent[0]).toMatchObject({
+      type: 'hello',
+      region: 'eu-west',
+      zone: 'eu-west-1a',
+    })
+    const bare = session().link.sent[0]
+    expect(bare).not.toHaveProperty('region')
+    expect(bare).not.toHaveProperty('zone')
   })
 
   it('sends the result of a lone task at once', async () => {

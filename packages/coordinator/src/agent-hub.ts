@@ -5,6 +5,7 @@ import {
   type CoordinatorMessage,
   ErrorCode,
   errorToWire,
+  type HelloMessage,
   isQuorateError,
   PROTOCOL_VERSION,
   QuorateError,
@@ -15,6 +16,7 @@ import type { Logger } from 'pino'
 import { AgentSession, type ResultEvidence } from './agent-session.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import type { Executor } from './executor.ts'
+import { HeartbeatWatch } from './heartbeat-watch.ts'
 
 /** The hub's view of time, injectable so tests need not wait on the wall clock. */
 export interface HubClock {
@@ -76,6 +78,16 @@ export interface AgentHubOptions {
   /** Ask agents to sign results of chain-paid jobs, and check the signatures that come back. */
   evidence?: ResultEvidence
   missedHeartbeats: number
+  /**
+   * Silence after which an agent is suspect: given no new work until it is heard from again.
+   * @defaultValue `suspectAfterHeartbeats` (2) heartbeats
+   */
+  suspectAfterMs?: number
+  /**
+   * Further silence, once suspect, after which its running replicas are placed elsewhere.
+   * @defaultValue 1000
+   */
+  reclaimAfterMs?: number
   maxFrameBytes?: number
 }
 
@@ -106,6 +118,7 @@ export class AgentHub {
   readonly #sessions = new Map<string, AgentSession>()
   readonly #clock: HubClock
   readonly #budget: ByteBudget
+  readonly #watch: HeartbeatWatch
   #unwelcomed = 0
   #timer: NodeJS.Timeout | undefined
   #node: Libp2p | undefined
@@ -116,6 +129,13 @@ export class AgentHub {
     this.#clock = components.clock ?? systemClock
     this.#options = options
     this.#budget = new ByteBudget(options.unwelcomedBudgetBytes ?? COORDINATOR_DEFAULTS.unwelcomedBudgetBytes)
+    const suspectAfterMs = options.suspectAfterMs ?? options.heartbeatMs * COORDINATOR_DEFAULTS.suspectAfterHeartbeats
+    this.#watch = new HeartbeatWatch({
+      heartbeatMs: options.heartbeatMs,
+      suspectAfterMs,
+      reclaimAfterMs: options.reclaimAfterMs ?? COORDINATOR_DEFAULTS.reclaimAfterMs,
+      dropAfterMs: Math.max(suspectAfterMs, options.heartbeatMs * options.missedHeartbeats),
+    })
   }
 
   async start(node: Libp2p): Promise<void> {
@@ -124,7 +144,7 @@ export class AgentHub {
       // One task stream per agent connection; a few more tolerate a reconnect racing the old stream's close.
       maxInboundStreams: 4,
     })
-    this.#timer = setInterval(() => this.#checkHeartbeats(), this.#options.heartbeatMs)
+    this.#timer = setInterval(() => this.checkHeartbeats(), this.#watch.intervalMs)
     this.#timer.unref()
   }
 
@@ -216,7 +236,7 @@ export class AgentHub {
     }
     const admit = this.#options.admit
     if (admit === undefined) {
-      this.#welcome(task, message.capacity, message.operator)
+      this.#welcome(task, message)
       return
     }
     task.admitting = true
@@ -225,7 +245,7 @@ export class AgentHub {
         task.admitting = false
         if (channel.closed) return
         if (problem === undefined) {
-          this.#welcome(task, message.capacity, message.operator)
+          this.#welcome(task, message)
           return
         }
         this.#log.warn({ peerId, operator: message.operator, problem }, `provider refused: ${problem}`)
@@ -246,28 +266,32 @@ export class AgentHub {
     )
   }
 
-  #welcome(task: TaskStream, capacity: number, operator: string | undefined): void {
+  #welcome(task: TaskStream, hello: HelloMessage): void {
     const { peerId, channel } = task
-    const session = new AgentSession(peerId, capacity, operator, channel, this.#options.evidence, this.#clock.now())
+    const { capacity, operator, region, zone } = hello
+    const session = new AgentSession(peerId, hello, channel, this.#options.evidence, this.#clock.now())
     task.session = session
     channel.welcome()
+    this.#watch.forget(peerId)
     this.#sessions.get(peerId)?.channel.close()
     this.#sessions.set(peerId, session)
     channel.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, heartbeatMs: this.#options.heartbeatMs })
-    this.#log.info({ peerId, capacity, operator }, 'provider connected')
+    this.#log.info({ peerId, capacity, operator, region, zone }, 'provider connected')
     this.#executor.addAgent(session)
   }
 
   /** A frame from a welcomed agent. */
   #fromAgent(task: TaskStream, session: AgentSession, message: AgentMessage): void {
     const { peerId } = task
-    session.lastSeen = this.#clock.now()
+    // Any frame shows the agent is alive; a suspect one may be given work again.
+    const wasSuspect = this.#watch.heard(session, this.#clock.now())
+    if (wasSuspect) this.#log.info({ peerId }, 'suspect provider heard from again; it may be given work')
+    if (wasSuspect || message.type === 'heartbeat') this.#executor.touchAgent(peerId)
     switch (message.type) {
       case 'result':
         this.#executor.onResult(peerId, session.checkEvidence(message, this.#log))
         break
       case 'heartbeat':
-        this.#executor.touchAgent(peerId)
         if (message.cancelled !== undefined) this.#executor.onCancelledTasks(peerId, message.cancelled)
         break
       case 'drain':
@@ -292,6 +316,7 @@ export class AgentHub {
     }
     if (session === undefined || this.#sessions.get(peerId) !== session) return
     this.#sessions.delete(peerId)
+    this.#watch.forget(peerId)
     this.#log.info({ peerId, error: error?.message }, 'provider disconnected')
     this.#executor.removeAgent(peerId, error?.message ?? 'stream closed')
   }
@@ -323,13 +348,23 @@ export class AgentHub {
     connection.close({ signal: AbortSignal.timeout(1000) }).catch(() => connection.abort(err))
   }
 
-  #checkHeartbeats(): void {
-    const limit = this.#options.heartbeatMs * this.#options.missedHeartbeats
-    const now = this.#clock.now()
-    for (const session of this.#sessions.values()) {
-      if (now - session.lastSeen > limit) {
-        this.#log.warn({ peerId: session.peerId }, 'provider missed its heartbeats; closing')
-        session.channel.stream.abort(new Error('missed heartbeats'))
+  /**
+   * Act on silent agents: a suspect gets no new work, a suspect still silent loses its running
+   * replicas, and one silent past every heartbeat it may miss is disconnected. Runs on a timer.
+   */
+  checkHeartbeats(): void {
+    for (const { agent, verdict } of this.#watch.check(this.#sessions.values(), this.#clock.now())) {
+      const { peerId } = agent
+      const silentMs = this.#clock.now() - agent.lastSeen
+      if (verdict === 'suspect') {
+        this.#log.warn({ peerId, silentMs }, 'provider missed its heartbeat window; no new work until it is heard from')
+        this.#executor.suspectAgent(peerId)
+      } else if (verdict === 'reclaim') {
+        this.#log.warn({ peerId, silentMs }, 'suspect provider still silent; placing its running replicas elsewhere')
+        this.#executor.reclaimAgent(peerId, `silent for ${silentMs} ms`)
+      } else {
+        this.#log.warn({ peerId, silentMs }, 'provider missed its heartbeats; closing')
+        ;(agent as AgentSession).channel.stream.abort(new Error('missed heartbeats'))
       }
     }
   }

@@ -4,6 +4,7 @@ import {
   type AssignMessage,
   type CoordinatorMessage,
   type EvidenceRequest,
+  type HelloMessage,
   isDeterministic,
   outcomeDigest,
   type ResultMessage,
@@ -32,6 +33,8 @@ export class AgentSession implements AgentLink {
   readonly peerId: string
   readonly capacity: number
   readonly operator: string | undefined
+  readonly region: string | undefined
+  readonly zone: string | undefined
   readonly channel: MessageChannel<AgentMessage, CoordinatorMessage>
   readonly #sentModules = new Set<string>()
   readonly #evidence: ResultEvidence | undefined
@@ -41,12 +44,14 @@ export class AgentSession implements AgentLink {
 
   constructor(
     peerId: string,
-    capacity: number,
-    operator: string | undefined,
+    hello: HelloMessage,
     channel: MessageChannel<AgentMessage, CoordinatorMessage>,
     evidence: ResultEvidence | undefined,
     now: number,
   ) {
+    const { capacity, operator } = hello
+    this.region = hello.region
+    this.zone = hello.zone
     this.lastSeen = now
     this.peerId = peerId
     this.capacity = capacity

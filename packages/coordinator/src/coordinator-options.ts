@@ -19,7 +19,10 @@ export interface CoordinatorOptions {
   redisUrl?: string
   /** Key namespace on Redis (hash-tagged). @defaultValue 'quorate' */
   redisNamespace?: string
-  /** How long a coordinator may hold a shard without renewing its lease (Redis backend). @defaultValue 15000 */
+  /**
+   * How long a coordinator may hold a shard without renewing its lease (Redis backend); a dead
+   * coordinator's shards move after about this plus a second. @defaultValue 3000
+   */
   shardLeaseMs?: number
   /** How shards are grouped into BullMQ jobs (Redis backend); see `RedisBackendOptions.batching`. */
   redisBatching?: RedisBackendOptions['batching']
@@ -38,7 +41,10 @@ export interface CoordinatorOptions {
    * are read in pages instead. @defaultValue FULL_VIEW_MAX_SHARDS (10,000)
    */
   fullViewMaxShards?: number
-  /** @defaultValue 2000 */
+  /**
+   * How often agents send heartbeats. An agent silent for two is suspect (no new work), a second
+   * later its running replicas move, and after eight it is disconnected. @defaultValue 1000
+   */
   heartbeatMs?: number
   /** @defaultValue 5000 */
   leaseGraceMs?: number

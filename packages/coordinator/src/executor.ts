@@ -25,7 +25,7 @@ import {
   providerView,
 } from './provider-registry.ts'
 import { JobBooks } from './quarantine.ts'
-import { failUnplaceable, loseReplica, taskTimedOut } from './recovery.ts'
+import { failUnplaceable, loseReplica, reclaimFromSuspect, suspectProvider, taskTimedOut } from './recovery.ts'
 import { decide, finish } from './shard-decision.ts'
 import {
   abortReason,
@@ -233,9 +233,27 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     }
   }
 
+  /** The agent was heard from; a suspect one may be drawn for work again. */
   touchAgent(peerId: string): void {
     const record = this.#providers.get(peerId)
-    if (record !== undefined) record.lastSeenAt = this.#now()
+    if (record === undefined) return
+    record.lastSeenAt = this.#now()
+    if (record.suspectSince === undefined) return
+    delete record.suspectSince
+    this.emit('provider:changed', providerView(record))
+    this.#schedulePump()
+  }
+
+  /** The agent missed its heartbeat window: no new work for it until it is heard from (`recovery.ts`). */
+  suspectAgent(peerId: string): void {
+    const record = this.#providers.get(peerId)
+    if (record !== undefined) suspectProvider(this.#core, record)
+  }
+
+  /** A suspect agent stayed silent: its running replicas are placed elsewhere (`recovery.ts`). */
+  reclaimAgent(peerId: string, reason: string): void {
+    const record = this.#providers.get(peerId)
+    if (record !== undefined) reclaimFromSuspect(this.#core, record, reason)
   }
 
   /** Providers known to this executor (online or not), without counters. */

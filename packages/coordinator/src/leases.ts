@@ -41,6 +41,8 @@ export class Leases {
       attempt,
       provider: provider.peerId,
       operator: provider.operator,
+      region: provider.region,
+      zone: provider.zone,
       state: 'running',
       dispatchedAt: now,
       leaseUntil: now + work.spec.limits.timeoutMs + this.#leaseGraceMs,

@@ -54,7 +54,7 @@ export class Placement {
   /** Queue a slot whose replica was lost, to be placed again. */
   requeue(run: ShardRun, slot: number): void {
     run.queued++
-    this.#queue.push({ run, slot })
+    this.#queue.push({ run, slot, again: true })
   }
 
   /** Slots that no provider has been drawn for. */
@@ -173,7 +173,8 @@ export class Placement {
 
   #reserve(ref: SlotRef, provider: ProviderRecord): void {
     ref.run.reserved.set(ref.slot, provider)
-    provider.backlog.push(ref)
+    if (ref.again === true) provider.backlog.splice(provider.backlogHead, 0, ref)
+    else provider.backlog.push(ref)
     const shares = this.#sharesOf(ref.run.work.jobId)
     shares.placed.set(provider.peerId, (shares.placed.get(provider.peerId) ?? 0) + 1)
     shares.placedTotal++
@@ -189,37 +190,83 @@ export class Placement {
   }
 
   /**
-   * A provider drawn uniformly at random among the eligible ones, so neither
-   * answering fast nor claiming capacity buys a larger share of the work.
-   * Eligible: serving, has held (or been drawn for) no replica of this
-   * shard, run by an operator who holds no live replica of it, and below its
-   * share of this job's placements. Whether it is free now does not matter.
+   * A provider drawn uniformly at random (or by weight) among the eligible
+   * ones in the best spreading tier, so neither answering fast nor claiming
+   * capacity buys a larger share of the work. Eligible: serving, has held (or
+   * been drawn for) no replica of this shard, run by an operator who holds no
+   * live replica of it, and below its share of this job's placements. Whether
+   * it is free now does not matter. Tiers: a region holding no live replica of
+   * the shard first, then a zone holding none, then any eligible provider, so
+   * a lost region never leaves a slot waiting while others can take it.
    */
   #pick(run: ShardRun): ProviderRecord | undefined {
-    const usedProviders = new Set<string>(run.recheck?.excluded)
-    const usedOperators = new Set<string>()
-    for (const r of run.replicas) {
-      usedProviders.add(r.provider)
-      if (r.operator !== undefined && (r.state === 'running' || r.state === 'done')) usedOperators.add(r.operator)
-    }
-    for (const p of run.reserved.values()) {
-      usedProviders.add(p.peerId)
-      if (p.operator !== undefined) usedOperators.add(p.operator)
-    }
+    const used = usedBy(run)
     const shares = this.#sharesOf(run.work.jobId)
     const serving = this.#providers.serving
     const share = Math.ceil((this.#shareFactor * (shares.placedTotal + 1)) / Math.max(1, serving)) + 1
-    const eligible: ProviderRecord[] = []
+    const tiers: [ProviderRecord[], ProviderRecord[], ProviderRecord[]] = [[], [], []]
     for (const p of this.#providers.all()) {
       if (!isServing(p) || p.capacity === 0) continue
-      if (usedProviders.has(p.peerId)) continue
-      if (p.operator !== undefined && usedOperators.has(p.operator)) continue
+      if (used.providers.has(p.peerId)) continue
+      if (p.operator !== undefined && used.operators.has(p.operator)) continue
       if ((shares.placed.get(p.peerId) ?? 0) >= share) continue
-      eligible.push(p)
+      tiers[spreadTier(p, used)].push(p)
     }
-    if (eligible.length === 0) return undefined
+    const eligible = tiers.find((tier) => tier.length > 0)
+    if (eligible === undefined) return undefined
     return weightedDraw(eligible, (p) => this.#weightOf(p.peerId), this.#random())
   }
+}
+
+/** Who holds a replica of `run` (or was drawn for one), and where the live ones are. */
+interface ShardHolders {
+  providers: Set<string>
+  operators: Set<string>
+  regions: Set<string>
+  zones: Set<string>
+}
+
+function usedBy(run: ShardRun): ShardHolders {
+  const used: ShardHolders = {
+    providers: new Set<string>(run.recheck?.excluded),
+    operators: new Set(),
+    regions: new Set(),
+    zones: new Set(),
+  }
+  const live = (provider: {
+    operator?: string | undefined
+    region?: string | undefined
+    zone?: string | undefined
+  }) => {
+    if (provider.operator !== undefined) used.operators.add(provider.operator)
+    used.regions.add(regionKey(provider))
+    used.zones.add(zoneKey(provider))
+  }
+  for (const r of run.replicas) {
+    used.providers.add(r.provider)
+    if (r.state === 'running' || r.state === 'done') live(r)
+  }
+  for (const p of run.reserved.values()) {
+    used.providers.add(p.peerId)
+    live(p)
+  }
+  return used
+}
+
+// Providers that declare no region share one unnamed region: declaring nothing never ranks a provider
+// as "elsewhere" for every shard.
+function regionKey(p: { region?: string | undefined }): string {
+  return p.region ?? ''
+}
+
+function zoneKey(p: { region?: string | undefined; zone?: string | undefined }): string {
+  return `${p.region ?? ''}/${p.zone ?? ''}`
+}
+
+/** 0: its region holds no live replica of the shard; 1: its zone holds none; 2: neither. */
+function spreadTier(p: ProviderRecord, used: ShardHolders): 0 | 1 | 2 {
+  if (!used.regions.has(regionKey(p))) return 0
+  return used.zones.has(zoneKey(p)) ? 2 : 1
 }
 
 /** One of `items`, each as likely as its weight (non-finite or non-positive weights count as 1). */

@@ -5,6 +5,9 @@ import type { SlotRef } from './shard-run.ts'
 export interface AgentLink {
   readonly peerId: string
   readonly operator: string | undefined
+  /** Region and zone the agent declared in hello; self-declared, so used only to spread replicas. */
+  readonly region?: string | undefined
+  readonly zone?: string | undefined
   readonly capacity: number
   /** Send one assignment; the link sends the module bytes first if this agent has not seen them. */
   assign(message: AssignMessage, module: { sha256: string; bytes: Uint8Array }): void
@@ -15,9 +18,16 @@ export interface AgentLink {
 export interface ProviderRecord {
   peerId: string
   operator: string | undefined
+  region: string | undefined
+  zone: string | undefined
   capacity: number
   link: AgentLink | undefined
   draining: boolean
+  /**
+   * Since when it has been silent past its heartbeat window: it is drawn for no new work until it
+   * is heard from again, and its running replicas are placed elsewhere after a bound.
+   */
+  suspectSince?: number
   running: number
   connectedAt?: number
   lastSeenAt: number
@@ -32,9 +42,9 @@ export interface ProviderRecord {
 /** Declared capacity above this is not believed: only this many slots of a provider count. */
 export const MAX_PROVIDER_SLOTS = 256
 
-/** Online, not draining, not quarantined: may be given work. */
+/** Online, heard from lately, not draining, not quarantined: may be given work. */
 export function isServing(p: ProviderRecord): boolean {
-  return p.link !== undefined && !p.draining && p.quarantined === undefined
+  return p.link !== undefined && !p.draining && p.quarantined === undefined && p.suspectSince === undefined
 }
 
 /** One replica on `p` ended (finished, lost, handed back or cancelled): its slot is free. */
@@ -63,6 +73,8 @@ export class ProviderRegistry {
     const record: ProviderRecord = this.#providers.get(link.peerId) ?? {
       peerId: link.peerId,
       operator: link.operator,
+      region: link.region,
+      zone: link.zone,
       capacity: 0,
       link: undefined,
       draining: false,
@@ -73,6 +85,9 @@ export class ProviderRegistry {
     }
     record.link = link
     record.operator = link.operator
+    record.region = link.region
+    record.zone = link.zone
+    delete record.suspectSince
     record.capacity = Math.max(0, Math.min(Math.floor(link.capacity) || 0, MAX_PROVIDER_SLOTS))
     record.draining = false
     record.running = 0
@@ -126,6 +141,9 @@ export function providerView(p: ProviderRecord): ProviderView {
     counters: { valid: 0, invalid: 0, timeouts: 0, lost: 0 },
   }
   if (p.operator !== undefined) view.operator = p.operator
+  if (p.region !== undefined) view.region = p.region
+  if (p.zone !== undefined) view.zone = p.zone
+  if (p.suspectSince !== undefined && p.link !== undefined) view.suspect = true
   if (p.connectedAt !== undefined) view.connectedAt = p.connectedAt
   if (p.quarantined !== undefined) view.quarantined = { ...p.quarantined }
   if (p.wastedCpuMs !== undefined) view.wastedCpuMs = p.wastedCpuMs

@@ -1,6 +1,7 @@
 import { WAITING_PREFIX } from '@quorate/protocol'
 import { type ExecutorCore, replicaEnded } from './executor-core.ts'
 import { WAITING_BUSY } from './placement.ts'
+import { freeSlot, type ProviderRecord, providerView } from './provider-registry.ts'
 import { finish } from './shard-decision.ts'
 import { type ReplicaRecord, type ShardRun, scheduleProgress } from './shard-run.ts'
 
@@ -78,4 +79,33 @@ export function failUnplaceable(core: ExecutorCore, now: number, maxWaitMs: numb
       reason: `could not be placed for ${Math.round((now - run.unplaceableSince) / 1000)} s: ${reason.slice(WAITING_PREFIX.length)}`,
     })
   }
+}
+
+/**
+ * A provider missed its heartbeat window: it is drawn for no new work, and the slots waiting in its
+ * backlog are drawn again among the others. What it runs stays with it for now (`reclaimFromSuspect`).
+ */
+export function suspectProvider(core: ExecutorCore, record: ProviderRecord): void {
+  if (record.link === undefined || record.suspectSince !== undefined) return
+  record.suspectSince = core.now()
+  core.placement.releaseBacklog(record)
+  core.emit('provider:changed', providerView(record))
+  core.schedulePump()
+}
+
+/**
+ * A suspect provider stayed silent: its running replicas are placed elsewhere now, rather than when
+ * its connection is dropped. Their leases end here, so a result it sends later is fenced off as late.
+ */
+export function reclaimFromSuspect(core: ExecutorCore, record: ProviderRecord, reason: string): void {
+  const link = record.link
+  if (link === undefined || record.suspectSince === undefined) return
+  for (const { run, replica } of core.leases.runningOn(record.peerId)) {
+    freeSlot(record)
+    link.cancel(replica.assignmentId, reason)
+    core.emit('provider:counted', record.peerId, 'lost')
+    loseReplica(core, run, replica, `provider silent: ${reason}`)
+  }
+  core.emit('provider:changed', providerView(record))
+  core.schedulePump()
 }

@@ -13,6 +13,9 @@ export interface ReplicaRecord {
   attempt: number
   provider: string
   operator: string | undefined
+  /** Where the provider said it runs, at placement: spreads the shard's later replicas. */
+  region: string | undefined
+  zone: string | undefined
   state: ReplicaState
   dispatchedAt: number
   leaseUntil: number
@@ -63,6 +66,11 @@ export interface ShardRun {
 export interface SlotRef {
   run: ShardRun
   slot: number
+  /**
+   * The slot lost a replica and is placed again: it goes to the front of its provider's backlog,
+   * so a shard already under way is not held up behind shards that have not started.
+   */
+  again?: boolean
 }
 
 /** A fresh run of `work` with no slots yet. */

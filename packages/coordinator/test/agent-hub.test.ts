@@ -40,11 +40,19 @@ function manualClock() {
 
 /** What the hub hands the scheduler, recorded: this unit test is about the hub alone. */
 function recordingExecutor() {
-  const calls = { added: [] as AgentLink[], results: [] as ResultMessage[], removed: [] as string[] }
+  const calls = {
+    added: [] as AgentLink[],
+    results: [] as ResultMessage[],
+    removed: [] as string[],
+    /** Suspect, reclaim and touch calls, in order. */
+    health: [] as string[],
+  }
   const executor = {
     addAgent: (link: AgentLink) => calls.added.push(link),
     onResult: (_peerId: string, message: ResultMessage) => calls.results.push(message),
-    touchAgent: () => {},
+    touchAgent: () => calls.health.push('touch'),
+    suspectAgent: () => calls.health.push('suspect'),
+    reclaimAgent: () => calls.health.push('reclaim'),
     drainAgent: () => {},
     removeAgent: (peerId: string) => calls.removed.push(peerId),
   } as unknown as Executor
@@ -300,5 +308,40 @@ describe('AgentHub: evidence on paid jobs', () => {
       expect(byId.get(id)?.digest, id).toBeNull()
     }
     expect(byId.get('signed')).toMatchObject({ outcome: { kind: 'exit' }, digest, signature: GOOD })
+  })
+})
+
+describe('AgentHub: silent agents', () => {
+  it('passes the declared region on, suspects a silent agent, reclaims its work, and clears it on a frame', async () => {
+    const h = hub({ heartbeatMs: 1000, missedHeartbeats: 8 })
+    const peer = await connect(h.hub)
+    peer.send(
+      encodeMessage({
+        type: 'hello',
+        protocolVersion: 1,
+        capacity: 2,
+        agentVersion: 'test',
+        region: 'eu',
+        zone: 'eu-a',
+      }),
+    )
+    await until(() => h.calls.added.length === 1)
+    expect(h.calls.added[0]).toMatchObject({ region: 'eu', zone: 'eu-a' })
+    const checkFor = (ms: number) => {
+      for (let t = 0; t < ms; t += 250) {
+        h.advance(250)
+        h.hub.checkHeartbeats()
+      }
+    }
+    checkFor(2000)
+    expect(h.calls.health).toEqual([])
+    checkFor(250)
+    expect(h.calls.health).toEqual(['suspect'])
+    checkFor(1000)
+    expect(h.calls.health).toEqual(['suspect', 'reclaim'])
+    peer.send(encodeMessage({ type: 'heartbeat', running: 0 }))
+    await until(() => h.calls.health.length === 3)
+    expect(h.calls.health).toEqual(['suspect', 'reclaim', 'touch'])
+    expect(peer.aborted).toBeUndefined()
   })
 })

@@ -8,11 +8,17 @@ const MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])
 export class RecordingLink implements AgentLink {
   readonly assigned: AssignMessage[] = []
   readonly cancelled: string[] = []
+  readonly region: string | undefined
+  readonly zone: string | undefined
   constructor(
     readonly peerId: string,
     readonly capacity = 4,
     readonly operator: string | undefined = undefined,
-  ) {}
+    topology: { region?: string; zone?: string } = {},
+  ) {
+    this.region = topology.region
+    this.zone = topology.zone
+  }
   assign(message: AssignMessage): void {
     this.assigned.push(message)
   }
@@ -61,3 +67,12 @@ export function ok(assignmentId: string, text: string): ResultMessage {
 
 export const tick = () => new Promise((r) => setImmediate(r))
 export const never: AbortSignal = new AbortController().signal
+
+/** A deterministic stand-in for Math.random: a linear congruential sequence in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+    return state / 2 ** 32
+  }
+}

@@ -195,7 +195,13 @@ export interface SubmitJobResponse {
 export interface ProviderView {
   peerId: string
   operator?: string
+  /** The region the provider's agent declared (self-declared: used only to spread replicas). */
+  region?: string
+  /** The zone within its region the agent declared. */
+  zone?: string
   online: boolean
+  /** Missed its heartbeat window: given no new work until it is heard from again. */
+  suspect?: boolean
   capacity: number
   running: number
   connectedAt?: number

@@ -10,6 +10,7 @@ import {
   MAX_AGENT_CAPACITY,
   type ResultMessage,
   type TaskChannelMessage,
+  TOPOLOGY_NAME,
   WIRE_BOUNDS,
 } from './messages.ts'
 import { OUTCOME_KINDS, type TaskOutcome, TRAP_KINDS } from './outcome.ts'
@@ -19,6 +20,11 @@ const HEX64 = { max: 64, pattern: /^[0-9a-f]{64}$/, what: '64 lower-case hex dig
 const ADDRESS = { max: 42, pattern: /^0x[0-9a-fA-F]{40}$/, what: 'an address: 0x and 40 hex digits' }
 // Printable text: no control characters, so an operator name cannot forge log lines.
 const PRINTABLE = /^[^\p{Cc}]*$/u
+const TOPOLOGY = {
+  max: WIRE_BOUNDS.topologyChars,
+  pattern: TOPOLOGY_NAME,
+  what: 'lower-case letters, digits and inner dashes, 1 to 32 characters',
+}
 
 /** The message a frame of type `tag` carries: every field checked, nothing a peer adds kept. */
 export function readMessage(
@@ -82,6 +88,10 @@ function readHello(f: WireFields): HelloMessage {
     what: 'printable text without control characters',
   })
   if (operator !== undefined) hello.operator = operator
+  const region = f.optionalString('region', TOPOLOGY)
+  if (region !== undefined) hello.region = region
+  const zone = f.optionalString('zone', TOPOLOGY)
+  if (zone !== undefined) hello.zone = zone
   return hello
 }
 

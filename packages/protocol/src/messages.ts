@@ -27,6 +27,8 @@ export const WIRE_BOUNDS = {
   operatorChars: 128,
   /** `hello.agentVersion`. */
   versionChars: 64,
+  /** `hello.region` and `hello.zone`: short names such as `eu-west` or `eu-west-1a`. */
+  topologyChars: 32,
   /** Free text: reasons, error messages, args and env entries. */
   textChars: 4096,
   /**
@@ -41,6 +43,12 @@ export const WIRE_BOUNDS = {
   maxDurationMs: JOB_BOUNDS.maxTimeoutMs * 2,
 } as const
 
+/**
+ * What a region or zone name may be: lower-case letters, digits and inner dashes, 1 to 32
+ * characters (`eu-west`, `us-east-1a`). The agent, the CLI and the coordinator's decoder check the same rule.
+ */
+export const TOPOLOGY_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/
+
 /** Sent by an agent once, first, on the task stream it opens to a coordinator. */
 export interface HelloMessage {
   type: 'hello'
@@ -49,6 +57,13 @@ export interface HelloMessage {
   capacity: number
   /** Operator identity (e.g. an EVM address) so one operator's agents never hold two replicas of a shard. */
   operator?: string
+  /**
+   * Where the agent says it runs. Used only to spread a shard's replicas: it is
+   * self-declared, so it grants no admission, weight or vote of its own.
+   */
+  region?: string
+  /** Failure domain within the region (e.g. an availability zone). */
+  zone?: string
   agentVersion: string
 }
 

@@ -51,6 +51,22 @@ describe('strict task-channel validation', () => {
     expect(decodeMessage(hello('0xAbC'))).toMatchObject({ operator: '0xAbC' })
   })
 
+  it('refuses a region or zone that is not a short lower-case name', () => {
+    const hello = (topology: Record<string, unknown>) =>
+      rawFrame(TAG.hello, { protocolVersion: 1, capacity: 1, agentVersion: 'x', ...topology })
+    expect(refusal(hello({ region: 'EU West' })).message).toMatchInlineSnapshot(
+      `"malformed message: hello.region must be lower-case letters, digits and inner dashes, 1 to 32 characters (got "EU West")"`,
+    )
+    expect(refusal(hello({ region: 'a'.repeat(33) })).field).toBe('hello.region')
+    expect(refusal(hello({ region: '-eu' })).field).toBe('hello.region')
+    expect(refusal(hello({ zone: 'a\nb' })).field).toBe('hello.zone')
+    expect(refusal(hello({ zone: 7 })).field).toBe('hello.zone')
+    expect(decodeMessage(hello({ region: 'eu-west', zone: 'eu-west-1a' }))).toMatchObject({
+      region: 'eu-west',
+      zone: 'eu-west-1a',
+    })
+  })
+
   it('refuses outcome kinds outside the protocol list and fuel that is not a non-negative safe integer', () => {
     const result = (outcome: unknown) =>
       rawFrame(TAG.result, { assignmentId: 'a', outcome, digest: null, durationMs: 1, outputLength: 0 })

@@ -28,6 +28,10 @@ Options:
   --capacity N         tasks run at once (env QUORATE_CAPACITY, default: threads)
   --operator ID        operator identity announced to coordinators (env QUORATE_OPERATOR;
                        default: the address of the operator key)
+  --region NAME        the region this agent runs in, e.g. eu-west (env QUORATE_REGION): coordinators
+                       spread each shard's replicas across regions, then zones; it grants nothing else
+  --zone NAME          the zone within the region, e.g. eu-west-1a (env QUORATE_ZONE)
+                       (both: lower-case letters, digits and inner dashes, at most 32 characters)
   --key-file FILE      the operator's EVM key, hex (env QUORATE_OPERATOR_KEY_FILE; default
                        <data-dir>/operator.key, created with mode 0600 on first start). Register
                        this address and the agent's PeerId in the Registry to work for coordinators
@@ -68,6 +72,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
     threads: { type: 'string' },
     capacity: { type: 'string' },
     operator: { type: 'string' },
+    region: { type: 'string' },
+    zone: { type: 'string' },
     'key-file': { type: 'string' },
     'drain-timeout': { type: 'string' },
     'json-ready': { type: 'boolean' },
@@ -142,6 +148,10 @@ export async function agentCommand(argv: string[]): Promise<number> {
   if (threads !== undefined) options.threads = threads
   if (capacity !== undefined) options.capacity = capacity
   options.operator = operator
+  const region = fromEnv(values.region, 'QUORATE_REGION')
+  if (region !== undefined) options.region = region
+  const zone = fromEnv(values.zone, 'QUORATE_ZONE')
+  if (zone !== undefined) options.zone = zone
   // Results of chain-paid jobs are signed with the operator key, as evidence the Escrow can check.
   options.signResult = createResultSigner(key.privateKey)
   const agent = createAgent(options)

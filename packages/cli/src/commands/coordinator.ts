@@ -30,7 +30,7 @@ Options:
                        hold a decision before it is announced, default 1)
   --namespace NAME     Redis key namespace, hash-tagged for Redis Cluster (env QUORATE_REDIS_NAMESPACE, default quorate)
   --shard-lease MS     with --redis: how long a coordinator holds a shard without renewing before
-                       another takes it over (default 15000)
+                       another takes it over (default 3000: a dead coordinator's shards move in ≤ 4 s)
   --batch-shards N     with --redis: most shards one BullMQ job carries; they are leased and failed
                        over together (default 16)
   --min-batches N      with --redis: a job with at least N shards is cut into at least N batches, so
@@ -179,7 +179,7 @@ function backendOptions(values: Record<string, unknown>): Partial<CoordinatorOpt
   return {
     ...(redisUrl === undefined ? {} : { redisUrl }),
     ...(namespace === undefined ? {} : { redisNamespace: namespace }),
-    ...(shardLease === undefined ? {} : { shardLeaseMs: intFlag('shard-lease', shardLease, 15_000, 1000) }),
+    ...(shardLease === undefined ? {} : { shardLeaseMs: intFlag('shard-lease', shardLease, 3_000, 1000) }),
     ...(batchShards === undefined && minBatches === undefined
       ? {}
       : {

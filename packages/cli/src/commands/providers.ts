@@ -6,7 +6,8 @@ import { clientFrom, commonFlags, commonHelp, help } from './job-common.ts'
 
 export const providersHelp = `Usage: quorate providers [options]
 
-List the providers the coordinator knows: online or not, load, and vote counters; on a coordinator
+List the providers the coordinator knows: online or not (or suspect: silent past its heartbeat
+window), the region/zone its agent declared, load, and vote counters; on a coordinator
 that settles on a chain, their stake, earnings and any slashing, in the token's units (--json: base
 units).
 
@@ -42,7 +43,13 @@ function providerLine(p: ProviderView, token: TokenDisplay | undefined): string 
     p.slashed === undefined ? undefined : `slashed ${formatTokens(p.slashed, token)}`,
   ].filter((part) => part !== undefined)
   return (
-    `${p.peerId}  ${p.online ? 'online ' : 'offline'}  ${p.running}/${p.capacity} running  valid ${p.counters.valid}  invalid ${p.counters.invalid}  timeouts ${p.counters.timeouts}` +
+    `${p.peerId}  ${p.online ? (p.suspect === true ? 'suspect' : 'online ') : 'offline'}  ${topologyOf(p)}  ${p.running}/${p.capacity} running  valid ${p.counters.valid}  invalid ${p.counters.invalid}  timeouts ${p.counters.timeouts}` +
     `${p.quarantined === undefined ? '' : `  QUARANTINED (${p.quarantined.reason})`}${money.length === 0 ? '' : `  ${money.join('  ')}`}`
   )
+}
+
+/** `region/zone` as the agent declared them, `-` for what it did not. */
+function topologyOf(p: ProviderView): string {
+  if (p.region === undefined && p.zone === undefined) return '-'
+  return p.zone === undefined ? (p.region as string) : `${p.region ?? '-'}/${p.zone}`
 }

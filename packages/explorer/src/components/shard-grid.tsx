@@ -91,63 +91,88 @@ export function ShardGrid(props: {
         </thead>
         <tbody>
           {props.shards.map((shard) => (
-            <tr
+            <ShardRow
               key={shard.index}
-              data-testid="shard-row"
-              data-shard={shard.index}
-              data-state={shard.state}
-              data-outcome={failingOutcome(shard) === undefined ? undefined : 'failing'}
-              aria-selected={props.selected === shard.index}
-            >
-              <th scope="row">
-                <button
-                  type="button"
-                  className="link"
-                  onClick={() => props.onSelect(shard.index)}
-                  title="show this shard's logs"
-                >
-                  #{shard.index}
-                </button>
-                <div className="muted small">{bytes(shard.inputBytes)} in</div>
-              </th>
-              <td>
-                <StateBadge state={shard.state} title={shard.reason} />
-                {failingOutcome(shard) !== undefined && (
-                  <span className="badge" data-state="failed" data-testid="outcome-badge" title={shard.reason}>
-                    {failingOutcome(shard)}
-                  </span>
-                )}
-                {shard.reason !== undefined && <div className="reason small">{shard.reason}</div>}
-              </td>
-              <td className="mono small">
-                {shard.digest === undefined ? (
-                  <span className="muted">—</span>
-                ) : (
-                  <span title={shard.digest}>{prefix(shard.digest, 10)}</span>
-                )}
-                {shard.majority !== undefined && (
-                  <div className="muted">
-                    {shard.majority.length} agree
-                    {(shard.minority?.length ?? 0) > 0 && (
-                      <span className="minority"> · {shard.minority?.length} dissent</span>
-                    )}
-                  </div>
-                )}
-              </td>
-              {Array.from({ length: columns }, (_, i) => {
-                const replica = shard.replicas[i]
-                return replica === undefined ? (
-                  // biome-ignore lint/suspicious/noArrayIndexKey: empty cells are positions.
-                  <td key={i} className="replica empty" />
-                ) : (
-                  <ReplicaCell key={replica.assignmentId} replica={replica} now={props.now} />
-                )
-              })}
-            </tr>
+              shard={shard}
+              columns={columns}
+              now={props.now}
+              selected={props.selected === shard.index}
+              onSelect={props.onSelect}
+            />
           ))}
         </tbody>
       </table>
     </div>
+  )
+}
+
+/** One shard: its state, the digest its vote accepted, then a cell per placement (padded to `columns`). */
+function ShardRow(props: {
+  shard: ShardView
+  columns: number
+  now: number
+  selected: boolean
+  onSelect: (index: number) => void
+}) {
+  const { shard } = props
+  return (
+    <tr
+      data-testid="shard-row"
+      data-shard={shard.index}
+      data-state={shard.state}
+      data-outcome={failingOutcome(shard) === undefined ? undefined : 'failing'}
+      aria-selected={props.selected}
+    >
+      <th scope="row">
+        <button
+          type="button"
+          className="link"
+          onClick={() => props.onSelect(shard.index)}
+          title="show this shard's logs"
+        >
+          #{shard.index}
+        </button>
+        <div className="muted small">{bytes(shard.inputBytes)} in</div>
+      </th>
+      <td>
+        <StateBadge state={shard.state} title={shard.reason} />
+        {failingOutcome(shard) !== undefined && (
+          <span className="badge" data-state="failed" data-testid="outcome-badge" title={shard.reason}>
+            {failingOutcome(shard)}
+          </span>
+        )}
+        {shard.reason !== undefined && <div className="reason small">{shard.reason}</div>}
+      </td>
+      <DigestCell shard={shard} />
+      {Array.from({ length: props.columns }, (_, i) => {
+        const replica = shard.replicas[i]
+        return replica === undefined ? (
+          // biome-ignore lint/suspicious/noArrayIndexKey: empty cells are positions.
+          <td key={i} className="replica empty" />
+        ) : (
+          <ReplicaCell key={replica.assignmentId} replica={replica} now={props.now} />
+        )
+      })}
+    </tr>
+  )
+}
+
+function DigestCell(props: { shard: ShardView }) {
+  const { shard } = props
+  return (
+    <td className="mono small">
+      {shard.digest === undefined ? (
+        <span className="muted">—</span>
+      ) : (
+        <span title={shard.digest}>{prefix(shard.digest, 10)}</span>
+      )}
+      {shard.majority !== undefined && (
+        <div className="muted">
+          {shard.majority.length} agree
+          {(shard.minority?.length ?? 0) > 0 && <span className="minority"> · {shard.minority?.length} dissent</span>}
+        </div>
+      )}
+    </td>
   )
 }
 

@@ -2,13 +2,14 @@ import { isTerminalJobState, type JobEvent, type JobView } from '@quorate/protoc
 import { useEffect, useMemo, useRef, useState } from 'react'
 import { activityOf } from '../activity.ts'
 import type { ShardPageParameters } from '../api.ts'
-import { ErrorBox, LiveIndicator, ProgressBar, Section, ShardCounts, StateBadge } from '../components/common.tsx'
+import { ErrorBox, LiveIndicator, Section } from '../components/common.tsx'
 import { ActivityFeed, LogsView, OutputsView, SettlementTable } from '../components/panels.tsx'
 import { SHARDS_PER_PAGE } from '../components/shard-grid.tsx'
-import { age, bytes, clock, compact, duration, prefix } from '../format.ts'
+import { prefix } from '../format.ts'
 import { useApi, useEventStream, useNow, useResource, useThrottled } from '../hooks.ts'
 import { applyJobEvent } from '../live.ts'
 import { formatRoute, type Route } from '../route.ts'
+import { JobHeader } from './job-header.tsx'
 import { PagedShards, Shards } from './job-shards.tsx'
 import { isPage, useJobSource } from './job-source.ts'
 
@@ -109,112 +110,6 @@ function JobLoading(props: { id: string; error: Error | undefined }) {
       ) : (
         <p className="muted">loading…</p>
       )}
-    </Section>
-  )
-}
-
-function JobHeader(props: {
-  view: JobView
-  now: number
-  stream: ReturnType<typeof useEventStream>
-  onCancelled: () => void
-}) {
-  const { view, now } = props
-  const api = useApi()
-  const [cancelling, setCancelling] = useState(false)
-  const [error, setError] = useState<Error | undefined>(undefined)
-  const terminal = isTerminalJobState(view.state)
-  const cancel = async () => {
-    if (!window.confirm(`Cancel job ${view.id}? Running replicas are stopped.`)) return
-    setCancelling(true)
-    try {
-      await api.cancel(view.id)
-      props.onCancelled()
-    } catch (err) {
-      setError(err as Error)
-    } finally {
-      setCancelling(false)
-    }
-  }
-  const done = view.shards.accepted + view.shards.failed
-  return (
-    <Section
-      title={
-        <>
-          <a href={formatRoute({ page: 'jobs', offset: 0 })} className="crumb">
-            jobs
-          </a>{' '}
-          / <span className="mono">{view.id}</span>
-          {view.name !== undefined && <span className="job-name"> {view.name}</span>}
-        </>
-      }
-      aside={
-        <>
-          <LiveIndicator status={props.stream} />
-          {!terminal && (
-            <button type="button" className="danger" onClick={cancel} disabled={cancelling}>
-              {cancelling ? 'cancelling…' : 'cancel job'}
-            </button>
-          )}
-        </>
-      }
-    >
-      {error !== undefined && <ErrorBox error={error} />}
-      <div className="job-head" data-testid="job-head" data-state={view.state}>
-        <StateBadge state={view.state} />
-        <ProgressBar {...view.shards} wide />
-        <span className="pct" data-testid="job-progress">
-          {view.shards.total === 0 ? 0 : Math.floor((done / view.shards.total) * 100)}%
-        </span>
-        <ShardCounts {...view.shards} />
-        <span className="muted">shards accepted / failed / total</span>
-      </div>
-      {view.reason !== undefined && (
-        <p className="reason" data-testid="job-reason">
-          {view.reason}
-        </p>
-      )}
-      <dl className="facts">
-        <div>
-          <dt>vote</dt>
-          <dd>
-            {view.quorum} of {view.redundancy} agree (up to {view.maxReplicas} replicas)
-          </dd>
-        </div>
-        <div>
-          <dt>module</dt>
-          <dd className="mono" title={view.moduleSha256}>
-            sha256 {prefix(view.moduleSha256, 16)}
-          </dd>
-        </div>
-        {view.args.length > 0 && (
-          <div>
-            <dt>args</dt>
-            <dd className="mono">{view.args.join(' ')}</dd>
-          </div>
-        )}
-        <div>
-          <dt>limits</dt>
-          <dd>
-            {compact(view.limits.fuel)} fuel · {view.limits.memoryMiB} MiB memory · {duration(view.limits.timeoutMs)} ·{' '}
-            {bytes(view.limits.outputBytes)} out
-          </dd>
-        </div>
-        <div>
-          <dt>created</dt>
-          <dd title={new Date(view.createdAt).toISOString()}>
-            {clock(view.createdAt, now)} ({age(view.createdAt, now)} ago)
-          </dd>
-        </div>
-        <div>
-          <dt>{view.finishedAt === undefined ? 'deadline' : 'finished'}</dt>
-          <dd>
-            {view.finishedAt === undefined
-              ? `${clock(view.deadline, now)} (in ${age(now, view.deadline)})`
-              : `${clock(view.finishedAt, now)} after ${duration(view.finishedAt - view.createdAt)}`}
-          </dd>
-        </div>
-      </dl>
     </Section>
   )
 }

@@ -1,4 +1,4 @@
-import { JOB_STATES, type JobState } from '@quorate/protocol/api'
+import { JOB_STATES, type JobState, type JobSummary } from '@quorate/protocol/api'
 import { type FormEvent, useMemo, useState } from 'react'
 import { Amount, DASH, ErrorBox, ProgressBar, Section, ShardCounts, StateBadge } from '../components/common.tsx'
 import { ThroughputChart } from '../components/throughput-chart.tsx'
@@ -7,8 +7,10 @@ import { useApi, useInterval, useLiveEvents, useNow, useResource, useThrottled }
 import { listNeedsRefresh } from '../live.ts'
 import { formatRoute, PAGE_SIZE, type Route } from '../route.ts'
 
+type JobsProps = { state?: JobState | undefined; offset: number; navigate: (r: Route) => void }
+
 /** The operator's front page: throughput, the network at a glance, and every job, newest first. */
-export function JobsPage(props: { state?: JobState | undefined; offset: number; navigate: (r: Route) => void }) {
+export function JobsPage(props: JobsProps) {
   return (
     <>
       <Overview />
@@ -65,10 +67,9 @@ function Overview() {
   )
 }
 
-function JobsTable(props: { state?: JobState | undefined; offset: number; navigate: (r: Route) => void }) {
-  const { state, offset, navigate } = props
+/** One page of jobs, refreshed when an event touches a job on it (or, with a filter, any job). */
+function useJobsPage(state: JobState | undefined, offset: number) {
   const api = useApi()
-  const now = useNow()
   const page = useResource((signal) => api.listJobs({ state, offset, limit: PAGE_SIZE }, signal), [state, offset])
   const visible = useMemo(() => new Set(page.data?.items.map((j) => j.id)), [page.data])
   const refresh = useThrottled(page.reload, 400)
@@ -77,9 +78,14 @@ function JobsTable(props: { state?: JobState | undefined; offset: number; naviga
   }, page.reload)
   // Belt and braces for what no event announces (expiry by deadline).
   useInterval(page.reload, 15_000)
+  return page
+}
 
+function JobsTable(props: JobsProps) {
+  const { state, offset, navigate } = props
+  const now = useNow()
+  const page = useJobsPage(state, offset)
   const total = page.data?.total ?? 0
-  const lastOffset = Math.max(0, Math.floor((total - 1) / PAGE_SIZE) * PAGE_SIZE)
   const go = (o: number) => navigate({ page: 'jobs', ...(state === undefined ? {} : { state }), offset: o })
   const filter = (s: JobState | undefined) =>
     navigate({ page: 'jobs', ...(s === undefined ? {} : { state: s }), offset: 0 })
@@ -96,110 +102,137 @@ function JobsTable(props: { state?: JobState | undefined; offset: number; naviga
         </>
       }
     >
-      <nav className="filters" aria-label="filter by state">
-        <button type="button" aria-pressed={state === undefined} onClick={() => filter(undefined)}>
-          all
-        </button>
-        {JOB_STATES.map((s) => (
-          <button type="button" key={s} data-state={s} aria-pressed={state === s} onClick={() => filter(s)}>
-            {stateLabel(s)}
-          </button>
-        ))}
-      </nav>
+      <StateFilters state={state} onFilter={filter} />
       {page.error !== undefined && <ErrorBox error={page.error} />}
       <div className="table-wrap">
         <table className="jobs cards" data-testid="jobs-table">
-          <thead>
-            <tr>
-              <th>job</th>
-              <th>state</th>
-              <th className="progress-col">progress</th>
-              <th title="what the settlement paid out, once the job is settled on chain">cost</th>
-              <th title="accepted / failed / total shards">shards ✓ / ✗ / Σ</th>
-              <th title="quorum of redundancy">vote</th>
-              <th>age</th>
-              <th>took</th>
-            </tr>
-          </thead>
+          <JobsTableHead />
           <tbody>
-            {page.data?.items.map((job) => {
-              const href = formatRoute({ page: 'job', id: job.id, shardPage: 0 })
-              const done = job.shards.accepted + job.shards.failed
-              return (
-                <tr key={job.id} data-testid="job-row" data-job-id={job.id} data-state={job.state}>
-                  <td className="card-title">
-                    <a className="mono" href={href} title={job.id}>
-                      {prefix(job.id, 12)}
-                    </a>
-                    {job.name !== undefined && <div className="job-name">{job.name}</div>}
-                  </td>
-                  <td data-label="state">
-                    <StateBadge state={job.state} />
-                  </td>
-                  <td data-label="progress" className="progress-col">
-                    <span>
-                      <ProgressBar {...job.shards} />
-                      <span className="pct">
-                        {job.shards.total === 0 ? 0 : Math.floor((done / job.shards.total) * 100)}%
-                      </span>
-                    </span>
-                  </td>
-                  <td data-label="cost" className="num" data-testid="job-cost">
-                    <Amount value={job.cost} />
-                  </td>
-                  <td data-label="shards ✓ / ✗ / Σ">
-                    <ShardCounts {...job.shards} />
-                  </td>
-                  <td data-label="vote" className="muted">
-                    {job.quorum} of {job.redundancy}
-                  </td>
-                  <td data-label="age" title={new Date(job.createdAt).toISOString()}>
-                    {age(job.createdAt, now)}
-                  </td>
-                  <td data-label="took" className="muted">
-                    {job.finishedAt === undefined ? DASH : duration(job.finishedAt - job.createdAt)}
-                  </td>
-                </tr>
-              )
-            })}
-            {page.data !== undefined && page.data.items.length === 0 && (
-              <tr>
-                <td colSpan={8} className="empty">
-                  {state === undefined ? (
-                    <>
-                      No jobs yet. Submit one:{' '}
-                      <code>quorate submit -c {window.location.origin} --wasm app.wasm --input in.txt</code>
-                    </>
-                  ) : (
-                    <>No {stateLabel(state)} jobs.</>
-                  )}
-                </td>
-              </tr>
-            )}
+            {page.data?.items.map((job) => (
+              <JobRow key={job.id} job={job} now={now} />
+            ))}
+            {page.data !== undefined && page.data.items.length === 0 && <NoJobsRow state={state} />}
           </tbody>
         </table>
       </div>
-      {total > PAGE_SIZE && (
-        <nav className="pager" aria-label="pages">
-          <button type="button" disabled={offset === 0} onClick={() => go(0)}>
-            « newest
-          </button>
-          <button type="button" disabled={offset === 0} onClick={() => go(Math.max(0, offset - PAGE_SIZE))}>
-            ‹ newer
-          </button>
-          <span data-testid="page-info">
-            {count(Math.min(offset + 1, total))}–{count(Math.min(offset + PAGE_SIZE, total))} of {count(total)} · page{' '}
-            {count(Math.floor(offset / PAGE_SIZE) + 1)} of {count(Math.floor(lastOffset / PAGE_SIZE) + 1)}
-          </span>
-          <button type="button" disabled={offset >= lastOffset} onClick={() => go(offset + PAGE_SIZE)}>
-            older ›
-          </button>
-          <button type="button" disabled={offset >= lastOffset} onClick={() => go(lastOffset)}>
-            oldest »
-          </button>
-        </nav>
-      )}
+      {total > PAGE_SIZE && <Pager offset={offset} total={total} go={go} />}
     </Section>
+  )
+}
+
+function StateFilters(props: { state: JobState | undefined; onFilter: (s: JobState | undefined) => void }) {
+  const { state, onFilter } = props
+  return (
+    <nav className="filters" aria-label="filter by state">
+      <button type="button" aria-pressed={state === undefined} onClick={() => onFilter(undefined)}>
+        all
+      </button>
+      {JOB_STATES.map((s) => (
+        <button type="button" key={s} data-state={s} aria-pressed={state === s} onClick={() => onFilter(s)}>
+          {stateLabel(s)}
+        </button>
+      ))}
+    </nav>
+  )
+}
+
+function JobsTableHead() {
+  return (
+    <thead>
+      <tr>
+        <th>job</th>
+        <th>state</th>
+        <th className="progress-col">progress</th>
+        <th title="what the settlement paid out, once the job is settled on chain">cost</th>
+        <th title="accepted / failed / total shards">shards ✓ / ✗ / Σ</th>
+        <th title="quorum of redundancy">vote</th>
+        <th>age</th>
+        <th>took</th>
+      </tr>
+    </thead>
+  )
+}
+
+function JobRow(props: { job: JobSummary; now: number }) {
+  const { job, now } = props
+  const href = formatRoute({ page: 'job', id: job.id, shardPage: 0 })
+  const done = job.shards.accepted + job.shards.failed
+  return (
+    <tr data-testid="job-row" data-job-id={job.id} data-state={job.state}>
+      <td className="card-title">
+        <a className="mono" href={href} title={job.id}>
+          {prefix(job.id, 12)}
+        </a>
+        {job.name !== undefined && <div className="job-name">{job.name}</div>}
+      </td>
+      <td data-label="state">
+        <StateBadge state={job.state} />
+      </td>
+      <td data-label="progress" className="progress-col">
+        <span>
+          <ProgressBar {...job.shards} />
+          <span className="pct">{job.shards.total === 0 ? 0 : Math.floor((done / job.shards.total) * 100)}%</span>
+        </span>
+      </td>
+      <td data-label="cost" className="num" data-testid="job-cost">
+        <Amount value={job.cost} />
+      </td>
+      <td data-label="shards ✓ / ✗ / Σ">
+        <ShardCounts {...job.shards} />
+      </td>
+      <td data-label="vote" className="muted">
+        {job.quorum} of {job.redundancy}
+      </td>
+      <td data-label="age" title={new Date(job.createdAt).toISOString()}>
+        {age(job.createdAt, now)}
+      </td>
+      <td data-label="took" className="muted">
+        {job.finishedAt === undefined ? DASH : duration(job.finishedAt - job.createdAt)}
+      </td>
+    </tr>
+  )
+}
+
+function NoJobsRow(props: { state: JobState | undefined }) {
+  const { state } = props
+  return (
+    <tr>
+      <td colSpan={8} className="empty">
+        {state === undefined ? (
+          <>
+            No jobs yet. Submit one:{' '}
+            <code>quorate submit -c {window.location.origin} --wasm app.wasm --input in.txt</code>
+          </>
+        ) : (
+          <>No {stateLabel(state)} jobs.</>
+        )}
+      </td>
+    </tr>
+  )
+}
+
+function Pager(props: { offset: number; total: number; go: (offset: number) => void }) {
+  const { offset, total, go } = props
+  const lastOffset = Math.max(0, Math.floor((total - 1) / PAGE_SIZE) * PAGE_SIZE)
+  return (
+    <nav className="pager" aria-label="pages">
+      <button type="button" disabled={offset === 0} onClick={() => go(0)}>
+        « newest
+      </button>
+      <button type="button" disabled={offset === 0} onClick={() => go(Math.max(0, offset - PAGE_SIZE))}>
+        ‹ newer
+      </button>
+      <span data-testid="page-info">
+        {count(Math.min(offset + 1, total))}–{count(Math.min(offset + PAGE_SIZE, total))} of {count(total)} · page{' '}
+        {count(Math.floor(offset / PAGE_SIZE) + 1)} of {count(Math.floor(lastOffset / PAGE_SIZE) + 1)}
+      </span>
+      <button type="button" disabled={offset >= lastOffset} onClick={() => go(offset + PAGE_SIZE)}>
+        older ›
+      </button>
+      <button type="button" disabled={offset >= lastOffset} onClick={() => go(lastOffset)}>
+        oldest »
+      </button>
+    </nav>
   )
 }
 

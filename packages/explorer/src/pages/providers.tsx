@@ -34,6 +34,7 @@ export function ProvidersPage() {
               <th title="short name: the end of its PeerId, as everywhere in the explorer">provider</th>
               <th title="the operator's account: where its payouts go">payout account</th>
               <th>status</th>
+              <th title="region / zone its agent declared (used only to spread replicas)">region</th>
               <th>running / capacity</th>
               <th title="on chain, in the Registry">stake</th>
               <th title="credited by this coordinator's settlements">earnings</th>
@@ -61,6 +62,16 @@ export function ProvidersPage() {
                       <span className="badge" data-state={p.online ? 'online' : 'offline'}>
                         {p.online ? 'online' : 'offline'}
                       </span>
+                      {p.online && p.suspect === true && (
+                        <span
+                          className="badge"
+                          data-state="warn"
+                          data-testid="suspect"
+                          title="missed its heartbeat window: no new work until it is heard from"
+                        >
+                          suspect
+                        </span>
+                      )}
                       {p.quarantined !== undefined && (
                         <span
                           className="badge"
@@ -81,6 +92,11 @@ export function ProvidersPage() {
                         </span>
                       )}
                     </span>
+                  </td>
+                  <td data-label="region" data-testid="provider-region">
+                    {p.region === undefined && p.zone === undefined
+                      ? DASH
+                      : `${p.region ?? DASH}${p.zone === undefined ? '' : ` / ${p.zone}`}`}
                   </td>
                   <td data-label="running / capacity">
                     <span>

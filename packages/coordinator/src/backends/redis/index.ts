@@ -1,6 +1,7 @@
 import { InvalidOptionError } from '@quorate/protocol'
 import type { Logger } from 'pino'
 import type { BackendHealth, SchedulerBackend } from '../../backend.ts'
+import { COORDINATOR_DEFAULTS } from '../../constants.ts'
 import { RedisSettlementStore } from '../../settlement/redis-store.ts'
 import type { SettlementStore } from '../../settlement/store.ts'
 import { ComposedBackend } from '../shared/composed-backend.ts'
@@ -26,10 +27,13 @@ export interface RedisBackendOptions {
   /**
    * How long a coordinator holds a shard without renewing before another
    * coordinator takes it over (BullMQ lock duration).
-   * @defaultValue 15000
+   * @defaultValue {@link COORDINATOR_DEFAULTS}.shardLeaseMs (3000)
    */
   leaseMs?: number
-  /** How often stalled shards (held by a dead coordinator) are looked for. @defaultValue leaseMs / 3 */
+  /**
+   * How often stalled shards (held by a dead coordinator) are looked for.
+   * @defaultValue leaseMs / 3, at least 500 ms (1000 with the default lease)
+   */
   stalledCheckMs?: number
   /**
    * How a job's shards are grouped into BullMQ jobs. Each batch is consecutive shards held, leased and
@@ -67,7 +71,7 @@ export class RedisBackend extends ComposedBackend {
       now: options.now ?? Date.now,
       logger: options.logger,
     })
-    const leaseMs = options.leaseMs ?? 15_000
+    const leaseMs = options.leaseMs ?? COORDINATOR_DEFAULTS.shardLeaseMs
     const maxBatchShards = options.batching?.maxShards ?? 16
     const minBatches = options.batching?.minBatches ?? 64
     for (const [name, value] of [
@@ -82,7 +86,7 @@ export class RedisBackend extends ComposedBackend {
     const jobs = new RedisJobStore(ctx, events, batchSizeOf)
     const queue = new RedisShardQueue(
       { ctx, jobs, events, running },
-      { leaseMs, stalledCheckMs: options.stalledCheckMs ?? Math.max(1000, Math.floor(leaseMs / 3)), maxBatchShards },
+      { leaseMs, stalledCheckMs: options.stalledCheckMs ?? Math.max(500, Math.floor(leaseMs / 3)), maxBatchShards },
     )
     const providers = new RedisProviderStore(ctx)
     super({ jobs, queue, providers, events })
