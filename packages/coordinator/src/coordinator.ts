@@ -274,7 +274,7 @@ function wireExecutor(parts: Parts, announce: () => void): void {
   })
   executor.on('provider:quarantined', (peerId, evidence) => {
     // The quarantine itself is logged by the job lifecycle. On a paid job, the signed evidence waits for settlement and is then sent to the Escrow.
-    chain?.recordOffence(peerId, evidence, evidence.quorum)
+    void chain?.recordOffence(peerId, evidence, evidence.quorum)
   })
   backend.subscribe((event) => {
     if (event.type === 'job:done') executor.forgetJob(event.jobId)

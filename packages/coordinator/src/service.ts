@@ -118,16 +118,16 @@ export class JobService {
         view.reason = waitingReason({ kind: 'providers', online, needed: view.redundancy })
       }
     }
-    const settlement = this.#chain?.view(job.id)
+    const settlement = await this.#chain?.view(job.id)
     if (settlement !== undefined) view.settlement = settlement
-    this.#withCost(view)
+    await this.#withCost(view)
     if (this.#untrusted) view.untrusted = true
     return view
   }
 
   /** The job without its shard list: cheap enough to poll, whatever the job's size. */
   async summary(id: string): Promise<JobSummary> {
-    return this.#withCost(summaryOf(await this.#job(id)))
+    return await this.#withCost(summaryOf(await this.#job(id)))
   }
 
   /**
@@ -136,13 +136,13 @@ export class JobService {
    */
   async list(filter: JobListFilter): Promise<ListPage<JobSummary>> {
     const page = await listJobs(this.#backend, filter)
-    for (const item of page.items) this.#withCost(item)
+    await Promise.all(page.items.map((item) => this.#withCost(item)))
     return page
   }
 
   /** The job's settlement cost, once it is settled on chain. */
-  #withCost<T extends JobSummary>(summary: T): T {
-    const cost = this.#chain?.cost(summary.id)
+  async #withCost<T extends JobSummary>(summary: T): Promise<T> {
+    const cost = await this.#chain?.cost(summary.id)
     if (cost !== undefined) summary.cost = cost
     return summary
   }
@@ -235,7 +235,7 @@ export class JobService {
   async providers(): Promise<ProviderView[]> {
     const providers = await this.#backend.providers()
     if (this.#chain === undefined) return providers
-    const extras = this.#chain.providerExtras()
+    const extras = await this.#chain.providerExtras()
     return providers.map((p) => {
       const extra = extras.get(p.peerId)
       return extra === undefined ? p : { ...p, ...extra }

@@ -75,6 +75,8 @@ units (digits), or whole tokens like 100tokens or 0.01tokens (the token's decima
                          10^16 base units, 0.01tokens with 18 decimals)
   --fee AMOUNT           coordinator fee per job, capped by the job's maxFee (env QUORATE_CHAIN_FEE,
                          default 0)
+  --settle-delay MS      wait MS after a job ends before settling it here (default 0); for drills
+                         where another coordinator on the same --redis settles instead
 
 Logs go to stderr: each job's story (submitted, shard failures, timeouts, escalations,
 quarantines, its end, its settlement) at info with its job id. SIGINT/SIGTERM stop it cleanly.
@@ -114,6 +116,7 @@ const coordinatorFlags = {
   'min-stake': { type: 'string' },
   price: { type: 'string' },
   fee: { type: 'string' },
+  'settle-delay': { type: 'string' },
   allowlist: { type: 'string' },
   allow: { type: 'string', multiple: true },
   open: { type: 'boolean' },
@@ -287,6 +290,8 @@ async function chainOptions(values: Record<string, unknown>): Promise<Coordinato
   if (minStake !== undefined) options.minStake = minStake
   if (price !== undefined) options.pricePerReplica = price
   if (fee !== undefined) options.fee = fee
+  const settleDelayMs = intFlag('settle-delay', values['settle-delay'] as string | undefined, undefined, 0)
+  if (settleDelayMs !== undefined) options.settleDelayMs = settleDelayMs
   return options
 }
 

@@ -1,16 +1,24 @@
-import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
 import { type ChainClient, createChainClient, destroyChainClient, getTokenDisplay } from '@quorate/chain'
-import type { CoordinatorPaymentTerms, EvidenceRequest, JobSpec, ReplicaView, SettlementView } from '@quorate/protocol'
+import {
+  type CoordinatorPaymentTerms,
+  type EvidenceRequest,
+  isTerminalJobState,
+  type JobSpec,
+  jobIdOf,
+  type ReplicaView,
+  type SettlementView,
+} from '@quorate/protocol'
 import type { Logger } from 'pino'
 import type { SchedulerBackend } from '../backend.ts'
 import type { MetricsObserver } from '../metrics.ts'
 import { evidenceRequest, isSignedByOperator, keepOffence, type ResultSignature } from './evidence.ts'
+import { openSettlementStore } from './open-store.ts'
 import { type CoordinatorChainOptions, type SettlementContext, validateChainOptions } from './options.ts'
 import { admitPaidJob, paymentTerms, requiredBudget, type TokenDisplay } from './payment-admission.ts'
 import { penalizeJob } from './penalize.ts'
 import { admitStakedProvider } from './provider-stake.ts'
 import { settlePaidJob } from './settle.ts'
-import { SettlementStore } from './store.ts'
 import { providerExtras, settlementCost, settlementView } from './views.ts'
 
 /**
@@ -18,10 +26,13 @@ import { providerExtras, settlementCost, settlementView } from './views.ts'
  * (`payment-admission.ts`) and unstaked providers (`provider-stake.ts`),
  * keeps the signed evidence against outvoted providers (`evidence.ts`), and
  * settles each finished job once (`settle.ts`), then penalizes
- * (`penalize.ts`). Settlements are kept in `<dataDir>/settlements.sqlite`
- * (`store.ts`): the payouts are fixed there before the transaction is sent,
- * so a restarted coordinator resends the same settlement, and `settleJob`
- * (which reads the Escrow first) reports the earlier one instead of paying twice.
+ * (`penalize.ts`). Settlements are kept in a `SettlementStore` (`store.ts`):
+ * `<dataDir>/settlements.sqlite` on the embedded backend, the shared Redis on
+ * the Redis backend, so any coordinator settles a job another accepted. The
+ * payouts are fixed there before the transaction is sent, so whoever resends
+ * sends the same settlement; one coordinator at a time holds a job's lease to
+ * send it, and `settleJob` (which reads the Escrow first) reports an earlier
+ * settlement instead of paying twice.
  */
 export class ChainSettler {
   readonly #weights = new Map<string, number>()
@@ -31,6 +42,13 @@ export class ChainSettler {
   readonly #log: Logger
   readonly #metrics: Pick<MetricsObserver, 'chainCall' | 'settlement'> | undefined
   readonly #inFlight = new Set<string>()
+  /** This settler's name on job leases. */
+  readonly #holder = randomUUID()
+  // Read synchronously while results arrive: the escrow of each paid job seen, the operator of each provider admitted here.
+  readonly #escrowJobs = new Map<string, string>()
+  readonly #operators = new Map<string, string>()
+  /** When this settler first saw each job ended, for `settleDelayMs`. */
+  readonly #endedAt = new Map<string, number>()
   #client: ChainClient | undefined
   #context: SettlementContext | undefined
   #timer: NodeJS.Timeout | undefined
@@ -74,7 +92,7 @@ export class ChainSettler {
     })
     this.#context = {
       client: this.#client,
-      store: new SettlementStore(join(this.#dataDir, 'settlements.sqlite')),
+      store: openSettlementStore(this.#backend, this.#dataDir),
       options: this.#options,
       backend: this.#backend,
       log: this.#log,
@@ -86,7 +104,13 @@ export class ChainSettler {
       return undefined
     })
     this.#unsubscribe = this.#backend.subscribe((event) => {
-      if (event.type === 'job:done') void this.settle(event.jobId)
+      if (event.type === 'job:done') {
+        // Results of an ended job need no more evidence.
+        this.#escrowJobs.delete(event.jobId)
+        this.#settleWhenDue(event.jobId)
+      }
+      // Shards of a job accepted elsewhere may run here: learn its escrow before results need evidence.
+      if (event.type === 'job:queued') void this.#learnEscrow(event.jobId)
     })
     // Resume whatever a previous run left unsettled, then keep sweeping for missed events.
     this.#timer = setInterval(() => void this.resume(), 3_000)
@@ -105,7 +129,7 @@ export class ChainSettler {
     const deadline = Date.now() + 10_000
     while (this.#inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
     if (this.#client !== undefined) destroyChainClient(this.#client)
-    this.#context?.store.close()
+    await this.#context?.store.close()
     this.#context = undefined
   }
 
@@ -115,8 +139,10 @@ export class ChainSettler {
    *
    * @throws {QuorateError} `PAYMENT_REQUIRED` naming what is missing.
    */
-  acceptJob(spec: JobSpec): Promise<JobSpec> {
-    return admitPaidJob(this.#started, spec)
+  async acceptJob(spec: JobSpec): Promise<JobSpec> {
+    const accepted = await admitPaidJob(this.#started, spec)
+    await this.#learnEscrow(jobIdOf(spec))
+    return accepted
   }
 
   /** What a job must escrow, and where: `GET /v1/info` publishes it so clients can pay without a refusal first. */
@@ -146,12 +172,27 @@ export class ChainSettler {
     const admitted = await admitStakedProvider(() => this.#started, peerId, operator)
     if ('problem' in admitted) return admitted.problem
     this.#weights.set(peerId, admitted.weight)
+    this.#operators.set(peerId, admitted.operator)
     return undefined
   }
 
   /** What agents sign their results for, for a job paid on chain. */
   evidenceFor(jobId: string): EvidenceRequest | undefined {
-    return this.#context === undefined ? undefined : evidenceRequest(this.#context, jobId)
+    if (this.#context === undefined) return undefined
+    const escrowJobId = this.#escrowJobs.get(jobId)
+    if (escrowJobId === undefined) void this.#learnEscrow(jobId)
+    return escrowJobId === undefined ? undefined : evidenceRequest(this.#context, escrowJobId)
+  }
+
+  /** Remember a paid job's escrow from the store, for `evidenceFor`. */
+  async #learnEscrow(jobId: string): Promise<void> {
+    if (this.#context === undefined || this.#escrowJobs.has(jobId)) return
+    try {
+      const row = await this.#context.store.row(jobId)
+      if (row !== undefined) this.#escrowJobs.set(jobId, row.escrow_job_id)
+    } catch (err) {
+      this.#log.warn({ jobId, err }, 'could not read the escrow of a job')
+    }
   }
 
   /** Whether a result's signature is by the provider's registered operator, over exactly this result. */
@@ -162,11 +203,11 @@ export class ChainSettler {
     digest: string,
     evidence: ResultSignature,
   ): boolean {
-    return isSignedByOperator(this.#started.store, peerId, request, { shard, digest, evidence })
+    return isSignedByOperator(this.#operators.get(peerId), request, { shard, digest, evidence })
   }
 
   /** Stake and earnings for the provider view. */
-  providerExtras(): Map<string, { stake: string; earnings: string; slashed?: string }> {
+  providerExtras(): Promise<Map<string, { stake: string; earnings: string; slashed?: string }>> {
     return providerExtras(this.#started.store)
   }
 
@@ -174,12 +215,12 @@ export class ChainSettler {
    * What a settled job cost: its payouts plus the coordinator's fee, token base units as a decimal
    * string; undefined until the settlement is recorded, and for unpaid jobs.
    */
-  cost(jobId: string): string | undefined {
+  async cost(jobId: string): Promise<string | undefined> {
     return this.#context === undefined ? undefined : settlementCost(this.#context.store, jobId)
   }
 
   /** The settlement section of a job view, if the job is paid on chain. */
-  view(jobId: string): SettlementView | undefined {
+  async view(jobId: string): Promise<SettlementView | undefined> {
     return this.#context === undefined ? undefined : settlementView(this.#context, jobId)
   }
 
@@ -187,40 +228,88 @@ export class ChainSettler {
    * Keep the evidence against a provider outvoted on a paid job, to penalize
    * it once the job is settled. Returns whether there was enough signed evidence to keep.
    */
-  recordOffence(
+  async recordOffence(
     peerId: string,
     offence: { jobId: string; shard: number; digest: string; replicas: ReplicaView[] },
     quorum: number,
-  ): boolean {
-    return this.#context === undefined ? false : keepOffence(this.#context, peerId, offence, quorum)
-  }
-
-  /** Settle every recorded job that has finished and is not yet settled, and send penalties left over. */
-  async resume(): Promise<void> {
-    if (this.#context === undefined) return
-    for (const jobId of this.#started.store.unsettledJobs()) await this.settle(jobId)
-    // Penalties left over by a restart between settlement and penalize.
-    for (const owed of this.#started.store.owedPenalties()) {
-      if (this.#inFlight.has(owed.job_id)) continue
-      this.#inFlight.add(owed.job_id)
-      try {
-        await penalizeJob(this.#started, owed.job_id, owed.escrow_job_id)
-      } finally {
-        this.#inFlight.delete(owed.job_id)
-      }
+  ): Promise<boolean> {
+    if (this.#context === undefined) return false
+    try {
+      return await keepOffence(this.#context, peerId, offence, quorum)
+    } catch (err) {
+      this.#log.warn({ jobId: offence.jobId, peerId, err }, 'could not keep the evidence against a provider')
+      return false
     }
   }
 
-  /** Settle one finished job, once at a time; see `settle.ts`. */
+  /**
+   * Settle every recorded job that has finished and is not yet settled (whichever coordinator accepted
+   * it, when the store is shared), and send penalties left over.
+   */
+  async resume(): Promise<void> {
+    if (this.#context === undefined) return
+    try {
+      const unsettled = new Set(await this.#started.store.unsettledJobs())
+      for (const jobId of unsettled) await this.settle(jobId)
+      for (const jobId of this.#endedAt.keys()) if (!unsettled.has(jobId)) this.#endedAt.delete(jobId)
+      // Penalties left over by a coordinator stopped between settlement and penalize.
+      for (const owed of await this.#started.store.owedPenalties()) {
+        await this.#leased(owed.job_id, () => penalizeJob(this.#started, owed.job_id, owed.escrow_job_id))
+      }
+    } catch (err) {
+      this.#log.warn({ err }, 'could not sweep for unsettled jobs')
+    }
+  }
+
+  /** Settle one finished job, once at a time across coordinators; see `settle.ts`. */
   async settle(jobId: string): Promise<void> {
     if (this.#context === undefined || this.#inFlight.has(jobId)) return
-    this.#inFlight.add(jobId)
+    const ctx = this.#context
     try {
-      await settlePaidJob(this.#context, jobId)
+      if (!(await this.#delayOver(jobId))) return
+      await this.#leased(jobId, () => settlePaidJob(ctx, jobId))
     } catch (err) {
       this.#log.warn({ jobId, err }, 'could not settle job')
+    }
+  }
+
+  /** Run `work` holding the job's lease; skipped while this settler or another coordinator holds it. */
+  async #leased(jobId: string, work: () => Promise<void>): Promise<void> {
+    if (this.#inFlight.has(jobId)) return
+    this.#inFlight.add(jobId)
+    try {
+      const store = this.#started.store
+      if (!(await store.claimJob(jobId, this.#holder, this.#options.settleLeaseMs ?? 60_000))) return
+      try {
+        await work()
+      } finally {
+        await store.releaseJob(jobId, this.#holder).catch(() => {})
+      }
     } finally {
       this.#inFlight.delete(jobId)
     }
+  }
+
+  /** Settle a job that just ended: now, or once `settleDelayMs` has passed (the sweep retries either way). */
+  #settleWhenDue(jobId: string): void {
+    const delay = this.#options.settleDelayMs ?? 0
+    if (delay === 0) {
+      void this.settle(jobId)
+      return
+    }
+    if (!this.#endedAt.has(jobId)) this.#endedAt.set(jobId, Date.now())
+    setTimeout(() => void this.settle(jobId), delay).unref()
+  }
+
+  /** With `settleDelayMs`, whether this settler saw the job ended long enough ago to settle it. */
+  async #delayOver(jobId: string): Promise<boolean> {
+    const delay = this.#options.settleDelayMs ?? 0
+    if (delay === 0) return true
+    const job = await this.#backend.job(jobId)
+    if (job === undefined || !isTerminalJobState(job.state)) return false
+    const now = Date.now()
+    const seen = this.#endedAt.get(jobId) ?? now
+    this.#endedAt.set(jobId, seen)
+    return now - seen >= delay
   }
 }

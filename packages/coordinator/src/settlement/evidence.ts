@@ -1,7 +1,6 @@
 import { escrowDomain, verifyShardResult } from '@quorate/chain'
 import type { EvidenceRequest, ReplicaView } from '@quorate/protocol'
 import type { SettlementContext } from './options.ts'
-import type { SettlementStore } from './store.ts'
 
 /** A result as signed by its provider's operator: what a penalty sends to the Escrow. */
 interface SignedResult {
@@ -18,12 +17,10 @@ export interface ResultSignature {
   signer: string
 }
 
-/** What agents sign their results for, for a job paid on chain. */
-export function evidenceRequest(ctx: SettlementContext, jobId: string): EvidenceRequest | undefined {
-  const row = ctx.store.row(jobId)
-  if (row === undefined) return undefined
+/** What agents sign their results for, for a job paid on chain through this Escrow job. */
+export function evidenceRequest(ctx: Pick<SettlementContext, 'client'>, escrowJobId: string): EvidenceRequest {
   return {
-    escrowJobId: row.escrow_job_id,
+    escrowJobId,
     chainId: Number(ctx.client.chainId),
     escrow: ctx.client.addresses.escrow,
   }
@@ -31,13 +28,11 @@ export function evidenceRequest(ctx: SettlementContext, jobId: string): Evidence
 
 /** Whether a result's signature is by the provider's registered operator, over exactly this result. */
 export function isSignedByOperator(
-  store: SettlementStore,
-  peerId: string,
+  operator: string | undefined,
   request: EvidenceRequest,
   result: { shard: number; digest: string; evidence: ResultSignature },
 ): boolean {
   const { shard, digest, evidence } = result
-  const operator = store.operatorOf(peerId)
   if (operator === undefined || operator.toLowerCase() !== evidence.signer.toLowerCase()) return false
   if (!/^\d{1,78}$/.test(evidence.nonce)) return false
   return verifyShardResult(
@@ -53,13 +48,13 @@ export function isSignedByOperator(
  * is settled (the Escrow accepts penalties only then). Returns whether
  * there was enough signed evidence to keep.
  */
-export function keepOffence(
+export async function keepOffence(
   ctx: SettlementContext,
   peerId: string,
   offence: { jobId: string; shard: number; digest: string; replicas: ReplicaView[] },
   quorum: number,
-): boolean {
-  if (ctx.store.row(offence.jobId) === undefined) return false
+): Promise<boolean> {
+  if ((await ctx.store.row(offence.jobId)) === undefined) return false
   const signed = (r: ReplicaView): SignedResult | undefined =>
     r.evidence === undefined || r.digest === undefined
       ? undefined
@@ -82,7 +77,7 @@ export function keepOffence(
     )
     return false
   }
-  ctx.store.insertOffence(
+  await ctx.store.insertOffence(
     offence.jobId,
     peerId,
     offence.shard,

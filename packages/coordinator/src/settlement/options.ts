@@ -25,6 +25,16 @@ export interface CoordinatorChainOptions {
   settleMarginMs?: number
   /** Receipt polling interval. @defaultValue the chain client's default */
   pollingIntervalMs?: number
+  /**
+   * How long a coordinator holds a job's right to settle it (and send its penalties); a coordinator
+   * that dies holding it delays the others this long. Longer than a settlement takes. @defaultValue 60000
+   */
+  settleLeaseMs?: number
+  /**
+   * Wait this long after seeing a job end before settling it here. For drills: a window in which the
+   * coordinator that accepted a paid job can be stopped before it settles. @defaultValue 0
+   */
+  settleDelayMs?: number
 }
 
 /** What the settlement steps (admission, evidence, settle, penalize) work with once started. */
@@ -72,6 +82,15 @@ export function validateChainOptions(options: CoordinatorChainOptions): void {
       throw new InvalidOptionError(name, 'must be a non-negative bigint', String(value))
     }
   }
+  for (const [name, value] of [
+    ['chain.settleLeaseMs', options.settleLeaseMs],
+    ['chain.settleDelayMs', options.settleDelayMs],
+  ] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 3_600_000)) {
+      throw new InvalidOptionError(name, 'must be an integer number of milliseconds from 0 to 3600000', value)
+    }
+  }
+  if (options.settleLeaseMs === 0) throw new InvalidOptionError('chain.settleLeaseMs', 'must be above 0', 0)
   // The Escrow refuses an empty budget, so such a coordinator could never be paid: it should run without `chain`.
   if (options.pricePerReplica === 0n && (options.fee ?? 0n) === 0n) {
     throw new InvalidOptionError(

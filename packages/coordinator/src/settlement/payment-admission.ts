@@ -13,7 +13,7 @@ import type { SettlementRow } from './store.ts'
 export async function admitPaidJob(ctx: SettlementContext, spec: JobSpec): Promise<JobSpec> {
   const { client, store, options } = ctx
   const id = jobIdOf(spec)
-  const known = store.row(id)
+  const known = await store.row(id)
   const payment = spec.payment
   if (payment === undefined) {
     if (known !== undefined) return withDeadline(options, spec, known)
@@ -39,14 +39,14 @@ export async function admitPaidJob(ctx: SettlementContext, spec: JobSpec): Promi
       requiredBudget: minBudget.toString(),
     })
   }
-  store.insertPending(id, {
+  await store.insertPending(id, {
     escrowJobId: payment.escrowJobId,
     budget: check.job.budget.toString(),
     maxFee: check.job.maxFee.toString(),
     submitter: check.job.submitter,
     deadlineMs: Number(check.job.deadline) * 1000,
   })
-  const row = store.row(id)
+  const row = await store.row(id)
   if (row === undefined) throw new Error(`could not record the payment of job ${id}`)
   return withDeadline(options, spec, row)
 }

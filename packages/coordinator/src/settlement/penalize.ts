@@ -8,7 +8,7 @@ export async function penalizeJob(ctx: SettlementContext, jobId: string, escrowJ
     const r = JSON.parse(text) as { shard: number; digest: string; nonce: string; signature: string }
     return { jobId: escrowJobId, shard: r.shard, digest: r.digest, nonce: BigInt(r.nonce), signature: r.signature }
   }
-  for (const row of store.pendingOffences(jobId)) {
+  for (const row of await store.pendingOffences(jobId)) {
     try {
       const done = await chainCall(ctx, 'penalize', () =>
         penalize(client, {
@@ -17,13 +17,13 @@ export async function penalizeJob(ctx: SettlementContext, jobId: string, escrowJ
           quorum: (JSON.parse(row.quorum) as unknown[]).map((q) => parse(JSON.stringify(q))),
         }),
       )
-      store.markPenalized(jobId, row.peer_id, done.hash, done.slashed.toString())
+      await store.markPenalized(jobId, row.peer_id, done.hash, done.slashed.toString())
       log.warn(
         { jobId, peerId: row.peer_id, provider: done.provider, slashed: done.slashed.toString(), hash: done.hash },
         'provider penalized on chain',
       )
     } catch (err) {
-      store.markPenaltyFailed(jobId, row.peer_id, (err as Error).message)
+      await store.markPenaltyFailed(jobId, row.peer_id, (err as Error).message)
       log.error({ jobId, peerId: row.peer_id, err }, 'penalty refused on chain')
     }
   }

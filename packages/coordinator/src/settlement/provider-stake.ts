@@ -16,7 +16,7 @@ export async function admitStakedProvider(
   context: () => SettlementContext,
   peerId: string,
   operator: string | undefined,
-): Promise<{ problem: string } | { weight: number }> {
+): Promise<{ problem: string } | { weight: number; operator: string }> {
   if (operator === undefined || !/^0x[0-9a-fA-F]{40}$/.test(operator)) {
     return {
       problem: `announce an operator EVM address in hello (got ${operator ?? 'none'}); this coordinator pays registered providers`,
@@ -35,14 +35,14 @@ export async function admitStakedProvider(
       }),
     )
     if (!check.ok) return { problem: `provider ${provider}: ${check.problems.join('; ')}` }
-    store.upsertProvider(
+    await store.upsertProvider(
       peerId,
       check.provider.provider,
       check.provider.operator,
       check.provider.stake.toString(),
       Date.now(),
     )
-    return { weight: stakeWeight(check.provider.stake, check.minStake) }
+    return { weight: stakeWeight(check.provider.stake, check.minStake), operator: check.provider.operator }
   } catch (err) {
     return { problem: `could not check the provider on chain: ${(err as Error).message}` }
   }

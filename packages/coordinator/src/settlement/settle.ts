@@ -14,7 +14,7 @@ const FINAL_REASONS = new Set(['AlreadyReclaimed', 'DeadlinePassed', 'OverBudget
  * job's penalties. A job not finished yet, or already settled, is left alone.
  */
 export async function settlePaidJob(ctx: SettlementContext, jobId: string): Promise<void> {
-  let row = ctx.store.row(jobId)
+  let row = await ctx.store.row(jobId)
   if (row === undefined || row.state === 'settled' || row.state === 'failed') return
   if (row.state === 'pending') {
     row = await fixPayouts(ctx, row)
@@ -39,7 +39,7 @@ export async function settlePaidJob(ctx: SettlementContext, jobId: string): Prom
     )
     settledOnChain = true
     ctx.metrics?.settlement(settled.alreadySettled ? 'already_settled' : 'settled', seconds())
-    store.markSettled(jobId, {
+    await store.markSettled(jobId, {
       hash: settled.hash ?? null,
       blockNumber: settled.result?.receipt.blockNumber ?? null,
       paid: settled.paid.toString(),
@@ -67,7 +67,7 @@ export async function settlePaidJob(ctx: SettlementContext, jobId: string): Prom
     // Only the settlement transaction's own failure is a settlement outcome; a later penalty's is not.
     if (!settledOnChain) ctx.metrics?.settlement(final ? 'failed' : 'retry', seconds())
     if (final) {
-      store.markFailed(jobId, (err as Error).message)
+      await store.markFailed(jobId, (err as Error).message)
       log.error({ jobId, err }, 'job cannot be settled')
     } else {
       log.warn({ jobId, err }, 'settlement failed; will retry')
@@ -89,19 +89,19 @@ async function fixPayouts(ctx: SettlementContext, row: SettlementRow): Promise<S
   let fee = ctx.options.fee ?? 0n
   if (fee > BigInt(row.max_fee)) fee = BigInt(row.max_fee)
   if (total + fee > BigInt(row.budget)) fee = BigInt(row.budget) - total > 0n ? BigInt(row.budget) - total : 0n
-  ctx.store.fixPayouts(
+  await ctx.store.fixPayouts(
     jobId,
     payouts.map((p) => ({ account: p.account, amount: p.amount.toString() })),
     fee.toString(),
     resultsRoot,
   )
-  const fixed = ctx.store.row(jobId)
+  const fixed = await ctx.store.row(jobId)
   return fixed === undefined || fixed.state !== 'settling' ? undefined : fixed
 }
 
 /** One payout per provider in each accepted shard's majority, at the replica price. */
 async function payoutsOf(ctx: SettlementContext, jobId: string): Promise<{ payouts: Payout[]; resultsRoot: string }> {
-  const accounts = new Map(ctx.store.providers().map((p) => [p.peer_id, p.account]))
+  const accounts = new Map((await ctx.store.providers()).map((p) => [p.peer_id, p.account]))
   const price = pricePerReplica(ctx.options)
   const payouts: Payout[] = []
   const commitment = createHash('sha256')

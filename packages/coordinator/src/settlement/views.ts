@@ -3,8 +3,8 @@ import type { SettlementContext } from './options.ts'
 import type { SettlementStore, StoredPayout } from './store.ts'
 
 /** The settlement section of a job view, if the job is paid on chain. */
-export function settlementView(ctx: SettlementContext, jobId: string): SettlementView | undefined {
-  const row = ctx.store.row(jobId)
+export async function settlementView(ctx: SettlementContext, jobId: string): Promise<SettlementView | undefined> {
+  const row = await ctx.store.row(jobId)
   if (row === undefined) return undefined
   const view: SettlementView = {
     chainId: Number(ctx.client.chainId),
@@ -34,8 +34,8 @@ export function settlementView(ctx: SettlementContext, jobId: string): Settlemen
  * What a settled job cost: its payouts plus the coordinator's fee, token base units as a decimal
  * string; undefined until the settlement is recorded, and for unpaid jobs.
  */
-export function settlementCost(store: SettlementStore, jobId: string): string | undefined {
-  const row = store.row(jobId)
+export async function settlementCost(store: SettlementStore, jobId: string): Promise<string | undefined> {
+  const row = await store.row(jobId)
   if (row === undefined || row.state !== 'settled') return undefined
   const payouts = (JSON.parse(row.payouts ?? '[]') as Array<{ amount: string }>).reduce(
     (sum, p) => sum + BigInt(p.amount),
@@ -45,22 +45,22 @@ export function settlementCost(store: SettlementStore, jobId: string): string | 
 }
 
 /** Stake, earnings and what was slashed, for the provider view. */
-export function providerExtras(
+export async function providerExtras(
   store: SettlementStore,
-): Map<string, { stake: string; earnings: string; slashed?: string }> {
+): Promise<Map<string, { stake: string; earnings: string; slashed?: string }>> {
   const earnings = new Map<string, bigint>()
-  for (const payouts of store.settledPayouts()) {
+  for (const payouts of await store.settledPayouts()) {
     for (const p of payouts) {
       const key = p.account.toLowerCase()
       earnings.set(key, (earnings.get(key) ?? 0n) + BigInt(p.amount))
     }
   }
   const slashed = new Map<string, bigint>()
-  for (const row of store.penalties()) {
+  for (const row of await store.penalties()) {
     slashed.set(row.peer_id, (slashed.get(row.peer_id) ?? 0n) + BigInt(row.slashed ?? '0'))
   }
   const out = new Map<string, { stake: string; earnings: string; slashed?: string }>()
-  for (const p of store.providers()) {
+  for (const p of await store.providers()) {
     const entry: { stake: string; earnings: string; slashed?: string } = {
       stake: p.stake,
       earnings: (earnings.get(p.account.toLowerCase()) ?? 0n).toString(),

@@ -2,6 +2,8 @@ import { InvalidOptionError } from '@quorate/protocol'
 import type { Logger } from 'pino'
 import type { BackendHealth, SchedulerBackend } from '../../backend.ts'
 import { COORDINATOR_DEFAULTS } from '../../constants.ts'
+import { RedisSettlementStore } from '../../settlement/redis-store.ts'
+import type { SettlementStore } from '../../settlement/store.ts'
 import { ComposedBackend } from '../shared/composed-backend.ts'
 import { RunningShards } from '../shared/running-shards.ts'
 import { RedisContext } from './context.ts'
@@ -94,6 +96,11 @@ export class RedisBackend extends ComposedBackend {
     this.#jobs = jobs
     this.#queue = queue
     this.#providers = providers
+  }
+
+  /** The settlement store shared by the coordinators of this namespace, on its command connection. */
+  settlementStore(): SettlementStore {
+    return new RedisSettlementStore(this.#ctx)
   }
 
   /** Whether Redis answers now: the API answers 503 while it does not. */
