@@ -9,13 +9,14 @@ import {
 } from '@quorate/protocol'
 import { createRuntimePool, type RuntimePool } from '@quorate/runtime'
 import { type Logger, pino } from 'pino'
+import { CandidateList } from './candidates.ts'
 import { type AgentClock, systemClock } from './clock.ts'
 import { AGENT_DEFAULTS } from './constants.ts'
 import { CoordinatorSlot, shareCapacity } from './coordinator-slot.ts'
 import type { CoordinatorLink } from './link.ts'
 import { ModuleCache } from './module-cache.ts'
 import { ResultOutbox } from './result-outbox.ts'
-import type { SessionContext } from './session.ts'
+import type { CoordinatorSession, SessionContext } from './session.ts'
 import type { ResultSignature, ResultSignatureRequest } from './types.ts'
 
 export interface AgentOptions {
@@ -163,11 +164,6 @@ function isCoordinatorAddr(addr: unknown): addr is string {
   return typeof addr === 'string' && addr.length <= 1024 && addr.startsWith('/') && addr.includes('/p2p/')
 }
 
-/** A coordinator's identity in its multiaddr, so two addresses of one coordinator share a slot. */
-function peerOf(addr: string): string {
-  return addr.slice(addr.lastIndexOf('/p2p/') + 5)
-}
-
 /**
  * A provider's worker agent. It dials coordinators over libp2p, keeps one
  * long-lived task stream open per slot (reconnecting with backoff, trying the
@@ -184,128 +180,164 @@ function peerOf(addr: string): string {
  * ```
  */
 export function createAgent(options: AgentOptions): Agent {
-  const { coordinators, threads, capacity, resultLingerMs, maxCoordinators, rediscoverMs, topology } = validate(options)
-  const clock = options.clock ?? systemClock
-  const logger = options.logger ?? pino({ name: 'quorate:agent' })
-  const outbox = new ResultOutbox(resultLingerMs, clock)
-  const modules = new ModuleCache(options.moduleCacheSize ?? AGENT_DEFAULTS.moduleCacheSize)
-  const readyPromise = Promise.withResolvers<void>()
-  let node: Libp2p | undefined
-  let runtime: RuntimePool | undefined
-  let stopping = false
-  let draining = false
-  /** Coordinators known now: the explicit ones, then the discovered ones. */
-  let candidates = [...coordinators]
-  let cursor = 0
-  let rediscover: unknown
+  return new QuorateAgent(options, validate(options))
+}
 
-  const dialLibp2p = async (coordinator: string, signal: AbortSignal): Promise<CoordinatorLink> => {
-    if (node === undefined) throw new Error('the agent has not started')
-    const stream = await node.dialProtocol(multiaddr(coordinator), TASK_PROTOCOL, { signal })
-    return new MessageChannel<CoordinatorMessage, AgentMessage>(stream)
+/** The agent `createAgent` returns: its slots, the coordinators they pick from, and the node and pool they share. */
+class QuorateAgent implements Agent {
+  /** Resolves once a coordinator has welcomed this agent. */
+  readonly ready: Promise<void>
+  readonly #options: AgentOptions
+  readonly #settings: ValidatedOptions
+  readonly #clock: AgentClock
+  readonly #logger: Logger
+  readonly #outbox: ResultOutbox
+  readonly #modules: ModuleCache
+  readonly #candidates: CandidateList
+  readonly #slots: CoordinatorSlot[]
+  #node: Libp2p | undefined
+  #runtime: RuntimePool | undefined
+  #stopping = false
+  #draining = false
+  #rediscover: unknown
+
+  constructor(options: AgentOptions, settings: ValidatedOptions) {
+    this.#options = options
+    this.#settings = settings
+    this.#clock = options.clock ?? systemClock
+    this.#logger = options.logger ?? pino({ name: 'quorate:agent' })
+    this.#outbox = new ResultOutbox(settings.resultLingerMs, this.#clock)
+    this.#modules = new ModuleCache(options.moduleCacheSize ?? AGENT_DEFAULTS.moduleCacheSize)
+    this.#candidates = new CandidateList(settings.coordinators)
+    const ready = Promise.withResolvers<void>()
+    this.ready = ready.promise
+    this.#slots = shareCapacity(settings.capacity, settings.maxCoordinators).map(
+      (share) =>
+        new CoordinatorSlot({
+          capacity: share,
+          clock: this.#clock,
+          logger: this.#logger,
+          pick: () => this.#pick(),
+          open: options.connect ?? ((coordinator, signal) => dialTaskStream(this.#node, coordinator, signal)),
+          context: (slotShare) => this.#sessionContext(slotShare),
+          welcomed: () => ready.resolve(),
+        }),
+    )
   }
 
-  const sessionContext = (share: number): SessionContext => ({
-    capacity: share,
-    operator: options.operator,
-    topology,
-    modules,
-    outbox,
-    clock,
-    logger,
-    runtime: runtime as RuntimePool,
-    signResult: options.signResult,
-    now: () => clock.now(),
-    draining: () => draining,
-  })
+  get peerId(): string {
+    return this.#node?.peerId.toString() ?? ''
+  }
+
+  get running(): number {
+    return this.#slots.reduce((sum, slot) => sum + slot.running, 0)
+  }
+
+  async start(): Promise<void> {
+    const { threads, capacity, rediscoverMs, topology } = this.#settings
+    const privateKey = await loadOrCreatePrivateKey(this.#options.dataDir)
+    this.#runtime = this.#options.runtime ?? createRuntimePool({ threads })
+    const node = await createQuorateNode({ privateKey, listen: this.#options.listen ?? [...AGENT_DEFAULTS.listen] })
+    this.#node = node
+    await node.start()
+    this.#logger.info(
+      { peerId: node.peerId.toString(), threads, capacity, slots: this.#slots.length, ...topology },
+      'agent started',
+    )
+    await this.#discover()
+    if (this.#options.discover !== undefined) {
+      this.#rediscover = this.#clock.setInterval(() => {
+        void this.#discover().then(() => this.#connectAll())
+      }, rediscoverMs)
+    }
+    await this.#connectAll()
+  }
+
+  async stop({ drainTimeoutMs = 0 }: { drainTimeoutMs?: number } = {}): Promise<void> {
+    if (this.#stopping) return
+    this.#draining = true
+    if (this.#rediscover !== undefined) this.#clock.clearInterval(this.#rediscover)
+    // Results already finished go before anything this agent says about the rest.
+    this.#outbox.flush()
+    const sessions = this.#slots.map((slot) => slot.session).filter((s) => s !== undefined)
+    if (drainTimeoutMs > 0) await drainSessions(sessions, this.#clock, drainTimeoutMs)
+    this.#stopping = true
+    for (const slot of this.#slots) slot.stop()
+    this.#outbox.flush()
+    for (const session of sessions) session.handBack('agent stopping')
+    await Promise.all(sessions.map((session) => session.close()))
+    await this.#node?.stop()
+    if (this.#options.runtime === undefined) await this.#runtime?.close()
+  }
+
+  async #connectAll(): Promise<void> {
+    await Promise.all(this.#slots.map((slot) => slot.connect()))
+  }
+
+  #sessionContext(share: number): SessionContext {
+    return {
+      capacity: share,
+      operator: this.#options.operator,
+      topology: this.#settings.topology,
+      modules: this.#modules,
+      outbox: this.#outbox,
+      clock: this.#clock,
+      logger: this.#logger,
+      runtime: this.#runtime as RuntimePool,
+      signResult: this.#options.signResult,
+      now: () => this.#clock.now(),
+      draining: () => this.#draining,
+    }
+  }
 
   /** The next known coordinator, in turn, that no other slot holds. */
-  const pick = (): string | undefined => {
-    const held = new Set(slots.flatMap((slot) => (slot.coordinator === undefined ? [] : [peerOf(slot.coordinator)])))
-    for (let i = 0; i < candidates.length; i++) {
-      const addr = candidates[(cursor + i) % candidates.length] as string
-      if (held.has(peerOf(addr))) continue
-      cursor = (cursor + i + 1) % candidates.length
-      return addr
-    }
-    return undefined
+  #pick(): string | undefined {
+    return this.#candidates.next(
+      this.#slots.flatMap((slot) => (slot.coordinator === undefined ? [] : [slot.coordinator])),
+    )
   }
 
-  const slots: CoordinatorSlot[] = shareCapacity(capacity, maxCoordinators).map(
-    (share) =>
-      new CoordinatorSlot({
-        capacity: share,
-        clock,
-        logger,
-        pick,
-        open: options.connect ?? dialLibp2p,
-        context: sessionContext,
-        welcomed: () => readyPromise.resolve(),
-      }),
-  )
-
-  /** Reads the coordinators anew; a failed read keeps the ones known before. */
-  const discover = async (): Promise<void> => {
-    if (options.discover === undefined || stopping) return
-    try {
-      const found = (await options.discover()).filter(isCoordinatorAddr)
-      candidates = [...new Set([...coordinators, ...found])]
-      logger.debug({ coordinators: candidates.length }, 'discovered coordinators')
-    } catch (err) {
-      logger.warn({ error: (err as Error).message }, 'cannot discover coordinators; keeping the ones known')
-    }
+  async #discover(): Promise<void> {
+    if (this.#options.discover === undefined || this.#stopping) return
+    await rediscoverCandidates(this.#candidates, this.#settings.coordinators, this.#options.discover, this.#logger)
   }
+}
 
-  const everySlot = () => slots.map((slot) => slot.session).filter((s) => s !== undefined)
+/** Reads the coordinators anew, after the explicit ones; a failed read keeps the ones known before. */
+async function rediscoverCandidates(
+  candidates: CandidateList,
+  explicit: readonly string[],
+  discover: () => Promise<string[]>,
+  logger: Logger,
+): Promise<void> {
+  try {
+    const found = (await discover()).filter(isCoordinatorAddr)
+    candidates.replace([...explicit, ...found])
+    logger.debug({ coordinators: candidates.size }, 'discovered coordinators')
+  } catch (err) {
+    logger.warn({ error: (err as Error).message }, 'cannot discover coordinators; keeping the ones known')
+  }
+}
 
-  return {
-    get peerId() {
-      return node?.peerId.toString() ?? ''
-    },
-    get running() {
-      return slots.reduce((sum, slot) => sum + slot.running, 0)
-    },
-    ready: readyPromise.promise,
-    async start() {
-      const privateKey = await loadOrCreatePrivateKey(options.dataDir)
-      runtime = options.runtime ?? createRuntimePool({ threads })
-      node = await createQuorateNode({ privateKey, listen: options.listen ?? [...AGENT_DEFAULTS.listen] })
-      await node.start()
-      logger.info(
-        { peerId: node.peerId.toString(), threads, capacity, slots: slots.length, ...topology },
-        'agent started',
-      )
-      await discover()
-      if (options.discover !== undefined) {
-        rediscover = clock.setInterval(() => {
-          void discover().then(() => Promise.all(slots.map((slot) => slot.connect())))
-        }, rediscoverMs)
-      }
-      await Promise.all(slots.map((slot) => slot.connect()))
-    },
-    async stop({ drainTimeoutMs = 0 } = {}) {
-      if (stopping) return
-      draining = true
-      if (rediscover !== undefined) clock.clearInterval(rediscover)
-      // Results already finished go before anything this agent says about the rest.
-      outbox.flush()
-      const sessions = everySlot()
-      const busy = () => sessions.reduce((sum, s) => sum + s.running, 0)
-      if (drainTimeoutMs > 0 && busy() > 0) {
-        for (const session of sessions) if (session.running > 0) session.drain([])
-        const deadline = clock.now() + drainTimeoutMs
-        while (busy() > 0 && clock.now() < deadline) {
-          await new Promise<void>((resolve) => clock.setTimeout(resolve, AGENT_DEFAULTS.drainPollMs))
-        }
-      }
-      stopping = true
-      for (const slot of slots) slot.stop()
-      outbox.flush()
-      for (const session of sessions) session.handBack('agent stopping')
-      await Promise.all(sessions.map((session) => session.close()))
-      await node?.stop()
-      if (options.runtime === undefined) await runtime?.close()
-    },
+/** Opens the `/quorate/task/1.0.0` stream to a coordinator over the agent's libp2p node. */
+async function dialTaskStream(
+  node: Libp2p | undefined,
+  coordinator: string,
+  signal: AbortSignal,
+): Promise<CoordinatorLink> {
+  if (node === undefined) throw new Error('the agent has not started')
+  const stream = await node.dialProtocol(multiaddr(coordinator), TASK_PROTOCOL, { signal })
+  return new MessageChannel<CoordinatorMessage, AgentMessage>(stream)
+}
+
+/** Lets running tasks finish, for up to `drainTimeoutMs`, while the sessions take no new work. */
+async function drainSessions(sessions: CoordinatorSession[], clock: AgentClock, drainTimeoutMs: number): Promise<void> {
+  const busy = () => sessions.reduce((sum, s) => sum + s.running, 0)
+  if (busy() === 0) return
+  for (const session of sessions) if (session.running > 0) session.drain([])
+  const deadline = clock.now() + drainTimeoutMs
+  while (busy() > 0 && clock.now() < deadline) {
+    await new Promise<void>((resolve) => clock.setTimeout(resolve, AGENT_DEFAULTS.drainPollMs))
   }
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
-import { agentPeerId, createAgent } from '@quorate/agent'
+import { type Agent, type AgentOptions, agentPeerId, createAgent } from '@quorate/agent'
 import { createResultSigner, loadOrCreateOperatorKey, OPERATOR_KEY_FILE } from '@quorate/chain'
+import type { Logger } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
 import { readConfigFile } from '../config.ts'
 import { createCliLogger, logFlags, logFlagsHelp, logOptionsOf } from '../logger.ts'
@@ -59,6 +60,30 @@ Examples:
     --stake 100tokens --rpc http://127.0.0.1:8545 --registry 0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512
 `
 
+const agentFlags = {
+  coordinator: { type: 'string', multiple: true },
+  'data-dir': { type: 'string' },
+  threads: { type: 'string' },
+  capacity: { type: 'string' },
+  operator: { type: 'string' },
+  region: { type: 'string' },
+  zone: { type: 'string' },
+  'key-file': { type: 'string' },
+  'drain-timeout': { type: 'string' },
+  'json-ready': { type: 'boolean' },
+  stake: { type: 'string' },
+  'max-coordinators': { type: 'string' },
+  rediscover: { type: 'string' },
+  rpc: { type: 'string' },
+  registry: { type: 'string' },
+  config: { type: 'string' },
+  ...logFlags,
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+type AgentFlags = ReturnType<typeof parse<typeof agentFlags>>['values']
+type OperatorKey = Awaited<ReturnType<typeof loadOrCreateOperatorKey>>
+
 export async function agentCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv
   if (sub === undefined || sub === '-h' || sub === '--help') {
@@ -66,116 +91,143 @@ export async function agentCommand(argv: string[]): Promise<number> {
     return 0
   }
   if (sub !== 'start') throw new UsageError(`unknown agent command "${sub}"; try "quorate agent start"`)
-  const { values } = parse(rest, {
-    coordinator: { type: 'string', multiple: true },
-    'data-dir': { type: 'string' },
-    threads: { type: 'string' },
-    capacity: { type: 'string' },
-    operator: { type: 'string' },
-    region: { type: 'string' },
-    zone: { type: 'string' },
-    'key-file': { type: 'string' },
-    'drain-timeout': { type: 'string' },
-    'json-ready': { type: 'boolean' },
-    stake: { type: 'string' },
-    'max-coordinators': { type: 'string' },
-    rediscover: { type: 'string' },
-    rpc: { type: 'string' },
-    registry: { type: 'string' },
-    config: { type: 'string' },
-    ...logFlags,
-    help: { type: 'boolean', short: 'h' },
-  })
+  const { values } = parse(rest, agentFlags)
   if (values.help === true) {
     process.stdout.write(agentHelp)
     return 0
   }
   const logger = createCliLogger('quorate:agent', logOptionsOf(values))
-  const coordinator = values.coordinator ?? process.env.QUORATE_COORDINATOR_ADDR?.split(',').filter((a) => a !== '')
-  const maxCoordinators = intFlag('max-coordinators', values['max-coordinators'], undefined, 1)
-  const rediscoverMs = intFlag('rediscover', values.rediscover, undefined, 100)
-  const threads = intFlag('threads', fromEnv(values.threads, 'QUORATE_THREADS'), undefined)
-  const capacity = intFlag('capacity', fromEnv(values.capacity, 'QUORATE_CAPACITY'), undefined)
+  // Every numeric flag is checked before anything is written or sent.
+  const tuning = agentTuning(values)
   const drainTimeoutMs = intFlag('drain-timeout', values['drain-timeout'], 30_000, 0)
   const dataDir = fromEnv(values['data-dir'], 'QUORATE_DATA_DIR', '.quorate/agent')
   const keyFile = fromEnv(values['key-file'], 'QUORATE_OPERATOR_KEY_FILE', join(dataDir, OPERATOR_KEY_FILE))
   const key = await loadOrCreateOperatorKey(keyFile)
   const operator = fromEnv(values.operator, 'QUORATE_OPERATOR') ?? key.address
-  let staked: StakeProviderReturnType | undefined
-  const stake = fromEnv(values.stake, 'QUORATE_STAKE')
-  if (stake !== undefined) {
-    if (operator.toLowerCase() !== key.address.toLowerCase()) {
-      throw new UsageError(
-        `--stake registers the operator key's address ${key.address}, but --operator names ${operator}`,
-      )
-    }
-    const { config } = await readConfigFile(values.config)
-    const rpcUrl = fromEnv(values.rpc, 'QUORATE_RPC_URL') ?? config.rpcUrl
-    const registry = fromEnv(values.registry, 'QUORATE_REGISTRY_ADDRESS') ?? config.registryAddress
-    if (rpcUrl === undefined)
-      throw new UsageError('--stake needs --rpc URL (or QUORATE_RPC_URL, or "rpcUrl" in the config)')
-    if (registry === undefined) {
-      throw new UsageError(
-        '--stake needs --registry ADDRESS (or QUORATE_REGISTRY_ADDRESS, or "registryAddress" in the config)',
-      )
-    }
-    // Registered before the first hello, so a paying coordinator admits the agent at once.
-    const peerId = await agentPeerId(dataDir)
-    staked = await stakeProvider({ rpcUrl, registry, privateKey: key.privateKey, peerId, amount: stake })
-    process.stderr.write(
-      staked.txs.length === 0
-        ? `agent ${peerId}: provider ${staked.account} already registered with stake ${formatTokens(staked.stake, staked.token)}; nothing sent\n`
-        : `agent ${peerId}: provider ${staked.account} ${staked.registered ? 'registered' : 'topped up'}, stake ${formatTokens(staked.stake, staked.token)} (tx ${staked.txs.join(', ')})\n`,
-    )
-  }
-  const options: Parameters<typeof createAgent>[0] = { dataDir, logger }
-  let discovery: RegistryDiscovery | undefined
-  if (coordinator !== undefined && coordinator.length > 0) options.coordinator = coordinator
-  else {
-    const { config } = await readConfigFile(values.config)
-    const rpcUrl = fromEnv(values.rpc, 'QUORATE_RPC_URL') ?? config.rpcUrl
-    const registry = fromEnv(values.registry, 'QUORATE_REGISTRY_ADDRESS') ?? config.registryAddress
-    if (rpcUrl === undefined || registry === undefined) {
-      throw new UsageError(
-        '--coordinator is required (the multiaddr the coordinator prints), or --registry and --rpc to find coordinators',
-      )
-    }
-    discovery = await registryDiscovery(rpcUrl, registry, logger)
-    options.discover = discovery.discover
-  }
-  if (maxCoordinators !== undefined) options.maxCoordinators = maxCoordinators
-  if (rediscoverMs !== undefined) options.rediscoverMs = rediscoverMs
-  if (threads !== undefined) options.threads = threads
-  if (capacity !== undefined) options.capacity = capacity
+  const staked = await stakeIfAsked(values, key, operator, dataDir)
+  const options: AgentOptions = { dataDir, logger }
+  const discovery = await chooseCoordinators(values, options, logger)
+  Object.assign(options, tuning)
   options.operator = operator
-  const region = fromEnv(values.region, 'QUORATE_REGION')
-  if (region !== undefined) options.region = region
-  const zone = fromEnv(values.zone, 'QUORATE_ZONE')
-  if (zone !== undefined) options.zone = zone
   // Results of chain-paid jobs are signed with the operator key, as evidence the Escrow can check.
   options.signResult = createResultSigner(key.privateKey)
   const agent = createAgent(options)
   await agent.start()
   await agent.ready
-  if (values['json-ready'] === true) {
-    const ready = {
-      event: 'ready',
-      peerId: agent.peerId,
-      ...(staked === undefined
-        ? {}
-        : {
-            provider: {
-              account: staked.account,
-              stake: staked.stake.toString(),
-              registered: staked.registered,
-              txs: staked.txs,
-            },
-          }),
-    }
-    process.stdout.write(`${JSON.stringify(ready)}\n`)
-  } else process.stdout.write(`agent ${agent.peerId} connected\n`)
+  reportReady(agent, staked, values['json-ready'] === true)
   await untilSignal()
   await agent.stop({ drainTimeoutMs })
   discovery?.close()
   return 0
+}
+
+/** The chain endpoints from flags, env or the config file; either may be missing. */
+async function chainEndpoints(
+  values: AgentFlags,
+): Promise<{ rpcUrl: string | undefined; registry: string | undefined }> {
+  const { config } = await readConfigFile(values.config)
+  const rpcUrl = fromEnv(values.rpc, 'QUORATE_RPC_URL') ?? config.rpcUrl
+  const registry = fromEnv(values.registry, 'QUORATE_REGISTRY_ADDRESS') ?? config.registryAddress
+  return { rpcUrl, registry }
+}
+
+/** With --stake, registers the agent's PeerId and stakes what is missing before the agent connects. */
+async function stakeIfAsked(
+  values: AgentFlags,
+  key: OperatorKey,
+  operator: string,
+  dataDir: string,
+): Promise<StakeProviderReturnType | undefined> {
+  const stake = fromEnv(values.stake, 'QUORATE_STAKE')
+  if (stake === undefined) return undefined
+  if (operator.toLowerCase() !== key.address.toLowerCase()) {
+    throw new UsageError(
+      `--stake registers the operator key's address ${key.address}, but --operator names ${operator}`,
+    )
+  }
+  const { rpcUrl, registry } = await chainEndpoints(values)
+  if (rpcUrl === undefined)
+    throw new UsageError('--stake needs --rpc URL (or QUORATE_RPC_URL, or "rpcUrl" in the config)')
+  if (registry === undefined) {
+    throw new UsageError(
+      '--stake needs --registry ADDRESS (or QUORATE_REGISTRY_ADDRESS, or "registryAddress" in the config)',
+    )
+  }
+  // Registered before the first hello, so a paying coordinator admits the agent at once.
+  const peerId = await agentPeerId(dataDir)
+  const staked = await stakeProvider({ rpcUrl, registry, privateKey: key.privateKey, peerId, amount: stake })
+  process.stderr.write(
+    staked.txs.length === 0
+      ? `agent ${peerId}: provider ${staked.account} already registered with stake ${formatTokens(staked.stake, staked.token)}; nothing sent\n`
+      : `agent ${peerId}: provider ${staked.account} ${staked.registered ? 'registered' : 'topped up'}, stake ${formatTokens(staked.stake, staked.token)} (tx ${staked.txs.join(', ')})\n`,
+  )
+  return staked
+}
+
+/**
+ * The coordinators given with --coordinator (or its env), else the Registry's, read again
+ * while the agent runs; returns the Registry reader so the caller closes it.
+ */
+async function chooseCoordinators(
+  values: AgentFlags,
+  options: AgentOptions,
+  logger: Logger,
+): Promise<RegistryDiscovery | undefined> {
+  const coordinator = values.coordinator ?? process.env.QUORATE_COORDINATOR_ADDR?.split(',').filter((a) => a !== '')
+  if (coordinator !== undefined && coordinator.length > 0) {
+    options.coordinator = coordinator
+    return undefined
+  }
+  const { rpcUrl, registry } = await chainEndpoints(values)
+  if (rpcUrl === undefined || registry === undefined) {
+    throw new UsageError(
+      '--coordinator is required (the multiaddr the coordinator prints), or --registry and --rpc to find coordinators',
+    )
+  }
+  const discovery = await registryDiscovery(rpcUrl, registry, logger)
+  options.discover = discovery.discover
+  return discovery
+}
+
+type AgentTuning = Pick<AgentOptions, 'maxCoordinators' | 'rediscoverMs' | 'threads' | 'capacity' | 'region' | 'zone'>
+
+/** Capacity, threads, coordinator sharing and topology: each set only when given. */
+function agentTuning(values: AgentFlags): AgentTuning {
+  const options: AgentTuning = {}
+  const maxCoordinators = intFlag('max-coordinators', values['max-coordinators'], undefined, 1)
+  const rediscoverMs = intFlag('rediscover', values.rediscover, undefined, 100)
+  const threads = intFlag('threads', fromEnv(values.threads, 'QUORATE_THREADS'), undefined)
+  const capacity = intFlag('capacity', fromEnv(values.capacity, 'QUORATE_CAPACITY'), undefined)
+  if (maxCoordinators !== undefined) options.maxCoordinators = maxCoordinators
+  if (rediscoverMs !== undefined) options.rediscoverMs = rediscoverMs
+  if (threads !== undefined) options.threads = threads
+  if (capacity !== undefined) options.capacity = capacity
+  const region = fromEnv(values.region, 'QUORATE_REGION')
+  if (region !== undefined) options.region = region
+  const zone = fromEnv(values.zone, 'QUORATE_ZONE')
+  if (zone !== undefined) options.zone = zone
+  return options
+}
+
+/** One line on stdout once connected: JSON (with what --stake did) for scripts, else for people. */
+function reportReady(agent: Agent, staked: StakeProviderReturnType | undefined, json: boolean): void {
+  if (!json) {
+    process.stdout.write(`agent ${agent.peerId} connected\n`)
+    return
+  }
+  const ready = {
+    event: 'ready',
+    peerId: agent.peerId,
+    ...(staked === undefined
+      ? {}
+      : {
+          provider: {
+            account: staked.account,
+            stake: staked.stake.toString(),
+            registered: staked.registered,
+            txs: staked.txs,
+          },
+        }),
+  }
+  process.stdout.write(`${JSON.stringify(ready)}\n`)
 }
