@@ -36,7 +36,7 @@ export function ProvidersPage() {
             ))}
             {providers.data !== undefined && list.length === 0 && (
               <tr>
-                <td colSpan={12} className="empty">
+                <td colSpan={13} className="empty">
                   No provider has connected yet. Start one: <code>quorate agent start --coordinator MULTIADDR</code>
                 </td>
               </tr>
