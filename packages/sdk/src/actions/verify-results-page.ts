@@ -1,5 +1,5 @@
 import type { JobResultsPage, JobViewPage } from '@quorate/protocol'
-import { failureOf, type ShardResult, verifyShardResult } from './verify-results.ts'
+import { failureOf, type ShardResult, verifyJobHeader, verifyShardResult } from './verify-results.ts'
 
 export interface VerifyResultsPageParameters {
   /** The job view with a page of its shards (`GET /v1/jobs/:id?view=page&cursor=&limit=`). */
@@ -24,15 +24,7 @@ export type VerifyResultsPageReturnType = ShardResult[]
 export function verifyResultsPage(parameters: VerifyResultsPageParameters): VerifyResultsPageReturnType {
   const { job, results, cursor, expectedQuorum } = parameters
   const fail = failureOf(job.id)
-  if (results.id !== job.id) throw fail(undefined, 'view', `the results are for job ${results.id}`)
-  if (expectedQuorum !== undefined && job.quorum < expectedQuorum) {
-    throw fail(
-      undefined,
-      'quorum',
-      `the coordinator reports quorum ${job.quorum}, but the job was submitted with ${expectedQuorum}`,
-      { reported: job.quorum, expected: expectedQuorum },
-    )
-  }
+  verifyJobHeader(job, results.id, expectedQuorum, fail)
   const end = results.nextCursor ?? job.shards.total - 1
   if (results.nextCursor !== job.nextCursor || end >= job.shards.total || end < cursor) {
     throw fail(

@@ -68,19 +68,7 @@ export type VerifyResultsErrorType = ResultVerificationError
 export function verifyResults(parameters: VerifyResultsParameters): VerifyResultsReturnType {
   const { job, results, expectedQuorum } = parameters
   const fail = failureOf(job.id)
-
-  if (results.id !== job.id) throw fail(undefined, 'view', `the results are for job ${results.id}`)
-  if (expectedQuorum !== undefined && job.quorum < expectedQuorum) {
-    throw fail(
-      undefined,
-      'quorum',
-      `the coordinator reports quorum ${job.quorum}, but the job was submitted with ${expectedQuorum}`,
-      {
-        reported: job.quorum,
-        expected: expectedQuorum,
-      },
-    )
-  }
+  verifyJobHeader(job, results.id, expectedQuorum, fail)
   if (results.shards.length !== job.shards.total) {
     throw fail(undefined, 'shards', `${results.shards.length} shard results for a job of ${job.shards.total} shards`)
   }
@@ -90,6 +78,27 @@ export function verifyResults(parameters: VerifyResultsParameters): VerifyResult
     }
     return verifyShardResult(job, shard, job.shardList[shard.index], fail)
   })
+}
+
+/**
+ * The checks of a whole job before its shards: the results are for this job, and the coordinator
+ * did not lower the quorum the submitter asked for.
+ */
+export function verifyJobHeader(
+  job: { id: string; quorum: number },
+  resultsJobId: string,
+  expectedQuorum: number | undefined,
+  fail: VerificationFailure,
+): void {
+  if (resultsJobId !== job.id) throw fail(undefined, 'view', `the results are for job ${resultsJobId}`)
+  if (expectedQuorum !== undefined && job.quorum < expectedQuorum) {
+    throw fail(
+      undefined,
+      'quorum',
+      `the coordinator reports quorum ${job.quorum}, but the job was submitted with ${expectedQuorum}`,
+      { reported: job.quorum, expected: expectedQuorum },
+    )
+  }
 }
 
 type ResultShard = JobResultsView['shards'][number]
