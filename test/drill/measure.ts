@@ -4,7 +4,7 @@
  * how fast each lost replica was placed again, and how much work was re-run.
  */
 import { loadavg } from 'node:os'
-import type { JobEvent, JobView } from '@quorate/protocol'
+import type { JobEvent, JobView, ReplicaView } from '@quorate/protocol'
 import { JOB_EVENT_NAMES } from '@quorate/protocol'
 import type { JobHandle } from '@quorate/sdk'
 
@@ -20,8 +20,20 @@ export interface FaultFigures {
   lost: number
   /** Replicas placed after the fault in the slots those lost replicas held. */
   rerun: number
-  /** Kill → first re-dispatch of each lost replica's slot, ms (lost replicas never re-placed are left out). */
+  /**
+   * Kill → first re-dispatch of each lost replica's slot, ms; for a lost replica whose shard was
+   * decided without it, kill → the coordinator giving it up.
+   */
   detectionMs: number[]
+  /** Each lost replica: where it ran, how it ended, and how long until its slot was placed again. */
+  lostReplicas: Array<{
+    shard: number
+    slot: number
+    state: string
+    reason?: string
+    givenUpMs?: number
+    redispatchMs?: number
+  }>
 }
 
 /** Record every event of a job's stream (deduplicated: a reconnected stream may send an event again). */
@@ -42,30 +54,37 @@ export function recordEvents(handle: JobHandle): { events: JobEvent[]; stop(): v
 
 /** Lost replicas, their re-runs and detection times, from the view before the fault and the final one. */
 export function faultFigures(mark: FaultMark, after: JobView): FaultFigures {
-  const finalState = new Map<string, string>()
-  for (const shard of after.shardList) for (const r of shard.replicas) finalState.set(r.assignmentId, r.state)
-  let lost = 0
+  const final = new Map<string, ReplicaView>()
+  for (const shard of after.shardList) for (const r of shard.replicas) final.set(r.assignmentId, r)
   let rerun = 0
   const detectionMs: number[] = []
+  const lostReplicas: FaultFigures['lostReplicas'] = []
   for (const shard of mark.before.shardList) {
-    const lostSlots = new Set<number>()
+    const later = after.shardList.find((s) => s.index === shard.index)?.replicas ?? []
     for (const r of shard.replicas) {
       if (r.state !== 'running') continue
       if (mark.providers !== undefined && !mark.providers.has(r.provider)) continue
-      if (finalState.get(r.assignmentId) === 'done') continue
-      lost++
-      lostSlots.add(r.slot)
-    }
-    if (lostSlots.size === 0) continue
-    const later = after.shardList.find((s) => s.index === shard.index)?.replicas ?? []
-    for (const slot of lostSlots) {
-      const again = later.filter((r) => r.slot === slot && r.dispatchedAt >= mark.at)
+      const end = final.get(r.assignmentId)
+      if (end?.state === 'done') continue
+      const again = later.filter((x) => x.slot === r.slot && x.dispatchedAt >= mark.at)
       rerun += again.length
-      const first = Math.min(...again.map((r) => r.dispatchedAt))
-      if (Number.isFinite(first)) detectionMs.push(first - mark.at)
+      const first = Math.min(...again.map((x) => x.dispatchedAt))
+      const redispatchMs = Number.isFinite(first) ? first - mark.at : undefined
+      // A shard decided without the lost replica needs no re-dispatch: then the coordinator acted when it gave the replica up.
+      const givenUpMs = end?.finishedAt === undefined ? undefined : end.finishedAt - mark.at
+      const detected = redispatchMs ?? givenUpMs
+      if (detected !== undefined) detectionMs.push(detected)
+      lostReplicas.push({
+        shard: shard.index,
+        slot: r.slot,
+        state: end?.state ?? 'unknown',
+        ...(end?.reason === undefined ? {} : { reason: end.reason }),
+        ...(givenUpMs === undefined ? {} : { givenUpMs }),
+        ...(redispatchMs === undefined ? {} : { redispatchMs }),
+      })
     }
   }
-  return { lost, rerun, detectionMs }
+  return { lost: lostReplicas.length, rerun, detectionMs, lostReplicas }
 }
 
 /** The p-th percentile (0–100) by nearest rank; undefined for no samples. */

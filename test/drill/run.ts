@@ -59,6 +59,7 @@ const rows = results.map((r) => {
     load: r.load,
     verdict: r.verdict.ok ? 'holds' : 'VIOLATED',
     violations: r.verdict.violations,
+    lostReplicas: r.figures?.lostReplicas ?? [],
   }
 })
 
