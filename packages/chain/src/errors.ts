@@ -128,6 +128,9 @@ const CALLER_FIXABLE: ReadonlySet<string> = new Set([
   'InsufficientStake',
   'NothingUnbonding',
   'UnbondingNotElapsed',
+  // Registry: a coordinator's published endpoints
+  'InvalidEndpoint',
+  'TooManyEndpoints',
 ])
 
 /**

@@ -85,6 +85,10 @@ export function describeRevert(name: string, args: Record<string, unknown>): str
       return 'no stake is unbonding; call unstake first'
     case 'UnbondingNotElapsed':
       return `stake is still unbonding until ${formatTime(args.readyAt)}`
+    case 'InvalidEndpoint':
+      return `endpoint ${String(args.index)} is empty, too long or not a printable /multiaddr or http(s) URL`
+    case 'TooManyEndpoints':
+      return `${String(args.count)} multiaddrs given; at most ${String(args.maximum)} may be published`
     case 'NotEscrow':
       return `${a('caller')} is not the escrow bound to this registry`
     case 'NotDeployer':

@@ -1,0 +1,29 @@
+/**
+ * The quick drills CI runs: a region of agents killed, a coordinator killed,
+ * the Redis primary killed, each on real processes with a small job. Only the
+ * history checker's verdict is asserted; timings are `npm run drill`'s to
+ * report (the machine is shared).
+ */
+import { describe, expect, it } from 'vitest'
+import { coordinatorKill, type DrillOptions, FULL, redisPrimaryKill, regionOutage } from './scenarios.ts'
+
+const quick: DrillOptions = { ...FULL, shards: 12, shardSize: 200_000, baseline: false, agents: 6 }
+
+describe('drills', () => {
+  it('a region of agents killed at 30%: the history holds', { timeout: 300_000 }, async () => {
+    const result = await regionOutage(quick)
+    expect(result.verdict.violations).toEqual([])
+    // The fault came mid-job: replicas were running on the region when it died.
+    expect(result.figures?.lost).toBeGreaterThan(0)
+  })
+
+  it('a coordinator killed mid-job: the history holds', { timeout: 300_000 }, async () => {
+    const result = await coordinatorKill(quick)
+    expect(result.verdict.violations).toEqual([])
+  })
+
+  it('the Redis primary killed under Sentinel: the history holds', { timeout: 300_000 }, async () => {
+    const result = await redisPrimaryKill(quick)
+    expect(result.verdict.violations).toEqual([])
+  })
+})
