@@ -92,6 +92,9 @@ describe('an SDK client with a wallet on a paid coordinator', () => {
       pricePerReplica: PRICE.toString(),
       fee: FEE.toString(),
       minSecondsLeft: MIN_SECONDS_LEFT,
+      // Read from the token contract, for showing amounts to people.
+      tokenSymbol: 'QTT',
+      tokenDecimals: 18,
     })
   })
 

@@ -72,6 +72,8 @@ async function driveJob(
   clients: { submit: QuorateClient; watch: QuorateClient },
   agents: AgentProcess[],
   fault: Fault | undefined,
+  /** Besides the progress mark, what must hold before the fault (e.g. the victims are running replicas). */
+  armed: (view: JobView) => boolean = () => true,
 ): Promise<JobRun> {
   const inputs = inputsOf(o)
   const startLoad = load1()
@@ -84,9 +86,9 @@ async function driveJob(
     const before = await until(
       async () => {
         const view = await handle.status()
-        return view.shards.accepted >= target ? view : undefined
+        return view.shards.accepted >= target && armed(view) ? view : undefined
       },
-      { what: `${target} accepted shards`, timeout: TIMEOUT, interval: 100 },
+      { what: `${target} accepted shards, and the fault armed`, timeout: TIMEOUT, interval: 100 },
     )
     const at = Date.now()
     const providers = await fault(before)
@@ -153,10 +155,20 @@ export async function regionOutage(o: DrillOptions): Promise<DrillResult> {
       name.startsWith('region-') ? 'lost' : Number(name.split('-').at(-1)) % 2 === 0 ? 'east' : 'west'
     const net = await singleCoordinator(rig, [...survivors, ...names('region-agent', regionSize)], [], regionOf)
     const region = net.agents.filter((a) => a.name.startsWith('region-'))
-    return driveJob(o, net.clients, net.agents, async () => {
-      for (const a of region) a.child.kill('SIGKILL')
-      return new Set(region.map((a) => a.peerId))
-    })
+    const regionPeers = new Set(region.map((a) => a.peerId))
+    // The region goes down while it runs replicas, so the drill measures their recovery.
+    const regionBusy = (view: JobView) =>
+      view.shardList.some((s) => s.replicas.some((r) => r.state === 'running' && regionPeers.has(r.provider)))
+    return driveJob(
+      o,
+      net.clients,
+      net.agents,
+      async () => {
+        for (const a of region) a.child.kill('SIGKILL')
+        return regionPeers
+      },
+      regionBusy,
+    )
   })
   const baseline = o.baseline ? await noFault('region-baseline', o, survivors) : undefined
   return resultOf('region outage', 'agent', run, baseline)

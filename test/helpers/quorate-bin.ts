@@ -13,9 +13,14 @@ export const QUORATE_BIN = (() => {
 
 /** The real `quorate` binary as a subprocess, with the test's Node and `env` over the test's own. */
 export function spawnQuorateBin(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  // CI exports QUORATE_REDIS_URL for the tests that want Redis; a coordinator that inherited it would
+  // share one namespace with every other test's coordinators. Redis only when the test passes it.
+  const inherited = { ...process.env }
+  delete inherited.QUORATE_REDIS_URL
+  delete inherited.QUORATE_REDIS_NAMESPACE
   return spawn(process.execPath, ['--disable-warning=ExperimentalWarning', QUORATE_BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+    env: { ...inherited, ...env },
   })
 }
 
