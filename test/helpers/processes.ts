@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { openSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { QUORATE_BIN } from './quorate-bin.ts'
+import { isolatedEnv, QUORATE_BIN } from './quorate-bin.ts'
 
 export interface ManagedProcess {
   readonly name: string
@@ -24,11 +24,8 @@ export interface ManagedProcess {
  * flags, so it never attaches to a Redis the shell points at.
  */
 export function spawnQuorate(name: string, args: string[], logFile: string, readyTimeoutMs = 60_000): ManagedProcess {
-  const env = { ...process.env }
-  delete env.QUORATE_REDIS_URL
-  delete env.QUORATE_REDIS_NAMESPACE
   const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', QUORATE_BIN, ...args], {
-    env,
+    env: isolatedEnv(),
     stdio: ['ignore', 'pipe', openSync(logFile, 'a')],
   })
   const exited = once(child, 'exit')

@@ -13,15 +13,22 @@ export const QUORATE_BIN = (() => {
 
 /** The real `quorate` binary as a subprocess, with the test's Node and `env` over the test's own. */
 export function spawnQuorateBin(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  // CI exports QUORATE_REDIS_URL for the tests that want Redis; a coordinator that inherited it would
-  // share one namespace with every other test's coordinators. Redis only when the test passes it.
-  const inherited = { ...process.env }
-  delete inherited.QUORATE_REDIS_URL
-  delete inherited.QUORATE_REDIS_NAMESPACE
   return spawn(process.execPath, ['--disable-warning=ExperimentalWarning', QUORATE_BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...inherited, ...env },
+    env: { ...isolatedEnv(), ...env },
   })
+}
+
+/**
+ * This process's environment without `QUORATE_REDIS_*`. CI exports QUORATE_REDIS_URL for the tests
+ * that want Redis; a coordinator that inherited it would share one namespace with every other
+ * test's coordinators, so a child gets Redis only when the test passes it.
+ */
+export function isolatedEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.QUORATE_REDIS_URL
+  delete env.QUORATE_REDIS_NAMESPACE
+  return env
 }
 
 /** Everything a finished child printed, and how it exited. */
