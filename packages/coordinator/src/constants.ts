@@ -39,4 +39,9 @@ export const COORDINATOR_DEFAULTS = {
   stalledCheckMs: 1_000,
   /** How often leases and deadlines are checked. */
   sweepIntervalMs: 500,
+  /**
+   * A replica running 3× its job's median recent replica time (and over a second, once the job has
+   * 5 finished replicas; median of the last 32) gets a backup under `decide: 'quorum'`.
+   */
+  straggler: { factor: 3, minMs: 1_000, minSamples: 5, window: 32 },
 } as const

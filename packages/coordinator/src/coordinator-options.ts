@@ -55,6 +55,11 @@ export interface CoordinatorOptions {
   /** Source of placement randomness; seed it in tests. @defaultValue Math.random */
   random?: () => number
   /**
+   * Under `decide: 'quorum'`, place all of a shard's replicas at once instead of the quorum first;
+   * see `ExecutorOptions.eagerReplicas`. @defaultValue false
+   */
+  eagerReplicas?: boolean
+  /**
    * How long a shard may wait for providers it can be placed on (too few
    * providers or operators online) before it fails with the reason. @defaultValue 120000
    */

@@ -5,6 +5,7 @@ import type { Placement } from './placement.ts'
 import type { ProviderRegistry } from './provider-registry.ts'
 import type { JobBooks, QuarantineEvidence } from './quarantine.ts'
 import type { ReplicaRecord, ShardRun } from './shard-run.ts'
+import type { StragglerRule } from './stragglers.ts'
 
 export interface ExecutorOptions {
   /** Extra time beyond a task's own timeout before its lease expires. @defaultValue 5000 */
@@ -35,6 +36,21 @@ export interface ExecutorOptions {
    * @defaultValue every provider alike
    */
   weightOf?: (peerId: string) => number
+  /**
+   * Under `decide: 'quorum'`, place all `redundancy` replicas of a shard at once, as the first
+   * `quorum` matching results decide it and the rest are cancelled. Lower latency when some
+   * providers are slow, at the price of up to (redundancy − quorum) ÷ redundancy of the CPU.
+   * Off: only the `quorum` replicas a decision needs are placed first, and more only on a dissent,
+   * a lost replica or a straggler. `decide: 'all'` always places every replica. @defaultValue false
+   */
+  eagerReplicas?: boolean
+  /**
+   * When a running replica is a straggler that gets a backup (`decide: 'quorum'` only): it has
+   * run longer than `factor` × the median of its job's last `window` finished replicas, and longer
+   * than `minMs`, once the job has `minSamples` of them. Checked on each sweep.
+   * @defaultValue factor 3, minMs 1000, minSamples 5, window 32
+   */
+  straggler?: Partial<StragglerRule>
 }
 
 /** Typed events of the executor. */
@@ -57,6 +73,8 @@ export interface ExecutorEvents {
   'replica:cancelled': [replica: ReplicaEnded & { cause: CancelCause }]
   /** A provider reported CPU spent on a replica cancelled because its shard was already decided. */
   'provider:wasted': [peerId: string, cpuMs: number]
+  /** A replica of the shard is a straggler: a backup replica was queued for it (`stragglers.ts`). */
+  'shard:backup': [jobId: string, shard: number]
   /** A shard's replicas cannot be placed, for a reason other than busy providers (said once per reason). */
   'shard:waiting': [jobId: string, shard: number, reason: string]
 }

@@ -7,14 +7,13 @@ import {
   type JobEvent,
   outcomeDigest,
   type ProviderView,
-  type ReplicaView,
   type ResultMessage,
-  type ShardState,
 } from '@quorate/protocol'
 import type { ShardDecision, ShardWork } from './backend.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import type { ExecutorCore, ExecutorEvents, ExecutorOptions } from './executor-core.ts'
 import { Leases } from './leases.ts'
+import { type LiveShard, liveShardsOf } from './live-shards.ts'
 import { Placement, WAITING_BUSY } from './placement.ts'
 import {
   type AgentLink,
@@ -30,12 +29,12 @@ import { decide, finish } from './shard-decision.ts'
 import {
   abortReason,
   newShardRun,
-  replicaViews,
   type ShardProgress,
   type ShardRun,
   type SlotRef,
   scheduleProgress,
 } from './shard-run.ts'
+import { initialReplicas, placeBackups, Stragglers, stragglerRule } from './stragglers.ts'
 import { Throughput } from './throughput.ts'
 
 /**
@@ -58,6 +57,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   readonly #throughput: Throughput
   readonly #core: ExecutorCore
   readonly #maxPlacementWaitMs: number
+  readonly #eagerReplicas: boolean
+  readonly #stragglers: Stragglers
   readonly #now: () => number
   #pumpScheduled = false
 
@@ -67,6 +68,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const leaseGraceMs = options.leaseGraceMs ?? COORDINATOR_DEFAULTS.leaseGraceMs
     this.#maxPlacementWaitMs = options.maxPlacementWaitMs ?? COORDINATOR_DEFAULTS.maxPlacementWaitMs
     this.#now = options.now ?? Date.now
+    this.#eagerReplicas = options.eagerReplicas ?? false
+    this.#stragglers = new Stragglers(stragglerRule(options.straggler, COORDINATOR_DEFAULTS.straggler))
     const shareFactor = options.jobShareFactor ?? 1.5
     if (!(shareFactor >= 1)) {
       throw new InvalidOptionError('jobShareFactor', 'must be a number ≥ 1', options.jobShareFactor)
@@ -102,7 +105,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /**
    * Run one shard to a decision: accepted when `quorum` providers agree,
    * failed when no quorum is possible within `maxReplicas` or a slot keeps
-   * being lost, cancelled when `signal` aborts.
+   * being lost, cancelled when `signal` aborts. Under `decide: 'quorum'` only
+   * the `quorum` replicas a decision needs are placed first (`initialReplicas`);
+   * a dissent, a lost replica or a straggler brings more.
    */
   runShard(work: ShardWork, signal: AbortSignal, onProgress?: ShardProgress): Promise<ShardDecision> {
     const { promise, resolve } = Promise.withResolvers<ShardDecision>()
@@ -120,7 +125,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     signal.addEventListener('abort', () => finish(this.#core, run, 'cancelled', { reason: abortReason(signal) }), {
       once: true,
     })
-    this.#placement.addSlots(run, work.spec.redundancy)
+    this.#placement.addSlots(run, initialReplicas(work.spec, this.#eagerReplicas))
     this.#schedulePump()
     return promise
   }
@@ -141,6 +146,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
   /** Forget a finished job's book (the shards kept for re-checks). */
   forgetJob(jobId: string): void {
+    this.#stragglers.forgetJob(jobId)
     if (this.#books.forgetJob(jobId)) this.#placement.forgetJob(jobId)
   }
 
@@ -149,22 +155,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return this.#providers.isQuarantined(peerId)
   }
 
-  /**
-   * The live state of the shards of `jobId` running here, by shard index.
-   * Storage sees a running shard's progress only now and then; views read this to be current.
-   */
-  liveShards(jobId: string): Map<number, { state: ShardState; replicas: ReplicaView[]; reason?: string }> {
-    const live = new Map<number, { state: ShardState; replicas: ReplicaView[]; reason?: string }>()
-    for (const run of this.#runs) {
-      if (run.work.jobId !== jobId || run.decided) continue
-      const entry: { state: ShardState; replicas: ReplicaView[]; reason?: string } = {
-        state: run.state,
-        replicas: replicaViews(run),
-      }
-      if (run.waiting !== undefined) entry.reason = run.waiting
-      live.set(run.work.index, entry)
-    }
-    return live
+  /** The live state of the shards of `jobId` running here, by shard index (`live-shards.ts`). */
+  liveShards(jobId: string): Map<number, LiveShard> {
+    return liveShardsOf(this.#runs, jobId)
   }
 
   /** Replicas finished per second over the last `seconds` seconds, oldest first. */
@@ -306,6 +299,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const digest = outcomeDigest(outcome)
     replica.state = 'done'
     replica.digest = digest
+    this.#stragglers.record(run.work.jobId, replica.finishedAt - replica.dispatchedAt)
     replica.fuelUsed = 'fuelUsed' in outcome ? outcome.fuelUsed : 0
     if (outcome.kind === 'ok' && !run.outputs.has(digest)) run.outputs.set(digest, outcome.output)
     run.heldEvents.push(
@@ -324,7 +318,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
   // ---- time ---------------------------------------------------------------
 
-  /** Expire leases. Called on a timer by the coordinator, and directly by tests. */
+  /** Expire leases, back up stragglers, fail the unplaceable. Called on a timer by the coordinator, and by tests. */
   sweep(): void {
     const now = this.#now()
     for (const { run, replica } of this.#leases.expired(now)) {
@@ -336,6 +330,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       this.emit('provider:counted', replica.provider, 'timeouts')
       loseReplica(this.#core, run, replica, 'lease expired: no result in time', true)
     }
+    placeBackups(this.#core, this.#stragglers, now)
     failUnplaceable(this.#core, now, this.#maxPlacementWaitMs)
     this.#schedulePump()
   }

@@ -41,13 +41,16 @@ export class Placement {
     this.#weightOf = options.weightOf
   }
 
-  /** Give `run` `count` more replica slots, queued for placement. */
-  addSlots(run: ShardRun, count: number): void {
+  /**
+   * Give `run` `count` more replica slots, queued for placement. A backup (for a straggler) goes to
+   * the front of its provider's backlog, like a slot placed again, and is dropped if no provider can take it.
+   */
+  addSlots(run: ShardRun, count: number, kind: { backup?: boolean } = {}): void {
     for (let i = 0; i < count; i++) {
       const slot = run.slots++
       run.attempts.set(slot, 0)
       run.queued++
-      this.#queue.push({ run, slot })
+      this.#queue.push(kind.backup === true ? { run, slot, again: true, backup: true } : { run, slot })
     }
   }
 
@@ -88,7 +91,8 @@ export class Placement {
     for (const ref of skipped) {
       // Under `all`, a slot no provider could ever take (every serving one has been used) is dropped
       // once the shard has a quorum of replicas: the rule then decides on those, rather than waiting.
-      if (this.#canDecideWithout(ref.run)) {
+      // A straggler's backup is only wanted: it never waits.
+      if (ref.backup === true || this.#canDecideWithout(ref.run)) {
         ref.run.queued--
         stuck.push(ref.run)
       } else {
@@ -130,14 +134,20 @@ export class Placement {
     this.#shares.delete(jobId)
   }
 
-  /** Why `run` has a slot no provider is running yet, or undefined if it has none. */
+  /**
+   * Why `run` waits for a slot no provider is running yet, or undefined if its decision does not
+   * wait on one. The counts are held against what a decision needs (`quorum` distinct providers and
+   * operators), not the redundancy: a shard decided on fewer replicas is not said to need more.
+   */
   waitingReason(run: ShardRun): string | undefined {
-    if (run.queued === 0 || run.decided) return undefined
+    if (run.queued === 0 || run.decided || !needsQueued(run)) return undefined
+    // Every queued slot has been drawn and waits in a provider's backlog: plain queueing.
+    if (run.reserved.size >= run.queued) return WAITING_BUSY
     const online = [...this.#providers.all()].filter((p) => p.link !== undefined && !p.draining)
     const cause = waitCauseOf({
       online: online.length,
       operators: new Set(online.map((p) => p.operator ?? p.peerId)).size,
-      needed: run.work.spec.redundancy,
+      needed: run.work.spec.quorum,
       freeSlots: this.#providers.freeCapacity,
     })
     return waitingReason(cause ?? { kind: 'fresh' })
@@ -216,6 +226,26 @@ export class Placement {
     if (eligible === undefined) return undefined
     return weightedDraw(eligible, (p) => this.#weightOf(p.peerId), this.#random())
   }
+}
+
+/**
+ * Whether `run`'s decision waits on its queued slots. Under `decide: 'quorum'`, replicas queued
+ * beyond what the leading result still needs (spares placed eagerly) do not hold it up; under
+ * `all` every replica is needed, and one no provider can ever take is dropped at the draw.
+ */
+function needsQueued(run: ShardRun): boolean {
+  if ((run.work.spec.decide ?? 'quorum') !== 'quorum') return true
+  const agreeing = new Map<string, number>()
+  let best = 0
+  let running = 0
+  for (const r of run.replicas) {
+    if (r.state === 'running') running++
+    if (r.state !== 'done' || r.digest === undefined) continue
+    const n = (agreeing.get(r.digest) ?? 0) + 1
+    agreeing.set(r.digest, n)
+    best = Math.max(best, n)
+  }
+  return running + run.reserved.size < run.work.spec.quorum - best
 }
 
 /** Who holds a replica of `run` (or was drawn for one), and where the live ones are. */

@@ -37,7 +37,10 @@ export function loseReplica(
 /**
  * A replica hit the task's own time limit. When every provider the shard
  * wanted has timed out and none finished, the limit is too short for the
- * task: fail the shard saying so, and count no provider as slow. Otherwise
+ * task: fail the shard saying so, and count no provider as slow. "Wanted" is
+ * at least `redundancy` providers, also when only a quorum was placed first
+ * (`stragglers.ts:initialReplicas`): as many providers are tried as when every
+ * replica was placed at once. Otherwise
  * the slot is placed again, and the timeout counts against this provider only
  * once the shard is accepted (others finished in time).
  */
@@ -45,7 +48,7 @@ export function taskTimedOut(core: ExecutorCore, run: ShardRun, replica: Replica
   replica.timedOut = true
   const timedOut = new Set(run.replicas.filter((r) => r.timedOut === true).map((r) => r.provider))
   const finished = run.replicas.some((r) => r.state === 'done')
-  if (finished || timedOut.size < run.slots) {
+  if (finished || timedOut.size < Math.max(run.slots, run.work.spec.redundancy)) {
     loseReplica(core, run, replica, `timed out after ${timeoutMs} ms`, true)
     return
   }

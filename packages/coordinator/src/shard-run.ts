@@ -60,6 +60,8 @@ export interface ShardRun {
   reserved: Map<number, ProviderRecord>
   /** Set on a re-check run: who may not vote again, and the budget beyond the kept votes. */
   recheck?: { excluded: Set<string>; maxReplicas: number }
+  /** Backups placed for stragglers (`stragglers.ts`): each straggler calls for one at most. */
+  backups?: number
 }
 
 /** One replica slot of a run, as it waits in the queue or in a provider's backlog. */
@@ -71,6 +73,8 @@ export interface SlotRef {
    * so a shard already under way is not held up behind shards that have not started.
    */
   again?: boolean
+  /** A backup for a straggler: wanted, not needed, so dropped rather than left waiting if no provider can take it. */
+  backup?: boolean
 }
 
 /** A fresh run of `work` with no slots yet. */

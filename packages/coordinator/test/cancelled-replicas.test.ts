@@ -5,9 +5,12 @@ import { Executor } from '../src/index.ts'
 import { settledReplicas, summaryOf } from '../src/jobs.ts'
 import { never, ok, RecordingLink, tick, work } from './helpers.ts'
 
-/** A shard under `decide: 'quorum'` on providers a, b, c, decided by a and b: c's replica is cancelled. */
+/**
+ * A shard under `decide: 'quorum'` placed eagerly on providers a, b, c, decided by a and b: c's
+ * replica is cancelled.
+ */
 async function decidedWithoutC(now: () => number) {
-  const executor = new Executor({ now })
+  const executor = new Executor({ now, eagerReplicas: true })
   const links = ['a', 'b', 'c'].map((id) => new RecordingLink(id))
   for (const l of links) executor.addAgent(l)
   const cancelled: string[] = []

@@ -49,9 +49,13 @@ describe('Executor: nothing waits silently', () => {
     )
     await tick()
     const placed = links.filter((l) => l.assigned.length > 0)
-    const [slow, ...fast] = placed as [RecordingLink, ...RecordingLink[]]
+    const [slow, fast] = placed as [RecordingLink, RecordingLink]
     executor.onResult(slow.peerId, timedOut(slow.assigned[0]?.assignmentId as string, 200))
-    for (const l of fast) executor.onResult(l.peerId, ok(l.assigned[0]?.assignmentId as string))
+    executor.onResult(fast.peerId, ok(fast.assigned[0]?.assignmentId as string))
+    // The timed-out replica's slot goes to a provider that has not run the shard.
+    await tick()
+    const next = links.find((l) => l !== slow && l !== fast && l.assigned.length > 0) as RecordingLink
+    executor.onResult(next.peerId, ok(next.assigned[0]?.assignmentId as string))
     expect((await decision).state).toBe('accepted')
     expect(counted.filter((c) => c.endsWith(':timeouts'))).toEqual([`${slow.peerId}:timeouts`])
   })
@@ -66,13 +70,15 @@ describe('Executor: nothing waits silently', () => {
     now += 29_000
     executor.sweep()
     expect(executor.liveShards(`job-${shardSeq}`).get(0)?.reason).toBe(
-      'waiting: only 1 provider online, redundancy 3 needs 3',
+      'waiting: only 1 provider online, a shard needs 2 agreeing (quorum 2)',
     )
     now += 1_000
     executor.sweep()
     const decided = await decision
     expect(decided.state).toBe('failed')
-    expect(decided.reason).toBe('could not be placed for 30 s: only 1 provider online, redundancy 3 needs 3')
+    expect(decided.reason).toBe(
+      'could not be placed for 30 s: only 1 provider online, a shard needs 2 agreeing (quorum 2)',
+    )
   })
 
   it('lets a shard queued behind busy providers wait on', async () => {

@@ -6,9 +6,9 @@
 
 /** What keeps a shard from being placed now. */
 export type WaitCause =
-  /** Fewer providers online than the shard's redundancy. */
+  /** Fewer providers online than a decision needs (the quorum). */
   | { kind: 'providers'; online: number; needed: number }
-  /** Enough providers online, but run by fewer distinct operators than the redundancy. */
+  /** Enough providers online, but run by fewer distinct operators than a decision needs. */
   | { kind: 'operators'; online: number; operators: number; needed: number }
   /** Enough providers and operators, but no free slot: the shard queues. */
   | { kind: 'busy' }
@@ -21,7 +21,9 @@ export const WAITING_PREFIX = 'waiting: '
 /**
  * The cause of a wait from counts of the providers online: undefined when the
  * shard could be placed now. Placement takes one replica per provider and per
- * operator, so both counts must reach the redundancy (`needed`).
+ * operator, so both counts must reach what a decision needs (`needed`: the
+ * quorum of agreeing results; a shard is decided on that many even when its
+ * redundancy asks for more).
  */
 export function waitCauseOf(counts: {
   online: number
@@ -36,13 +38,13 @@ export function waitCauseOf(counts: {
   return undefined
 }
 
-/** The cause as a clause: `only 1 provider online, redundancy 3 needs 3`. */
+/** The cause as a clause: `only 1 provider online, a shard needs 2 agreeing (quorum 2)`. */
 export function waitClause(cause: WaitCause): string {
   switch (cause.kind) {
     case 'providers':
-      return `only ${cause.online} provider${cause.online === 1 ? '' : 's'} online, redundancy ${cause.needed} needs ${cause.needed}`
+      return `only ${cause.online} provider${cause.online === 1 ? '' : 's'} online, a shard needs ${cause.needed} agreeing (quorum ${cause.needed})`
     case 'operators':
-      return `the ${cause.online} online providers belong to ${cause.operators} operator${cause.operators === 1 ? '' : 's'}, redundancy ${cause.needed} needs ${cause.needed}`
+      return `the ${cause.online} online providers belong to ${cause.operators} operator${cause.operators === 1 ? '' : 's'}, a shard needs ${cause.needed} agreeing of distinct operators (quorum ${cause.needed})`
     case 'busy':
       return 'every online provider is busy; the shard is queued'
     case 'fresh':
@@ -50,7 +52,7 @@ export function waitClause(cause: WaitCause): string {
   }
 }
 
-/** The reason a job view gives for a waiting shard: `waiting: only 1 provider online, redundancy 3 needs 3`. */
+/** The reason a job view gives for a waiting shard: `waiting: only 1 provider online, a shard needs 2 agreeing (quorum 2)`. */
 export function waitingReason(cause: WaitCause): string {
   return WAITING_PREFIX + waitClause(cause)
 }

@@ -20,10 +20,10 @@ describe('why a shard waits', () => {
 
   it('says it in one wording', () => {
     expect(waitingReason({ kind: 'providers', online: 1, needed: 3 })).toMatchInlineSnapshot(
-      `"waiting: only 1 provider online, redundancy 3 needs 3"`,
+      `"waiting: only 1 provider online, a shard needs 3 agreeing (quorum 3)"`,
     )
     expect(waitClause({ kind: 'operators', online: 3, operators: 1, needed: 3 })).toMatchInlineSnapshot(
-      `"the 3 online providers belong to 1 operator, redundancy 3 needs 3"`,
+      `"the 3 online providers belong to 1 operator, a shard needs 3 agreeing of distinct operators (quorum 3)"`,
     )
     expect(waitingReason({ kind: 'busy' })).toMatchInlineSnapshot(
       `"waiting: every online provider is busy; the shard is queued"`,

@@ -4,7 +4,7 @@ import type { JobHandle } from '@quorate/sdk'
 /**
  * Events say what happened, not what a job is waiting for: ask the job view
  * now and then, and print its waiting reason when it changes ("waiting: only
- * 1 provider online, redundancy 3 needs 3"), right after submission too.
+ * 1 provider online, a shard needs 2 agreeing (quorum 2)"), right after submission too.
  */
 export function watchWaiting(handle: JobHandle, progress: ProgressPrinter): () => void {
   let stopped = false
