@@ -65,8 +65,8 @@ export class Stragglers {
  * decision needs; its spares (`redundancy − quorum`) are kept for backups. A
  * replica running past its job's straggler limit gets one backup on a fresh
  * provider (placed by the same rules, so never with a provider or operator
- * already on the shard), while the shard has fewer than `redundancy` replicas
- * live and stays within `maxReplicas`. A shard gets at most one backup per
+ * already on the shard), while the shard has opened fewer than `redundancy`
+ * replica slots and stays within `maxReplicas`. A shard gets at most one backup per
  * straggler and no more than its spares over its run; a backup no provider
  * can take now is not placed (it never makes a shard wait). Returns how many
  * backups were queued.
@@ -92,8 +92,8 @@ export function placeBackups(core: ExecutorCore, stragglers: Stragglers, now: nu
 }
 
 /**
- * Backups `run` may have now: one per straggler not yet backed up, and no more than its spares
- * (`redundancy − quorum`) over its run, with at most `redundancy` replicas live and within `maxReplicas`.
+ * Backups `run` may have now: one per straggler not yet backed up, while the shard has opened fewer
+ * than `redundancy` replica slots, and within `maxReplicas`.
  */
 function backupsWanted(run: ShardRun, limit: number, now: number): number {
   let running = 0
@@ -106,9 +106,10 @@ function backupsWanted(run: ShardRun, limit: number, now: number): number {
     if (now - r.dispatchedAt > limit) straggling++
   }
   const live = running + run.queued
-  const backups = run.backups ?? 0
-  const { redundancy, quorum, maxReplicas } = run.work.spec
-  return Math.min(straggling - backups, redundancy - quorum - backups, redundancy - live, maxReplicas - votes - live)
+  const { redundancy, maxReplicas } = run.work.spec
+  // `run.slots` counts every slot opened (first replicas, escalations, backups): spares placed
+  // eagerly or used by a dissent leave nothing to back up with.
+  return Math.min(straggling - (run.backups ?? 0), redundancy - run.slots, maxReplicas - votes - live)
 }
 
 /** The straggler rule from options over the defaults, checked. */

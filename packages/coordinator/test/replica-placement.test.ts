@@ -54,12 +54,29 @@ describe('replicas placed as the decision needs them', () => {
     expect(links.reduce((n, l) => n + l.assigned.length, 0)).toBe(24)
   })
 
-  it('places every replica at once with eagerReplicas, as before', async () => {
-    const executor = new Executor({ eagerReplicas: true })
-    const links = network(executor, 4)
-    void executor.runShard(quorumShard('job-e', 0), never)
+  it('places every replica at once with eagerReplicas, as before, and backs up none', async () => {
+    let now = 1_000_000
+    const executor = new Executor({ now: () => now, eagerReplicas: true, straggler: { minSamples: 1, minMs: 0 } })
+    const links = network(executor, 6)
+    const backups: number[] = []
+    executor.on('shard:backup', (_job, shard) => backups.push(shard))
+    const answered = new Set<string>()
+    const first = executor.runShard(quorumShard('job-e', 0), never)
     await tick()
-    expect(links.reduce((n, l) => n + l.assigned.length, 0)).toBe(3)
+    expect(open(links, answered)).toHaveLength(3)
+    now += 10
+    for (const { link, m } of open(links, answered).slice(0, 2)) answer(executor, link, m, answered)
+    await first
+    void executor.runShard(quorumShard('job-e', 1), never)
+    await tick()
+    const [done] = open(links, answered).filter(({ m }) => m.shardIndex === 1)
+    answer(executor, done!.link, done!.m, answered)
+    now += 60_000
+    executor.sweep()
+    await tick()
+    // The spare is already running: the two left are all the shard may have.
+    expect(backups).toEqual([])
+    expect(open(links, answered).filter(({ m }) => m.shardIndex === 1)).toHaveLength(2)
   })
 
   it('brings one more replica on a dissent, on a provider and operator new to the shard', async () => {
