@@ -51,8 +51,10 @@ describe('the quorate binary never waits silently', () => {
     net = await startNetwork({ agents: 1, coordinatorArgs: ['--placement-wait', '3000'] })
     const { wasm, file } = await files(net.dir, 'ok')
     const submit = await run(['submit', '-c', net.coordinator.httpUrl, '--wasm', wasm, '--input', file])
-    expect(submit.stderr).toContain('waiting: only 1 provider online, redundancy 3 needs 3')
+    expect(submit.stderr).toContain('waiting: only 1 provider online, a shard needs 2 agreeing (quorum 2)')
     expect(submit.code, submit.stderr).toBe(1)
-    expect(submit.stdout).toContain('could not be placed for 3 s: only 1 provider online, redundancy 3 needs 3')
+    expect(submit.stdout).toContain(
+      'could not be placed for 3 s: only 1 provider online, a shard needs 2 agreeing (quorum 2)',
+    )
   })
 })

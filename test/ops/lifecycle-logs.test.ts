@@ -118,7 +118,8 @@ describe("the coordinator's log tells each job's story", () => {
       { what: 'the escalation log line', timeout: 30_000 },
     )
     expect(escalation).toMatchObject({ level: 30, shard: 0 })
-    expect(escalation.replicas).toBeGreaterThan(3)
+    // Two replicas first (the quorum), so the first dissent asks for a third.
+    expect(escalation.replicas).toBeGreaterThanOrEqual(3)
     await cluster.addAgent()
     expect((await job.waitFor({ timeout: 60_000 })).state).toBe('completed')
   })

@@ -9,8 +9,8 @@ const primes = await primesWasm()
 /**
  * The counters an on-call engineer alerts on move by exactly what one job did. In-process
  * coordinator (embedded backend) with real agents over libp2p; one of them slow, so under
- * `decide: 'quorum'` its replicas are cancelled once the other two agree, and it reports the CPU
- * it spent on them.
+ * `decide: 'quorum'` with every replica placed at once (`eagerReplicas`) its replicas are cancelled
+ * once the other two agree, and it reports the CPU it spent on them.
  */
 describe('coordinator metrics after a job', () => {
   let cluster: Cluster | undefined
@@ -20,7 +20,10 @@ describe('coordinator metrics after a job', () => {
   })
 
   it('count the job, its shards and replicas, the HTTP requests and the wasted CPU', async () => {
-    cluster = await startCluster('embedded', { agents: ['honest', 'honest', { slowMs: 2_000 }] })
+    cluster = await startCluster('embedded', {
+      agents: ['honest', 'honest', { slowMs: 2_000 }],
+      coordinator: { eagerReplicas: true },
+    })
     const slow = cluster.agents[2]?.peerId as string
     const metrics = () => fetch(`${cluster?.coordinator.httpUrl}/metrics`).then((r) => r.text())
     const before = await metrics()

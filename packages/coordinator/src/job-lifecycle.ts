@@ -62,6 +62,9 @@ export class JobLifecycle {
         `provider quarantined: ${evidence.reason}`,
       )
     })
+    this.#listen('shard:backup', (jobId, shard) => {
+      this.#log.info({ jobId, shard }, 'backup replica placed: a replica runs far longer than its job’s recent ones')
+    })
     this.#listen('shard:waiting', (jobId, shard, reason) => {
       this.#log.info({ jobId, shard }, `shard cannot be placed yet: ${reason}`)
     })

@@ -213,6 +213,11 @@ function shardAndProviderMetrics(registry: Registry, executor: Executor): void {
     help: 'Times results disagreed and more replicas were added',
     registers: [registry],
   })
+  const backups = new Counter({
+    name: 'quorate_replica_backups_total',
+    help: 'Backup replicas placed for stragglers (decide: quorum)',
+    registers: [registry],
+  })
   const counted = new Counter({
     name: 'quorate_provider_votes_total',
     help: 'Provider reputation events, by kind (valid, invalid, timeouts, lost)',
@@ -239,4 +244,5 @@ function shardAndProviderMetrics(registry: Registry, executor: Executor): void {
   })
   executor.on('provider:counted', (_peer, kind) => counted.inc({ kind }))
   executor.on('provider:quarantined', () => quarantines.inc())
+  executor.on('shard:backup', () => backups.inc())
 }
