@@ -36,6 +36,18 @@ describe('estimate', () => {
     expect(result.placement.reason).toBeUndefined()
   })
 
+  it('expects a quorum of replicas per shard under decide: quorum, which places the quorum first', async () => {
+    const result = await estimate(clientWith([provider('a'), provider('b'), provider('c')]), {
+      wasm,
+      inputs: ['1', '2', '3', '4'],
+      redundancy: 3,
+      decide: 'quorum',
+      limits: { fuel: 1000 },
+    })
+    expect(result.replicas).toEqual({ expected: 8, worstCase: 20 })
+    expect(result.fuel).toEqual({ perReplica: 1000, expected: 8_000, worstCase: 20_000 })
+  })
+
   it('explains why a job cannot run now: fewer providers or operators than the quorum', async () => {
     const two = clientWith([provider('a'), provider('b'), provider('c', { online: false })])
     const result = await estimate(two, { wasm, inputs: ['x'], redundancy: 5 })

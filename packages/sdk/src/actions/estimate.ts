@@ -40,7 +40,10 @@ export interface EstimateReturnType {
   redundancy: number
   quorum: number
   maxReplicas: number
-  /** Replicas run: `expected` when every shard's results agree (shards × redundancy), `worstCase` when every shard escalates (shards × maxReplicas). */
+  /**
+   * Replicas run: `expected` when every shard's results agree (shards × redundancy; × quorum under
+   * `decide: 'quorum'`, which places the quorum first), `worstCase` when every shard escalates (shards × maxReplicas).
+   */
   replicas: { expected: number; worstCase: number }
   /**
    * Fuel bound, in fuel units (the runtime's metered instructions): replicas ×
@@ -94,7 +97,9 @@ export async function estimate(client: EstimateClient, parameters: EstimateParam
   const json = 'wasm' in parameters ? toJobSpecJson(parameters) : parameters
   const spec = parseJobSpec(json)
   const shards = spec.inputs.length
-  const replicas = { expected: shards * spec.redundancy, worstCase: shards * spec.maxReplicas }
+  // Under `decide: 'quorum'` a coordinator places the quorum first and more only on trouble.
+  const perShard = spec.decide === 'quorum' ? spec.quorum : spec.redundancy
+  const replicas = { expected: shards * perShard, worstCase: shards * spec.maxReplicas }
   const perReplica = spec.limits.fuel
   const [providers, payment] = await Promise.all([client.providers(), client.estimatePayment?.(json)])
   const result: EstimateReturnType = {
