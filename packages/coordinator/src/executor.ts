@@ -299,7 +299,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const digest = outcomeDigest(outcome)
     replica.state = 'done'
     replica.digest = digest
-    this.#stragglers.record(run.work.jobId, replica.finishedAt - replica.dispatchedAt)
+    this.#stragglers.record(run, replica.finishedAt - replica.dispatchedAt)
     replica.fuelUsed = 'fuelUsed' in outcome ? outcome.fuelUsed : 0
     if (outcome.kind === 'ok' && !run.outputs.has(digest)) run.outputs.set(digest, outcome.output)
     run.heldEvents.push(

@@ -34,8 +34,13 @@ export class Stragglers {
     this.#rule = rule
   }
 
-  /** A replica of `jobId` finished with a counted result after `ms` (dispatch to result, on the injected clock). */
-  record(jobId: string, ms: number): void {
+  /**
+   * A replica of `run` finished with a counted result after `ms` (dispatch to result, on the injected
+   * clock). Only `decide: 'quorum'` jobs are kept: no other job's replica is ever backed up.
+   */
+  record(run: ShardRun, ms: number): void {
+    if ((run.work.spec.decide ?? 'quorum') !== 'quorum') return
+    const { jobId } = run.work
     let recent = this.#recent.get(jobId)
     if (recent === undefined) {
       recent = { times: [], next: 0 }
