@@ -93,7 +93,7 @@ async function startCoordinator(dir: string, kind: string, namespace: string) {
     child.once('message', (m: { type: string; httpUrl: string; multiaddr: string }) => resolve(m))
     child.once('exit', (code) => reject(new Error(`soak coordinator exited with ${code}`)))
   })
-  return { process: new CoordinatorProcess(child), ...ready }
+  return { process: new CoordinatorProcess(child), child, ...ready }
 }
 
 function startAgent(dir: string, multiaddr: string, i: number): Promise<ChildProcess> {
@@ -129,6 +129,13 @@ async function soak(kind: 'embedded' | 'redis') {
   const namespace = `soak-${kind}-${Date.now()}`
   const coordinator = await startCoordinator(dir, kind, namespace)
   const agents = await Promise.all(Array.from({ length: AGENTS }, (_, i) => startAgent(dir, coordinator.multiaddr, i)))
+  // Interrupted (Ctrl-C, a timeout): take the coordinator and agents down too, leaving no process behind.
+  const interrupted = () => {
+    for (const child of [coordinator.child, ...agents]) child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+    process.exit(130)
+  }
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted)
   const client = createClient({ coordinatorUrl: coordinator.httpUrl })
   const run = `${kind}-${Date.now()}`
   const submit = async (j: number, size: number): Promise<LiveJob> => {
@@ -195,6 +202,7 @@ async function soak(kind: 'embedded' | 'redis') {
     await coordinator.process.stop()
     rmSync(dir, { recursive: true, force: true })
     if (kind === 'redis') await dropNamespace(REDIS_URL, namespace)
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted)
   }
 }
 

@@ -268,9 +268,9 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
   /** A result from `peerId`. Only the provider an assignment names, while it holds the lease, is counted. */
   onResult(peerId: string, message: ResultMessage): void {
-    const lease = this.#leases.heldBy(peerId, message.assignmentId)
     // No lease: its run was decided and forgotten, or it was never ours. Fenced off.
-    if (lease === undefined) return this.#leases.answeredAfterDecision(peerId, message.assignmentId)
+    const lease = this.#leases.answered(peerId, message.assignmentId)
+    if (lease === undefined) return
     const { run, replica } = lease
     const provider = this.#providers.get(peerId)
     if (provider !== undefined) provider.lastSeenAt = this.#now()

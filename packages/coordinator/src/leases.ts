@@ -125,9 +125,15 @@ export class Leases {
     return this.#decidedCancels.take(peerId, assignmentId, now)
   }
 
-  /** A result for a forgotten placement: if it was cancelled as decided, no CPU report will follow. */
-  answeredAfterDecision(peerId: string, assignmentId: string): void {
-    this.#decidedCancels.drop(peerId, assignmentId)
+  /**
+   * The lease a result from `peerId` answers, as `heldBy`. A result for a forgotten placement finds
+   * none; if that replica was cancelled as decided, its agent answered instead of reporting CPU, so
+   * no report will follow and its entry goes.
+   */
+  answered(peerId: string, assignmentId: string): Lease | undefined {
+    const lease = this.heldBy(peerId, assignmentId)
+    if (lease === undefined) this.#decidedCancels.drop(peerId, assignmentId)
+    return lease
   }
 
   #runningWhere(test: (lease: Lease) => boolean): Lease[] {
