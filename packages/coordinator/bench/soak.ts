@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util'
 import { isTerminalJobState, type JobState } from '@quorate/protocol'
 import { createClient, type QuorateClient } from '@quorate/sdk'
 import { dropNamespace } from './redis-namespace.ts'
+import { executorBytesPerShard } from './soak-inflight.ts'
 import { type SoakSample, soakAscii, soakSvg } from './soak-plot.ts'
 
 const { values: flags } = parseArgs({
@@ -230,6 +231,11 @@ const rows: string[][] = [
   ],
 ]
 mkdirSync(join(here, 'results'), { recursive: true })
+const INFLIGHT_PROBE = 10_000
+const executorPerShard = await executorBytesPerShard(INFLIGHT_PROBE, REDUNDANCY, QUORUM)
+log(
+  `executor heap per shard in flight (in-process, ${INFLIGHT_PROBE} shards at r=${REDUNDANCY}): ${(executorPerShard / 1024).toFixed(2)} KiB`,
+)
 for (const kind of kinds) {
   log(
     `soak, ${kind}: ${SHARDS} no-op shards as ${Math.ceil(SHARDS / JOB_SHARDS)} jobs of ≤ ${JOB_SHARDS}, r=${REDUNDANCY} q=${QUORUM}, ${AGENTS} agents, retention ${RETENTION_MS} ms...`,
@@ -268,10 +274,14 @@ load.after = loadavg()[0] as number
 console.log('')
 const widths = (rows[0] as string[]).map((_, c) => Math.max(...rows.map((r) => (r[c] as string).length)))
 for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c] as number)).join('  '))
+console.log(
+  `\nmemory per shard in flight: executor heap ${(executorPerShard / 1024).toFixed(2)} KiB (in-process, ${INFLIGHT_PROBE} shards at r=${REDUNDANCY});` +
+    ' whole coordinator (heap above idle, GC forced, ÷ shards in flight, live jobs included) in the table',
+)
 console.log(`\n1-minute load: ${load.before.toFixed(2)} before, ${load.after.toFixed(2)} after`)
 const out = join(here, 'results', 'soak.json')
 writeFileSync(
   out,
-  `${JSON.stringify({ at: new Date().toISOString(), shards: SHARDS, jobShards: JOB_SHARDS, agents: AGENTS, redundancy: REDUNDANCY, quorum: QUORUM, retentionMs: RETENTION_MS, load, results }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), executorBytesPerInFlightShard: executorPerShard, shards: SHARDS, jobShards: JOB_SHARDS, agents: AGENTS, redundancy: REDUNDANCY, quorum: QUORUM, retentionMs: RETENTION_MS, load, results }, null, 2)}\n`,
 )
 console.log(`wrote ${out} and soak-<backend>.svg`)
