@@ -128,6 +128,8 @@ export class AgentSession implements AgentLink {
   }
 
   cancel(assignmentId: string, reason: string): void {
+    // Its answer no longer counts, so nothing is kept to check it against.
+    this.#asked.delete(assignmentId)
     this.channel.send({ type: 'cancel', assignmentId, reason })
   }
 }

@@ -158,6 +158,33 @@ export interface ShardQueue {
   pendingShards(): Promise<number>
 }
 
+/** What one step of a purge did; see `RetentionStore.purgeJob`. */
+export type PurgeStep = 'purged' | 'more' | 'live'
+
+/**
+ * Purging finished jobs past the retention policy (`retention.ts` drives it). Every call is small and
+ * bounded, so a purge of a huge job is many short steps, never one long stall or one big Redis call.
+ */
+export interface RetentionStore {
+  /** Ids of jobs in a terminal state that finished at or before `before`, oldest first, at most `limit`. */
+  finishedBefore(before: number, limit: number): Promise<string[]>
+  /**
+   * Delete up to `limit` shards of a terminal job (their inputs, outputs and replica tables); once
+   * none are left, the job itself, leaving a tombstone that says when. `purged` when the job is gone
+   * (or was already), `more` when shards are left, `live` for a job not in a terminal state (left alone).
+   */
+  purgeJob(id: string, limit: number, now: number): Promise<PurgeStep>
+  /** When the job `id` was purged, while its tombstone is kept; undefined if it was not. */
+  purgedAt(id: string): Promise<number | undefined>
+  /** Drop up to `limit` tombstones of jobs purged at or before `before`. */
+  dropTombstones(before: number, limit: number): Promise<number>
+  /**
+   * Hold the right to purge for `ms`, so coordinators sharing a backend do not purge the same jobs
+   * at once; true while `holder` has it. One process owns an embedded backend: always true there.
+   */
+  claimPurge(holder: string, ms: number): Promise<boolean>
+}
+
 /** Provider reputation and presence, shared by every coordinator on the backend. */
 export interface ProviderStore {
   countProvider(peerId: string, counter: ProviderCounter): Promise<void>
@@ -193,7 +220,7 @@ export interface BackendHealth {
  * `backends/embedded/`) and Redis (BullMQ flows + Lua, `backends/redis/`).
  * Both pass the compliance suite of `@quorate/coordinator/testing`.
  */
-export interface SchedulerBackend extends JobStore, ShardQueue, ProviderStore, EventBus {
+export interface SchedulerBackend extends JobStore, ShardQueue, ProviderStore, EventBus, RetentionStore {
   readonly kind: 'embedded' | 'redis'
   /** Whether the backend answers now (a backend without one always does); the API answers 503 while it does not. */
   readonly health?: BackendHealth

@@ -44,4 +44,11 @@ export const COORDINATOR_DEFAULTS = {
    * 5 finished replicas; median of the last 32) gets a backup under `decide: 'quorum'`.
    */
   straggler: { factor: 3, minMs: 1_000, minSamples: 5, window: 32 },
+  /**
+   * How long a finished job (its record, shards, inputs, outputs, events) is kept before it is
+   * purged: a week, long enough for a nightly pipeline to fetch its results. 0 keeps jobs forever.
+   */
+  retentionMs: 7 * 24 * 3_600_000,
+  /** How long a purged job's tombstone is kept, so its id answers "purged" rather than "unknown". */
+  tombstoneMs: 30 * 24 * 3_600_000,
 } as const

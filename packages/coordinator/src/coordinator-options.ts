@@ -86,6 +86,12 @@ export interface CoordinatorOptions {
    * static check (format, imports, memory against the job's limits)
    */
   inspectModule?: (bytes: Uint8Array, spec: JobSpec) => string | undefined
+  /**
+   * How long a finished job (completed, failed, partially failed, cancelled, expired) and its results
+   * are kept after it ends, then purged from the backend; its id then answers 404 saying it was purged.
+   * Paid jobs are kept until settled. 0 keeps jobs forever. @defaultValue 7 days
+   */
+  retentionMs?: number
   /** Static files of the job explorer, served at `/`. */
   explorerDir?: string
   /**
@@ -132,6 +138,7 @@ export function validateCoordinatorOptions(options: CoordinatorOptions): void {
     ['placementTimeoutMs', options.placementTimeoutMs, 100],
     ['helloTimeoutMs', options.helloTimeoutMs, 100],
     ['unwelcomedBudgetBytes', options.unwelcomedBudgetBytes, 64 * 1024],
+    ['retentionMs', options.retentionMs, 0],
   ]
   for (const [name, value, min] of ints) {
     if (value !== undefined && (!Number.isInteger(value) || value < min)) {

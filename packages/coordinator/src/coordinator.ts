@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { createQuorateNode, type Libp2p, loadOrCreatePrivateKey } from '@quorate/net'
@@ -17,6 +18,7 @@ import { Executor } from './executor.ts'
 import { createHttpApi } from './http.ts'
 import { JobLifecycle } from './job-lifecycle.ts'
 import { createMetrics } from './metrics.ts'
+import { Retention } from './retention.ts'
 import { JobService } from './service.ts'
 import { ChainSettler } from './settlement/chain-settler.ts'
 import { shardHandler } from './shard-handler.ts'
@@ -48,6 +50,8 @@ interface Parts {
   control: ControlAuth
   metrics: ReturnType<typeof createMetrics>
   lifecycle: JobLifecycle
+  /** Purges finished jobs past the retention time. */
+  retention: Retention
   hub: AgentHub
   /** Warns of a failed background write, unless the backend is known to be down (its outage is logged once). */
   warn: (err: unknown, message: string) => void
@@ -104,6 +108,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       await node.start()
       wireExecutor(parts, announce)
       lifecycle.start()
+      parts.retention.start()
       const placementTimeoutMs = options.placementTimeoutMs ?? 15_000
       backend.consume(shardHandler({ executor, backend, warn }, { placementTimeoutMs }), () => executor.capacity)
       await hub.start(node)
@@ -117,6 +122,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       await http?.close()
       for (const t of timers) clearInterval(t)
       lifecycle.stop()
+      await parts.retention.stop()
       await hub.stop()
       await node?.stop()
       await chain?.stop()
@@ -207,6 +213,16 @@ function assemble(options: CoordinatorOptions, logger: Logger): Parts {
   const policy = chain === undefined ? admissionPolicy(options.admission ?? { mode: 'open' }) : undefined
   const admission = policy?.admission ?? { mode: 'staked' as const, untrusted: false }
   const lifecycle = new JobLifecycle({ backend, executor, logger: logger.child({ component: 'jobs' }), metrics })
+  const warn = (err: unknown, message: string) => {
+    if (backend.health?.ready !== false) logger.warn({ err }, message)
+  }
+  const retention = new Retention(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }, {
+    store: backend,
+    holder: randomUUID(),
+    // A paid job stays until it is settled (and its penalties sent).
+    mayPurge: (id) => chain?.mayPurge(id) ?? Promise.resolve(true),
+    warn,
+  })
   return {
     logger,
     executor,
@@ -224,10 +240,9 @@ function assemble(options: CoordinatorOptions, logger: Logger): Parts {
     control: new ControlAuth(options.operatorToken === undefined ? {} : { operatorToken: options.operatorToken }),
     metrics,
     lifecycle,
+    retention,
     hub: agentHub(options, executor, chain, policy, logger),
-    warn: (err, message) => {
-      if (backend.health?.ready !== false) logger.warn({ err }, message)
-    },
+    warn,
   }
 }
 

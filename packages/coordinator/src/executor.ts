@@ -135,6 +135,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     return this.#runs.size
   }
 
+  /** Placements remembered: of undecided runs, and cancelled-as-decided ones awaiting a CPU report. */
+  get trackedAssignments(): number {
+    return this.#leases.size
+  }
+
   /** Total capacity of the online, non-draining providers here. */
   get capacity(): number {
     return this.#providers.capacity
@@ -209,18 +214,16 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   }
 
   /**
-   * An agent's report of the CPU it spent on tasks cancelled here. Only a replica this provider was
-   * running and that was cancelled because its shard was already decided counts, once, and never
-   * for more than the time between its dispatch and its cancellation.
+   * An agent's report of the CPU it spent on tasks cancelled here: only its replicas cancelled as their shard
+   * was decided count, once, for no more than the time from dispatch to cancel.
    */
   onCancelledTasks(peerId: string, reports: readonly CancelledTask[]): void {
     const provider = this.#providers.get(peerId)
     if (provider === undefined) return
     for (const { assignmentId, cpuMs } of reports) {
-      const replica = this.#leases.heldBy(peerId, assignmentId)?.replica
-      if (replica?.cancelCause !== 'shard_decided' || replica.wasteReported === true) continue
-      replica.wasteReported = true
-      const bounded = Math.min(cpuMs, Math.max(0, (replica.finishedAt ?? this.#now()) - replica.dispatchedAt))
+      const boundMs = this.#leases.takeDecidedCancel(peerId, assignmentId, this.#now())
+      if (boundMs === undefined) continue
+      const bounded = Math.min(cpuMs, boundMs)
       provider.wastedCpuMs = (provider.wastedCpuMs ?? 0) + bounded
       this.emit('provider:wasted', peerId, bounded)
     }
@@ -258,7 +261,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
 
   /** A result from `peerId`. Only the provider an assignment names, while it holds the lease, is counted. */
   onResult(peerId: string, message: ResultMessage): void {
-    const lease = this.#leases.heldBy(peerId, message.assignmentId)
+    // No lease: its run was decided and forgotten, or it was never ours. Fenced off.
+    const lease = this.#leases.answered(peerId, message.assignmentId)
     if (lease === undefined) return
     const { run, replica } = lease
     const provider = this.#providers.get(peerId)

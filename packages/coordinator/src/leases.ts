@@ -1,8 +1,9 @@
 import { sha256Hex, shardSeed } from '@quorate/protocol'
+import { DecidedCancels } from './decided-cancels.ts'
 import type { AgentLink, ProviderRecord } from './provider-registry.ts'
 import type { ReplicaRecord, ShardRun } from './shard-run.ts'
 
-/** A live or past placement, found by its assignment id. */
+/** A placement of a shard run not yet decided, found by its assignment id. */
 export interface Lease {
   run: ShardRun
   replica: ReplicaRecord
@@ -13,17 +14,30 @@ export interface Lease {
  * to this coordinator; a result counts only if it answers an assignment whose
  * lease is still held by the provider it names (fencing), and a lease not
  * answered by `timeoutMs + leaseGraceMs` expires.
+ *
+ * Assignment ids are never reused (an instance prefix and a counter), so once a run is decided
+ * its placements are simply forgotten: a late result names an id found nowhere and is dropped.
+ * Only the replicas cancelled because their shard was decided leave a small entry behind, until
+ * their agent reports the CPU it spent (`decided-cancels.ts`).
  */
 export class Leases {
+  /** Placements of runs not yet decided, answered or not (a late answer to a lost one is noted). */
   readonly #leases = new Map<string, Lease>()
   /** Assignment ids whose replica is running: the leases that can still end. */
   readonly #running = new Set<string>()
   readonly #leaseGraceMs: number
+  readonly #decidedCancels: DecidedCancels
   #seq = 0
   readonly #instance = sha256Hex(`${process.pid}:${Date.now()}:${Math.random()}`).slice(0, 8)
 
-  constructor(leaseGraceMs: number) {
+  constructor(leaseGraceMs: number, decidedCancels = new DecidedCancels(16_384, 60_000)) {
     this.#leaseGraceMs = leaseGraceMs
+    this.#decidedCancels = decidedCancels
+  }
+
+  /** Placements held here: those of runs not yet decided, plus decided-and-cancelled ones awaiting a CPU report. */
+  get size(): number {
+    return this.#leases.size + this.#decidedCancels.size
   }
 
   /**
@@ -92,11 +106,34 @@ export class Leases {
     return this.#runningWhere((lease) => lease.replica.leaseUntil <= now)
   }
 
-  /** Forget a decided run's assignments once no late result can matter. */
-  forgetLater(run: ShardRun): void {
-    setTimeout(() => {
-      for (const r of run.replicas) this.#leases.delete(r.assignmentId)
-    }, 60_000).unref()
+  /**
+   * Forget a decided run's placements now. A replica cancelled because the run was decided keeps
+   * only what its CPU report needs: who ran it and for how long at most.
+   */
+  forget(run: ShardRun, now: number): void {
+    for (const r of run.replicas) {
+      this.#leases.delete(r.assignmentId)
+      this.#running.delete(r.assignmentId)
+      if (r.cancelCause === 'shard_decided') {
+        this.#decidedCancels.add(r.assignmentId, r.provider, (r.finishedAt ?? now) - r.dispatchedAt, now)
+      }
+    }
+  }
+
+  /** The most CPU `peerId` can have spent on its replica `assignmentId`, cancelled as decided; once only. */
+  takeDecidedCancel(peerId: string, assignmentId: string, now: number): number | undefined {
+    return this.#decidedCancels.take(peerId, assignmentId, now)
+  }
+
+  /**
+   * The lease a result from `peerId` answers, as `heldBy`. A result for a forgotten placement finds
+   * none; if that replica was cancelled as decided, its agent answered instead of reporting CPU, so
+   * no report will follow and its entry goes.
+   */
+  answered(peerId: string, assignmentId: string): Lease | undefined {
+    const lease = this.heldBy(peerId, assignmentId)
+    if (lease === undefined) this.#decidedCancels.drop(peerId, assignmentId)
+    return lease
   }
 
   #runningWhere(test: (lease: Lease) => boolean): Lease[] {

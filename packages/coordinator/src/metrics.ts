@@ -193,7 +193,9 @@ function replicaMetrics(registry: Registry, executor: Executor): () => number {
       }
     }
   })
-  executor.on('shard:ended', (jobId, shard) => dispatchedAt.delete(shardKey({ jobId, shard })))
+  // A shard's replica results are announced just after its end (they are held until it is decided), so
+  // its dispatch times go once that turn's announcements are through.
+  executor.on('shard:ended', (jobId, shard) => queueMicrotask(() => dispatchedAt.delete(shardKey({ jobId, shard }))))
   executor.on('replica:cancelled', (replica) => cancelled.inc({ cause: replica.cause }))
   executor.on('replica:lost', (replica) => lost.inc({ cause: replica.timedOut ? 'timeout' : 'provider' }))
   executor.on('provider:wasted', (_peer, cpuMs) => wasted.inc(cpuMs / 1000))

@@ -91,8 +91,17 @@ export class JobService {
 
   async #job(id: string): Promise<JobRecord> {
     const job = await this.#backend.job(id)
-    if (job === undefined) throw new JobNotFoundError(id)
-    return job
+    if (job !== undefined) return job
+    const purgedAt = await this.#backend.purgedAt(id)
+    if (purgedAt === undefined) throw new JobNotFoundError(id)
+    throw new QuorateError(
+      ErrorCode.JOB_NOT_FOUND,
+      `job ${id} was purged at ${new Date(purgedAt).toISOString()} per the coordinator's retention policy`,
+      {
+        details: { jobId: id, purgedAt },
+        hint: 'finished jobs and their results are kept for the retention time (coordinator start --retention)',
+      },
+    )
   }
 
   /** Shards running here are newer in memory than in storage. */

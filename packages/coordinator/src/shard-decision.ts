@@ -110,7 +110,7 @@ export function finish(
     if (failing !== undefined) decision.reason = failing
   }
   core.emit('shard:ended', run.work.jobId, run.work.index, state)
-  core.leases.forgetLater(run)
+  core.leases.forget(run, core.now())
   let final = decision
   const release = () => {
     // Answers are told only now that the shard is decided.

@@ -34,8 +34,6 @@ export interface ReplicaRecord {
   evidence?: { signature: string; nonce: string; signer: string }
   /** Why it was cancelled, for a cancelled replica. */
   cancelCause?: CancelCause
-  /** Its agent has reported the CPU it spent on it (once is all that counts). */
-  wasteReported?: boolean
 }
 
 /** This coordinator's run of one shard: its replica slots, their placements and the votes so far. */

@@ -129,3 +129,43 @@ describe('a cancelled job as the API shows it', () => {
     expect(settledReplicas({ ...shard, state: 'voting' })).toEqual([lost, running])
   })
 })
+
+describe('what a decided shard leaves behind', () => {
+  it('nothing but a small entry per replica cancelled as decided, gone once its CPU is reported', async () => {
+    let t = 1_000
+    const { executor, links, wasted, decision, idOf } = await decidedWithoutC(() => t)
+    expect(executor.trackedAssignments).toBe(3)
+    t = 1_400
+    executor.onResult('a', ok(idOf(0), 'x'))
+    executor.onResult('b', ok(idOf(1), 'x'))
+    expect((await decision).state).toBe('accepted')
+    // a's and b's placements are forgotten at once; c's waits for its CPU report.
+    expect(executor.trackedAssignments).toBe(1)
+    // A late result of a decided shard is fenced off: nothing counts, nothing is kept for it.
+    executor.onResult('a', ok(idOf(0), 'y'))
+    expect(executor.trackedAssignments).toBe(1)
+    executor.onCancelledTasks('c', [{ assignmentId: idOf(2), cpuMs: 50 }])
+    expect(wasted).toEqual([['c', 50]])
+    expect(executor.trackedAssignments).toBe(0)
+    expect(links[2]?.cancelled).toEqual([idOf(2)])
+  })
+
+  it('drops the entry when the agent answered before the cancel reached it, and after a minute anyway', async () => {
+    let t = 1_000
+    const first = await decidedWithoutC(() => t)
+    first.executor.onResult('a', ok(first.idOf(0), 'x'))
+    first.executor.onResult('b', ok(first.idOf(1), 'x'))
+    await first.decision
+    first.executor.onResult('c', ok(first.idOf(2), 'x'))
+    expect(first.executor.trackedAssignments).toBe(0)
+
+    const second = await decidedWithoutC(() => t)
+    second.executor.onResult('a', ok(second.idOf(0), 'x'))
+    second.executor.onResult('b', ok(second.idOf(1), 'x'))
+    await second.decision
+    t += 60_000
+    second.executor.onCancelledTasks('c', [{ assignmentId: second.idOf(2), cpuMs: 5 }])
+    expect(second.wasted).toEqual([])
+    expect(second.executor.trackedAssignments).toBe(0)
+  })
+})

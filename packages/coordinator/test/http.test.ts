@@ -10,6 +10,7 @@ import { embeddedBackend } from '../src/backends/embedded/index.ts'
 import { Executor } from '../src/executor.ts'
 import { createHttpApi } from '../src/http.ts'
 import { createMetrics } from '../src/metrics.ts'
+import { Retention } from '../src/retention.ts'
 import { JobService } from '../src/service.ts'
 
 // The request-validation half of the HTTP API, in-process through fastify's inject: no sockets,
@@ -171,5 +172,31 @@ describe('GET /v1/jobs: several states at once, and id prefixes', () => {
     expect((prefix.body as unknown as { message: string }).message).toBe(
       'prefix must be 1 to 64 hex digits (got "3f2z")',
     )
+  })
+})
+
+describe('a job purged by the retention policy', () => {
+  it('answers 404 JOB_NOT_FOUND saying it was purged, and when', async () => {
+    const inputs = [Buffer.from('2 999').toString('base64')]
+    const { id } = (await post(JSON.stringify({ module: { wasm: wasmB64 }, inputs }))).body as { id: string }
+    await backend.end(id, 'cancelled', 'job cancelled')
+    const later = Date.now() + 2 * 3_600_000
+    const retention = new Retention(
+      { retentionMs: 3_600_000, now: () => later },
+      { store: backend, holder: 'test', mayPurge: async () => true, warn: () => {} },
+    )
+    expect((await app.inject({ method: 'GET', url: `/v1/jobs/${id}?view=summary` })).statusCode).toBe(200)
+    // The jobs the tests above cancelled go too.
+    expect(await retention.sweep()).toBeGreaterThanOrEqual(1)
+    for (const url of [`/v1/jobs/${id}`, `/v1/jobs/${id}?view=summary`, `/v1/jobs/${id}/results`]) {
+      const res = await app.inject({ method: 'GET', url })
+      expect(res.statusCode).toBe(404)
+      expect(res.json()).toEqual({
+        code: 'JOB_NOT_FOUND',
+        message: `job ${id} was purged at ${new Date(later).toISOString()} per the coordinator's retention policy`,
+        details: { jobId: id, purgedAt: later },
+        hint: 'finished jobs and their results are kept for the retention time (coordinator start --retention)',
+      })
+    }
   })
 })

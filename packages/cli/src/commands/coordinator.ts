@@ -9,6 +9,7 @@ import {
 import { explorerAssetsDir } from '@quorate/explorer'
 import type { Logger } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
+import { durationFlag } from '../duration.ts'
 import { createCliLogger, logFlags, logFlagsHelp, logOptionsOf } from '../logger.ts'
 import { UsageError } from '../output.ts'
 import { parseAmount } from '../tokens.ts'
@@ -43,6 +44,10 @@ Options:
   --placement-wait MS  how long a shard may wait for providers it can be placed on (too few
                        providers or operators online) before it fails saying why
                        (env QUORATE_PLACEMENT_WAIT_MS, default 120000)
+  --retention DURATION how long a finished job and its results are kept before they are purged
+                       (7d, 12h, 30m…; 0 or never keeps them forever; env QUORATE_RETENTION,
+                       default 7d). A purged job's id answers 404 saying so; paid jobs are kept
+                       until settled
   --json-ready         print one JSON line {"event":"ready",...} on stdout when listening
 ${logFlagsHelp}
   -h, --help           show this help
@@ -106,6 +111,7 @@ const coordinatorFlags = {
   'json-ready': { type: 'boolean' },
   'operator-token': { type: 'string' },
   'hello-timeout': { type: 'string' },
+  retention: { type: 'string' },
   rpc: { type: 'string' },
   // The flag's old name, still accepted so existing scripts keep working; not in the help.
   'chain-rpc': { type: 'string' },
@@ -153,6 +159,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
       120_000,
       100,
     ),
+    retentionMs: durationFlag('retention', fromEnv(values.retention, 'QUORATE_RETENTION', '7d')),
     dataDir: fromEnv(values['data-dir'], 'QUORATE_DATA_DIR', '.quorate/coordinator'),
     httpHost: fromEnv(values.host, 'QUORATE_HTTP_HOST', '127.0.0.1'),
     httpPort: intFlag('port', fromEnv(values.port, 'QUORATE_HTTP_PORT'), 7700, 0),

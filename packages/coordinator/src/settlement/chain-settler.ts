@@ -219,6 +219,20 @@ export class ChainSettler {
     return this.#context === undefined ? undefined : settlementCost(this.#context.store, jobId)
   }
 
+  /**
+   * Whether a finished job may be purged by the retention policy: an unpaid job may; a paid one only
+   * once settled with no penalty left to send. Then this settler forgets it too.
+   */
+  async mayPurge(jobId: string): Promise<boolean> {
+    if (this.#context === undefined) return false
+    const row = await this.#context.store.row(jobId)
+    if (row !== undefined && row.state !== 'settled') return false
+    if (row !== undefined && (await this.#context.store.pendingOffences(jobId)).length > 0) return false
+    this.#escrowJobs.delete(jobId)
+    this.#endedAt.delete(jobId)
+    return true
+  }
+
   /** The settlement section of a job view, if the job is paid on chain. */
   async view(jobId: string): Promise<SettlementView | undefined> {
     return this.#context === undefined ? undefined : settlementView(this.#context, jobId)

@@ -24,6 +24,7 @@ import type { SchedulerBackend } from '../backend.ts'
 import { jobStoreTests } from './job-store-tests.ts'
 import { providerAndEventTests } from './provider-and-event-tests.ts'
 import { recoveryTests } from './recovery-tests.ts'
+import { retentionTests } from './retention-tests.ts'
 import { shardPageTests } from './shard-page-tests.ts'
 import { shardQueueTests } from './shard-queue-tests.ts'
 import type { SuiteContext } from './suite-context.ts'
@@ -39,6 +40,8 @@ export interface BackendHarness {
   open(options: { now: () => number }): SchedulerBackend
   /** Remove the test's storage; every backend opened has been stopped by then. */
   teardown(): Promise<void>
+  /** What the storage still holds of a job: row or key names (a tombstone's name says "purged"). */
+  leftovers?(jobId: string): Promise<string[]>
 }
 
 export interface BackendComplianceOptions {
@@ -81,12 +84,16 @@ export function backendComplianceTests(name: string, options: BackendComplianceO
         stopped.add(backend)
         await backend.stop()
       },
+      async leftovers(jobId) {
+        return harness?.leftovers?.(jobId)
+      },
     }
 
     jobStoreTests(context)
     shardPageTests(context)
     shardQueueTests(context)
     providerAndEventTests(context)
+    retentionTests(context)
     if (options.recovers !== false) recoveryTests(context)
   })
 }

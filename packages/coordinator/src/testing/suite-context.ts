@@ -6,4 +6,6 @@ export interface SuiteContext {
   open(now?: () => number): Promise<SchedulerBackend>
   /** Stop a backend before the test ends (a restart, or a coordinator going away). */
   stop(backend: SchedulerBackend): Promise<void>
+  /** What storage still holds of a job (row or key names); undefined when the harness cannot say. */
+  leftovers(jobId: string): Promise<string[] | undefined>
 }

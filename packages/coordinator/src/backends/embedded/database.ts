@@ -13,6 +13,9 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_at);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created_at);
+CREATE INDEX IF NOT EXISTS jobs_by_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS purged_jobs (id TEXT PRIMARY KEY, purged_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS purged_by_time ON purged_jobs (purged_at);
 CREATE TABLE IF NOT EXISTS modules (sha TEXT PRIMARY KEY, bytes BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS shards (
   job_id TEXT NOT NULL, idx INTEGER NOT NULL, state TEXT NOT NULL, input BLOB NOT NULL, input_sha TEXT NOT NULL,

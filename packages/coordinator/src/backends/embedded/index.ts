@@ -5,6 +5,7 @@ import { RunningShards } from '../shared/running-shards.ts'
 import { SchedulerDatabase } from './database.ts'
 import { EmbeddedJobStore } from './job-store.ts'
 import { EmbeddedProviderStore } from './provider-store.ts'
+import { EmbeddedRetentionStore } from './retention-store.ts'
 import { EmbeddedShardQueue } from './shard-queue.ts'
 import { TurnWriter } from './turn-writer.ts'
 
@@ -35,7 +36,13 @@ export class EmbeddedBackend extends ComposedBackend {
     const writer = new TurnWriter(db, events, now)
     const queue = new EmbeddedShardQueue({ db, writer, running, now })
     const jobs = new EmbeddedJobStore({ db, events, running, now, poke: () => queue.poke() })
-    super({ jobs, queue, providers: new EmbeddedProviderStore(db, writer), events })
+    super({
+      jobs,
+      retention: new EmbeddedRetentionStore(db),
+      queue,
+      providers: new EmbeddedProviderStore(db, writer),
+      events,
+    })
     this.#db = db
     this.#queue = queue
     this.#writer = writer

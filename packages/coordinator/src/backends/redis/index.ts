@@ -10,6 +10,7 @@ import { RedisContext } from './context.ts'
 import { RedisEventBus } from './event-bus.ts'
 import { RedisJobStore } from './job-store.ts'
 import { RedisProviderStore } from './provider-store.ts'
+import { RedisRetentionStore } from './retention-store.ts'
 import { RedisShardQueue } from './shard-queue.ts'
 
 export interface RedisBackendOptions {
@@ -89,7 +90,7 @@ export class RedisBackend extends ComposedBackend {
       { leaseMs, stalledCheckMs: options.stalledCheckMs ?? Math.max(500, Math.floor(leaseMs / 3)), maxBatchShards },
     )
     const providers = new RedisProviderStore(ctx)
-    super({ jobs, queue, providers, events })
+    super({ jobs, retention: new RedisRetentionStore(ctx), queue, providers, events })
     this.#ctx = ctx
     this.#running = running
     this.#events = events

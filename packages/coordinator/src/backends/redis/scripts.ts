@@ -12,6 +12,7 @@ export const SCRIPTS = [
   'endJob-3',
   'amendShard-3',
   'keepCancelledReplicas-2',
+  'purgeJob-2',
 ] as const
 export type ScriptName = (typeof SCRIPTS)[number]
 

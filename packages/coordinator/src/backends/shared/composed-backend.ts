@@ -15,6 +15,8 @@ import type {
   JobStore,
   ProviderCounter,
   ProviderStore,
+  PurgeStep,
+  RetentionStore,
   SchedulerBackend,
   ShardDecision,
   ShardHandler,
@@ -26,9 +28,10 @@ import type {
   SubmitResult,
 } from '../../backend.ts'
 
-/** The four parts a backend is made of. */
+/** The parts a backend is made of. */
 export interface BackendParts {
   jobs: JobStore
+  retention: RetentionStore
   queue: ShardQueue
   providers: ProviderStore
   events: EventBus
@@ -77,6 +80,22 @@ export abstract class ComposedBackend implements SchedulerBackend {
   }
   overdue(now: number, limit: number): Promise<string[]> {
     return this.parts.jobs.overdue(now, limit)
+  }
+
+  finishedBefore(before: number, limit: number): Promise<string[]> {
+    return this.parts.retention.finishedBefore(before, limit)
+  }
+  purgeJob(id: string, limit: number, now: number): Promise<PurgeStep> {
+    return this.parts.retention.purgeJob(id, limit, now)
+  }
+  purgedAt(id: string): Promise<number | undefined> {
+    return this.parts.retention.purgedAt(id)
+  }
+  dropTombstones(before: number, limit: number): Promise<number> {
+    return this.parts.retention.dropTombstones(before, limit)
+  }
+  claimPurge(holder: string, ms: number): Promise<boolean> {
+    return this.parts.retention.claimPurge(holder, ms)
   }
 
   consume(handler: ShardHandler, concurrency: () => number): void {

@@ -52,4 +52,6 @@ end
 redis.call('ZREM', prefix .. ':jobs:state:' .. state, id)
 redis.call('ZADD', prefix .. ':jobs:state:' .. target, createdAt, id)
 redis.call('ZREM', KEYS[2], id)
+-- The retention policy purges finished jobs oldest first (see purgeJob-2).
+redis.call('ZADD', prefix .. ':jobs:finished', now, id)
 return {1, target}
