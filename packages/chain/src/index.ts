@@ -123,6 +123,18 @@ export {
   setCoordinatorEndpoints,
 } from './actions/setCoordinatorEndpoints.ts'
 export {
+  SetProviderTopologyError,
+  type SetProviderTopologyParameters,
+  type SetProviderTopologyReturnType,
+  setProviderTopology,
+} from './actions/setProviderTopology.ts'
+export {
+  GetProviderTopologyError,
+  type GetProviderTopologyParameters,
+  type GetProviderTopologyReturnType,
+  getProviderTopology,
+} from './actions/getProviderTopology.ts'
+export {
   aggregatePayouts,
   type Payout,
   SettleJobError,

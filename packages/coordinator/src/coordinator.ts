@@ -257,6 +257,7 @@ function agentHub(
           }
         : {
             admit: (peerId, operator) => chain.admitProvider(peerId, operator),
+            topologyOf: (peerId) => chain.topologyOf(peerId),
             evidence: {
               request: (jobId) => chain.evidenceFor(jobId),
               check: (peerId, request, shard, digest, evidence) =>

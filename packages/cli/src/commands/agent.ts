@@ -54,7 +54,8 @@ Staking, for coordinators that pay on chain:
   --stake AMOUNT       before connecting, register this agent's PeerId with the operator key in the
                        Registry and stake up to AMOUNT (token base units, or e.g. 100tokens); only what
                        is missing is sent, so a restart sends nothing (env QUORATE_STAKE). The operator
-                       key's account needs the tokens and gas.
+                       key's account needs the tokens and gas. With --region (and --zone), also records
+                       them in the Registry, where paying coordinators read them instead of the hello's
   --rpc URL            JSON-RPC endpoint of the chain (env QUORATE_RPC_URL, config "rpcUrl")
   --registry ADDR      the Quorate Registry (env QUORATE_REGISTRY_ADDRESS, config "registryAddress")
   --config FILE        config file (env QUORATE_CONFIG; default ./quorate.json, then
@@ -163,7 +164,16 @@ async function stakeIfAsked(
   }
   // Registered before the first hello, so a paying coordinator admits the agent at once.
   const peerId = await agentPeerId(dataDir)
-  const staked = await stakeProvider({ rpcUrl, registry, privateKey: key.privateKey, peerId, amount: stake })
+  const region = fromEnv(values.region, 'QUORATE_REGION')
+  const zone = fromEnv(values.zone, 'QUORATE_ZONE')
+  const staked = await stakeProvider({
+    rpcUrl,
+    registry,
+    privateKey: key.privateKey,
+    peerId,
+    amount: stake,
+    ...(region === undefined ? {} : { topology: { region, ...(zone === undefined ? {} : { zone }) } }),
+  })
   process.stderr.write(
     staked.txs.length === 0
       ? `agent ${peerId}: provider ${staked.account} already registered with stake ${formatTokens(staked.stake, staked.token)}; nothing sent\n`
