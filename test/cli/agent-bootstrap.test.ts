@@ -6,6 +6,7 @@ import { createClient } from '@quorate/sdk'
 import { afterEach, describe, expect, it } from 'vitest'
 import { dropNamespace, REDIS_URL } from '../helpers/cluster.ts'
 import { primesIn, primesWasm } from '../helpers/primes.ts'
+import { outputOf, spawnQuorateBin } from '../helpers/quorate-bin.ts'
 import { agentProcess, type Cleanups, coordinatorProcess, logLines, tempDir } from '../helpers/quorate-processes.ts'
 import { until } from '../helpers/until.ts'
 
@@ -68,6 +69,16 @@ describe('agents started with only --bootstrap', () => {
         { what: `${agent.name} to move to the second coordinator`, timeout: 90_000 },
       )
     }
+
+    // A submitter finds a coordinator the same way: the second still lists the killed one for a
+    // while, but --pick names only one whose API answers.
+    const listed = await outputOf(spawnQuorateBin(['coordinators', '--bootstrap', second.multiaddr, '--json']))
+    const urls = (JSON.parse(listed.stdout) as { coordinators: Array<{ httpUrl: string; ready: boolean }> })
+      .coordinators
+    expect(urls).toContainEqual(expect.objectContaining({ httpUrl: second.httpUrl, ready: true }))
+    expect(urls.filter((c) => c.ready).map((c) => c.httpUrl)).toEqual([second.httpUrl])
+    const picked = await outputOf(spawnQuorateBin(['coordinators', '--bootstrap', second.multiaddr, '--pick']))
+    expect(picked.stdout.trim()).toBe(second.httpUrl)
 
     const inputs = Array.from({ length: 8 }, (_, i) => `${i * 20_000} ${(i + 1) * 20_000}`)
     const job = await createClient({ coordinatorUrl: second.httpUrl }).submitJob({

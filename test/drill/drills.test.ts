@@ -1,10 +1,12 @@
 /**
- * The quick drills CI runs: a region of agents killed, a coordinator killed,
- * the Redis primary killed, each on real processes with a small job. Only the
+ * The quick drills CI runs: a region of agents killed, one with a liar among the survivors, a
+ * coordinator killed, the Redis primary killed, each on real processes with a small job (the paid
+ * coordinator killed before settling runs in CI as test/chain/shared-settlement.test.ts). Only the
  * history checker's verdict is asserted; timings are `npm run drill`'s to
  * report (the machine is shared).
  */
 import { describe, expect, it } from 'vitest'
+import { liarDuringOutage } from './liar-outage.ts'
 import { coordinatorKill, type DrillOptions, FULL, redisPrimaryKill, regionOutage } from './scenarios.ts'
 
 const quick: DrillOptions = { ...FULL, shards: 12, shardSize: 200_000, baseline: false, agents: 6 }
@@ -14,6 +16,14 @@ describe('drills', () => {
     const result = await regionOutage(quick)
     expect(result.verdict.violations).toEqual([])
     // The fault came mid-job: replicas were running on the region when it died.
+    expect(result.figures?.lost).toBeGreaterThan(0)
+  })
+
+  it('a liar among the survivors of a region outage: outvoted and quarantined, the history holds', {
+    timeout: 300_000,
+  }, async () => {
+    const result = await liarDuringOutage(quick)
+    expect(result.verdict.violations).toEqual([])
     expect(result.figures?.lost).toBeGreaterThan(0)
   })
 
