@@ -84,6 +84,12 @@ export {
   type ProviderInfo,
 } from './actions/getProvider.ts'
 export {
+  GetProviderTopologyError,
+  type GetProviderTopologyParameters,
+  type GetProviderTopologyReturnType,
+  getProviderTopology,
+} from './actions/getProviderTopology.ts'
+export {
   GetTokenDisplayError,
   type GetTokenDisplayParameters,
   type GetTokenDisplayReturnType,
@@ -128,12 +134,6 @@ export {
   type SetProviderTopologyReturnType,
   setProviderTopology,
 } from './actions/setProviderTopology.ts'
-export {
-  GetProviderTopologyError,
-  type GetProviderTopologyParameters,
-  type GetProviderTopologyReturnType,
-  getProviderTopology,
-} from './actions/getProviderTopology.ts'
 export {
   aggregatePayouts,
   type Payout,

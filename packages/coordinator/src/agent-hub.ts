@@ -378,7 +378,10 @@ export class AgentHub {
 }
 
 /** The hello with a region and zone from elsewhere (the Registry) in place of the declared ones. */
-function withTopology(hello: HelloMessage, topology: { region: string; zone: string | undefined } | undefined): HelloMessage {
+function withTopology(
+  hello: HelloMessage,
+  topology: { region: string; zone: string | undefined } | undefined,
+): HelloMessage {
   if (topology === undefined) return hello
   const { region: _region, zone: _zone, ...rest } = hello
   return { ...rest, region: topology.region, ...(topology.zone === undefined ? {} : { zone: topology.zone }) }
