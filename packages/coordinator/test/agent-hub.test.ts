@@ -313,7 +313,7 @@ describe('AgentHub: evidence on paid jobs', () => {
 
 describe('AgentHub: silent agents', () => {
   it('passes the declared region on, suspects a silent agent, reclaims its work, and clears it on a frame', async () => {
-    // The defaults' rule: suspect after 3 heartbeats of silence, reclaim 500 ms later.
+    // The defaults' rule: suspect after 4 heartbeats of silence, reclaim 500 ms later.
     const h = hub({ heartbeatMs: 500, missedHeartbeats: 16 })
     const peer = await connect(h.hub)
     peer.send(
@@ -334,7 +334,7 @@ describe('AgentHub: silent agents', () => {
         h.hub.checkHeartbeats()
       }
     }
-    checkFor(1500)
+    checkFor(2000)
     expect(h.calls.health).toEqual([])
     checkFor(250)
     expect(h.calls.health).toEqual(['suspect'])
