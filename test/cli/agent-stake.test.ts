@@ -9,7 +9,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { agentPeerId } from '@quorate/agent'
-import { getProvider, registerCoordinator, registerProvider } from '@quorate/chain'
+import { getProvider, getProviderTopology, registerCoordinator, registerProvider } from '@quorate/chain'
 import { type Coordinator, createCoordinator } from '@quorate/coordinator'
 import { Wallet } from 'ethers'
 import { pino } from 'pino'
@@ -159,6 +159,29 @@ describe('quorate agent start --stake', () => {
     expect(third.ready).toMatchObject({ provider: { registered: false, stake: (200n * TOKEN).toString() } })
     expect((await getProvider(chain.reader, { provider: provider.address })).stake).toBe(200n * TOKEN)
     await third.stop()
+
+    // --region with --stake records it in the Registry once; the paying coordinator shows that region.
+    const placed = [...args, '--region', 'eu-west', '--zone', 'eu-west-1a']
+    const fourth = await startAgent(placed, env)
+    expect((fourth.ready as { provider: { txs: string[] } }).provider.txs).toHaveLength(1)
+    expect(await getProviderTopology(chain.reader, { provider: provider.address })).toMatchObject({
+      region: 'eu-west',
+      zone: 'eu-west-1a',
+    })
+    const row = await until(
+      async () => {
+        const page = (await (await fetch(`${coordinator.httpUrl}/v1/providers`)).json()) as {
+          items: Array<{ peerId: string; online: boolean; region?: string; zone?: string }>
+        }
+        return page.items.find((p) => p.peerId === peerId && p.online)
+      },
+      { what: 'the provider online again' },
+    )
+    expect(row).toMatchObject({ region: 'eu-west', zone: 'eu-west-1a' })
+    await fourth.stop()
+    const fifth = await startAgent(placed, env)
+    expect(fifth.ready).toMatchObject({ provider: { txs: [] } })
+    await fifth.stop()
   })
 
   it('submit --key-file pays for the job on the paid coordinator, once, shown in tokens', async () => {

@@ -129,4 +129,17 @@ describe('history checker', () => {
       { rule: 'honest-penalised', jobId: '*', detail: 'honest provider p2 was penalised' },
     ])
   })
+
+  it('names a liar that answered and was not penalised, or was counted in a majority', () => {
+    const h = soundHistory()
+    h.liars = ['liar']
+    // A liar that never answered is nothing to catch.
+    expect(rulesOf(h)).toEqual([])
+    shard0(h).replicas.push(replica(0, 3, 'liar', { digest: okDigest('9\n'), vote: 'minority' }))
+    expect(rulesOf(h)).toEqual(['liar-not-caught'])
+    h.penalised = ['liar']
+    expect(rulesOf(h)).toEqual([])
+    ;(shard0(h).replicas.at(-1) as ReplicaView).vote = 'majority'
+    expect(checkHistory(h).violations.map((v) => v.detail)).toContain('liar liar counted in the majority')
+  })
 })

@@ -59,6 +59,16 @@ export class Rig {
     return Object.assign(p, { peerId })
   }
 
+  /** A `quorate adversary` process: `strategy` under one identity, on `coordinator`. */
+  async adversary(name: string, strategy: string, coordinator: string): Promise<ManagedProcess & { peers: string[] }> {
+    const args = ['adversary', '--strategy', strategy, '--coordinator', coordinator, '--json-ready']
+    const p = this.#track(
+      spawnQuorate(name, [...args, '--data-dir', join(this.dir, name)], join(this.dir, `${name}.log`)),
+    )
+    const { peers } = (await p.ready) as { peers: string[] }
+    return Object.assign(p, { peers })
+  }
+
   async redis(name: string, options: RedisServerOptions = {}): Promise<RedisServer> {
     const server = await startRedisServer(join(this.dir, name), options)
     this.#cleanups.push(() => server.kill())

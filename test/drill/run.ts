@@ -12,8 +12,9 @@ import { cpus } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { SCENARIOS } from './catalog.ts'
 import { load1, percentile } from './measure.ts'
-import { type DrillOptions, type DrillResult, type FaultClass, FULL, SCENARIOS } from './scenarios.ts'
+import { type DrillOptions, type DrillResult, type FaultClass, FULL } from './scenarios.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const { values } = parseArgs({

@@ -52,7 +52,7 @@ export interface DrillResult {
 /** A fault: injected once the job reaches `faultAt`; returns the providers it took out (undefined: none directly). */
 type Fault = (before: JobView) => Promise<ReadonlySet<string> | undefined>
 
-interface JobRun {
+export interface JobRun {
   view: JobView
   mark: FaultMark | undefined
   verdict: Verdict
@@ -67,13 +67,15 @@ function inputsOf(o: DrillOptions): string[] {
 }
 
 /** Submit through `submit`, watch through `watch`, fault at `faultAt`, and check the history. */
-async function driveJob(
+export async function driveJob(
   o: DrillOptions,
   clients: { submit: QuorateClient; watch: QuorateClient },
   agents: AgentProcess[],
   fault: Fault | undefined,
   /** Besides the progress mark, what must hold before the fault (e.g. the victims are running replicas). */
   armed: (view: JobView) => boolean = () => true,
+  /** Adversary providers: each that answered must end outvoted and quarantined. */
+  liars: string[] = [],
 ): Promise<JobRun> {
   const inputs = inputsOf(o)
   const startLoad = load1()
@@ -110,6 +112,7 @@ async function driveJob(
     jobs: [{ jobId: submitted.id, view, events: recorder.events, expectedDigests: inputs.map(expectedDigest) }],
     honest: agents.map((a) => a.peerId),
     penalised: penalised.map((p) => p.peerId),
+    liars,
   })
   return { view, mark, verdict, load: [startLoad, load1()] }
 }
@@ -118,7 +121,7 @@ function expectedDigest(input: string): string {
   return okDigest(`${primesIn(input)}\n`)
 }
 
-function resultOf(name: string, faultClass: FaultClass, run: JobRun, baseline?: JobRun): DrillResult {
+export function resultOf(name: string, faultClass: FaultClass, run: JobRun, baseline?: JobRun): DrillResult {
   return {
     name,
     faultClass,
@@ -130,10 +133,10 @@ function resultOf(name: string, faultClass: FaultClass, run: JobRun, baseline?: 
   }
 }
 
-const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i + 1}`)
+export const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i + 1}`)
 
 /** One coordinator (embedded store) and `agents` named agents, in `regionOf(name)` if given. */
-async function singleCoordinator(
+export async function singleCoordinator(
   rig: Rig,
   agentNames: string[],
   coordinatorArgs: string[] = [],
@@ -190,7 +193,7 @@ export async function frozenAgent(o: DrillOptions): Promise<DrillResult> {
   return resultOf('agent frozen', 'agent', run, baseline)
 }
 
-async function noFault(rigName: string, o: DrillOptions, agentNames: string[], coordinatorArgs: string[] = []) {
+export async function noFault(rigName: string, o: DrillOptions, agentNames: string[], coordinatorArgs: string[] = []) {
   return withRig(rigName, async (rig) => {
     const net = await singleCoordinator(rig, agentNames, coordinatorArgs)
     return driveJob(o, net.clients, net.agents, undefined)
@@ -267,20 +270,7 @@ export async function redisRestart(o: DrillOptions): Promise<DrillResult> {
   return resultOf('Redis restarted (AOF)', 'redis', run, baseline)
 }
 
-/**
- * Scenarios built elsewhere plug in here with the same shape: a paid
- * coordinator killed (its settlements checked by the checker's payout rule)
- * and liars answering during an outage (checked by honest-penalised).
- */
-export const SCENARIOS: Record<string, (o: DrillOptions) => Promise<DrillResult>> = {
-  region: regionOutage,
-  coordinator: coordinatorKill,
-  'redis-primary': redisPrimaryKill,
-  'redis-aof': redisRestart,
-  frozen: frozenAgent,
-}
-
-async function withRig<T>(name: string, use: (rig: Rig) => Promise<T>): Promise<T> {
+export async function withRig<T>(name: string, use: (rig: Rig) => Promise<T>): Promise<T> {
   const rig = await Rig.open(name)
   try {
     return await use(rig)

@@ -17,6 +17,7 @@ export type ViolationRule =
   | 'late-counted'
   | 'payout-not-majority'
   | 'honest-penalised'
+  | 'liar-not-caught'
 
 export interface Violation {
   rule: ViolationRule
@@ -56,6 +57,8 @@ export interface HistoryInput {
   honest: string[]
   /** Providers the network penalised or quarantined (slashing events, quarantine lists). */
   penalised: string[]
+  /** Providers known to lie: one whose answer was voted on must be penalised, never counted in a majority. */
+  liars?: string[]
 }
 
 /** The digest of an ok outcome with this stdout (what outcomeDigest gives an ok outcome). */
@@ -73,7 +76,33 @@ export function checkHistory(input: HistoryInput): Verdict {
       violations.push({ rule: 'honest-penalised', jobId: '*', detail: `honest provider ${provider} was penalised` })
     }
   }
+  violations.push(...checkLiars(input))
   return { ok: violations.length === 0, violations }
+}
+
+/** A liar that answered must have been outvoted (never in a majority) and penalised. */
+function checkLiars(input: HistoryInput): Violation[] {
+  const out: Violation[] = []
+  const penalised = new Set(input.penalised)
+  for (const liar of input.liars ?? []) {
+    let answered = false
+    for (const job of input.jobs) {
+      for (const shard of job.view?.shardList ?? []) {
+        for (const r of shard.replicas) {
+          if (r.provider !== liar || r.vote === undefined) continue
+          answered = true
+          if (r.vote === 'majority') {
+            const detail = `liar ${liar} counted in the majority`
+            out.push({ rule: 'liar-not-caught', jobId: job.jobId, shard: shard.index, detail })
+          }
+        }
+      }
+    }
+    if (answered && !penalised.has(liar)) {
+      out.push({ rule: 'liar-not-caught', jobId: '*', detail: `liar ${liar} answered and was not penalised` })
+    }
+  }
+  return out
 }
 
 function checkJob(job: JobHistory): Violation[] {

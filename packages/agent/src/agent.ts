@@ -13,6 +13,7 @@ import { CandidateList } from './candidates.ts'
 import { type AgentClock, systemClock } from './clock.ts'
 import { AGENT_DEFAULTS } from './constants.ts'
 import { CoordinatorSlot, shareCapacity } from './coordinator-slot.ts'
+import { type DiscoverySources, discoverOnce, serveVerifiedCoordinators } from './discovery.ts'
 import type { CoordinatorLink } from './link.ts'
 import { ModuleCache } from './module-cache.ts'
 import { ResultOutbox } from './result-outbox.ts'
@@ -34,12 +35,19 @@ export interface AgentOptions {
    * `rediscoverMs`; added to `coordinator` if both are set.
    */
   discover?: () => Promise<string[]>
-  /** How often `discover` is called again. @defaultValue 30000 */
+  /**
+   * Peers (coordinators or other agents) to ask for coordinators over `/quorate/coordinators/1.0.0`,
+   * each a multiaddr ending in `/p2p/<peerId>`: an open network's way to find work without a chain.
+   * What they list only nominates coordinators: one counts once it welcomes this agent, and one that
+   * stays unreachable is forgotten. Asked at start and every `rediscoverMs`, with the coordinators held then.
+   */
+  bootstrap?: string[]
+  /** How often `discover` is called and bootstrap peers asked again. @defaultValue 30000 */
   rediscoverMs?: number
   /**
    * Coordinators served at once. The capacity is split between them (each gets a fixed share
    * and announces only that), so the tasks in flight never exceed `capacity` in total.
-   * @defaultValue 3 with `discover`, else 1 (the `coordinator` list is tried in turn)
+   * @defaultValue 3 with `discover` or `bootstrap`, else 1 (the `coordinator` list is tried in turn)
    */
   maxCoordinators?: number
   /** Tasks run at once. @defaultValue the number of worker threads */
@@ -102,6 +110,7 @@ export interface Agent {
 
 interface ValidatedOptions {
   coordinators: string[]
+  bootstrap: string[]
   threads: number
   capacity: number
   resultLingerMs: number
@@ -118,10 +127,16 @@ function validate(options: AgentOptions): ValidatedOptions {
       throw new InvalidOptionError('coordinator', 'must be a multiaddr ending in /p2p/<peerId>', addr)
     }
   }
-  if (coordinators.length === 0 && options.discover === undefined) {
-    throw new InvalidOptionError('coordinator', 'needs at least one multiaddr (or set discover)', [])
+  const bootstrap = options.bootstrap ?? []
+  for (const addr of bootstrap) {
+    if (!isCoordinatorAddr(addr))
+      throw new InvalidOptionError('bootstrap', 'must be a multiaddr ending in /p2p/<peerId>', addr)
   }
-  const maxCoordinators = options.maxCoordinators ?? (options.discover === undefined ? 1 : 3)
+  const finds = options.discover !== undefined || bootstrap.length > 0
+  if (coordinators.length === 0 && !finds) {
+    throw new InvalidOptionError('coordinator', 'needs at least one multiaddr (or set discover or bootstrap)', [])
+  }
+  const maxCoordinators = options.maxCoordinators ?? (finds ? 3 : 1)
   if (!Number.isInteger(maxCoordinators) || maxCoordinators < 1 || maxCoordinators > 64) {
     throw new InvalidOptionError('maxCoordinators', 'must be an integer from 1 to 64', maxCoordinators)
   }
@@ -139,7 +154,7 @@ function validate(options: AgentOptions): ValidatedOptions {
     throw new InvalidOptionError('resultLingerMs', 'must be a non-negative number of milliseconds', resultLingerMs)
   }
   const topology = validTopology(options)
-  return { coordinators, threads, capacity, resultLingerMs, maxCoordinators, rediscoverMs, topology }
+  return { coordinators, bootstrap, threads, capacity, resultLingerMs, maxCoordinators, rediscoverMs, topology }
 }
 
 /** The region and zone the agent declares, each checked against the protocol's rule. */
@@ -208,7 +223,7 @@ class QuorateAgent implements Agent {
     this.#logger = options.logger ?? pino({ name: 'quorate:agent' })
     this.#outbox = new ResultOutbox(settings.resultLingerMs, this.#clock)
     this.#modules = new ModuleCache(options.moduleCacheSize ?? AGENT_DEFAULTS.moduleCacheSize)
-    this.#candidates = new CandidateList(settings.coordinators)
+    this.#candidates = new CandidateList(settings.coordinators, { now: () => this.#clock.now() })
     const ready = Promise.withResolvers<void>()
     this.ready = ready.promise
     this.#slots = shareCapacity(settings.capacity, settings.maxCoordinators).map(
@@ -220,7 +235,15 @@ class QuorateAgent implements Agent {
           pick: () => this.#pick(),
           open: options.connect ?? ((coordinator, signal) => dialTaskStream(this.#node, coordinator, signal)),
           context: (slotShare) => this.#sessionContext(slotShare),
-          welcomed: () => ready.resolve(),
+          welcomed: (coordinator) => {
+            this.#candidates.welcomed(coordinator)
+            ready.resolve()
+          },
+          failed: (coordinator) => {
+            if (this.#candidates.failed(coordinator)) {
+              this.#logger.warn({ coordinator }, 'forgot a coordinator that stays unreachable')
+            }
+          },
         }),
     )
   }
@@ -244,8 +267,9 @@ class QuorateAgent implements Agent {
       { peerId: node.peerId.toString(), threads, capacity, slots: this.#slots.length, ...topology },
       'agent started',
     )
+    await serveVerifiedCoordinators(node, this.#sources())
     await this.#discover()
-    if (this.#options.discover !== undefined) {
+    if (this.#options.discover !== undefined || this.#settings.bootstrap.length > 0) {
       this.#rediscover = this.#clock.setInterval(() => {
         void this.#discover().then(() => this.#connectAll())
       }, rediscoverMs)
@@ -292,30 +316,28 @@ class QuorateAgent implements Agent {
 
   /** The next known coordinator, in turn, that no other slot holds. */
   #pick(): string | undefined {
-    return this.#candidates.next(
-      this.#slots.flatMap((slot) => (slot.coordinator === undefined ? [] : [slot.coordinator])),
-    )
+    return this.#candidates.next(this.#held())
+  }
+
+  #held(): string[] {
+    return this.#slots.flatMap((slot) => (slot.coordinator === undefined ? [] : [slot.coordinator]))
+  }
+
+  #sources(): DiscoverySources {
+    const discover = this.#options.discover
+    return {
+      candidates: this.#candidates,
+      logger: this.#logger,
+      discover: discover === undefined ? undefined : async () => (await discover()).filter(isCoordinatorAddr),
+      bootstrap: this.#settings.bootstrap,
+      held: () => this.#held(),
+      now: () => this.#clock.now(),
+    }
   }
 
   async #discover(): Promise<void> {
-    if (this.#options.discover === undefined || this.#stopping) return
-    await rediscoverCandidates(this.#candidates, this.#settings.coordinators, this.#options.discover, this.#logger)
-  }
-}
-
-/** Reads the coordinators anew, after the explicit ones; a failed read keeps the ones known before. */
-async function rediscoverCandidates(
-  candidates: CandidateList,
-  explicit: readonly string[],
-  discover: () => Promise<string[]>,
-  logger: Logger,
-): Promise<void> {
-  try {
-    const found = (await discover()).filter(isCoordinatorAddr)
-    candidates.replace([...explicit, ...found])
-    logger.debug({ coordinators: candidates.size }, 'discovered coordinators')
-  } catch (err) {
-    logger.warn({ error: (err as Error).message }, 'cannot discover coordinators; keeping the ones known')
+    if (this.#stopping) return
+    await discoverOnce(this.#node, this.#sources())
   }
 }
 

@@ -12,4 +12,17 @@ export const AGENT_DEFAULTS = {
   drainPollMs: 50,
   /** How often an agent with `discover` looks for coordinators again. */
   rediscoverMs: 30_000,
+  /** Most coordinators one peer's list may nominate at once. */
+  candidatesPerSource: 4,
+  /** Most coordinators an agent knows at once. */
+  maxCandidates: 64,
+  /** A nominated coordinator is forgotten after this many failed dials in a row, spanning `forgetAfterMs`. */
+  forgetAfterFailures: 3,
+  forgetAfterMs: 15_000,
+  /** How long a forgotten coordinator is not taken back, whoever lists it. */
+  shunMs: 300_000,
+  /** What an agent passes along: coordinators that welcomed it within this long. */
+  passAlongMaxAgeMs: 90_000,
+  /** How long one question to a bootstrap peer may take. */
+  askTimeoutMs: 5_000,
 } as const

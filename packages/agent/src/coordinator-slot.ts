@@ -14,6 +14,8 @@ export interface SlotOptions {
   open(coordinator: string, signal: AbortSignal): Promise<CoordinatorLink>
   context(capacity: number): SessionContext
   welcomed(coordinator: string): void
+  /** A dial of `coordinator` failed, or it hung up before welcoming this slot. */
+  failed(coordinator: string): void
 }
 
 /**
@@ -60,6 +62,7 @@ export class CoordinatorSlot {
       link = await this.#options.open(coordinator, AbortSignal.timeout(AGENT_DEFAULTS.dialTimeoutMs))
     } catch (err) {
       logger.warn({ error: (err as Error).message, coordinator }, 'cannot reach the coordinator')
+      this.#options.failed(coordinator)
       this.#lost()
       return
     }
@@ -67,8 +70,10 @@ export class CoordinatorSlot {
       await link.close()
       return
     }
+    let welcomed = false
     const current = new CoordinatorSession(link, this.#options.context(capacity), {
       welcomed: () => {
+        welcomed = true
         this.#backoffMs = AGENT_DEFAULTS.reconnectInitialMs
         logger.info({ coordinator, capacity }, 'connected to the coordinator')
         this.#options.welcomed(coordinator)
@@ -78,6 +83,7 @@ export class CoordinatorSlot {
         this.#session = undefined
         if (this.#stopped) return
         logger.warn({ error: error?.message, coordinator }, 'lost the coordinator; reconnecting')
+        if (!welcomed) this.#options.failed(coordinator)
         this.#lost()
       },
     })

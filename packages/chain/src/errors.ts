@@ -131,6 +131,9 @@ const CALLER_FIXABLE: ReadonlySet<string> = new Set([
   // Registry: a coordinator's published endpoints
   'InvalidEndpoint',
   'TooManyEndpoints',
+  // Registry: a provider's region and zone
+  'InvalidTopology',
+  'NotProviderOrOperator',
 ])
 
 /**

@@ -84,6 +84,12 @@ export {
   type ProviderInfo,
 } from './actions/getProvider.ts'
 export {
+  GetProviderTopologyError,
+  type GetProviderTopologyParameters,
+  type GetProviderTopologyReturnType,
+  getProviderTopology,
+} from './actions/getProviderTopology.ts'
+export {
   GetTokenDisplayError,
   type GetTokenDisplayParameters,
   type GetTokenDisplayReturnType,
@@ -122,6 +128,12 @@ export {
   type SetCoordinatorEndpointsReturnType,
   setCoordinatorEndpoints,
 } from './actions/setCoordinatorEndpoints.ts'
+export {
+  SetProviderTopologyError,
+  type SetProviderTopologyParameters,
+  type SetProviderTopologyReturnType,
+  setProviderTopology,
+} from './actions/setProviderTopology.ts'
 export {
   aggregatePayouts,
   type Payout,

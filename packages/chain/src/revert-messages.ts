@@ -89,6 +89,10 @@ export function describeRevert(name: string, args: Record<string, unknown>): str
       return `endpoint ${String(args.index)} is empty, too long or not a printable /multiaddr or http(s) URL`
     case 'TooManyEndpoints':
       return `${String(args.count)} multiaddrs given; at most ${String(args.maximum)} may be published`
+    case 'InvalidTopology':
+      return `${String(args.name)} must be empty or 1 to 32 lower-case letters, digits and inner dashes (a zone needs a region)`
+    case 'NotProviderOrOperator':
+      return `${a('caller')} is neither the provider nor its operator`
     case 'NotEscrow':
       return `${a('caller')} is not the escrow bound to this registry`
     case 'NotDeployer':

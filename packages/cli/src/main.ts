@@ -2,6 +2,7 @@ import { adversaryCommand } from './adversaries/command.ts'
 import { agentCommand, agentHelp } from './commands/agent.ts'
 import { cancelCommand } from './commands/cancel.ts'
 import { coordinatorCommand, coordinatorHelp } from './commands/coordinator.ts'
+import { coordinatorsCommand } from './commands/coordinators.ts'
 import { devnetCommand, devnetHelp } from './commands/devnet.ts'
 import { estimateCommand } from './commands/estimate.ts'
 import { listCommand } from './commands/list.ts'
@@ -29,6 +30,7 @@ Commands:
   cancel JOB_ID          cancel a job
   providers              list providers and their counters
   coordinator start      run a coordinator
+  coordinators           list the coordinators a --bootstrap peer knows, and which are ready
   agent start            run a provider's worker agent
 
 Run "quorate <command> --help" for a command's options and examples.
@@ -51,6 +53,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   cancel: cancelCommand,
   providers: providersCommand,
   coordinator: coordinatorCommand,
+  coordinators: coordinatorsCommand,
   agent: agentCommand,
   // Bad providers for devnets and tests; not listed in the usage.
   adversary: adversaryCommand,

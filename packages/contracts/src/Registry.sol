@@ -43,6 +43,17 @@ contract Registry is ReentrancyGuardTransient {
         uint64 updatedAt;
     }
 
+    /// @notice Where a provider runs, set by the provider or its operator so a
+    /// coordinator spreads a shard's replicas across regions by a name the
+    /// provider is accountable for, not one it declares per connection.
+    struct ProviderTopology {
+        string region;
+        string zone;
+        uint64 updatedAt;
+    }
+
+    /// @notice Longest region or zone name (lower-case letters, digits, inner dashes).
+    uint256 public constant MAX_TOPOLOGY_LENGTH = 32;
     /// @notice Longest PeerId string accepted (a base58 Ed25519 PeerId is 52 chars).
     uint256 public constant MAX_PEER_ID_LENGTH = 128;
     /// @notice Most multiaddrs a coordinator may publish.
@@ -71,6 +82,7 @@ contract Registry is ReentrancyGuardTransient {
     mapping(address => Provider) internal _providers;
     mapping(address => Coordinator) internal _coordinators;
     mapping(address => CoordinatorEndpoints) internal _endpoints;
+    mapping(address => ProviderTopology) internal _topology;
     /// @dev Every registered coordinator in registration order, so readers can enumerate them.
     address[] internal _coordinatorList;
     mapping(address => address) public providerOfOperator;
@@ -80,6 +92,7 @@ contract Registry is ReentrancyGuardTransient {
     event ProviderRegistered(address indexed provider, address indexed operator, string peerId, uint256 stake);
     event CoordinatorRegistered(address indexed coordinator, string peerId);
     event CoordinatorEndpointsSet(address indexed coordinator, string[] multiaddrs, string httpUrl);
+    event ProviderTopologySet(address indexed provider, string region, string zone);
     event Staked(address indexed provider, uint256 amount, uint256 stake);
     event UnstakeRequested(address indexed provider, uint256 amount, uint256 unbonding, uint64 unbondingEndsAt);
     event StakeWithdrawn(address indexed provider, uint256 amount);
@@ -95,6 +108,8 @@ contract Registry is ReentrancyGuardTransient {
     error NotRegistered(address account);
     error InvalidPeerId();
     error InvalidEndpoint(uint256 index);
+    error InvalidTopology(string name);
+    error NotProviderOrOperator(address caller);
     error TooManyEndpoints(uint256 count, uint256 maximum);
     error PeerIdTaken(address owner);
     error OperatorTaken(address provider);
@@ -215,6 +230,23 @@ contract Registry is ReentrancyGuardTransient {
         emit Slashed(provider, jobId, taken);
     }
 
+    /// @notice Sets the region and zone `provider` runs in; callable by the
+    /// provider's account or its operator key. Each is empty (none) or 1 to 32
+    /// lower-case letters, digits and inner dashes; a zone needs a region.
+    function setProviderTopology(address provider, string calldata region, string calldata zone) external {
+        Provider storage p = _registered(provider);
+        if (msg.sender != provider && msg.sender != p.operator) revert NotProviderOrOperator(msg.sender);
+        if (!_topologyName(bytes(region))) revert InvalidTopology("region");
+        if (!_topologyName(bytes(zone)) || (bytes(zone).length != 0 && bytes(region).length == 0)) {
+            revert InvalidTopology("zone");
+        }
+        ProviderTopology storage t = _topology[provider];
+        t.region = region;
+        t.zone = zone;
+        t.updatedAt = uint64(block.timestamp);
+        emit ProviderTopologySet(provider, region, zone);
+    }
+
     // ------------------------------------------------------------- coordinators
 
     /// @notice Registers msg.sender as a coordinator reachable at `peerId`.
@@ -261,6 +293,10 @@ contract Registry is ReentrancyGuardTransient {
 
     function getProvider(address provider) external view returns (Provider memory) {
         return _providers[provider];
+    }
+
+    function getProviderTopology(address provider) external view returns (ProviderTopology memory) {
+        return _topology[provider];
     }
 
     function getCoordinator(address coordinator) external view returns (Coordinator memory) {
@@ -314,6 +350,18 @@ contract Registry is ReentrancyGuardTransient {
         if (value.length > MAX_ENDPOINT_LENGTH) return false;
         for (uint256 i = 0; i < value.length; i++) {
             if (value[i] < 0x21 || value[i] > 0x7e) return false;
+        }
+        return true;
+    }
+
+    /// @dev Empty, or 1..MAX_TOPOLOGY_LENGTH of [a-z0-9-] neither starting nor ending with a dash.
+    function _topologyName(bytes memory name) internal pure returns (bool) {
+        uint256 len = name.length;
+        if (len == 0) return true;
+        if (len > MAX_TOPOLOGY_LENGTH || name[0] == "-" || name[len - 1] == "-") return false;
+        for (uint256 i = 0; i < len; i++) {
+            bytes1 c = name[i];
+            if (!((c >= "a" && c <= "z") || (c >= "0" && c <= "9") || c == "-")) return false;
         }
         return true;
     }

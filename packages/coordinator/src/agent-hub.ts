@@ -75,6 +75,12 @@ export interface AgentHubOptions {
    * the reason it may not, or undefined. @defaultValue everyone is admitted
    */
   admit?: (peerId: string, operator: string | undefined) => Promise<string | undefined>
+  /**
+   * Where an admitted provider runs by an authority other than its hello (the Registry, for staked
+   * providers): when it names a region, that region and zone replace the ones the agent declared.
+   * @defaultValue the hello's region and zone
+   */
+  topologyOf?: (peerId: string) => { region: string; zone: string | undefined } | undefined
   /** Ask agents to sign results of chain-paid jobs, and check the signatures that come back. */
   evidence?: ResultEvidence
   missedHeartbeats: number
@@ -266,8 +272,9 @@ export class AgentHub {
     )
   }
 
-  #welcome(task: TaskStream, hello: HelloMessage): void {
+  #welcome(task: TaskStream, declared: HelloMessage): void {
     const { peerId, channel } = task
+    const hello = withTopology(declared, this.#options.topologyOf?.(peerId))
     const { capacity, operator, region, zone } = hello
     const session = new AgentSession(peerId, hello, channel, this.#options.evidence, this.#clock.now())
     task.session = session
@@ -368,4 +375,14 @@ export class AgentHub {
       }
     }
   }
+}
+
+/** The hello with a region and zone from elsewhere (the Registry) in place of the declared ones. */
+function withTopology(
+  hello: HelloMessage,
+  topology: { region: string; zone: string | undefined } | undefined,
+): HelloMessage {
+  if (topology === undefined) return hello
+  const { region: _region, zone: _zone, ...rest } = hello
+  return { ...rest, region: topology.region, ...(topology.zone === undefined ? {} : { zone: topology.zone }) }
 }

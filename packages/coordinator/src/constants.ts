@@ -5,17 +5,25 @@ export const COORDINATOR_DEFAULTS = {
   p2pListen: ['/ip4/127.0.0.1/tcp/0'],
   /** Largest HTTP request body: a job's module and inputs, base64-encoded. */
   bodyLimitBytes: 128 * 1024 * 1024,
-  /** How often agents send heartbeats: one small frame a second per agent. */
-  heartbeatMs: 1_000,
-  /** An agent silent for this many heartbeats is considered gone: its connection is closed. */
-  missedHeartbeats: 8,
-  /** An agent silent for this many heartbeats is suspect: drawn for no new work until heard from. */
-  suspectAfterHeartbeats: 2,
   /**
-   * A suspect agent silent this much longer loses its running replicas to other providers. Short,
-   * so a frozen agent costs seconds; the price is work redone when an agent was only slow to speak.
+   * How often agents send heartbeats: two small frames a second per agent. A frozen agent is noticed
+   * within its last heartbeat's age plus the silences below, so this bounds detection (≤ 3 s p99).
    */
-  reclaimAfterMs: 1_000,
+  heartbeatMs: 500,
+  /** An agent silent for this many heartbeats (8 s) is considered gone: its connection is closed. */
+  missedHeartbeats: 16,
+  /**
+   * An agent silent for this many heartbeats (2 s, the silence suspected before heartbeats came
+   * twice as often: 1.5 s already caught busy agents on a machine at load 50) is suspect: drawn for
+   * no new work until heard from, which any frame clears.
+   */
+  suspectAfterHeartbeats: 4,
+  /**
+   * A suspect agent silent this much longer (2.5 s of silence in all) loses its running replicas to
+   * other providers. Short, so a frozen agent costs seconds; the price is work redone when an agent
+   * was only slow to speak for that long.
+   */
+  reclaimAfterMs: 500,
   /** Extra time beyond a task's own timeout before its lease expires and the replica is reassigned. */
   leaseGraceMs: 5_000,
   /** Placements of one replica slot before the shard fails as unplaceable. */

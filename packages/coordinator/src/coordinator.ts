@@ -37,6 +37,8 @@ export interface Coordinator {
   /** Multiaddrs agents dial, once started. */
   readonly multiaddrs: string[]
   readonly peerId: string
+  /** The libp2p node, once started, for protocols served beside the task protocol (e.g. coordinator discovery). */
+  readonly libp2p: Libp2p | undefined
 }
 
 /** A coordinator's parts, built and not yet started. */
@@ -94,6 +96,9 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     },
     get peerId() {
       return info().peerId
+    },
+    get libp2p() {
+      return node
     },
     async start() {
       await mkdir(options.dataDir, { recursive: true })
@@ -268,6 +273,7 @@ function agentHub(
           }
         : {
             admit: (peerId, operator) => chain.admitProvider(peerId, operator),
+            topologyOf: (peerId) => chain.topologyOf(peerId),
             evidence: {
               request: (jobId) => chain.evidenceFor(jobId),
               check: (peerId, request, shard, digest, evidence) =>

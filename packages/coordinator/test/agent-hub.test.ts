@@ -313,7 +313,8 @@ describe('AgentHub: evidence on paid jobs', () => {
 
 describe('AgentHub: silent agents', () => {
   it('passes the declared region on, suspects a silent agent, reclaims its work, and clears it on a frame', async () => {
-    const h = hub({ heartbeatMs: 1000, missedHeartbeats: 8 })
+    // The defaults' rule: suspect after 4 heartbeats of silence, reclaim 500 ms later.
+    const h = hub({ heartbeatMs: 500, missedHeartbeats: 16 })
     const peer = await connect(h.hub)
     peer.send(
       encodeMessage({
@@ -337,7 +338,9 @@ describe('AgentHub: silent agents', () => {
     expect(h.calls.health).toEqual([])
     checkFor(250)
     expect(h.calls.health).toEqual(['suspect'])
-    checkFor(1000)
+    checkFor(250)
+    expect(h.calls.health).toEqual(['suspect'])
+    checkFor(250)
     expect(h.calls.health).toEqual(['suspect', 'reclaim'])
     peer.send(encodeMessage({ type: 'heartbeat', running: 0 }))
     await until(() => h.calls.health.length === 3)

@@ -14,5 +14,21 @@ export { multiaddr } from '@multiformats/multiaddr'
 export type { Libp2p } from 'libp2p'
 export { ByteBudget } from './budget.ts'
 export { type CloseHandler, MessageChannel, type MessageChannelOptions, type MessageHandler } from './channel.ts'
+export { CoordinatorDirectory, type CoordinatorDirectoryOptions } from './discovery/coordinator-directory.ts'
+export {
+  type CoordinatorRecord,
+  RECORD_LIMITS,
+  type ReadRecords,
+  readCoordinatorRecord,
+  readCoordinatorRecords,
+} from './discovery/coordinator-record.ts'
+export {
+  type AskCoordinatorsOptions,
+  type AskCoordinatorsResult,
+  askCoordinators,
+  COORDINATORS_PROTOCOL,
+  type ServeCoordinatorsOptions,
+  serveCoordinators,
+} from './discovery/coordinators-protocol.ts'
 export { loadOrCreatePrivateKey, PEER_KEY_FILE } from './keys.ts'
 export { createQuorateNode, type QuorateNodeOptions } from './node.ts'

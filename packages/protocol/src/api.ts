@@ -195,7 +195,10 @@ export interface SubmitJobResponse {
 export interface ProviderView {
   peerId: string
   operator?: string
-  /** The region the provider's agent declared (self-declared: used only to spread replicas). */
+  /**
+   * The region the provider runs in, used only to spread replicas: on a paying coordinator the
+   * Registry's for a provider that recorded one there, else what its agent declared.
+   */
   region?: string
   /** The zone within its region the agent declared. */
   zone?: string

@@ -8,10 +8,10 @@ import { createCliLogger, logFlags, logFlagsHelp, logOptionsOf } from '../logger
 import { UsageError } from '../output.ts'
 import { formatTokens } from '../tokens.ts'
 import { type RegistryDiscovery, registryDiscovery } from './agent-discover.ts'
-import { untilSignal } from './coordinator.ts'
+import { bootstrapFlag, untilSignal } from './coordinator.ts'
 import { type StakeProviderReturnType, stakeProvider } from './stake.ts'
 
-export const agentHelp = `Usage: quorate agent start (--coordinator ADDR | --registry ADDR --rpc URL) [options]
+export const agentHelp = `Usage: quorate agent start (--coordinator ADDR | --bootstrap ADDR | --registry ADDR --rpc URL) [options]
 
 Run a provider's worker agent: it dials coordinators over libp2p and runs
 the tasks it is given on a sandboxed WebAssembly worker-thread pool.
@@ -21,9 +21,16 @@ Options:
                        coordinators sharing one Redis (env QUORATE_COORDINATOR_ADDR, comma-separated)
                        Without it, the agent finds coordinators in the Registry (--registry, --rpc)
                        and serves several at once, reading the Registry again every 30 s
-  --max-coordinators N coordinators served at once (default 3 when found in the Registry, else 1);
+  --bootstrap ADDR     on an open network (no chain): ask the peer at ADDR (a coordinator or an agent,
+                       ending in /p2p/<peerId>) which coordinators it knows, again every 30 s, and
+                       ask the coordinators served too; repeatable (env QUORATE_BOOTSTRAP, comma-
+                       separated). A listed coordinator counts once it welcomes the agent; at most 4
+                       come from one peer's list, another network group is preferred, and one that
+                       stays unreachable (3 failed dials over 15 s) is forgotten for 5 minutes
+  --max-coordinators N coordinators served at once (default 3 when found in the Registry or through
+                       --bootstrap, else 1);
                        the capacity is split between them, so together they never get more
-  --rediscover MS      how often the Registry is read again for coordinators (default 30000)
+  --rediscover MS      how often the Registry is read and bootstrap peers asked again (default 30000)
   --data-dir DIR       holds the agent's identity key peer.key (env QUORATE_DATA_DIR, default .quorate/agent)
   --threads N          worker threads (env QUORATE_THREADS, default: one per core)
   --capacity N         tasks run at once (env QUORATE_CAPACITY, default: threads)
@@ -47,7 +54,8 @@ Staking, for coordinators that pay on chain:
   --stake AMOUNT       before connecting, register this agent's PeerId with the operator key in the
                        Registry and stake up to AMOUNT (token base units, or e.g. 100tokens); only what
                        is missing is sent, so a restart sends nothing (env QUORATE_STAKE). The operator
-                       key's account needs the tokens and gas.
+                       key's account needs the tokens and gas. With --region (and --zone), also records
+                       them in the Registry, where paying coordinators read them instead of the hello's
   --rpc URL            JSON-RPC endpoint of the chain (env QUORATE_RPC_URL, config "rpcUrl")
   --registry ADDR      the Quorate Registry (env QUORATE_REGISTRY_ADDRESS, config "registryAddress")
   --config FILE        config file (env QUORATE_CONFIG; default ./quorate.json, then
@@ -76,6 +84,7 @@ const agentFlags = {
   rediscover: { type: 'string' },
   rpc: { type: 'string' },
   registry: { type: 'string' },
+  bootstrap: { type: 'string', multiple: true },
   config: { type: 'string' },
   ...logFlags,
   help: { type: 'boolean', short: 'h' },
@@ -155,7 +164,16 @@ async function stakeIfAsked(
   }
   // Registered before the first hello, so a paying coordinator admits the agent at once.
   const peerId = await agentPeerId(dataDir)
-  const staked = await stakeProvider({ rpcUrl, registry, privateKey: key.privateKey, peerId, amount: stake })
+  const region = fromEnv(values.region, 'QUORATE_REGION')
+  const zone = fromEnv(values.zone, 'QUORATE_ZONE')
+  const staked = await stakeProvider({
+    rpcUrl,
+    registry,
+    privateKey: key.privateKey,
+    peerId,
+    amount: stake,
+    ...(region === undefined ? {} : { topology: { region, ...(zone === undefined ? {} : { zone }) } }),
+  })
   process.stderr.write(
     staked.txs.length === 0
       ? `agent ${peerId}: provider ${staked.account} already registered with stake ${formatTokens(staked.stake, staked.token)}; nothing sent\n`
@@ -174,14 +192,17 @@ async function chooseCoordinators(
   logger: Logger,
 ): Promise<RegistryDiscovery | undefined> {
   const coordinator = values.coordinator ?? process.env.QUORATE_COORDINATOR_ADDR?.split(',').filter((a) => a !== '')
+  const bootstrap = bootstrapFlag(values.bootstrap)
+  if (bootstrap.length > 0) options.bootstrap = bootstrap
   if (coordinator !== undefined && coordinator.length > 0) {
     options.coordinator = coordinator
     return undefined
   }
   const { rpcUrl, registry } = await chainEndpoints(values)
   if (rpcUrl === undefined || registry === undefined) {
+    if (bootstrap.length > 0) return undefined
     throw new UsageError(
-      '--coordinator is required (the multiaddr the coordinator prints), or --registry and --rpc to find coordinators',
+      '--coordinator is required (the multiaddr the coordinator prints), or --bootstrap, or --registry and --rpc to find coordinators',
     )
   }
   const discovery = await registryDiscovery(rpcUrl, registry, logger)

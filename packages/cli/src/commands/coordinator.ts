@@ -7,12 +7,14 @@ import {
   createCoordinator,
 } from '@quorate/coordinator'
 import { explorerAssetsDir } from '@quorate/explorer'
+import { type CoordinatorRecord, type Libp2p, RECORD_LIMITS } from '@quorate/net'
 import type { Logger } from 'pino'
 import { fromEnv, intFlag, parse } from '../args.ts'
 import { durationFlag } from '../duration.ts'
 import { createCliLogger, logFlags, logFlagsHelp, logOptionsOf } from '../logger.ts'
 import { UsageError } from '../output.ts'
 import { parseAmount } from '../tokens.ts'
+import { startCoordinatorDiscovery } from './coordinator-discovery.ts'
 import { publishCoordinator } from './coordinator-publish.ts'
 
 export const coordinatorHelp = `Usage: quorate coordinator start [options]
@@ -49,6 +51,15 @@ Options:
                        default 7d). A purged job's id answers 404 saying so; paid jobs are kept
                        until settled
   --json-ready         print one JSON line {"event":"ready",...} on stdout when listening
+
+Being found (every coordinator answers /quorate/coordinators/1.0.0 with itself and the
+coordinators it knows, for agents started with --bootstrap):
+  --bootstrap ADDR     announce this coordinator to the peer at ADDR (a coordinator or an agent,
+                       ending in /p2p/<peerId>) every 10 s and learn the coordinators it knows;
+                       repeatable (env QUORATE_BOOTSTRAP, comma-separated). Announcements stop
+                       when the coordinator does, and peers forget it within 90 s
+  --announce MULTIADDR publish this multiaddr (repeatable) instead of the ones it listens on
+  --public-url URL     publish this HTTP URL instead of the one it listens on (env QUORATE_PUBLIC_URL)
 ${logFlagsHelp}
   -h, --help           show this help
 
@@ -70,10 +81,7 @@ units (digits), or whole tokens like 100tokens or 0.01tokens (the token's decima
   --chain-registry ADDR  Registry address (env QUORATE_CHAIN_REGISTRY)
   --chain-token ADDR     payment token address (env QUORATE_CHAIN_TOKEN)
   --chain-key-file FILE  the coordinator's EVM key, hex (env QUORATE_CHAIN_KEY_FILE)
-  --announce MULTIADDR   with --rpc, publish this multiaddr (repeatable, ending in /p2p/<peerId>) in
-                         the Registry instead of the ones it listens on; agents find it there
-  --public-url URL       with --rpc, publish this HTTP URL instead of the one it listens on
-                         (env QUORATE_PUBLIC_URL)
+  (--announce and --public-url also say what is published in the Registry; agents find it there)
   --min-stake AMOUNT     least provider stake (env QUORATE_CHAIN_MIN_STAKE; default: the
                          Registry's minimum)
   --price AMOUNT         paid per replica in a shard's majority (env QUORATE_CHAIN_PRICE; default
@@ -128,6 +136,7 @@ const coordinatorFlags = {
   open: { type: 'boolean' },
   announce: { type: 'string', multiple: true },
   'public-url': { type: 'string' },
+  bootstrap: { type: 'string', multiple: true },
   ...logFlags,
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -170,8 +179,16 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   })
   await coordinator.start()
   if (chain !== undefined) await publishInRegistry(coordinator, chain, values, logger)
+  const discovery = await startCoordinatorDiscovery({
+    node: coordinator.libp2p as Libp2p,
+    self: selfRecord(coordinator, values),
+    bootstrap: bootstrapFlag(values.bootstrap),
+    intervalMs: 10_000,
+    logger,
+  })
   sayReady(coordinator, values['json-ready'] === true)
   await untilSignal()
+  discovery.stop()
   await coordinator.stop()
   return 0
 }
@@ -217,6 +234,26 @@ async function publishInRegistry(
     httpUrl: fromEnv(values['public-url'] as string | undefined, 'QUORATE_PUBLIC_URL') ?? coordinator.httpUrl,
     logger,
   }).catch((err: Error) => logger.error({ error: err.message }, 'cannot publish this coordinator in the Registry'))
+}
+
+/** This coordinator as peers list it: its announced (or listened) multiaddrs and HTTP URL. */
+function selfRecord(coordinator: Coordinator, values: Record<string, unknown>): Omit<CoordinatorRecord, 'lastSeen'> {
+  const multiaddrs = ((values.announce as string[] | undefined) ?? coordinator.multiaddrs)
+    .filter((addr) => addr.endsWith(`/p2p/${coordinator.peerId}`))
+    .slice(0, RECORD_LIMITS.maxMultiaddrs)
+  const httpUrl = fromEnv(values['public-url'] as string | undefined, 'QUORATE_PUBLIC_URL') ?? coordinator.httpUrl
+  return { peerId: coordinator.peerId, multiaddrs, httpUrl }
+}
+
+/** `--bootstrap` (or QUORATE_BOOTSTRAP, comma-separated): multiaddrs ending in /p2p/<peerId>. */
+export function bootstrapFlag(given: string[] | undefined): string[] {
+  const addrs = given ?? (process.env.QUORATE_BOOTSTRAP ?? '').split(',').filter((a) => a !== '')
+  for (const addr of addrs) {
+    if (!addr.startsWith('/') || !addr.includes('/p2p/')) {
+      throw new UsageError(`--bootstrap ${addr}: must be a multiaddr ending in /p2p/<peerId>`)
+    }
+  }
+  return addrs
 }
 
 /** Say that the coordinator listens: one JSON line for scripts (--json-ready), or lines for people. */

@@ -7,7 +7,8 @@ import { clientFrom, commonFlags, commonHelp, help } from './job-common.ts'
 export const providersHelp = `Usage: quorate providers [options]
 
 List the providers the coordinator knows: online or not (or suspect: silent past its heartbeat
-window), the region/zone its agent declared, load, and vote counters; on a coordinator
+window), its region/zone (the Registry's for a staked provider that set one, else what its agent
+declared), load, and vote counters; on a coordinator
 that settles on a chain, their stake, earnings and any slashing, in the token's units (--json: base
 units).
 
@@ -55,7 +56,7 @@ export function wastedOf(p: ProviderView): string {
   return `  wasted ${ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`} CPU`
 }
 
-/** `region/zone` as the agent declared them, `-` for what it did not. */
+/** `region/zone` (the Registry's, or as the agent declared them), `-` for what it did not. */
 function topologyOf(p: ProviderView): string {
   if (p.region === undefined && p.zone === undefined) return '-'
   return p.zone === undefined ? (p.region as string) : `${p.region ?? '-'}/${p.zone}`

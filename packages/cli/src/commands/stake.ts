@@ -13,6 +13,11 @@ export interface StakeProviderParameters {
   peerId: string
   /** `--stake` as given: token base units, or a decimal followed by `tokens`. */
   amount: string
+  /**
+   * The region (and zone) to record in the Registry for this provider; paying coordinators place
+   * by it instead of the agent's hello. Sent only when the Registry holds something else.
+   */
+  topology?: { region: string; zone?: string }
   pollingIntervalMs?: number
 }
 
@@ -59,7 +64,15 @@ export async function stakeProvider(params: StakeProviderParameters): Promise<St
     throw err
   }
   try {
-    return await topUp(chain, client, params)
+    const staked = await topUp(chain, client, params)
+    if (params.topology !== undefined) {
+      const { region, zone = '' } = params.topology
+      const current = await chain.getProviderTopology(client, { provider: staked.account })
+      if (current.region !== region || (current.zone ?? '') !== zone) {
+        staked.txs.push((await chain.setProviderTopology(client, { provider: staked.account, region, zone })).hash)
+      }
+    }
+    return staked
   } finally {
     chain.destroyChainClient(client)
   }

@@ -17,7 +17,7 @@ import { openSettlementStore } from './open-store.ts'
 import { type CoordinatorChainOptions, type SettlementContext, validateChainOptions } from './options.ts'
 import { admitPaidJob, paymentTerms, requiredBudget, type TokenDisplay } from './payment-admission.ts'
 import { penalizeJob } from './penalize.ts'
-import { admitStakedProvider } from './provider-stake.ts'
+import { admitStakedProvider, type RegistryTopology } from './provider-stake.ts'
 import { settlePaidJob } from './settle.ts'
 import { providerExtras, settlementCost, settlementView } from './views.ts'
 
@@ -47,6 +47,8 @@ export class ChainSettler {
   // Read synchronously while results arrive: the escrow of each paid job seen, the operator of each provider admitted here.
   readonly #escrowJobs = new Map<string, string>()
   readonly #operators = new Map<string, string>()
+  /** Regions and zones from the Registry, by PeerId, for admitted providers that have one. */
+  readonly #topologies = new Map<string, RegistryTopology>()
   /** When this settler first saw each job ended, for `settleDelayMs`. */
   readonly #endedAt = new Map<string, number>()
   #client: ChainClient | undefined
@@ -173,7 +175,17 @@ export class ChainSettler {
     if ('problem' in admitted) return admitted.problem
     this.#weights.set(peerId, admitted.weight)
     this.#operators.set(peerId, admitted.operator)
+    if (admitted.topology === undefined) this.#topologies.delete(peerId)
+    else this.#topologies.set(peerId, admitted.topology)
     return undefined
+  }
+
+  /**
+   * The region and zone the Registry held for an admitted provider when it was admitted;
+   * undefined when it holds none (then the agent's own hello says).
+   */
+  topologyOf(peerId: string): RegistryTopology | undefined {
+    return this.#topologies.get(peerId)
   }
 
   /** What agents sign their results for, for a job paid on chain. */

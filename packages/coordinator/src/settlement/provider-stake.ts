@@ -1,5 +1,11 @@
-import { getProviderOfOperator, verifyProvider } from '@quorate/chain'
+import { getProviderOfOperator, getProviderTopology, verifyProvider } from '@quorate/chain'
 import { chainCall, type SettlementContext } from './options.ts'
+
+/** The region (and zone) the Registry holds for a staked provider. */
+export interface RegistryTopology {
+  region: string
+  zone: string | undefined
+}
 
 /** A provider's placement weight is its stake in minimum stakes, up to this many. */
 export const STAKE_WEIGHT_CAP = 4
@@ -16,7 +22,7 @@ export async function admitStakedProvider(
   context: () => SettlementContext,
   peerId: string,
   operator: string | undefined,
-): Promise<{ problem: string } | { weight: number; operator: string }> {
+): Promise<{ problem: string } | { weight: number; operator: string; topology: RegistryTopology | undefined }> {
   if (operator === undefined || !/^0x[0-9a-fA-F]{40}$/.test(operator)) {
     return {
       problem: `announce an operator EVM address in hello (got ${operator ?? 'none'}); this coordinator pays registered providers`,
@@ -27,13 +33,16 @@ export async function admitStakedProvider(
     const { client, store, options } = ctx
     const provider =
       (await chainCall(ctx, 'getProviderOfOperator', () => getProviderOfOperator(client, operator))) ?? operator
-    const check = await chainCall(ctx, 'verifyProvider', () =>
-      verifyProvider(client, {
-        provider,
-        peerId,
-        ...(options.minStake === undefined ? {} : { minStake: options.minStake }),
-      }),
-    )
+    const [check, topology] = await Promise.all([
+      chainCall(ctx, 'verifyProvider', () =>
+        verifyProvider(client, {
+          provider,
+          peerId,
+          ...(options.minStake === undefined ? {} : { minStake: options.minStake }),
+        }),
+      ),
+      chainCall(ctx, 'getProviderTopology', () => getProviderTopology(client, { provider })),
+    ])
     if (!check.ok) return { problem: `provider ${provider}: ${check.problems.join('; ')}` }
     await store.upsertProvider(
       peerId,
@@ -42,7 +51,11 @@ export async function admitStakedProvider(
       check.provider.stake.toString(),
       Date.now(),
     )
-    return { weight: stakeWeight(check.provider.stake, check.minStake), operator: check.provider.operator }
+    return {
+      weight: stakeWeight(check.provider.stake, check.minStake),
+      operator: check.provider.operator,
+      topology: topology.region === undefined ? undefined : { region: topology.region, zone: topology.zone },
+    }
   } catch (err) {
     return { problem: `could not check the provider on chain: ${(err as Error).message}` }
   }
