@@ -39,4 +39,8 @@ export const COORDINATOR_DEFAULTS = {
   stalledCheckMs: 1_000,
   /** How often leases and deadlines are checked. */
   sweepIntervalMs: 500,
+  /** With a shared backend, how long a shard may wait for a provider here before it is handed back. */
+  placementTimeoutMs: 15_000,
+  /** Inbound connections libp2p accepts from one host; devnets with many local agents raise it. */
+  inboundConnectionThreshold: 1_000,
 } as const
