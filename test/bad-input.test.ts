@@ -34,7 +34,8 @@ describe('bad input gets a clear 4xx and the coordinator keeps serving', () => {
     expect((await net.client.info()).backend).toBe('embedded')
   })
 
-  it('still runs a good job afterwards, and resubmitting it is idempotent', async () => {
+  it('refuses malformed JSON, then still runs a good job, and resubmitting it is idempotent', async () => {
+    expect((await post('{"module": {"wasm": ')).status).toBe(400)
     const spec = { module: { wasm: wasmB64 }, inputs: [input, Buffer.from('100 200').toString('base64')] }
     const first = await post(JSON.stringify(spec))
     expect(first.status).toBe(201)
