@@ -99,7 +99,8 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       node = await createQuorateNode({
         privateKey: await loadOrCreatePrivateKey(options.dataDir),
         listen: options.p2pListen ?? [...COORDINATOR_DEFAULTS.p2pListen],
-        inboundConnectionThreshold: options.inboundConnectionThreshold ?? COORDINATOR_DEFAULTS.inboundConnectionThreshold,
+        inboundConnectionThreshold:
+          options.inboundConnectionThreshold ?? COORDINATOR_DEFAULTS.inboundConnectionThreshold,
       })
       await node.start()
       wireExecutor(parts, announce)
