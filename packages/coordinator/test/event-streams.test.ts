@@ -1,48 +1,26 @@
 // Event streams narrowed to the types a client listens to: `?types=` on the coordinator, and the
 // SDK's job handle asking only for what its listeners need. A coordinator and two agents in this
 // process, over HTTP and libp2p on 127.0.0.1.
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { type Agent, createAgent } from '@quorate/agent'
 import { createClient, type QuorateClient, readEventStream } from '@quorate/sdk'
-import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Coordinator, createCoordinator } from '../src/index.ts'
+import { type LocalNetwork, startLocalNetwork } from './local-network.ts'
 
 const encode = (s: string) => new TextEncoder().encode(s)
-const silent = pino({ level: 'silent' })
-let dir: string
-let coordinator: Coordinator
+let net: LocalNetwork
 let url: string
 let client: QuorateClient
-const agents: Agent[] = []
 let wasm: Uint8Array
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'quorate-events-'))
-  coordinator = createCoordinator({ dataDir: join(dir, 'coordinator'), httpPort: 0, logger: silent })
-  await coordinator.start()
-  url = coordinator.httpUrl
-  client = createClient({ coordinatorUrl: url })
-  for (const name of ['a', 'b']) {
-    const agent = createAgent({
-      dataDir: join(dir, name),
-      coordinator: coordinator.multiaddrs[0] as string,
-      threads: 1,
-      logger: silent,
-    })
-    agents.push(agent)
-    await agent.start()
-    await agent.ready
-  }
+  net = await startLocalNetwork(2)
+  url = net.url
+  client = net.client
   wasm = new Uint8Array(await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')))
 }, 120_000)
 afterAll(async () => {
-  await Promise.allSettled(agents.map((a) => a.stop()))
-  await coordinator?.stop()
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  await net?.stop()
 })
 
 describe('event streams carry only the types asked for', { timeout: 120_000 }, () => {
