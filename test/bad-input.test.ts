@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { ErrorCode } from '@quorate/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startNetwork, type TestNetwork } from './helpers/network.ts'
 
-// Each validation case runs in-process in packages/coordinator/test/http.test.ts; this file keeps what
+// Each validation case (malformed JSON among them) runs in-process in
+// packages/coordinator/test/http.test.ts; this file keeps what
 // needs a real network: a coordinator process that refused bad input goes on running jobs.
 describe('bad input gets a clear 4xx and the coordinator keeps serving', () => {
   let net: TestNetwork
@@ -34,14 +34,8 @@ describe('bad input gets a clear 4xx and the coordinator keeps serving', () => {
     expect((await net.client.info()).backend).toBe('embedded')
   })
 
-  it('malformed JSON', async () => {
-    const res = await post('{"module": {"wasm": ')
-    expect(res.status).toBe(400)
-    expect(res.body.code).toBe(ErrorCode.BAD_REQUEST)
-    expect(res.body.message).toMatch(/not valid JSON/)
-  })
-
-  it('still runs a good job afterwards, and resubmitting it is idempotent', async () => {
+  it('refuses malformed JSON, then still runs a good job, and resubmitting it is idempotent', async () => {
+    expect((await post('{"module": {"wasm": ')).status).toBe(400)
     const spec = { module: { wasm: wasmB64 }, inputs: [input, Buffer.from('100 200').toString('base64')] }
     const first = await post(JSON.stringify(spec))
     expect(first.status).toBe(201)

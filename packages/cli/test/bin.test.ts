@@ -26,7 +26,8 @@ describe('bin/quorate.js on a checkout that was never built', () => {
   })
 })
 
-describe('bin/quorate.js writing to a pipe whose reader has gone', () => {
+// Starting Node and the CLI takes seconds on a loaded machine: a generous limit, never a condition.
+describe('bin/quorate.js writing to a pipe whose reader has gone', { timeout: 60_000 }, () => {
   it('stops quietly, with no EPIPE stack trace (quorate … | head)', async () => {
     const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', launcher, '--help'], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,6 +7,7 @@ import type {
   ProviderView,
   ReplicaView,
   ShardState,
+  ShardView,
   TaskLimits,
 } from '@quorate/protocol'
 
@@ -40,18 +41,8 @@ export interface JobRecord {
   reason?: string
 }
 
-export interface ShardRecord {
-  index: number
-  state: ShardState
-  inputSha256: string
-  inputBytes: number
-  replicas: ReplicaView[]
-  digest?: string
-  outcome?: string
-  majority?: string[]
-  minority?: string[]
-  reason?: string
-  decidedAt?: number
+/** A shard as stored: what the API shows of it, and how often it was taken on. */
+export interface ShardRecord extends ShardView {
   /** How many times a coordinator has taken this shard on (1 normally; more after failover). */
   runs: number
 }

@@ -59,4 +59,8 @@ export const COORDINATOR_DEFAULTS = {
   retentionMs: 7 * 24 * 3_600_000,
   /** How long a purged job's tombstone is kept, so its id answers "purged" rather than "unknown". */
   tombstoneMs: 30 * 24 * 3_600_000,
+  /** With a shared backend, how long a shard may wait for a provider here before it is handed back. */
+  placementTimeoutMs: 15_000,
+  /** Inbound connections libp2p accepts from one host; devnets with many local agents raise it. */
+  inboundConnectionThreshold: 1_000,
 } as const

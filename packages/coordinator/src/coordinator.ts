@@ -108,13 +108,14 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       node = await createQuorateNode({
         privateKey: await loadOrCreatePrivateKey(options.dataDir),
         listen: options.p2pListen ?? [...COORDINATOR_DEFAULTS.p2pListen],
-        inboundConnectionThreshold: options.inboundConnectionThreshold ?? 1000,
+        inboundConnectionThreshold:
+          options.inboundConnectionThreshold ?? COORDINATOR_DEFAULTS.inboundConnectionThreshold,
       })
       await node.start()
       wireExecutor(parts, announce)
       lifecycle.start()
       parts.retention.start()
-      const placementTimeoutMs = options.placementTimeoutMs ?? 15_000
+      const placementTimeoutMs = options.placementTimeoutMs ?? COORDINATOR_DEFAULTS.placementTimeoutMs
       backend.consume(shardHandler({ executor, backend, warn }, { placementTimeoutMs }), () => executor.capacity)
       await hub.start(node)
       timers.push(...startTimers(parts, announce))

@@ -13,6 +13,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { AgentHub, type HubClock } from '../src/agent-hub.ts'
 import type { Executor } from '../src/executor.ts'
 import type { AgentLink } from '../src/provider-registry.ts'
+import { seededRandom } from './helpers.ts'
 
 /** A clock whose timers fire only when the test moves it. */
 function manualClock() {
@@ -184,16 +185,9 @@ describe('AgentHub: strangers', () => {
   })
 })
 
-/** Seeded PRNG (mulberry32), so a failing case replays exactly. */
+/** Seeded draws over {@link seededRandom}, so a failing case replays exactly. */
 function prng(seed: number) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const next = seededRandom(seed)
   return {
     next,
     int: (n: number) => Math.floor(next() * n),

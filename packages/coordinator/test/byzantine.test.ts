@@ -1,19 +1,7 @@
 import type { JobEvent } from '@quorate/protocol'
 import { describe, expect, it } from 'vitest'
 import { Executor, type ShardDecision, type ShardWork } from '../src/index.ts'
-import { never, ok, RecordingLink, tick, workFor } from './helpers.ts'
-
-/** A seeded generator, so placements repeat run to run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { never, ok, RecordingLink, seededRandom, tick, workFor } from './helpers.ts'
 
 /** Answer every open assignment: liars at once with a constant, the honest with the right answer. */
 function answerAll(executor: Executor, links: RecordingLink[], liars: Set<string>, answered: Set<string>): number {
@@ -30,7 +18,7 @@ function answerAll(executor: Executor, links: RecordingLink[], liars: Set<string
 
 describe('decide: all', () => {
   it('waits for the slow honest replica even when two fast colluders already agree, then escalates', async () => {
-    const executor = new Executor({ random: seeded(1) })
+    const executor = new Executor({ random: seededRandom(1) })
     const links = ['l1', 'l2', 'h1', 'h2', 'h3'].map((id) => new RecordingLink(id, 1, `op-${id}`))
     for (const l of links) executor.addAgent(l)
     let decided: ShardDecision | undefined
@@ -62,7 +50,7 @@ describe('decide: all', () => {
   })
 
   it('never shows a digest, outcome or replica event before the shard is decided', async () => {
-    const executor = new Executor({ random: seeded(2) })
+    const executor = new Executor({ random: seededRandom(2) })
     const links = ['a', 'b', 'c'].map((id) => new RecordingLink(id, 1))
     for (const l of links) executor.addAgent(l)
     const events: JobEvent[] = []
@@ -88,7 +76,7 @@ describe('decide: all', () => {
   })
 
   it('gives a provider claiming a huge capacity no more than its share of a job', async () => {
-    const executor = new Executor({ random: seeded(3) })
+    const executor = new Executor({ random: seededRandom(3) })
     const greedy = new RecordingLink('greedy', 1e19, 'op-greedy')
     const links = [greedy, ...['h1', 'h2', 'h3', 'h4'].map((id) => new RecordingLink(id, 1, `op-${id}`))]
     for (const l of links) executor.addAgent(l)
@@ -117,7 +105,7 @@ describe('decide: all', () => {
   })
 
   it('gives providers that always answer at once no larger share than slow ones', async () => {
-    const executor = new Executor({ random: seeded(5) })
+    const executor = new Executor({ random: seededRandom(5) })
     const fast = ['f1', 'f2'].map((id) => new RecordingLink(id, 1, `op-${id}`))
     const slow = ['s1', 's2', 's3'].map((id) => new RecordingLink(id, 1, `op-${id}`))
     for (const l of [...fast, ...slow]) executor.addAgent(l)
@@ -143,7 +131,7 @@ describe('decide: all', () => {
   it('re-runs a shard a quarantined provider helped accept, and the job waits for it', async () => {
     const amended: Array<[ShardWork, ShardDecision]> = []
     const executor = new Executor({
-      random: seeded(4),
+      random: seededRandom(4),
       amend: async (w, d) => {
         amended.push([w, d])
       },
@@ -198,7 +186,7 @@ describe('decide: all', () => {
   it('replaces a held wrong decision with its re-check instead of storing it', async () => {
     const amended: Array<[ShardWork, ShardDecision]> = []
     const executor = new Executor({
-      random: seeded(6),
+      random: seededRandom(6),
       amend: async (w, d) => {
         amended.push([w, d])
       },

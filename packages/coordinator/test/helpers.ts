@@ -68,11 +68,17 @@ export function ok(assignmentId: string, text: string): ResultMessage {
 export const tick = () => new Promise((r) => setImmediate(r))
 export const never: AbortSignal = new AbortController().signal
 
-/** A deterministic stand-in for Math.random: a linear congruential sequence in [0, 1). */
+/**
+ * A seeded stand-in for Math.random (mulberry32, as test/helpers/random.ts at the root):
+ * the same seed gives the same placements on every run, so a failing case replays exactly.
+ */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0
   return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
-    return state / 2 ** 32
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }

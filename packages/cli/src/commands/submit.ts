@@ -87,10 +87,16 @@ export async function submitCommand(argv: string[]): Promise<number> {
     return EXIT.OK
   }
   const json = values.json === true
-  explainInterrupt(handle.id, client.coordinatorUrl)
-  if (!json) await followWithProgress(handle, job.inputs.length)
-  const view = await handle.waitFor()
-  const results = await handle.results()
+  const stopExplaining = explainInterrupt(handle.id, client.coordinatorUrl)
+  let view: JobView
+  let results: readonly ShardResult[]
+  try {
+    if (!json) await followWithProgress(handle, job.inputs.length)
+    view = await handle.waitFor()
+    results = await handle.results()
+  } finally {
+    stopExplaining()
+  }
   if (json) process.stdout.write(`${submittedJson(view, results)}\n`)
   else printJob(view, token)
   return view.state === 'completed' ? EXIT.OK : EXIT.JOB_FAILED
@@ -129,10 +135,11 @@ function submittedJson(view: JobView, results: readonly ShardResult[]): string {
 
 /**
  * Ctrl-C while `submit` follows a job stops following, not the job: say so,
- * and how to follow or cancel it, then exit 130 as shells expect.
+ * and how to follow or cancel it, then exit 130 as shells expect. Returns the
+ * undo, so a Ctrl-C after the job has ended is the shell's usual one again.
  */
-function explainInterrupt(jobId: string, coordinatorUrl: string): void {
-  process.once('SIGINT', () => {
+function explainInterrupt(jobId: string, coordinatorUrl: string): () => void {
+  const onInterrupt = () => {
     process.stderr.write(
       `\ninterrupted: job ${jobId} goes on running on the network.\n` +
         `  follow it:  quorate status ${jobId} -c ${coordinatorUrl}   (or: quorate logs ${jobId} --follow -c ${coordinatorUrl})\n` +
@@ -140,7 +147,9 @@ function explainInterrupt(jobId: string, coordinatorUrl: string): void {
         `  cancel it:  quorate cancel ${jobId} -c ${coordinatorUrl}\n`,
     )
     process.exit(130)
-  })
+  }
+  process.once('SIGINT', onInterrupt)
+  return () => void process.off('SIGINT', onInterrupt)
 }
 
 /** `--max-budget` in base units; an amount in tokens uses the decimals the coordinator publishes. */

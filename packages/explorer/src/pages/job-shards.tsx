@@ -20,9 +20,16 @@ export interface ShardsProps {
   onSelect: (index: number) => void
 }
 
+/** Opens page `p` of the job's shards, keeping the shard selected, if any. */
+function goToShardPage(props: Pick<ShardsProps, 'view' | 'selected' | 'navigate'>): (p: number) => void {
+  const { view, selected, navigate } = props
+  return (p) =>
+    navigate({ page: 'job', id: view.id, shardPage: p, ...(selected === undefined ? {} : { shard: selected }) })
+}
+
 /** A job small enough to hold whole: the map of every shard, and the grid a page at a time. */
 export function Shards(props: ShardsProps) {
-  const { view, shardPage, navigate } = props
+  const { view, shardPage } = props
   const [filter, setFilter] = useState<ShardState | undefined>(undefined)
   const filtered = useMemo(
     () => (filter === undefined ? view.shardList : view.shardList.filter((s) => s.state === filter)),
@@ -31,13 +38,7 @@ export function Shards(props: ShardsProps) {
   const pages = Math.max(1, Math.ceil(filtered.length / SHARDS_PER_PAGE))
   const pageIndex = Math.min(shardPage, pages - 1)
   const rows = filtered.slice(pageIndex * SHARDS_PER_PAGE, (pageIndex + 1) * SHARDS_PER_PAGE)
-  const go = (p: number) =>
-    navigate({
-      page: 'job',
-      id: view.id,
-      shardPage: p,
-      ...(props.selected === undefined ? {} : { shard: props.selected }),
-    })
+  const go = goToShardPage(props)
   const fuel = view.shardList.reduce((sum, s) => sum + s.replicas.reduce((acc, r) => acc + (r.fuelUsed ?? 0), 0), 0)
   return (
     <Section title="Shards × replicas" aside={<span className="muted">{compact(fuel)} fuel used in all replicas</span>}>
@@ -90,18 +91,12 @@ export function Shards(props: ShardsProps) {
 export function PagedShards(
   props: ShardsProps & { view: JobViewPage; window: ShardWindow; onWindow: (w: ShardWindow) => void },
 ) {
-  const { view, window, shardPage, navigate } = props
+  const { view, window, shardPage } = props
   // Cursors of the filtered pages seen so far, to go back: the coordinator only says where the next begins.
   const [history, setHistory] = useState<number[]>([])
   const hrefOf = (index: number) =>
     formatRoute({ page: 'job', id: view.id, shard: index, shardPage: Math.floor(index / SHARDS_PER_PAGE) })
-  const go = (p: number) =>
-    navigate({
-      page: 'job',
-      id: view.id,
-      shardPage: p,
-      ...(props.selected === undefined ? {} : { shard: props.selected }),
-    })
+  const go = goToShardPage(props)
   const filter = (state: ShardState | undefined) => {
     setHistory([])
     props.onWindow({ cursor: -1, state })

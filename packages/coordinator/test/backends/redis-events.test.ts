@@ -1,21 +1,26 @@
 // Job events on the Redis backend: every coordinator on a namespace hears every job's events once,
 // its own at once and the others' through Redis, and job:done comes after the job's last shard.
-import { redisBackend, type SchedulerBackend } from '@quorate/coordinator'
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { type JobEvent, jobIdOf, parseJobSpec, toBase64 } from '@quorate/protocol'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
-import { dropNamespace, REDIS_URL } from '../helpers/cluster.ts'
-import { primesWasm } from '../helpers/primes.ts'
+import { dropNamespace } from '../../bench/redis-namespace.ts'
+import { redisBackend, type SchedulerBackend } from '../../src/index.ts'
 
-const wasm = await primesWasm()
+const REDIS_URL = process.env.QUORATE_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const wasm = new Uint8Array(
+  await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')),
+)
 
-describe('redis backend: job events', () => {
+// Real Redis on a shared machine: generous limits, never a condition of the checks.
+describe('redis backend: job events', { timeout: 120_000 }, () => {
   const backends: SchedulerBackend[] = []
   const namespace = `quorate-test-${Math.random().toString(36).slice(2, 10)}`
   afterEach(async () => {
     for (const b of backends.splice(0)) await b.stop()
-    await dropNamespace(namespace)
-  })
+    await dropNamespace(REDIS_URL, namespace)
+  }, 120_000)
 
   it('reaches the coordinator that ran the shards and another one, each event once, job:done last', async () => {
     const [runner, other] = [0, 1].map(() => redisBackend({ url: REDIS_URL, namespace })) as [

@@ -1,33 +1,38 @@
 // Both backends hand a shard's input to the runner and keep its output byte for byte,
-// whatever the bytes: every value 0–255, invalid UTF-8 included.
-import { mkdtemp, rm } from 'node:fs/promises'
+// whatever the bytes: every value 0–255, invalid UTF-8 included. Real Redis at 127.0.0.1:6379
+// (QUORATE_REDIS_URL), a namespace of its own, deleted after the test.
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { embeddedBackend, redisBackend, type SchedulerBackend, type ShardWork } from '@quorate/coordinator'
 import { jobIdOf, parseJobSpec, toBase64 } from '@quorate/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type BackendKind, dropNamespace, REDIS_URL } from '../helpers/cluster.ts'
-import { primesWasm } from '../helpers/primes.ts'
+import { dropNamespace } from '../../bench/redis-namespace.ts'
+import { embeddedBackend, redisBackend, type SchedulerBackend, type ShardWork } from '../../src/index.ts'
 
-const wasm = await primesWasm()
+type BackendKind = 'embedded' | 'redis'
+const REDIS_URL = process.env.QUORATE_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const wasm = new Uint8Array(
+  await readFile(createRequire(import.meta.url).resolve('@quorate/example-primes/primes.wasm')),
+)
 const everyByte = Uint8Array.from({ length: 512 }, (_, i) => (i * 7 + 255) % 256)
 const reversed = everyByte.slice().reverse()
 
 for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
-  describe(`${kind} backend: shard bytes`, () => {
+  describe(`${kind} backend: shard bytes`, { timeout: 120_000 }, () => {
     let backend: SchedulerBackend | undefined
     let cleanup: () => Promise<void> = async () => {}
     afterEach(async () => {
       await backend?.stop()
       await cleanup()
-    })
+    }, 120_000)
 
     it('passes binary inputs to the runner and stores binary outputs exactly', async () => {
       const dir = await mkdtemp(join(tmpdir(), `quorate-bytes-${kind}-`))
       const namespace = `quorate-test-${Math.random().toString(36).slice(2, 10)}`
       cleanup = async () => {
         await rm(dir, { recursive: true, force: true })
-        if (kind === 'redis') await dropNamespace(namespace)
+        if (kind === 'redis') await dropNamespace(REDIS_URL, namespace)
       }
       backend =
         kind === 'redis' ? redisBackend({ url: REDIS_URL, namespace }) : embeddedBackend({ dataDir: join(dir, 'data') })
