@@ -267,7 +267,9 @@ describe('the job commands with too few providers', { timeout: 120_000 }, () => 
       )
       expect(submit.stderr).toContain('waiting: only 1 provider online, a shard needs 2 agreeing (quorum 2)')
       expect(submit.code, submit.stderr).toBe(1)
-      expect(submit.stdout).toContain('could not be placed for 6 s: only 1 provider online, a shard needs 2 agreeing (quorum 2)')
+      expect(submit.stdout).toContain(
+        'could not be placed for 6 s: only 1 provider online, a shard needs 2 agreeing (quorum 2)',
+      )
     } finally {
       await net.stop()
     }
