@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startNetwork, type TestNetwork } from '../helpers/network.ts'
+import { type Cluster, startCluster } from '../helpers/cluster.ts'
 import { primesWasm } from '../helpers/primes.ts'
 import { outputOf, spawnQuorateBin } from '../helpers/quorate-bin.ts'
 
@@ -10,14 +10,15 @@ const run = (args: string[]) => outputOf(spawnQuorateBin(args))
 // What the job commands print runs in-process in packages/cli/test/commands-on-network.test.ts;
 // this file keeps what needs the CLI as its own process: a SIGINT and the exit code it leaves.
 describe('the quorate binary interrupted', () => {
-  let net: TestNetwork
+  let net: Cluster
   let url: string
   let wasm: string
   let input: string
 
   beforeAll(async () => {
-    // No agents: the job cannot be placed, so submit is still following it when interrupted.
-    net = await startNetwork({ agents: 0 })
+    // Only the CLI needs to be a process here: the coordinator runs in this one, with no agents, so
+    // the job cannot be placed and submit is still following it when interrupted.
+    net = await startCluster('embedded', { agents: [] })
     url = net.coordinator.httpUrl
     wasm = join(net.dir, 'primes.wasm')
     await writeFile(wasm, await primesWasm())
