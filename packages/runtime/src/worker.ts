@@ -4,10 +4,20 @@
  * a {@link TaskOutcome}. Loaded by piscina from dist/worker.js.
  */
 import { outcomeDigest, type TaskOutcome, type TrapKind } from '@quorate/protocol'
+import { threadId } from 'node:worker_threads'
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina'
-import { FUEL_EXPORT, HOST_MODULE, SLOT_STARTED, SLOT_WAITING, STACK_EXPORT, START_EXPORT } from './constants.ts'
+import {
+  FUEL_EXPORT,
+  HOST_MODULE,
+  SLOT_DONE,
+  SLOT_STARTED,
+  SLOT_WAITING,
+  STACK_EXPORT,
+  START_EXPORT,
+} from './constants.ts'
 import type { SharedSlots } from './pool.ts'
 import { INVALID_WASM, prepareModule } from './prepare.ts'
+import { emptyTank, fillTank, fuelLeft, TaskStopped, watchSlots } from './refuel.ts'
 import type { Compiled, RunRequest, RunResponse } from './types.ts'
 import { OutputLimitExceeded, ProcExit, WASI_MODULE, Wasi } from './wasi.ts'
 
@@ -25,6 +35,7 @@ export async function prepare(bytes: Uint8Array): Promise<Compiled> {
 }
 
 const shared = workerData as SharedSlots
+watchSlots(shared.states)
 
 /**
  * Run a batch of tasks in order, each in a fresh instance. One message each way carries the whole batch;
@@ -42,6 +53,13 @@ export default function runBatch(requests: RunRequest[]): RunResponse[] {
 }
 
 function runTask(request: RunRequest): RunResponse {
+  const response = runClaimed(request)
+  // The pool stops waiting to terminate this thread for the task once it is done (see pool-batch.ts).
+  Atomics.store(shared.states, request.slot, SLOT_DONE)
+  return response
+}
+
+function runClaimed(request: RunRequest): RunResponse {
   // Cancelled while it waited behind another task on this thread: the pool no longer wants it. Claimed in
   // one step, so the pool cannot cancel it in between and then lose track of a task that runs anyway.
   if (Atomics.compareExchange(shared.states, request.slot, SLOT_WAITING, SLOT_STARTED) !== SLOT_WAITING) {
@@ -50,6 +68,7 @@ function runTask(request: RunRequest): RunResponse {
       digest: null,
       stderr: new Uint8Array(0),
       durationMs: 0,
+      threadId,
     }
   }
   shared.starts[request.slot] = performance.timeOrigin + performance.now()
@@ -75,24 +94,28 @@ function runTask(request: RunRequest): RunResponse {
     const exports = instance.exports
     fuel = exports[FUEL_EXPORT] as WebAssembly.Global
     stack = exports[STACK_EXPORT] as WebAssembly.Global
-    fuel.value = BigInt(limits.fuel)
+    fillTank(exports, fuel, request.slot, limits.fuel, request.fuelSlice)
     if (request.hasStart) (exports[START_EXPORT] as () => void)()
     ;(exports._start as () => void)()
     outcome = { kind: 'ok', output: new Uint8Array(0), fuelUsed: 0 }
   } catch (err) {
-    outcome = classify(err, stack)
+    outcome = err instanceof TaskStopped ? STOPPED : classify(err, stack)
   }
-  outcome = settle(outcome, wasi, fuel, limits.fuel, limits.outputBytes)
+  // Stopped by the pool: nobody waits for its outcome, and a stop is no out-of-fuel.
+  if (outcome !== STOPPED) outcome = settle(outcome, wasi, fuel, limits.fuel, limits.outputBytes)
+  emptyTank()
   const stderr = wasi.stderr.bytes()
   return {
     outcome,
     digest: outcome.kind === 'crashed' || outcome.kind === 'timeout' ? null : outcomeDigest(outcome),
     stderr,
     durationMs: performance.now() - started,
+    threadId,
   }
 }
 
 const MOVE_THRESHOLD = 64 * 1024
+const STOPPED: TaskOutcome = { kind: 'crashed', message: 'cancelled' }
 
 /** Fill in fuelUsed and output. Running out of fuel wins over however else the run ended. */
 function settle(
@@ -102,7 +125,7 @@ function settle(
   limit: number,
   outputLimit: number,
 ): TaskOutcome {
-  const left = fuel === undefined ? BigInt(limit) : (fuel.value as bigint)
+  const left = fuel === undefined ? BigInt(limit) : fuelLeft(fuel)
   // The counter as the module left it: past the limit by at most one straight-line segment when out of fuel.
   const fuelUsed = Number(BigInt(limit) - left)
   if (left < 0n) return { kind: 'out_of_fuel', fuelUsed }

@@ -62,6 +62,8 @@ export interface BodyContext {
   /** The fuel global and the stack-budget global. */
   G: number
   S: number
+  /** The appended function a failed check calls for the next slice of fuel (it traps when there is none). */
+  refill: number
   blockTypeOf: (params: number[], results: number[]) => Uint8Array
 }
 
@@ -138,10 +140,10 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
   const segments: Segment[] = [segment]
   const dead: Segment = { patch: -1, cost: 0 }
 
-  /** Check the budget: out of fuel, store the counter where the host reads it and trap. */
+  /** Check the budget: the slice used up, ask for the next (the refill function traps when there is none). */
   function emitCheck(): void {
     w.u8(OP.localGet).u32(F).u8(OP.i64Const).u8(0).u8(OP.i64LtS).u8(OP.if).u8(EMPTY_BLOCK)
-    w.u8(OP.localGet).u32(F).u8(OP.globalSet).u32(G).u8(OP.unreachable).u8(OP.end)
+    w.u8(OP.localGet).u32(F).u8(OP.call).u32(ctx.refill).u8(OP.localSet).u32(F).u8(OP.end)
   }
   /** Start a segment after the current instruction. */
   function startSegment(): void {
