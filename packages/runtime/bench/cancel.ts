@@ -1,7 +1,8 @@
 // (e) What a cancel costs: a one-thread pool runs a long task, the task is aborted once it runs, and a
 // no-op task queued behind it measures how soon the thread is free again. The round trip of the same
-// no-op on an idle thread is the floor it is compared with.
-import { createRuntimePool, type RuntimeTask } from '../dist/index.js'
+// no-op on an idle thread is the floor it is compared with. Run with `kill: true`, the pool never refuels
+// and terminates the thread at once: the way every running task was cancelled before slices.
+import { createRuntimePool, type RuntimePoolOptions, type RuntimeTask } from '../dist/index.js'
 
 const LIMITS = { timeoutMs: 120_000, memoryMiB: 64, outputBytes: 1 << 20, stderrBytes: 1 << 16, fuel: 2 ** 52 }
 const SEED = '00'.repeat(32)
@@ -21,9 +22,11 @@ export async function cancelCost(
   long: Omit<RuntimeTask, 'limits' | 'seed'>,
   noop: Omit<RuntimeTask, 'limits' | 'seed'>,
   cancels: number,
+  kill: boolean,
   runForMs = 30,
 ): Promise<CancelCost> {
-  const pool = createRuntimePool({ threads: 1, batchWorkMs: 0 })
+  const killing: RuntimePoolOptions = { fuelSlice: Number.MAX_SAFE_INTEGER, stopGraceMs: 0 }
+  const pool = createRuntimePool({ threads: 1, batchWorkMs: 0, ...(kill ? killing : {}) })
   const toReject: number[] = []
   const toNext: number[] = []
   const idle: number[] = []

@@ -6,6 +6,7 @@
 //     same module, and Quorate vs Node's own WASI (node:wasi) running it
 // (c) CPU efficiency Σ(solo task time) / (threads × wall) for 10 ms and 50 ms tasks
 // (d) per-task overhead for a no-op module
+// (e) what cancelling a running task costs: stopped at its next refuel, against terminating its thread
 //
 // Prints a table and writes bench/results/runtime.json. Not a test: the
 // numbers depend on the machine and on whatever else it is running.
@@ -21,6 +22,7 @@ import { COUNT_EXPORT, countingModule } from '../dist/wasm/exact-count.js'
 import { sampleText, sqlScript } from '../test/branchy-inputs.ts'
 import { runNodeWasi } from '../test/node-wasi.ts'
 import type { BareTask } from './bare-worker.ts'
+import { cancelCost } from './cancel.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const threads = Number(process.env.QUORATE_BENCH_THREADS ?? availableParallelism())
@@ -388,6 +390,10 @@ async function main(): Promise<void> {
     quorate: await overhead(() => quorateRun(pool, noop, noop.input(0, 0)), 1000, 4000),
     bare: await overhead(() => bare.run(noop, noop.input(0, 0)), 1000, 4000),
   }
+  log('(e) cancelling a running task...')
+  const long = { module: { sha256: pow.sha256, bytes: pow.bytes }, args: [], env: {}, stdin: pow.input(1e9, 0) }
+  const nothing = { module: { sha256: noop.sha256, bytes: noop.bytes }, args: [], env: {}, stdin: new Uint8Array(0) }
+  const e = { stop: await cancelCost(long, nothing, 20, false), kill: await cancelCost(long, nothing, 20, true) }
   await pool.close()
   await bare.pool.destroy()
 
@@ -432,6 +438,11 @@ async function main(): Promise<void> {
       f(d.quorate.perTaskUs, 0),
       `bare piscina: ${f(d.bare.perTaskUs, 0)} µs · ${f(d.quorate.tasksPerSec, 0)} vs ${f(d.bare.tasksPerSec, 0)} tasks/s`,
     ],
+    [
+      '(e) cancel a running task, abort → next task (ms)',
+      f(e.stop.abortToNextMs, 1),
+      `thread terminated instead: ${f(e.kill.abortToNextMs, 1)} ms · no-op on an idle thread ${f(e.stop.idleNoopMs, 1)} ms · abort → rejected ${f(e.stop.abortToRejectMs, 1)} ms`,
+    ],
   ]
   const width = Math.max(...rows.map((r) => r[0].length))
   console.log(`\n${'measure'.padEnd(width)}  value  target · detail`)
@@ -452,6 +463,7 @@ async function main(): Promise<void> {
     metering: b,
     efficiency: c,
     noop: d,
+    cancel: e,
     seconds: (performance.now() - started) / 1000,
     // 1-minute load average before and after: other processes on the machine skew (a) and (c).
     loadAverage: { before: loadBefore, after: loadavg()[0] },

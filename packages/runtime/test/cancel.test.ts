@@ -76,7 +76,7 @@ describe('fuel in slices', () => {
   })
 
   it('runs out of fuel at the same count', async () => {
-    const [a, b] = await both(task(primesWasm(), { stdin: utf8('0 1000000'), limits: { fuel: 1_000_003 } }))
+    const [a, b] = await both(task(primesWasm(), { stdin: utf8('0 1000000'), limits: { ...LIMITS, fuel: 1_000_003 } }))
     expect(a.outcome.kind).toBe('out_of_fuel')
     expect(a.outcome).toEqual(b.outcome)
     expect(a.digest).toBe(b.digest)
