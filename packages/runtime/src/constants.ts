@@ -8,14 +8,15 @@ export const FUEL_EXPORT = '__quorate_fuel'
 export const STACK_EXPORT = '__quorate_stack'
 /** Export of the module's former start function, which Quorate calls after setting the fuel. */
 export const START_EXPORT = '__quorate_start'
+/** Exports through which the host sets the fuel not yet handed over, the slice size and the task's slot (globals). */
+export const RESERVE_EXPORT = '__quorate_reserve'
+export const SLICE_EXPORT = '__quorate_slice'
+export const SLOT_EXPORT = '__quorate_slot'
+/** Import (HOST_MODULE) of the pool's shared memory of slot states, where a budget check sees a stop request. */
+export const CONTROL_IMPORT = 'control'
 /**
- * Export of a one-entry funcref table the rewriter appends: the host puts its refuel function there, and a
- * module whose fuel counter runs out calls it through the table (an import would renumber every function).
- */
-export const REFUEL_EXPORT = '__quorate_refuel'
-/**
- * Fuel handed to a running module at a time: when a slice runs out, the module calls the host, which hands
- * over the next slice from the task's budget or, if the pool has cancelled the task, stops it there. About
+ * Fuel handed to a running module's counter at a time: when a slice runs out, the module's budget check
+ * moves the next one over from the reserve, or, if the pool has cancelled the task, stops it there. About
  * 1 ms of the fastest code measured and 50 ms of an interpreter, so a cancel takes effect within that.
  */
 export const FUEL_SLICE = 2 ** 25

@@ -28,8 +28,10 @@ export interface Entry {
   settled?: boolean
 }
 
-/** What the threads share with the pool: per slot, whether the task started or was cancelled, and when it started. */
+/** What the threads share with the pool: per slot, whether the task started, was cancelled or is to stop, and when it started. */
 export interface SharedSlots {
+  /** The shared memory `states` lives in, which every module imports so its budget checks see a stop request. */
+  control: WebAssembly.Memory
   /** `performance.timeOrigin + performance.now()` when the thread started the slot's task; 0 before. */
   starts: Float64Array
   /**

@@ -12,7 +12,7 @@
  * when, so the wall-clock timeout still counts from the start of that task,
  * a task that has not started can be cancelled without terminating the
  * thread (the claim and the cancel race in one atomic step), a running one
- * is stopped at its next refuel (see refuel.ts) with the thread kept, and
+ * is stopped at its next budget check past a slice (see refuel.ts) with the thread kept, and
  * when a thread is terminated under one task (a timeout, or a cancelled task
  * that does not stop), the others of its batches run again on another thread.
  *
@@ -51,6 +51,7 @@ export type { SharedSlots } from './pool-batch.ts'
 export { TaskAbortedError }
 
 const SEED = /^[0-9a-fA-F]{64}$/
+const WASM_PAGE = 65536
 
 export function createRuntimePool(options: RuntimePoolOptions = {}): RuntimePool {
   return new Pool(options)
@@ -110,9 +111,12 @@ class Pool implements RuntimePool {
     this.#maxQueue = maxQueue
     this.#batchWorkMs = batchWorkMs
     const slots = threads * PIPELINE_DEPTH * MAX_BATCH
+    const pages = Math.ceil((slots * 4) / WASM_PAGE)
+    const control = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
     this.#shared = {
+      control,
       starts: new Float64Array(new SharedArrayBuffer(slots * 8)),
-      states: new Int32Array(new SharedArrayBuffer(slots * 4)),
+      states: new Int32Array(control.buffer, 0, slots),
     }
     this.#freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i)
     this.#piscina = new Piscina({

@@ -3,21 +3,14 @@
  * run it to completion under the WASI host, and turn however it ended into
  * a {@link TaskOutcome}. Loaded by piscina from dist/worker.js.
  */
-import { outcomeDigest, type TaskOutcome, type TrapKind } from '@quorate/protocol'
+
 import { threadId } from 'node:worker_threads'
+import { outcomeDigest, type TaskOutcome, type TrapKind } from '@quorate/protocol'
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina'
-import {
-  FUEL_EXPORT,
-  HOST_MODULE,
-  SLOT_DONE,
-  SLOT_STARTED,
-  SLOT_WAITING,
-  STACK_EXPORT,
-  START_EXPORT,
-} from './constants.ts'
+import { HOST_MODULE, SLOT_DONE, SLOT_STARTED, SLOT_WAITING, STACK_EXPORT, START_EXPORT } from './constants.ts'
 import type { SharedSlots } from './pool.ts'
 import { INVALID_WASM, prepareModule } from './prepare.ts'
-import { emptyTank, fillTank, fuelLeft, TaskStopped, watchSlots } from './refuel.ts'
+import { controlImport, fillTank, fuelLeft, stopRequested } from './refuel.ts'
 import type { Compiled, RunRequest, RunResponse } from './types.ts'
 import { OutputLimitExceeded, ProcExit, WASI_MODULE, Wasi } from './wasi.ts'
 
@@ -35,7 +28,6 @@ export async function prepare(bytes: Uint8Array): Promise<Compiled> {
 }
 
 const shared = workerData as SharedSlots
-watchSlots(shared.states)
 
 /**
  * Run a batch of tasks in order, each in a fresh instance. One message each way carries the whole batch;
@@ -83,27 +75,27 @@ function runClaimed(request: RunRequest): RunResponse {
     seed: Buffer.from(request.seed, 'hex'),
   })
   let outcome: TaskOutcome
-  let fuel: WebAssembly.Global | undefined
+  let exports: WebAssembly.Exports | undefined
   let stack: WebAssembly.Global | undefined
   try {
     const memory = request.memory === undefined ? undefined : new WebAssembly.Memory(request.memory)
     const imports: WebAssembly.Imports = { [WASI_MODULE]: wasi.imports() as WebAssembly.ModuleImports }
-    if (memory !== undefined) imports[HOST_MODULE] = { memory }
+    imports[HOST_MODULE] = controlImport(shared.control)
+    if (memory !== undefined) imports[HOST_MODULE].memory = memory
     const instance = new WebAssembly.Instance(request.module, imports)
     wasi.memory = memory
-    const exports = instance.exports
-    fuel = exports[FUEL_EXPORT] as WebAssembly.Global
+    exports = instance.exports
     stack = exports[STACK_EXPORT] as WebAssembly.Global
-    fillTank(exports, fuel, request.slot, limits.fuel, request.fuelSlice)
+    fillTank(exports, request.slot, limits.fuel, request.fuelSlice)
     if (request.hasStart) (exports[START_EXPORT] as () => void)()
     ;(exports._start as () => void)()
     outcome = { kind: 'ok', output: new Uint8Array(0), fuelUsed: 0 }
   } catch (err) {
-    outcome = err instanceof TaskStopped ? STOPPED : classify(err, stack)
+    outcome = classify(err, stack)
   }
-  // Stopped by the pool: nobody waits for its outcome, and a stop is no out-of-fuel.
-  if (outcome !== STOPPED) outcome = settle(outcome, wasi, fuel, limits.fuel, limits.outputBytes)
-  emptyTank()
+  // Stopped by the pool (a budget check trapped): nobody waits for its outcome, and it is no out-of-fuel.
+  if (stopRequested(shared.states, request.slot)) outcome = STOPPED
+  else outcome = settle(outcome, wasi, exports, limits.fuel, limits.outputBytes)
   const stderr = wasi.stderr.bytes()
   return {
     outcome,
@@ -121,11 +113,11 @@ const STOPPED: TaskOutcome = { kind: 'crashed', message: 'cancelled' }
 function settle(
   outcome: TaskOutcome,
   wasi: Wasi,
-  fuel: WebAssembly.Global | undefined,
+  exports: WebAssembly.Exports | undefined,
   limit: number,
   outputLimit: number,
 ): TaskOutcome {
-  const left = fuel === undefined ? BigInt(limit) : fuelLeft(fuel)
+  const left = exports === undefined ? BigInt(limit) : fuelLeft(exports)
   // The counter as the module left it: past the limit by at most one straight-line segment when out of fuel.
   const fuelUsed = Number(BigInt(limit) - left)
   if (left < 0n) return { kind: 'out_of_fuel', fuelUsed }

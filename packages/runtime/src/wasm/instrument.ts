@@ -44,9 +44,12 @@
  */
 
 import {
+  CONTROL_IMPORT,
   FUEL_EXPORT,
   HOST_MODULE,
-  REFUEL_EXPORT,
+  RESERVE_EXPORT,
+  SLICE_EXPORT,
+  SLOT_EXPORT,
   STACK_BUDGET_BYTES,
   STACK_EXPORT,
   START_EXPORT,
@@ -55,7 +58,7 @@ import {
 import { analyse, type FuncInfo } from './call-graph.ts'
 import { type BodyContext, instrumentBody } from './meter-body.ts'
 import { type FuncType, type Limits, type ParsedModule, SectionId, ValType } from './module.ts'
-import { EMPTY_BLOCK, FUNCREF, OP } from './opcodes.ts'
+import { EMPTY_BLOCK, OP } from './opcodes.ts'
 import { Reader, Writer } from './reader.ts'
 
 /** V8's kSmallFunctionThreshold (module-decoder-impl.h): bodies shorter than this count as "small". */
@@ -82,6 +85,9 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
     ...m.functions.map((t) => m.types[t] as FuncType),
   ]
   const { infos, order } = analyse(m, funcs)
+  // The globals appended after fuel and stack (see addedGlobalsAndExports); the control memory after the module's own.
+  const fuelPlace = { fuel: fuelGlobal, reserve: fuelGlobal + 2, slice: fuelGlobal + 3, slot: fuelGlobal + 4 }
+  const fuel = { ...fuelPlace, control: memory === undefined ? 0 : 1 }
 
   // Appended types: internal functions' signatures with the fuel, wrapper blocks for multi-value results.
   const extraTypes: FuncType[] = []
@@ -104,9 +110,6 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
     const type = m.types[t] as FuncType
     return typeIndex({ params: [...type.params, ValType.i64], results: [...type.results, ValType.i64] })
   })
-  // Appended after every existing function and table, so no index moves: the refill function and its table.
-  const refill = { func: m.importedFuncs + m.code.length, table: m.importedTables + m.tables.length, type: 0 }
-  refill.type = typeIndex({ params: [ValType.i64], results: [ValType.i64] })
 
   // Callees first, so that a folded function's entry count is known where it is called.
   const bodies: Uint8Array[] = new Array(m.code.length)
@@ -121,7 +124,7 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
       funcIndex: i + m.importedFuncs,
       G: fuelGlobal,
       S: stackGlobal,
-      refill: refill.func,
+      fuel,
       blockTypeOf,
     }
     // Two passes: the first finds every segment's cost, so the second can leave out what is not needed.
@@ -139,45 +142,18 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
   const fillers = target > 0 ? Math.max(0, Math.ceil((target * bodies.length - smallNow) / (1 - target))) : 0
   const fillerType = fillers > 0 ? typeIndex({ params: [], results: [] }) : 0
   const code = new Writer(m.bytes.byteLength * 2 + 1024)
-  code.u32(bodies.length + 1 + fillers)
+  code.u32(bodies.length + fillers)
   for (const b of bodies) code.u32(b.byteLength).bytes(b)
-  const refillBody = refillFunction(refill.table, refill.type, fuelGlobal)
-  code.u32(refillBody.byteLength).bytes(refillBody)
-  functionTypes.push(refill.type)
   for (let i = 0; i < fillers; i++) {
     code.u8(2).u8(0).u8(OP.end)
     functionTypes.push(fillerType)
   }
 
   return {
-    bytes: assemble(m, {
-      extraTypes,
-      functionTypes,
-      code: code.finish(),
-      fuelGlobal,
-      stackGlobal,
-      refillTable: refill.table,
-    }),
+    bytes: assemble(m, { extraTypes, functionTypes, code: code.finish(), fuelGlobal, stackGlobal }),
     memory: memory === undefined ? undefined : { min: memory.min, max: memory.max },
     hasStart: m.start !== undefined,
   }
-}
-
-/**
- * The function a failed fuel check calls with the counter: it asks the host's refuel function (in the
- * appended table) for the next slice and returns the counter with it added. With no host function there
- * (a harness that sets the whole budget at once), or with the budget used up, the counter stays negative:
- * it is stored where the host reads it, and the function traps with `unreachable`.
- */
-function refillFunction(table: number, type: number, G: number): Uint8Array {
-  const w = new Writer(48).u32(0)
-  w.u8(OP.i32Const).u8(0).u8(OP.tableGet).u32(table).u8(OP.refIsNull).u8(OP.i32Eqz).u8(OP.if).u8(EMPTY_BLOCK)
-  w.u8(OP.localGet).u32(0).u8(OP.i32Const).u8(0).u8(OP.callIndirect).u32(type).u32(table).u8(OP.localSet).u32(0)
-  w.u8(OP.end)
-  w.u8(OP.localGet).u32(0).u8(OP.i64Const).u8(0).u8(OP.i64LtS).u8(OP.if).u8(EMPTY_BLOCK)
-  w.u8(OP.localGet).u32(0).u8(OP.globalSet).u32(G).u8(OP.unreachable).u8(OP.end)
-  w.u8(OP.localGet).u32(0).u8(OP.end)
-  return w.finish()
 }
 
 /**
@@ -186,16 +162,9 @@ function refillFunction(table: number, type: number, G: number): Uint8Array {
  */
 function assemble(
   m: ParsedModule,
-  parts: {
-    extraTypes: FuncType[]
-    functionTypes: number[]
-    code: Uint8Array
-    fuelGlobal: number
-    stackGlobal: number
-    refillTable: number
-  },
+  parts: { extraTypes: FuncType[]; functionTypes: number[]; code: Uint8Array; fuelGlobal: number; stackGlobal: number },
 ): Uint8Array {
-  const { extraTypes, functionTypes, code, fuelGlobal, stackGlobal, refillTable } = parts
+  const { extraTypes, functionTypes, code, fuelGlobal, stackGlobal } = parts
   const memory = m.memories[0]
   const out = new Writer(code.length + m.bytes.byteLength + 4096)
   out.bytes(m.bytes.subarray(0, 8))
@@ -230,41 +199,33 @@ function assemble(
     }
     section(SectionId.type, appended(SectionId.type, extraTypes.length, w.finish()))
   }
-  if (memory !== undefined) {
-    const w = new Writer().name(HOST_MODULE).name('memory').u8(0x02)
-    writeLimits(w, memory.min, memory.max)
-    section(SectionId.import, appended(SectionId.import, 1, w.finish()))
-  } else copy(SectionId.import)
+  {
+    const w = new Writer()
+    if (memory !== undefined) {
+      w.name(HOST_MODULE).name('memory').u8(0x02)
+      writeLimits(w, memory.min, memory.max)
+    }
+    // The pool's slot states: shared, any size it chooses.
+    w.name(HOST_MODULE).name(CONTROL_IMPORT).u8(0x02).u8(0x03).u32(1).u32(65536)
+    section(SectionId.import, appended(SectionId.import, memory === undefined ? 1 : 2, w.finish()))
+  }
   if (functionTypes.length > 0) {
     const w = new Writer().u32(functionTypes.length)
     for (const t of functionTypes) w.u32(t)
     section(SectionId.function, w.finish())
   }
-  {
-    const w = new Writer().u32(m.tables.length + 1)
+  if (m.tables.length > 0) {
+    const w = new Writer().u32(m.tables.length)
     for (const t of m.tables) {
       w.u8(t.refType)
       writeLimits(w, t.limits.min, Math.min(t.limits.max ?? TABLE_MAX_ENTRIES, TABLE_MAX_ENTRIES))
     }
-    w.u8(FUNCREF)
-    writeLimits(w, 1, 1)
     section(SectionId.table, w.finish())
   }
   // The memory section is dropped: the memory is imported instead.
-  {
-    const w = new Writer()
-    w.u8(ValType.i64).u8(1).u8(OP.i64Const).u8(0).u8(OP.end)
-    w.u8(ValType.i32).u8(1).u8(OP.i32Const).s32(STACK_BUDGET_BYTES).u8(OP.end)
-    section(SectionId.global, appended(SectionId.global, 2, w.finish()))
-  }
-  {
-    const w = new Writer()
-    w.name(FUEL_EXPORT).u8(0x03).u32(fuelGlobal)
-    w.name(STACK_EXPORT).u8(0x03).u32(stackGlobal)
-    w.name(REFUEL_EXPORT).u8(0x01).u32(refillTable)
-    if (m.start !== undefined) w.name(START_EXPORT).u8(0x00).u32(m.start)
-    section(SectionId.export, appended(SectionId.export, m.start === undefined ? 3 : 4, w.finish()))
-  }
+  const added = addedGlobalsAndExports(m, fuelGlobal, stackGlobal)
+  section(SectionId.global, appended(SectionId.global, added.globals.count, added.globals.bytes))
+  section(SectionId.export, appended(SectionId.export, added.exports.count, added.exports.bytes))
   // The start section is dropped: the host calls START_EXPORT once the fuel is set.
   copy(SectionId.element)
   copy(SectionId.dataCount)
@@ -272,6 +233,32 @@ function assemble(
   copy(SectionId.data)
 
   return out.finish()
+}
+
+/**
+ * The globals the rewrite adds (fuel, stack budget, then the reserve, slice and slot of fuel-check.ts, in
+ * that order from `fuelGlobal`) and the exports it adds: those globals, and the former start function.
+ */
+function addedGlobalsAndExports(m: ParsedModule, fuelGlobal: number, stackGlobal: number) {
+  const g = new Writer()
+  g.u8(ValType.i64).u8(1).u8(OP.i64Const).u8(0).u8(OP.end)
+  g.u8(ValType.i32).u8(1).u8(OP.i32Const).s32(STACK_BUDGET_BYTES).u8(OP.end)
+  // Reserve, slice and slot: zero until the host sets them, so a harness that only sets the fuel runs unsliced.
+  g.u8(ValType.i64).u8(1).u8(OP.i64Const).u8(0).u8(OP.end)
+  g.u8(ValType.i64).u8(1).u8(OP.i64Const).u8(0).u8(OP.end)
+  g.u8(ValType.i32).u8(1).u8(OP.i32Const).u8(0).u8(OP.end)
+  const e = new Writer()
+  const globals = [FUEL_EXPORT, STACK_EXPORT, RESERVE_EXPORT, SLICE_EXPORT, SLOT_EXPORT]
+  const indices = [fuelGlobal, stackGlobal, fuelGlobal + 2, fuelGlobal + 3, fuelGlobal + 4]
+  for (const [i, name] of globals.entries())
+    e.name(name)
+      .u8(0x03)
+      .u32(indices[i] as number)
+  if (m.start !== undefined) e.name(START_EXPORT).u8(0x00).u32(m.start)
+  return {
+    globals: { count: 5, bytes: g.finish() },
+    exports: { count: globals.length + (m.start === undefined ? 0 : 1), bytes: e.finish() },
+  }
 }
 
 function writeLimits(w: Writer, min: number, max: number | undefined): void {
