@@ -17,9 +17,13 @@
  *   recursively) are charged with it, which keeps the count exact with fewer
  *   charges. The budget is checked on every branch back to a loop and at the
  *   entry of every function in a call cycle, which together every unbounded
- *   execution must pass; a failed check stores the counter in the global and
- *   executes `unreachable`, so "the fuel global is negative" identifies
- *   running out of fuel, with no extra import.
+ *   execution must pass. The counter holds one slice of the budget at a time
+ *   (the rest waits in a reserve global): a check that finds it below zero
+ *   moves the next slice over, all inline (fuel-check.ts), or, if the pool
+ *   has asked the task to stop (a shared memory of slot states, imported as
+ *   HOST_MODULE.control), traps. With the reserve empty it stores the counter
+ *   in the global and executes `unreachable`, so "the fuel global plus the
+ *   reserve is negative" identifies running out of fuel.
  * - Stack: functions that can recurse (in a cycle of the call graph, where
  *   an indirect call may reach any function in a table) charge an abstract
  *   frame size to a budget in a mutable i32 global (STACK_EXPORT) and refund
