@@ -356,11 +356,12 @@ async function main(): Promise<void> {
   log('(b) metering accuracy, metered vs unmetered, Quorate vs node:wasi...')
   // Sizes for about 50 ms of work each on a quiet machine; the accuracy runs count every instruction and take
   // far longer. The thread CPU time these ratios use is only as fine as the kernel's accounting, which on a busy
-  // machine is coarse, so no task is made shorter than that even when calibration ran slow: pow at least 150,000
-  // nonces, and fixed sizes for the modules that are not calibrated.
+  // machine is coarse, so no task is made shorter than that even when calibration ran slow: primes at least
+  // 300,000 numbers, mandelbrot 150 columns, pow 150,000 nonces (each about 150-300 million instructions), and
+  // fixed sizes for the modules that are not calibrated.
   const sized: [Workload, number][] = [
-    [primes, primes50],
-    [mandelbrot, mandel25 * 2],
+    [primes, Math.max(primes50, 300_000)],
+    [mandelbrot, Math.max(mandel25 * 2, 150)],
     [pow, Math.max(pow25 * 2, 150_000)],
     [wordcount, 1_500_000],
     [bzip2, 45_000],

@@ -21,7 +21,7 @@ export const CONTROL_IMPORT = 'control'
  */
 export const FUEL_SLICE = 2 ** 25
 /**
- * How long a cancelled task may take to reach its next refuel before its thread is terminated instead:
+ * How long a cancelled task may take to reach its next slice before its thread is terminated instead:
  * many slices even of an interpreter on a loaded machine; longer only in a host call.
  */
 export const STOP_GRACE_MS = 1000
@@ -70,7 +70,7 @@ export const NONRECURSIVE_STACK_BYTES = 4 * 1024 * 1024
 export const SLOT_WAITING = 0
 export const SLOT_CANCELLED = 1
 export const SLOT_STARTED = 2
-/** The pool wants the started task stopped: the thread stops it at its next refuel (STARTED → STOPPING). */
+/** The pool wants the started task stopped: its next budget check past a slice traps (STARTED → STOPPING). */
 export const SLOT_STOPPING = 3
 /** The thread has finished the task, whichever way it ended. */
 export const SLOT_DONE = 4

@@ -51,15 +51,16 @@ export interface RuntimePoolOptions {
    */
   batchWorkMs?: number
   /**
-   * Fuel a running module is given at a time. When a slice runs out the module asks the thread for the
-   * next one, which is also where a cancelled task stops without the thread being terminated. The slice
+   * Fuel a running module's counter holds at a time. When a slice runs out, the module's budget check
+   * moves the next one over from the task's reserve; that is also where a cancelled task stops, without
+   * its thread being terminated. The slice
    * never changes `fuelUsed` or where a task runs out of fuel; it only bounds how much work a cancel
    * waits for.
    * @defaultValue 2^25
    */
   fuelSlice?: number
   /**
-   * Milliseconds a cancelled running task has to reach its next refuel before its thread is terminated
+   * Milliseconds a cancelled running task has to reach its next fuel slice before its thread is terminated
    * and replaced (a task stuck in a host call).
    * @defaultValue 1000
    */

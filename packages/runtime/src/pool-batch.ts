@@ -116,7 +116,7 @@ export interface BatchWatch {
 /**
  * Watch a handed-over batch. Each timeout counts from when the thread started that task, which may be
  * well after the hand-over. An aborted job that has not started is cancelled in its slot (the thread
- * skips it); the one running is asked to stop at its next refuel (the thread goes on with the batch).
+ * skips it); the one running is asked to stop at its next fuel slice (the thread goes on with the batch).
  * Either way the job is settled at once, calling `release`. Only a task that does not stop within
  * STOP_GRACE_MS (stuck in a host call) ends the thread's run.
  */
@@ -162,7 +162,7 @@ export function watchBatch(
       // Not started: the thread will skip it and go on.
       const cancelled = Atomics.compareExchange(states, entry.slot, SLOT_WAITING, SLOT_CANCELLED) === SLOT_WAITING
       if (!cancelled && Atomics.compareExchange(states, entry.slot, SLOT_STARTED, SLOT_STOPPING) === SLOT_STARTED) {
-        // Running: it stops at its next refuel; the thread is terminated only if it does not.
+        // Running: it stops at its next fuel slice; the thread is terminated only if it does not.
         stops.push(
           setTimeout(() => {
             if (Atomics.load(states, entry.slot) === SLOT_STOPPING) controller.abort()

@@ -14,7 +14,7 @@ const running = (pool: RuntimePool) =>
   })
 
 describe('cancelling a running task', () => {
-  it('stops it at its next refuel and runs the next task on the same thread', async () => {
+  it('stops it at its next fuel slice and runs the next task on the same thread', async () => {
     const pool = createRuntimePool({ threads: 1, batchWorkMs: 0, fuelSlice: 1_000_000 })
     try {
       const before = await pool.run(task(primesWasm(), { stdin: utf8('0 10') }))
@@ -33,8 +33,8 @@ describe('cancelling a running task', () => {
     }
   })
 
-  it('terminates the thread when the task does not reach a refuel within the grace period', async () => {
-    // One slice holds the whole budget: the looping task never asks for more, so only a kill stops it.
+  it('terminates the thread when the task does not reach a slice boundary within the grace period', async () => {
+    // One slice holds the whole budget: the looping task never needs a refill, so only a kill stops it.
     const pool = createRuntimePool({ threads: 1, batchWorkMs: 0, fuelSlice: Number.MAX_SAFE_INTEGER, stopGraceMs: 50 })
     try {
       const before = await pool.run(task(primesWasm(), { stdin: utf8('0 10') }))
@@ -53,7 +53,7 @@ describe('cancelling a running task', () => {
 })
 
 describe('fuel in slices', () => {
-  // A slice of 1,000 makes every run below refuel thousands of times; the other pool gives the whole budget at once.
+  // A slice of 1,000 makes every run below refill thousands of times; the other pool gives the whole budget at once.
   const sliced = createRuntimePool({ threads: 1, fuelSlice: 1_000 })
   const whole = createRuntimePool({ threads: 1, fuelSlice: Number.MAX_SAFE_INTEGER })
   afterAll(() => Promise.all([sliced.close(), whole.close()]))
@@ -82,9 +82,9 @@ describe('fuel in slices', () => {
     expect(a.digest).toBe(b.digest)
   })
 
-  it('charges a trap after many refuels the same', async () => {
+  it('charges a trap after many refills the same', async () => {
     // A trap leaves the counter as last stored in the fuel global (here by the call to fd_write), which is
-    // older than the refuels of the second loop: the refuels must not change what that stored value means.
+    // older than the refills of the second loop: the refills must not change what that stored value means.
     const trapping = command(
       `(local $i i32)
        (loop $l
