@@ -41,8 +41,6 @@ interface Open {
   prior: Segment
   /** For a loop, the types a branch to it carries (its parameters). */
   params: number[]
-  /** A block or if of the empty block type: a branch to it carries no values. */
-  bare: boolean
 }
 
 /** What the first pass over a body learns for the second. */
@@ -141,15 +139,6 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
   if (wrapped) w.u8(OP.block).bytes(ctx.blockTypeOf([], type.results))
   // Open control blocks, innermost last.
   const blocks: Open[] = []
-  /** Loop exits whose refund is the rest of `segment` after `from`, patched in at the end. */
-  const refunds: { segment: Segment; from: number; patch: number }[] = []
-  /** The br_if just read continues its segment (see the loop exits in the first switch). */
-  let merged = false
-  /** Whether a branch `depth` levels out leaves the innermost loop it is in. */
-  const exitsLoop = (depth: number): boolean => {
-    for (let i = blocks.length - 1; i > blocks.length - 1 - depth; i--) if (blocks[i]?.kind === OP.loop) return true
-    return false
-  }
   const segments: Segment[] = [segment]
   const dead: Segment = { patch: -1, cost: 0 }
 
@@ -269,20 +258,6 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
             .u32(depth + 1)
             .u8(OP.end)
           copyFrom = peek.pos
-        } else if (target?.bare && segment !== dead && exitsLoop(depth)) {
-          // A loop's exit is taken once per entry into the loop: the code after it goes on in the same segment,
-          // charged ahead, and the exit refunds it (br_if X becomes if (refund; br X) end).
-          flush(at)
-          w.u8(OP.if).u8(EMPTY_BLOCK).u8(OP.localGet).u32(F).u8(OP.i64Const)
-          refunds.push({ segment, from: segment.cost, patch: w.padded() })
-          w.u8(OP.i64Add)
-            .u8(OP.localSet)
-            .u32(F)
-            .u8(OP.br)
-            .u32(depth + 1)
-            .u8(OP.end)
-          copyFrom = peek.pos
-          merged = true
         }
         break
       }
@@ -356,7 +331,6 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
       // The function's own end: close the wrapper block, leave, and end.
       flush(at)
       for (const s of segments) if (s.patch >= 0) w.patchPadded(s.patch, s.cost)
-      for (const f of refunds) w.patchPadded(f.patch, f.segment.cost - f.from)
       if (wrapped) w.u8(OP.end)
       exit()
       w.u8(OP.end)
@@ -365,22 +339,14 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
     // After the instruction: where the next segment starts.
     switch (op) {
       case OP.block:
-        blocks.push({
-          kind: op,
-          targeted: false,
-          reach: blocks.length,
-          prior: segment,
-          params: [],
-          bare: m.bytes[immediates] === EMPTY_BLOCK,
-        })
+        blocks.push({ kind: op, targeted: false, reach: blocks.length, prior: segment, params: [] })
         break
       case OP.loop:
       case OP.if: {
         // A branch to a loop takes the loop's parameters with it.
         const blockType = peek.reset(immediates).signed(33)
         const params = op === OP.loop && blockType >= 0 ? (m.types[blockType]?.params ?? []) : []
-        const bare = op === OP.if && m.bytes[immediates] === EMPTY_BLOCK
-        blocks.push({ kind: op, targeted: false, reach: blocks.length, prior: segment, params, bare })
+        blocks.push({ kind: op, targeted: false, reach: blocks.length, prior: segment, params })
         flush(r.pos)
         startSegment()
         break
@@ -406,11 +372,8 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
       case OP.brIf:
         peek.pos = immediates
         markTarget(peek.u32())
-        if (!merged) {
-          flush(r.pos)
-          startSegment()
-        }
-        merged = false
+        flush(r.pos)
+        startSegment()
         break
       case OP.br:
         peek.pos = immediates
