@@ -13,6 +13,8 @@ export interface BareTask {
   memory?: { initial: number; maximum: number }
 }
 
+const control = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true })
+
 export default async function run(task: BareTask): Promise<{ durationMs: number; cpuMs: number; output: Uint8Array }> {
   const started = performance.now()
   const cpu = process.threadCpuUsage()
@@ -26,7 +28,10 @@ export default async function run(task: BareTask): Promise<{ durationMs: number;
   })
   const imports: WebAssembly.Imports = { wasi_snapshot_preview1: wasi.imports() as WebAssembly.ModuleImports }
   const memory = task.memory === undefined ? undefined : new WebAssembly.Memory(task.memory)
-  if (memory !== undefined) imports.quorate = { memory }
+  // An instrumented module also imports the pool's slot states; a zero there never asks it to stop.
+  if (WebAssembly.Module.imports(task.module).some((i) => i.module === 'quorate')) {
+    imports.quorate = memory === undefined ? { control } : { memory, control }
+  }
   const instance = await WebAssembly.instantiate(task.module, imports)
   wasi.memory = memory ?? (instance.exports.memory as WebAssembly.Memory)
   const fuel = instance.exports.__quorate_fuel as WebAssembly.Global | undefined

@@ -6,6 +6,7 @@
 //     same module, and Quorate vs Node's own WASI (node:wasi) running it
 // (c) CPU efficiency Σ(solo task time) / (threads × wall) for 10 ms and 50 ms tasks
 // (d) per-task overhead for a no-op module
+// (e) what cancelling a running task costs: stopped at its next refuel, against terminating its thread
 //
 // Prints a table and writes bench/results/runtime.json. Not a test: the
 // numbers depend on the machine and on whatever else it is running.
@@ -21,6 +22,7 @@ import { COUNT_EXPORT, countingModule } from '../dist/wasm/exact-count.js'
 import { sampleText, sqlScript } from '../test/branchy-inputs.ts'
 import { runNodeWasi } from '../test/node-wasi.ts'
 import type { BareTask } from './bare-worker.ts'
+import { cancelCost } from './cancel.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const threads = Number(process.env.QUORATE_BENCH_THREADS ?? availableParallelism())
@@ -220,10 +222,12 @@ async function versusNode(pool: RuntimePool, bare: Bare, w: Workload, size: numb
   let quorate = Number.POSITIVE_INFINITY
   let node = Number.POSITIVE_INFINITY
   let quorateCpu = Number.POSITIVE_INFINITY
+  let hostCpu = Number.POSITIVE_INFINITY
   let nodeCpu = Number.POSITIVE_INFINITY
   for (let i = 0; i < runs; i++) {
     quorate = Math.min(quorate, await quorateRun(pool, w, stdin))
     quorateCpu = Math.min(quorateCpu, (await bare.run(w, stdin, true)).cpuMs)
+    hostCpu = Math.min(hostCpu, (await bare.run(w, stdin, false)).cpuMs)
     const n = await runNodeWasi(compiled, { stdin, args: w.args })
     node = Math.min(node, n.durationMs)
     nodeCpu = Math.min(nodeCpu, n.cpuMs)
@@ -235,6 +239,11 @@ async function versusNode(pool: RuntimePool, bare: Bare, w: Workload, size: numb
     quorateCpuMs: quorateCpu,
     nodeCpuMs: nodeCpu,
     cpuRatio: nodeCpu / quorateCpu,
+    // The breakdown: cpuRatio = host × metering. Host: the raw module under Quorate's WASI host (stdin, output
+    // capture, instantiation) against node:wasi; metering: the raw module against the instrumented one.
+    unmeteredCpuMs: hostCpu,
+    host: nodeCpu / hostCpu,
+    metering: hostCpu / quorateCpu,
   }
 }
 
@@ -347,11 +356,12 @@ async function main(): Promise<void> {
   log('(b) metering accuracy, metered vs unmetered, Quorate vs node:wasi...')
   // Sizes for about 50 ms of work each on a quiet machine; the accuracy runs count every instruction and take
   // far longer. The thread CPU time these ratios use is only as fine as the kernel's accounting, which on a busy
-  // machine is coarse, so no task is made shorter than that even when calibration ran slow: pow at least 150,000
-  // nonces, and fixed sizes for the modules that are not calibrated.
+  // machine is coarse, so no task is made shorter than that even when calibration ran slow: primes at least
+  // 300,000 numbers, mandelbrot 150 columns, pow 150,000 nonces (each about 150-300 million instructions), and
+  // fixed sizes for the modules that are not calibrated.
   const sized: [Workload, number][] = [
-    [primes, primes50],
-    [mandelbrot, mandel25 * 2],
+    [primes, Math.max(primes50, 300_000)],
+    [mandelbrot, Math.max(mandel25 * 2, 150)],
     [pow, Math.max(pow25 * 2, 150_000)],
     [wordcount, 1_500_000],
     [bzip2, 45_000],
@@ -388,6 +398,10 @@ async function main(): Promise<void> {
     quorate: await overhead(() => quorateRun(pool, noop, noop.input(0, 0)), 1000, 4000),
     bare: await overhead(() => bare.run(noop, noop.input(0, 0)), 1000, 4000),
   }
+  log('(e) cancelling a running task...')
+  const long = { module: { sha256: pow.sha256, bytes: pow.bytes }, args: [], env: {}, stdin: pow.input(1e9, 0) }
+  const nothing = { module: { sha256: noop.sha256, bytes: noop.bytes }, args: [], env: {}, stdin: new Uint8Array(0) }
+  const e = { stop: await cancelCost(long, nothing, 20, false), kill: await cancelCost(long, nothing, 20, true) }
   await pool.close()
   await bare.pool.destroy()
 
@@ -415,7 +429,7 @@ async function main(): Promise<void> {
       [
         `(b) Quorate ÷ node:wasi speed, ${r.workload}`,
         f(r.node.cpuRatio),
-        `≥ 0.90 · thread CPU ${f(r.node.quorateCpuMs, 1)} ms vs ${f(r.node.nodeCpuMs, 1)} ms · wall clock through the pool: ${f(r.node.ratio)}`,
+        `≥ 0.90 · thread CPU ${f(r.node.quorateCpuMs, 1)} ms vs ${f(r.node.nodeCpuMs, 1)} ms = WASI host ${f(r.node.host)} × metering ${f(r.node.metering)} · wall clock through the pool: ${f(r.node.ratio)}`,
       ] as [string, string, string],
     ]),
     ...c.map(
@@ -431,6 +445,11 @@ async function main(): Promise<void> {
       '(d) no-op task, pool full (µs/task)',
       f(d.quorate.perTaskUs, 0),
       `bare piscina: ${f(d.bare.perTaskUs, 0)} µs · ${f(d.quorate.tasksPerSec, 0)} vs ${f(d.bare.tasksPerSec, 0)} tasks/s`,
+    ],
+    [
+      '(e) cancel a running task, abort → next task (ms)',
+      f(e.stop.abortToNextMs, 1),
+      `thread terminated instead: ${f(e.kill.abortToNextMs, 1)} ms · no-op on an idle thread ${f(e.stop.idleNoopMs, 1)} ms · abort → rejected ${f(e.stop.abortToRejectMs, 1)} ms`,
     ],
   ]
   const width = Math.max(...rows.map((r) => r[0].length))
@@ -452,6 +471,7 @@ async function main(): Promise<void> {
     metering: b,
     efficiency: c,
     noop: d,
+    cancel: e,
     seconds: (performance.now() - started) / 1000,
     // 1-minute load average before and after: other processes on the machine skew (a) and (c).
     loadAverage: { before: loadBefore, after: loadavg()[0] },

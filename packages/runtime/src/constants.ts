@@ -8,6 +8,23 @@ export const FUEL_EXPORT = '__quorate_fuel'
 export const STACK_EXPORT = '__quorate_stack'
 /** Export of the module's former start function, which Quorate calls after setting the fuel. */
 export const START_EXPORT = '__quorate_start'
+/** Exports through which the host sets the fuel not yet handed over, the slice size and the task's slot (globals). */
+export const RESERVE_EXPORT = '__quorate_reserve'
+export const SLICE_EXPORT = '__quorate_slice'
+export const SLOT_EXPORT = '__quorate_slot'
+/** Import (HOST_MODULE) of the pool's shared memory of slot states, where a budget check sees a stop request. */
+export const CONTROL_IMPORT = 'control'
+/**
+ * Fuel handed to a running module's counter at a time: when a slice runs out, the module's budget check
+ * moves the next one over from the reserve, or, if the pool has cancelled the task, stops it there. About
+ * 1 ms of the fastest code measured and 50 ms of an interpreter, so a cancel takes effect within that.
+ */
+export const FUEL_SLICE = 2 ** 25
+/**
+ * How long a cancelled task may take to reach its next slice before its thread is terminated instead:
+ * many slices even of an interpreter on a loaded machine; longer only in a host call.
+ */
+export const STOP_GRACE_MS = 1000
 
 /** How many compiled modules the pool keeps, least recently used first out. */
 export const MODULE_CACHE_SIZE = 64
@@ -53,3 +70,7 @@ export const NONRECURSIVE_STACK_BYTES = 4 * 1024 * 1024
 export const SLOT_WAITING = 0
 export const SLOT_CANCELLED = 1
 export const SLOT_STARTED = 2
+/** The pool wants the started task stopped: its next budget check past a slice traps (STARTED → STOPPING). */
+export const SLOT_STOPPING = 3
+/** The thread has finished the task, whichever way it ended. */
+export const SLOT_DONE = 4

@@ -27,6 +27,8 @@ export interface TaskRunResult {
   stderr: Uint8Array
   /** Time the task spent on a thread (instantiation and run), in milliseconds. */
   durationMs: number
+  /** The worker thread that ran it (for diagnostics); absent when no thread reported on the task. */
+  threadId?: number
 }
 
 export interface RuntimePoolOptions {
@@ -48,6 +50,21 @@ export interface RuntimePoolOptions {
    * @defaultValue 1
    */
   batchWorkMs?: number
+  /**
+   * Fuel a running module's counter holds at a time. When a slice runs out, the module's budget check
+   * moves the next one over from the task's reserve; that is also where a cancelled task stops, without
+   * its thread being terminated. The slice
+   * never changes `fuelUsed` or where a task runs out of fuel; it only bounds how much work a cancel
+   * waits for.
+   * @defaultValue 2^25
+   */
+  fuelSlice?: number
+  /**
+   * Milliseconds a cancelled running task has to reach its next fuel slice before its thread is terminated
+   * and replaced (a task stuck in a host call).
+   * @defaultValue 1000
+   */
+  stopGraceMs?: number
 }
 
 export interface RuntimePool {

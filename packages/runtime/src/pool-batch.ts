@@ -4,7 +4,7 @@
  * The pool (pool.ts) owns the queue and the threads; these functions work on one batch's entries.
  */
 import { type InvalidModuleOutcome, outcomeDigest } from '@quorate/protocol'
-import { SLOT_CANCELLED, SLOT_STARTED, SLOT_WAITING } from './constants.ts'
+import { SLOT_CANCELLED, SLOT_STARTED, SLOT_STOPPING, SLOT_WAITING, STOP_GRACE_MS } from './constants.ts'
 import { type RuntimeTask, TaskAbortedError, type TaskRunResult } from './pool-api.ts'
 import { memoryFor } from './prepare.ts'
 import type { Compiled, RunRequest } from './types.ts'
@@ -28,11 +28,16 @@ export interface Entry {
   settled?: boolean
 }
 
-/** What the threads share with the pool: per slot, whether the task started or was cancelled, and when it started. */
+/** What the threads share with the pool: per slot, whether the task started, was cancelled or is to stop, and when it started. */
 export interface SharedSlots {
+  /** The shared memory `states` lives in, which every module imports so its budget checks see a stop request. */
+  control: WebAssembly.Memory
   /** `performance.timeOrigin + performance.now()` when the thread started the slot's task; 0 before. */
   starts: Float64Array
-  /** SLOT_WAITING, then SLOT_STARTED (the thread took it) or SLOT_CANCELLED (the thread skips it). */
+  /**
+   * SLOT_WAITING, then SLOT_STARTED (the thread took it) or SLOT_CANCELLED (the thread skips it); a started
+   * task ends SLOT_DONE, after SLOT_STOPPING if the pool stopped it.
+   */
   states: Int32Array
 }
 
@@ -50,6 +55,7 @@ export function toEntries(
   shared: SharedSlots,
   freeSlots: number[],
   release: () => void,
+  fuelSlice?: number,
 ): Entry[] {
   const entries: Entry[] = []
   const { starts, states } = shared
@@ -89,6 +95,7 @@ export function toEntries(
         limits: task.limits,
         seed: task.seed,
       }
+      if (fuelSlice !== undefined) request.fuelSlice = fuelSlice
       entries.push({ job, slot, request })
     }
   }
@@ -109,9 +116,16 @@ export interface BatchWatch {
 /**
  * Watch a handed-over batch. Each timeout counts from when the thread started that task, which may be
  * well after the hand-over. An aborted job that has not started is cancelled in its slot (the thread
- * skips it, calling `release`); aborting the one running ends the thread's run.
+ * skips it); the one running is asked to stop at its next fuel slice (the thread goes on with the batch).
+ * Either way the job is settled at once, calling `release`. Only a task that does not stop within
+ * STOP_GRACE_MS (stuck in a host call) ends the thread's run.
  */
-export function watchBatch(entries: Entry[], shared: SharedSlots, release: () => void): BatchWatch {
+export function watchBatch(
+  entries: Entry[],
+  shared: SharedSlots,
+  release: () => void,
+  graceMs = STOP_GRACE_MS,
+): BatchWatch {
   const { starts, states } = shared
   const current = (): Entry | undefined => {
     for (let i = entries.length - 1; i >= 0; i--) {
@@ -121,6 +135,7 @@ export function watchBatch(entries: Entry[], shared: SharedSlots, release: () =>
     return undefined
   }
   const controller = new AbortController()
+  const stops: NodeJS.Timeout[] = []
   let timedOut: Entry | undefined
   let timer: NodeJS.Timeout | undefined
   const check = () => {
@@ -146,11 +161,15 @@ export function watchBatch(entries: Entry[], shared: SharedSlots, release: () =>
       if (entry.settled) return
       // Not started: the thread will skip it and go on.
       const cancelled = Atomics.compareExchange(states, entry.slot, SLOT_WAITING, SLOT_CANCELLED) === SLOT_WAITING
-      if (!cancelled && current() === entry) {
-        controller.abort()
-        return
+      if (!cancelled && Atomics.compareExchange(states, entry.slot, SLOT_STARTED, SLOT_STOPPING) === SLOT_STARTED) {
+        // Running: it stops at its next fuel slice; the thread is terminated only if it does not.
+        stops.push(
+          setTimeout(() => {
+            if (Atomics.load(states, entry.slot) === SLOT_STOPPING) controller.abort()
+          }, graceMs),
+        )
       }
-      // Cancelled, or finished but not yet reported: the thread goes on.
+      // Cancelled, stopping, or finished but not yet reported: the thread goes on.
       entry.settled = true
       release()
       entry.job.reject(new TaskAbortedError(signal.reason))
@@ -164,6 +183,7 @@ export function watchBatch(entries: Entry[], shared: SharedSlots, release: () =>
     timedOut: () => timedOut,
     dispose() {
       clearTimeout(timer)
+      for (const stop of stops) clearTimeout(stop)
       for (const [i, entry] of entries.entries()) {
         const onAbort = aborts[i]
         if (onAbort !== undefined) entry.job.signal?.removeEventListener('abort', onAbort)

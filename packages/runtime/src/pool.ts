@@ -11,9 +11,10 @@
  * A thread claims each task in a shared array as it starts it and writes
  * when, so the wall-clock timeout still counts from the start of that task,
  * a task that has not started can be cancelled without terminating the
- * thread (the claim and the cancel race in one atomic step), and when
- * a thread is terminated under one task, the others of its batches run again
- * on another thread.
+ * thread (the claim and the cancel race in one atomic step), a running one
+ * is stopped at its next budget check past a slice (see refuel.ts) with the thread kept, and
+ * when a thread is terminated under one task (a timeout, or a cancelled task
+ * that does not stop), the others of its batches run again on another thread.
  *
  * Its API types are in pool-api.ts, its module cache in module-cache.ts, and
  * what happens to one batch on its thread (slots, timeouts, aborts, a lost
@@ -26,10 +27,12 @@ import { ErrorCode, InvalidOptionError, QuorateError } from '@quorate/protocol'
 import { Piscina } from 'piscina'
 import {
   BATCH_WORK_MS,
+  FUEL_SLICE,
   MAX_BATCH,
   MODULE_CACHE_SIZE,
   PIPELINE_DEPTH,
   QUEUE_PER_THREAD,
+  STOP_GRACE_MS,
   THREAD_STACK_MB,
 } from './constants.ts'
 import { ModuleCache } from './module-cache.ts'
@@ -48,6 +51,7 @@ export type { SharedSlots } from './pool-batch.ts'
 export { TaskAbortedError }
 
 const SEED = /^[0-9a-fA-F]{64}$/
+const WASM_PAGE = 65536
 
 export function createRuntimePool(options: RuntimePoolOptions = {}): RuntimePool {
   return new Pool(options)
@@ -63,6 +67,8 @@ class Pool implements RuntimePool {
   readonly threads: number
   readonly #maxQueue: number
   readonly #batchWorkMs: number
+  readonly #fuelSlice: number
+  readonly #stopGraceMs: number
   readonly #piscina: Piscina<RunRequest[] | Uint8Array, RunResponse[] | Compiled>
   readonly #cache: ModuleCache
   readonly #shared: SharedSlots
@@ -91,13 +97,26 @@ class Pool implements RuntimePool {
     if (!Number.isFinite(batchWorkMs) || batchWorkMs < 0) {
       throw new InvalidOptionError('batchWorkMs', 'must be a number of milliseconds ≥ 0', batchWorkMs)
     }
+    const fuelSlice = options.fuelSlice ?? FUEL_SLICE
+    if (!Number.isSafeInteger(fuelSlice) || fuelSlice < 1) {
+      throw new InvalidOptionError('fuelSlice', 'must be a safe integer ≥ 1', fuelSlice)
+    }
+    const stopGraceMs = options.stopGraceMs ?? STOP_GRACE_MS
+    if (!Number.isFinite(stopGraceMs) || stopGraceMs < 0) {
+      throw new InvalidOptionError('stopGraceMs', 'must be a number of milliseconds ≥ 0', stopGraceMs)
+    }
+    this.#fuelSlice = fuelSlice
+    this.#stopGraceMs = stopGraceMs
     this.threads = threads
     this.#maxQueue = maxQueue
     this.#batchWorkMs = batchWorkMs
     const slots = threads * PIPELINE_DEPTH * MAX_BATCH
+    const pages = Math.ceil((slots * 4) / WASM_PAGE)
+    const control = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
     this.#shared = {
+      control,
       starts: new Float64Array(new SharedArrayBuffer(slots * 8)),
-      states: new Int32Array(new SharedArrayBuffer(slots * 4)),
+      states: new Int32Array(control.buffer, 0, slots),
     }
     this.#freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i)
     this.#piscina = new Piscina({
@@ -247,9 +266,9 @@ class Pool implements RuntimePool {
    */
   async #execute(jobs: Job[], release: () => void): Promise<Job[]> {
     const compiled = await Promise.all(jobs.map((job) => job.compiled))
-    const entries = toEntries(jobs, compiled, this.#shared, this.#freeSlots, release)
+    const entries = toEntries(jobs, compiled, this.#shared, this.#freeSlots, release, this.#fuelSlice)
     if (entries.length === 0) return []
-    const watch = watchBatch(entries, this.#shared, release)
+    const watch = watchBatch(entries, this.#shared, release, this.#stopGraceMs)
     const handedOver = now()
     try {
       const responses = (await this.#piscina.run(

@@ -5,7 +5,15 @@
  * submission is not refused by providers, and the other way round.
  */
 import type { TaskLimits } from '@quorate/protocol'
-import { FUEL_EXPORT, STACK_EXPORT, START_EXPORT, TABLE_MAX_ENTRIES } from './constants.ts'
+import {
+  FUEL_EXPORT,
+  RESERVE_EXPORT,
+  SLICE_EXPORT,
+  SLOT_EXPORT,
+  STACK_EXPORT,
+  START_EXPORT,
+  TABLE_MAX_ENTRIES,
+} from './constants.ts'
 import { WASI_MODULE, wasiSignature } from './wasi-abi.ts'
 import { type InstrumentedModule, instrumentModule } from './wasm/instrument.ts'
 import { formatFuncType, funcTypeOf, type ParsedModule, parseModule, WasmFormatError } from './wasm/module.ts'
@@ -78,7 +86,8 @@ function checkModule(m: ParsedModule): string | undefined {
       return `a table starts with ${t.limits.min} entries, over the limit of ${TABLE_MAX_ENTRIES}`
     }
   }
-  const reserved = m.exports.find((e) => e.name === FUEL_EXPORT || e.name === STACK_EXPORT || e.name === START_EXPORT)
+  const names = [FUEL_EXPORT, STACK_EXPORT, START_EXPORT, RESERVE_EXPORT, SLICE_EXPORT, SLOT_EXPORT]
+  const reserved = m.exports.find((e) => names.includes(e.name))
   if (reserved !== undefined) return `module exports the reserved name "${reserved.name}"`
   const entry = m.exports.find((e) => e.name === '_start')
   if (entry === undefined || entry.kind !== 'func') {

@@ -15,6 +15,8 @@ export interface RunRequest {
   stdin: Uint8Array
   limits: TaskLimits
   seed: string
+  /** Fuel handed to the module at a time; FUEL_SLICE unless the pool was given another. */
+  fuelSlice?: number
 }
 
 export interface RunResponse {
@@ -24,6 +26,8 @@ export interface RunResponse {
   stderr: Uint8Array
   /** Time spent instantiating and running, measured in the thread. */
   durationMs: number
+  /** The worker thread that ran the task. */
+  threadId: number
 }
 
 /** A prepared module, as returned by the thread's `prepare` handler, or why it cannot run. */

@@ -27,6 +27,7 @@ declare namespace WebAssembly {
   }
   class Table {
     readonly length: number
+    set(index: number, value: ExportValue | null): void
   }
   interface GlobalDescriptor {
     value: 'i32' | 'i64' | 'f32' | 'f64'

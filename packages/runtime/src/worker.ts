@@ -3,11 +3,14 @@
  * run it to completion under the WASI host, and turn however it ended into
  * a {@link TaskOutcome}. Loaded by piscina from dist/worker.js.
  */
+
+import { threadId } from 'node:worker_threads'
 import { outcomeDigest, type TaskOutcome, type TrapKind } from '@quorate/protocol'
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina'
-import { FUEL_EXPORT, HOST_MODULE, SLOT_STARTED, SLOT_WAITING, STACK_EXPORT, START_EXPORT } from './constants.ts'
+import { HOST_MODULE, SLOT_DONE, SLOT_STARTED, SLOT_WAITING, STACK_EXPORT, START_EXPORT } from './constants.ts'
 import type { SharedSlots } from './pool.ts'
 import { INVALID_WASM, prepareModule } from './prepare.ts'
+import { controlImport, fillTank, fuelLeft, stopRequested } from './refuel.ts'
 import type { Compiled, RunRequest, RunResponse } from './types.ts'
 import { OutputLimitExceeded, ProcExit, WASI_MODULE, Wasi } from './wasi.ts'
 
@@ -42,6 +45,13 @@ export default function runBatch(requests: RunRequest[]): RunResponse[] {
 }
 
 function runTask(request: RunRequest): RunResponse {
+  const response = runClaimed(request)
+  // The pool stops waiting to terminate this thread for the task once it is done (see pool-batch.ts).
+  Atomics.store(shared.states, request.slot, SLOT_DONE)
+  return response
+}
+
+function runClaimed(request: RunRequest): RunResponse {
   // Cancelled while it waited behind another task on this thread: the pool no longer wants it. Claimed in
   // one step, so the pool cannot cancel it in between and then lose track of a task that runs anyway.
   if (Atomics.compareExchange(shared.states, request.slot, SLOT_WAITING, SLOT_STARTED) !== SLOT_WAITING) {
@@ -50,6 +60,7 @@ function runTask(request: RunRequest): RunResponse {
       digest: null,
       stderr: new Uint8Array(0),
       durationMs: 0,
+      threadId,
     }
   }
   shared.starts[request.slot] = performance.timeOrigin + performance.now()
@@ -64,45 +75,49 @@ function runTask(request: RunRequest): RunResponse {
     seed: Buffer.from(request.seed, 'hex'),
   })
   let outcome: TaskOutcome
-  let fuel: WebAssembly.Global | undefined
+  let exports: WebAssembly.Exports | undefined
   let stack: WebAssembly.Global | undefined
   try {
     const memory = request.memory === undefined ? undefined : new WebAssembly.Memory(request.memory)
     const imports: WebAssembly.Imports = { [WASI_MODULE]: wasi.imports() as WebAssembly.ModuleImports }
-    if (memory !== undefined) imports[HOST_MODULE] = { memory }
+    imports[HOST_MODULE] = controlImport(shared.control)
+    if (memory !== undefined) imports[HOST_MODULE].memory = memory
     const instance = new WebAssembly.Instance(request.module, imports)
     wasi.memory = memory
-    const exports = instance.exports
-    fuel = exports[FUEL_EXPORT] as WebAssembly.Global
+    exports = instance.exports
     stack = exports[STACK_EXPORT] as WebAssembly.Global
-    fuel.value = BigInt(limits.fuel)
+    fillTank(exports, request.slot, limits.fuel, request.fuelSlice)
     if (request.hasStart) (exports[START_EXPORT] as () => void)()
     ;(exports._start as () => void)()
     outcome = { kind: 'ok', output: new Uint8Array(0), fuelUsed: 0 }
   } catch (err) {
     outcome = classify(err, stack)
   }
-  outcome = settle(outcome, wasi, fuel, limits.fuel, limits.outputBytes)
+  // Stopped by the pool (a budget check trapped): nobody waits for its outcome, and it is no out-of-fuel.
+  if (stopRequested(shared.states, request.slot)) outcome = STOPPED
+  else outcome = settle(outcome, wasi, exports, limits.fuel, limits.outputBytes)
   const stderr = wasi.stderr.bytes()
   return {
     outcome,
     digest: outcome.kind === 'crashed' || outcome.kind === 'timeout' ? null : outcomeDigest(outcome),
     stderr,
     durationMs: performance.now() - started,
+    threadId,
   }
 }
 
 const MOVE_THRESHOLD = 64 * 1024
+const STOPPED: TaskOutcome = { kind: 'crashed', message: 'cancelled' }
 
 /** Fill in fuelUsed and output. Running out of fuel wins over however else the run ended. */
 function settle(
   outcome: TaskOutcome,
   wasi: Wasi,
-  fuel: WebAssembly.Global | undefined,
+  exports: WebAssembly.Exports | undefined,
   limit: number,
   outputLimit: number,
 ): TaskOutcome {
-  const left = fuel === undefined ? BigInt(limit) : (fuel.value as bigint)
+  const left = exports === undefined ? BigInt(limit) : fuelLeft(exports)
   // The counter as the module left it: past the limit by at most one straight-line segment when out of fuel.
   const fuelUsed = Number(BigInt(limit) - left)
   if (left < 0n) return { kind: 'out_of_fuel', fuelUsed }

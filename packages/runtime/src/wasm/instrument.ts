@@ -17,9 +17,13 @@
  *   recursively) are charged with it, which keeps the count exact with fewer
  *   charges. The budget is checked on every branch back to a loop and at the
  *   entry of every function in a call cycle, which together every unbounded
- *   execution must pass; a failed check stores the counter in the global and
- *   executes `unreachable`, so "the fuel global is negative" identifies
- *   running out of fuel, with no extra import.
+ *   execution must pass. The counter holds one slice of the budget at a time
+ *   (the rest waits in a reserve global): a check that finds it below zero
+ *   moves the next slice over, all inline (fuel-check.ts), or, if the pool
+ *   has asked the task to stop (a shared memory of slot states, imported as
+ *   HOST_MODULE.control), traps. With the reserve empty it stores the counter
+ *   in the global and executes `unreachable`, so "the fuel global plus the
+ *   reserve is negative" identifies running out of fuel.
  * - Stack: functions that can recurse (in a cycle of the call graph, where
  *   an indirect call may reach any function in a table) charge an abstract
  *   frame size to a budget in a mutable i32 global (STACK_EXPORT) and refund
@@ -44,8 +48,12 @@
  */
 
 import {
+  CONTROL_IMPORT,
   FUEL_EXPORT,
   HOST_MODULE,
+  RESERVE_EXPORT,
+  SLICE_EXPORT,
+  SLOT_EXPORT,
   STACK_BUDGET_BYTES,
   STACK_EXPORT,
   START_EXPORT,
@@ -81,6 +89,9 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
     ...m.functions.map((t) => m.types[t] as FuncType),
   ]
   const { infos, order } = analyse(m, funcs)
+  // The globals appended after fuel and stack (see addedGlobalsAndExports); the control memory after the module's own.
+  const fuelPlace = { fuel: fuelGlobal, reserve: fuelGlobal + 2, slice: fuelGlobal + 3, slot: fuelGlobal + 4 }
+  const fuel = { ...fuelPlace, control: memory === undefined ? 0 : 1 }
 
   // Appended types: internal functions' signatures with the fuel, wrapper blocks for multi-value results.
   const extraTypes: FuncType[] = []
@@ -117,6 +128,7 @@ export function instrumentModule(m: ParsedModule): InstrumentedModule {
       funcIndex: i + m.importedFuncs,
       G: fuelGlobal,
       S: stackGlobal,
+      fuel,
       blockTypeOf,
     }
     // Two passes: the first finds every segment's cost, so the second can leave out what is not needed.
@@ -191,11 +203,16 @@ function assemble(
     }
     section(SectionId.type, appended(SectionId.type, extraTypes.length, w.finish()))
   }
-  if (memory !== undefined) {
-    const w = new Writer().name(HOST_MODULE).name('memory').u8(0x02)
-    writeLimits(w, memory.min, memory.max)
-    section(SectionId.import, appended(SectionId.import, 1, w.finish()))
-  } else copy(SectionId.import)
+  {
+    const w = new Writer()
+    if (memory !== undefined) {
+      w.name(HOST_MODULE).name('memory').u8(0x02)
+      writeLimits(w, memory.min, memory.max)
+    }
+    // The pool's slot states: shared, any size it chooses.
+    w.name(HOST_MODULE).name(CONTROL_IMPORT).u8(0x02).u8(0x03).u32(1).u32(65536)
+    section(SectionId.import, appended(SectionId.import, memory === undefined ? 1 : 2, w.finish()))
+  }
   if (functionTypes.length > 0) {
     const w = new Writer().u32(functionTypes.length)
     for (const t of functionTypes) w.u32(t)
@@ -210,19 +227,9 @@ function assemble(
     section(SectionId.table, w.finish())
   }
   // The memory section is dropped: the memory is imported instead.
-  {
-    const w = new Writer()
-    w.u8(ValType.i64).u8(1).u8(OP.i64Const).u8(0).u8(OP.end)
-    w.u8(ValType.i32).u8(1).u8(OP.i32Const).s32(STACK_BUDGET_BYTES).u8(OP.end)
-    section(SectionId.global, appended(SectionId.global, 2, w.finish()))
-  }
-  {
-    const w = new Writer()
-    w.name(FUEL_EXPORT).u8(0x03).u32(fuelGlobal)
-    w.name(STACK_EXPORT).u8(0x03).u32(stackGlobal)
-    if (m.start !== undefined) w.name(START_EXPORT).u8(0x00).u32(m.start)
-    section(SectionId.export, appended(SectionId.export, m.start === undefined ? 2 : 3, w.finish()))
-  }
+  const added = addedGlobalsAndExports(m, fuelGlobal, stackGlobal)
+  section(SectionId.global, appended(SectionId.global, added.globals.count, added.globals.bytes))
+  section(SectionId.export, appended(SectionId.export, added.exports.count, added.exports.bytes))
   // The start section is dropped: the host calls START_EXPORT once the fuel is set.
   copy(SectionId.element)
   copy(SectionId.dataCount)
@@ -230,6 +237,32 @@ function assemble(
   copy(SectionId.data)
 
   return out.finish()
+}
+
+/**
+ * The globals the rewrite adds (fuel, stack budget, then the reserve, slice and slot of fuel-check.ts, in
+ * that order from `fuelGlobal`) and the exports it adds: those globals, and the former start function.
+ */
+function addedGlobalsAndExports(m: ParsedModule, fuelGlobal: number, stackGlobal: number) {
+  const g = new Writer()
+  g.u8(ValType.i64).u8(1).u8(OP.i64Const).u8(0).u8(OP.end)
+  g.u8(ValType.i32).u8(1).u8(OP.i32Const).s32(STACK_BUDGET_BYTES).u8(OP.end)
+  // Reserve, slice and slot: zero until the host sets them, so a harness that only sets the fuel runs unsliced.
+  g.u8(ValType.i64).u8(1).u8(OP.i64Const).u8(0).u8(OP.end)
+  g.u8(ValType.i64).u8(1).u8(OP.i64Const).u8(0).u8(OP.end)
+  g.u8(ValType.i32).u8(1).u8(OP.i32Const).u8(0).u8(OP.end)
+  const e = new Writer()
+  const globals = [FUEL_EXPORT, STACK_EXPORT, RESERVE_EXPORT, SLICE_EXPORT, SLOT_EXPORT]
+  const indices = [fuelGlobal, stackGlobal, fuelGlobal + 2, fuelGlobal + 3, fuelGlobal + 4]
+  for (const [i, name] of globals.entries())
+    e.name(name)
+      .u8(0x03)
+      .u32(indices[i] as number)
+  if (m.start !== undefined) e.name(START_EXPORT).u8(0x00).u32(m.start)
+  return {
+    globals: { count: 5, bytes: g.finish() },
+    exports: { count: globals.length + (m.start === undefined ? 0 : 1), bytes: e.finish() },
+  }
 }
 
 function writeLimits(w: Writer, min: number, max: number | undefined): void {

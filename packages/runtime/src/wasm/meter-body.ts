@@ -9,6 +9,7 @@
  * function rather than spread across closures that share that state.
  */
 import { type FuncInfo, frameCost } from './call-graph.ts'
+import { emitFuelCheck, type FuelPlace } from './fuel-check.ts'
 import { type FuncType, type ParsedModule, ValType } from './module.ts'
 import {
   BULK_OPS,
@@ -49,7 +50,7 @@ export interface BodyPlan {
   /** A branch targets the function's own label, so the body needs a block that catches it before the exit code. */
   labelTargeted: boolean
   /** The scratch locals the body uses. */
-  scratch: { f32: boolean; f64: boolean; length: boolean }
+  scratch: { f32: boolean; f64: boolean; length: boolean; give: boolean }
 }
 
 export interface BodyContext {
@@ -62,6 +63,8 @@ export interface BodyContext {
   /** The fuel global and the stack-budget global. */
   G: number
   S: number
+  /** What a budget check reads and writes. */
+  fuel: FuelPlace
   blockTypeOf: (params: number[], results: number[]) => Uint8Array
 }
 
@@ -81,14 +84,15 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
   const shift = info.internal ? 1 : 0
   const F = info.internal ? P : P + info.locals // fuel, i64
   // Our scratch locals follow everything else, each only if the body needs it.
-  const need = plan?.scratch ?? { f32: true, f64: true, length: true }
+  const need = plan?.scratch ?? { f32: true, f64: true, length: true, give: true }
   const scratch: number[] = []
   const local = (type: number) => P + info.locals + 1 + scratch.push(type) - 1
   const T32 = need.f32 ? local(ValType.f32) : -1 // for NaN canonicalisation
   const T64 = need.f64 ? local(ValType.f64) : -1
   const SP = info.recursive ? local(ValType.i32) : -1 // stack budget on entry
   const TI = need.length ? local(ValType.i32) : -1 // the length of a bulk memory or table operation
-  const used = { f32: false, f64: false, length: false }
+  const TG = need.give ? local(ValType.i64) : -1 // the slice a budget check moves to the counter
+  const used = { f32: false, f64: false, length: false, give: false }
   const wrapped = plan?.labelTargeted ?? true
   let labelTargeted = false
   const callee = (f: number) => (f >= m.importedFuncs ? infos[f - m.importedFuncs] : undefined)
@@ -138,10 +142,10 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
   const segments: Segment[] = [segment]
   const dead: Segment = { patch: -1, cost: 0 }
 
-  /** Check the budget: out of fuel, store the counter where the host reads it and trap. */
+  /** Check the budget: the slice used up, move the next one over, or stop (see fuel-check.ts). */
   function emitCheck(): void {
-    w.u8(OP.localGet).u32(F).u8(OP.i64Const).u8(0).u8(OP.i64LtS).u8(OP.if).u8(EMPTY_BLOCK)
-    w.u8(OP.localGet).u32(F).u8(OP.globalSet).u32(G).u8(OP.unreachable).u8(OP.end)
+    used.give = true
+    emitFuelCheck(w, F, TG, ctx.fuel)
   }
   /** Start a segment after the current instruction. */
   function startSegment(): void {

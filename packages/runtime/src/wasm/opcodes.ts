@@ -27,7 +27,9 @@ export const OP = {
   localTee: 0x22,
   globalGet: 0x23,
   globalSet: 0x24,
+  tableGet: 0x25,
   i32Const: 0x41,
+  i32Eqz: 0x45,
   i64Const: 0x42,
   f32Const: 0x43,
   f64Const: 0x44,
@@ -39,10 +41,12 @@ export const OP = {
   i64Sub: 0x7d,
   i64ShrU: 0x88,
   i64ExtendI32U: 0xad,
+  refIsNull: 0xd1,
   refFunc: 0xd2,
 } as const
 
 export const EMPTY_BLOCK = 0x40
+export const FUNCREF = 0x70
 export const CANONICAL_NAN_F32 = new Uint8Array([0x00, 0x00, 0xc0, 0x7f])
 export const CANONICAL_NAN_F64 = new Uint8Array([0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x7f])
 /** Bulk operations are charged 1 fuel per 2^BULK_SHIFT bytes (or table entries) on top of their instruction. */
