@@ -14,6 +14,7 @@ import {
 } from '@quorate/protocol'
 import type { Logger } from 'pino'
 import { AgentSession, type ResultEvidence } from './agent-session.ts'
+import type { BlobSources } from './blob-sources.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import type { Executor } from './executor.ts'
 import { HeartbeatWatch } from './heartbeat-watch.ts'
@@ -77,6 +78,8 @@ export interface AgentHubOptions {
   admit?: (peerId: string, operator: string | undefined) => Promise<string | undefined>
   /** Ask agents to sign results of chain-paid jobs, and check the signatures that come back. */
   evidence?: ResultEvidence
+  /** Names the sources of inputs given by reference in each assignment. */
+  blobs?: BlobSources
   missedHeartbeats: number
   /**
    * Silence after which an agent is suspect: given no new work until it is heard from again.
@@ -269,7 +272,14 @@ export class AgentHub {
   #welcome(task: TaskStream, hello: HelloMessage): void {
     const { peerId, channel } = task
     const { capacity, operator, region, zone } = hello
-    const session = new AgentSession(peerId, hello, channel, this.#options.evidence, this.#clock.now())
+    const session = new AgentSession(
+      peerId,
+      hello,
+      channel,
+      this.#options.evidence,
+      this.#clock.now(),
+      this.#options.blobs,
+    )
     task.session = session
     channel.welcome()
     this.#watch.forget(peerId)
@@ -316,6 +326,7 @@ export class AgentHub {
     }
     if (session === undefined || this.#sessions.get(peerId) !== session) return
     this.#sessions.delete(peerId)
+    this.#options.blobs?.forgetPeer(peerId)
     this.#watch.forget(peerId)
     this.#log.info({ peerId, error: error?.message }, 'provider disconnected')
     this.#executor.removeAgent(peerId, error?.message ?? 'stream closed')

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { BLOB_BOUNDS, encodeStoredRef, inputDigestOf, looksLikeStoredRef } from './blobs.ts'
 import { fromBase64, sha256Hex } from './bytes.ts'
 import { OWNER_KEY_PATTERN } from './control.ts'
 import { InvalidJobSpecError, type SpecIssue } from './errors.ts'
@@ -55,6 +56,16 @@ const positiveInt = (max: number) =>
     .positive('must be greater than 0')
     .max(max, `must be at most ${max}`)
 
+/** A shard input given by reference: a blob uploaded to the coordinator (`PUT /v1/blobs/:sha256`). */
+const blobInput = z.strictObject({
+  blob: z.string().regex(/^[0-9a-f]{64}$/, "must be the blob's sha256: 64 lower-case hex characters"),
+  size: z
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(0, 'must be at least 0')
+    .max(BLOB_BOUNDS.maxBlobBytes, `must be at most ${BLOB_BOUNDS.maxBlobBytes}`),
+})
+
 /** The JSON shape of a job spec, version 1, as submitted to a coordinator. */
 export const jobSpecJsonSchema = z.strictObject({
   version: z.literal(1, { error: 'must be 1 (the only job spec version)' }).default(1),
@@ -86,7 +97,12 @@ export const jobSpecJsonSchema = z.strictObject({
     })
     .default({}),
   inputs: z
-    .array(base64, { error: 'must be a list of base64 strings, one per shard' })
+    .array(
+      z.union([base64, blobInput], {
+        error: 'must be a base64 string or a blob reference { "blob": "<sha256>", "size": <bytes> }',
+      }),
+      { error: 'must be a list of base64 strings or blob references, one per shard' },
+    )
     .min(1, 'must contain at least one shard input')
     .max(JOB_BOUNDS.maxInputs, `must contain at most ${JOB_BOUNDS.maxInputs} shard inputs`),
   redundancy: positiveInt(JOB_BOUNDS.maxReplicas).default(JOB_DEFAULTS.redundancy),
@@ -147,7 +163,6 @@ export interface JobSpec {
   module: { bytes: Uint8Array; sha256: string }
   args: string[]
   env: Record<string, string>
-  inputs: Uint8Array[]
   redundancy: number
   quorum: number
   maxReplicas: number
@@ -160,6 +175,11 @@ export interface JobSpec {
    */
   decide: DecideRule
   limits: TaskLimits
+  /**
+   * One entry per shard: the inline bytes, or a blob reference in its stored form
+   * (`blobs.ts:encodeStoredRef`; read it with `decodeStoredRef`, `inputDigestOf`, `inputSizeOf`).
+   */
+  inputs: Uint8Array[]
   /** Absolute deadline, Unix ms; undefined means "the coordinator's default from acceptance". */
   deadline?: number
   /**
@@ -265,15 +285,24 @@ function readModule(json: ParsedJson, issues: SpecIssue[]): { wasm: Uint8Array |
   return { wasm, moduleSha }
 }
 
-function readInputs(texts: readonly string[], issues: SpecIssue[]): Uint8Array[] {
+function readInputs(entries: ParsedJson['inputs'], issues: SpecIssue[]): Uint8Array[] {
   const inputs: Uint8Array[] = []
-  texts.forEach((text, i) => {
+  entries.forEach((text, i) => {
+    if (typeof text !== 'string') {
+      inputs.push(encodeStoredRef({ sha256: text.blob, size: text.size }))
+      return
+    }
     const bytes = fromBase64(text)
     if (bytes === undefined) issues.push({ field: `inputs[${i}]`, message: 'is not valid base64' })
     else if (bytes.byteLength > JOB_BOUNDS.maxInputBytes) {
       issues.push({
         field: `inputs[${i}]`,
-        message: `is ${bytes.byteLength} bytes; a shard input may be at most ${JOB_BOUNDS.maxInputBytes / MiB} MiB (split it into more shards)`,
+        message: `is ${bytes.byteLength} bytes; an inline shard input may be at most ${JOB_BOUNDS.maxInputBytes / MiB} MiB (upload it as a blob, or split it into more shards)`,
+      })
+    } else if (looksLikeStoredRef(bytes)) {
+      issues.push({
+        field: `inputs[${i}]`,
+        message: 'starts with the bytes reserved for blob references; upload it as a blob',
       })
     } else inputs.push(bytes)
   })
@@ -312,7 +341,8 @@ export function jobIdOf(spec: JobSpec): string {
     module: spec.module.sha256,
     args: spec.args,
     env: Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    inputs: spec.inputs.map((i) => sha256Hex(i)),
+    // A blob reference enters with the blob's digest: inline or by reference, the same job has the same id.
+    inputs: spec.inputs.map(inputDigestOf),
     redundancy: spec.redundancy,
     quorum: spec.quorum,
     maxReplicas: spec.maxReplicas,
