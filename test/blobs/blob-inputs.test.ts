@@ -6,6 +6,7 @@ import { uploadBlob, uploadFileBlobs } from '@quorate/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sample } from '../helpers/metrics.ts'
 import { startNetwork, type TestNetwork } from '../helpers/network.ts'
+import { outputOf, spawnQuorateBin } from '../helpers/quorate-bin.ts'
 import { sumModuleWasm, sumOf } from '../helpers/sum-module.ts'
 
 const MiB = 1024 * 1024
@@ -60,6 +61,35 @@ describe('inputs by reference: blobs uploaded to the coordinator, fetched by age
       [blobs[2], blobs[1]].map((b) => Buffer.from(sumOf(b as Uint8Array)).toString('hex')),
     )
     expect(await servedBytes()).toBe(total)
+  })
+
+  it('quorate submit sends an input over --blob-threshold as a blob, and a small one inline', {
+    timeout: 120_000,
+  }, async () => {
+    const big = new Uint8Array(randomBytes(3 * MiB))
+    const small = new TextEncoder().encode('a small input')
+    const [wasmFile, bigFile, smallFile] = ['sum.wasm', 'big.bin', 'small.txt'].map((f) => join(net.dir, f)) as [
+      string,
+      string,
+      string,
+    ]
+    await writeFile(wasmFile, sumModuleWasm())
+    await writeFile(bigFile, big)
+    await writeFile(smallFile, small)
+    const before = await servedBytes()
+    const run = spawnQuorateBin([
+      'submit',
+      ...['--wasm', wasmFile, '--input', bigFile, '--input', smallFile, '--blob-threshold', String(MiB)],
+      ...['--redundancy', '1', '--json', '-c', net.coordinator.httpUrl],
+    ])
+    const { code, stdout, stderr } = await outputOf(run)
+    expect(code, stderr).toBe(0)
+    const shards = (JSON.parse(stdout) as { shards: Array<{ output: string }> }).shards
+    expect(shards.map((s) => Buffer.from(s.output, 'base64').toString('hex'))).toEqual(
+      [big, small].map((b) => Buffer.from(sumOf(b)).toString('hex')),
+    )
+    // The big file went to the agent as a blob, the small one inside its assignment.
+    expect((await servedBytes()) - before).toBe(big.byteLength)
   })
 
   it('refuses a job naming a blob the coordinator does not hold, saying which', async () => {

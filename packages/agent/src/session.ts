@@ -154,7 +154,8 @@ export class CoordinatorSession {
     this.#running.set(task.assignmentId, entry)
     this.#context.logger.debug(taskFields(task), 'task started')
     try {
-      const input = await this.#inputOf(task, controller.signal)
+      // An inline input starts at once (no extra turn); a blob is awaited.
+      const input = task.inputBlob === undefined ? task.input : await this.#fetchInput(task, controller.signal)
       if (input === undefined) return
       const result = await runAssignment(this.#context, { ...task, input }, module, controller.signal)
       if (result !== undefined) {
@@ -167,11 +168,11 @@ export class CoordinatorSession {
   }
 
   /**
-   * The task's input: inline, or its blob fetched (or found cached). Undefined when the task was
-   * cancelled meanwhile, or the blob could not be had (then a crashed result says why, and the
-   * coordinator places the replica elsewhere).
+   * The task's input blob, fetched (or found cached). Undefined when the task was cancelled
+   * meanwhile, or the blob could not be had (then a crashed result says why, and the coordinator
+   * places the replica elsewhere).
    */
-  async #inputOf(task: AssignMessage, signal: AbortSignal): Promise<Uint8Array | undefined> {
+  async #fetchInput(task: AssignMessage, signal: AbortSignal): Promise<Uint8Array | undefined> {
     if (task.inputBlob === undefined) return task.input
     try {
       if (this.#context.blobs === undefined) throw new Error('this agent takes no inputs by reference')

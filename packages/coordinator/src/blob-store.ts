@@ -180,11 +180,11 @@ export class BlobStore {
       body,
       async function* (source: AsyncIterable<Buffer>) {
         for await (const chunk of source) {
-          written += chunk.byteLength
-          store.#used += chunk.byteLength
-          if (written > limit) {
+          if (written + chunk.byteLength > limit) {
             throw new BlobMismatchError(`the body is longer than the ${limit} bytes declared`, { sha256, limit })
           }
+          written += chunk.byteLength
+          store.#used += chunk.byteLength
           yield chunk
         }
       },

@@ -164,7 +164,7 @@ describe('job bounds keep every task frame under the frame limit', () => {
     const wasm = toBase64(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]))
     const tooBig = toBase64(big(JOB_BOUNDS.maxInputBytes + 1))
     expect(() => parseJobSpec({ module: { wasm }, inputs: [toBase64(big(1)), tooBig] })).toThrow(
-      /inputs\[1\]: is 62914561 bytes; a shard input may be at most 60 MiB \(split it into more shards\)/,
+      /inputs\[1\]: is 62914561 bytes; an inline shard input may be at most 60 MiB \(upload it as a blob, or split it into more shards\)/,
     )
     const env = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`K${i}`, worstText]))
     expect(() => parseJobSpec({ module: { wasm }, inputs: [toBase64(big(1))], env })).toThrow(
