@@ -268,7 +268,10 @@ class QuorateAgent implements Agent {
     const node = await createQuorateNode({ privateKey, listen: this.#options.listen ?? [...AGENT_DEFAULTS.listen] })
     this.#node = node
     await node.start()
-    this.#stopServingBlobs = await serveBlobs(node, this.#blobCache)
+    this.#stopServingBlobs = await serveBlobs(node, {
+      manifest: (sha256) => this.#blobCache.manifest(sha256),
+      chunk: (sha256, index) => this.#blobs.servable(sha256, index),
+    })
     this.#logger.info(
       { peerId: node.peerId.toString(), threads, capacity, slots: this.#slots.length, ...topology },
       'agent started',

@@ -21,6 +21,18 @@ export interface BlobFetcherOptions {
   maxBlobBytes?: number
   /** Chunks requested at once. @defaultValue 4 */
   parallel?: number
+  /**
+   * How long a peer's request for a chunk of a blob this agent is still fetching may wait for that
+   * chunk to arrive, before it is told the chunk is not here. @defaultValue 3000
+   */
+  servePendingMs?: number
+}
+
+/** A blob being fetched: the chunks verified so far (served to peers meanwhile) and who waits for which. */
+interface Partial {
+  bytes: Uint8Array
+  have: Set<number>
+  waiters: Map<number, Array<() => void>>
 }
 
 /**
@@ -37,7 +49,9 @@ export class BlobFetcher {
   readonly #log: Logger
   readonly #maxBlobBytes: number
   readonly #parallel: number
+  readonly #servePendingMs: number
   readonly #inflight = new Map<string, Promise<Uint8Array>>()
+  readonly #partial = new Map<string, Partial>()
   /** Blobs fetched over the network since start (not served from the cache). */
   fetched = 0
 
@@ -50,6 +64,34 @@ export class BlobFetcher {
     this.#log = components.logger
     this.#maxBlobBytes = options.maxBlobBytes ?? components.cache.maxBytes
     this.#parallel = options.parallel ?? 4
+    this.#servePendingMs = options.servePendingMs ?? 3000
+  }
+
+  /**
+   * A chunk to serve a peer: from a blob held whole, or from one being fetched, once its chunk has
+   * arrived and been verified (waiting for it a bounded time). Several agents given the same blob at
+   * once so take it from each other while the first still receives it, instead of each from the
+   * coordinator.
+   */
+  async servable(sha256: string, index: number): Promise<Uint8Array | undefined> {
+    const whole = await this.#cache.chunk(sha256, index)
+    if (whole !== undefined) return whole
+    const partial = this.#partial.get(sha256)
+    if (partial === undefined || index * BLOB_BOUNDS.chunkBytes >= partial.bytes.byteLength) return undefined
+    if (!partial.have.has(index)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.#servePendingMs)
+        const list = partial.waiters.get(index) ?? []
+        list.push(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+        partial.waiters.set(index, list)
+      })
+      if (!partial.have.has(index)) return undefined
+    }
+    const start = index * BLOB_BOUNDS.chunkBytes
+    return partial.bytes.subarray(start, start + BLOB_BOUNDS.chunkBytes)
   }
 
   /** The blob's bytes, from the cache or fetched and verified. */
@@ -71,15 +113,14 @@ export class BlobFetcher {
     if (home === undefined) throw new QuorateError(ErrorCode.BLOB_MISSING, `no source for blob ${blob.sha256}`)
     const manifest = await this.#manifest(home, blob)
     const bytes = new Uint8Array(blob.size)
-    const usable = [...peers, home]
-    let next = 0
-    const worker = async () => {
-      while (next < manifest.chunks.length) {
-        const index = next++
-        bytes.set(await this.#chunk(blob, manifest, index, usable), index * BLOB_BOUNDS.chunkBytes)
-      }
+    const partial: Partial = { bytes, have: new Set(), waiters: new Map() }
+    this.#partial.set(blob.sha256, partial)
+    try {
+      await this.#fetchChunks(blob, manifest, partial, [...peers, home])
+    } finally {
+      this.#partial.delete(blob.sha256)
+      for (const list of partial.waiters.values()) for (const wake of list) wake()
     }
-    await Promise.all(Array.from({ length: Math.min(this.#parallel, manifest.chunks.length) }, worker))
     const actual = createHash('sha256').update(bytes).digest('hex')
     if (actual !== blob.sha256) {
       throw new QuorateError(ErrorCode.BLOB_MISMATCH, `blob ${blob.sha256} assembled to ${actual}`, {
@@ -89,6 +130,20 @@ export class BlobFetcher {
     this.fetched++
     this.#cache.put(blob.sha256, bytes, manifest.chunks)
     return bytes
+  }
+
+  async #fetchChunks(blob: InputBlob, manifest: BlobManifest, partial: Partial, usable: BlobSource[]): Promise<void> {
+    let next = 0
+    const worker = async () => {
+      while (next < manifest.chunks.length) {
+        const index = next++
+        partial.bytes.set(await this.#chunk(blob, manifest, index, usable), index * BLOB_BOUNDS.chunkBytes)
+        partial.have.add(index)
+        for (const wake of partial.waiters.get(index) ?? []) wake()
+        partial.waiters.delete(index)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(this.#parallel, manifest.chunks.length) }, worker))
   }
 
   async #manifest(home: BlobSource, blob: InputBlob): Promise<BlobManifest> {

@@ -79,4 +79,32 @@ describe('BlobFetcher', () => {
     })
     expect(asked).toEqual([])
   })
+
+  it('serves a chunk of a blob it is still fetching as soon as that chunk is verified', async () => {
+    const { request } = sources()
+    const gate = Promise.withResolvers<void>()
+    const started = Promise.withResolvers<void>()
+    // The coordinator holds chunk 1 back until the test lets it go.
+    const slow = async (source: BlobSource, req: BlobRequest) => {
+      if (req.op === 'chunk') started.resolve()
+      if (req.op === 'chunk' && req.index === 1) await gate.promise
+      return request(source, req)
+    }
+    const fetcher = new BlobFetcher({ request: slow, cache: new BlobCache(64 * MiB), logger }, { parallel: 1 })
+    const fetching = fetcher.get({ sha256, size: bytes.byteLength, sources: [home] })
+    await started.promise
+    const first = await fetcher.servable(sha256, 0)
+    expect(Buffer.from(first ?? []).equals(Buffer.from(bytes.subarray(0, MiB)))).toBe(true)
+    let second: Uint8Array | undefined
+    const waiting = fetcher.servable(sha256, 1).then((c) => {
+      second = c
+    })
+    await new Promise((r) => setTimeout(r, 20))
+    expect(second).toBeUndefined()
+    gate.resolve()
+    await waiting
+    expect(Buffer.from(second ?? []).equals(Buffer.from(bytes.subarray(MiB, 2 * MiB)))).toBe(true)
+    await fetching
+    expect(await fetcher.servable('cd'.repeat(32), 0)).toBeUndefined()
+  })
 })
