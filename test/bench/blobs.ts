@@ -33,7 +33,7 @@ async function writeInput(path: string): Promise<string[]> {
   for (let start = 0; start < SIZE; start += per) {
     const shard = new Uint8Array(randomBytes(Math.min(per, SIZE - start)))
     expected.push(Buffer.from(sumOf(shard)).toString('hex'))
-    if (!out.write(shard)) await new Promise((r) => out.once('drain', r))
+    if (!out.write(shard)) await new Promise<void>((r) => out.once('drain', () => r()))
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error) => (err ? reject(err) : resolve())))
   return expected
@@ -109,7 +109,7 @@ try {
     ['throughput (upload + job)', `${f(figures.throughputMiBps, 1)} MiB/s`, ''],
     ['loopback TCP copy, same bytes', `${f(figures.loopbackCopyMiBps, 1)} MiB/s`, ''],
     ['throughput ÷ loopback copy', f(figures.throughputOverLoopbackCopy), '≥ 0.5'],
-    ['1-minute load', f(figures.load1, 1), ''],
+    ['1-minute load', f(figures.load1 ?? 0, 1), ''],
   ]
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
   for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '))
