@@ -278,7 +278,13 @@ export class AgentHub {
       channel,
       this.#options.evidence,
       this.#clock.now(),
-      this.#options.blobs,
+      this.#options.blobs === undefined
+        ? undefined
+        : {
+            sources: this.#options.blobs,
+            // Answered on the next turn: the executor is placing when it calls assign.
+            refuse: (result) => setImmediate(() => this.#executor.onResult(peerId, result)),
+          },
     )
     task.session = session
     channel.welcome()

@@ -42,7 +42,7 @@ export class AgentSession implements AgentLink {
   readonly channel: MessageChannel<AgentMessage, CoordinatorMessage>
   readonly #sentModules = new Set<string>()
   readonly #evidence: ResultEvidence | undefined
-  readonly #blobs: BlobSources | undefined
+  readonly #blobs: { sources: BlobSources; refuse: (result: ResultMessage) => void } | undefined
   /** Where the agent serves the blobs it holds to other agents, as its hello said. */
   readonly #blobAddrs: string[] | undefined
   /** Assignments that asked for a signed result: what was asked. */
@@ -55,9 +55,9 @@ export class AgentSession implements AgentLink {
     channel: MessageChannel<AgentMessage, CoordinatorMessage>,
     evidence: ResultEvidence | undefined,
     now: number,
-    blobs?: BlobSources,
+    blobInputs: { sources: BlobSources; refuse: (result: ResultMessage) => void } | undefined = undefined,
   ) {
-    this.#blobs = blobs
+    this.#blobs = blobInputs
     this.#blobAddrs = hello.blobAddrs
     const { capacity, operator } = hello
     this.region = hello.region
@@ -72,10 +72,30 @@ export class AgentSession implements AgentLink {
 
   assign(message: AssignMessage, module: { sha256: string; bytes: Uint8Array }): void {
     // An input stored by reference goes as the blob's name and its sources; the agent fetches the bytes.
-    const ref = this.#blobs === undefined ? undefined : decodeStoredRef(message.input)
-    if (ref !== undefined) {
-      const inputBlob = (this.#blobs as BlobSources).forAssignment(ref, this.peerId, this.#blobAddrs)
-      message = { ...message, input: NO_BYTES, inputBlob }
+    const blobs = this.#blobs
+    const ref = blobs === undefined ? undefined : decodeStoredRef(message.input)
+    if (blobs !== undefined && ref !== undefined) {
+      // An agent that announced no blob addresses predates inputs by reference: it would run the
+      // module on an empty stdin. It is answered for at once, and the replica goes elsewhere.
+      if (this.#blobAddrs === undefined) {
+        blobs.refuse({
+          type: 'result',
+          assignmentId: message.assignmentId,
+          outcome: {
+            kind: 'crashed',
+            message: 'the provider does not take inputs by reference (it announced no blob addresses)',
+          },
+          digest: null,
+          stderr: NO_BYTES,
+          durationMs: 0,
+        })
+        return
+      }
+      message = {
+        ...message,
+        input: NO_BYTES,
+        inputBlob: blobs.sources.forAssignment(ref, this.peerId, this.#blobAddrs),
+      }
     }
     if (!this.#sentModules.has(module.sha256)) {
       this.channel.send({ type: 'module', sha256: module.sha256, bytes: module.bytes })
