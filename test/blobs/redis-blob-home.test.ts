@@ -29,7 +29,11 @@ describe('inputs by reference with several coordinators on one Redis', () => {
     const client = createClient({ coordinatorUrl: home.httpUrl })
     const bytes = new Uint8Array(randomBytes(5 * MiB))
     const ref = await uploadBlob(client, bytes)
-    const job = await client.submitJob({ wasm: sumModuleWasm(), inputs: [ref, new Uint8Array([1, 2, 3])], redundancy: 1 })
+    const job = await client.submitJob({
+      wasm: sumModuleWasm(),
+      inputs: [ref, new Uint8Array([1, 2, 3])],
+      redundancy: 1,
+    })
     const results = await job.results({ timeout: 180_000 })
     job.close()
     expect(results.map((r) => Buffer.from(r.output ?? []).toString('hex'))).toEqual(
