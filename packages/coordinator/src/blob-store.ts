@@ -23,6 +23,36 @@ export interface BlobStoreOptions {
 
 export const BLOB_STORE_DEFAULTS = { maxBlobBytes: 1024 ** 3, quotaBytes: 16 * 1024 ** 3 } as const
 
+/** The sha256 of a blob's bytes, whole and per chunk, fed in pieces of any size. */
+class BlobHasher {
+  readonly #whole = createHash('sha256')
+  readonly #chunks: Buffer[] = []
+  #chunk = createHash('sha256')
+  #inChunk = 0
+
+  update(data: Buffer): void {
+    this.#whole.update(data)
+    let at = 0
+    while (at < data.byteLength) {
+      const take = Math.min(BLOB_BOUNDS.chunkBytes - this.#inChunk, data.byteLength - at)
+      this.#chunk.update(data.subarray(at, at + take))
+      this.#inChunk += take
+      at += take
+      if (this.#inChunk === BLOB_BOUNDS.chunkBytes) {
+        this.#chunks.push(this.#chunk.digest())
+        this.#chunk = createHash('sha256')
+        this.#inChunk = 0
+      }
+    }
+  }
+
+  /** The whole digest (hex) and the chunk digests, concatenated: the manifest file. */
+  digest(): { whole: string; manifest: Buffer } {
+    if (this.#inChunk > 0) this.#chunks.push(this.#chunk.digest())
+    return { whole: this.#whole.digest('hex'), manifest: Buffer.concat(this.#chunks) }
+  }
+}
+
 /** What an upload left: the blob whole, or the bytes held so far. */
 export type UploadState = { complete: true; size: number } | { complete: false; held: number }
 
@@ -128,12 +158,14 @@ export class BlobStore {
           details: { quotaBytes: this.quotaBytes, usedBytes: this.#used },
         })
       }
-      const written = await this.#append(sha256, body, range.length)
+      // A blob sent whole in one request is hashed as it streams in; a resumed one is read again at the end.
+      const hasher = held === 0 && range.length === range.total ? new BlobHasher() : undefined
+      const written = await this.#append(sha256, body, range.length, hasher)
       if (written !== range.length) {
         throw new BlobMismatchError(`the body ended after ${written} of ${range.length} bytes`, { sha256, written })
       }
       if (held + written < range.total) return { complete: false, held: held + written }
-      await this.#finish(sha256)
+      await this.#finish(sha256, hasher)
       return { complete: true, size: range.total }
     } finally {
       this.#writing.delete(sha256)
@@ -172,7 +204,7 @@ export class BlobStore {
   }
 
   /** Appends at most `limit` bytes of `body` to the part; more is a mismatch with the declared range. */
-  async #append(sha256: string, body: Readable, limit: number): Promise<number> {
+  async #append(sha256: string, body: Readable, limit: number, hasher: BlobHasher | undefined): Promise<number> {
     let written = 0
     const out = createWriteStream(this.#part(sha256), { flags: 'a' })
     const store = this
@@ -185,6 +217,7 @@ export class BlobStore {
           }
           written += chunk.byteLength
           store.#used += chunk.byteLength
+          hasher?.update(chunk)
           yield chunk
         }
       },
@@ -193,32 +226,19 @@ export class BlobStore {
     return written
   }
 
-  /** Hash the part whole and by chunk; keep it under its name only if the whole matches. */
-  async #finish(sha256: string): Promise<void> {
+  /** Hash the part whole and by chunk (unless hashed as it came); keep it under its name only if the whole matches. */
+  async #finish(sha256: string, hashed: BlobHasher | undefined): Promise<void> {
     const part = this.#part(sha256)
-    const whole = createHash('sha256')
-    const chunkHashes: Buffer[] = []
-    let chunk = createHash('sha256')
-    let inChunk = 0
-    for await (const data of createReadStream(part, {
-      highWaterMark: BLOB_BOUNDS.chunkBytes,
-    }) as AsyncIterable<Buffer>) {
-      whole.update(data)
-      let at = 0
-      while (at < data.byteLength) {
-        const take = Math.min(BLOB_BOUNDS.chunkBytes - inChunk, data.byteLength - at)
-        chunk.update(data.subarray(at, at + take))
-        inChunk += take
-        at += take
-        if (inChunk === BLOB_BOUNDS.chunkBytes) {
-          chunkHashes.push(chunk.digest())
-          chunk = createHash('sha256')
-          inChunk = 0
-        }
+    let hasher = hashed
+    if (hasher === undefined) {
+      hasher = new BlobHasher()
+      for await (const data of createReadStream(part, {
+        highWaterMark: BLOB_BOUNDS.chunkBytes,
+      }) as AsyncIterable<Buffer>) {
+        hasher.update(data)
       }
     }
-    if (inChunk > 0) chunkHashes.push(chunk.digest())
-    const actual = whole.digest('hex')
+    const { whole: actual, manifest } = hasher.digest()
     if (actual !== sha256) {
       const size = (await stat(part)).size
       await rm(part, { force: true })
@@ -228,7 +248,6 @@ export class BlobStore {
         actual,
       })
     }
-    const manifest = Buffer.concat(chunkHashes)
     await writeFile(`${this.#path(sha256)}.chunks`, manifest)
     this.#used += manifest.byteLength
     await rename(part, this.#path(sha256))
