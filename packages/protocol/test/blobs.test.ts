@@ -11,6 +11,7 @@ import {
   InvalidJobSpecError,
   inputDigestOf,
   inputSizeOf,
+  isQuorateError,
   jobIdOf,
   parseJobSpec,
   sha256Hex,
@@ -73,5 +74,31 @@ describe('blob protocol frames', () => {
     expect(() => decodeBlobRequest(body(encodeBlobFrame({ op: 'chunk', sha256: 'nope', index: 0 })))).toThrow(
       'blobRequest.sha256 must be 64 lower-case hex digits',
     )
+  })
+
+  it('turns any mutation of a valid frame into a valid message or a malformed-message error, nothing else', () => {
+    let seed = 7
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0
+      return seed % n
+    }
+    const request = { op: 'chunk' as const, sha256: sha, index: 0 }
+    const frames = [
+      body(encodeBlobFrame(request)),
+      body(encodeBlobFrame({ op: 'manifest', sha256: sha, size: bytes.byteLength, chunks: chunkHashes(bytes) })),
+      body(encodeBlobFrame({ op: 'chunk', sha256: sha, index: 0, bytes })),
+    ]
+    for (let i = 0; i < 3000; i++) {
+      const frame = (frames[i % frames.length] as Uint8Array).slice()
+      for (let k = 0; k < 1 + rand(4); k++) frame[rand(frame.byteLength)] = rand(256)
+      const cut = frame.subarray(0, rand(4) === 0 ? rand(frame.byteLength) : frame.byteLength)
+      for (const decode of [() => decodeBlobRequest(cut), () => decodeBlobResponse(cut, request)]) {
+        try {
+          decode()
+        } catch (err) {
+          expect(isQuorateError(err) && err.code).toBe('MALFORMED_MESSAGE')
+        }
+      }
+    }
   })
 })
