@@ -24,7 +24,7 @@ const MiB = 1024 * 1024
 const SIZE = Number(process.env.BENCH_BLOB_MIB ?? 256) * MiB
 const SHARDS = Number(process.env.BENCH_BLOB_SHARDS ?? 64)
 const AGENTS = Number(process.env.BENCH_BLOB_AGENTS ?? 6)
-const R = 3
+const R = Number(process.env.BENCH_BLOB_R ?? 3)
 const per = Math.ceil(SIZE / SHARDS)
 
 /**
@@ -76,7 +76,7 @@ try {
   const started = performance.now()
   const inputs = await uploadFileBlobs(client, { path: file, bytesPerShard: per })
   const uploaded = performance.now()
-  const job = await client.submitJob({ wasm: countModuleWasm(), inputs, redundancy: R, quorum: 2 })
+  const job = await client.submitJob({ wasm: countModuleWasm(), inputs, redundancy: R, quorum: Math.floor(R / 2) + 1 })
   const results = await job.results({ timeout: 1_800_000 })
   const done = performance.now()
   job.close()
