@@ -5,15 +5,17 @@
 // socket, measured in the same run. The module only counts its stdin, so the job's time is moving
 // bytes and scheduling, not computing. Prints a table and writes bench/results/blobs.json.
 //
-// BENCH_BLOB_MIB (default 256), BENCH_BLOB_SHARDS (default 64), BENCH_BLOB_AGENTS (default 6).
+// BENCH_BLOB_MIB (default 256), BENCH_BLOB_SHARDS (default 64), BENCH_BLOB_AGENTS (default 6),
+// BENCH_BLOB_R (default 3); BENCH_BLOB_INLINE=1 sends the shards inline instead, for comparison.
 import { randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream, mkdirSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
-import { createClient, uploadFileBlobs } from '@quorate/sdk'
+import { createClient, splitBytes, uploadFileBlobs } from '@quorate/sdk'
 import { memoryOf } from '../helpers/hostile.ts'
 import { sample } from '../helpers/metrics.ts'
 import { agentProcess, type Cleanups, coordinatorProcess, tempDir } from '../helpers/quorate-processes.ts'
@@ -74,7 +76,11 @@ try {
   )
   const client = createClient({ coordinatorUrl: coordinator.httpUrl })
   const started = performance.now()
-  const inputs = await uploadFileBlobs(client, { path: file, bytesPerShard: per })
+  // BENCH_BLOB_INLINE=1: the same shards inline in the JSON body (an anchor while it fits in one body).
+  const inputs =
+    process.env.BENCH_BLOB_INLINE === '1'
+      ? splitBytes(new Uint8Array(await readFile(file)), { bytesPerShard: per })
+      : await uploadFileBlobs(client, { path: file, bytesPerShard: per })
   const uploaded = performance.now()
   const job = await client.submitJob({ wasm: countModuleWasm(), inputs, redundancy: R, quorum: Math.floor(R / 2) + 1 })
   const results = await job.results({ timeout: 1_800_000 })
