@@ -92,6 +92,19 @@ describe('inputs by reference: blobs uploaded to the coordinator, fetched by age
     expect((await servedBytes()) - before).toBe(big.byteLength)
   })
 
+  it('takes the module by reference too, as the same job as with the module inline', async () => {
+    const wasm = sumModuleWasm()
+    const moduleRef = await uploadBlob(net.client, wasm)
+    const input = new TextEncoder().encode('module by reference')
+    const byRef = await net.client.submitJob({ wasm: moduleRef, inputs: [input], redundancy: 1 })
+    const [result] = await byRef.results({ timeout: 120_000 })
+    byRef.close()
+    expect(Buffer.from(result?.output ?? []).toString('hex')).toBe(Buffer.from(sumOf(input)).toString('hex'))
+    const inline = await net.client.submitJob({ wasm, inputs: [input], redundancy: 1 })
+    inline.close()
+    expect(inline.id).toBe(byRef.id)
+  })
+
   it('refuses a job naming a blob the coordinator does not hold, saying which', async () => {
     const missing = 'ab'.repeat(32)
     await expect(

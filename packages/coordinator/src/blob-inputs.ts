@@ -10,6 +10,26 @@ import {
 import type { BlobStore } from './blob-store.ts'
 
 /**
+ * A module named by reference is read from the blob store at submission, so it is checked and stored
+ * like one sent inline (modules are small enough for that; they reach agents in a `module` frame).
+ *
+ * @throws {BlobMissingError} when the blob is not held here.
+ * @throws {InvalidJobSpecError} when its size is not the one the spec says.
+ */
+export async function admitModuleBlob(spec: JobSpec, store: BlobStore | undefined): Promise<void> {
+  const ref = spec.module.blob
+  if (ref === undefined) return
+  const size = await store?.size(spec.module.sha256)
+  if (store === undefined || size === undefined) throw new BlobMissingError(spec.module.sha256, 'module')
+  if (size !== ref.size) {
+    throw new InvalidJobSpecError([
+      { field: 'module.size', message: `is ${ref.size}, but blob ${spec.module.sha256} has ${size} bytes` },
+    ])
+  }
+  spec.module = { bytes: await store.readWhole(spec.module.sha256), sha256: spec.module.sha256 }
+}
+
+/**
  * Check, at submission, every input a spec gives by reference: the blob must be held here whole and
  * be the size the spec says. Each reference is then stored with this coordinator as its home, so a
  * coordinator on the same Redis that runs the shard without holding the blob names this one as the

@@ -23,7 +23,7 @@ import {
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { BackendHealth } from './backend.ts'
-import { admitBlobInputs } from './blob-inputs.ts'
+import { admitBlobInputs, admitModuleBlob } from './blob-inputs.ts'
 import type { BlobStore } from './blob-store.ts'
 import { ControlAuth } from './control-auth.ts'
 import { gateOnBackend, healthRoutes } from './http-backend-gate.ts'
@@ -128,6 +128,7 @@ function jobRoutes(app: FastifyInstance, jobs: JobService, options: HttpApiOptio
       })
     }
     const spec = parseJobSpec(req.body)
+    await admitModuleBlob(spec, options.blobs?.store)
     if (!WebAssembly.validate(spec.module.bytes)) {
       throw new InvalidJobSpecError([
         { field: 'module.wasm', message: 'is not a valid WebAssembly module (it failed validation)' },

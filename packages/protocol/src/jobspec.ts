@@ -70,15 +70,21 @@ const blobInput = z.strictObject({
 export const jobSpecJsonSchema = z.strictObject({
   version: z.literal(1, { error: 'must be 1 (the only job spec version)' }).default(1),
   name: z.string().max(200, 'must be at most 200 characters').optional(),
-  module: z.strictObject(
+  module: z.union(
+    [
+      z.strictObject({
+        wasm: base64,
+        sha256: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters')
+          .optional(),
+      }),
+      blobInput,
+    ],
     {
-      wasm: base64,
-      sha256: z
-        .string()
-        .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters')
-        .optional(),
+      error:
+        'must be an object with a base64 "wasm" field, or a blob reference { "blob": "<sha256>", "size": <bytes> }',
     },
-    { error: 'must be an object with a base64 "wasm" field' },
   ),
   args: z
     .array(z.string().max(JOB_BOUNDS.maxArgChars, `must be at most ${JOB_BOUNDS.maxArgChars} characters`), {
@@ -160,7 +166,11 @@ export interface TaskLimits {
 export interface JobSpec {
   version: 1
   name?: string
-  module: { bytes: Uint8Array; sha256: string }
+  /**
+   * The module. Named by reference (`blob`), its `bytes` are empty until the coordinator reads them
+   * from its blob store at submission (`coordinator/src/blob-inputs.ts:admitModuleBlob`).
+   */
+  module: { bytes: Uint8Array; sha256: string; blob?: { size: number } }
   args: string[]
   env: Record<string, string>
   redundancy: number
@@ -223,6 +233,7 @@ export function parseJobSpec(input: unknown): JobSpec {
   const issues: SpecIssue[] = []
 
   const { wasm, moduleSha } = readModule(json, issues)
+  const moduleBlob = 'blob' in json.module ? { size: json.module.size } : undefined
   const inputs = readInputs(json.inputs, issues)
   const redundancy = json.redundancy
   const { quorum, maxReplicas } = readVoting(json, issues)
@@ -236,7 +247,10 @@ export function parseJobSpec(input: unknown): JobSpec {
 
   const spec: JobSpec = {
     version: 1,
-    module: { bytes: wasm, sha256: moduleSha },
+    module:
+      moduleBlob === undefined
+        ? { bytes: wasm, sha256: moduleSha }
+        : { bytes: wasm, sha256: moduleSha, blob: moduleBlob },
     args: json.args,
     env: json.env,
     inputs,
@@ -257,7 +271,18 @@ type ParsedJson = z.infer<typeof jobSpecJsonSchema>
 
 /** The module's bytes and digest, with what is wrong with them (and with args and env) added to `issues`. */
 function readModule(json: ParsedJson, issues: SpecIssue[]): { wasm: Uint8Array | undefined; moduleSha: string } {
-  const wasm = fromBase64(json.module.wasm)
+  checkArgsEnv(json, issues)
+  const module = json.module
+  if ('blob' in module) {
+    if (module.size > JOB_BOUNDS.maxModuleBytes) {
+      issues.push({
+        field: 'module.size',
+        message: `is ${module.size} bytes; a module may be at most ${JOB_BOUNDS.maxModuleBytes / MiB} MiB`,
+      })
+    }
+    return { wasm: new Uint8Array(0), moduleSha: module.blob }
+  }
+  const wasm = fromBase64(module.wasm)
   if (wasm === undefined) issues.push({ field: 'module.wasm', message: 'is not valid base64' })
   else if (wasm.byteLength < 8 || WASM_MAGIC.some((b, i) => wasm[i] !== b)) {
     issues.push({
@@ -271,6 +296,14 @@ function readModule(json: ParsedJson, issues: SpecIssue[]): { wasm: Uint8Array |
       message: `is ${wasm.byteLength} bytes; a module may be at most ${JOB_BOUNDS.maxModuleBytes / MiB} MiB`,
     })
   }
+  const moduleSha = wasm === undefined ? '' : sha256Hex(wasm)
+  if (wasm !== undefined && module.sha256 !== undefined && module.sha256 !== moduleSha) {
+    issues.push({ field: 'module.sha256', message: `does not match the module bytes (their sha256 is ${moduleSha})` })
+  }
+  return { wasm, moduleSha }
+}
+
+function checkArgsEnv(json: ParsedJson, issues: SpecIssue[]): void {
   const argsEnvBytes = utf8.encode(JSON.stringify([json.args, json.env])).byteLength
   if (argsEnvBytes > JOB_BOUNDS.maxArgsEnvBytes) {
     issues.push({
@@ -278,11 +311,6 @@ function readModule(json: ParsedJson, issues: SpecIssue[]): { wasm: Uint8Array |
       message: `args and env take ${argsEnvBytes} bytes together; at most ${JOB_BOUNDS.maxArgsEnvBytes / MiB} MiB`,
     })
   }
-  const moduleSha = wasm === undefined ? '' : sha256Hex(wasm)
-  if (wasm !== undefined && json.module.sha256 !== undefined && json.module.sha256 !== moduleSha) {
-    issues.push({ field: 'module.sha256', message: `does not match the module bytes (their sha256 is ${moduleSha})` })
-  }
-  return { wasm, moduleSha }
 }
 
 function readInputs(entries: ParsedJson['inputs'], issues: SpecIssue[]): Uint8Array[] {

@@ -37,6 +37,13 @@ describe('inputs by reference in a job spec', () => {
     expect(decodeStoredRef(stored)).toEqual({ sha256: sha, size: bytes.byteLength })
     expect([inputDigestOf(stored), inputSizeOf(stored)]).toEqual([sha, bytes.byteLength])
     expect(decodeStoredRef(inline.inputs[0] as Uint8Array)).toBeUndefined()
+    const wasm = Buffer.from(WASM, 'base64')
+    const moduleRef = parseJobSpec({
+      module: { blob: sha256Hex(wasm), size: wasm.byteLength },
+      inputs: [toBase64(bytes)],
+    })
+    expect(jobIdOf(moduleRef)).toBe(jobIdOf(inline))
+    expect(moduleRef.module).toEqual({ bytes: new Uint8Array(0), sha256: sha256Hex(wasm), blob: { size: 8 } })
   })
 
   it('refuses a bad reference, and an inline input that could pass for one, naming the field', () => {

@@ -78,7 +78,7 @@ describe('parseJobSpec', () => {
       `[InvalidJobSpecError: invalid job spec: (root): a job spec must be a JSON object]`,
     )
     expect(() => parseJobSpec({ inputs: [] })).toThrowErrorMatchingInlineSnapshot(
-      `[InvalidJobSpecError: invalid job spec: module: must be an object with a base64 "wasm" field (and 1 more problem)]`,
+      `[InvalidJobSpecError: invalid job spec: module: must be an object with a base64 "wasm" field, or a blob reference { "blob": "<sha256>", "size": <bytes> } (and 1 more problem)]`,
     )
   })
 })

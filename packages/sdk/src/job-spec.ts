@@ -2,8 +2,8 @@ import { JOB_DEFAULTS, type JobSpecJson, type TaskLimits, toBase64 } from '@quor
 
 /** A job as the SDK takes it: bytes as bytes, strings as UTF-8. */
 export interface JobInput {
-  /** The WASI preview1 module. */
-  wasm: Uint8Array
+  /** The WASI preview1 module, or a blob holding it (uploaded with `uploadBlob`). */
+  wasm: Uint8Array | { blob: string; size: number }
   /**
    * One entry per shard, given to the module on stdin: bytes, text, or a blob uploaded before
    * (`uploadBlob`, `uploadFileBlobs`) for inputs too large to travel in the JSON body.
@@ -42,7 +42,8 @@ const encoder = new TextEncoder()
 export function toJobSpecJson(job: JobInput): JobSpecJson {
   const spec: JobSpecJson = {
     version: 1,
-    module: { wasm: toBase64(job.wasm) },
+    module:
+      job.wasm instanceof Uint8Array ? { wasm: toBase64(job.wasm) } : { blob: job.wasm.blob, size: job.wasm.size },
     inputs: job.inputs.map((i) =>
       typeof i === 'string'
         ? toBase64(encoder.encode(i))
