@@ -2,6 +2,7 @@
 // one, how a coordinator stores that reference among a job's inputs, and the
 // bounds of the `/quorate/blob/1.0.0` protocol that moves them in chunks.
 // The frames themselves are blob-frames.ts.
+import { z } from 'zod'
 import { sha256Hex } from './bytes.ts'
 
 /** libp2p protocol id agents fetch blobs over, from coordinators and from each other. */
@@ -34,6 +35,16 @@ export const BLOB_MAX_FRAME_BYTES = Math.max(BLOB_BOUNDS.chunkBytes + 4096, MAX_
 
 /** A blob's name: 64 lower-case hex digits of its sha256. */
 export const BLOB_ID = /^[0-9a-f]{64}$/
+
+/** How a job spec names a blob in JSON (an input or the module), uploaded before with `PUT /v1/blobs/:sha256`. */
+export const blobRefSchema = z.strictObject({
+  blob: z.string().regex(/^[0-9a-f]{64}$/, "must be the blob's sha256: 64 lower-case hex characters"),
+  size: z
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(0, 'must be at least 0')
+    .max(BLOB_BOUNDS.maxBlobBytes, `must be at most ${BLOB_BOUNDS.maxBlobBytes}`),
+})
 
 /** How a job spec names a blob. */
 export interface BlobRef {

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { BLOB_BOUNDS, encodeStoredRef, inputDigestOf, looksLikeStoredRef } from './blobs.ts'
+import { blobRefSchema, encodeStoredRef, inputDigestOf, looksLikeStoredRef } from './blobs.ts'
 import { fromBase64, sha256Hex } from './bytes.ts'
 import { OWNER_KEY_PATTERN } from './control.ts'
 import { InvalidJobSpecError, type SpecIssue } from './errors.ts'
@@ -56,16 +56,6 @@ const positiveInt = (max: number) =>
     .positive('must be greater than 0')
     .max(max, `must be at most ${max}`)
 
-/** A shard input given by reference: a blob uploaded to the coordinator (`PUT /v1/blobs/:sha256`). */
-const blobInput = z.strictObject({
-  blob: z.string().regex(/^[0-9a-f]{64}$/, "must be the blob's sha256: 64 lower-case hex characters"),
-  size: z
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(0, 'must be at least 0')
-    .max(BLOB_BOUNDS.maxBlobBytes, `must be at most ${BLOB_BOUNDS.maxBlobBytes}`),
-})
-
 /** The JSON shape of a job spec, version 1, as submitted to a coordinator. */
 export const jobSpecJsonSchema = z.strictObject({
   version: z.literal(1, { error: 'must be 1 (the only job spec version)' }).default(1),
@@ -79,7 +69,7 @@ export const jobSpecJsonSchema = z.strictObject({
           .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters')
           .optional(),
       }),
-      blobInput,
+      blobRefSchema,
     ],
     {
       error:
@@ -104,7 +94,7 @@ export const jobSpecJsonSchema = z.strictObject({
     .default({}),
   inputs: z
     .array(
-      z.union([base64, blobInput], {
+      z.union([base64, blobRefSchema], {
         error: 'must be a base64 string or a blob reference { "blob": "<sha256>", "size": <bytes> }',
       }),
       { error: 'must be a list of base64 strings or blob references, one per shard' },
