@@ -18,7 +18,12 @@ export interface RawPeer {
 
 /** Start the raw hostile peer (test/helpers/raw-peer.ts) as its own process. */
 export function startRawPeer(config: RawPeerConfig): RawPeer {
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', RAW_PEER, JSON.stringify(config)], {
+  return startPeerScript(RAW_PEER, config)
+}
+
+/** Start a hostile peer script (one JSON argument, JSON lines on stdout) as its own process. */
+export function startPeerScript(script: string, config: unknown): RawPeer {
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', script, JSON.stringify(config)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const events: Array<Record<string, unknown>> = []

@@ -1,5 +1,13 @@
 import { availableParallelism } from 'node:os'
-import { createQuorateNode, type Libp2p, loadOrCreatePrivateKey, MessageChannel, multiaddr } from '@quorate/net'
+import {
+  createQuorateNode,
+  type Libp2p,
+  loadOrCreatePrivateKey,
+  MessageChannel,
+  multiaddr,
+  requestBlob,
+  serveBlobs,
+} from '@quorate/net'
 import {
   type AgentMessage,
   type CoordinatorMessage,
@@ -9,6 +17,8 @@ import {
 } from '@quorate/protocol'
 import { createRuntimePool, type RuntimePool } from '@quorate/runtime'
 import { type Logger, pino } from 'pino'
+import { BlobCache } from './blob-cache.ts'
+import { BlobFetcher } from './blob-fetcher.ts'
 import { CandidateList } from './candidates.ts'
 import { type AgentClock, systemClock } from './clock.ts'
 import { AGENT_DEFAULTS } from './constants.ts'
@@ -68,6 +78,12 @@ export interface AgentOptions {
   listen?: string[]
   /** Most modules kept in memory, by sha256. @defaultValue 32 */
   moduleCacheSize?: number
+  /**
+   * Bytes of input blobs kept in memory, verified, by sha256 (least recently used let go first): a
+   * blob held is not fetched again, and is served to other agents over `/quorate/blob/1.0.0` on the
+   * `listen` addresses. A blob larger than this is refused. @defaultValue 1 GiB
+   */
+  blobCacheBytes?: number
   logger?: Logger
   /** Injected runtime pool (tests); by default the agent creates its own. */
   runtime?: RuntimePool
@@ -208,6 +224,9 @@ class QuorateAgent implements Agent {
   readonly #logger: Logger
   readonly #outbox: ResultOutbox
   readonly #modules: ModuleCache
+  readonly #blobCache: BlobCache
+  readonly #blobs: BlobFetcher
+  #stopServingBlobs: (() => Promise<void>) | undefined
   readonly #candidates: CandidateList
   readonly #slots: CoordinatorSlot[]
   #node: Libp2p | undefined
@@ -224,6 +243,15 @@ class QuorateAgent implements Agent {
     this.#outbox = new ResultOutbox(settings.resultLingerMs, this.#clock)
     this.#modules = new ModuleCache(options.moduleCacheSize ?? AGENT_DEFAULTS.moduleCacheSize)
     this.#candidates = new CandidateList(settings.coordinators, { now: () => this.#clock.now() })
+    this.#blobCache = new BlobCache(options.blobCacheBytes ?? AGENT_DEFAULTS.blobCacheBytes)
+    this.#blobs = new BlobFetcher({
+      cache: this.#blobCache,
+      logger: this.#logger,
+      request: (source, request) => {
+        if (this.#node === undefined) throw new Error('the agent has not started')
+        return requestBlob(this.#node, source, request)
+      },
+    })
     const ready = Promise.withResolvers<void>()
     this.ready = ready.promise
     this.#slots = shareCapacity(settings.capacity, settings.maxCoordinators).map(
@@ -263,6 +291,10 @@ class QuorateAgent implements Agent {
     const node = await createQuorateNode({ privateKey, listen: this.#options.listen ?? [...AGENT_DEFAULTS.listen] })
     this.#node = node
     await node.start()
+    this.#stopServingBlobs = await serveBlobs(node, {
+      manifest: (sha256) => this.#blobCache.manifest(sha256),
+      chunk: (sha256, index) => this.#blobs.servable(sha256, index),
+    })
     this.#logger.info(
       { peerId: node.peerId.toString(), threads, capacity, slots: this.#slots.length, ...topology },
       'agent started',
@@ -290,6 +322,7 @@ class QuorateAgent implements Agent {
     this.#outbox.flush()
     for (const session of sessions) session.handBack('agent stopping')
     await Promise.all(sessions.map((session) => session.close()))
+    await this.#stopServingBlobs?.()
     await this.#node?.stop()
     if (this.#options.runtime === undefined) await this.#runtime?.close()
   }
@@ -304,6 +337,8 @@ class QuorateAgent implements Agent {
       operator: this.#options.operator,
       topology: this.#settings.topology,
       modules: this.#modules,
+      blobs: this.#blobs,
+      blobAddrs: () => (this.#node?.getMultiaddrs() ?? []).slice(0, 4).map((m) => m.toString()),
       outbox: this.#outbox,
       clock: this.#clock,
       logger: this.#logger,

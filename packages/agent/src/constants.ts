@@ -2,6 +2,7 @@
 export const AGENT_DEFAULTS = {
   listen: ['/ip4/127.0.0.1/tcp/0'],
   moduleCacheSize: 32,
+  blobCacheBytes: 1024 * 1024 * 1024,
   resultLingerMs: 2,
   /** How long one dial of a coordinator may take before the agent tries the next. */
   dialTimeoutMs: 10_000,

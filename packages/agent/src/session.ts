@@ -10,6 +10,7 @@ import {
   WIRE_BOUNDS,
 } from '@quorate/protocol'
 import type { Logger } from 'pino'
+import type { BlobFetcher } from './blob-fetcher.ts'
 import type { AgentClock } from './clock.ts'
 import type { CoordinatorLink } from './link.ts'
 import type { ModuleCache } from './module-cache.ts'
@@ -23,6 +24,10 @@ export interface SessionContext extends RunAssignmentContext {
   /** Region and zone announced in hello, so coordinators can spread a shard's replicas. */
   topology: { region?: string; zone?: string }
   modules: ModuleCache
+  /** Fetches (or finds cached) the inputs assignments give by reference. */
+  blobs?: BlobFetcher
+  /** Where this agent serves the blobs it holds, announced in hello. */
+  blobAddrs?: () => string[]
   outbox: ResultOutbox
   clock: AgentClock
   logger: Logger
@@ -69,6 +74,8 @@ export class CoordinatorSession {
     if (context.operator !== undefined) hello.operator = context.operator
     if (context.topology.region !== undefined) hello.region = context.topology.region
     if (context.topology.zone !== undefined) hello.zone = context.topology.zone
+    const blobAddrs = context.blobAddrs?.() ?? []
+    if (blobAddrs.length > 0) hello.blobAddrs = blobAddrs
     link.send(hello)
   }
 
@@ -147,13 +154,36 @@ export class CoordinatorSession {
     this.#running.set(task.assignmentId, entry)
     this.#context.logger.debug(taskFields(task), 'task started')
     try {
-      const result = await runAssignment(this.#context, task, module, controller.signal)
+      // An inline input starts at once (no extra turn); a blob is awaited.
+      const input = task.inputBlob === undefined ? task.input : await this.#fetchInput(task, controller.signal)
+      if (input === undefined) return
+      const result = await runAssignment(this.#context, { ...task, input }, module, controller.signal)
       if (result !== undefined) {
         this.#logResult(task, result)
         this.#context.outbox.send(this.#link, result, this.#running.size - 1)
       }
     } finally {
       if (this.#running.get(task.assignmentId) === entry) this.#running.delete(task.assignmentId)
+    }
+  }
+
+  /**
+   * The task's input blob, fetched (or found cached). Undefined when the task was cancelled
+   * meanwhile, or the blob could not be had (then a crashed result says why, and the coordinator
+   * places the replica elsewhere).
+   */
+  async #fetchInput(task: AssignMessage, signal: AbortSignal): Promise<Uint8Array | undefined> {
+    if (task.inputBlob === undefined) return task.input
+    try {
+      if (this.#context.blobs === undefined) throw new Error('this agent takes no inputs by reference')
+      const input = await this.#context.blobs.get(task.inputBlob)
+      return signal.aborted ? undefined : input
+    } catch (err) {
+      if (signal.aborted) return undefined
+      const reason = `could not fetch input blob ${task.inputBlob.sha256}: ${(err as Error).message}`
+      this.#context.logger.warn({ ...taskFields(task), err }, reason)
+      this.#context.outbox.send(this.#link, crashedResult(task.assignmentId, reason), this.#running.size - 1)
+      return undefined
     }
   }
 

@@ -71,6 +71,8 @@ export function exitCodeOf(code: string): ExitCode {
     case ErrorCode.CHAIN_REFUSED:
     case ErrorCode.UNAUTHORIZED:
     case ErrorCode.FORBIDDEN:
+    case ErrorCode.BLOB_MISSING:
+    case ErrorCode.BLOB_MISMATCH:
       return EXIT.USAGE
     case ErrorCode.COORDINATOR_UNREACHABLE:
     case ErrorCode.CHAIN_UNREACHABLE:

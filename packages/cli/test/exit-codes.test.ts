@@ -48,6 +48,9 @@ describe('error codes to exit codes', () => {
       PEER_LIMIT: EXIT.INTERNAL,
       UNAUTHORIZED: EXIT.USAGE,
       FORBIDDEN: EXIT.USAGE,
+      BLOB_MISSING: EXIT.USAGE,
+      BLOB_MISMATCH: EXIT.USAGE,
+      BLOB_STORE_FULL: EXIT.INTERNAL,
       INTERNAL: EXIT.INTERNAL,
     }
     const got = Object.fromEntries(Object.values(ErrorCode).map((code) => [code, exitCodeOf(code)]))

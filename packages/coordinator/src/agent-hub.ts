@@ -14,6 +14,7 @@ import {
 } from '@quorate/protocol'
 import type { Logger } from 'pino'
 import { AgentSession, type ResultEvidence } from './agent-session.ts'
+import type { BlobSources } from './blob-sources.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import type { Executor } from './executor.ts'
 import { HeartbeatWatch } from './heartbeat-watch.ts'
@@ -83,6 +84,8 @@ export interface AgentHubOptions {
   topologyOf?: (peerId: string) => { region: string; zone: string | undefined } | undefined
   /** Ask agents to sign results of chain-paid jobs, and check the signatures that come back. */
   evidence?: ResultEvidence
+  /** Names the sources of inputs given by reference in each assignment. */
+  blobs?: BlobSources
   missedHeartbeats: number
   /**
    * Silence after which an agent is suspect: given no new work until it is heard from again.
@@ -276,7 +279,20 @@ export class AgentHub {
     const { peerId, channel } = task
     const hello = withTopology(declared, this.#options.topologyOf?.(peerId))
     const { capacity, operator, region, zone } = hello
-    const session = new AgentSession(peerId, hello, channel, this.#options.evidence, this.#clock.now())
+    const session = new AgentSession(
+      peerId,
+      hello,
+      channel,
+      this.#options.evidence,
+      this.#clock.now(),
+      this.#options.blobs === undefined
+        ? undefined
+        : {
+            sources: this.#options.blobs,
+            // Answered on the next turn: the executor is placing when it calls assign.
+            refuse: (result) => setImmediate(() => this.#executor.onResult(peerId, result)),
+          },
+    )
     task.session = session
     channel.welcome()
     this.#watch.forget(peerId)
@@ -323,6 +339,7 @@ export class AgentHub {
     }
     if (session === undefined || this.#sessions.get(peerId) !== session) return
     this.#sessions.delete(peerId)
+    this.#options.blobs?.forgetPeer(peerId)
     this.#watch.forget(peerId)
     this.#log.info({ peerId, error: error?.message }, 'provider disconnected')
     this.#executor.removeAgent(peerId, error?.message ?? 'stream closed')

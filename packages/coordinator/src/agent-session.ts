@@ -3,6 +3,7 @@ import {
   type AgentMessage,
   type AssignMessage,
   type CoordinatorMessage,
+  decodeStoredRef,
   type EvidenceRequest,
   type HelloMessage,
   isDeterministic,
@@ -10,7 +11,10 @@ import {
   type ResultMessage,
 } from '@quorate/protocol'
 import type { Logger } from 'pino'
+import type { BlobSources } from './blob-sources.ts'
 import type { AgentLink } from './provider-registry.ts'
+
+const NO_BYTES = new Uint8Array(0)
 
 /** Ask agents to sign results of chain-paid jobs, and check the signatures that come back. */
 export interface ResultEvidence {
@@ -38,6 +42,9 @@ export class AgentSession implements AgentLink {
   readonly channel: MessageChannel<AgentMessage, CoordinatorMessage>
   readonly #sentModules = new Set<string>()
   readonly #evidence: ResultEvidence | undefined
+  readonly #blobs: { sources: BlobSources; refuse: (result: ResultMessage) => void } | undefined
+  /** Where the agent serves the blobs it holds to other agents, as its hello said. */
+  readonly #blobAddrs: string[] | undefined
   /** Assignments that asked for a signed result: what was asked. */
   readonly #asked = new Map<string, { request: EvidenceRequest; shard: number }>()
   lastSeen: number
@@ -48,7 +55,10 @@ export class AgentSession implements AgentLink {
     channel: MessageChannel<AgentMessage, CoordinatorMessage>,
     evidence: ResultEvidence | undefined,
     now: number,
+    blobInputs: { sources: BlobSources; refuse: (result: ResultMessage) => void } | undefined = undefined,
   ) {
+    this.#blobs = blobInputs
+    this.#blobAddrs = hello.blobAddrs
     const { capacity, operator } = hello
     this.region = hello.region
     this.zone = hello.zone
@@ -61,6 +71,32 @@ export class AgentSession implements AgentLink {
   }
 
   assign(message: AssignMessage, module: { sha256: string; bytes: Uint8Array }): void {
+    // An input stored by reference goes as the blob's name and its sources; the agent fetches the bytes.
+    const blobs = this.#blobs
+    const ref = blobs === undefined ? undefined : decodeStoredRef(message.input)
+    if (blobs !== undefined && ref !== undefined) {
+      // An agent that announced no blob addresses predates inputs by reference: it would run the
+      // module on an empty stdin. It is answered for at once, and the replica goes elsewhere.
+      if (this.#blobAddrs === undefined) {
+        blobs.refuse({
+          type: 'result',
+          assignmentId: message.assignmentId,
+          outcome: {
+            kind: 'crashed',
+            message: 'the provider does not take inputs by reference (it announced no blob addresses)',
+          },
+          digest: null,
+          stderr: NO_BYTES,
+          durationMs: 0,
+        })
+        return
+      }
+      message = {
+        ...message,
+        input: NO_BYTES,
+        inputBlob: blobs.sources.forAssignment(ref, this.peerId, this.#blobAddrs),
+      }
+    }
     if (!this.#sentModules.has(module.sha256)) {
       this.channel.send({ type: 'module', sha256: module.sha256, bytes: module.bytes })
       this.#sentModules.add(module.sha256)

@@ -37,6 +37,17 @@ export interface CoordinatorOptions {
   /** @defaultValue 128 MiB */
   bodyLimitBytes?: number
   /**
+   * Largest blob `PUT /v1/blobs/:sha256` accepts (inputs by reference; streamed to `dataDir/blobs`,
+   * never through the JSON body limit). @defaultValue 1 GiB
+   */
+  maxBlobBytes?: number
+  /**
+   * Bytes the blob store may take in all, whole and partly uploaded blobs together; an upload past it
+   * is refused (`BLOB_STORE_FULL`, 507). Uploads need no credential, like submissions: this bounds
+   * what anyone can make the coordinator keep. @defaultValue 16 GiB
+   */
+  blobQuotaBytes?: number
+  /**
    * Shards above which a job's whole view and whole results are refused (`VIEW_TOO_LARGE`) and
    * are read in pages instead. @defaultValue FULL_VIEW_MAX_SHARDS (10,000)
    */

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
-import { createQuorateNode, type Libp2p, loadOrCreatePrivateKey } from '@quorate/net'
-import type { CoordinatorInfo, JobSpec } from '@quorate/protocol'
+import { join } from 'node:path'
+import { createQuorateNode, type Libp2p, loadOrCreatePrivateKey, serveBlobs } from '@quorate/net'
+import type { BlobSource, CoordinatorInfo, JobSpec } from '@quorate/protocol'
 import { inspectModule } from '@quorate/runtime'
 import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
@@ -11,6 +12,8 @@ import { AgentHub } from './agent-hub.ts'
 import type { SchedulerBackend } from './backend.ts'
 import { embeddedBackend } from './backends/embedded/index.ts'
 import { redisBackend } from './backends/redis/index.ts'
+import { BlobSources } from './blob-sources.ts'
+import { BlobStore } from './blob-store.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import { ControlAuth } from './control-auth.ts'
 import { type CoordinatorOptions, validateCoordinatorOptions } from './coordinator-options.ts'
@@ -55,6 +58,8 @@ interface Parts {
   /** Purges finished jobs past the retention time. */
   retention: Retention
   hub: AgentHub
+  /** The blob store, who holds which blob, and this coordinator as a source (once `node` is set). */
+  blobs: { store: BlobStore; sources: BlobSources; home: () => BlobSource; node: { current?: Libp2p } }
   /** Warns of a failed background write, unless the backend is known to be down (its outage is logged once). */
   warn: (err: unknown, message: string) => void
 }
@@ -77,6 +82,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const { logger, executor, backend, chain, hub, lifecycle, warn } = parts
   let node: Libp2p | undefined
   let http: FastifyInstance | undefined
+  let stopServingBlobs: (() => Promise<void>) | undefined
   const timers: NodeJS.Timeout[] = []
   let httpUrl = ''
 
@@ -104,6 +110,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       await mkdir(options.dataDir, { recursive: true })
       // Start order: storage, identity and peer network, the executor's wiring, then the API that feeds it.
       await backend.start()
+      await parts.blobs.store.start()
       await chain?.start()
       node = await createQuorateNode({
         privateKey: await loadOrCreatePrivateKey(options.dataDir),
@@ -112,6 +119,10 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
           options.inboundConnectionThreshold ?? COORDINATOR_DEFAULTS.inboundConnectionThreshold,
       })
       await node.start()
+      parts.blobs.node.current = node
+      stopServingBlobs = await serveBlobs(node, parts.blobs.store, {
+        onServed: (_peer, _sha, bytes) => parts.metrics.blobServed(bytes),
+      })
       wireExecutor(parts, announce)
       lifecycle.start()
       parts.retention.start()
@@ -130,6 +141,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       lifecycle.stop()
       await parts.retention.stop()
       await hub.stop()
+      await stopServingBlobs?.()
       await node?.stop()
       await chain?.stop()
       await backend.stop()
@@ -229,6 +241,7 @@ function assemble(options: CoordinatorOptions, logger: Logger): Parts {
     mayPurge: (id) => chain?.mayPurge(id) ?? Promise.resolve(true),
     warn,
   })
+  const blobs = blobParts(options)
   return {
     logger,
     executor,
@@ -247,9 +260,27 @@ function assemble(options: CoordinatorOptions, logger: Logger): Parts {
     metrics,
     lifecycle,
     retention,
-    hub: agentHub(options, executor, chain, policy, logger),
+    hub: agentHub(options, executor, chain, policy, logger, blobs.sources),
+    blobs,
     warn,
   }
+}
+
+/**
+ * The blob store in `dataDir/blobs` and this coordinator as a blob source. The source's addresses
+ * are read when needed: they exist only once the node listens.
+ */
+function blobParts(options: CoordinatorOptions): Parts['blobs'] {
+  const store = new BlobStore(join(options.dataDir, 'blobs'), {
+    ...(options.maxBlobBytes === undefined ? {} : { maxBlobBytes: options.maxBlobBytes }),
+    ...(options.blobQuotaBytes === undefined ? {} : { quotaBytes: options.blobQuotaBytes }),
+  })
+  const node: { current?: Libp2p } = {}
+  const home = (): BlobSource => ({
+    peerId: node.current?.peerId.toString() ?? '',
+    addrs: (node.current?.getMultiaddrs() ?? []).slice(0, 4).map((m) => m.toString()),
+  })
+  return { store, sources: new BlobSources(home), home, node }
 }
 
 /** The agent hub, admitting providers by the chain's stake or by the admission policy. */
@@ -259,10 +290,12 @@ function agentHub(
   chain: ChainSettler | undefined,
   policy: AdmissionPolicy | undefined,
   logger: Logger,
+  blobs: BlobSources,
 ): AgentHub {
   return new AgentHub(
     { executor, logger: logger.child({ component: 'agent-hub' }) },
     {
+      blobs,
       heartbeatMs: options.heartbeatMs ?? COORDINATOR_DEFAULTS.heartbeatMs,
       missedHeartbeats: COORDINATOR_DEFAULTS.missedHeartbeats,
       ...(options.helloTimeoutMs === undefined ? {} : { helloTimeoutMs: options.helloTimeoutMs }),
@@ -323,6 +356,7 @@ function httpApi(options: CoordinatorOptions, parts: Parts, info: () => Coordina
       ...(options.explorerDir === undefined ? {} : { explorerDir: options.explorerDir }),
       control: parts.control,
       ...(parts.backend.health === undefined ? {} : { health: parts.backend.health }),
+      blobs: parts.blobs,
     },
   )
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { extname, resolve, sep } from 'node:path'
 import {
+  type BlobSource,
   type CoordinatorInfo,
   ErrorCode,
   errorToWire,
@@ -22,8 +23,11 @@ import {
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { BackendHealth } from './backend.ts'
+import { admitBlobInputs, admitModuleBlob } from './blob-inputs.ts'
+import type { BlobStore } from './blob-store.ts'
 import { ControlAuth } from './control-auth.ts'
 import { gateOnBackend, healthRoutes } from './http-backend-gate.ts'
+import { registerBlobRoutes } from './http-blobs.ts'
 import { registerJobViewRoutes } from './http-views.ts'
 import type { CoordinatorMetrics } from './metrics.ts'
 import type { JobService } from './service.ts'
@@ -42,6 +46,8 @@ export interface HttpApiOptions {
   control?: ControlAuth
   /** Whether the backend answers; without it the backend is taken to always answer. */
   health?: BackendHealth
+  /** The blob store behind `/v1/blobs`, and this coordinator as a blob source (inputs by reference). */
+  blobs?: { store: BlobStore; home: () => BlobSource }
 }
 
 /**
@@ -70,6 +76,7 @@ export function createHttpApi(
   healthRoutes(app, options.health)
   app.get('/v1/info', async () => options.info())
 
+  if (options.blobs !== undefined) registerBlobRoutes(app, options.blobs.store)
   jobRoutes(app, jobs, options)
   cancelRoutes(app, jobs, options.control ?? new ControlAuth(), components.logger)
   eventRoutes(app, jobs)
@@ -121,6 +128,7 @@ function jobRoutes(app: FastifyInstance, jobs: JobService, options: HttpApiOptio
       })
     }
     const spec = parseJobSpec(req.body)
+    await admitModuleBlob(spec, options.blobs?.store)
     if (!WebAssembly.validate(spec.module.bytes)) {
       throw new InvalidJobSpecError([
         { field: 'module.wasm', message: 'is not a valid WebAssembly module (it failed validation)' },
@@ -128,6 +136,7 @@ function jobRoutes(app: FastifyInstance, jobs: JobService, options: HttpApiOptio
     }
     const refusal = options.inspectModule?.(spec.module.bytes, spec)
     if (refusal !== undefined) throw new InvalidJobSpecError([{ field: 'module.wasm', message: refusal }])
+    await admitBlobInputs(spec, options.blobs?.store, options.blobs?.home() ?? { peerId: '', addrs: [] })
     const submitted = await jobs.submit(spec)
     const body: SubmitJobResponse = submitted
     return reply.status(submitted.created ? 201 : 200).send(body)

@@ -14,6 +14,8 @@ export interface MetricsObserver {
   chainCall(action: string, ok: boolean, seconds: number): void
   /** One settlement attempt's outcome; `seconds` from its start to its receipt (or failure). */
   settlement(outcome: 'settled' | 'already_settled' | 'retry' | 'failed', seconds: number): void
+  /** One blob chunk sent to a peer over `/quorate/blob/1.0.0`, of `bytes` bytes. */
+  blobServed(bytes: number): void
 }
 
 export interface MetricsOptions {
@@ -112,7 +114,13 @@ function jobAndCallMetrics(registry: Registry): MetricsObserver {
     buckets: CHAIN_BUCKETS,
     registers: [registry],
   })
+  const blobBytes = new Counter({
+    name: 'quorate_blob_bytes_served_total',
+    help: 'Bytes of blob chunks this coordinator sent to agents (peers serve the rest)',
+    registers: [registry],
+  })
   return {
+    blobServed: (bytes) => blobBytes.inc(bytes),
     jobSubmitted: () => submitted.inc(),
     jobFinished: (state) => {
       if (FINAL_STATES.includes(state)) finished.inc({ state })

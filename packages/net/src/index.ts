@@ -12,6 +12,8 @@
 
 export { multiaddr } from '@multiformats/multiaddr'
 export type { Libp2p } from 'libp2p'
+export { requestBlob } from './blob-client.ts'
+export { type BlobProvider, type BlobServerOptions, serveBlobs } from './blob-server.ts'
 export { ByteBudget } from './budget.ts'
 export { type CloseHandler, MessageChannel, type MessageChannelOptions, type MessageHandler } from './channel.ts'
 export { CoordinatorDirectory, type CoordinatorDirectoryOptions } from './discovery/coordinator-directory.ts'

@@ -192,6 +192,11 @@ export interface SubmitJobResponse {
   created: boolean
 }
 
+/** `PUT /v1/blobs/:sha256`: the blob is whole (201, or 200 if it was already), or `held` bytes of it are (202). */
+export type BlobUploadResponse =
+  | { sha256: string; complete: true; size: number }
+  | { sha256: string; complete: false; held: number }
+
 export interface ProviderView {
   peerId: string
   operator?: string

@@ -49,6 +49,12 @@ export const ErrorCode = {
   VIEW_TOO_LARGE: 'VIEW_TOO_LARGE',
   /** The coordinator's backend (Redis) cannot be reached now; try again after `Retry-After` (HTTP 503). */
   BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
+  /** A job spec names a blob the coordinator does not hold: upload it first (`PUT /v1/blobs/:sha256`). */
+  BLOB_MISSING: 'BLOB_MISSING',
+  /** Uploaded bytes do not hash to the sha256 they were sent under, or a range does not fit what is held. */
+  BLOB_MISMATCH: 'BLOB_MISMATCH',
+  /** The coordinator's blob store is at its configured quota (HTTP 507). */
+  BLOB_STORE_FULL: 'BLOB_STORE_FULL',
   INTERNAL: 'INTERNAL',
 } as const
 
@@ -148,6 +154,23 @@ export class MalformedMessageError extends QuorateError {
   }
 }
 
+export class BlobMissingError extends QuorateError {
+  override name = 'BlobMissingError'
+  constructor(sha256: string, where: string) {
+    super(ErrorCode.BLOB_MISSING, `${where} names blob ${sha256}, which this coordinator does not hold`, {
+      details: { sha256, where },
+      hint: `upload it first: PUT /v1/blobs/${sha256}`,
+    })
+  }
+}
+
+export class BlobMismatchError extends QuorateError {
+  override name = 'BlobMismatchError'
+  constructor(problem: string, details: Record<string, unknown>) {
+    super(ErrorCode.BLOB_MISMATCH, problem, { details })
+  }
+}
+
 /** The shape an error takes in JSON: HTTP bodies and wire frames. */
 export interface WireError {
   code: string
@@ -205,7 +228,12 @@ export function httpStatusOf(code: string): number {
     case ErrorCode.NOT_FOUND:
       return 404
     case ErrorCode.CHAIN_REFUSED:
+    case ErrorCode.BLOB_MISSING:
       return 409
+    case ErrorCode.BLOB_MISMATCH:
+      return 400
+    case ErrorCode.BLOB_STORE_FULL:
+      return 507
     case ErrorCode.PAYLOAD_TOO_LARGE:
     case ErrorCode.VIEW_TOO_LARGE:
       return 413

@@ -14,6 +14,8 @@
  */
 
 export * from './api.ts'
+export * from './blob-frames.ts'
+export * from './blobs.ts'
 export { bytesEqual, fromBase64, sha256Hex, toBase64 } from './bytes.ts'
 export * from './control.ts'
 export * from './errors.ts'

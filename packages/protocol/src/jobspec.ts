@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { blobRefSchema, encodeStoredRef, inputDigestOf, looksLikeStoredRef } from './blobs.ts'
 import { fromBase64, sha256Hex } from './bytes.ts'
 import { OWNER_KEY_PATTERN } from './control.ts'
 import { InvalidJobSpecError, type SpecIssue } from './errors.ts'
@@ -59,15 +60,21 @@ const positiveInt = (max: number) =>
 export const jobSpecJsonSchema = z.strictObject({
   version: z.literal(1, { error: 'must be 1 (the only job spec version)' }).default(1),
   name: z.string().max(200, 'must be at most 200 characters').optional(),
-  module: z.strictObject(
+  module: z.union(
+    [
+      z.strictObject({
+        wasm: base64,
+        sha256: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters')
+          .optional(),
+      }),
+      blobRefSchema,
+    ],
     {
-      wasm: base64,
-      sha256: z
-        .string()
-        .regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex characters')
-        .optional(),
+      error:
+        'must be an object with a base64 "wasm" field, or a blob reference { "blob": "<sha256>", "size": <bytes> }',
     },
-    { error: 'must be an object with a base64 "wasm" field' },
   ),
   args: z
     .array(z.string().max(JOB_BOUNDS.maxArgChars, `must be at most ${JOB_BOUNDS.maxArgChars} characters`), {
@@ -86,7 +93,12 @@ export const jobSpecJsonSchema = z.strictObject({
     })
     .default({}),
   inputs: z
-    .array(base64, { error: 'must be a list of base64 strings, one per shard' })
+    .array(
+      z.union([base64, blobRefSchema], {
+        error: 'must be a base64 string or a blob reference { "blob": "<sha256>", "size": <bytes> }',
+      }),
+      { error: 'must be a list of base64 strings or blob references, one per shard' },
+    )
     .min(1, 'must contain at least one shard input')
     .max(JOB_BOUNDS.maxInputs, `must contain at most ${JOB_BOUNDS.maxInputs} shard inputs`),
   redundancy: positiveInt(JOB_BOUNDS.maxReplicas).default(JOB_DEFAULTS.redundancy),
@@ -144,10 +156,13 @@ export interface TaskLimits {
 export interface JobSpec {
   version: 1
   name?: string
-  module: { bytes: Uint8Array; sha256: string }
+  /**
+   * The module. Named by reference (`blob`), its `bytes` are empty until the coordinator reads them
+   * from its blob store at submission (`coordinator/src/blob-inputs.ts:admitModuleBlob`).
+   */
+  module: { bytes: Uint8Array; sha256: string; blob?: { size: number } }
   args: string[]
   env: Record<string, string>
-  inputs: Uint8Array[]
   redundancy: number
   quorum: number
   maxReplicas: number
@@ -160,6 +175,11 @@ export interface JobSpec {
    */
   decide: DecideRule
   limits: TaskLimits
+  /**
+   * One entry per shard: the inline bytes, or a blob reference in its stored form
+   * (`blobs.ts:encodeStoredRef`; read it with `decodeStoredRef`, `inputDigestOf`, `inputSizeOf`).
+   */
+  inputs: Uint8Array[]
   /** Absolute deadline, Unix ms; undefined means "the coordinator's default from acceptance". */
   deadline?: number
   /**
@@ -203,6 +223,7 @@ export function parseJobSpec(input: unknown): JobSpec {
   const issues: SpecIssue[] = []
 
   const { wasm, moduleSha } = readModule(json, issues)
+  const moduleBlob = 'blob' in json.module ? { size: json.module.size } : undefined
   const inputs = readInputs(json.inputs, issues)
   const redundancy = json.redundancy
   const { quorum, maxReplicas } = readVoting(json, issues)
@@ -216,7 +237,10 @@ export function parseJobSpec(input: unknown): JobSpec {
 
   const spec: JobSpec = {
     version: 1,
-    module: { bytes: wasm, sha256: moduleSha },
+    module:
+      moduleBlob === undefined
+        ? { bytes: wasm, sha256: moduleSha }
+        : { bytes: wasm, sha256: moduleSha, blob: moduleBlob },
     args: json.args,
     env: json.env,
     inputs,
@@ -237,7 +261,18 @@ type ParsedJson = z.infer<typeof jobSpecJsonSchema>
 
 /** The module's bytes and digest, with what is wrong with them (and with args and env) added to `issues`. */
 function readModule(json: ParsedJson, issues: SpecIssue[]): { wasm: Uint8Array | undefined; moduleSha: string } {
-  const wasm = fromBase64(json.module.wasm)
+  checkArgsEnv(json, issues)
+  const module = json.module
+  if ('blob' in module) {
+    if (module.size > JOB_BOUNDS.maxModuleBytes) {
+      issues.push({
+        field: 'module.size',
+        message: `is ${module.size} bytes; a module may be at most ${JOB_BOUNDS.maxModuleBytes / MiB} MiB`,
+      })
+    }
+    return { wasm: new Uint8Array(0), moduleSha: module.blob }
+  }
+  const wasm = fromBase64(module.wasm)
   if (wasm === undefined) issues.push({ field: 'module.wasm', message: 'is not valid base64' })
   else if (wasm.byteLength < 8 || WASM_MAGIC.some((b, i) => wasm[i] !== b)) {
     issues.push({
@@ -251,6 +286,14 @@ function readModule(json: ParsedJson, issues: SpecIssue[]): { wasm: Uint8Array |
       message: `is ${wasm.byteLength} bytes; a module may be at most ${JOB_BOUNDS.maxModuleBytes / MiB} MiB`,
     })
   }
+  const moduleSha = wasm === undefined ? '' : sha256Hex(wasm)
+  if (wasm !== undefined && module.sha256 !== undefined && module.sha256 !== moduleSha) {
+    issues.push({ field: 'module.sha256', message: `does not match the module bytes (their sha256 is ${moduleSha})` })
+  }
+  return { wasm, moduleSha }
+}
+
+function checkArgsEnv(json: ParsedJson, issues: SpecIssue[]): void {
   const argsEnvBytes = utf8.encode(JSON.stringify([json.args, json.env])).byteLength
   if (argsEnvBytes > JOB_BOUNDS.maxArgsEnvBytes) {
     issues.push({
@@ -258,22 +301,26 @@ function readModule(json: ParsedJson, issues: SpecIssue[]): { wasm: Uint8Array |
       message: `args and env take ${argsEnvBytes} bytes together; at most ${JOB_BOUNDS.maxArgsEnvBytes / MiB} MiB`,
     })
   }
-  const moduleSha = wasm === undefined ? '' : sha256Hex(wasm)
-  if (wasm !== undefined && json.module.sha256 !== undefined && json.module.sha256 !== moduleSha) {
-    issues.push({ field: 'module.sha256', message: `does not match the module bytes (their sha256 is ${moduleSha})` })
-  }
-  return { wasm, moduleSha }
 }
 
-function readInputs(texts: readonly string[], issues: SpecIssue[]): Uint8Array[] {
+function readInputs(entries: ParsedJson['inputs'], issues: SpecIssue[]): Uint8Array[] {
   const inputs: Uint8Array[] = []
-  texts.forEach((text, i) => {
+  entries.forEach((text, i) => {
+    if (typeof text !== 'string') {
+      inputs.push(encodeStoredRef({ sha256: text.blob, size: text.size }))
+      return
+    }
     const bytes = fromBase64(text)
     if (bytes === undefined) issues.push({ field: `inputs[${i}]`, message: 'is not valid base64' })
     else if (bytes.byteLength > JOB_BOUNDS.maxInputBytes) {
       issues.push({
         field: `inputs[${i}]`,
-        message: `is ${bytes.byteLength} bytes; a shard input may be at most ${JOB_BOUNDS.maxInputBytes / MiB} MiB (split it into more shards)`,
+        message: `is ${bytes.byteLength} bytes; an inline shard input may be at most ${JOB_BOUNDS.maxInputBytes / MiB} MiB (upload it as a blob, or split it into more shards)`,
+      })
+    } else if (looksLikeStoredRef(bytes)) {
+      issues.push({
+        field: `inputs[${i}]`,
+        message: 'starts with the bytes reserved for blob references; upload it as a blob',
       })
     } else inputs.push(bytes)
   })
@@ -312,7 +359,8 @@ export function jobIdOf(spec: JobSpec): string {
     module: spec.module.sha256,
     args: spec.args,
     env: Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    inputs: spec.inputs.map((i) => sha256Hex(i)),
+    // A blob reference enters with the blob's digest: inline or by reference, the same job has the same id.
+    inputs: spec.inputs.map(inputDigestOf),
     redundancy: spec.redundancy,
     quorum: spec.quorum,
     maxReplicas: spec.maxReplicas,

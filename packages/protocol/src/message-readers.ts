@@ -1,12 +1,14 @@
 // How a received header becomes a message: every field read by name,
 // checked against its bound, and nothing a peer adds kept. Frames reach
 // here through decodeMessage (frames.ts).
+import { BLOB_BOUNDS } from './blobs.ts'
 import type { WireError } from './errors.ts'
 import { JOB_BOUNDS } from './jobspec.ts'
 import {
   type AssignMessage,
   type HeartbeatMessage,
   type HelloMessage,
+  type InputBlob,
   MAX_AGENT_CAPACITY,
   type ResultMessage,
   type TaskChannelMessage,
@@ -92,6 +94,9 @@ function readHello(f: WireFields): HelloMessage {
   if (region !== undefined) hello.region = region
   const zone = f.optionalString('zone', TOPOLOGY)
   if (zone !== undefined) hello.zone = zone
+  if (f.has('blobAddrs')) {
+    hello.blobAddrs = f.stringArray('blobAddrs', { maxItems: BLOB_BOUNDS.maxAddrs, maxChars: BLOB_BOUNDS.addrChars })
+  }
   return hello
 }
 
@@ -117,6 +122,7 @@ function readAssign(f: WireFields, payload: Uint8Array): AssignMessage {
     seed: f.string('seed', HEX64),
     input: payload,
   }
+  if (f.has('inputBlob')) assign.inputBlob = readInputBlob(f.object('inputBlob'))
   if (f.has('evidence')) {
     const e = f.object('evidence')
     assign.evidence = {
@@ -130,6 +136,15 @@ function readAssign(f: WireFields, payload: Uint8Array): AssignMessage {
     }
   }
   return assign
+}
+
+function readInputBlob(b: WireFields): InputBlob {
+  const sources = b.objectArray('sources', BLOB_BOUNDS.maxSources).map((s) => ({
+    peerId: s.string('peerId', { max: BLOB_BOUNDS.addrChars }),
+    addrs: s.stringArray('addrs', { maxItems: BLOB_BOUNDS.maxAddrs, maxChars: BLOB_BOUNDS.addrChars }),
+  }))
+  if (sources.length === 0) b.fail('sources', 'must name at least one source')
+  return { sha256: b.string('sha256', HEX64), size: b.int('size', 0, BLOB_BOUNDS.maxBlobBytes), sources }
 }
 
 function readResult(f: WireFields, payload: Uint8Array): ResultMessage {

@@ -1,6 +1,7 @@
 // The task channel between an agent and a coordinator: its protocol id, its
 // limits and its messages. How they travel is frames.ts; how a received
 // header becomes a message, every field checked, is message-readers.ts.
+import type { BlobRef, BlobSource } from './blobs.ts'
 import type { WireError } from './errors.ts'
 import { JOB_BOUNDS, type TaskLimits } from './jobspec.ts'
 import type { TaskOutcome } from './outcome.ts'
@@ -64,6 +65,8 @@ export interface HelloMessage {
   region?: string
   /** Failure domain within the region (e.g. an availability zone). */
   zone?: string
+  /** Multiaddrs where this agent serves the blobs it holds to other agents (`/quorate/blob/1.0.0`). */
+  blobAddrs?: string[]
   agentVersion: string
 }
 
@@ -96,9 +99,17 @@ export interface AssignMessage {
   limits: TaskLimits
   /** Hex seed for deterministic randomness, the same for every replica of the shard. */
   seed: string
+  /** The shard's input, inline; empty when it comes as {@link AssignMessage.inputBlob}. */
   input: Uint8Array
+  /** The shard's input as a blob to fetch (then `input` is empty): the first source holds its manifest. */
+  inputBlob?: InputBlob
   /** Present when the coordinator settles on a chain: sign the result for this Escrow job (EIP-712). */
   evidence?: EvidenceRequest
+}
+
+/** A blob an assignment needs, with where to fetch it: the coordinator holding it first, then peers. */
+export interface InputBlob extends BlobRef {
+  sources: BlobSource[]
 }
 
 /** What an agent needs to sign a shard result as on-chain evidence. */

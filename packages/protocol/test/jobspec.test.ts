@@ -78,7 +78,7 @@ describe('parseJobSpec', () => {
       `[InvalidJobSpecError: invalid job spec: (root): a job spec must be a JSON object]`,
     )
     expect(() => parseJobSpec({ inputs: [] })).toThrowErrorMatchingInlineSnapshot(
-      `[InvalidJobSpecError: invalid job spec: module: must be an object with a base64 "wasm" field (and 1 more problem)]`,
+      `[InvalidJobSpecError: invalid job spec: module: must be an object with a base64 "wasm" field, or a blob reference { "blob": "<sha256>", "size": <bytes> } (and 1 more problem)]`,
     )
   })
 })
@@ -164,7 +164,7 @@ describe('job bounds keep every task frame under the frame limit', () => {
     const wasm = toBase64(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]))
     const tooBig = toBase64(big(JOB_BOUNDS.maxInputBytes + 1))
     expect(() => parseJobSpec({ module: { wasm }, inputs: [toBase64(big(1)), tooBig] })).toThrow(
-      /inputs\[1\]: is 62914561 bytes; a shard input may be at most 60 MiB \(split it into more shards\)/,
+      /inputs\[1\]: is 62914561 bytes; an inline shard input may be at most 60 MiB \(upload it as a blob, or split it into more shards\)/,
     )
     const env = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`K${i}`, worstText]))
     expect(() => parseJobSpec({ module: { wasm }, inputs: [toBase64(big(1))], env })).toThrow(

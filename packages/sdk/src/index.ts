@@ -27,6 +27,15 @@ export {
   mapReduce,
 } from './actions/map-reduce.ts'
 export {
+  type BlobInputRef,
+  type UploadBlobErrorType,
+  type UploadBlobParameters,
+  type UploadBlobReturnType,
+  type UploadFileBlobsParameters,
+  uploadBlob,
+  uploadFileBlobs,
+} from './actions/upload-blob.ts'
+export {
   type ShardResult,
   type VerifyResultsErrorType,
   type VerifyResultsParameters,

@@ -2,10 +2,13 @@ import { JOB_DEFAULTS, type JobSpecJson, type TaskLimits, toBase64 } from '@quor
 
 /** A job as the SDK takes it: bytes as bytes, strings as UTF-8. */
 export interface JobInput {
-  /** The WASI preview1 module. */
-  wasm: Uint8Array
-  /** One entry per shard, given to the module on stdin. */
-  inputs: ReadonlyArray<Uint8Array | string>
+  /** The WASI preview1 module, or a blob holding it (uploaded with `uploadBlob`). */
+  wasm: Uint8Array | { blob: string; size: number }
+  /**
+   * One entry per shard, given to the module on stdin: bytes, text, or a blob uploaded before
+   * (`uploadBlob`, `uploadFileBlobs`) for inputs too large to travel in the JSON body.
+   */
+  inputs: ReadonlyArray<Uint8Array | string | { blob: string; size: number }>
   args?: string[]
   env?: Record<string, string>
   /** Replicas per shard. @defaultValue 3 */
@@ -39,8 +42,15 @@ const encoder = new TextEncoder()
 export function toJobSpecJson(job: JobInput): JobSpecJson {
   const spec: JobSpecJson = {
     version: 1,
-    module: { wasm: toBase64(job.wasm) },
-    inputs: job.inputs.map((i) => toBase64(typeof i === 'string' ? encoder.encode(i) : i)),
+    module:
+      job.wasm instanceof Uint8Array ? { wasm: toBase64(job.wasm) } : { blob: job.wasm.blob, size: job.wasm.size },
+    inputs: job.inputs.map((i) =>
+      typeof i === 'string'
+        ? toBase64(encoder.encode(i))
+        : i instanceof Uint8Array
+          ? toBase64(i)
+          : { blob: i.blob, size: i.size },
+    ),
   }
   if (job.args !== undefined) spec.args = job.args
   if (job.env !== undefined) spec.env = job.env

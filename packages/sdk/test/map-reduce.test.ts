@@ -12,7 +12,7 @@ function stubClient(run: (input: string) => string, outcomes: Record<number, Par
     async submitJob(job: JobInput) {
       submitted.push(job)
       const results: ShardResult[] = job.inputs.map((input, index) => {
-        const output = bytes(run(typeof input === 'string' ? input : new TextDecoder().decode(input)))
+        const output = bytes(run(typeof input === 'string' ? input : new TextDecoder().decode(input as Uint8Array)))
         const ok: ShardResult = {
           index,
           state: 'accepted',

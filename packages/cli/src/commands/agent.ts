@@ -44,6 +44,10 @@ Options:
                        <data-dir>/operator.key, created with mode 0600 on first start). Register
                        this address and the agent's PeerId in the Registry to work for coordinators
                        that pay on chain; results of paid jobs are signed with it (EIP-712).
+  --listen ADDR        libp2p listen multiaddr, repeatable (default /ip4/127.0.0.1/tcp/0): where this
+                       agent serves the input blobs it holds to other agents
+  --blob-cache-bytes N input blobs kept in memory, by hash, so none is fetched twice (default 1 GiB);
+                       a larger blob is refused
   --drain-timeout MS   on SIGTERM, let running tasks finish this long before handing them back (default 30000)
   --json-ready         print one JSON line {"event":"ready",...} on stdout once connected
 ${logFlagsHelp}
@@ -78,6 +82,8 @@ const agentFlags = {
   zone: { type: 'string' },
   'key-file': { type: 'string' },
   'drain-timeout': { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  'blob-cache-bytes': { type: 'string' },
   'json-ready': { type: 'boolean' },
   stake: { type: 'string' },
   'max-coordinators': { type: 'string' },
@@ -210,7 +216,10 @@ async function chooseCoordinators(
   return discovery
 }
 
-type AgentTuning = Pick<AgentOptions, 'maxCoordinators' | 'rediscoverMs' | 'threads' | 'capacity' | 'region' | 'zone'>
+type AgentTuning = Pick<
+  AgentOptions,
+  'maxCoordinators' | 'rediscoverMs' | 'threads' | 'capacity' | 'region' | 'zone' | 'listen' | 'blobCacheBytes'
+>
 
 /** Capacity, threads, coordinator sharing and topology: each set only when given. */
 function agentTuning(values: AgentFlags): AgentTuning {
@@ -227,6 +236,9 @@ function agentTuning(values: AgentFlags): AgentTuning {
   if (region !== undefined) options.region = region
   const zone = fromEnv(values.zone, 'QUORATE_ZONE')
   if (zone !== undefined) options.zone = zone
+  if (values.listen !== undefined) options.listen = values.listen
+  const blobCacheBytes = intFlag('blob-cache-bytes', values['blob-cache-bytes'], undefined, 1)
+  if (blobCacheBytes !== undefined) options.blobCacheBytes = blobCacheBytes
   return options
 }
 

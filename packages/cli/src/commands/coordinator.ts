@@ -26,6 +26,9 @@ Options:
   --host HOST          HTTP listen host (env QUORATE_HTTP_HOST, default 127.0.0.1)
   --port PORT          HTTP listen port, 0 for any free port (env QUORATE_HTTP_PORT, default 7700)
   --p2p-listen ADDR    libp2p listen multiaddr, repeatable (default /ip4/127.0.0.1/tcp/0)
+  --max-blob-bytes N   largest blob PUT /v1/blobs/:sha256 takes (inputs by reference; default 1 GiB)
+  --blob-quota-bytes N bytes all blobs in --data-dir/blobs may take together; uploads past it
+                       are refused with BLOB_STORE_FULL (default 16 GiB)
   --redis URL          share work with other coordinators on this Redis (BullMQ backend)
                        (env QUORATE_REDIS_URL; default: the embedded SQLite backend in --data-dir);
                        redis+sentinel://HOST:PORT,HOST:PORT/MASTER follows the primary that
@@ -110,6 +113,8 @@ const coordinatorFlags = {
   host: { type: 'string' },
   port: { type: 'string' },
   'p2p-listen': { type: 'string', multiple: true },
+  'max-blob-bytes': { type: 'string' },
+  'blob-quota-bytes': { type: 'string' },
   redis: { type: 'string' },
   namespace: { type: 'string' },
   'shard-lease': { type: 'string' },
@@ -173,6 +178,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     httpHost: fromEnv(values.host, 'QUORATE_HTTP_HOST', '127.0.0.1'),
     httpPort: intFlag('port', fromEnv(values.port, 'QUORATE_HTTP_PORT'), 7700, 0),
     p2pListen: values['p2p-listen'] ?? ['/ip4/127.0.0.1/tcp/0'],
+    ...blobOptions(values),
     explorerDir: explorerAssetsDir(),
     ...(chain === undefined ? { admission } : { chain }),
     logger,
@@ -191,6 +197,16 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   discovery.stop()
   await coordinator.stop()
   return 0
+}
+
+/** The blob store's limits, each set only when given. */
+function blobOptions(values: Record<string, unknown>): Partial<CoordinatorOptions> {
+  const maxBlobBytes = intFlag('max-blob-bytes', values['max-blob-bytes'] as string | undefined, undefined, 1)
+  const blobQuotaBytes = intFlag('blob-quota-bytes', values['blob-quota-bytes'] as string | undefined, undefined, 1)
+  return {
+    ...(maxBlobBytes === undefined ? {} : { maxBlobBytes }),
+    ...(blobQuotaBytes === undefined ? {} : { blobQuotaBytes }),
+  }
 }
 
 /** The Redis backend's options, when --redis (or QUORATE_REDIS_URL) is given; the embedded backend otherwise. */

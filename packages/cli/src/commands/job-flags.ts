@@ -12,11 +12,14 @@ import { fromEnv, httpUrl, intFlag } from '../args.ts'
 import { readConfigFile, resolveConfig } from '../config.ts'
 import { UsageError } from '../output.ts'
 import { loadOwnerKey } from '../owner-key.ts'
+import { type BlobFile, DEFAULT_BLOB_THRESHOLD_BYTES, readInputFiles } from './blob-inputs.ts'
 import { readFileOrUsage } from './job-common.ts'
 
 /** Help text for the flags that describe a job, shared by `submit` and `estimate`. */
 export const jobFlagsHelp = `  --wasm FILE             the WebAssembly (WASI preview1) module
-  --input FILE            a shard input; repeat for more shards
+  --input FILE            a shard input; repeat for more shards. A file over --blob-threshold is
+                          uploaded as a blob (streamed, resumable) and the job names it by hash
+  --blob-threshold BYTES  inputs larger than this go as blobs (default 8388608, 8 MiB)
   --input-lines FILE      split FILE into shards of whole lines (instead of --input)
   --lines-per-shard N     lines per shard with --input-lines (default 1000)
   --arg VALUE             an argument passed to the module; repeatable
@@ -42,6 +45,7 @@ export const jobFlagsHelp = `  --wasm FILE             the WebAssembly (WASI pre
 export const jobFlags = {
   wasm: { type: 'string' as const },
   input: { type: 'string' as const, multiple: true as const },
+  'blob-threshold': { type: 'string' as const },
   'input-lines': { type: 'string' as const },
   'lines-per-shard': { type: 'string' as const },
   arg: { type: 'string' as const, multiple: true as const },
@@ -60,6 +64,7 @@ export const jobFlags = {
 export interface JobFlagValues {
   wasm?: string | undefined
   input?: string[] | undefined
+  'blob-threshold'?: string | undefined
   'input-lines'?: string | undefined
   'lines-per-shard'?: string | undefined
   arg?: string[] | undefined
@@ -81,7 +86,7 @@ export interface JobFlagValues {
 export async function jobFromFlags(
   values: JobFlagValues,
   options: { maxBudget?: bigint | undefined } = {},
-): Promise<{ job: JobInput; client: QuorateClient; paying: boolean }> {
+): Promise<{ job: JobInput; client: QuorateClient; paying: boolean; blobFiles: BlobFile[] }> {
   if (values.wasm === undefined) throw new UsageError('--wasm FILE is required')
   const files = values.input ?? []
   const linesFile = values['input-lines']
@@ -93,14 +98,16 @@ export async function jobFromFlags(
     throw new UsageError('--lines-per-shard goes with --input-lines FILE')
   }
   const wasm = await readFileOrUsage(values.wasm, '--wasm')
-  let inputs: Uint8Array[]
+  let inputs: JobInput['inputs']
+  let blobFiles: BlobFile[] = []
   if (linesFile !== undefined) {
     const linesPerShard = intFlag('lines-per-shard', values['lines-per-shard'], 1000)
     inputs = splitLines(await readFileOrUsage(linesFile, '--input-lines'), { linesPerShard })
     if (inputs.length === 0)
       throw new UsageError(`--input-lines ${linesFile}: the file is empty, so there are no shards`)
   } else {
-    inputs = await Promise.all(files.map((f) => readFileOrUsage(f, '--input')))
+    const threshold = intFlag('blob-threshold', values['blob-threshold'], DEFAULT_BLOB_THRESHOLD_BYTES)
+    ;({ inputs, blobFiles } = await readInputFiles(files, threshold))
   }
   const config = await resolveConfig(values)
   const job: JobInput = { wasm, inputs }
@@ -127,6 +134,7 @@ export async function jobFromFlags(
     job,
     client: createClient({ coordinatorUrl: config.coordinator, ownerKey, ...wallet }),
     paying: wallet.wallet !== undefined,
+    blobFiles,
   }
 }
 

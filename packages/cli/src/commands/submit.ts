@@ -3,6 +3,7 @@ import type { JobHandle, ShardResult } from '@quorate/sdk'
 import { parse } from '../args.ts'
 import { EXIT, exitCodesHelp, UsageError } from '../output.ts'
 import { formatTokens, parseAmount, type TokenDisplay, tokenDisplayOf } from '../tokens.ts'
+import { uploadBlobFiles } from './blob-inputs.ts'
 import { approveBudget } from './budget.ts'
 import { clientFrom, commonFlags, commonHelp, help } from './job-common.ts'
 import { type JobFlagValues, jobFlags, jobFlagsHelp, jobFromFlags, withPaymentFlagsHint } from './job-flags.ts'
@@ -61,7 +62,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
     return info
   }
   const maxBudget = await maxBudgetFlag(values, coordinatorInfo)
-  const { job, client, paying } = await jobFromFlags(values, { maxBudget })
+  const { job, client, paying, blobFiles } = await jobFromFlags(values, { maxBudget })
   if (paying) {
     await approveBudget(client, job, {
       maxBudget,
@@ -69,6 +70,7 @@ export async function submitCommand(argv: string[]): Promise<number> {
       interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,
     })
   }
+  await uploadBlobFiles(client, blobFiles)
   const handle = await client.submitJob(job).catch((err: unknown) => {
     throw paying ? err : withPaymentFlagsHint(err)
   })

@@ -1,11 +1,11 @@
 import {
+  inputDigestOf,
   isTerminalJobState,
   JobNotFoundError,
   type JobSpec,
   type JobState,
   type JobSummary,
   type ListPage,
-  sha256Hex,
 } from '@quorate/protocol'
 import type {
   JobListFilter,
@@ -57,7 +57,8 @@ export class EmbeddedJobStore implements JobStore {
       )
       const seqBase = seqAt(t)
       spec.inputs.forEach((input, idx) => {
-        insert.run(id, idx, input, sha256Hex(input), seqBase + idx)
+        // A blob reference is stored as it came; the shard names the blob's digest.
+        insert.run(id, idx, input, inputDigestOf(input), seqBase + idx)
       })
       return { id, state: 'queued' as JobState, created: true }
     })

@@ -1,4 +1,4 @@
-import { sha256Hex } from '@quorate/protocol'
+import { inputDigestOf } from '@quorate/protocol'
 import type { ShardDecision } from '../../backend.ts'
 import { decisionDetail } from '../shared/decision.ts'
 
@@ -29,7 +29,8 @@ export function shardPairs(inputs: readonly Uint8Array[], first: number, end: nu
   const pairs: Array<Buffer | string> = []
   for (let i = first; i < end; i++) {
     const input = inputs[i] as Uint8Array
-    pairs.push(Buffer.from(input.buffer, input.byteOffset, input.byteLength), sha256Hex(input))
+    // A blob reference is stored as it came; the shard names the blob's digest.
+    pairs.push(Buffer.from(input.buffer, input.byteOffset, input.byteLength), inputDigestOf(input))
   }
   return pairs
 }

@@ -1,0 +1,277 @@
+import { createHash } from 'node:crypto'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import {
+  BLOB_BOUNDS,
+  BLOB_ID,
+  BlobMismatchError,
+  ErrorCode,
+  InvalidOptionError,
+  PayloadTooLargeError,
+  QuorateError,
+} from '@quorate/protocol'
+
+export interface BlobStoreOptions {
+  /** Largest blob accepted. @defaultValue 1 GiB */
+  maxBlobBytes?: number
+  /** Bytes all blobs, whole and partly uploaded, may take together. @defaultValue 16 GiB */
+  quotaBytes?: number
+}
+
+export const BLOB_STORE_DEFAULTS = { maxBlobBytes: 1024 ** 3, quotaBytes: 16 * 1024 ** 3 } as const
+
+/** The sha256 of a blob's bytes, whole and per chunk, fed in pieces of any size. */
+class BlobHasher {
+  readonly #whole = createHash('sha256')
+  readonly #chunks: Buffer[] = []
+  #chunk = createHash('sha256')
+  #inChunk = 0
+
+  update(data: Buffer): void {
+    this.#whole.update(data)
+    let at = 0
+    while (at < data.byteLength) {
+      const take = Math.min(BLOB_BOUNDS.chunkBytes - this.#inChunk, data.byteLength - at)
+      this.#chunk.update(data.subarray(at, at + take))
+      this.#inChunk += take
+      at += take
+      if (this.#inChunk === BLOB_BOUNDS.chunkBytes) {
+        this.#chunks.push(this.#chunk.digest())
+        this.#chunk = createHash('sha256')
+        this.#inChunk = 0
+      }
+    }
+  }
+
+  /** The whole digest (hex) and the chunk digests, concatenated: the manifest file. */
+  digest(): { whole: string; manifest: Buffer } {
+    if (this.#inChunk > 0) this.#chunks.push(this.#chunk.digest())
+    return { whole: this.#whole.digest('hex'), manifest: Buffer.concat(this.#chunks) }
+  }
+}
+
+/** What an upload left: the blob whole, or the bytes held so far. */
+export type UploadState = { complete: true; size: number } | { complete: false; held: number }
+
+/**
+ * Content-addressed blobs on disk in the coordinator's data dir: `<sha256>` holds the bytes and
+ * `<sha256>.chunks` the sha256 of each chunk (the manifest agents verify chunks against). An upload
+ * streams into `<sha256>.part` and is renamed only once its bytes hash to its name, so a blob present
+ * is always whole and right. Uploads resume: a range starting where the part ends is appended.
+ */
+export class BlobStore {
+  readonly #dir: string
+  readonly maxBlobBytes: number
+  readonly quotaBytes: number
+  #used = 0
+  /** Uploads in progress, by sha256: one writer per blob at a time. */
+  readonly #writing = new Set<string>()
+
+  constructor(dir: string, options: BlobStoreOptions = {}) {
+    this.#dir = dir
+    this.maxBlobBytes = options.maxBlobBytes ?? BLOB_STORE_DEFAULTS.maxBlobBytes
+    this.quotaBytes = options.quotaBytes ?? BLOB_STORE_DEFAULTS.quotaBytes
+    if (
+      !Number.isSafeInteger(this.maxBlobBytes) ||
+      this.maxBlobBytes < 1 ||
+      this.maxBlobBytes > BLOB_BOUNDS.maxBlobBytes
+    ) {
+      throw new InvalidOptionError(
+        'maxBlobBytes',
+        `must be an integer from 1 to ${BLOB_BOUNDS.maxBlobBytes}`,
+        this.maxBlobBytes,
+      )
+    }
+    if (!Number.isSafeInteger(this.quotaBytes) || this.quotaBytes < this.maxBlobBytes) {
+      throw new InvalidOptionError('blobQuotaBytes', 'must be an integer at least maxBlobBytes', this.quotaBytes)
+    }
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.#dir, { recursive: true })
+    let used = 0
+    for (const name of await readdir(this.#dir)) used += (await stat(join(this.#dir, name))).size
+    this.#used = used
+  }
+
+  /** Bytes the store takes now, whole blobs and parts. */
+  get usedBytes(): number {
+    return this.#used
+  }
+
+  /** The size of a whole blob, or undefined if it is not held whole. */
+  async size(sha256: string): Promise<number | undefined> {
+    if (!BLOB_ID.test(sha256)) return undefined
+    try {
+      return (await stat(this.#path(sha256))).size
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Whole blob, or how many bytes of it an interrupted upload holds (0 for none). */
+  async state(sha256: string): Promise<UploadState> {
+    const size = await this.size(sha256)
+    if (size !== undefined) return { complete: true, size }
+    try {
+      return { complete: false, held: (await stat(this.#part(sha256))).size }
+    } catch {
+      return { complete: false, held: 0 }
+    }
+  }
+
+  /**
+   * Take bytes `[offset, offset + length)` of blob `sha256` of `total` bytes from `body`. The range must
+   * start where the part held ends (0 for a new upload). When it ends the blob, the whole is hashed
+   * and kept only if it matches its name.
+   */
+  async write(
+    sha256: string,
+    body: Readable,
+    range: { offset: number; length: number; total: number },
+  ): Promise<UploadState> {
+    checkName(sha256)
+    const existing = await this.size(sha256)
+    if (existing !== undefined) {
+      body.resume()
+      return { complete: true, size: existing }
+    }
+    if (range.total > this.maxBlobBytes) throw new PayloadTooLargeError('blob', this.maxBlobBytes, range.total)
+    if (this.#writing.has(sha256)) {
+      throw new QuorateError(ErrorCode.BAD_REQUEST, `blob ${sha256} is being uploaded by another request`)
+    }
+    this.#writing.add(sha256)
+    try {
+      const { held } = (await this.state(sha256)) as { held: number }
+      if (range.offset !== held) {
+        throw new BlobMismatchError(`the upload of ${sha256} holds ${held} bytes; send the range from byte ${held}`, {
+          sha256,
+          held,
+          offset: range.offset,
+        })
+      }
+      if (this.#used + range.length > this.quotaBytes) {
+        throw new QuorateError(ErrorCode.BLOB_STORE_FULL, `the blob store is full (quota ${this.quotaBytes} bytes)`, {
+          details: { quotaBytes: this.quotaBytes, usedBytes: this.#used },
+        })
+      }
+      // A blob sent whole in one request is hashed as it streams in; a resumed one is read again at the end.
+      const hasher = held === 0 && range.length === range.total ? new BlobHasher() : undefined
+      const written = await this.#append(sha256, body, range.length, hasher)
+      if (written !== range.length) {
+        throw new BlobMismatchError(`the body ended after ${written} of ${range.length} bytes`, { sha256, written })
+      }
+      if (held + written < range.total) return { complete: false, held: held + written }
+      await this.#finish(sha256, hasher)
+      return { complete: true, size: range.total }
+    } finally {
+      this.#writing.delete(sha256)
+    }
+  }
+
+  /** Size and chunk hashes of a whole blob, for agents to verify chunks with. */
+  async manifest(sha256: string): Promise<{ size: number; chunks: string[] } | undefined> {
+    const size = await this.size(sha256)
+    if (size === undefined) return undefined
+    const raw = await readFile(`${this.#path(sha256)}.chunks`)
+    const chunks: string[] = []
+    for (let at = 0; at < raw.byteLength; at += 32) chunks.push(raw.subarray(at, at + 32).toString('hex'))
+    return { size, chunks }
+  }
+
+  /** One chunk of a whole blob, read from disk (never the blob whole). */
+  async chunk(sha256: string, index: number): Promise<Uint8Array | undefined> {
+    const size = await this.size(sha256)
+    const start = index * BLOB_BOUNDS.chunkBytes
+    if (size === undefined || start >= size) return undefined
+    const handle = await open(this.#path(sha256), 'r')
+    try {
+      const buf = Buffer.allocUnsafe(Math.min(BLOB_BOUNDS.chunkBytes, size - start))
+      const { bytesRead } = await handle.read(buf, 0, buf.byteLength, start)
+      return buf.subarray(0, bytesRead)
+    } finally {
+      await handle.close()
+    }
+  }
+
+  /** A whole blob's bytes, for a small one (a module); the caller checked its size. */
+  async readWhole(sha256: string): Promise<Uint8Array> {
+    checkName(sha256)
+    return new Uint8Array(await readFile(this.#path(sha256)))
+  }
+
+  /** The whole blob as a stream, for downloads. */
+  read(sha256: string): Readable {
+    checkName(sha256)
+    return createReadStream(this.#path(sha256))
+  }
+
+  /** Appends at most `limit` bytes of `body` to the part; more is a mismatch with the declared range. */
+  async #append(sha256: string, body: Readable, limit: number, hasher: BlobHasher | undefined): Promise<number> {
+    let written = 0
+    const out = createWriteStream(this.#part(sha256), { flags: 'a' })
+    const store = this
+    await pipeline(
+      body,
+      async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          if (written + chunk.byteLength > limit) {
+            throw new BlobMismatchError(`the body is longer than the ${limit} bytes declared`, { sha256, limit })
+          }
+          written += chunk.byteLength
+          store.#used += chunk.byteLength
+          hasher?.update(chunk)
+          yield chunk
+        }
+      },
+      out,
+    )
+    return written
+  }
+
+  /** Hash the part whole and by chunk (unless hashed as it came); keep it under its name only if the whole matches. */
+  async #finish(sha256: string, hashed: BlobHasher | undefined): Promise<void> {
+    const part = this.#part(sha256)
+    let hasher = hashed
+    if (hasher === undefined) {
+      hasher = new BlobHasher()
+      for await (const data of createReadStream(part, {
+        highWaterMark: BLOB_BOUNDS.chunkBytes,
+      }) as AsyncIterable<Buffer>) {
+        hasher.update(data)
+      }
+    }
+    const { whole: actual, manifest } = hasher.digest()
+    if (actual !== sha256) {
+      const size = (await stat(part)).size
+      await rm(part, { force: true })
+      this.#used -= size
+      throw new BlobMismatchError(`the uploaded bytes hash to ${actual}, not to ${sha256}; the upload was discarded`, {
+        expected: sha256,
+        actual,
+      })
+    }
+    await writeFile(`${this.#path(sha256)}.chunks`, manifest)
+    this.#used += manifest.byteLength
+    await rename(part, this.#path(sha256))
+  }
+
+  #path(sha256: string): string {
+    return join(this.#dir, sha256)
+  }
+
+  #part(sha256: string): string {
+    return join(this.#dir, `${sha256}.part`)
+  }
+}
+
+function checkName(sha256: string): void {
+  if (!BLOB_ID.test(sha256)) {
+    throw new QuorateError(ErrorCode.BAD_REQUEST, 'a blob is named by its sha256: 64 lower-case hex digits', {
+      details: { got: sha256.slice(0, 80) },
+    })
+  }
+}
