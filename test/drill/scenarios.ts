@@ -183,11 +183,20 @@ export async function frozenAgent(o: DrillOptions): Promise<DrillResult> {
   const run = await withRig('frozen', async (rig) => {
     const net = await singleCoordinator(rig, names('agent', count))
     const frozen = net.agents[0] as AgentProcess
-    return driveJob(o, net.clients, net.agents, async () => {
-      frozen.child.kill('SIGSTOP')
-      setTimeout(() => frozen.child.kill('SIGCONT'), o.freezeMs).unref()
-      return new Set([frozen.peerId])
-    })
+    // Frozen while it runs a replica, so the drill measures how soon that replica moves.
+    const busy = (view: JobView) =>
+      view.shardList.some((s) => s.replicas.some((r) => r.state === 'running' && r.provider === frozen.peerId))
+    return driveJob(
+      o,
+      net.clients,
+      net.agents,
+      async () => {
+        frozen.child.kill('SIGSTOP')
+        setTimeout(() => frozen.child.kill('SIGCONT'), o.freezeMs).unref()
+        return new Set([frozen.peerId])
+      },
+      busy,
+    )
   })
   const baseline = o.baseline ? await noFault('frozen-baseline', o, names('agent', count - 1)) : undefined
   return resultOf('agent frozen', 'agent', run, baseline)
