@@ -91,6 +91,10 @@ class Pool implements RuntimePool {
     if (!Number.isFinite(batchWorkMs) || batchWorkMs < 0) {
       throw new InvalidOptionError('batchWorkMs', 'must be a number of milliseconds ≥ 0', batchWorkMs)
     }
+    const idleThreadMs = options.idleThreadMs
+    if (idleThreadMs !== undefined && (!Number.isFinite(idleThreadMs) || idleThreadMs < 0)) {
+      throw new InvalidOptionError('idleThreadMs', 'must be a number of milliseconds ≥ 0', idleThreadMs)
+    }
     this.threads = threads
     this.#maxQueue = maxQueue
     this.#batchWorkMs = batchWorkMs
@@ -102,9 +106,9 @@ class Pool implements RuntimePool {
     this.#freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i)
     this.#piscina = new Piscina({
       filename: workerFilename(),
-      minThreads: threads,
+      minThreads: idleThreadMs === undefined ? threads : 0,
       maxThreads: threads,
-      idleTimeout: Number.POSITIVE_INFINITY,
+      idleTimeout: idleThreadMs ?? Number.POSITIVE_INFINITY,
       concurrentTasksPerWorker: PIPELINE_DEPTH,
       resourceLimits: { stackSizeMb: THREAD_STACK_MB },
       workerData: this.#shared,

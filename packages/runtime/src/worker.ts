@@ -3,7 +3,8 @@
  * run it to completion under the WASI host, and turn however it ended into
  * a {@link TaskOutcome}. Loaded by piscina from dist/worker.js.
  */
-import { outcomeDigest, type TaskOutcome, type TrapKind } from '@quorate/protocol'
+// The outcome alone, not the package's front door: a thread need not load the job spec schema (zod).
+import { outcomeDigest, type TaskOutcome, type TrapKind } from '@quorate/protocol/outcome'
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina'
 import { FUEL_EXPORT, HOST_MODULE, SLOT_STARTED, SLOT_WAITING, STACK_EXPORT, START_EXPORT } from './constants.ts'
 import type { SharedSlots } from './pool.ts'
