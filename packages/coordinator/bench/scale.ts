@@ -5,7 +5,7 @@
 //
 // What is measured, and why: every agent and the coordinator share this machine's cores, so with
 // more agent processes they compete for CPU the way agents on separate machines would not. The
-// total task slots stay constant (BENCH_SLOTS, split evenly: 2 × 32, 8 × 8, 32 × 2, 100 × 1), so
+// total task slots stay constant (BENCH_SLOTS, 128, split evenly: 2 × 64, 8 × 16, 32 × 4; 100 × 1 is the fewest there can be), so
 // only the number of agents changes, and beside each throughput the CPU a replica costs is printed:
 // the coordinator's (which stays on one machine however many providers join) and the agents'
 // together (spread over the providers' machines in a real network). Up to 32 agents each run in
@@ -26,7 +26,7 @@ import { dropNamespace } from './redis-namespace.ts'
 const REDIS_URL = process.env.QUORATE_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const COUNTS = (process.env.BENCH_AGENTS ?? '2,8,32,100').split(',').map(Number)
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'embedded,redis').split(',') as Array<'embedded' | 'redis'>
-const SLOTS = Number(process.env.BENCH_SLOTS ?? 64)
+const SLOTS = Number(process.env.BENCH_SLOTS ?? 128)
 const SHARDS = Number(process.env.BENCH_SHARDS ?? 4000)
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 5000)
 /** Above this many agents, agents share processes (simulated providers). */
