@@ -260,10 +260,14 @@ class QuorateAgent implements Agent {
     const node = await createQuorateNode({ privateKey, listen: this.#options.listen ?? [...AGENT_DEFAULTS.listen] })
     this.#node = node
     await node.start()
+    const cores = availableParallelism()
     this.#logger.info(
-      { peerId: node.peerId.toString(), threads, capacity, slots: this.#slots.length, ...topology },
+      { peerId: node.peerId.toString(), threads, cores, capacity, slots: this.#slots.length, ...topology },
       'agent started',
     )
+    if (threads > cores) {
+      this.#logger.warn({ threads, cores }, 'more threads than cores: tasks will compete for CPU and time out sooner')
+    }
     await this.#discover()
     if (this.#options.discover !== undefined) {
       this.#rediscover = this.#clock.setInterval(() => {
