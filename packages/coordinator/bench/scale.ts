@@ -56,6 +56,14 @@ function rssMiB(pid: number): number {
   return Number(line?.match(/\d+/)?.[0] ?? 0) / 1024
 }
 
+/** Write syscalls a process has made so far (send, write, writev): a cost load does not blur. */
+function writeCalls(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/io`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('syscw:'))
+  return Number(line?.match(/\d+/)?.[0] ?? 0)
+}
+
 interface Layout {
   processes: number
   agentsPerProcess: number
@@ -117,6 +125,8 @@ interface Row {
   throughput: number
   coordinatorUs: number
   agentsUs: number
+  coordinatorWrites: number
+  agentsWrites: number
   idleRssMiB: number
   rssAfterMiB: number
   idleCpuPct: number
@@ -147,6 +157,7 @@ async function measure(kind: 'embedded' | 'redis', agents: number): Promise<Row>
     // Warm-up as long as the measured job, so every agent process has its hot code compiled.
     await runJob(client, SHARDS, `warm-${run}`)
     const agents0 = pids.reduce((s, p) => s + cpuMs(p), 0)
+    const writes0 = { coordinator: writeCalls(process.pid), agents: pids.reduce((s, p) => s + writeCalls(p), 0) }
     const cpu0 = process.cpuUsage()
     const window0 = process.hrtime.bigint() / 1000n
     const wall = await runJob(client, SHARDS, `throughput-${run}`)
@@ -154,6 +165,8 @@ async function measure(kind: 'embedded' | 'redis', agents: number): Promise<Row>
     if (process.env.BENCH_AGENT_PROF !== undefined) log(`  window µs: ${window0} ${process.hrtime.bigint() / 1000n}`)
     const cpu = process.cpuUsage(cpu0)
     const agentsMs = pids.reduce((s, p) => s + cpuMs(p), 0) - agents0
+    const coordinatorWrites = (writeCalls(process.pid) - writes0.coordinator) / SHARDS
+    const agentsWrites = (pids.reduce((s, p) => s + writeCalls(p), 0) - writes0.agents) / SHARDS
     await sleep(1000)
     const rssAfterMiB = pids.reduce((s, p) => s + rssMiB(p), 0) / agents
     return {
@@ -165,6 +178,8 @@ async function measure(kind: 'embedded' | 'redis', agents: number): Promise<Row>
       // This process holds the coordinator and the bench client; the client's share is small (one job).
       coordinatorUs: (cpu.user + cpu.system) / SHARDS,
       agentsUs: (agentsMs * 1000) / SHARDS,
+      coordinatorWrites,
+      agentsWrites,
       idleRssMiB,
       rssAfterMiB,
       idleCpuPct,
@@ -204,6 +219,7 @@ const table: string[][] = [
     '÷ 2 agents',
     'coord µs/replica',
     'agents µs/replica',
+    'writes/replica coord+agents',
     'idle RSS/agent MiB',
     'RSS after MiB',
     'idle CPU/agent %',
@@ -220,6 +236,7 @@ for (const r of rows) {
     base === undefined ? '' : f(r.throughput / base.throughput, 2),
     f(r.coordinatorUs),
     f(r.agentsUs),
+    `${f(r.coordinatorWrites, 2)} + ${f(r.agentsWrites, 2)}`,
     f(r.idleRssMiB, 1),
     f(r.rssAfterMiB, 1),
     f(r.idleCpuPct, 2),
