@@ -62,8 +62,17 @@ export interface AgentOptions {
   maxCoordinators?: number
   /** Tasks run at once. @defaultValue the number of worker threads */
   capacity?: number
-  /** Worker threads of the runtime pool. @defaultValue one per core */
+  /**
+   * Worker threads of the runtime pool. Run one agent per machine with a thread per core: one
+   * process holds one libp2p node, one connection per coordinator and one pool, where an agent
+   * per core would hold them all that many times over. @defaultValue one per core
+   */
   threads?: number
+  /**
+   * A pool thread with nothing to do for this long stops; threads start again when tasks
+   * arrive, so an idle agent holds none. @defaultValue 30000
+   */
+  idleThreadMs?: number
   /** Operator identity (e.g. an EVM address), so one operator never holds two replicas of a shard. */
   operator?: string
   /**
@@ -168,6 +177,10 @@ function validate(options: AgentOptions): ValidatedOptions {
   const resultLingerMs = options.resultLingerMs ?? AGENT_DEFAULTS.resultLingerMs
   if (!Number.isFinite(resultLingerMs) || resultLingerMs < 0) {
     throw new InvalidOptionError('resultLingerMs', 'must be a non-negative number of milliseconds', resultLingerMs)
+  }
+  const idleThreadMs = options.idleThreadMs ?? AGENT_DEFAULTS.idleThreadMs
+  if (!Number.isFinite(idleThreadMs) || idleThreadMs < 0) {
+    throw new InvalidOptionError('idleThreadMs', 'must be a non-negative number of milliseconds', idleThreadMs)
   }
   const topology = validTopology(options)
   return { coordinators, bootstrap, threads, capacity, resultLingerMs, maxCoordinators, rediscoverMs, topology }
@@ -287,7 +300,14 @@ class QuorateAgent implements Agent {
   async start(): Promise<void> {
     const { threads, capacity, rediscoverMs, topology } = this.#settings
     const privateKey = await loadOrCreatePrivateKey(this.#options.dataDir)
-    this.#runtime = this.#options.runtime ?? createRuntimePool({ threads })
+    this.#runtime =
+      this.#options.runtime ??
+      createRuntimePool({
+        threads,
+        // Every task this agent accepts may wait for a thread: a capacity above the threads is never refused.
+        maxQueue: capacity,
+        idleThreadMs: this.#options.idleThreadMs ?? AGENT_DEFAULTS.idleThreadMs,
+      })
     const node = await createQuorateNode({ privateKey, listen: this.#options.listen ?? [...AGENT_DEFAULTS.listen] })
     this.#node = node
     await node.start()
@@ -295,10 +315,14 @@ class QuorateAgent implements Agent {
       manifest: (sha256) => this.#blobCache.manifest(sha256),
       chunk: (sha256, index) => this.#blobs.servable(sha256, index),
     })
+    const cores = availableParallelism()
     this.#logger.info(
-      { peerId: node.peerId.toString(), threads, capacity, slots: this.#slots.length, ...topology },
+      { peerId: node.peerId.toString(), threads, cores, capacity, slots: this.#slots.length, ...topology },
       'agent started',
     )
+    if (threads > cores) {
+      this.#logger.warn({ threads, cores }, 'more threads than cores: tasks will compete for CPU and time out sooner')
+    }
     await serveVerifiedCoordinators(node, this.#sources())
     await this.#discover()
     if (this.#options.discover !== undefined || this.#settings.bootstrap.length > 0) {

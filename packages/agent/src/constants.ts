@@ -3,6 +3,11 @@ export const AGENT_DEFAULTS = {
   listen: ['/ip4/127.0.0.1/tcp/0'],
   moduleCacheSize: 32,
   blobCacheBytes: 1024 * 1024 * 1024,
+  /**
+   * Pool threads start when tasks arrive and stop after this long without one, so a waiting
+   * provider holds no worker threads (each costs several MiB).
+   */
+  idleThreadMs: 30_000,
   resultLingerMs: 2,
   /** How long one dial of a coordinator may take before the agent tries the next. */
   dialTimeoutMs: 10_000,

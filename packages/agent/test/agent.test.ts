@@ -1,10 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type ResultMessage, sha256Hex } from '@quorate/protocol'
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { createAgent } from '../src/index.ts'
-import { controlledRuntime, manualClock, memoryLink } from './helpers.ts'
+import { assign, controlledRuntime, manualClock, memoryLink } from './helpers.ts'
 
 const COORDINATOR = '/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWGr5s3X97FP1piBD81ALXCkxNhDoQTovGGxenG5dhX9rS'
 
@@ -70,6 +71,40 @@ describe('createAgent connection', () => {
       clock.advance(100)
       await until(() => links.length === 2)
       expect(dials[2]).toEqual({ coordinator: COORDINATOR, at: 200 })
+    } finally {
+      await agent.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('createAgent runtime pool', () => {
+  it('runs as many tasks at once as its capacity, on fewer threads, none refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quorate-agent-'))
+    // (module (func (export "_start"))): does nothing.
+    const noop = new Uint8Array([
+      0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 10, 1, 6, 95, 115, 116, 97, 114, 116, 0, 0, 10, 4,
+      1, 2, 0, 11,
+    ])
+    const link = memoryLink()
+    const capacity = 300
+    const agent = createAgent({
+      dataDir: dir,
+      coordinator: COORDINATOR,
+      threads: 1,
+      capacity,
+      logger: pino({ level: 'silent' }),
+      connect: async () => link.link,
+    })
+    try {
+      await agent.start()
+      link.receive({ type: 'welcome', protocolVersion: 1, heartbeatMs: 60_000 })
+      link.receive({ type: 'module', sha256: sha256Hex(noop), bytes: noop })
+      for (let i = 0; i < capacity; i++) link.receive({ ...assign(`t${i}`, i), moduleSha256: sha256Hex(noop) })
+      const results = () => link.sent.filter((m): m is ResultMessage => m.type === 'result')
+      const deadline = Date.now() + 30_000
+      while (results().length < capacity && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+      expect(results().map((r) => r.outcome.kind)).toEqual(Array.from({ length: capacity }, () => 'ok'))
     } finally {
       await agent.stop()
       await rm(dir, { recursive: true, force: true })

@@ -1,21 +1,36 @@
-// One benchmark agent in its own OS process: `node agent-process.ts <coordinator multiaddr> <data dir> <capacity>`.
-// Prints {"event":"ready"} once the coordinator has welcomed it, and {"event":"cpu","cpuMs":n} (the CPU
-// this process has used, all its threads) for each line read on stdin.
-import { createAgent } from '@quorate/agent'
+// Benchmark agents in their own OS process:
+//   node agent-process.ts <coordinator multiaddr> <data dir> <capacity> [agents]
+// One agent by default. With `agents` > 1 the process simulates that many providers: each agent has
+// its own libp2p node, PeerId and connection, and they share one single-thread runtime pool.
+// Prints {"event":"ready"} once the coordinator has welcomed every agent, and {"event":"cpu","cpuMs":n}
+// (the CPU this process has used, all its threads) for each line read on stdin.
+import { join } from 'node:path'
+import { type Agent, createAgent } from '@quorate/agent'
+import { createRuntimePool } from '@quorate/runtime'
 import { pino } from 'pino'
 
-const [coordinator, dataDir, capacity] = process.argv.slice(2) as [string, string, string]
-const agent = createAgent({
-  coordinator,
-  dataDir,
-  threads: 1,
-  capacity: Number(capacity),
-  ...(process.env.BENCH_LINGER_MS === undefined ? {} : { resultLingerMs: Number(process.env.BENCH_LINGER_MS) }),
-  logger: pino({ level: 'warn' }, pino.destination(2)),
-})
-await agent.start()
-await agent.ready
-process.stdout.write(`${JSON.stringify({ event: 'ready', peerId: agent.peerId })}\n`)
+const [coordinator, dataDir, capacity, count = '1'] = process.argv.slice(2) as [string, string, string, string?]
+const logger = pino({ level: 'warn' }, pino.destination(2))
+const shared =
+  Number(count) > 1
+    ? createRuntimePool({ threads: 1, maxQueue: Number(capacity) * Number(count), idleThreadMs: 30_000 })
+    : undefined
+const agents: Agent[] = Array.from({ length: Number(count) }, (_, i) =>
+  createAgent({
+    coordinator,
+    dataDir: shared === undefined ? dataDir : join(dataDir, String(i)),
+    threads: 1,
+    capacity: Number(capacity),
+    ...(shared === undefined ? {} : { runtime: shared }),
+    ...(process.env.BENCH_LINGER_MS === undefined ? {} : { resultLingerMs: Number(process.env.BENCH_LINGER_MS) }),
+    logger,
+  }),
+)
+for (const agent of agents) await agent.start()
+await Promise.all(agents.map((agent) => agent.ready))
+process.stdout.write(
+  `${JSON.stringify({ event: 'ready', peerId: agents[0]?.peerId, peerIds: agents.map((a) => a.peerId) })}\n`,
+)
 process.stdin.setEncoding('utf8')
 process.stdin.on('data', (chunk: string) => {
   for (let i = 0; i < chunk.split('\n').length - 1; i++) {
@@ -24,5 +39,7 @@ process.stdin.on('data', (chunk: string) => {
   }
 })
 process.on('SIGTERM', () => {
-  void agent.stop().then(() => process.exit(0))
+  void Promise.all(agents.map((agent) => agent.stop()))
+    .then(() => shared?.close())
+    .then(() => process.exit(0))
 })

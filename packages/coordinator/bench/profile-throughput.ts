@@ -83,6 +83,7 @@ if (process.env.LATENCY !== undefined) {
     list.push(performance.now() - t0)
   }
   const samples = Number(process.env.LATENCY)
+  const latency0 = process.hrtime.bigint() / 1000n
   const cpu0 = process.cpuUsage()
   const agents0 = agents.reduce((s, a) => s + ticks(a.pid as number), 0)
   for (let i = 0; i < samples; i++) {
@@ -100,6 +101,7 @@ if (process.env.LATENCY !== undefined) {
   }
   // The coordinator and this client share a thread, so their CPU per job bounds the latency.
   const cpu = process.cpuUsage(cpu0)
+  process.stderr.write(`latency window µs: ${latency0} ${process.hrtime.bigint() / 1000n}\n`)
   const agentMs = agents.reduce((s, a) => s + ticks(a.pid as number), 0) - agents0
   process.stderr.write(
     `CPU µs per 1-shard job: coordinator + client ${((cpu.user + cpu.system) / samples).toFixed(0)}, agents ${((agentMs * 1000) / samples).toFixed(0)}\n`,

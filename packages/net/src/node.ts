@@ -3,6 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import type { PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { joinedWrites } from './joined-writes.ts'
 
 export interface QuorateNodeOptions {
   /** The node's identity. Persist it (see {@link loadOrCreatePrivateKey}) so the PeerId survives restarts. */
@@ -49,7 +50,7 @@ export async function createQuorateNode(options: QuorateNodeOptions): Promise<Li
     privateKey: options.privateKey,
     addresses: { listen: options.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [joinedWrites(noise())],
     streamMuxers: [yamux({ maxInboundStreams: options.maxInboundStreamsPerConnection ?? 32 })],
     connectionManager: {
       inboundConnectionThreshold: options.inboundConnectionThreshold ?? 1000,

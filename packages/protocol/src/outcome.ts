@@ -1,3 +1,4 @@
+// Also exported alone as `@quorate/protocol/outcome` (no zod), so the runtime's worker threads load only this.
 import { sha256Hex } from './bytes.ts'
 
 /**

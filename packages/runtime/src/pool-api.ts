@@ -65,6 +65,13 @@ export interface RuntimePoolOptions {
    * @defaultValue 1000
    */
   stopGraceMs?: number
+  /**
+   * When set, no thread starts before tasks arrive, and a thread with nothing to do for this
+   * many milliseconds stops, so an idle pool holds no threads (each costs several MiB). The first
+   * task after that waits for a thread to start. @defaultValue unset: every thread starts with
+   * the pool and stays
+   */
+  idleThreadMs?: number
 }
 
 export interface RuntimePool {

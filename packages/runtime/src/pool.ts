@@ -107,6 +107,10 @@ class Pool implements RuntimePool {
     }
     this.#fuelSlice = fuelSlice
     this.#stopGraceMs = stopGraceMs
+    const idleThreadMs = options.idleThreadMs
+    if (idleThreadMs !== undefined && (!Number.isFinite(idleThreadMs) || idleThreadMs < 0)) {
+      throw new InvalidOptionError('idleThreadMs', 'must be a number of milliseconds ≥ 0', idleThreadMs)
+    }
     this.threads = threads
     this.#maxQueue = maxQueue
     this.#batchWorkMs = batchWorkMs
@@ -121,9 +125,9 @@ class Pool implements RuntimePool {
     this.#freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i)
     this.#piscina = new Piscina({
       filename: workerFilename(),
-      minThreads: threads,
+      minThreads: idleThreadMs === undefined ? threads : 0,
       maxThreads: threads,
-      idleTimeout: Number.POSITIVE_INFINITY,
+      idleTimeout: idleThreadMs ?? Number.POSITIVE_INFINITY,
       concurrentTasksPerWorker: PIPELINE_DEPTH,
       resourceLimits: { stackSizeMb: THREAD_STACK_MB },
       workerData: this.#shared,

@@ -5,7 +5,8 @@
  */
 
 import { threadId } from 'node:worker_threads'
-import { outcomeDigest, type TaskOutcome, type TrapKind } from '@quorate/protocol'
+// The outcome alone, not the package's front door: a thread need not load the job spec schema (zod).
+import { outcomeDigest, type TaskOutcome, type TrapKind } from '@quorate/protocol/outcome'
 import { move, transferableSymbol, valueSymbol, workerData } from 'piscina'
 import { HOST_MODULE, SLOT_DONE, SLOT_STARTED, SLOT_WAITING, STACK_EXPORT, START_EXPORT } from './constants.ts'
 import type { SharedSlots } from './pool.ts'

@@ -32,7 +32,9 @@ Options:
                        the capacity is split between them, so together they never get more
   --rediscover MS      how often the Registry is read and bootstrap peers asked again (default 30000)
   --data-dir DIR       holds the agent's identity key peer.key (env QUORATE_DATA_DIR, default .quorate/agent)
-  --threads N          worker threads (env QUORATE_THREADS, default: one per core)
+  --threads N          worker threads (env QUORATE_THREADS, default: one per core). Run one agent per
+                       machine with the default: one process, one libp2p node and one connection per
+                       coordinator serve every core; an idle agent's threads stop after 30 s
   --capacity N         tasks run at once (env QUORATE_CAPACITY, default: threads)
   --operator ID        operator identity announced to coordinators (env QUORATE_OPERATOR;
                        default: the address of the operator key)
