@@ -92,6 +92,55 @@ describe('metering against the exact instruction count', () => {
     expect(exact.count).toBeGreaterThan(20_000)
   })
 
+  it('charges exactly what runs when loop segments are charged on the edges into and out of them', async () => {
+    // $l's first segment is charged before the loop and on each back edge; the segments that end in
+    // `br_if $l` with no call inside are charged on their way out, one carrying the other's charge to the
+    // segment after; $t is a loop a br_table goes back to (charged at its header); $c has a call in its
+    // back-edge segment (charged where it starts); $in sits inside $l's segments.
+    const bytes = command(
+      `(local $i i32) (local $j i32) (local $s i32)
+      (loop $l
+        (local.set $s (i32.add (local.get $s) (local.get $i)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (if (i32.and (local.get $i) (i32.const 1))
+          (then
+            (local.set $s (i32.xor (local.get $s) (i32.const 3)))
+            (br_if $l (i32.lt_u (local.get $i) (i32.const 300)))
+            (local.set $s (i32.add (local.get $s) (i32.const 1)))
+            (br_if $l (i32.lt_u (local.get $i) (i32.const 600)))
+            (local.set $s (i32.sub (local.get $s) (i32.const 2)))))
+        (local.set $j (i32.const 0))
+        (loop $in
+          (local.set $s (i32.add (local.get $s) (local.get $j)))
+          (br_if $in (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (i32.const 3))))
+        (if (i32.lt_u (local.get $i) (i32.const 900)) (then (br $l))))
+      (local.set $i (i32.const 0))
+      (block $out
+        (loop $t
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_table $t $t $out (i32.rem_u (local.get $i) (i32.const 3)))))
+      (local.set $i (i32.const 0))
+      (loop $c
+        (local.set $s (call $mix (local.get $s) (local.get $i)))
+        (br_if $c (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 50))))
+      (i32.store (i32.const 16) (i32.add (local.get $s) (local.get $i)))
+      (call $write (i32.const 1) (i32.const 16) (i32.const 4))`,
+      `(func $mix (param i32 i32) (result i32)
+        (i32.add (i32.rotl (local.get 0) (i32.const 5)) (local.get 1)))`,
+    )
+    const [result, exact] = await Promise.all([pool.run(task(bytes)), exactCount(bytes, new Uint8Array(0))])
+    expect(result.outcome.kind === 'ok' && Buffer.from(result.outcome.output)).toEqual(Buffer.from(exact.run.stdout))
+    expect(fuelUsed(result)).toBe(exact.count)
+    expect(exact.count).toBeGreaterThan(20_000)
+    // Out of fuel in the middle of it: the same count on every run, at or just past the limit.
+    const limits = { ...LIMITS, fuel: Math.round(exact.count / 2) }
+    const [a, b] = await Promise.all([pool.run(task(bytes, { limits })), pool.run(task(bytes, { limits }))])
+    expect(a.outcome.kind).toBe('out_of_fuel')
+    expect(b.outcome).toEqual(a.outcome)
+    expect((a.outcome as { fuelUsed: number }).fuelUsed).toBeGreaterThanOrEqual(limits.fuel)
+    expect((a.outcome as { fuelUsed: number }).fuelUsed).toBeLessThan(limits.fuel + 100)
+  })
+
   it('stops a branchy program out of fuel at the same count on every run, just past the limit', async () => {
     const limits = { ...LIMITS, fuel: 3_000_000 }
     const stdin = utf8(sql(2_000))

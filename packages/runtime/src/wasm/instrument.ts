@@ -10,7 +10,8 @@
  *   table can call ("escaping") read it from, and write it back to, a mutable
  *   i64 global (exported as FUEL_EXPORT) around such calls. Fuel is charged
  *   per segment, a run of instructions that execute together (a basic block
- *   with calls inside it): its count is subtracted where it starts, so a run
+ *   with calls inside it): its count is subtracted where it starts (in
+ *   loops, on the edges into and out of it, see meter-body.ts), so a run
  *   that does not trap or exit is charged exactly the instructions it
  *   executed. Segments that always follow another (after a construct no
  *   branch leaves; the entry of a function called only directly and not

@@ -24,10 +24,19 @@ import {
 } from './opcodes.ts'
 import { Reader, Writer } from './reader.ts'
 
-/** A run of instructions charged together, and where its charge's constant is patched in (-1: not charged here). */
+/** A run of instructions charged together. */
 interface Segment {
-  patch: number
+  /** Its position in the order segments start (-1: dead code). */
+  index: number
   cost: number
+  /** Charged on the edges into its loop instead of where it starts (a loop's first segment). */
+  header: boolean
+  /** Charged on the edges out of it, at the back edge that ends it and with the segment after (see `deferrable`). */
+  deferred: boolean
+  /** Deferred segments whose charge this one's carries. */
+  carried: Segment[]
+  /** How many calls and checks had been emitted when it started. */
+  events: number
 }
 
 /** An open block, loop or if. */
@@ -41,6 +50,9 @@ interface Open {
   prior: Segment
   /** For a loop, the types a branch to it carries (its parameters). */
   params: number[]
+  /** For a loop: its place among the body's loops, and its first segment if that is charged on the edges into it. */
+  ordinal: number
+  header?: Segment
 }
 
 /** What the first pass over a body learns for the second. */
@@ -51,6 +63,10 @@ export interface BodyPlan {
   labelTargeted: boolean
   /** The scratch locals the body uses. */
   scratch: { f32: boolean; f64: boolean; length: boolean; give: boolean }
+  /** Loops (by ordinal) a `br_table` goes to: their first segment is charged where it starts. */
+  tableLoops: number[]
+  /** Segments (by index) charged on the edges out of them. */
+  deferred: number[]
 }
 
 export interface BodyContext {
@@ -123,13 +139,29 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
   // - the code after a construct (block, loop or if) that no branch from inside leaves, whose end is
   //   therefore reached whenever its start is: it is charged with the segment running before it;
   // - the entry segment of a folded function: its callers charge it with the segment of each call.
-  let segment: Segment = { patch: -1, cost: 0 }
+  // In loops, two charges move to edges (README, Metering): a loop's first segment is charged on the edges
+  // into the loop, and a segment ending in a back edge without calls or checks inside on the edges out of it.
+  const newSegment = (index: number, carried: Segment[] = []): Segment => ({
+    index,
+    cost: 0,
+    header: false,
+    deferred: plan?.deferred.includes(index) === true,
+    carried,
+    events,
+  })
+  // Charges whose constant is patched in once every segment's cost is known: the sum of their parts' costs.
+  const charges: { at: number; parts: Segment[] }[] = []
+  let events = 0
+  let loops = 0
+  const tableLoops = new Set<number>()
+  const deferrable = new Set<number>()
+  let segment: Segment = newSegment(0)
   if (!info.folded) {
     if (info.internal) w.u8(OP.localGet).u32(F)
     else w.u8(OP.globalGet).u32(G)
     if (plan?.costs[0] !== 0) {
       w.u8(OP.i64Const)
-      segment = { patch: w.padded(), cost: 0 }
+      charges.push({ at: w.padded(), parts: [segment] })
       w.u8(OP.i64Sub)
     }
     w.u8(OP.localSet).u32(F)
@@ -140,24 +172,39 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
   // Open control blocks, innermost last.
   const blocks: Open[] = []
   const segments: Segment[] = [segment]
-  const dead: Segment = { patch: -1, cost: 0 }
+  const dead: Segment = newSegment(-1)
 
   /** Check the budget: the slice used up, move the next one over, or stop (see fuel-check.ts). */
   function emitCheck(): void {
     used.give = true
+    events++
     emitFuelCheck(w, F, TG, ctx.fuel)
   }
-  /** Start a segment after the current instruction. */
-  function startSegment(): void {
-    if (plan?.costs[segments.length] === 0) {
-      segment = { patch: -1, cost: 0 }
-      segments.push(segment)
-      return
-    }
+  /** Subtract the parts' costs from the counter (nothing if, by the plan, they cost nothing). */
+  function emitCharge(parts: Segment[]): void {
+    if (plan !== undefined && parts.every((s) => plan.costs[s.index] === 0)) return
     w.u8(OP.localGet).u32(F).u8(OP.i64Const)
-    segment = { patch: w.padded(), cost: 0 }
-    segments.push(segment)
+    charges.push({ at: w.padded(), parts })
     w.u8(OP.i64Sub).u8(OP.localSet).u32(F)
+  }
+  /** Start a segment after the current instruction, charged there with `carried` unless the plan moves its charge. */
+  function startSegment(carried: Segment[] = []): void {
+    segment = newSegment(segments.length, carried)
+    segments.push(segment)
+    if (!segment.deferred) emitCharge([segment, ...carried])
+  }
+  /**
+   * A branch back to `target`, a loop: charge the loop's first segment if the edges into the loop carry it, and
+   * the segment the branch ends if its charge was deferred to here, then check the budget. A segment that ends
+   * in a back edge, has no charge of its own moved elsewhere, and saw no call or check, is deferred in the next
+   * pass: a loop `{ A; if { B; br_if loop } }` then pays one subtraction per turn (B and A on the edge) for two.
+   */
+  function emitBackEdge(target: Open): void {
+    if (segment.index > 0 && !segment.header && segment.events === events) deferrable.add(segment.index)
+    const parts = target.header === undefined ? [] : [target.header]
+    if (segment.deferred) parts.push(segment, ...segment.carried)
+    emitCharge(parts)
+    emitCheck()
   }
   /** The open block a branch `depth` levels out goes to (undefined: the function's own label). */
   const targetOf = (depth: number): Open | undefined => blocks[blocks.length - 1 - depth]
@@ -214,6 +261,7 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
         const target = peek.u32()
         const fn = callee(target)
         flush(at)
+        events++
         if (fn?.internal) {
           if (fn.folded) segment.cost += fn.entryCost
           w.u8(OP.localGet).u32(F).u8(OP.call).u32(target).u8(OP.localSet).u32(F)
@@ -227,6 +275,7 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
       }
       case OP.callIndirect:
         flush(at)
+        events++
         syncOut()
         skipImmediates(op, peek.reset(r.pos), funcIndex)
         w.bytes(m.bytes.subarray(at, peek.pos))
@@ -240,12 +289,14 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
       // Back edges check the budget: every unbounded run passes one again and again (or a cyclic function's
       // entry). A check at the loop header instead would hide the loop's own exit branch from V8, which
       // then neither counts its iterations nor drops its stack check.
-      case OP.br:
-        if (targetOf(peek.reset(r.pos).u32())?.kind === OP.loop) {
+      case OP.br: {
+        const target = targetOf(peek.reset(r.pos).u32())
+        if (target?.kind === OP.loop) {
           flush(at)
-          emitCheck()
+          emitBackEdge(target)
         }
         break
+      }
       case OP.brIf: {
         const depth = peek.reset(r.pos).u32()
         const target = targetOf(depth)
@@ -253,7 +304,7 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
           // br_if L becomes if (check; br L) end, so only the branch taken checks.
           flush(at)
           w.u8(OP.if).bytes(ctx.blockTypeOf(target.params, target.params))
-          emitCheck()
+          emitBackEdge(target)
           w.u8(OP.br)
             .u32(depth + 1)
             .u8(OP.end)
@@ -264,9 +315,14 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
       case OP.brTable: {
         peek.reset(r.pos)
         const n = peek.u32()
-        let loops = false
-        for (let i = 0; i <= n; i++) loops ||= targetOf(peek.u32())?.kind === OP.loop
-        if (loops) {
+        let toLoop = false
+        for (let i = 0; i <= n; i++) {
+          const target = targetOf(peek.u32())
+          if (target?.kind !== OP.loop) continue
+          toLoop = true
+          tableLoops.add(target.ordinal)
+        }
+        if (toLoop) {
           flush(at)
           emitCheck()
         }
@@ -279,6 +335,7 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
         skipImmediates(op, peek.reset(r.pos), funcIndex)
         const immediates = m.bytes.subarray(r.pos, peek.pos)
         const calleeInternal = target?.internal === true
+        events++
         if (target?.folded) segment.cost += target.entryCost
         flush(at)
         if (calleeInternal === info.internal) {
@@ -330,23 +387,43 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
     if (op === OP.end && blocks.length === 0) {
       // The function's own end: close the wrapper block, leave, and end.
       flush(at)
-      for (const s of segments) if (s.patch >= 0) w.patchPadded(s.patch, s.cost)
+      for (const c of charges)
+        w.patchPadded(
+          c.at,
+          c.parts.reduce((sum, s) => sum + s.cost, 0),
+        )
       if (wrapped) w.u8(OP.end)
       exit()
       w.u8(OP.end)
-      return { bytes: w.finish(), plan: { costs: segments.map((s) => s.cost), labelTargeted, scratch: used } }
+      const costs = segments.map((s) => s.cost)
+      const moved = { tableLoops: [...tableLoops], deferred: [...deferrable] }
+      return { bytes: w.finish(), plan: { costs, labelTargeted, scratch: used, ...moved } }
     }
     // After the instruction: where the next segment starts.
     switch (op) {
       case OP.block:
-        blocks.push({ kind: op, targeted: false, reach: blocks.length, prior: segment, params: [] })
+        blocks.push({ kind: op, targeted: false, reach: blocks.length, prior: segment, params: [], ordinal: -1 })
         break
       case OP.loop:
       case OP.if: {
         // A branch to a loop takes the loop's parameters with it.
         const blockType = peek.reset(immediates).signed(33)
         const params = op === OP.loop && blockType >= 0 ? (m.types[blockType]?.params ?? []) : []
-        blocks.push({ kind: op, targeted: false, reach: blocks.length, prior: segment, params })
+        const open: Open = { kind: op, targeted: false, reach: blocks.length, prior: segment, params, ordinal: -1 }
+        blocks.push(open)
+        if (op === OP.loop) open.ordinal = loops++
+        if (op === OP.loop && plan !== undefined && !plan.tableLoops.includes(open.ordinal)) {
+          // The loop's first segment is charged on the edges into the loop: here, and on every back edge.
+          flush(at)
+          segment = newSegment(segments.length)
+          segment.header = true
+          segment.deferred = false
+          segments.push(segment)
+          open.header = segment
+          emitCharge([segment])
+          flush(r.pos)
+          break
+        }
         flush(r.pos)
         startSegment()
         break
@@ -369,12 +446,15 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
         // After a loop or an untargeted block, only falling through gets here: the segment goes on.
         break
       }
-      case OP.brIf:
+      case OP.brIf: {
         peek.pos = immediates
         markTarget(peek.u32())
         flush(r.pos)
-        startSegment()
+        // A deferred segment's charge goes with the branch taken (emitBackEdge) and with the segment that follows.
+        const ended = segment
+        startSegment(ended.deferred ? [ended, ...ended.carried] : [])
         break
+      }
       case OP.br:
         peek.pos = immediates
         markTarget(peek.u32())
