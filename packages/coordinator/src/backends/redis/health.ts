@@ -29,6 +29,7 @@ export class RedisHealth implements BackendHealth {
   #reason = ''
   #timer: NodeJS.Timeout | undefined
   #probing = false
+  #stopped = false
 
   constructor(components: { logger: Logger | undefined; now: () => number }, options: RedisHealthOptions = {}) {
     this.#logger = components.logger
@@ -62,7 +63,9 @@ export class RedisHealth implements BackendHealth {
     this.#timer.unref()
   }
 
+  /** Stop following: connections the coordinator closes itself on the way out are no outage. */
   stop(): void {
+    this.#stopped = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
     this.#listeners.clear()
   }
@@ -89,7 +92,7 @@ export class RedisHealth implements BackendHealth {
   }
 
   #set(ready: boolean, reason: string): void {
-    if (ready === this.#ready) return
+    if (this.#stopped || ready === this.#ready) return
     this.#ready = ready
     if (ready) {
       if (this.#downSince !== undefined) {

@@ -122,6 +122,7 @@ export class RedisBackend extends ComposedBackend {
     this.#events.flush()
     this.#providers.flush()
     if (this.#ctx.started) await this.#ctx.client.ping().catch(() => {})
+    this.#ctx.health.stop()
     await Promise.allSettled([this.#jobs.stop(), this.#queue.close()])
     this.#ctx.disconnectAll()
   }
