@@ -206,7 +206,15 @@ for (const kind of ['embedded', 'redis'] satisfies BackendKind[]) {
       cluster = await startCluster(kind, { agents: [{ lie: 'a' }, { lie: 'b' }, 'honest'] })
       // The first-quorum rule: escalated slots wait for a provider that has not run the shard yet.
       const job = await cluster.client.submitJob({ wasm, inputs: ranges(2), decide: 'quorum' })
-      const escalated = new Promise<void>((resolve) => job.on('shard:escalated', () => resolve()))
+      // A quorum's two replicas go out first, so the first escalation (to 3) can come after two
+      // answers; wait until both shards have heard all three providers disagree and asked for a fourth.
+      const toFour = new Set<number>()
+      const escalated = new Promise<void>((resolve) =>
+        job.on('shard:escalated', (e) => {
+          if (e.replicas >= 4) toFour.add(e.shard)
+          if (toFour.size === 2) resolve()
+        }),
+      )
       await escalated
       // Every result so far disagrees; a fourth, distinct provider settles it.
       await cluster.addAgent()
