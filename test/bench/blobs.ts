@@ -3,7 +3,10 @@
 // Reports the coordinator's peak RSS, the blob bytes it sent ÷ the input size (peers serve the rest),
 // and the end-to-end throughput (upload + job) ÷ a plain copy of the same bytes over a loopback TCP
 // socket, measured in the same run. The module only counts its stdin, so the job's time is moving
-// bytes and scheduling, not computing. Prints a table and writes bench/results/blobs.json.
+// bytes and scheduling, not computing. Beside the copy it measures the floors of the path the bytes
+// take (one libp2p stream between two processes with the project's node, and sha256; see
+// transport-floor.ts) and the CPU time each side spends per MiB, which the machine's load does not
+// change the way it changes seconds. Prints a table and writes bench/results/blobs.json.
 //
 // BENCH_BLOB_MIB (default 256), BENCH_BLOB_SHARDS (default 64), BENCH_BLOB_AGENTS (default 6),
 // BENCH_BLOB_R (default 3); BENCH_BLOB_INLINE=1 sends the shards inline instead, for comparison.
@@ -16,10 +19,11 @@ import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import { createClient, splitBytes, uploadFileBlobs } from '@quorate/sdk'
-import { memoryOf } from '../helpers/hostile.ts'
+import { cpuSecondsOf, memoryOf } from '../helpers/hostile.ts'
 import { sample } from '../helpers/metrics.ts'
 import { agentProcess, type Cleanups, coordinatorProcess, tempDir } from '../helpers/quorate-processes.ts'
 import { countModuleWasm } from '../helpers/sum-module.ts'
+import { libp2pStreamFloor, sha256Floor } from './transport-floor.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const MiB = 1024 * 1024
@@ -70,11 +74,18 @@ try {
   const file = join(dir, 'input.bin')
   const expected = await writeInput(file)
   const copySeconds = await loopbackCopySeconds(file)
+  const stream = await libp2pStreamFloor(file, dir)
+  const sha256MiBps = await sha256Floor(file)
   const coordinator = await coordinatorProcess(cleanups, dir, 'coordinator')
-  await Promise.all(
+  const agents = await Promise.all(
     Array.from({ length: AGENTS }, (_, i) => agentProcess(cleanups, dir, `agent-${i}`, [coordinator.multiaddr])),
   )
+  const cpu = async () => ({
+    coordinator: await cpuSecondsOf(coordinator.child.pid as number),
+    agents: (await Promise.all(agents.map((a) => cpuSecondsOf(a.child.pid as number)))).reduce((a, b) => a + b, 0),
+  })
   const client = createClient({ coordinatorUrl: coordinator.httpUrl })
+  const cpuAtStart = await cpu()
   const started = performance.now()
   // BENCH_BLOB_INLINE=1: the same shards inline in the JSON body (an anchor while it fits in one body).
   const inputs =
@@ -82,9 +93,11 @@ try {
       ? splitBytes(new Uint8Array(await readFile(file)), { bytesPerShard: per })
       : await uploadFileBlobs(client, { path: file, bytesPerShard: per })
   const uploaded = performance.now()
+  const cpuAtUpload = await cpu()
   const job = await client.submitJob({ wasm: countModuleWasm(), inputs, redundancy: R, quorum: Math.floor(R / 2) + 1 })
   const results = await job.results({ timeout: 1_800_000 })
   const done = performance.now()
+  const cpuAtEnd = await cpu()
   job.close()
   const wrong = results.filter((r, i) => Buffer.from(r.output ?? []).toString('hex') !== expected[i]).length
   const metrics = await (await fetch(`${coordinator.httpUrl}/metrics`)).text()
@@ -94,8 +107,9 @@ try {
   const jobSeconds = (done - uploaded) / 1000
   const throughput = SIZE / ((done - started) / 1000)
   const copyRate = SIZE / copySeconds
+  const mib = SIZE / MiB
   const figures = {
-    inputMiB: SIZE / MiB,
+    inputMiB: mib,
     shards: SHARDS,
     r: R,
     agents: AGENTS,
@@ -107,27 +121,49 @@ try {
     throughputMiBps: throughput / MiB,
     loopbackCopyMiBps: copyRate / MiB,
     throughputOverLoopbackCopy: throughput / copyRate,
-    load1: loadavg()[0],
+    libp2pStreamMiBps: stream.mibPerSecond,
+    libp2pSenderCpuUsPerMiB: stream.senderCpuUsPerMiB,
+    libp2pReceiverCpuUsPerMiB: stream.receiverCpuUsPerMiB,
+    sha256MiBps,
+    // Replica bytes the job moved over libp2p per second, against what one stream moves alone.
+    replicaMiBpsOverLibp2pStream: (R * mib) / jobSeconds / stream.mibPerSecond,
+    uploadCoordinatorCpuUsPerMiB: ((cpuAtUpload.coordinator - cpuAtStart.coordinator) * 1e6) / mib,
+    jobCoordinatorCpuUsPerInputMiB: ((cpuAtEnd.coordinator - cpuAtUpload.coordinator) * 1e6) / mib,
+    jobAgentCpuUsPerReplicaMiB: ((cpuAtEnd.agents - cpuAtUpload.agents) * 1e6) / (R * mib),
+    load1: loadavg()[0] ?? 0,
   }
-  const f = (n: number, d = 2) => n.toFixed(d)
-  const rows: string[][] = [
-    ['figure', 'value', 'target'],
-    ['input', `${figures.inputMiB} MiB in ${SHARDS} shards, r=${R}, ${AGENTS} agent processes`, '1 GB, 1,000 shards'],
-    ['wrong outputs', String(wrong), '0'],
-    ['upload / job', `${f(uploadSeconds)} s / ${f(jobSeconds)} s`, ''],
-    ['coordinator peak RSS', `${f(figures.coordinatorPeakRssMiB, 0)} MiB`, '≤ 300 MiB'],
-    ['coordinator blob bytes ÷ input', f(figures.coordinatorBlobBytesOverInput), '≤ 1.2'],
-    ['throughput (upload + job)', `${f(figures.throughputMiBps, 1)} MiB/s`, ''],
-    ['loopback TCP copy, same bytes', `${f(figures.loopbackCopyMiBps, 1)} MiB/s`, ''],
-    ['throughput ÷ loopback copy', f(figures.throughputOverLoopbackCopy), '≥ 0.5'],
-    ['1-minute load', f(figures.load1 ?? 0, 1), ''],
-  ]
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
-  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '))
+  printTable(figures)
   mkdirSync(join(here, 'results'), { recursive: true })
   const out = join(here, 'results', 'blobs.json')
   writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), ...figures }, null, 2)}\n`)
   console.log(`\nwrote ${out}`)
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup()
+}
+
+function printTable(x: Record<string, number>): void {
+  const f = (n: number | undefined, d = 2) => (n ?? Number.NaN).toFixed(d)
+  const us = (n: number | undefined) => `${f(n, 0)} µs/MiB`
+  const rows: string[][] = [
+    ['figure', 'value', 'target'],
+    ['input', `${x.inputMiB} MiB in ${SHARDS} shards, r=${R}, ${AGENTS} agent processes`, '1 GB, 1,000 shards'],
+    ['wrong outputs', String(x.wrongOutputs), '0'],
+    ['upload / job', `${f(x.uploadSeconds)} s / ${f(x.jobSeconds)} s`, ''],
+    ['coordinator peak RSS', `${f(x.coordinatorPeakRssMiB, 0)} MiB`, '≤ 300 MiB'],
+    ['coordinator blob bytes ÷ input', f(x.coordinatorBlobBytesOverInput), '≤ 1.2'],
+    ['throughput (upload + job)', `${f(x.throughputMiBps, 1)} MiB/s`, ''],
+    ['loopback TCP copy, same bytes', `${f(x.loopbackCopyMiBps, 1)} MiB/s`, ''],
+    ['throughput ÷ loopback copy', f(x.throughputOverLoopbackCopy), '≥ 0.5'],
+    ['floor: one libp2p stream, 2 processes', `${f(x.libp2pStreamMiBps, 1)} MiB/s`, ''],
+    ['  its CPU, sender / receiver', `${us(x.libp2pSenderCpuUsPerMiB)} / ${us(x.libp2pReceiverCpuUsPerMiB)}`, ''],
+    ['floor: sha256 in Node', `${f(x.sha256MiBps, 0)} MiB/s`, ''],
+    ['throughput ÷ libp2p stream', f((x.throughputMiBps ?? 0) / (x.libp2pStreamMiBps ?? 1)), ''],
+    ['replica bytes/s in the job ÷ libp2p stream', f(x.replicaMiBpsOverLibp2pStream), ''],
+    ['CPU, upload: coordinator', us(x.uploadCoordinatorCpuUsPerMiB), ''],
+    ['CPU, job: coordinator per input MiB', us(x.jobCoordinatorCpuUsPerInputMiB), ''],
+    ['CPU, job: agents per replica MiB', us(x.jobAgentCpuUsPerReplicaMiB), ''],
+    ['1-minute load', f(x.load1, 1), ''],
+  ]
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
+  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '))
 }

@@ -55,6 +55,20 @@ export async function memoryOf(pid: number): Promise<{ rss: number; peak: number
   return { rss: kib('VmRSS') * 1024, peak: kib('VmHWM') * 1024 }
 }
 
+/**
+ * CPU time a process has used (user + system), in seconds, from /proc/<pid>/stat: a cost that
+ * does not depend on how many other processes share the machine, unlike wall-clock time.
+ */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND
+}
+
+// USER_HZ: 100 on every Linux this runs on (`getconf CLK_TCK`).
+const CLOCK_TICKS_PER_SECOND = 100
+
 /** Processes and dirs a test starts, stopped and removed in reverse order. */
 export class Scene {
   readonly #cleanups: Array<() => Promise<void>> = []
