@@ -79,6 +79,7 @@ export function shardViewOf(shard: ShardRecord): ShardView {
     state: shard.state,
     inputBytes: shard.inputBytes,
     inputSha256: shard.inputSha256,
+    ...(shard.inputBlob === true ? { inputBlob: true as const } : {}),
     // stderr is served by the logs endpoint, not with every view.
     replicas: settledReplicas(shard).map(({ stderr: _stderr, ...replica }) => replica),
   }

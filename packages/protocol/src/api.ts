@@ -61,8 +61,12 @@ export interface ReplicaView {
 export interface ShardView {
   index: number
   state: ShardState
+  /** The bytes the module reads: for an input given as a blob, the blob's size. */
   inputBytes: number
+  /** sha256 of the input: for an input given as a blob, the blob's name. */
   inputSha256: string
+  /** Present when the input is a blob reference (fetched by the agents), not bytes in the job. */
+  inputBlob?: true
   replicas: ReplicaView[]
   /** Digest of the accepted outcome. */
   digest?: string

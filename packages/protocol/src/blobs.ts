@@ -81,6 +81,9 @@ export function chunkHashes(bytes: Uint8Array): string[] {
 // they store any input. An inline input may not start with them (parseJobSpec refuses it): the two can
 // never be confused.
 const STORED_REF_MAGIC = new TextEncoder().encode('\u0000quorate:blob-ref:v1\n')
+
+/** The bytes every stored reference starts with, in hex (for storage that tells them apart itself). */
+export const STORED_REF_PREFIX_HEX = Array.from(STORED_REF_MAGIC, (b) => b.toString(16).padStart(2, '0')).join('')
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 

@@ -1,5 +1,7 @@
-import { ErrorCode, jobIdOf, sha256Hex } from '@quorate/protocol'
+import { ErrorCode, encodeStoredRef, jobIdOf, sha256Hex } from '@quorate/protocol'
 import { describe, expect, it } from 'vitest'
+import type { ShardRecord } from '../backend.ts'
+import { shardViewOf } from '../jobs.ts'
 import { aborted, accepted, listen, specOf, until } from './fixtures.ts'
 import type { SuiteContext } from './suite-context.ts'
 
@@ -11,6 +13,12 @@ export function jobStoreTests(ctx: SuiteContext): void {
     it(
       'stores a job with its shards once: a second submit of the id changes nothing',
       () => submitIsIdempotent(ctx),
+      TIMEOUT,
+    )
+
+    it(
+      "shows a blob input with the blob's size and name, marked as a blob, beside an inline one",
+      () => blobInputView(ctx),
       TIMEOUT,
     )
 
@@ -50,6 +58,21 @@ async function submitIsIdempotent(ctx: SuiteContext): Promise<void> {
   expect((await backend.list({ offset: 0, limit: 10 })).total).toBe(1)
   await log.drained(backend)
   expect(log.of(id, 'job:queued')).toHaveLength(1)
+}
+
+async function blobInputView(ctx: SuiteContext): Promise<void> {
+  const backend = await ctx.open()
+  const spec = specOf(['inline'])
+  const blob = { sha256: 'cd'.repeat(32), size: 5_000_000 }
+  spec.inputs.push(encodeStoredRef(blob))
+  const id = jobIdOf(spec)
+  await backend.submit(id, spec, Date.now() + 60_000)
+  const shards = await backend.shards(id)
+  expect(shards.map((s) => [s.inputBytes, s.inputSha256, s.inputBlob])).toEqual([
+    [6, sha256Hex(new TextEncoder().encode('inline')), undefined],
+    [blob.size, blob.sha256, true],
+  ])
+  expect(shardViewOf(shards[1] as ShardRecord)).toMatchObject({ inputBytes: blob.size, inputBlob: true })
 }
 
 async function unknownJob(ctx: SuiteContext): Promise<void> {

@@ -6,6 +6,7 @@ import {
   type JobState,
   type JobSummary,
   type ListPage,
+  STORED_REF_PREFIX_HEX,
 } from '@quorate/protocol'
 import type {
   JobListFilter,
@@ -31,7 +32,10 @@ export interface EmbeddedJobStoreComponents {
   now: () => number
 }
 
-const SHARD_COLUMNS = 'idx, state, input_sha AS inputSha256, length(input) AS inputBytes, replicas, decision, runs'
+// A blob reference is stored as its magic prefix and JSON: its size is the blob's, not the reference's.
+const REF = `substr(input, 1, ${STORED_REF_PREFIX_HEX.length / 2}) = X'${STORED_REF_PREFIX_HEX}'`
+const INPUT_BYTES = `CASE WHEN ${REF} THEN json_extract(CAST(substr(input, ${STORED_REF_PREFIX_HEX.length / 2 + 1}) AS TEXT), '$.size') ELSE length(input) END`
+const SHARD_COLUMNS = `idx, state, input_sha AS inputSha256, ${INPUT_BYTES} AS inputBytes, ${REF} AS inputBlob, replicas, decision, runs`
 
 /** Jobs and shards in the SQLite file: each write one transaction. */
 export class EmbeddedJobStore implements JobStore {

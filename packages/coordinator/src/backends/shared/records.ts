@@ -37,6 +37,8 @@ export interface StoredShardFields {
   state: string
   inputSha256: string
   inputBytes: number | string
+  /** 1 when the input is a blob reference (inputBytes is then the blob's size). */
+  inputBlob?: number | string | null
   replicas?: string
   decision?: string | null
   runs?: number | string
@@ -52,6 +54,7 @@ export function shardRecordOf(index: number, row: StoredShardFields): ShardRecor
     replicas: JSON.parse(row.replicas ?? '[]') as ReplicaView[],
     runs: Number(row.runs ?? 0),
   }
+  if (Number(row.inputBlob) === 1) record.inputBlob = true
   if (row.decision !== undefined && row.decision !== null) Object.assign(record, JSON.parse(row.decision))
   if (row.reason !== undefined) record.reason = row.reason
   return record

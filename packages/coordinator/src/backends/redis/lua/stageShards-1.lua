@@ -14,11 +14,21 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 local prefix, id, first = ARGV[1], ARGV[2], tonumber(ARGV[3])
+-- A blob reference (its magic prefix, then JSON): the shard's size is the blob's.
+local REF = '\0quorate:blob-ref:v1\n'
+local function sizeOf(input)
+  if string.sub(input, 1, #REF) == REF then
+    return cjson.decode(string.sub(input, #REF + 1)).size, true
+  end
+  return string.len(input), false
+end
 for i = 0, (#ARGV - 3) / 2 - 1 do
   local input = ARGV[4 + 2 * i]
   local index = first + i
+  local bytes, blob = sizeOf(input)
   redis.call('SET', prefix .. ':input:' .. id .. ':' .. index, input)
   redis.call('HSET', prefix .. ':shard:' .. id .. ':' .. index, 'state', 'pending', 'inputSha256', ARGV[5 + 2 * i],
-    'inputBytes', string.len(input), 'replicas', '[]', 'runs', 0)
+    'inputBytes', bytes, 'replicas', '[]', 'runs', 0)
+  if blob then redis.call('HSET', prefix .. ':shard:' .. id .. ':' .. index, 'inputBlob', 1) end
 end
 return 1
