@@ -92,9 +92,9 @@ class QuorateAgent implements Agent {
     this.#blobs = new BlobFetcher({
       cache: this.#blobCache,
       logger: this.#logger,
-      request: (source, request) => {
+      request: (source, request, into) => {
         if (this.#node === undefined) throw new Error('the agent has not started')
-        return requestBlob(this.#node, source, request)
+        return requestBlob(this.#node, source, request, into === undefined ? {} : { into })
       },
     })
     const ready = Promise.withResolvers<void>()

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 import {
   BLOB_BOUNDS,
   type BlobManifest,
@@ -13,8 +13,11 @@ import {
 import type { Logger } from 'pino'
 import type { BlobCache } from './blob-cache.ts'
 
-/** Asks one source one blob question (`@quorate/net`'s `requestBlob` over the agent's node). */
-export type BlobRequester = (source: BlobSource, request: BlobRequest) => Promise<BlobResponse>
+/**
+ * Asks one source one blob question (`@quorate/net`'s `requestBlob` over the agent's node). Given
+ * `into`, a chunk's bytes may be written there as they arrive (the answer's `bytes` then views it).
+ */
+export type BlobRequester = (source: BlobSource, request: BlobRequest, into?: Uint8Array) => Promise<BlobResponse>
 
 export interface BlobFetcherOptions {
   /** Largest blob this agent fetches. @defaultValue the cache's size */
@@ -33,6 +36,10 @@ interface Partial {
   bytes: Uint8Array
   have: Set<number>
   waiters: Map<number, Array<() => void>>
+  /** The whole blob's sha256, fed each chunk in order as soon as it and those before it are here. */
+  whole: Hash
+  /** Chunks fed to `whole` so far. */
+  hashed: number
 }
 
 /**
@@ -112,8 +119,10 @@ export class BlobFetcher {
     const [home, ...peers] = blob.sources
     if (home === undefined) throw new QuorateError(ErrorCode.BLOB_MISSING, `no source for blob ${blob.sha256}`)
     const manifest = await this.#manifest(home, blob)
-    const bytes = new Uint8Array(blob.size)
-    const partial: Partial = { bytes, have: new Set(), waiters: new Map() }
+    // Shared memory: the runtime hands the input to its worker thread by sharing it, not copying it
+    // (it is only read there). Chunks arrive straight into it (see #chunk).
+    const bytes = new Uint8Array(new SharedArrayBuffer(blob.size))
+    const partial: Partial = { bytes, have: new Set(), waiters: new Map(), whole: createHash('sha256'), hashed: 0 }
     this.#partial.set(blob.sha256, partial)
     try {
       await this.#fetchChunks(blob, manifest, partial, [...peers, home])
@@ -121,7 +130,7 @@ export class BlobFetcher {
       this.#partial.delete(blob.sha256)
       for (const list of partial.waiters.values()) for (const wake of list) wake()
     }
-    const actual = createHash('sha256').update(bytes).digest('hex')
+    const actual = partial.whole.digest('hex')
     if (actual !== blob.sha256) {
       throw new QuorateError(ErrorCode.BLOB_MISMATCH, `blob ${blob.sha256} assembled to ${actual}`, {
         details: { expected: blob.sha256, actual },
@@ -137,10 +146,17 @@ export class BlobFetcher {
     const worker = async () => {
       while (next < manifest.chunks.length) {
         const index = next++
-        partial.bytes.set(await this.#chunk(blob, manifest, index, usable), index * BLOB_BOUNDS.chunkBytes)
+        const at = index * BLOB_BOUNDS.chunkBytes
+        const bytes = await this.#chunk(blob, manifest, index, usable, partial.bytes)
+        if (bytes.buffer !== partial.bytes.buffer || bytes.byteOffset !== at) partial.bytes.set(bytes, at)
         partial.have.add(index)
         for (const wake of partial.waiters.get(index) ?? []) wake()
         partial.waiters.delete(index)
+        // The whole hash, while the chunks still come: no second pass over the blob at the end.
+        for (; partial.have.has(partial.hashed); partial.hashed++) {
+          const from = partial.hashed * BLOB_BOUNDS.chunkBytes
+          partial.whole.update(partial.bytes.subarray(from, from + BLOB_BOUNDS.chunkBytes))
+        }
       }
     }
     await Promise.all(Array.from({ length: Math.min(this.#parallel, manifest.chunks.length) }, worker))
@@ -160,8 +176,18 @@ export class BlobFetcher {
     return response
   }
 
-  /** Chunk `index`, from the first source (peers first, rotated per chunk) that sends it right. */
-  async #chunk(blob: InputBlob, manifest: BlobManifest, index: number, usable: BlobSource[]): Promise<Uint8Array> {
+  /**
+   * Chunk `index`, from the first source (peers first, rotated per chunk) that sends it right,
+   * written into its place in `dest` as it arrives. A wrong one written there is written over by
+   * the next source: peers are served a chunk only once it is verified.
+   */
+  async #chunk(
+    blob: InputBlob,
+    manifest: BlobManifest,
+    index: number,
+    usable: BlobSource[],
+    dest: Uint8Array,
+  ): Promise<Uint8Array> {
     const home = usable[usable.length - 1] as BlobSource
     const peers = usable.slice(0, -1)
     const order = [
@@ -170,11 +196,12 @@ export class BlobFetcher {
       home,
     ]
     const want = Math.min(BLOB_BOUNDS.chunkBytes, blob.size - index * BLOB_BOUNDS.chunkBytes)
+    const into = dest.subarray(index * BLOB_BOUNDS.chunkBytes, index * BLOB_BOUNDS.chunkBytes + want)
     for (const source of order) {
       if (!usable.includes(source)) continue
       let response: BlobResponse
       try {
-        response = await this.#request(source, { op: 'chunk', sha256: blob.sha256, index })
+        response = await this.#request(source, { op: 'chunk', sha256: blob.sha256, index }, into)
       } catch (err) {
         // Unreachable, or answered out of protocol: not asked again for this blob.
         this.#drop(usable, source, blob, index, (err as Error).message, home)

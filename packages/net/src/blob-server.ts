@@ -5,7 +5,7 @@ import {
   type BlobResponse,
   decodeBlobRequest,
   ErrorCode,
-  encodeBlobFrame,
+  encodeBlobFrameHead,
   errorToWire,
   QuorateError,
 } from '@quorate/protocol'
@@ -95,7 +95,9 @@ async function answer(provider: BlobProvider, request: BlobRequest): Promise<Blo
 
 async function reply(stream: Stream, response: BlobResponse): Promise<void> {
   try {
-    stream.send(encodeBlobFrame(response))
+    // The head, then a chunk's bytes as they are: the same frame with no megabyte copied into it.
+    stream.send(encodeBlobFrameHead(response))
+    if (response.op === 'chunk' && response.bytes.byteLength > 0) stream.send(response.bytes)
     await stream.close({ signal: AbortSignal.timeout(30_000) })
   } catch (err) {
     stream.abort(err as Error)

@@ -54,6 +54,25 @@ describe('the blob protocol over libp2p', () => {
     expect(served).toEqual([bytes.byteLength - 1024 * 1024])
   })
 
+  it('writes a chunk straight into the buffer given, and refuses one longer than it', async () => {
+    const { client, source } = await pair()
+    const into = new Uint8Array(2 * 1024 * 1024).fill(7)
+    const dest = into.subarray(1024 * 1024)
+    const chunk = await requestBlob(client, source, { op: 'chunk', sha256: sha, index: 0 }, { into: dest })
+    if (chunk.op !== 'chunk') throw new Error(`got ${chunk.op}`)
+    // The answer's bytes are the buffer given, filled: no copy of its own.
+    expect(chunk.bytes.buffer).toBe(into.buffer)
+    expect(chunk.bytes.byteOffset).toBe(1024 * 1024)
+    expect(Buffer.from(dest).equals(Buffer.from(bytes.subarray(0, 1024 * 1024)))).toBe(true)
+    expect(into[1024 * 1024 - 1]).toBe(7)
+    const small = new Uint8Array(1000)
+    await expect(
+      requestBlob(client, source, { op: 'chunk', sha256: sha, index: 1 }, { into: small }),
+    ).rejects.toMatchObject({ code: 'MALFORMED_MESSAGE' })
+    const manifest = await requestBlob(client, source, { op: 'manifest', sha256: sha }, { into: small })
+    expect(manifest).toMatchObject({ op: 'manifest', size: bytes.byteLength })
+  })
+
   it('tells a peer over its limit of requests at once to go elsewhere', async () => {
     const gate = Promise.withResolvers<void>()
     const entered = Promise.withResolvers<void>()

@@ -2,7 +2,7 @@
 // Frame layout: varint(bodyLength) | varint(headerLength) | header (UTF-8 JSON) | payload.
 // A chunk's bytes travel as the raw payload; every header field is checked on decode.
 import { BLOB_BOUNDS, BLOB_ID, MAX_BLOB_CHUNKS } from './blobs.ts'
-import { MalformedMessageError, type WireError } from './errors.ts'
+import { FrameTooLargeError, MalformedMessageError, type WireError } from './errors.ts'
 import { WIRE_BOUNDS } from './messages.ts'
 import { WireFields } from './wire-fields.ts'
 
@@ -31,17 +31,29 @@ const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 export function encodeBlobFrame(message: BlobRequest | BlobResponse): Uint8Array {
+  const payload = (message as { bytes?: Uint8Array }).bytes ?? new Uint8Array(0)
+  const head = encodeBlobFrameHead(message)
+  const out = new Uint8Array(head.byteLength + payload.byteLength)
+  out.set(head, 0)
+  out.set(payload, head.byteLength)
+  return out
+}
+
+/**
+ * A frame up to its payload: the length prefix, the header's length and the header. Sent followed
+ * by the payload (a chunk's bytes) as it is, it makes the same bytes as {@link encodeBlobFrame}
+ * without copying a megabyte into a fresh buffer first.
+ */
+export function encodeBlobFrameHead(message: BlobRequest | BlobResponse): Uint8Array {
   const { bytes, ...header } = message as BlobResponse & { bytes?: Uint8Array }
-  const payload = bytes ?? new Uint8Array(0)
+  const payloadBytes = bytes?.byteLength ?? 0
   const json = encoder.encode(JSON.stringify(header))
-  const body = varint(json.byteLength).length + json.byteLength + payload.byteLength
-  const prefix = varint(body)
-  const out = new Uint8Array(prefix.length + body)
-  out.set(prefix, 0)
   const headerPrefix = varint(json.byteLength)
+  const prefix = varint(headerPrefix.length + json.byteLength + payloadBytes)
+  const out = new Uint8Array(prefix.length + headerPrefix.length + json.byteLength)
+  out.set(prefix, 0)
   out.set(headerPrefix, prefix.length)
   out.set(json, prefix.length + headerPrefix.length)
-  out.set(payload, prefix.length + headerPrefix.length + json.byteLength)
   return out
 }
 
@@ -56,7 +68,16 @@ export function decodeBlobRequest(body: Uint8Array): BlobRequest {
 
 /** A response frame body; `expect` is the request it answers, so an answer to another question is refused. */
 export function decodeBlobResponse(body: Uint8Array, expect: BlobRequest): BlobResponse {
-  const { f, payload } = split(body, 'blobResponse')
+  const { header, payload } = splitBody(body, 'blobResponse')
+  return decodeBlobResponseParts(header, payload, expect)
+}
+
+/**
+ * A response from its parts: the header's UTF-8 JSON and the payload, for a reader that put the
+ * payload where it is wanted as it arrived (see {@link readBlobFrameHead}) instead of in one body.
+ */
+export function decodeBlobResponseParts(header: Uint8Array, payload: Uint8Array, expect: BlobRequest): BlobResponse {
+  const f = fields(header, 'blobResponse')
   const op = f.oneOf('op', ['manifest', 'chunk', 'error'] as const)
   if (op === 'error') {
     const e = f.object('error')
@@ -89,17 +110,67 @@ export function decodeBlobResponse(body: Uint8Array, expect: BlobRequest): BlobR
 }
 
 function split(body: Uint8Array, what: string): { f: WireFields; payload: Uint8Array } {
+  const { header, payload } = splitBody(body, what)
+  return { f: fields(header, what), payload }
+}
+
+function splitBody(body: Uint8Array, what: string): { header: Uint8Array; payload: Uint8Array } {
   const read = readVarint(body)
   if (read === undefined) throw new MalformedMessageError(`${what} header length runs past the end of the frame`)
   const [length, at] = read
   if (at + length > body.byteLength) throw new MalformedMessageError(`${what} header runs past the end of the frame`)
-  let header: unknown
+  return { header: body.subarray(at, at + length), payload: body.subarray(at + length) }
+}
+
+function fields(header: Uint8Array, what: string): WireFields {
+  let parsed: unknown
   try {
-    header = JSON.parse(decoder.decode(body.subarray(at, at + length)))
+    parsed = JSON.parse(decoder.decode(header))
   } catch (cause) {
     throw new MalformedMessageError(`${what} header is not JSON`, { cause })
   }
-  return { f: new WireFields(what, header), payload: body.subarray(at + length) }
+  return new WireFields(what, parsed)
+}
+
+/** Where a frame's parts lie, read from its first bytes. */
+export interface BlobFrameHead {
+  /** Bytes of the length prefix, the header's length and the header: where the payload starts. */
+  headBytes: number
+  /** The header's UTF-8 JSON. */
+  header: Uint8Array
+  /** Bytes of payload that follow the head. */
+  payloadBytes: number
+}
+
+/**
+ * The head of a frame from its first bytes, or undefined while they do not hold all of it yet; a
+ * frame whose body is over `maxFrameBytes` is refused from its length prefix, before its payload
+ * comes. With it, a reader can put the payload straight where it is wanted.
+ */
+export function readBlobFrameHead(start: Uint8Array, maxFrameBytes: number): BlobFrameHead | undefined {
+  const body = readVarint(start)
+  if (body === undefined) {
+    if (start.byteLength >= 8) throw new MalformedMessageError('blob frame length prefix is not a varint')
+    return undefined
+  }
+  const [bodyBytes, prefix] = body
+  if (bodyBytes > maxFrameBytes) throw new FrameTooLargeError(maxFrameBytes, bodyBytes)
+  const header = readVarint(start.subarray(prefix))
+  if (header === undefined) {
+    if (start.byteLength - prefix >= 8) throw new MalformedMessageError('blob frame header length is not a varint')
+    return undefined
+  }
+  const [headerBytes, headerPrefix] = header
+  if (headerPrefix + headerBytes > bodyBytes) {
+    throw new MalformedMessageError('blobResponse header runs past the end of the frame')
+  }
+  const headBytes = prefix + headerPrefix + headerBytes
+  if (start.byteLength < headBytes) return undefined
+  return {
+    headBytes,
+    header: start.subarray(prefix + headerPrefix, headBytes),
+    payloadBytes: bodyBytes - headerPrefix - headerBytes,
+  }
 }
 
 function varint(value: number): number[] {

@@ -4,8 +4,10 @@ import {
   chunkHashes,
   decodeBlobRequest,
   decodeBlobResponse,
+  decodeBlobResponseParts,
   decodeStoredRef,
   encodeBlobFrame,
+  encodeBlobFrameHead,
   encodeStoredRef,
   FrameDecoder,
   InvalidJobSpecError,
@@ -14,6 +16,7 @@ import {
   isQuorateError,
   jobIdOf,
   parseJobSpec,
+  readBlobFrameHead,
   sha256Hex,
   toBase64,
 } from '../src/index.ts'
@@ -67,6 +70,20 @@ describe('blob protocol frames', () => {
     expect(decodeBlobResponse(body(encodeBlobFrame(manifest)), { op: 'manifest', sha256: sha })).toEqual(manifest)
     const chunk = { op: 'chunk' as const, sha256: sha, index: 3, bytes }
     expect(decodeBlobResponse(body(encodeBlobFrame(chunk)), request)).toEqual(chunk)
+  })
+
+  it('sends a head then the payload as the same bytes as one frame, and finds the head in the first bytes', () => {
+    const chunk = { op: 'chunk' as const, sha256: sha, index: 3, bytes }
+    const whole = encodeBlobFrame(chunk)
+    const head = encodeBlobFrameHead(chunk)
+    expect(Buffer.concat([head, bytes]).equals(Buffer.from(whole))).toBe(true)
+    // Any prefix shorter than the head is not enough yet; the head, or more, is.
+    expect(readBlobFrameHead(whole.subarray(0, head.byteLength - 1), 1 << 20)).toBeUndefined()
+    const found = readBlobFrameHead(whole.subarray(0, head.byteLength + 2), 1 << 20)
+    expect(found).toMatchObject({ headBytes: head.byteLength, payloadBytes: bytes.byteLength })
+    const request = { op: 'chunk' as const, sha256: sha, index: 3 }
+    expect(decodeBlobResponseParts(found?.header as Uint8Array, bytes, request)).toEqual(chunk)
+    expect(() => readBlobFrameHead(whole, 8)).toThrow(/over the 8-byte limit/)
   })
 
   it('refuses an answer to another question and a manifest whose chunk count does not fit its size', () => {
