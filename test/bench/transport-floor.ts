@@ -59,13 +59,21 @@ export async function libp2pStreamFloor(file: string, dir: string, runs = 2): Pr
     const addrs = (ready.addrs as string[]).map((a) =>
       multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${ready.peerId as string}`),
     )
-    await node.dial(addrs)
+    // The node's dial gives up after a few seconds: on a loaded machine the first try may not finish.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await node.dial(addrs)
+        break
+      } catch (err) {
+        if (attempt === 5) throw err
+      }
+    }
     let best: StreamFloor | undefined
     for (let run = 0; run < runs; run++) {
       const seen = events.length
       const cpu = process.cpuUsage()
       const started = performance.now()
-      const stream = await node.dialProtocol(addrs, FLOOR_PROTOCOL)
+      const stream = await node.dialProtocol(addrs, FLOOR_PROTOCOL, { signal: AbortSignal.timeout(60_000) })
       let received = 0
       const done = new Promise<void>((resolve, reject) => {
         stream.addEventListener('message', (evt) => {
