@@ -3,8 +3,8 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { COORDINATOR_DEFAULTS } from '@quorate/coordinator'
 import { saveBlob } from '@quorate/sdk'
-import wabtInit from 'wabt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import wabtInit from 'wabt'
 import { startNetwork, type TestNetwork } from '../helpers/network.ts'
 
 const MiB = 1024 * 1024
