@@ -6,6 +6,7 @@ import { saveBlob } from '@quorate/sdk'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import wabtInit from 'wabt'
 import { startNetwork, type TestNetwork } from '../helpers/network.ts'
+import { outputOf, spawnQuorateBin } from '../helpers/quorate-bin.ts'
 
 const MiB = 1024 * 1024
 const wabt = await wabtInit()
@@ -122,5 +123,14 @@ describe('large outputs stay blobs, fetched by the coordinator once decided and 
     const file = join(net.dir, 'output.bin')
     await saveBlob(net.client, blobShard.outputBlob as { sha256: string; size: number }, file)
     expect((await readFile(file)).equals(Buffer.from(expected))).toBe(true)
+
+    // `quorate results --out` writes it out too, streamed and checked; without --out it names the blob.
+    const out = join(net.dir, 'results')
+    const saved = await outputOf(spawnQuorateBin(['results', job.id, '--out', out, '-c', net.coordinator.httpUrl]))
+    expect(saved.code, saved.stderr).toBe(0)
+    expect((await readFile(join(out, 'shard-0.out'))).equals(Buffer.from(expected))).toBe(true)
+    expect((await readFile(join(out, 'shard-1.out'))).equals(Buffer.from(pattern(small, 9)))).toBe(true)
+    const shown = await outputOf(spawnQuorateBin(['results', job.id, '-c', net.coordinator.httpUrl]))
+    expect(shown.stdout).toContain(`held as blob ${sha256(expected)}`)
   })
 })

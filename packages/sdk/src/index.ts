@@ -13,6 +13,7 @@
 
 export { ErrorCode, InvalidOptionError, isQuorateError, type QuorateError } from '@quorate/protocol'
 export {
+  type DownloadBlobClient,
   type DownloadBlobErrorType,
   type DownloadBlobParameters,
   type DownloadBlobReturnType,
