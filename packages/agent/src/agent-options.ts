@@ -71,6 +71,11 @@ export interface AgentOptions {
    * `listen` addresses. A blob larger than this is refused. @defaultValue 1 GiB
    */
   blobCacheBytes?: number
+  /**
+   * How long a task output kept as a blob (an assignment's `outputInlineMax`) stays pinned in the
+   * blob cache when the coordinator does not fetch it whole before. @defaultValue 600000 (10 minutes)
+   */
+  outputPinMs?: number
   logger?: Logger
   /** Injected runtime pool (tests); by default the agent creates its own. */
   runtime?: RuntimePool

@@ -21,6 +21,7 @@ import { CoordinatorSlot, shareCapacity } from './coordinator-slot.ts'
 import { type DiscoverySources, discoverOnce, serveVerifiedCoordinators } from './discovery.ts'
 import type { CoordinatorLink } from './link.ts'
 import { ModuleCache } from './module-cache.ts'
+import { OutputBlobs } from './output-blobs.ts'
 import { ResultOutbox } from './result-outbox.ts'
 import type { CoordinatorSession, SessionContext } from './session.ts'
 
@@ -71,6 +72,7 @@ class QuorateAgent implements Agent {
   readonly #modules: ModuleCache
   readonly #blobCache: BlobCache
   readonly #blobs: BlobFetcher
+  readonly #outputs: OutputBlobs
   #stopServingBlobs: (() => Promise<void>) | undefined
   readonly #candidates: CandidateList
   readonly #slots: CoordinatorSlot[]
@@ -97,6 +99,10 @@ class QuorateAgent implements Agent {
         return requestBlob(this.#node, source, request, into === undefined ? {} : { into })
       },
     })
+    this.#outputs = new OutputBlobs(
+      { cache: this.#blobCache, clock: this.#clock, logger: this.#logger },
+      options.outputPinMs === undefined ? {} : { pinMs: options.outputPinMs },
+    )
     const ready = Promise.withResolvers<void>()
     this.ready = ready.promise
     this.#slots = shareCapacity(settings.capacity, settings.maxCoordinators).map(
@@ -143,10 +149,17 @@ class QuorateAgent implements Agent {
     const node = await createQuorateNode({ privateKey, listen: this.#options.listen ?? [...AGENT_DEFAULTS.listen] })
     this.#node = node
     await node.start()
-    this.#stopServingBlobs = await serveBlobs(node, {
-      manifest: (sha256) => this.#blobCache.manifest(sha256),
-      chunk: (sha256, index) => this.#blobs.servable(sha256, index),
-    })
+    this.#stopServingBlobs = await serveBlobs(
+      node,
+      {
+        manifest: (sha256) => this.#blobCache.manifest(sha256),
+        chunk: (sha256, index) => this.#blobs.servable(sha256, index),
+      },
+      {
+        // An output kept as a blob is let go (unpinned) once the coordinator has taken it whole.
+        onServed: (_peer, sha256, bytes) => this.#outputs.served(sha256, bytes),
+      },
+    )
     const cores = availableParallelism()
     this.#logger.info(
       { peerId: node.peerId.toString(), threads, cores, capacity, slots: this.#slots.length, ...topology },
@@ -179,6 +192,7 @@ class QuorateAgent implements Agent {
     for (const session of sessions) session.handBack('agent stopping')
     await Promise.all(sessions.map((session) => session.close()))
     await this.#stopServingBlobs?.()
+    this.#outputs.stop()
     await this.#node?.stop()
     if (this.#options.runtime === undefined) await this.#runtime?.close()
   }
@@ -194,6 +208,7 @@ class QuorateAgent implements Agent {
       topology: this.#settings.topology,
       modules: this.#modules,
       blobs: this.#blobs,
+      outputs: this.#outputs,
       blobAddrs: () => (this.#node?.getMultiaddrs() ?? []).slice(0, 4).map((m) => m.toString()),
       outbox: this.#outbox,
       clock: this.#clock,

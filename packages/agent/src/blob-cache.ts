@@ -3,6 +3,8 @@ import { BLOB_BOUNDS } from '@quorate/protocol'
 interface Entry {
   bytes: Uint8Array
   chunks: string[]
+  /** Holds on the entry (task outputs the coordinator has not fetched yet): eviction passes it by. */
+  pins?: number
 }
 
 /**
@@ -15,6 +17,7 @@ export class BlobCache {
   readonly maxBytes: number
   readonly #entries = new Map<string, Entry>()
   #bytes = 0
+  #pinnedBytes = 0
 
   constructor(maxBytes: number) {
     this.maxBytes = maxBytes
@@ -33,9 +36,51 @@ export class BlobCache {
     if (bytes.byteLength > this.maxBytes || this.#entries.has(sha256)) return
     this.#entries.set(sha256, { bytes, chunks })
     this.#bytes += bytes.byteLength
-    while (this.#bytes > this.maxBytes) {
-      const [oldest, entry] = this.#entries.entries().next().value as [string, Entry]
-      this.#entries.delete(oldest)
+    this.#evict()
+  }
+
+  /**
+   * Keep a blob that must stay until someone fetches it (a task's output the coordinator will
+   * take once the shard is decided): LRU eviction passes it by until {@link BlobCache.unpin}.
+   * Refused (false) when pinned blobs would take more than the whole cache.
+   */
+  pin(sha256: string, bytes: Uint8Array, chunks: string[]): boolean {
+    let entry = this.#entries.get(sha256)
+    if (entry === undefined) {
+      if (this.#pinnedBytes + bytes.byteLength > this.maxBytes) return false
+      entry = { bytes, chunks }
+      this.#entries.set(sha256, entry)
+      this.#bytes += bytes.byteLength
+    } else if ((entry.pins ?? 0) === 0 && this.#pinnedBytes + entry.bytes.byteLength > this.maxBytes) return false
+    if ((entry.pins ?? 0) === 0) this.#pinnedBytes += entry.bytes.byteLength
+    entry.pins = (entry.pins ?? 0) + 1
+    this.#evict()
+    return true
+  }
+
+  /** Let go of one pin; an unpinned blob is an ordinary cache entry again. */
+  unpin(sha256: string): void {
+    const entry = this.#entries.get(sha256)
+    if (entry?.pins === undefined || entry.pins === 0) return
+    entry.pins--
+    if (entry.pins === 0) {
+      this.#pinnedBytes -= entry.bytes.byteLength
+      this.#evict()
+    }
+  }
+
+  /** Bytes of pinned blobs. */
+  get pinnedBytes(): number {
+    return this.#pinnedBytes
+  }
+
+  /** Drop the least recently used unpinned blobs until the cache fits. */
+  #evict(): void {
+    if (this.#bytes <= this.maxBytes) return
+    for (const [sha256, entry] of this.#entries) {
+      if (this.#bytes <= this.maxBytes) return
+      if ((entry.pins ?? 0) > 0) continue
+      this.#entries.delete(sha256)
       this.#bytes -= entry.bytes.byteLength
     }
   }

@@ -14,6 +14,7 @@ import type { BlobFetcher } from './blob-fetcher.ts'
 import type { AgentClock } from './clock.ts'
 import type { CoordinatorLink } from './link.ts'
 import type { ModuleCache } from './module-cache.ts'
+import type { OutputBlobs } from './output-blobs.ts'
 import type { ResultOutbox } from './result-outbox.ts'
 import { crashedResult, type RunAssignmentContext, runAssignment } from './run-assignment.ts'
 import { AGENT_VERSION } from './version.ts'
@@ -28,6 +29,8 @@ export interface SessionContext extends RunAssignmentContext {
   blobs?: BlobFetcher
   /** Where this agent serves the blobs it holds, announced in hello. */
   blobAddrs?: () => string[]
+  /** Keeps large outputs as blobs when an assignment asks for it (`outputInlineMax`). */
+  outputs?: OutputBlobs
   outbox: ResultOutbox
   clock: AgentClock
   logger: Logger
@@ -157,7 +160,8 @@ export class CoordinatorSession {
       // An inline input starts at once (no extra turn); a blob is awaited.
       const input = task.inputBlob === undefined ? task.input : await this.#fetchInput(task, controller.signal)
       if (input === undefined) return
-      const result = await runAssignment(this.#context, { ...task, input }, module, controller.signal)
+      const ran = await runAssignment(this.#context, { ...task, input }, module, controller.signal)
+      const result = ran === undefined ? undefined : (this.#context.outputs?.keep(ran, task.outputInlineMax) ?? ran)
       if (result !== undefined) {
         this.#logResult(task, result)
         this.#context.outbox.send(this.#link, result, this.#running.size - 1)

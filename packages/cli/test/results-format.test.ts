@@ -14,6 +14,16 @@ const accepted = (index: number, output: Uint8Array | undefined): ShardResult =>
 })
 
 describe('results: each output as it fits', () => {
+  it('names an output held as a blob, or where it was written', () => {
+    const blob = { ...accepted(2, undefined), outputBlob: { sha256: 'ab'.repeat(32), size: 3 * 1024 * 1024 } }
+    expect(describeResult(blob)).toBe(
+      `shard 2: accepted  ${formatBytes(3 * 1024 * 1024)} held as blob ${'ab'.repeat(32)}: not shown (use --out DIR to save it)\n`,
+    )
+    expect(describeResult(blob, 'out/shard-2.out')).toBe(
+      `shard 2: accepted  ${formatBytes(3 * 1024 * 1024)} written to out/shard-2.out\n`,
+    )
+  })
+
   it('shows a one-line text output whole on its shard line, however long', () => {
     const long = 'x'.repeat(300)
     expect(describeResult(accepted(0, bytes(`${long}\n`)))).toBe(`shard 0: accepted  ${long}\n`)

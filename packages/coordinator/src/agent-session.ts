@@ -70,7 +70,18 @@ export class AgentSession implements AgentLink {
     this.#evidence = evidence
   }
 
+  /** Where the agent serves blobs (its hello's `blobAddrs`); undefined for an agent that serves none. */
+  get blobAddrs(): readonly string[] | undefined {
+    return this.#blobAddrs
+  }
+
   assign(message: AssignMessage, module: { sha256: string; bytes: Uint8Array }): void {
+    // A large output can stay on an agent that serves blobs: the coordinator fetches it once decided.
+    const inlineMax = this.#blobs?.sources.outputInlineMax
+    if (inlineMax !== undefined && this.#blobAddrs !== undefined && this.#blobAddrs.length > 0) {
+      this.#blobs?.sources.outputHolder(this.peerId, this.#blobAddrs)
+      message = { ...message, outputInlineMax: inlineMax }
+    }
     // An input stored by reference goes as the blob's name and its sources; the agent fetches the bytes.
     const blobs = this.#blobs
     const ref = blobs === undefined ? undefined : decodeStoredRef(message.input)

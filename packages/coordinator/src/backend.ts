@@ -4,6 +4,7 @@ import type {
   JobState,
   JobSummary,
   ListPage,
+  OutputBlobRef,
   ProviderView,
   ReplicaView,
   ShardState,
@@ -67,6 +68,8 @@ export interface ShardDecision {
   digest?: string
   outcome?: string
   output?: Uint8Array
+  /** The accepted output held as a blob (no `output` then); the coordinator fetches it before storing the decision. */
+  outputBlob?: OutputBlobRef
   majority: string[]
   minority: string[]
   reason?: string

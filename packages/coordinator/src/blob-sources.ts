@@ -12,9 +12,14 @@ const MAX_BLOBS = 4096
 export class BlobSources {
   readonly #self: () => BlobSource
   readonly #holders = new Map<string, Map<string, string[]>>()
+  /** Where each connected agent given work that may keep its output as a blob serves blobs. */
+  readonly #peers = new Map<string, string[]>()
+  /** Outputs over this many bytes are kept by agents as blobs (`AssignMessage.outputInlineMax`); undefined: all inline. */
+  readonly outputInlineMax: number | undefined
 
-  constructor(self: () => BlobSource) {
+  constructor(self: () => BlobSource, options: { outputInlineMax?: number } = {}) {
     this.#self = self
+    this.outputInlineMax = options.outputInlineMax
   }
 
   /** The sources to name in an assignment of blob `ref` to `peerId`, who then counts as a holder. */
@@ -37,6 +42,22 @@ export class BlobSources {
   /** Forget an agent that left: its cache left with it. */
   forgetPeer(peerId: string): void {
     for (const holders of this.#holders.values()) holders.delete(peerId)
+    this.#peers.delete(peerId)
+  }
+
+  /** `peerId` was asked to keep a large output as a blob: where to fetch it from later. */
+  outputHolder(peerId: string, addrs: readonly string[]): void {
+    this.#peers.set(peerId, addrs.slice(0, BLOB_BOUNDS.maxAddrs))
+  }
+
+  /** Sources for an accepted output blob: those of `peerIds` (its majority) still connected here. */
+  outputSources(peerIds: readonly string[]): BlobSource[] {
+    const sources: BlobSource[] = []
+    for (const peerId of peerIds) {
+      const addrs = this.#peers.get(peerId)
+      if (addrs !== undefined) sources.push({ peerId, addrs })
+    }
+    return sources
   }
 
   #remember(sha256: string, peerId: string, addrs: string[]): void {

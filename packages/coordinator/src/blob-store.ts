@@ -209,6 +209,19 @@ export class BlobStore {
     return createReadStream(this.#path(sha256))
   }
 
+  /** Drop what an interrupted write left of `sha256` (a fetch that will start over); none is fine. */
+  async discardPart(sha256: string): Promise<void> {
+    checkName(sha256)
+    if (this.#writing.has(sha256)) return
+    try {
+      const { size } = await stat(this.#part(sha256))
+      await rm(this.#part(sha256), { force: true })
+      this.#used -= size
+    } catch {
+      // No part: nothing to drop.
+    }
+  }
+
   /** Appends at most `limit` bytes of `body` to the part; more is a mismatch with the declared range. */
   async #append(sha256: string, body: Readable, limit: number, hasher: BlobHasher | undefined): Promise<number> {
     let written = 0

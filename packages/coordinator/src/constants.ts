@@ -5,6 +5,8 @@ export const COORDINATOR_DEFAULTS = {
   p2pListen: ['/ip4/127.0.0.1/tcp/0'],
   /** Largest HTTP request body: a job's module and inputs, base64-encoded. */
   bodyLimitBytes: 128 * 1024 * 1024,
+  /** Outputs larger than this stay with their providers as blobs; the coordinator fetches the accepted one. */
+  outputInlineBytes: 64 * 1024,
   /**
    * How often agents send heartbeats: two small frames a second per agent. A frozen agent is noticed
    * within its last heartbeat's age plus the silences below, so this bounds detection (≤ 3 s p99).

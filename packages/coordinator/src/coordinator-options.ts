@@ -48,6 +48,13 @@ export interface CoordinatorOptions {
    */
   blobQuotaBytes?: number
   /**
+   * Outputs larger than this many bytes are not sent inline: the agent keeps them as a blob and the
+   * coordinator fetches the accepted one once the shard is decided (from a provider in its majority),
+   * and results carry `outputBlob` instead of the bytes. At most the job spec's output bound; agents
+   * that serve no blobs still send every output inline. @defaultValue 65536 (64 KiB)
+   */
+  outputInlineBytes?: number
+  /**
    * Shards above which a job's whole view and whole results are refused (`VIEW_TOO_LARGE`) and
    * are read in pages instead. @defaultValue FULL_VIEW_MAX_SHARDS (10,000)
    */

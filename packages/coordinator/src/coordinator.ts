@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
 import { createQuorateNode, type Libp2p, loadOrCreatePrivateKey, serveBlobs } from '@quorate/net'
-import type { BlobSource, CoordinatorInfo, JobSpec } from '@quorate/protocol'
+import type { CoordinatorInfo, JobSpec } from '@quorate/protocol'
 import { inspectModule } from '@quorate/runtime'
 import type { FastifyInstance } from 'fastify'
 import { type Logger, pino } from 'pino'
@@ -12,8 +11,8 @@ import { AgentHub } from './agent-hub.ts'
 import type { SchedulerBackend } from './backend.ts'
 import { embeddedBackend } from './backends/embedded/index.ts'
 import { redisBackend } from './backends/redis/index.ts'
-import { BlobSources } from './blob-sources.ts'
-import { BlobStore } from './blob-store.ts'
+import { type BlobParts, blobParts } from './blob-parts.ts'
+import type { BlobSources } from './blob-sources.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import { ControlAuth } from './control-auth.ts'
 import { type CoordinatorOptions, validateCoordinatorOptions } from './coordinator-options.ts'
@@ -59,7 +58,7 @@ interface Parts {
   retention: Retention
   hub: AgentHub
   /** The blob store, who holds which blob, and this coordinator as a source (once `node` is set). */
-  blobs: { store: BlobStore; sources: BlobSources; home: () => BlobSource; node: { current?: Libp2p } }
+  blobs: BlobParts
   /** Warns of a failed background write, unless the backend is known to be down (its outage is logged once). */
   warn: (err: unknown, message: string) => void
 }
@@ -127,7 +126,11 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       lifecycle.start()
       parts.retention.start()
       const placementTimeoutMs = options.placementTimeoutMs ?? COORDINATOR_DEFAULTS.placementTimeoutMs
-      backend.consume(shardHandler({ executor, backend, warn }, { placementTimeoutMs }), () => executor.capacity)
+      const outputs = { fetcher: parts.blobs.outputs, sources: parts.blobs.sources }
+      backend.consume(
+        shardHandler({ executor, backend, warn, outputs }, { placementTimeoutMs }),
+        () => executor.capacity,
+      )
       await hub.start(node)
       timers.push(...startTimers(parts, announce))
       http = httpApi(options, parts, info)
@@ -203,7 +206,7 @@ function assemble(options: CoordinatorOptions, logger: Logger): Parts {
   if (options.eagerReplicas !== undefined) executorOptions.eagerReplicas = options.eagerReplicas
   // A re-checked shard's new decision is stored before the job may finish.
   executorOptions.amend = async (work, decision) => {
-    await backend.amend(work, decision)
+    await backend.amend(work, await blobs.outputs.settle(decision, blobs.sources.outputSources(decision.majority)))
   }
   // On a chain, stake (capped) makes a provider more likely to be drawn; `chain` is set below,
   // before any provider can connect.
@@ -241,7 +244,7 @@ function assemble(options: CoordinatorOptions, logger: Logger): Parts {
     mayPurge: (id) => chain?.mayPurge(id) ?? Promise.resolve(true),
     warn,
   })
-  const blobs = blobParts(options)
+  const blobs = blobParts(options, logger)
   return {
     logger,
     executor,
@@ -264,23 +267,6 @@ function assemble(options: CoordinatorOptions, logger: Logger): Parts {
     blobs,
     warn,
   }
-}
-
-/**
- * The blob store in `dataDir/blobs` and this coordinator as a blob source. The source's addresses
- * are read when needed: they exist only once the node listens.
- */
-function blobParts(options: CoordinatorOptions): Parts['blobs'] {
-  const store = new BlobStore(join(options.dataDir, 'blobs'), {
-    ...(options.maxBlobBytes === undefined ? {} : { maxBlobBytes: options.maxBlobBytes }),
-    ...(options.blobQuotaBytes === undefined ? {} : { quotaBytes: options.blobQuotaBytes }),
-  })
-  const node: { current?: Libp2p } = {}
-  const home = (): BlobSource => ({
-    peerId: node.current?.peerId.toString() ?? '',
-    addrs: (node.current?.getMultiaddrs() ?? []).slice(0, 4).map((m) => m.toString()),
-  })
-  return { store, sources: new BlobSources(home), home, node }
 }
 
 /** The agent hub, admitting providers by the chain's stake or by the admission policy. */

@@ -14,6 +14,7 @@ import { COORDINATOR_DEFAULTS } from './constants.ts'
 import type { ExecutorCore, ExecutorEvents, ExecutorOptions } from './executor-core.ts'
 import { Leases } from './leases.ts'
 import { type LiveShard, liveShardsOf } from './live-shards.ts'
+import { countableOutcome, keptOutput } from './output-blobs.ts'
 import { Placement, WAITING_BUSY } from './placement.ts'
 import {
   type AgentLink,
@@ -267,7 +268,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const { run, replica } = lease
     const provider = this.#providers.get(peerId)
     if (provider !== undefined) provider.lastSeenAt = this.#now()
-    const outcome = message.outcome
+    // A blob output that cannot count (over the limit, from an agent serving no blobs) is a crash.
+    const outcome = countableOutcome(message.outcome, run.work.spec.limits, provider?.link?.blobAddrs)
     if (replica.state !== 'running') {
       // Fencing: the lease ended (expired, reassigned or cancelled) before this arrived.
       // Keep it for the record; it never counts.
@@ -305,7 +307,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     replica.digest = digest
     this.#stragglers.record(run, replica.finishedAt - replica.dispatchedAt)
     replica.fuelUsed = 'fuelUsed' in outcome ? outcome.fuelUsed : 0
-    if (outcome.kind === 'ok' && !run.outputs.has(digest)) run.outputs.set(digest, outcome.output)
+    if (outcome.kind === 'ok' && !run.outputs.has(digest)) run.outputs.set(digest, keptOutput(outcome))
     run.heldEvents.push(
       this.#core.event('replica:result', {
         jobId: run.work.jobId,

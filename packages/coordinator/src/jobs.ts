@@ -83,7 +83,7 @@ export function shardViewOf(shard: ShardRecord): ShardView {
     // stderr is served by the logs endpoint, not with every view.
     replicas: settledReplicas(shard).map(({ stderr: _stderr, ...replica }) => replica),
   }
-  for (const key of ['digest', 'outcome', 'majority', 'minority', 'reason', 'decidedAt'] as const) {
+  for (const key of ['digest', 'outcome', 'outputBlob', 'majority', 'minority', 'reason', 'decidedAt'] as const) {
     const value = shard[key]
     if (value !== undefined) (view as unknown as Record<string, unknown>)[key] = value
   }

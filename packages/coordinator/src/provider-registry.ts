@@ -9,6 +9,8 @@ export interface AgentLink {
   readonly region?: string | undefined
   readonly zone?: string | undefined
   readonly capacity: number
+  /** Where the agent serves the blobs it holds (task outputs kept as blobs among them); undefined: none. */
+  readonly blobAddrs?: readonly string[] | undefined
   /** Send one assignment; the link sends the module bytes first if this agent has not seen them. */
   assign(message: AssignMessage, module: { sha256: string; bytes: Uint8Array }): void
   cancel(assignmentId: string, reason: string): void

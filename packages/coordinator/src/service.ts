@@ -205,7 +205,9 @@ export class JobService {
         if (s.digest !== undefined) view.digest = s.digest
         if (s.outcome !== undefined) view.outcome = s.outcome
         if (s.reason !== undefined) view.reason = s.reason
-        if (s.state === 'accepted' && s.outcome === 'ok') {
+        // A large output is held as a blob: the view names it, its bytes are `GET /v1/blobs/:sha256`.
+        if (s.state === 'accepted' && s.outputBlob !== undefined) view.outputBlob = s.outputBlob
+        else if (s.state === 'accepted' && s.outcome === 'ok') {
           const output = await this.#backend.output(id, s.index)
           if (output !== undefined) view.output = toBase64(output)
         }

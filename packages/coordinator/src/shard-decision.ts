@@ -1,5 +1,6 @@
 import type { ShardDecision } from './backend.ts'
 import { type CancelCause, type ExecutorCore, replicaEnded } from './executor-core.ts'
+import { decisionOutput } from './output-blobs.ts'
 import { freeSlot } from './provider-registry.ts'
 import { outvoted, quarantine } from './quarantine.ts'
 import { failingOutcomeReason, replicaViews, type ShardRun } from './shard-run.ts'
@@ -65,8 +66,7 @@ function accept(
   }
   const result: Partial<ShardDecision> = { digest, majority, minority }
   if (outcome !== undefined) result.outcome = outcome
-  const output = run.outputs.get(digest)
-  if (output !== undefined) result.output = output
+  Object.assign(result, decisionOutput(run.outputs.get(digest)))
   if (unanimous) {
     core.books.remember(run, digest, majority)
     for (const [peerId, evidence] of outvoted(run, digest, majority)) quarantine(core, peerId, evidence, run)
@@ -97,7 +97,7 @@ export function finish(
     majority: result.majority ?? [],
     minority: result.minority ?? [],
   }
-  for (const key of ['digest', 'outcome', 'output', 'reason'] as const) {
+  for (const key of ['digest', 'outcome', 'output', 'outputBlob', 'reason'] as const) {
     const value = result[key]
     if (value !== undefined) (decision as unknown as Record<string, unknown>)[key] = value
   }

@@ -1,5 +1,7 @@
 import type { SchedulerBackend, ShardHandler } from './backend.ts'
+import type { BlobSources } from './blob-sources.ts'
 import type { Executor } from './executor.ts'
+import type { OutputFetcher } from './output-fetch.ts'
 import type { ShardProgress } from './shard-run.ts'
 
 /** How often a running shard's replica table is written to storage. */
@@ -17,10 +19,12 @@ export function shardHandler(
     backend: SchedulerBackend
     /** Warns of a failed write (quietly while the backend is known to be down). */
     warn: (err: unknown, message: string) => void
+    /** Fetches an accepted output held as a blob before its decision is stored (`output-fetch.ts`). */
+    outputs?: { fetcher: Pick<OutputFetcher, 'settle'>; sources: Pick<BlobSources, 'outputSources'> }
   },
   options: { placementTimeoutMs: number },
 ): ShardHandler {
-  const { executor, backend, warn } = components
+  const { executor, backend, warn, outputs } = components
   return async (work, signal) => {
     const controller = new AbortController()
     const onAbort = () => controller.abort(signal.reason)
@@ -45,11 +49,15 @@ export function shardHandler(
       backend.progress(work, state, replicas, reason).catch((err) => warn(err, 'could not save progress'))
     }
     try {
-      return await executor.runShard(work, controller.signal, (...update) => {
+      const decision = await executor.runShard(work, controller.signal, (...update) => {
         if (update[1].length > 0) placed = true
         latest = update
         flushTimer ??= setTimeout(flush, PROGRESS_INTERVAL_MS)
       })
+      // A large output stays with its providers until the shard is decided; now it is fetched, from one
+      // of the majority, so the stored decision never names a blob this coordinator does not hold.
+      if (outputs === undefined || decision.outputBlob === undefined) return decision
+      return await outputs.fetcher.settle(decision, outputs.sources.outputSources(decision.majority))
     } finally {
       if (flushTimer !== undefined) clearTimeout(flushTimer)
       if (giveUp !== undefined) clearTimeout(giveUp)

@@ -4,6 +4,7 @@
  * stay free of runtime imports, because the explorer's browser bundle takes it from there.
  */
 import type { TaskLimits } from './jobspec.ts'
+import type { OutputBlobRef } from './outcome.ts'
 
 /** Every job state, in the order a job can go through them (a filter lists them in this order). */
 export const JOB_STATES = [
@@ -72,6 +73,8 @@ export interface ShardView {
   digest?: string
   /** Kind of the accepted outcome. */
   outcome?: string
+  /** The accepted output, when it is held as a blob: fetch it with `GET /v1/blobs/:sha256`. */
+  outputBlob?: OutputBlobRef
   /** Providers whose results formed the quorum. */
   majority?: string[]
   minority?: string[]
@@ -145,8 +148,13 @@ export interface ShardResultView {
   state: ShardState
   digest?: string
   outcome?: string
-  /** Base64 of the accepted output (for `ok` outcomes). */
+  /** Base64 of the accepted output (for `ok` outcomes), unless it is held as a blob. */
   output?: string
+  /**
+   * A large accepted output, held as a blob (then `output` is absent): its bytes are
+   * `GET /v1/blobs/:sha256`, and `sha256` equals `digest`.
+   */
+  outputBlob?: OutputBlobRef
   majority: string[]
   minority: string[]
   reason?: string

@@ -15,7 +15,7 @@ import {
   TOPOLOGY_NAME,
   WIRE_BOUNDS,
 } from './messages.ts'
-import { OUTCOME_KINDS, type TaskOutcome, TRAP_KINDS } from './outcome.ts'
+import { type OkOutcome, OUTCOME_KINDS, type OutputBlobRef, type TaskOutcome, TRAP_KINDS } from './outcome.ts'
 import { WireFields } from './wire-fields.ts'
 
 const HEX64 = { max: 64, pattern: /^[0-9a-f]{64}$/, what: '64 lower-case hex digits' }
@@ -122,6 +122,7 @@ function readAssign(f: WireFields, payload: Uint8Array): AssignMessage {
     seed: f.string('seed', HEX64),
     input: payload,
   }
+  if (f.has('outputInlineMax')) assign.outputInlineMax = f.int('outputInlineMax', 0, JOB_BOUNDS.maxOutputBytes)
   if (f.has('inputBlob')) assign.inputBlob = readInputBlob(f.object('inputBlob'))
   if (f.has('evidence')) {
     const e = f.object('evidence')
@@ -174,6 +175,10 @@ function readResult(f: WireFields, payload: Uint8Array): ResultMessage {
   return result
 }
 
+function readOutputBlob(b: WireFields): OutputBlobRef {
+  return { sha256: b.string('sha256', HEX64), size: b.int('size', 1, JOB_BOUNDS.maxOutputBytes) }
+}
+
 function readError(f: WireFields): TaskChannelMessage {
   const e = f.object('error')
   const error: WireError = {
@@ -198,8 +203,15 @@ function readOutcome(o: WireFields, output: Uint8Array): TaskOutcome {
   const kind = o.oneOf('kind', OUTCOME_KINDS)
   const fuel = () => o.int('fuelUsed', 0)
   switch (kind) {
-    case 'ok':
-      return { kind, output, fuelUsed: fuel() }
+    case 'ok': {
+      const ok: OkOutcome = { kind, output, fuelUsed: fuel() }
+      if (o.has('outputBlob')) {
+        // A blob output is the whole output: none may travel inline beside it.
+        if (output.byteLength > 0) o.fail('outputBlob', 'must not come with inline output bytes', output.byteLength)
+        ok.outputBlob = readOutputBlob(o.object('outputBlob'))
+      }
+      return ok
+    }
     case 'out_of_fuel':
       return { kind, fuelUsed: fuel() }
     case 'trap':

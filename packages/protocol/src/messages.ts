@@ -105,6 +105,11 @@ export interface AssignMessage {
   inputBlob?: InputBlob
   /** Present when the coordinator settles on a chain: sign the result for this Escrow job (EIP-712). */
   evidence?: EvidenceRequest
+  /**
+   * Set when the coordinator takes outputs as blobs: an `ok` output larger than this many bytes is
+   * kept by the agent (served on `/quorate/blob/1.0.0`) and the result names it (`outcome.outputBlob`).
+   */
+  outputInlineMax?: number
 }
 
 /** A blob an assignment needs, with where to fetch it: the coordinator holding it first, then peers. */

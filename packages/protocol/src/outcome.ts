@@ -19,9 +19,21 @@ export type TaskOutcome =
 
 export interface OkOutcome {
   kind: 'ok'
-  /** Everything the module wrote to stdout. */
+  /** Everything the module wrote to stdout; empty when it travels as {@link OkOutcome.outputBlob}. */
   output: Uint8Array
   fuelUsed: number
+  /**
+   * A large output kept by the agent as a blob instead of sent inline: its sha256 (of the whole
+   * output, so the vote digest is the same as inline) and size. The coordinator fetches it once
+   * the shard is decided.
+   */
+  outputBlob?: OutputBlobRef
+}
+
+/** An output held as a content-addressed blob: the sha256 of its bytes and their number. */
+export interface OutputBlobRef {
+  sha256: string
+  size: number
 }
 
 export interface OutOfFuelOutcome {
@@ -123,7 +135,9 @@ export function isDeterministic(outcome: TaskOutcome): outcome is DeterministicO
  * outcome (fuelUsed included), so deterministic failures are votable too.
  */
 export function outcomeDigest(outcome: DeterministicOutcome): string {
-  if (outcome.kind === 'ok') return sha256Hex(outcome.output)
+  // An output sent as a blob is named by the sha256 of its bytes: the same digest as inline, so
+  // replicas that answered one way or the other still agree.
+  if (outcome.kind === 'ok') return outcome.outputBlob?.sha256 ?? sha256Hex(outcome.output)
   return sha256Hex(`quorate:outcome:v1\n${canonicalFailure(outcome)}`)
 }
 
@@ -146,6 +160,8 @@ function canonicalFailure(outcome: Exclude<DeterministicOutcome, OkOutcome>): st
 export function describeOutcome(outcome: TaskOutcome): string {
   switch (outcome.kind) {
     case 'ok':
+      if (outcome.outputBlob !== undefined)
+        return `ok (${outcome.outputBlob.size} bytes as a blob, fuel ${outcome.fuelUsed})`
       return `ok (${outcome.output.byteLength} bytes, fuel ${outcome.fuelUsed})`
     case 'out_of_fuel':
       return `out of fuel after ${outcome.fuelUsed}`

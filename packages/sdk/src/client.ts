@@ -9,11 +9,14 @@ import {
   type JobView,
   type JobViewPage,
   type ListPage,
+  type OutputBlobRef,
   type ProviderView,
   type ShardPage,
   type SubmitJobResponse,
 } from '@quorate/protocol'
+import { downloadBlob, readOutput } from './actions/download-blob.ts'
 import { type EstimateParameters, type EstimateReturnType, estimate } from './actions/estimate.ts'
+import type { ShardResult } from './actions/verify-results.ts'
 import {
   type VerifySignaturesParameters,
   type VerifySignaturesReturnType,
@@ -158,6 +161,10 @@ export interface QuorateClient {
    * without any chain access.
    */
   estimatePayment(job: JobSpecJson): Promise<PaymentEstimate>
+  /** A blob's bytes (`GET /v1/blobs/:sha256`), checked against its sha256 and size. */
+  downloadBlob(ref: OutputBlobRef): Promise<Uint8Array>
+  /** A checked result's output: inline, or its blob downloaded and checked; undefined when it has none. */
+  readOutput(result: ShardResult): Promise<Uint8Array | undefined>
   /**
    * Whether this client checks paid jobs' signatures: it was given `chain`
    * settings, or a `wallet` that knows the contracts (its `registryAddress`,
@@ -275,6 +282,8 @@ export function createClient(options: ClientOptions): QuorateClient {
     info: () => client.request('GET', '/v1/info'),
     estimate: (job) => estimate(client, job),
     estimatePayment: (spec) => payer.estimate(owned(spec)),
+    downloadBlob: (ref) => downloadBlob(client, ref),
+    readOutput: (result) => readOutput(client, result),
   }
   const payer = payerOf(client, wallet, chainOptions)
   return client

@@ -13,6 +13,15 @@
 
 export { ErrorCode, InvalidOptionError, isQuorateError, type QuorateError } from '@quorate/protocol'
 export {
+  type DownloadBlobClient,
+  type DownloadBlobErrorType,
+  type DownloadBlobParameters,
+  type DownloadBlobReturnType,
+  downloadBlob,
+  readOutput,
+  saveBlob,
+} from './actions/download-blob.ts'
+export {
   type EstimateClient,
   type EstimateErrorType,
   type EstimateParameters,

@@ -29,6 +29,7 @@ Options:
   --max-blob-bytes N   largest blob PUT /v1/blobs/:sha256 takes (inputs by reference; default 1 GiB)
   --blob-quota-bytes N bytes all blobs in --data-dir/blobs may take together; uploads past it
                        are refused with BLOB_STORE_FULL (default 16 GiB)
+  --output-inline-bytes N  outputs over N bytes stay blobs, fetched once decided (default 64 KiB)
   --redis URL          share work with other coordinators on this Redis (BullMQ backend)
                        (env QUORATE_REDIS_URL; default: the embedded SQLite backend in --data-dir);
                        redis+sentinel://HOST:PORT,HOST:PORT/MASTER follows the primary that
@@ -115,6 +116,7 @@ const coordinatorFlags = {
   'p2p-listen': { type: 'string', multiple: true },
   'max-blob-bytes': { type: 'string' },
   'blob-quota-bytes': { type: 'string' },
+  'output-inline-bytes': { type: 'string' },
   redis: { type: 'string' },
   namespace: { type: 'string' },
   'shard-lease': { type: 'string' },
@@ -203,7 +205,14 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
 function blobOptions(values: Record<string, unknown>): Partial<CoordinatorOptions> {
   const maxBlobBytes = intFlag('max-blob-bytes', values['max-blob-bytes'] as string | undefined, undefined, 1)
   const blobQuotaBytes = intFlag('blob-quota-bytes', values['blob-quota-bytes'] as string | undefined, undefined, 1)
+  const outputInlineBytes = intFlag(
+    'output-inline-bytes',
+    values['output-inline-bytes'] as string | undefined,
+    undefined,
+    0,
+  )
   return {
+    ...(outputInlineBytes === undefined ? {} : { outputInlineBytes }),
     ...(maxBlobBytes === undefined ? {} : { maxBlobBytes }),
     ...(blobQuotaBytes === undefined ? {} : { blobQuotaBytes }),
   }

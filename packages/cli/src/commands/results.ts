@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isTerminalJobState } from '@quorate/protocol'
-import type { ShardResult } from '@quorate/sdk'
+import { type DownloadBlobClient, type ShardResult, saveBlob } from '@quorate/sdk'
 import { parse } from '../args.ts'
 import { EXIT, exitCodesHelp, UsageError } from '../output.ts'
 import { describeOutput, formatBytes } from '../output-kind.ts'
@@ -17,6 +17,8 @@ A one-line text output is shown after its shard's line, a longer one below it, e
 indented with "  | "; binary outputs are summarised (size and type). Failed shards say why.
 With --out, writes DIR/shard-<n>.out for every accepted output, <n> zero-padded to the shard
 count's width (shard-00.out … shard-11.out), so shell globs list them in order.
+A large output is held by the coordinator as a blob: it is named (size and sha256) and, with --out,
+streamed to its file and checked against its sha256 on the way.
 
 Options:
   --out DIR               write the outputs to DIR, byte for byte
@@ -59,7 +61,7 @@ export async function resultsCommand(argv: string[]): Promise<number> {
   let first = true
   if (values.json === true) process.stdout.write('[')
   for await (const r of results) {
-    const file = values.out === undefined ? undefined : await writeOutput(values.out, r, total)
+    const file = values.out === undefined ? undefined : await writeOutput(client, values.out, r, total)
     if (values.json === true) {
       const output = r.output === undefined ? undefined : Buffer.from(r.output).toString('base64')
       process.stdout.write(`${first ? '' : ','}${JSON.stringify({ ...r, output })}`)
@@ -81,11 +83,17 @@ export function outputFileName(index: number, shards: number): string {
   return `shard-${String(index).padStart(String(Math.max(0, shards - 1)).length, '0')}.out`
 }
 
-/** Write a shard's output to `dir`; returns the path written, if it has an output. */
-async function writeOutput(dir: string, r: ShardResult, shards: number): Promise<string | undefined> {
-  if (r.output === undefined) return undefined
+/** Write a shard's output to `dir` (a blob streamed and checked); returns the path written, if it has an output. */
+async function writeOutput(
+  client: DownloadBlobClient,
+  dir: string,
+  r: ShardResult,
+  shards: number,
+): Promise<string | undefined> {
+  if (r.output === undefined && r.outputBlob === undefined) return undefined
   const path = join(dir, outputFileName(r.index, shards))
-  await writeFile(path, r.output)
+  if (r.outputBlob !== undefined) await saveBlob(client, r.outputBlob, path)
+  else await writeFile(path, r.output as Uint8Array)
   return path
 }
 
@@ -97,6 +105,11 @@ async function writeOutput(dir: string, r: ShardResult, shards: number): Promise
  */
 export function describeResult(r: ShardResult, savedTo?: string): string {
   const head = `shard ${r.index}: ${r.state}${outcomeNote(r)}${r.reason === undefined ? '' : ` — ${r.reason}`}`
+  if (r.outputBlob !== undefined) {
+    const size = formatBytes(r.outputBlob.size)
+    if (savedTo !== undefined) return `${head}  ${size} written to ${savedTo}\n`
+    return `${head}  ${size} held as blob ${r.outputBlob.sha256}: not shown (use --out DIR to save it)\n`
+  }
   if (r.output === undefined) return `${head}\n`
   if (savedTo !== undefined) return `${head}  ${formatBytes(r.output.length)} written to ${savedTo}\n`
   const kind = describeOutput(r.output)

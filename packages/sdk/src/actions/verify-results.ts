@@ -2,6 +2,7 @@ import {
   fromBase64,
   type JobResultsView,
   type JobView,
+  type OutputBlobRef,
   type ShardState,
   type ShardView,
   sha256Hex,
@@ -15,6 +16,11 @@ export interface ShardResult {
   state: ShardState
   /** Accepted output (for `ok` outcomes); its sha256 was checked against `digest`. */
   output?: Uint8Array
+  /**
+   * A large accepted output held as a blob (then `output` is absent): its `sha256` was checked to be
+   * `digest`; fetch the bytes with `readOutput(client, result)` or `downloadBlob(client, outputBlob)`.
+   */
+  outputBlob?: OutputBlobRef
   digest?: string
   outcome?: string
   /** Providers whose results formed the quorum (distinct, at least the job's quorum). */
@@ -133,12 +139,17 @@ export function verifyShardResult(
   if (shard.outcome !== undefined) result.outcome = shard.outcome
   if (shard.reason !== undefined) result.reason = shard.reason
   if (shard.state !== 'accepted') {
-    if (shard.output !== undefined) throw fail(index, 'view', `the shard is ${shard.state} but has an output`)
+    if (shard.output !== undefined || shard.outputBlob !== undefined) {
+      throw fail(index, 'view', `the shard is ${shard.state} but has an output`)
+    }
     return result
   }
 
   const digest = shard.digest
   if (digest === undefined) throw fail(index, 'digest', 'accepted without a digest')
+  if (shard.output !== undefined && shard.outputBlob !== undefined) {
+    throw fail(index, 'view', 'the shard has both an inline output and an output blob')
+  }
   if (shard.output !== undefined) {
     const output = fromBase64(shard.output)
     if (output === undefined) throw fail(index, 'digest', 'the output is not valid base64')
@@ -152,6 +163,18 @@ export function verifyShardResult(
       )
     }
     result.output = output
+  } else if (shard.outputBlob !== undefined) {
+    // The blob's name is the sha256 of its bytes: it must be the digest voted on (the bytes are
+    // checked against it again when downloaded).
+    if (shard.outputBlob.sha256 !== digest) {
+      throw fail(
+        index,
+        'digest',
+        `the output blob is ${shard.outputBlob.sha256.slice(0, 12)}…, but the shard was accepted with digest ${digest.slice(0, 12)}…`,
+        { expected: digest, actual: shard.outputBlob.sha256 },
+      )
+    }
+    result.outputBlob = { sha256: shard.outputBlob.sha256, size: shard.outputBlob.size }
   } else if (shard.outcome === 'ok') {
     throw fail(index, 'digest', 'accepted with an ok outcome but no output')
   }

@@ -15,7 +15,7 @@ export function decisionDetail(decision: ShardDecision, at: number, rechecked = 
     minority: decision.minority,
   }
   if (rechecked) detail.rechecked = true
-  for (const key of ['digest', 'outcome', 'reason'] as const)
+  for (const key of ['digest', 'outcome', 'reason', 'outputBlob'] as const)
     if (decision[key] !== undefined) detail[key] = decision[key]
   return detail
 }
