@@ -3,7 +3,7 @@
  * over libp2p and speaks `/quorate/task/1.0.0` (hello announcing where it serves blobs), takes the
  * first assignment whose input is a blob, fetches that blob from the coordinator over
  * `/quorate/blob/1.0.0` like an agent would, then hands the assignment back (drain) and stays
- * connected, answering every chunk request for that blob, with chunk `config.badChunk` altered by
+ * connected (sending heartbeats), answering every chunk request for that blob, with chunk `config.badChunk` altered by
  * one byte. Prints JSON lines: `ready`, `holding` (blob, size), `served` (index, bad) per chunk.
  *
  * Run with Node ≥ 23 (type stripping): `node blob-corrupter.ts '{"coordinator":…,"dataDir":…,"badChunk":1}'`.
@@ -63,6 +63,10 @@ task.inactivityTimeout = 0
 const decoder = new FrameDecoder()
 const blobAddrs = node.getMultiaddrs().map((m) => m.toString())
 task.send(encodeMessage({ type: 'hello', protocolVersion: 1, capacity: 1, agentVersion: 'corrupter', blobAddrs }))
+// Heartbeats as an agent sends them, so the coordinator keeps it (and names it as a source) however
+// long the next agent takes to start on a loaded machine.
+const heartbeats = setInterval(() => task.send(encodeMessage({ type: 'heartbeat', running: 0 })), 500)
+task.addEventListener('close', () => clearInterval(heartbeats))
 task.addEventListener('message', (evt) => {
   for (const body of decoder.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray())) {
     const message = decodeMessage(body) as CoordinatorMessage
