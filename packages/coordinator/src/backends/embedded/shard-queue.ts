@@ -119,22 +119,29 @@ export class EmbeddedShardQueue implements ShardQueue {
     this.#pokeScheduled = false
     if (this.#stopped || this.#handler === undefined || !this.#c.db.isOpen) return
     while (this.#inflight < this.#concurrency()) {
-      const batch = this.#claim(this.#concurrency() - this.#inflight)
-      if (batch.length === 0) return
+      const limit = this.#concurrency() - this.#inflight
+      const batch = this.#claim(limit)
       for (const work of batch) this.#start(work)
+      // Fewer than asked for: the queue is empty, and another claim would be a transaction for nothing.
+      if (batch.length < limit) return
     }
   }
 
-  /** Take up to `limit` free shards, oldest first, in one transaction. */
+  /**
+   * Take up to `limit` free shards, oldest first, marked in one transaction. The read needs none:
+   * this process alone writes the file and nothing runs between the read and the marks, so an empty
+   * queue (every pump after a decision) costs no commit.
+   */
   #claim(limit: number): ShardWork[] {
     const { db } = this.#c
+    const rows = db
+      .sql(
+        `SELECT s.job_id, s.idx, s.input, s.runs, j.spec, j.deadline FROM shards s JOIN jobs j ON j.id = s.job_id
+         WHERE s.claimed = 0 AND s.state IN ('pending', 'dispatched', 'voting') ORDER BY s.seq LIMIT ?`,
+      )
+      .all(limit) as unknown as ClaimedRow[]
+    if (rows.length === 0) return []
     return db.tx(() => {
-      const rows = db
-        .sql(
-          `SELECT s.job_id, s.idx, s.input, s.runs, j.spec, j.deadline FROM shards s JOIN jobs j ON j.id = s.job_id
-           WHERE s.claimed = 0 AND s.state IN ('pending', 'dispatched', 'voting') ORDER BY s.seq LIMIT ?`,
-        )
-        .all(limit) as unknown as ClaimedRow[]
       const mark = db.sql('UPDATE shards SET claimed = 1, runs = ? WHERE job_id = ? AND idx = ?')
       const specs = new Map<string, StoredSpec>()
       const modules = new Map<string, Uint8Array>()
