@@ -26,7 +26,10 @@ it('stores a job and hands out its shard in one commit, and records its decision
   await backend.start()
   const log = listen(backend)
   const handed: Array<{ work: ShardWork; decide: (d: ShardDecision) => void }> = []
-  backend.consume((work) => new Promise((decide) => handed.push({ work, decide })), () => 4)
+  backend.consume(
+    (work) => new Promise((decide) => handed.push({ work, decide })),
+    () => 4,
+  )
   const exec = vi.spyOn(DatabaseSync.prototype, 'exec')
   const commits = () => exec.mock.calls.filter(([sql]) => sql === 'COMMIT').length
 
