@@ -10,7 +10,9 @@
 // (4) the latency floor: p50 of the hops every job's path takes, each alone on an idle machine (an
 //     HTTP round trip to the coordinator, a libp2p round trip to another process, a no-op task's
 //     hand-off to a worker thread and back), against raw BullMQ's p50, and each backend's p50 ÷
-//     that floor (what is above it is Quorate's own work). Prints a table, writes JSON.
+//     that floor (what is above it is Quorate's own work), and what a 1-shard job costs whatever the
+//     load: CPU µs of the bench process (coordinator and client), its write syscalls, the commands
+//     Redis ran (read from INFO commandstats: true on a Redis nobody else uses). Prints a table, writes JSON.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -22,6 +24,7 @@ import { type AgentMessage, jobIdOf, parseJobSpec, sha256Hex } from '@quorate/pr
 import { createRuntimePool } from '@quorate/runtime'
 import { createClient, type QuorateClient, toJobSpecJson } from '@quorate/sdk'
 import { Queue, QueueEvents, Worker } from 'bullmq'
+import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { type Coordinator, createCoordinator } from '../src/index.ts'
 import { ECHO_PROTOCOL } from './echo-process.ts'
@@ -176,6 +179,9 @@ async function quorate(kind: 'embedded' | 'redis') {
       } catch {}
     })()
     const latencies: number[] = []
+    // Load-independent costs of the samples: CPU of this process (the coordinator and the client share
+    // it), its write syscalls (sockets, SQLite) and, on Redis, the commands Redis ran.
+    const cost0 = await costNow(kind)
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
       const spec = { wasm: NOOP, inputs: [''], redundancy: 1, args: [`latency-${run}-${i}`] }
       // A job's id is its content's hash, so the wait is set up before the submit and no event can
@@ -195,6 +201,7 @@ async function quorate(kind: 'embedded' | 'redis') {
       latencies.push(performance.now() - t)
       accepted.delete(id)
     }
+    const perJob = costPerJob(cost0, await costNow(kind), LATENCY_SAMPLES)
     stream.abort()
 
     log(`  ${kind}: redundancy overhead (${REDUNDANCY_SHARDS} CPU-bound shards, r=1 then r=3)...`)
@@ -208,9 +215,43 @@ async function quorate(kind: 'embedded' | 'redis') {
       wall1,
       wall3,
       redundancyOverhead: wall3 / (3 * wall1),
+      perJob,
     }
   } finally {
     await stopNetwork(net, kind, namespace)
+  }
+}
+
+// ---- cost per 1-shard job ------------------------------------------------------
+
+interface Cost {
+  cpuUs: number
+  writes: number
+  /** Commands Redis ran (scripts, and inside them), by name; every client's, so a quiet Redis reads true. */
+  redis: Map<string, number>
+}
+
+async function costNow(kind: 'embedded' | 'redis'): Promise<Cost> {
+  const cpu = process.cpuUsage()
+  const writes = Number(/syscw: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? 0)
+  const redis = new Map<string, number>()
+  if (kind === 'redis') {
+    const r = new Redis(REDIS_URL)
+    for (const [, name, calls] of (await r.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+)/g))
+      redis.set(name as string, Number(calls))
+    r.disconnect()
+  }
+  return { cpuUs: cpu.user + cpu.system, writes, redis }
+}
+
+function costPerJob(before: Cost, after: Cost, jobs: number) {
+  const redis = [...after.redis].map(([name, n]) => [name, (n - (before.redis.get(name) ?? 0)) / jobs] as const)
+  const of = (name: string) => redis.find(([n]) => n === name)?.[1] ?? 0
+  return {
+    cpuUs: (after.cpuUs - before.cpuUs) / jobs,
+    writes: (after.writes - before.writes) / jobs,
+    redisCommands: redis.reduce((sum, [name, n]) => sum + (name === 'info' ? 0 : n), 0),
+    redisScripts: of('evalsha') + of('eval'),
   }
 }
 
@@ -318,6 +359,15 @@ const rows: Array<[string, string, string, string, string]> = [
   ['  = sum, ÷ raw BullMQ p50', `${f(floorMs, 2)} = ${f(floorMs / raw.p50)}×`, '', '', ''],
   ['latency p50 ÷ floor', f(embedded.p50 / floorMs), f(redis.p50 / floorMs), '', '≤ 1.5'],
   ['  coordinator share: p50 − floor (ms)', f(embedded.p50 - floorMs), f(redis.p50 - floorMs), '', ''],
+  ['per 1-shard job: CPU µs, coordinator + client', f(embedded.perJob.cpuUs, 0), f(redis.perJob.cpuUs, 0), '', ''],
+  ['  write syscalls (sockets, SQLite)', f(embedded.perJob.writes, 1), f(redis.perJob.writes, 1), '', ''],
+  [
+    '  Redis commands (scripts) run',
+    '',
+    `${f(redis.perJob.redisCommands, 0)} (${f(redis.perJob.redisScripts, 1)})`,
+    '',
+    '',
+  ],
 ]
 const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
 for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  '))

@@ -1,6 +1,8 @@
 // Profiling aid: one throughput run (no-op module, r=1, 8 agent processes) on one backend.
 //   node --cpu-prof --cpu-prof-dir=DIR bench/profile-throughput.ts embedded|redis [shards] [--agent-prof]
 // Writes V8 CPU profiles of the coordinator (and, with --agent-prof, of every agent) to DIR.
+// LATENCY=n also runs n sequential 1-shard jobs first and prints their CPU and write syscalls per job,
+// the time of each event after the submit, and the window (monotonic µs, epoch ms) to cut a profile to.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -47,6 +49,8 @@ const ticks = (pid: number) => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
   return (Number(f[11]) + Number(f[12])) * 10 // utime + stime, in ms (USER_HZ = 100)
 }
+// Write syscalls of this process so far (`syscw`): sockets and SQLite's file, which load does not blur.
+const writeCalls = () => Number(/syscw: (\d+)/.exec(readFileSync('/proc/self/io', 'utf8'))?.[1] ?? 0)
 const redisPid = Number(process.env.REDIS_PID ?? 0)
 const run = async (n: number, tag: string) => {
   const t = performance.now()
@@ -84,6 +88,8 @@ if (process.env.LATENCY !== undefined) {
   }
   const samples = Number(process.env.LATENCY)
   const latency0 = process.hrtime.bigint() / 1000n
+  const epoch0 = Date.now()
+  const writes0 = writeCalls()
   const cpu0 = process.cpuUsage()
   const agents0 = agents.reduce((s, a) => s + ticks(a.pid as number), 0)
   for (let i = 0; i < samples; i++) {
@@ -101,10 +107,14 @@ if (process.env.LATENCY !== undefined) {
   }
   // The coordinator and this client share a thread, so their CPU per job bounds the latency.
   const cpu = process.cpuUsage(cpu0)
-  process.stderr.write(`latency window µs: ${latency0} ${process.hrtime.bigint() / 1000n}\n`)
+  const writes = (writeCalls() - writes0) / samples
+  // The wall-clock window too, to cut `redis-cli monitor` output (epoch seconds) to it.
+  process.stderr.write(
+    `latency window µs: ${latency0} ${process.hrtime.bigint() / 1000n} (epoch ms ${epoch0} ${Date.now()})\n`,
+  )
   const agentMs = agents.reduce((s, a) => s + ticks(a.pid as number), 0) - agents0
   process.stderr.write(
-    `CPU µs per 1-shard job: coordinator + client ${((cpu.user + cpu.system) / samples).toFixed(0)}, agents ${((agentMs * 1000) / samples).toFixed(0)}\n`,
+    `CPU µs per 1-shard job: coordinator + client ${((cpu.user + cpu.system) / samples).toFixed(0)}, agents ${((agentMs * 1000) / samples).toFixed(0)}; write syscalls per job (sockets, SQLite): ${writes.toFixed(2)}\n`,
   )
   const p50 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!.toFixed(2)
   process.stderr.write(`latency p50: submit ${p50(submitMs)} ms, submit→accepted (in-process) ${p50(totalMs)} ms\n`)

@@ -33,12 +33,18 @@ export async function admitModuleBlob(spec: JobSpec, store: BlobStore | undefine
  * Check, at submission, every input a spec gives by reference: the blob must be held here whole and
  * be the size the spec says. Each reference is then stored with this coordinator as its home, so a
  * coordinator on the same Redis that runs the shard without holding the blob names this one as the
- * source its agents fetch from.
+ * source its agents fetch from. `home` is asked only when a reference is found: reading the node's
+ * addresses costs more than the rest of a small submission.
  *
  * @throws {BlobMissingError} for the first blob not held here (upload it first).
  * @throws {InvalidJobSpecError} when a reference's size is not the blob's.
  */
-export async function admitBlobInputs(spec: JobSpec, store: BlobStore | undefined, home: BlobSource): Promise<void> {
+export async function admitBlobInputs(
+  spec: JobSpec,
+  store: BlobStore | undefined,
+  homeOf: () => BlobSource,
+): Promise<void> {
+  let home: BlobSource | undefined
   const issues: SpecIssue[] = []
   const sizes = new Map<string, number | undefined>()
   for (let i = 0; i < spec.inputs.length; i++) {
@@ -51,6 +57,7 @@ export async function admitBlobInputs(spec: JobSpec, store: BlobStore | undefine
       issues.push({ field: `inputs[${i}].size`, message: `is ${ref.size}, but blob ${ref.sha256} has ${size} bytes` })
       continue
     }
+    home ??= homeOf()
     spec.inputs[i] = encodeStoredRef({ sha256: ref.sha256, size, home })
   }
   if (issues.length > 0) throw new InvalidJobSpecError(issues)

@@ -136,7 +136,7 @@ function jobRoutes(app: FastifyInstance, jobs: JobService, options: HttpApiOptio
     }
     const refusal = options.inspectModule?.(spec.module.bytes, spec)
     if (refusal !== undefined) throw new InvalidJobSpecError([{ field: 'module.wasm', message: refusal }])
-    await admitBlobInputs(spec, options.blobs?.store, options.blobs?.home() ?? { peerId: '', addrs: [] })
+    await admitBlobInputs(spec, options.blobs?.store, () => options.blobs?.home() ?? { peerId: '', addrs: [] })
     const submitted = await jobs.submit(spec)
     const body: SubmitJobResponse = submitted
     return reply.status(submitted.created ? 201 : 200).send(body)

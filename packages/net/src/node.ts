@@ -4,6 +4,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { joinedWrites } from './joined-writes.ts'
+import { lazyWindowUpdates } from './lazy-window-updates.ts'
 
 export interface QuorateNodeOptions {
   /** The node's identity. Persist it (see {@link loadOrCreatePrivateKey}) so the PeerId survives restarts. */
@@ -44,6 +45,7 @@ export interface QuorateNodeOptions {
  */
 export async function createQuorateNode(options: QuorateNodeOptions): Promise<Libp2p> {
   const perPeer = options.maxConnectionsPerPeer ?? 4
+  lazyWindowUpdates()
   // The gater runs inside the node it guards, so it reads the node's connections once it exists.
   let self: Libp2p | undefined
   const node = await createLibp2p({

@@ -35,7 +35,7 @@ export class EmbeddedBackend extends ComposedBackend {
     const running = new RunningShards()
     const writer = new TurnWriter(db, events, now)
     const queue = new EmbeddedShardQueue({ db, writer, running, now })
-    const jobs = new EmbeddedJobStore({ db, events, running, now, poke: () => queue.poke() })
+    const jobs = new EmbeddedJobStore({ db, events, running, now, claimInTx: () => queue.claimInTx() })
     super({
       jobs,
       retention: new EmbeddedRetentionStore(db),

@@ -27,8 +27,11 @@ export interface EmbeddedJobStoreComponents {
   db: SchedulerDatabase
   events: LocalEventBus
   running: RunningShards
-  /** Wakes the shard queue when a job's shards are stored. */
-  poke: () => void
+  /**
+   * Claims the shards this process can start now, in the submission's transaction; the function
+   * it returns starts them once that has committed (see `EmbeddedShardQueue.claimInTx`).
+   */
+  claimInTx: () => () => void
   now: () => number
 }
 
@@ -64,13 +67,12 @@ export class EmbeddedJobStore implements JobStore {
         // A blob reference is stored as it came; the shard names the blob's digest.
         insert.run(id, idx, input, inputDigestOf(input), seqBase + idx)
       })
-      return { id, state: 'queued' as JobState, created: true }
+      return { id, state: 'queued' as JobState, created: true, start: this.#c.claimInTx() }
     })
-    if (result.created) {
-      this.#c.events.publish({ type: 'job:queued', at: now(), jobId: id })
-      this.#c.poke()
-    }
-    return result
+    if (result.start === undefined) return result
+    this.#c.events.publish({ type: 'job:queued', at: now(), jobId: id })
+    result.start()
+    return { id: result.id, state: result.state, created: result.created }
   }
 
   async job(id: string): Promise<JobRecord | undefined> {

@@ -119,47 +119,75 @@ export class EmbeddedShardQueue implements ShardQueue {
     this.#pokeScheduled = false
     if (this.#stopped || this.#handler === undefined || !this.#c.db.isOpen) return
     while (this.#inflight < this.#concurrency()) {
-      const batch = this.#claim(this.#concurrency() - this.#inflight)
-      if (batch.length === 0) return
+      const limit = this.#concurrency() - this.#inflight
+      const batch = this.#claim(limit)
       for (const work of batch) this.#start(work)
+      // Fewer than asked for: the queue is empty, and another claim would be a transaction for nothing.
+      if (batch.length < limit) return
     }
   }
 
-  /** Take up to `limit` free shards, oldest first, in one transaction. */
+  /**
+   * Claim the shards this process can start now inside the caller's write transaction (a
+   * submission's: one commit stores a job and hands out its first shards). Returns what to do once
+   * that transaction has committed: start them.
+   */
+  claimInTx(): () => void {
+    if (this.#stopped || this.#handler === undefined || !this.#c.db.isOpen) return () => this.poke()
+    const limit = this.#concurrency() - this.#inflight
+    const works = limit > 0 ? this.#mark(this.#select(limit)) : []
+    return () => {
+      for (const work of works) this.#start(work)
+      if (works.length === limit) this.poke()
+    }
+  }
+
+  /**
+   * Take up to `limit` free shards, oldest first, marked in one transaction. The read needs none:
+   * this process alone writes the file and nothing runs between the read and the marks, so an empty
+   * queue (every pump after a decision) costs no commit.
+   */
   #claim(limit: number): ShardWork[] {
+    const rows = this.#select(limit)
+    return rows.length === 0 ? [] : this.#c.db.tx(() => this.#mark(rows))
+  }
+
+  #select(limit: number): ClaimedRow[] {
+    return this.#c.db
+      .sql(
+        `SELECT s.job_id, s.idx, s.input, s.runs, j.spec, j.deadline FROM shards s JOIN jobs j ON j.id = s.job_id
+         WHERE s.claimed = 0 AND s.state IN ('pending', 'dispatched', 'voting') ORDER BY s.seq LIMIT ?`,
+      )
+      .all(limit) as unknown as ClaimedRow[]
+  }
+
+  /** Mark `rows` claimed by a new run each, in the caller's transaction. */
+  #mark(rows: ClaimedRow[]): ShardWork[] {
     const { db } = this.#c
-    return db.tx(() => {
-      const rows = db
-        .sql(
-          `SELECT s.job_id, s.idx, s.input, s.runs, j.spec, j.deadline FROM shards s JOIN jobs j ON j.id = s.job_id
-           WHERE s.claimed = 0 AND s.state IN ('pending', 'dispatched', 'voting') ORDER BY s.seq LIMIT ?`,
-        )
-        .all(limit) as unknown as ClaimedRow[]
-      const mark = db.sql('UPDATE shards SET claimed = 1, runs = ? WHERE job_id = ? AND idx = ?')
-      const specs = new Map<string, StoredSpec>()
-      const modules = new Map<string, Uint8Array>()
-      return rows.map((row) => {
-        const run = row.runs + 1
-        mark.run(run, row.job_id, row.idx)
-        let spec = specs.get(row.job_id)
-        if (spec === undefined) specs.set(row.job_id, (spec = JSON.parse(row.spec) as StoredSpec))
-        let bytes = modules.get(spec.moduleSha256)
-        if (bytes === undefined) {
-          const module = db.sql('SELECT bytes FROM modules WHERE sha = ?').get(spec.moduleSha256)
-          bytes = (module as { bytes: Uint8Array }).bytes
-          modules.set(spec.moduleSha256, bytes)
-        }
-        return {
-          jobId: row.job_id,
-          index: row.idx,
-          input: row.input,
-          spec,
-          module: { sha256: spec.moduleSha256, bytes },
-          deadline: row.deadline,
-          run,
-          fence: String(run),
-        }
-      })
+    const mark = db.sql('UPDATE shards SET claimed = 1, runs = ? WHERE job_id = ? AND idx = ?')
+    const specs = new Map<string, StoredSpec>()
+    const modules = new Map<string, Uint8Array>()
+    return rows.map((row) => {
+      const run = row.runs + 1
+      mark.run(run, row.job_id, row.idx)
+      let spec = specs.get(row.job_id)
+      if (spec === undefined) specs.set(row.job_id, (spec = JSON.parse(row.spec) as StoredSpec))
+      let bytes = modules.get(spec.moduleSha256)
+      if (bytes === undefined) {
+        const module = db.sql('SELECT bytes FROM modules WHERE sha = ?').get(spec.moduleSha256)
+        bytes = (module as { bytes: Uint8Array }).bytes
+        modules.set(spec.moduleSha256, bytes)
+      }
+      return {
+        jobId: row.job_id,
+        index: row.idx,
+        input: row.input,
+        spec,
+        module: { sha256: spec.moduleSha256, bytes },
+        deadline: row.deadline,
+        run,
+        fence: String(run),
+      }
     })
   }
 
