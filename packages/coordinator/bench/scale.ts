@@ -179,6 +179,10 @@ async function measure(kind: 'embedded' | 'redis', row: string): Promise<Row> {
     httpPort: 0,
     logger: pino({ level: 'warn' }),
     ...(kind === 'redis' ? { redisUrl: REDIS_URL, redisNamespace: namespace } : {}),
+    // BENCH_ASSIGN_LINGER_MS=0 fills every freed slot at once, to compare against the default hold.
+    ...(process.env.BENCH_ASSIGN_LINGER_MS === undefined
+      ? {}
+      : { assignLingerMs: Number(process.env.BENCH_ASSIGN_LINGER_MS) }),
   })
   await coordinator.start()
   const children = await spawnAgents(coordinator.multiaddrs[0] as string, dir, layout)

@@ -37,6 +37,11 @@ export const COORDINATOR_DEFAULTS = {
   /** How long a shard may wait for providers it can be placed on before it fails, saying why. */
   maxPlacementWaitMs: 120_000,
   /**
+   * How long a busy provider's freed slots may wait for more to free, to be filled in one frame
+   * (`assign-hold.ts`); as long as an agent holds its results back (`resultLingerMs`).
+   */
+  assignLingerMs: 2,
+  /**
    * Redis backend: how long a coordinator holds a shard batch without renewing before another takes
    * it over (BullMQ lock duration; renewed every half of it). With `stalledCheckMs`, a dead
    * coordinator's shards move within lease + check (≤ 4 s); a coordinator whose event loop stalls

@@ -9,6 +9,7 @@ import {
   type ProviderView,
   type ResultMessage,
 } from '@quorate/protocol'
+import { AssignHold } from './assign-hold.ts'
 import type { ShardDecision, ShardWork } from './backend.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import type { ExecutorCore, ExecutorEvents, ExecutorOptions } from './executor-core.ts'
@@ -59,6 +60,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   readonly #maxPlacementWaitMs: number
   readonly #eagerReplicas: boolean
   readonly #stragglers: Stragglers
+  readonly #hold: AssignHold
   readonly #now: () => number
   #pumpScheduled = false
 
@@ -80,6 +82,11 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       random: options.random ?? Math.random,
       weightOf: options.weightOf ?? (() => 1),
     })
+    const assignLingerMs = options.assignLingerMs ?? 0
+    if (!(Number.isFinite(assignLingerMs) && assignLingerMs >= 0)) {
+      throw new InvalidOptionError('assignLingerMs', 'must be a number of milliseconds ≥ 0', options.assignLingerMs)
+    }
+    this.#hold = new AssignHold(assignLingerMs, this.#now, () => this.#schedulePump())
     this.#leases = new Leases(leaseGraceMs)
     this.#throughput = new Throughput(this.#now)
     this.#core = {
@@ -359,7 +366,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   pump(): void {
     for (const run of this.#placement.drawQueued()) decide(this.#core, run)
     for (const provider of this.#providers.all()) {
-      if (!isServing(provider)) continue
+      if (!isServing(provider) || provider.running >= provider.capacity) continue
+      if (provider.backlogHead >= provider.backlog.length || !this.#hold.ready(provider)) continue
       this.#placement.startBacklog(provider, (ref) => this.#place(ref, provider))
     }
     // Whatever has no provider yet is waiting: say why, once per shard.
