@@ -1,3 +1,4 @@
+import { InvalidOptionError } from '@quorate/protocol'
 import type { ProviderRecord } from './provider-registry.ts'
 
 /**
@@ -21,6 +22,9 @@ export class AssignHold {
 
   /** `wake` is called (once per deadline) when a held provider's hold ends, to fill it then. */
   constructor(lingerMs: number, now: () => number, wake: () => void) {
+    if (!(Number.isFinite(lingerMs) && lingerMs >= 0)) {
+      throw new InvalidOptionError('assignLingerMs', 'must be a number of milliseconds ≥ 0', lingerMs)
+    }
     this.#lingerMs = lingerMs
     this.#now = now
     this.#wake = wake

@@ -82,11 +82,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       random: options.random ?? Math.random,
       weightOf: options.weightOf ?? (() => 1),
     })
-    const assignLingerMs = options.assignLingerMs ?? 0
-    if (!(Number.isFinite(assignLingerMs) && assignLingerMs >= 0)) {
-      throw new InvalidOptionError('assignLingerMs', 'must be a number of milliseconds ≥ 0', options.assignLingerMs)
-    }
-    this.#hold = new AssignHold(assignLingerMs, this.#now, () => this.#schedulePump())
+    this.#hold = new AssignHold(options.assignLingerMs ?? 0, this.#now, () => this.#schedulePump())
     this.#leases = new Leases(leaseGraceMs)
     this.#throughput = new Throughput(this.#now)
     this.#core = {

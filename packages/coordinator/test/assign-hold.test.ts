@@ -79,13 +79,22 @@ describe('AssignHold', () => {
     expect(wakes).toEqual([5])
   })
 
-  it('never holds with a linger of 0', () => {
+  it('never holds with a linger of 0, and refuses a linger that is no duration', () => {
     const hold = new AssignHold(
       0,
       () => 0,
       () => {},
     )
     expect(hold.ready(provider(4, 3))).toBe(true)
+    expect(() => new Executor({ assignLingerMs: -1 })).toThrow(/assignLingerMs/)
+    expect(
+      () =>
+        new AssignHold(
+          Number.NaN,
+          () => 0,
+          () => {},
+        ),
+    ).toThrow(/assignLingerMs/)
   })
 
   it('lets the executor refill a busy agent two slots at a time, not one', async () => {
