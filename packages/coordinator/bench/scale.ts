@@ -179,7 +179,7 @@ async function measure(kind: 'embedded' | 'redis', row: string): Promise<Row> {
     httpPort: 0,
     logger: pino({ level: 'warn' }),
     ...(kind === 'redis' ? { redisUrl: REDIS_URL, redisNamespace: namespace } : {}),
-    // BENCH_ASSIGN_LINGER_MS=0 fills every freed slot at once, to compare against the default hold.
+    // BENCH_ASSIGN_LINGER_MS=2 holds a busy agent's few freed slots up to 2 ms (off by default), for an A/B.
     ...(process.env.BENCH_ASSIGN_LINGER_MS === undefined
       ? {}
       : { assignLingerMs: Number(process.env.BENCH_ASSIGN_LINGER_MS) }),

@@ -70,7 +70,7 @@ export interface CoordinatorOptions {
    * see `ExecutorOptions.eagerReplicas`. @defaultValue false
    */
   eagerReplicas?: boolean
-  /** Hold a busy provider's freed slots this long for more; see `ExecutorOptions.assignLingerMs`. @defaultValue 2 */
+  /** Hold a busy provider's freed slots this long for more; see `ExecutorOptions.assignLingerMs`. @defaultValue 0 (off) */
   assignLingerMs?: number
   /**
    * How long a shard may wait for providers it can be placed on (too few

@@ -47,7 +47,7 @@ export interface ExecutorOptions {
   /**
    * How long a provider that still runs others, with fewer than half its slots free, may wait for
    * more to free before its free ones are filled, all in one frame (`assign-hold.ts`). 0: fill each
-   * slot as it frees. @defaultValue 0 (the coordinator sets `COORDINATOR_DEFAULTS.assignLingerMs`)
+   * slot as it frees. @defaultValue 0
    */
   assignLingerMs?: number
   /**
