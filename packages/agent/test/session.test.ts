@@ -59,6 +59,20 @@ describe('CoordinatorSession', () => {
     ])
   })
 
+  it('skips a heartbeat while other frames went out in the last half interval', async () => {
+    const { link, clock, runtime } = session()
+    const beats = () => link.sent.filter((m) => m.type === 'heartbeat').length
+    link.receive(assign('a'))
+    clock.advance(900)
+    await runtime.finish('a')
+    // The tick at 1 000 ms comes 100 ms after the result: the result said the agent is alive.
+    clock.advance(200)
+    expect(beats()).toBe(0)
+    // Quiet since 900 ms: the tick at 2 000 ms sends one.
+    clock.advance(1_000)
+    expect(beats()).toBe(1)
+  })
+
   it('announces its region and zone in hello, and nothing when none is declared', () => {
     expect(session({ region: 'eu-west', zone: 'eu-west-1a' }).link.sent[0]).toMatchObject({
       type: 'hello',

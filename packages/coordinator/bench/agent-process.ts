@@ -2,10 +2,12 @@
 //   node agent-process.ts <coordinator multiaddr> <data dir> <capacity> [agents]
 // One agent by default. With `agents` > 1 the process simulates that many providers: each agent has
 // its own libp2p node, PeerId and connection, and they share one single-thread runtime pool.
-// Prints {"event":"ready"} once the coordinator has welcomed every agent, and {"event":"cpu","cpuMs":n}
-// (the CPU this process has used, all its threads) for each line read on stdin.
+// Prints {"event":"ready"} once the coordinator has welcomed every agent, and for each line read on
+// stdin {"event":"cpu","cpuMs":n,"channels":{...}}: the CPU this process has used (all its threads)
+// and its task channels' totals (messages each way, reads and writes).
 import { join } from 'node:path'
 import { type Agent, createAgent } from '@quorate/agent'
+import { channelTotals } from '@quorate/net'
 import { createRuntimePool } from '@quorate/runtime'
 import { pino } from 'pino'
 
@@ -35,7 +37,9 @@ process.stdin.setEncoding('utf8')
 process.stdin.on('data', (chunk: string) => {
   for (let i = 0; i < chunk.split('\n').length - 1; i++) {
     const used = process.cpuUsage()
-    process.stdout.write(`${JSON.stringify({ event: 'cpu', cpuMs: (used.user + used.system) / 1000 })}\n`)
+    process.stdout.write(
+      `${JSON.stringify({ event: 'cpu', cpuMs: (used.user + used.system) / 1000, channels: channelTotals() })}\n`,
+    )
   }
 })
 process.on('SIGTERM', () => {

@@ -1,7 +1,10 @@
 // Benchmark: one coordinator with 2, 8, 32 and 100 agents, no-op replicas, in the same run.
 //
 //   npm run bench:scale
-//   BENCH_AGENTS=2,32 BENCH_BACKENDS=embedded BENCH_SHARDS=3000 npm run bench:scale
+//   BENCH_AGENTS=2,32,32/2 BENCH_BACKENDS=embedded BENCH_SHARDS=3000 npm run bench:scale
+//
+// BENCH_AGENTS lists the rows: `N` is N agents (each in its own process up to 32, else simulated in
+// 4 processes), `N/P` is N agents simulated in P processes.
 //
 // What is measured, and why: every agent and the coordinator share this machine's cores, so with
 // more agent processes they compete for CPU the way agents on separate machines would not. The
@@ -10,21 +13,27 @@
 // the coordinator's (which stays on one machine however many providers join) and the agents'
 // together (spread over the providers' machines in a real network). Up to 32 agents each run in
 // their own OS process with one pool thread; 100 agents are simulated: 4 processes of 25 agents,
-// each agent with its own libp2p node, PeerId and connection, the 25 sharing one pool thread.
+// each agent with its own libp2p node, PeerId and connection, the 25 sharing one pool thread. A row
+// of 32 agents simulated in 2 processes has as many processes as the 2-agent row, so its ratio
+// holds what Quorate pays for more agents apart from what this host pays to switch between more
+// processes. Beside the CPU, each side's task-channel writes (each one encrypted frame and socket
+// write) and reads per replica: how well small batches are joined, which load does not blur.
 // Idle RSS is read from /proc before any task ran (the footprint a waiting provider holds) and
 // again after the run. Prints a table, writes JSON.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { type ChannelTotals, channelTotals } from '@quorate/net'
 import { createClient, type QuorateClient } from '@quorate/sdk'
 import { pino } from 'pino'
 import { createCoordinator } from '../src/index.ts'
+import { cpuMs, rssMiB, writeCalls } from './proc-stats.ts'
 import { dropNamespace } from './redis-namespace.ts'
 
 const REDIS_URL = process.env.QUORATE_REDIS_URL ?? 'redis://127.0.0.1:6379'
-const COUNTS = (process.env.BENCH_AGENTS ?? '2,8,32,100').split(',').map(Number)
+const ROWS = (process.env.BENCH_AGENTS ?? '2,8,32,32/2,100').split(',')
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'embedded,redis').split(',') as Array<'embedded' | 'redis'>
 const SLOTS = Number(process.env.BENCH_SLOTS ?? 128)
 const SHARDS = Number(process.env.BENCH_SHARDS ?? 4000)
@@ -42,37 +51,25 @@ const NOOP = new Uint8Array([
   2, 0, 11,
 ])
 
-/** CPU time of a process so far, in ms (utime + stime; USER_HZ = 100). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
-
-/** Resident set of a process, in MiB. */
-function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS:'))
-  return Number(line?.match(/\d+/)?.[0] ?? 0) / 1024
-}
-
-/** Write syscalls a process has made so far (send, write, writev): a cost load does not blur. */
-function writeCalls(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/io`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('syscw:'))
-  return Number(line?.match(/\d+/)?.[0] ?? 0)
-}
-
 interface Layout {
   processes: number
   agentsPerProcess: number
   capacity: number
 }
 
-function layoutOf(agents: number): Layout {
-  const processes = agents <= MAX_PROCESSES ? agents : SIMULATED_PROCESSES
+/** `N` or `N/P` (N agents in P processes) as agents and their layout. */
+function layoutOf(row: string): Layout & { agents: number } {
+  const [n, p] = row.split('/').map(Number) as [number, number | undefined]
+  const agents = n
+  if (
+    !(Number.isInteger(agents) && agents > 0) ||
+    (p !== undefined && !(Number.isInteger(p) && p > 0 && p <= agents))
+  ) {
+    throw new Error(`BENCH_AGENTS row "${row}" is not N or N/P (N agents in P ≤ N processes)`)
+  }
+  const processes = p ?? (agents <= MAX_PROCESSES ? agents : SIMULATED_PROCESSES)
   return {
+    agents,
     processes,
     agentsPerProcess: Math.ceil(agents / processes),
     capacity: Math.max(1, Math.round(SLOTS / agents)),
@@ -93,7 +90,7 @@ async function spawnAgents(address: string, dir: string, layout: Layout): Promis
       const prof = process.env.BENCH_AGENT_PROF
       const flags = prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`]
       const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...flags, ...args], {
-        stdio: ['ignore', 'pipe', 'inherit'],
+        stdio: ['pipe', 'pipe', 'inherit'],
       })
       return new Promise<ChildProcess>((resolve, reject) => {
         child.stdout?.once('data', () => resolve(child))
@@ -101,6 +98,41 @@ async function spawnAgents(address: string, dir: string, layout: Layout): Promis
       })
     }),
   )
+}
+
+/** Sum of the agent processes' task-channel totals, asked of each over its stdin. */
+async function agentChannels(children: ChildProcess[]): Promise<ChannelTotals> {
+  const each = await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<ChannelTotals>((resolve) => {
+          child.stdout?.once('data', (chunk: Buffer) => {
+            const line = chunk.toString('utf8').trim().split('\n').at(-1) ?? '{}'
+            resolve((JSON.parse(line) as { channels: ChannelTotals }).channels)
+          })
+          child.stdin?.write('\n')
+        }),
+    ),
+  )
+  return each.reduce(
+    (sum, t) => ({
+      messagesIn: sum.messagesIn + t.messagesIn,
+      messagesOut: sum.messagesOut + t.messagesOut,
+      reads: sum.reads + t.reads,
+      writes: sum.writes + t.writes,
+    }),
+    { messagesIn: 0, messagesOut: 0, reads: 0, writes: 0 },
+  )
+}
+
+/** Per replica: `after` − `before`, each field divided by `replicas`. */
+function perReplica(before: ChannelTotals, after: ChannelTotals, replicas: number): ChannelTotals {
+  return {
+    messagesIn: (after.messagesIn - before.messagesIn) / replicas,
+    messagesOut: (after.messagesOut - before.messagesOut) / replicas,
+    reads: (after.reads - before.reads) / replicas,
+    writes: (after.writes - before.writes) / replicas,
+  }
 }
 
 async function runJob(client: QuorateClient, shards: number, tag: string): Promise<number> {
@@ -119,6 +151,8 @@ async function runJob(client: QuorateClient, shards: number, tag: string): Promi
 
 interface Row {
   backend: string
+  /** What BENCH_AGENTS named this row by. */
+  row: string
   agents: number
   processes: number
   capacity: number
@@ -127,13 +161,17 @@ interface Row {
   agentsUs: number
   coordinatorWrites: number
   agentsWrites: number
+  /** Task-channel messages, reads and writes per replica, of the coordinator and of the agents together. */
+  coordinatorChannels: ChannelTotals
+  agentsChannels: ChannelTotals
   idleRssMiB: number
   rssAfterMiB: number
   idleCpuPct: number
 }
 
-async function measure(kind: 'embedded' | 'redis', agents: number): Promise<Row> {
-  const layout = layoutOf(agents)
+async function measure(kind: 'embedded' | 'redis', row: string): Promise<Row> {
+  const layout = layoutOf(row)
+  const agents = layout.processes * layout.agentsPerProcess
   const dir = mkdtempSync(join(tmpdir(), `quorate-scale-${kind}-`))
   const namespace = `bench-scale-${kind}-${Date.now()}`
   const coordinator = createCoordinator({
@@ -141,6 +179,10 @@ async function measure(kind: 'embedded' | 'redis', agents: number): Promise<Row>
     httpPort: 0,
     logger: pino({ level: 'warn' }),
     ...(kind === 'redis' ? { redisUrl: REDIS_URL, redisNamespace: namespace } : {}),
+    // BENCH_ASSIGN_LINGER_MS=2 holds a busy agent's few freed slots up to 2 ms (off by default), for an A/B.
+    ...(process.env.BENCH_ASSIGN_LINGER_MS === undefined
+      ? {}
+      : { assignLingerMs: Number(process.env.BENCH_ASSIGN_LINGER_MS) }),
   })
   await coordinator.start()
   const children = await spawnAgents(coordinator.multiaddrs[0] as string, dir, layout)
@@ -158,6 +200,7 @@ async function measure(kind: 'embedded' | 'redis', agents: number): Promise<Row>
     await runJob(client, SHARDS, `warm-${run}`)
     const agents0 = pids.reduce((s, p) => s + cpuMs(p), 0)
     const writes0 = { coordinator: writeCalls(process.pid), agents: pids.reduce((s, p) => s + writeCalls(p), 0) }
+    const channels0 = { coordinator: channelTotals(), agents: await agentChannels(children) }
     const cpu0 = process.cpuUsage()
     const window0 = process.hrtime.bigint() / 1000n
     const wall = await runJob(client, SHARDS, `throughput-${run}`)
@@ -167,10 +210,13 @@ async function measure(kind: 'embedded' | 'redis', agents: number): Promise<Row>
     const agentsMs = pids.reduce((s, p) => s + cpuMs(p), 0) - agents0
     const coordinatorWrites = (writeCalls(process.pid) - writes0.coordinator) / SHARDS
     const agentsWrites = (pids.reduce((s, p) => s + writeCalls(p), 0) - writes0.agents) / SHARDS
+    const coordinatorChannels = perReplica(channels0.coordinator, channelTotals(), SHARDS)
+    const agentsChannels = perReplica(channels0.agents, await agentChannels(children), SHARDS)
     await sleep(1000)
     const rssAfterMiB = pids.reduce((s, p) => s + rssMiB(p), 0) / agents
     return {
       backend: kind,
+      row,
       agents,
       processes: layout.processes,
       capacity: layout.capacity,
@@ -180,6 +226,8 @@ async function measure(kind: 'embedded' | 'redis', agents: number): Promise<Row>
       agentsUs: (agentsMs * 1000) / SHARDS,
       coordinatorWrites,
       agentsWrites,
+      coordinatorChannels,
+      agentsChannels,
       idleRssMiB,
       rssAfterMiB,
       idleCpuPct,
@@ -202,9 +250,9 @@ async function measure(kind: 'embedded' | 'redis', agents: number): Promise<Row>
 
 const rows: Row[] = []
 for (const kind of BACKENDS) {
-  for (const agents of COUNTS) {
-    log(`${kind}: ${agents} agents (${SHARDS} no-op shards, r=1, ${SLOTS} slots in all)...`)
-    rows.push(await measure(kind, agents))
+  for (const row of ROWS) {
+    log(`${kind}: ${row} agents[/processes] (${SHARDS} no-op shards, r=1, ${SLOTS} slots in all)...`)
+    rows.push(await measure(kind, row))
   }
 }
 
@@ -219,17 +267,19 @@ const table: string[][] = [
     '÷ 2 agents',
     'coord µs/replica',
     'agents µs/replica',
-    'writes/replica coord+agents',
+    'syscall writes/replica coord+agents',
+    'channel writes/replica coord+agents',
+    'channel reads/replica coord',
     'idle RSS/agent MiB',
     'RSS after MiB',
     'idle CPU/agent %',
   ],
 ]
 for (const r of rows) {
-  const base = rows.find((b) => b.backend === r.backend && b.agents === COUNTS[0])
+  const base = rows.find((b) => b.backend === r.backend && b.row === ROWS[0])
   table.push([
     r.backend,
-    r.agents > MAX_PROCESSES ? `${r.agents} (simulated)` : String(r.agents),
+    r.processes < r.agents ? `${r.agents} (simulated)` : String(r.agents),
     String(r.processes),
     String(r.capacity),
     f(r.throughput),
@@ -237,6 +287,8 @@ for (const r of rows) {
     f(r.coordinatorUs),
     f(r.agentsUs),
     `${f(r.coordinatorWrites, 2)} + ${f(r.agentsWrites, 2)}`,
+    `${f(r.coordinatorChannels.writes, 2)} + ${f(r.agentsChannels.writes, 2)}`,
+    f(r.coordinatorChannels.reads, 2),
     f(r.idleRssMiB, 1),
     f(r.rssAfterMiB, 1),
     f(r.idleCpuPct, 2),
@@ -245,6 +297,9 @@ for (const r of rows) {
 const widths = table[0]?.map((_, c) => Math.max(...table.map((r) => r[c]?.length ?? 0))) ?? []
 for (const r of table) console.log(r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  '))
 console.log(`\ntarget: throughput(32 agents) ÷ throughput(2 agents) ≥ 0.8; ${SLOTS} task slots in all in every row`)
+console.log(
+  `"(simulated)": fewer processes than agents, each agent with its own libp2p node, PeerId and connection, sharing its process's pool thread`,
+)
 mkdirSync(join(here, 'results'), { recursive: true })
 const out = join(here, 'results', 'scale.json')
 writeFileSync(out, `${JSON.stringify({ at: new Date().toISOString(), slots: SLOTS, shards: SHARDS, rows }, null, 2)}\n`)

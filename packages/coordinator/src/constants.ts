@@ -39,6 +39,13 @@ export const COORDINATOR_DEFAULTS = {
   /** How long a shard may wait for providers it can be placed on before it fails, saying why. */
   maxPlacementWaitMs: 120_000,
   /**
+   * How long a busy provider's freed slots may wait for more to free, to be filled in one frame
+   * (`assign-hold.ts`). Off: in A/B runs of the scale bench (32 agents of 4 slots, load 20–30) a
+   * 2 ms hold joined a few more assignments per write (0.52 against 0.57 writes a replica) but cost
+   * more CPU a replica, not less. Kept as an option to measure on a quiet machine.
+   */
+  assignLingerMs: 0,
+  /**
    * Redis backend: how long a coordinator holds a shard batch without renewing before another takes
    * it over (BullMQ lock duration; renewed every half of it). With `stalledCheckMs`, a dead
    * coordinator's shards move within lease + check (≤ 4 s); a coordinator whose event loop stalls

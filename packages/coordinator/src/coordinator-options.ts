@@ -77,6 +77,8 @@ export interface CoordinatorOptions {
    * see `ExecutorOptions.eagerReplicas`. @defaultValue false
    */
   eagerReplicas?: boolean
+  /** Hold a busy provider's freed slots this long for more; see `ExecutorOptions.assignLingerMs`. @defaultValue 0 (off) */
+  assignLingerMs?: number
   /**
    * How long a shard may wait for providers it can be placed on (too few
    * providers or operators online) before it fails with the reason. @defaultValue 120000
@@ -152,6 +154,7 @@ export function validateCoordinatorOptions(options: CoordinatorOptions): void {
     ['leaseGraceMs', options.leaseGraceMs, 0],
     ['maxAttemptsPerSlot', options.maxAttemptsPerSlot, 1],
     ['maxPlacementWaitMs', options.maxPlacementWaitMs, 100],
+    ['assignLingerMs', options.assignLingerMs, 0],
     ['shardLeaseMs', options.shardLeaseMs, 1000],
     ['placementTimeoutMs', options.placementTimeoutMs, 100],
     ['helloTimeoutMs', options.helloTimeoutMs, 100],

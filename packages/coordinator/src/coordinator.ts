@@ -204,6 +204,7 @@ function assemble(options: CoordinatorOptions, logger: Logger): Parts {
   if (options.jobShareFactor !== undefined) executorOptions.jobShareFactor = options.jobShareFactor
   if (options.random !== undefined) executorOptions.random = options.random
   if (options.eagerReplicas !== undefined) executorOptions.eagerReplicas = options.eagerReplicas
+  executorOptions.assignLingerMs = options.assignLingerMs ?? COORDINATOR_DEFAULTS.assignLingerMs
   // A re-checked shard's new decision is stored before the job may finish.
   executorOptions.amend = async (work, decision) => {
     await backend.amend(work, await blobs.outputs.settle(decision, blobs.sources.outputSources(decision.majority)))

@@ -45,6 +45,12 @@ export interface ExecutorOptions {
    */
   eagerReplicas?: boolean
   /**
+   * How long a provider that still runs others, with fewer than half its slots free, may wait for
+   * more to free before its free ones are filled, all in one frame (`assign-hold.ts`). 0: fill each
+   * slot as it frees. @defaultValue 0
+   */
+  assignLingerMs?: number
+  /**
    * When a running replica is a straggler that gets a backup (`decide: 'quorum'` only): it has
    * run longer than `factor` × the median of its job's last `window` finished replicas, and longer
    * than `minMs`, once the job has `minSamples` of them. Checked on each sweep.

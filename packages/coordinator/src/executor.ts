@@ -9,6 +9,7 @@ import {
   type ProviderView,
   type ResultMessage,
 } from '@quorate/protocol'
+import { AssignHold } from './assign-hold.ts'
 import type { ShardDecision, ShardWork } from './backend.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import type { ExecutorCore, ExecutorEvents, ExecutorOptions } from './executor-core.ts'
@@ -60,6 +61,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   readonly #maxPlacementWaitMs: number
   readonly #eagerReplicas: boolean
   readonly #stragglers: Stragglers
+  readonly #hold: AssignHold
   readonly #now: () => number
   #pumpScheduled = false
 
@@ -81,6 +83,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       random: options.random ?? Math.random,
       weightOf: options.weightOf ?? (() => 1),
     })
+    this.#hold = new AssignHold(options.assignLingerMs ?? 0, this.#now, () => this.#schedulePump())
     this.#leases = new Leases(leaseGraceMs)
     this.#throughput = new Throughput(this.#now)
     this.#core = {
@@ -361,7 +364,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   pump(): void {
     for (const run of this.#placement.drawQueued()) decide(this.#core, run)
     for (const provider of this.#providers.all()) {
-      if (!isServing(provider)) continue
+      if (!isServing(provider) || provider.running >= provider.capacity) continue
+      if (provider.backlogHead >= provider.backlog.length || !this.#hold.ready(provider)) continue
       this.#placement.startBacklog(provider, (ref) => this.#place(ref, provider))
     }
     // Whatever has no provider yet is waiting: say why, once per shard.

@@ -72,13 +72,15 @@ export class Placement {
    */
   drawQueued(): ShardRun[] {
     const skipped: SlotRef[] = []
+    // Counted once per draw, not per slot: it walks every provider, and nothing here changes it.
+    const serving = this.#head < this.#queue.length ? this.#providers.serving : 0
     while (this.#head < this.#queue.length) {
       const ref = this.#queue[this.#head++] as SlotRef
       if (ref.run.decided) {
         ref.run.queued--
         continue
       }
-      const provider = this.#pick(ref.run)
+      const provider = this.#pick(ref.run, serving)
       if (provider === undefined) {
         skipped.push(ref)
         continue
@@ -209,10 +211,9 @@ export class Placement {
    * the shard first, then a zone holding none, then any eligible provider, so
    * a lost region never leaves a slot waiting while others can take it.
    */
-  #pick(run: ShardRun): ProviderRecord | undefined {
+  #pick(run: ShardRun, serving: number): ProviderRecord | undefined {
     const used = usedBy(run)
     const shares = this.#sharesOf(run.work.jobId)
-    const serving = this.#providers.serving
     const share = Math.ceil((this.#shareFactor * (shares.placedTotal + 1)) / Math.max(1, serving)) + 1
     const tiers: [ProviderRecord[], ProviderRecord[], ProviderRecord[]] = [[], [], []]
     for (const p of this.#providers.all()) {

@@ -37,6 +37,8 @@ export interface ProviderRecord {
   /** Replica slots drawn for this provider, started as its slots free up. */
   backlog: SlotRef[]
   backlogHead: number
+  /** Since when its freed slots have been held back for more to free up (`assign-hold.ts`). */
+  holdSince?: number
   /** CPU it reported spending on replicas cancelled because their shard was already decided, in ms. */
   wastedCpuMs?: number
 }

@@ -25,7 +25,10 @@ export function decide(core: ExecutorCore, run: ShardRun): void {
     ? decideUnanimous(votes, inFlight, {
         quorum,
         maxReplicas: run.recheck?.maxReplicas ?? maxReplicas,
-        fresh: core.placement.freshFor(run),
+        // Counted only if the rule asks (on dissent or loss): it walks every provider.
+        get fresh() {
+          return core.placement.freshFor(run)
+        },
       })
     : decideShard(votes, inFlight, { quorum, maxReplicas })
   switch (decision.kind) {

@@ -95,10 +95,12 @@ export function decideUnanimous(votes: readonly Vote[], inFlight: number, rules:
   }
   const ranked = [...byDigest.entries()].sort((a, b) => b[1].size - a[1].size || (a[0] < b[0] ? -1 : 1))
   const total = votes.length
-  const budget = Math.max(0, Math.min(rules.maxReplicas - total, rules.fresh))
+  // Read only when escalation is possible: counting fresh providers walks every provider, and the
+  // common case (every replica agreeing) never needs it.
+  const budget = () => Math.max(0, Math.min(rules.maxReplicas - total, rules.fresh))
   const [leader, runnerUp] = ranked
   if (leader === undefined) {
-    if (budget > 0) return { kind: 'escalate', add: Math.min(budget, rules.quorum) }
+    if (budget() > 0) return { kind: 'escalate', add: Math.min(budget(), rules.quorum) }
     return { kind: 'failed', reason: 'no results: every replica was lost' }
   }
   const [digest, providers] = leader
@@ -110,10 +112,10 @@ export function decideUnanimous(votes: readonly Vote[], inFlight: number, rules:
   })
   if (runnerUp === undefined) {
     if (providers.size >= rules.quorum) return accept()
-    if (budget > 0) return { kind: 'escalate', add: Math.min(budget, rules.quorum - providers.size) }
-  } else if (budget > 0) {
+    if (budget() > 0) return { kind: 'escalate', add: Math.min(budget(), rules.quorum - providers.size) }
+  } else if (budget() > 0) {
     // Enough fresh replicas that the runner-up, if it is the honest answer, could still win outright.
-    return { kind: 'escalate', add: Math.min(budget, Math.max(1, 2 * providers.size - total + 1)) }
+    return { kind: 'escalate', add: Math.min(budget(), Math.max(1, 2 * providers.size - total + 1)) }
   } else if (providers.size >= rules.quorum && providers.size * 2 > total && providers.size > runnerUp[1].size) {
     return accept()
   }

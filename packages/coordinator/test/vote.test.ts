@@ -76,4 +76,22 @@ describe('decideUnanimous', () => {
     const split = [v('a', 'Y'), v('b', 'Y'), v('c', 'X'), v('d', 'X')]
     expect(decideUnanimous(split, 0, { ...all, fresh: 0 }).kind).toBe('failed')
   })
+
+  it('counts fresh providers only when it could escalate, not when every replica agrees', () => {
+    // Counting them walks every provider: a cost per replica that grows with the providers online.
+    let reads = 0
+    const counted = {
+      quorum: 2,
+      maxReplicas: 5,
+      get fresh() {
+        reads++
+        return 3
+      },
+    }
+    expect(decideUnanimous([v('a', 'X'), v('b', 'X')], 0, counted)).toMatchObject({ kind: 'accepted' })
+    expect(decideUnanimous([v('a', 'X'), v('b', 'X')], 1, counted)).toEqual({ kind: 'wait' })
+    expect(reads).toBe(0)
+    expect(decideUnanimous([v('a', 'X'), v('b', 'Y')], 0, counted)).toEqual({ kind: 'escalate', add: 1 })
+    expect(reads).toBeGreaterThan(0)
+  })
 })

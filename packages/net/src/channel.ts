@@ -29,6 +29,27 @@ export interface MessageChannelOptions {
  */
 const FLUSH_BYTES = 64 * 1024
 
+/**
+ * What every task channel in this process has carried so far: messages each way, the chunks read
+ * and the writes made to their streams. Process-wide, so a benchmark can tell how many messages a
+ * write carries (the batching that decides what a replica costs) without reaching into sessions.
+ */
+export interface ChannelTotals {
+  messagesIn: number
+  messagesOut: number
+  /** Chunks the streams delivered (each a wake of the reader). */
+  reads: number
+  /** Sends to the streams (each one encrypted frame, one socket write). */
+  writes: number
+}
+
+const totals: ChannelTotals = { messagesIn: 0, messagesOut: 0, reads: 0, writes: 0 }
+
+/** A copy of this process's task-channel totals. */
+export function channelTotals(): ChannelTotals {
+  return { ...totals }
+}
+
 export type MessageHandler<In> = (message: In) => void
 export type CloseHandler = (error?: Error) => void
 
@@ -74,7 +95,11 @@ export class MessageChannel<In extends TaskChannelMessage, Out extends TaskChann
           )
         }
         this.#held += budget === undefined ? 0 : chunk.byteLength
-        for (const body of this.#decoder.push(chunk)) this.#deliver(decodeMessage(body) as In)
+        totals.reads++
+        for (const body of this.#decoder.push(chunk)) {
+          totals.messagesIn++
+          this.#deliver(decodeMessage(body) as In)
+        }
         this.#rebalance()
       } catch (err) {
         this.#fail(err as Error)
@@ -129,6 +154,7 @@ export class MessageChannel<In extends TaskChannelMessage, Out extends TaskChann
     const frame = encodeMessage(message)
     this.#outgoing.push(frame)
     this.#outgoingBytes += frame.byteLength
+    totals.messagesOut++
     if (this.#outgoingBytes >= FLUSH_BYTES) return this.flush()
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
@@ -155,6 +181,7 @@ export class MessageChannel<In extends TaskChannelMessage, Out extends TaskChann
         at += frame.byteLength
       }
     }
+    totals.writes++
     try {
       return this.stream.send(data)
     } catch (err) {

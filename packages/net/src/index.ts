@@ -15,7 +15,14 @@ export type { Libp2p } from 'libp2p'
 export { requestBlob } from './blob-client.ts'
 export { type BlobProvider, type BlobServerOptions, serveBlobs } from './blob-server.ts'
 export { ByteBudget } from './budget.ts'
-export { type CloseHandler, MessageChannel, type MessageChannelOptions, type MessageHandler } from './channel.ts'
+export {
+  type ChannelTotals,
+  type CloseHandler,
+  channelTotals,
+  MessageChannel,
+  type MessageChannelOptions,
+  type MessageHandler,
+} from './channel.ts'
 export { CoordinatorDirectory, type CoordinatorDirectoryOptions } from './discovery/coordinator-directory.ts'
 export {
   type CoordinatorRecord,

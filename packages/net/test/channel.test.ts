@@ -1,7 +1,14 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { type AgentMessage, type CoordinatorMessage, encodeMessage, TASK_PROTOCOL } from '@quorate/protocol'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ByteBudget, createQuorateNode, type Libp2p, MessageChannel, type MessageChannelOptions } from '../src/index.ts'
+import {
+  ByteBudget,
+  channelTotals,
+  createQuorateNode,
+  type Libp2p,
+  MessageChannel,
+  type MessageChannelOptions,
+} from '../src/index.ts'
 
 const nodes: Libp2p[] = []
 afterEach(async () => {
@@ -65,6 +72,24 @@ describe('MessageChannel over libp2p', () => {
     await all.promise
     expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i))
     expect(writes).toBe(1)
+  })
+
+  it('counts the messages each way, the writes and the reads of every channel in the process', async () => {
+    const { dialer, listener } = await pair()
+    const all = Promise.withResolvers<void>()
+    let n = 0
+    listener.onMessage(() => {
+      if (++n === 10) all.resolve()
+    })
+    const before = channelTotals()
+    for (let i = 0; i < 10; i++) dialer.send({ type: 'heartbeat', running: i })
+    await all.promise
+    const after = channelTotals()
+    // Both ends live in this process: 10 messages out of one, into the other, in one write.
+    expect(after.messagesOut - before.messagesOut).toBe(10)
+    expect(after.messagesIn - before.messagesIn).toBe(10)
+    expect(after.writes - before.writes).toBe(1)
+    expect(after.reads - before.reads).toBeGreaterThanOrEqual(1)
   })
 
   it('closes the channel, telling the peer why, when a frame is over the limit', async () => {
