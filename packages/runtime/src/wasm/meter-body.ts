@@ -53,9 +53,9 @@ interface Open {
   /** For a loop: its place among the body's loops, and its first segment if that is charged on the edges into it. */
   ordinal: number
   header?: Segment
-  /** Edges from inside that leave past it (a conditional one counts as two), and the segment of the last unconditional one. */
-  exits: number
-  exit?: Segment
+  /** The segments that end in an unconditional branch (or return) from inside past its end; whether a conditional one does. */
+  exits: Segment[]
+  leftConditionally: boolean
 }
 
 /** A subtraction from the counter, its constant patched in at the end: the parts' counts less the refunds'. */
@@ -212,22 +212,22 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
     if (charge !== undefined) own.set(segment, charge)
   }
   /**
-   * The code after an `if` or a block that a single unconditional branch (or return) from inside leaves past: it
-   * runs exactly when the construct is entered and that exit is not taken, so it is charged with the segment
-   * before the construct and refunded in the charge of the segment that ends in the exit. That charge is there
-   * anyway: one charge fewer on the way through. Only where both charges are a segment's own (not moved to
-   * edges) and the code after is not deferred.
+   * The code after an `if` or a block that only unconditional branches (or returns) from inside leave past: it
+   * runs exactly when the construct is entered and none of those exits is taken, so it is charged with the
+   * segment before the construct and refunded in the charge of each segment that ends in such an exit. Those
+   * charges are there anyway: one charge fewer on the way through. Only where all these charges are segments'
+   * own (not moved to edges), and the code after is not deferred.
    */
   function foldAfter(b: Open): boolean {
-    if (b.exits !== 1 || b.exit === undefined || b.exit === b.prior) return false
+    if (b.leftConditionally || b.exits.length === 0) return false
     const ahead = own.get(b.prior)
-    const back = own.get(b.exit)
+    const backs = b.exits.map((s) => (s === b.prior ? undefined : own.get(s)))
     const after = newSegment(segments.length)
-    if (ahead === undefined || back === undefined || after.deferred) return false
+    if (ahead === undefined || after.deferred || backs.some((c) => c === undefined)) return false
     segment = after
     segments.push(after)
     ahead.parts.push(after)
-    back.refunds.push(after)
+    for (const back of backs) back?.refunds.push(after)
     return true
   }
   /** Count a branch (or return) from the current segment out of every open block and `if` it leaves past. */
@@ -235,8 +235,8 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
     for (let i = blocks.length - 1; i > target; i--) {
       const b = blocks[i] as Open
       if (b.kind === OP.loop) continue
-      b.exits += conditional ? 2 : 1
-      b.exit = segment
+      if (conditional) b.leftConditionally = true
+      else b.exits.push(segment)
     }
   }
   /**
@@ -458,7 +458,8 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
           prior: segment,
           params: [],
           ordinal: -1,
-          exits: 0,
+          exits: [],
+          leftConditionally: false,
         })
         break
       case OP.loop:
@@ -473,7 +474,8 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
           prior: segment,
           params,
           ordinal: -1,
-          exits: 0,
+          exits: [],
+          leftConditionally: false,
         }
         blocks.push(open)
         if (op === OP.loop) open.ordinal = loops++
