@@ -141,6 +141,56 @@ describe('metering against the exact instruction count', () => {
     expect((a.outcome as { fuelUsed: number }).fuelUsed).toBeLessThan(limits.fuel + 100)
   })
 
+  it('charges exactly what runs when the code after a construct is charged before it and refunded at its exits', async () => {
+    // Each if/block below is left past its end by one unconditional branch or return: the code after it is
+    // charged with the segment before it and refunded where that exit's segment starts. $far's exit costs
+    // less than the code it skips (the refund is larger than the charge it is folded into); $fold has an else;
+    // $pick leaves by `return`; $b in $multi is left past by two branches, each refunding the code after it.
+    const after = Array.from({ length: 12 }, () => '(local.set $s (i32.add (local.get $s) (i32.const 3)))').join('\n')
+    const bytes = command(
+      `(local $i i32) (local $s i32)
+      (loop $l
+        (local.set $s (i32.add (local.get $s) (local.get $i)))
+        (block $far
+          (if (i32.eqz (i32.rem_u (local.get $i) (i32.const 5))) (then (br $far)))
+          ${after}
+          (block $fold
+            (if (i32.and (local.get $i) (i32.const 2))
+              (then (local.set $s (i32.xor (local.get $s) (i32.const 9))) (br $far))
+              (else (local.set $s (i32.sub (local.get $s) (i32.const 1)))))
+            (local.set $s (call $pick (local.get $s) (local.get $i)))
+            (local.set $s (i32.add (local.get $s) (call $multi (i32.shr_u (local.get $i) (i32.const 2)))))
+            (br_if $fold (i32.gt_u (local.get $i) (i32.const 400)))
+            (local.set $s (i32.rotl (local.get $s) (i32.const 1))))
+          (local.set $s (i32.add (local.get $s) (i32.const 11))))
+        (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 1000))))
+      (i32.store (i32.const 16) (local.get $s))
+      (call $write (i32.const 1) (i32.const 16) (i32.const 4))`,
+      `(func $pick (param i32 i32) (result i32) (local $t i32)
+        (local.set $t (i32.mul (local.get 0) (i32.const 3)))
+        (drop (br_if 0 (local.get $t) (i32.eqz (local.get 1))))
+        (if (i32.gt_u (local.get 1) (i32.const 700)) (then (return (i32.add (local.get $t) (i32.const 1)))))
+        (i32.xor (local.get $t) (local.get 1)))
+      (func $multi (param i32) (result i32) (local $t i32)
+        (local.set $t (i32.mul (local.get 0) (i32.const 3)))
+        (drop (br_if 0 (local.get $t) (i32.eqz (local.get 0))))
+        (block $out
+          (block $b
+            (if (i32.and (local.get 0) (i32.const 1))
+              (then (local.set $t (i32.add (local.get $t) (i32.const 1))) (br $out)))
+            (if (i32.and (local.get 0) (i32.const 2)) (then (br $out)))
+            (local.set $t (i32.xor (local.get $t) (i32.const 5)))
+            (br_if $b (i32.and (local.get 0) (i32.const 4)))
+            (local.set $t (i32.rotl (local.get $t) (i32.const 3))))
+          (local.set $t (i32.mul (i32.add (local.get $t) (i32.const 100)) (i32.const 7))))
+        (local.get $t))`,
+    )
+    const [result, exact] = await Promise.all([pool.run(task(bytes)), exactCount(bytes, new Uint8Array(0))])
+    expect(result.outcome.kind === 'ok' && Buffer.from(result.outcome.output)).toEqual(Buffer.from(exact.run.stdout))
+    expect(fuelUsed(result)).toBe(exact.count)
+    expect(exact.count).toBeGreaterThan(20_000)
+  })
+
   it('stops a branchy program out of fuel at the same count on every run, just past the limit', async () => {
     const limits = { ...LIMITS, fuel: 3_000_000 }
     const stdin = utf8(sql(2_000))

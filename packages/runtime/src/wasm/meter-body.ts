@@ -53,6 +53,16 @@ interface Open {
   /** For a loop: its place among the body's loops, and its first segment if that is charged on the edges into it. */
   ordinal: number
   header?: Segment
+  /** The segments that end in an unconditional branch (or return) from inside past its end; whether a conditional one does. */
+  exits: Segment[]
+  leftConditionally: boolean
+}
+
+/** A subtraction from the counter, its constant patched in at the end: the parts' counts less the refunds'. */
+interface Charge {
+  at: number
+  parts: Segment[]
+  refunds: Segment[]
 }
 
 /** What the first pass over a body learns for the second. */
@@ -150,7 +160,9 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
     events,
   })
   // Charges whose constant is patched in once every segment's cost is known: the sum of their parts' costs.
-  const charges: { at: number; parts: Segment[] }[] = []
+  const charges: Charge[] = []
+  // The charge each segment that starts with its own charge gets there (see foldAfter).
+  const own = new Map<Segment, Charge>()
   let events = 0
   let loops = 0
   const tableLoops = new Set<number>()
@@ -161,7 +173,9 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
     else w.u8(OP.globalGet).u32(G)
     if (plan?.costs[0] !== 0) {
       w.u8(OP.i64Const)
-      charges.push({ at: w.padded(), parts: [segment] })
+      const charge: Charge = { at: w.padded(), parts: [segment], refunds: [] }
+      charges.push(charge)
+      own.set(segment, charge)
       w.u8(OP.i64Sub)
     }
     w.u8(OP.localSet).u32(F)
@@ -181,17 +195,49 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
     emitFuelCheck(w, F, TG, ctx.fuel)
   }
   /** Subtract the parts' costs from the counter (nothing if, by the plan, they cost nothing). */
-  function emitCharge(parts: Segment[]): void {
-    if (plan !== undefined && parts.every((s) => plan.costs[s.index] === 0)) return
+  function emitCharge(parts: Segment[]): Charge | undefined {
+    if (plan !== undefined && parts.every((s) => plan.costs[s.index] === 0)) return undefined
     w.u8(OP.localGet).u32(F).u8(OP.i64Const)
-    charges.push({ at: w.padded(), parts })
+    const charge: Charge = { at: w.padded(), parts, refunds: [] }
+    charges.push(charge)
     w.u8(OP.i64Sub).u8(OP.localSet).u32(F)
+    return charge
   }
   /** Start a segment after the current instruction, charged there with `carried` unless the plan moves its charge. */
   function startSegment(carried: Segment[] = []): void {
     segment = newSegment(segments.length, carried)
     segments.push(segment)
-    if (!segment.deferred) emitCharge([segment, ...carried])
+    if (segment.deferred) return
+    const charge = emitCharge([segment, ...carried])
+    if (charge !== undefined) own.set(segment, charge)
+  }
+  /**
+   * The code after an `if` or a block that only unconditional branches (or returns) from inside leave past: it
+   * runs exactly when the construct is entered and none of those exits is taken, so it is charged with the
+   * segment before the construct and refunded in the charge of each segment that ends in such an exit. Those
+   * charges are there anyway: one charge fewer on the way through. Only where all these charges are segments'
+   * own (not moved to edges), and the code after is not deferred.
+   */
+  function foldAfter(b: Open): boolean {
+    if (b.leftConditionally || b.exits.length === 0) return false
+    const ahead = own.get(b.prior)
+    const backs = b.exits.map((s) => (s === b.prior ? undefined : own.get(s)))
+    const after = newSegment(segments.length)
+    if (ahead === undefined || after.deferred || backs.some((c) => c === undefined)) return false
+    segment = after
+    segments.push(after)
+    ahead.parts.push(after)
+    for (const back of backs) back?.refunds.push(after)
+    return true
+  }
+  /** Count a branch (or return) from the current segment out of every open block and `if` it leaves past. */
+  function leaveConstructs(target: number, conditional: boolean): void {
+    for (let i = blocks.length - 1; i > target; i--) {
+      const b = blocks[i] as Open
+      if (b.kind === OP.loop) continue
+      if (conditional) b.leftConditionally = true
+      else b.exits.push(segment)
+    }
   }
   /**
    * A branch back to `target`, a loop: charge the loop's first segment if the edges into the loop carry it, and
@@ -209,8 +255,9 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
   /** The open block a branch `depth` levels out goes to (undefined: the function's own label). */
   const targetOf = (depth: number): Open | undefined => blocks[blocks.length - 1 - depth]
   /** A branch to the label `depth` levels out (past every open block: the function's own). */
-  function markTarget(depth: number): void {
+  function markTarget(depth: number, conditional: boolean): void {
     const target = Math.max(-1, blocks.length - 1 - depth)
+    leaveConstructs(target, conditional)
     if (target < 0) labelTargeted = true
     else (blocks[target] as Open).targeted = true
     const inner = blocks[blocks.length - 1]
@@ -387,11 +434,13 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
     if (op === OP.end && blocks.length === 0) {
       // The function's own end: close the wrapper block, leave, and end.
       flush(at)
-      for (const c of charges)
-        w.patchPadded(
-          c.at,
-          c.parts.reduce((sum, s) => sum + s.cost, 0),
-        )
+      for (const c of charges) {
+        const sum = (parts: Segment[]) => parts.reduce((total, s) => total + s.cost, 0)
+        const net = sum(c.parts) - sum(c.refunds)
+        // A refund larger than the charge it is folded into: add the difference back instead.
+        w.patchPadded(c.at, Math.abs(net))
+        if (net < 0) w.patchU8(c.at + 5, OP.i64Add)
+      }
       if (wrapped) w.u8(OP.end)
       exit()
       w.u8(OP.end)
@@ -402,14 +451,32 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
     // After the instruction: where the next segment starts.
     switch (op) {
       case OP.block:
-        blocks.push({ kind: op, targeted: false, reach: blocks.length, prior: segment, params: [], ordinal: -1 })
+        blocks.push({
+          kind: op,
+          targeted: false,
+          reach: blocks.length,
+          prior: segment,
+          params: [],
+          ordinal: -1,
+          exits: [],
+          leftConditionally: false,
+        })
         break
       case OP.loop:
       case OP.if: {
         // A branch to a loop takes the loop's parameters with it.
         const blockType = peek.reset(immediates).signed(33)
         const params = op === OP.loop && blockType >= 0 ? (m.types[blockType]?.params ?? []) : []
-        const open: Open = { kind: op, targeted: false, reach: blocks.length, prior: segment, params, ordinal: -1 }
+        const open: Open = {
+          kind: op,
+          targeted: false,
+          reach: blocks.length,
+          prior: segment,
+          params,
+          ordinal: -1,
+          exits: [],
+          leftConditionally: false,
+        }
         blocks.push(open)
         if (op === OP.loop) open.ordinal = loops++
         if (op === OP.loop && plan !== undefined && !plan.tableLoops.includes(open.ordinal)) {
@@ -441,14 +508,14 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
           segment = b.prior
         } else if (b.kind === OP.if || (b.kind === OP.block && b.targeted)) {
           flush(r.pos)
-          startSegment()
+          if (!foldAfter(b)) startSegment()
         }
         // After a loop or an untargeted block, only falling through gets here: the segment goes on.
         break
       }
       case OP.brIf: {
         peek.pos = immediates
-        markTarget(peek.u32())
+        markTarget(peek.u32(), true)
         flush(r.pos)
         // A deferred segment's charge goes with the branch taken (emitBackEdge) and with the segment that follows.
         const ended = segment
@@ -457,13 +524,13 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
       }
       case OP.br:
         peek.pos = immediates
-        markTarget(peek.u32())
+        markTarget(peek.u32(), false)
         segment = dead
         break
       case OP.brTable: {
         peek.pos = immediates
         const n = peek.u32()
-        for (let i = 0; i <= n; i++) markTarget(peek.u32())
+        for (let i = 0; i <= n; i++) markTarget(peek.u32(), true)
         segment = dead
         break
       }
@@ -473,6 +540,7 @@ export function instrumentBody(ctx: BodyContext, plan?: BodyPlan): { bytes: Uint
         // Leaves every open construct (`return` has exit code of its own, so the function's label is not a target).
         const inner = blocks[blocks.length - 1]
         if (inner !== undefined) inner.reach = -1
+        leaveConstructs(-1, false)
         segment = dead
         break
       }

@@ -38,6 +38,7 @@ export const OP = {
   f32Eq: 0x5b,
   f64Eq: 0x61,
   i32Sub: 0x6b,
+  i64Add: 0x7c,
   i64Sub: 0x7d,
   i64ShrU: 0x88,
   i64ExtendI32U: 0xad,

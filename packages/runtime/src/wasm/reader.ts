@@ -184,6 +184,12 @@ export class Writer {
     }
   }
 
+  /** Overwrite one byte already written (an opcode chosen once a patched value is known). */
+  patchU8(at: number, value: number): void {
+    if (at < 0 || at >= this.length) throw new RangeError(`byte ${at} not written yet`)
+    this.#buf[at] = value
+  }
+
   name(text: string): this {
     const data = new TextEncoder().encode(text)
     return this.u32(data.byteLength).bytes(data)
