@@ -2,13 +2,16 @@
 //
 //   npm run bench:soak -- [--shards 1000000] [--backend embedded|redis|both] [--job-shards 50000]
 //                         [--agents 4] [--redundancy 3] [--quorum 2] [--retention-ms 60000] [--max-minutes 60]
+//                         [--probes-only]
 //
 // The coordinator runs alone in a child process (soak-coordinator.ts) with real agent processes
 // (bench/agent-process.ts) on loopback and a no-op module; the shards go in as several jobs, two at
 // a time. Finished jobs are purged by the retention policy as the run goes (`--retention-ms`), as a
 // long-lived coordinator would. Every few seconds the coordinator reports its RSS and heap; every
 // fifth report follows a forced GC, to estimate the memory per shard in flight. Prints a table and
-// the figures, writes bench/results/soak-<backend>.json and .svg (RSS over time).
+// the figures, writes bench/results/soak-<backend>.json and .svg (RSS over time). Before the soak, two
+// in-process probes: the executor's heap per shard in flight, and per decided shard of a live job
+// (`--probes-only`: those alone).
 import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -18,7 +21,7 @@ import { parseArgs } from 'node:util'
 import { isTerminalJobState, type JobState } from '@quorate/protocol'
 import { createClient, type QuorateClient } from '@quorate/sdk'
 import { dropNamespace } from './redis-namespace.ts'
-import { executorBytesPerShard } from './soak-inflight.ts'
+import { decidedShardProbes, executorBytesPerShard } from './soak-inflight.ts'
 import { type SoakSample, soakAscii, soakSvg } from './soak-plot.ts'
 
 const { values: flags } = parseArgs({
@@ -32,6 +35,7 @@ const { values: flags } = parseArgs({
     'retention-ms': { type: 'string', default: '60000' },
     'interval-ms': { type: 'string', default: '3000' },
     'max-minutes': { type: 'string', default: '60' },
+    'probes-only': { type: 'boolean', default: false },
   },
 })
 const SHARDS = Number(flags.shards)
@@ -236,7 +240,15 @@ const executorPerShard = await executorBytesPerShard(INFLIGHT_PROBE, REDUNDANCY,
 log(
   `executor heap per shard in flight (in-process, ${INFLIGHT_PROBE} shards at r=${REDUNDANCY}): ${(executorPerShard / 1024).toFixed(2)} KiB`,
 )
-for (const kind of kinds) {
+const DECIDED_PROBE = 20_000
+const decidedPerShard = await decidedShardProbes(DECIDED_PROBE)
+const decidedLine =
+  `heap a decided shard leaves behind while its job runs (in-process, ${DECIDED_PROBE} shards at r=3 q=2): ` +
+  Object.entries(decidedPerShard)
+    .map(([probe, bytes]) => `decide: ${probe} ${bytes.toFixed(0)} B`)
+    .join(', ')
+log(decidedLine)
+for (const kind of flags['probes-only'] ? [] : kinds) {
   log(
     `soak, ${kind}: ${SHARDS} no-op shards as ${Math.ceil(SHARDS / JOB_SHARDS)} jobs of ≤ ${JOB_SHARDS}, r=${REDUNDANCY} q=${QUORUM}, ${AGENTS} agents, retention ${RETENTION_MS} ms...`,
   )
@@ -278,10 +290,11 @@ console.log(
   `\nmemory per shard in flight: executor heap ${(executorPerShard / 1024).toFixed(2)} KiB (in-process, ${INFLIGHT_PROBE} shards at r=${REDUNDANCY});` +
     ' whole coordinator (heap above idle, GC forced, ÷ shards in flight, live jobs included) in the table',
 )
+console.log(decidedLine)
 console.log(`\n1-minute load: ${load.before.toFixed(2)} before, ${load.after.toFixed(2)} after`)
 const out = join(here, 'results', 'soak.json')
 writeFileSync(
   out,
-  `${JSON.stringify({ at: new Date().toISOString(), executorBytesPerInFlightShard: executorPerShard, shards: SHARDS, jobShards: JOB_SHARDS, agents: AGENTS, redundancy: REDUNDANCY, quorum: QUORUM, retentionMs: RETENTION_MS, load, results }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), executorBytesPerInFlightShard: executorPerShard, bytesPerDecidedShard: decidedPerShard, shards: SHARDS, jobShards: JOB_SHARDS, agents: AGENTS, redundancy: REDUNDANCY, quorum: QUORUM, retentionMs: RETENTION_MS, load, results }, null, 2)}\n`,
 )
 console.log(`wrote ${out} and soak-<backend>.svg`)
