@@ -2,7 +2,7 @@
 //
 //   npm run bench:soak -- [--shards 1000000] [--backend embedded|redis|both] [--job-shards 50000]
 //                         [--agents 4] [--redundancy 3] [--quorum 2] [--retention-ms 60000] [--max-minutes 60]
-//                         [--probes-only]
+//                         [--probes-only] [--heap-snapshots 10000,150000]
 //
 // The coordinator runs alone in a child process (soak-coordinator.ts) with real agent processes
 // (bench/agent-process.ts) on loopback and a no-op module; the shards go in as several jobs, two at
@@ -36,6 +36,8 @@ const { values: flags } = parseArgs({
     'interval-ms': { type: 'string', default: '3000' },
     'max-minutes': { type: 'string', default: '60' },
     'probes-only': { type: 'boolean', default: false },
+    // Heap snapshots of the coordinator once this many shards are done, to compare what grows.
+    'heap-snapshots': { type: 'string', default: '' },
   },
 })
 const SHARDS = Number(flags.shards)
@@ -48,6 +50,7 @@ const INTERVAL_MS = Number(flags['interval-ms'])
 // The run stops by itself after this long, reporting the shards it got through.
 const MAX_MS = Number(flags['max-minutes']) * 60_000
 const JOBS_AT_ONCE = 2
+const SNAPSHOT_MARKS = flags['heap-snapshots'].split(',').filter(Boolean).map(Number)
 const EARLY_MARK = Math.min(10_000, Math.floor(SHARDS / 10))
 const REDIS_URL = process.env.QUORATE_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -65,6 +68,8 @@ interface MemoryReport {
   heapUsed: number
   inFlight: number
   assignments: number
+  /** The executor's books of accepted shards: kept whole, and kept as indices (`job-books.ts`). */
+  book: { whole: number; indexed: number }
 }
 
 /** The coordinator child: ask for a sample, get its memory back. */
@@ -74,7 +79,14 @@ class CoordinatorProcess {
   constructor(child: ChildProcess) {
     this.#child = child
     child.on('message', (m: { type: string } & MemoryReport) => {
-      if (m.type === 'sample') this.#waiting?.(m)
+      if (m.type === 'sample' || m.type === 'snapshot') this.#waiting?.(m)
+    })
+  }
+  /** Write a heap snapshot of the coordinator to `file` (it stops the process meanwhile). */
+  snapshot(file: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.#waiting = () => resolve()
+      this.#child.send({ type: 'snapshot', file })
     })
   }
   sample(gc: boolean): Promise<MemoryReport> {
@@ -197,9 +209,14 @@ async function soak(kind: 'embedded' | 'redis') {
       }
       samples.push(sample)
       if (gc && m.inFlight >= 100) perShard.push((m.heapUsed - idle.heapUsed) / m.inFlight)
+      while (SNAPSHOT_MARKS.length > 0 && shardsDone >= (SNAPSHOT_MARKS[0] as number)) {
+        const file = join(here, 'results', `soak-${kind}-${SNAPSHOT_MARKS.shift()}.heapsnapshot`)
+        await coordinator.process.snapshot(file)
+        log(`  ${kind}: heap snapshot at ${shardsDone} shards: ${file}`)
+      }
       if (tick % 10 === 0) {
         log(
-          `  ${kind}: ${sample.t.toFixed(0)} s, ${shardsDone} shards, RSS ${sample.rssMiB.toFixed(0)} MiB, heap ${sample.heapMiB.toFixed(0)} MiB, ${m.inFlight} in flight, ${m.assignments} assignments, load ${loadavg()[0]?.toFixed(2)}`,
+          `  ${kind}: ${sample.t.toFixed(0)} s, ${shardsDone} shards, RSS ${sample.rssMiB.toFixed(0)} MiB, heap ${sample.heapMiB.toFixed(0)} MiB, ${m.inFlight} in flight, ${m.assignments} assignments, book ${m.book.whole} whole + ${m.book.indexed} indexed, load ${loadavg()[0]?.toFixed(2)}`,
         )
       }
     }
