@@ -1,6 +1,8 @@
 // The soak benchmark's coordinator, alone in its own OS process so its RSS is its own:
 //   node --expose-gc soak-coordinator.ts <data dir> <retention ms> [redis url] [redis namespace]
-// Sends {type:'ready'} over IPC once listening, and answers each {type:'sample', gc} with its memory.
+// Sends {type:'ready'} over IPC once listening, and answers each {type:'sample', gc} with its memory
+// and each {type:'snapshot', file} by writing a heap snapshot there.
+import { writeHeapSnapshot } from 'node:v8'
 import { pino } from 'pino'
 import { createCoordinator } from '../src/index.ts'
 
@@ -16,7 +18,7 @@ await coordinator.start()
 const send = (message: unknown) => process.send?.(message)
 send({ type: 'ready', httpUrl: coordinator.httpUrl, multiaddr: coordinator.multiaddrs[0] })
 
-process.on('message', (message: { type: string; gc?: boolean }) => {
+process.on('message', (message: { type: string; gc?: boolean; file?: string }) => {
   if (message.type === 'sample') {
     // A forced collection shows what is still referenced; without it, what the process really holds.
     if (message.gc === true) (globalThis as { gc?: () => void }).gc?.()
@@ -28,7 +30,10 @@ process.on('message', (message: { type: string; gc?: boolean }) => {
       external: memory.external,
       inFlight: coordinator.executor.activeShards,
       assignments: coordinator.executor.trackedAssignments,
+      book: coordinator.executor.books.stats(),
     })
+  } else if (message.type === 'snapshot') {
+    send({ type: 'snapshot', file: writeHeapSnapshot(message.file) })
   } else if (message.type === 'stop') {
     void coordinator.stop().then(() => process.exit(0))
   }

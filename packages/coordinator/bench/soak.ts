@@ -2,13 +2,16 @@
 //
 //   npm run bench:soak -- [--shards 1000000] [--backend embedded|redis|both] [--job-shards 50000]
 //                         [--agents 4] [--redundancy 3] [--quorum 2] [--retention-ms 60000] [--max-minutes 60]
+//                         [--probes-only] [--heap-snapshots 10000,150000]
 //
 // The coordinator runs alone in a child process (soak-coordinator.ts) with real agent processes
 // (bench/agent-process.ts) on loopback and a no-op module; the shards go in as several jobs, two at
 // a time. Finished jobs are purged by the retention policy as the run goes (`--retention-ms`), as a
 // long-lived coordinator would. Every few seconds the coordinator reports its RSS and heap; every
 // fifth report follows a forced GC, to estimate the memory per shard in flight. Prints a table and
-// the figures, writes bench/results/soak-<backend>.json and .svg (RSS over time).
+// the figures, writes bench/results/soak-<backend>.json and .svg (RSS over time). Before the soak, two
+// in-process probes: the executor's heap per shard in flight, and per decided shard of a live job
+// (`--probes-only`: those alone).
 import { type ChildProcess, fork, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -18,7 +21,7 @@ import { parseArgs } from 'node:util'
 import { isTerminalJobState, type JobState } from '@quorate/protocol'
 import { createClient, type QuorateClient } from '@quorate/sdk'
 import { dropNamespace } from './redis-namespace.ts'
-import { executorBytesPerShard } from './soak-inflight.ts'
+import { decidedShardProbes, executorBytesPerShard } from './soak-inflight.ts'
 import { type SoakSample, soakAscii, soakSvg } from './soak-plot.ts'
 
 const { values: flags } = parseArgs({
@@ -32,6 +35,9 @@ const { values: flags } = parseArgs({
     'retention-ms': { type: 'string', default: '60000' },
     'interval-ms': { type: 'string', default: '3000' },
     'max-minutes': { type: 'string', default: '60' },
+    'probes-only': { type: 'boolean', default: false },
+    // Heap snapshots of the coordinator once this many shards are done, to compare what grows.
+    'heap-snapshots': { type: 'string', default: '' },
   },
 })
 const SHARDS = Number(flags.shards)
@@ -44,6 +50,7 @@ const INTERVAL_MS = Number(flags['interval-ms'])
 // The run stops by itself after this long, reporting the shards it got through.
 const MAX_MS = Number(flags['max-minutes']) * 60_000
 const JOBS_AT_ONCE = 2
+const SNAPSHOT_MARKS = flags['heap-snapshots'].split(',').filter(Boolean).map(Number)
 const EARLY_MARK = Math.min(10_000, Math.floor(SHARDS / 10))
 const REDIS_URL = process.env.QUORATE_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -61,6 +68,8 @@ interface MemoryReport {
   heapUsed: number
   inFlight: number
   assignments: number
+  /** The executor's books of accepted shards: kept whole, and kept as indices (`job-books.ts`). */
+  book: { whole: number; indexed: number }
 }
 
 /** The coordinator child: ask for a sample, get its memory back. */
@@ -70,7 +79,14 @@ class CoordinatorProcess {
   constructor(child: ChildProcess) {
     this.#child = child
     child.on('message', (m: { type: string } & MemoryReport) => {
-      if (m.type === 'sample') this.#waiting?.(m)
+      if (m.type === 'sample' || m.type === 'snapshot') this.#waiting?.(m)
+    })
+  }
+  /** Write a heap snapshot of the coordinator to `file` (it stops the process meanwhile). */
+  snapshot(file: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.#waiting = () => resolve()
+      this.#child.send({ type: 'snapshot', file })
     })
   }
   sample(gc: boolean): Promise<MemoryReport> {
@@ -193,9 +209,14 @@ async function soak(kind: 'embedded' | 'redis') {
       }
       samples.push(sample)
       if (gc && m.inFlight >= 100) perShard.push((m.heapUsed - idle.heapUsed) / m.inFlight)
+      while (SNAPSHOT_MARKS.length > 0 && shardsDone >= (SNAPSHOT_MARKS[0] as number)) {
+        const file = join(here, 'results', `soak-${kind}-${SNAPSHOT_MARKS.shift()}.heapsnapshot`)
+        await coordinator.process.snapshot(file)
+        log(`  ${kind}: heap snapshot at ${shardsDone} shards: ${file}`)
+      }
       if (tick % 10 === 0) {
         log(
-          `  ${kind}: ${sample.t.toFixed(0)} s, ${shardsDone} shards, RSS ${sample.rssMiB.toFixed(0)} MiB, heap ${sample.heapMiB.toFixed(0)} MiB, ${m.inFlight} in flight, ${m.assignments} assignments, load ${loadavg()[0]?.toFixed(2)}`,
+          `  ${kind}: ${sample.t.toFixed(0)} s, ${shardsDone} shards, RSS ${sample.rssMiB.toFixed(0)} MiB, heap ${sample.heapMiB.toFixed(0)} MiB, ${m.inFlight} in flight, ${m.assignments} assignments, book ${m.book.whole} whole + ${m.book.indexed} indexed, load ${loadavg()[0]?.toFixed(2)}`,
         )
       }
     }
@@ -236,7 +257,15 @@ const executorPerShard = await executorBytesPerShard(INFLIGHT_PROBE, REDUNDANCY,
 log(
   `executor heap per shard in flight (in-process, ${INFLIGHT_PROBE} shards at r=${REDUNDANCY}): ${(executorPerShard / 1024).toFixed(2)} KiB`,
 )
-for (const kind of kinds) {
+const DECIDED_PROBE = 20_000
+const decidedPerShard = await decidedShardProbes(DECIDED_PROBE)
+const decidedLine =
+  `heap a decided shard leaves behind while its job runs (in-process, ${DECIDED_PROBE} shards at r=3 q=2): ` +
+  Object.entries(decidedPerShard)
+    .map(([probe, bytes]) => `decide: ${probe} ${bytes.toFixed(0)} B`)
+    .join(', ')
+log(decidedLine)
+for (const kind of flags['probes-only'] ? [] : kinds) {
   log(
     `soak, ${kind}: ${SHARDS} no-op shards as ${Math.ceil(SHARDS / JOB_SHARDS)} jobs of ≤ ${JOB_SHARDS}, r=${REDUNDANCY} q=${QUORUM}, ${AGENTS} agents, retention ${RETENTION_MS} ms...`,
   )
@@ -278,10 +307,11 @@ console.log(
   `\nmemory per shard in flight: executor heap ${(executorPerShard / 1024).toFixed(2)} KiB (in-process, ${INFLIGHT_PROBE} shards at r=${REDUNDANCY});` +
     ' whole coordinator (heap above idle, GC forced, ÷ shards in flight, live jobs included) in the table',
 )
+console.log(decidedLine)
 console.log(`\n1-minute load: ${load.before.toFixed(2)} before, ${load.after.toFixed(2)} after`)
 const out = join(here, 'results', 'soak.json')
 writeFileSync(
   out,
-  `${JSON.stringify({ at: new Date().toISOString(), executorBytesPerInFlightShard: executorPerShard, shards: SHARDS, jobShards: JOB_SHARDS, agents: AGENTS, redundancy: REDUNDANCY, quorum: QUORUM, retentionMs: RETENTION_MS, load, results }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), executorBytesPerInFlightShard: executorPerShard, bytesPerDecidedShard: decidedPerShard, shards: SHARDS, jobShards: JOB_SHARDS, agents: AGENTS, redundancy: REDUNDANCY, quorum: QUORUM, retentionMs: RETENTION_MS, load, results }, null, 2)}\n`,
 )
 console.log(`wrote ${out} and soak-<backend>.svg`)

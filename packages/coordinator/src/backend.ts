@@ -107,6 +107,19 @@ export interface ShardRecordPage {
   next: number | undefined
 }
 
+/**
+ * A decided shard read back from storage, to run it again in a re-check (`quarantine.ts`): the
+ * coordinator keeps only which providers helped accept which shards, and reads the rest here.
+ */
+export interface DecidedShard {
+  /** Its work as handed out: input, spec, module and deadline (`run`: its runs so far; `fence` empty, a re-check only amends). */
+  work: ShardWork
+  /** The shard as stored: its state, replica table and decision. */
+  record: ShardRecord
+  /** The accepted output, if any. */
+  output?: Uint8Array
+}
+
 /** Where jobs and their shards are stored, read and ended. */
 export interface JobStore {
   /** Store a validated job and queue its shards. Idempotent by job id. */
@@ -121,6 +134,8 @@ export interface JobStore {
   shardPage(id: string, query: ShardPageQuery): Promise<ShardRecordPage>
   /** The accepted output of one shard, if any. */
   output(id: string, index: number): Promise<Uint8Array | undefined>
+  /** One shard with its work and stored decision, in one read; undefined when the job or shard is gone. */
+  decidedShard(id: string, index: number): Promise<DecidedShard | undefined>
   list(filter: JobListFilter): Promise<ListPage<JobSummary>>
   /** Ids of jobs that start with `prefix` (lowercase hex), in id order, at most `limit`. */
   jobIdsByPrefix(prefix: string, limit: number): Promise<string[]>

@@ -19,9 +19,20 @@ export interface BlobStoreOptions {
   maxBlobBytes?: number
   /** Bytes all blobs, whole and partly uploaded, may take together. @defaultValue 16 GiB */
   quotaBytes?: number
+  /**
+   * A partial (resumable) upload not written to for this long is dropped: at start, and when an
+   * upload begins, at most once per `partIdleMs / 24`. @defaultValue 24 h
+   */
+  partIdleMs?: number
+  /** The clock part ages are read against; inject it in tests. @defaultValue Date.now */
+  now?: () => number
 }
 
-export const BLOB_STORE_DEFAULTS = { maxBlobBytes: 1024 ** 3, quotaBytes: 16 * 1024 ** 3 } as const
+export const BLOB_STORE_DEFAULTS = {
+  maxBlobBytes: 1024 ** 3,
+  quotaBytes: 16 * 1024 ** 3,
+  partIdleMs: 24 * 3_600_000,
+} as const
 
 /** The sha256 of a blob's bytes, whole and per chunk, fed in pieces of any size. */
 class BlobHasher {
@@ -69,11 +80,18 @@ export class BlobStore {
   #used = 0
   /** Uploads in progress, by sha256: one writer per blob at a time. */
   readonly #writing = new Set<string>()
+  readonly #partIdleMs: number
+  readonly #now: () => number
+  #lastSweep = Number.NEGATIVE_INFINITY
 
   constructor(dir: string, options: BlobStoreOptions = {}) {
     this.#dir = dir
     this.maxBlobBytes = options.maxBlobBytes ?? BLOB_STORE_DEFAULTS.maxBlobBytes
     this.quotaBytes = options.quotaBytes ?? BLOB_STORE_DEFAULTS.quotaBytes
+    this.#partIdleMs = options.partIdleMs ?? BLOB_STORE_DEFAULTS.partIdleMs
+    this.#now = options.now ?? Date.now
+    if (!(this.#partIdleMs > 0))
+      throw new InvalidOptionError('partIdleMs', 'must be a number above 0', this.#partIdleMs)
     if (
       !Number.isSafeInteger(this.maxBlobBytes) ||
       this.maxBlobBytes < 1 ||
@@ -95,6 +113,32 @@ export class BlobStore {
     let used = 0
     for (const name of await readdir(this.#dir)) used += (await stat(join(this.#dir, name))).size
     this.#used = used
+    await this.dropStaleParts()
+  }
+
+  /**
+   * Delete the partial uploads no request has written to for `partIdleMs` (their uploader gave up),
+   * so they do not hold the quota for good; an upload in progress is left alone. Returns how many.
+   */
+  async dropStaleParts(): Promise<number> {
+    const now = this.#now()
+    this.#lastSweep = now
+    let dropped = 0
+    for (const name of await readdir(this.#dir)) {
+      const sha256 = name.endsWith('.part') ? name.slice(0, -'.part'.length) : undefined
+      if (sha256 === undefined || !BLOB_ID.test(sha256) || this.#writing.has(sha256)) continue
+      const part = this.#part(sha256)
+      try {
+        const { size, mtimeMs } = await stat(part)
+        if (now - mtimeMs < this.#partIdleMs || this.#writing.has(sha256)) continue
+        await rm(part)
+        this.#used -= size
+        dropped++
+      } catch {
+        // Gone meanwhile (finished or dropped by another sweep): nothing to do.
+      }
+    }
+    return dropped
   }
 
   /** Bytes the store takes now, whole blobs and parts. */
@@ -140,6 +184,7 @@ export class BlobStore {
       return { complete: true, size: existing }
     }
     if (range.total > this.maxBlobBytes) throw new PayloadTooLargeError('blob', this.maxBlobBytes, range.total)
+    if (this.#now() - this.#lastSweep >= this.#partIdleMs / 24) await this.dropStaleParts()
     if (this.#writing.has(sha256)) {
       throw new QuorateError(ErrorCode.BAD_REQUEST, `blob ${sha256} is being uploaded by another request`)
     }

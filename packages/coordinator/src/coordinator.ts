@@ -209,6 +209,8 @@ function assemble(options: CoordinatorOptions, logger: Logger): Parts {
   executorOptions.amend = async (work, decision) => {
     await backend.amend(work, await blobs.outputs.settle(decision, blobs.sources.outputSources(decision.majority)))
   }
+  // Accepted shards kept for re-checks are read back from storage, not held whole until their job ends.
+  executorOptions.reread = (jobId, index) => backend.decidedShard(jobId, index)
   // On a chain, stake (capped) makes a provider more likely to be drawn; `chain` is set below,
   // before any provider can connect.
   executorOptions.weightOf = (peerId) => chain?.placementWeight(peerId) ?? 1
@@ -321,6 +323,8 @@ function wireExecutor(parts: Parts, announce: () => void): void {
   })
   backend.subscribe((event) => {
     if (event.type === 'job:done') executor.forgetJob(event.jobId)
+    else if (event.type === 'shard:accepted')
+      executor.books.stored(event.jobId, event.shard, event.digest, event.majority)
   })
   executor.on('provider:changed', () => {
     announce()

@@ -1,9 +1,10 @@
 import type { JobEvent, JobEventMap, JobEventName, ProviderView } from '@quorate/protocol'
 import type { ProviderCounter, ShardDecision, ShardWork } from './backend.ts'
+import type { JobBooks, ShardReader } from './job-books.ts'
 import type { Leases } from './leases.ts'
 import type { Placement } from './placement.ts'
 import type { ProviderRegistry } from './provider-registry.ts'
-import type { JobBooks, QuarantineEvidence } from './quarantine.ts'
+import type { QuarantineEvidence } from './quarantine.ts'
 import type { ReplicaRecord, ShardRun } from './shard-run.ts'
 import type { StragglerRule } from './stragglers.ts'
 
@@ -28,6 +29,12 @@ export interface ExecutorOptions {
    * is not finished until this resolves. @defaultValue decisions are not stored
    */
   amend?: (work: ShardWork, decision: ShardDecision) => Promise<void>
+  /**
+   * Read a decided shard back from storage (the backend's `decidedShard`). With it, an accepted
+   * shard is kept for re-checks as no more than its index once `books.stored` says its decision
+   * is stored, and read back when it is re-checked. @defaultValue accepted shards are kept whole until their job ends
+   */
+  reread?: ShardReader
   now?: () => number
   /** Draws every placement; seed it in tests. @defaultValue Math.random */
   random?: () => number

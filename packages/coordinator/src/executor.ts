@@ -13,6 +13,7 @@ import { AssignHold } from './assign-hold.ts'
 import type { ShardDecision, ShardWork } from './backend.ts'
 import { COORDINATOR_DEFAULTS } from './constants.ts'
 import type { ExecutorCore, ExecutorEvents, ExecutorOptions } from './executor-core.ts'
+import { JobBooks } from './job-books.ts'
 import { Leases } from './leases.ts'
 import { type LiveShard, liveShardsOf } from './live-shards.ts'
 import { countableOutcome, keptOutput } from './output-blobs.ts'
@@ -25,7 +26,6 @@ import {
   ProviderRegistry,
   providerView,
 } from './provider-registry.ts'
-import { JobBooks } from './quarantine.ts'
 import { failUnplaceable, loseReplica, reclaimFromSuspect, suspectProvider, taskTimedOut } from './recovery.ts'
 import { decide, finish } from './shard-decision.ts'
 import {
@@ -52,7 +52,6 @@ import { Throughput } from './throughput.ts'
  */
 export class Executor extends EventEmitter<ExecutorEvents> {
   readonly #providers = new ProviderRegistry()
-  readonly #books = new JobBooks()
   readonly #runs = new Set<ShardRun>()
   readonly #placement: Placement
   readonly #leases: Leases
@@ -90,7 +89,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       providers: this.#providers,
       placement: this.#placement,
       leases: this.#leases,
-      books: this.#books,
+      books: new JobBooks(options.reread),
       runs: this.#runs,
       now: this.#now,
       amend: options.amend,
@@ -156,7 +155,12 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   /** Forget a finished job's book (the shards kept for re-checks). */
   forgetJob(jobId: string): void {
     this.#stragglers.forgetJob(jobId)
-    if (this.#books.forgetJob(jobId)) this.#placement.forgetJob(jobId)
+    if (this.#core.books.forgetJob(jobId)) this.#placement.forgetJob(jobId)
+  }
+
+  /** The books of accepted shards kept for re-checks (`job-books.ts`): told of stored decisions, and counted. */
+  get books(): Pick<JobBooks, 'stored' | 'stats'> {
+    return this.#core.books
   }
 
   /** Whether a provider is quarantined here. */

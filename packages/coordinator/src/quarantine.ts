@@ -1,8 +1,9 @@
 import type { ReplicaView } from '@quorate/protocol'
-import type { ShardDecision, ShardWork } from './backend.ts'
+import type { DecidedShard, ShardDecision } from './backend.ts'
 import { type ExecutorCore, replicaEnded } from './executor-core.ts'
+import type { AcceptedShard, JobBook, TakenShard } from './job-books.ts'
 import { freeSlot, providerView } from './provider-registry.ts'
-import { type ReplicaRecord, replicaViews, type ShardRun } from './shard-run.ts'
+import { AGREED_FAILURE, type ReplicaRecord, replicaViews, type ShardRun } from './shard-run.ts'
 
 /** Why a provider was quarantined: the shard it was outvoted on, and the votes. */
 export interface QuarantineEvidence {
@@ -15,87 +16,6 @@ export interface QuarantineEvidence {
   majority: string[]
   /** The job's quorum: how many agreeing signatures a penalty needs at least. */
   quorum: number
-}
-
-/** What a job's book keeps of an accepted shard, to run it again if a provider in its majority is caught. */
-interface AcceptedShard {
-  work: ShardWork
-  digest: string
-  majority: string[]
-  replicas: ReplicaRecord[]
-  outputs: Map<string, Uint8Array>
-}
-
-/** A decision waiting for its job's re-checks; a re-check of this very shard replaces it. */
-interface HeldDecision {
-  index: number
-  replace(decision: ShardDecision): void
-  release(): void
-}
-
-/** Per-job bookkeeping: accepted shards, and re-checks holding the job open. */
-interface JobBook {
-  accepted: Map<number, AcceptedShard>
-  rechecks: number
-  /** Decisions waiting for the job's re-checks before they reach the backend. */
-  held: HeldDecision[]
-}
-
-/** The accepted shards of each job, kept so a shard can be run again when one of its majority is caught. */
-export class JobBooks {
-  readonly #books = new Map<string, JobBook>()
-
-  /** Keep an accepted shard, so it can be run again if one of its majority is caught. */
-  remember(run: ShardRun, digest: string, majority: string[]): void {
-    this.#book(run.work.jobId).accepted.set(run.work.index, {
-      work: run.work,
-      digest,
-      majority,
-      replicas: run.replicas.filter((r) => r.state === 'done'),
-      outputs: run.outputs,
-    })
-  }
-
-  /**
-   * Hold a decision of `work`'s job while shards of that job are being
-   * re-checked; false (nothing held) when none is.
-   */
-  hold(work: ShardWork, decision: { replace(d: ShardDecision): void; release(): void }): boolean {
-    const book = this.#books.get(work.jobId)
-    if (book === undefined || book.rechecks === 0) return false
-    book.held.push({ index: work.index, replace: decision.replace, release: decision.release })
-    return true
-  }
-
-  /** Take out every accepted shard `peerId` was in the majority of, with its job's book. */
-  takeAcceptedWith(peerId: string): Array<[JobBook, AcceptedShard]> {
-    const taken: Array<[JobBook, AcceptedShard]> = []
-    for (const book of this.#books.values()) {
-      for (const [index, accepted] of book.accepted) {
-        if (!accepted.majority.includes(peerId)) continue
-        book.accepted.delete(index)
-        taken.push([book, accepted])
-      }
-    }
-    return taken
-  }
-
-  /** Forget a finished job's book, unless re-checks still hold it; false if they do. */
-  forgetJob(jobId: string): boolean {
-    const book = this.#books.get(jobId)
-    if (book !== undefined && book.rechecks > 0) return false
-    this.#books.delete(jobId)
-    return true
-  }
-
-  #book(jobId: string): JobBook {
-    let book = this.#books.get(jobId)
-    if (book === undefined) {
-      book = { accepted: new Map(), rechecks: 0, held: [] }
-      this.#books.set(jobId, book)
-    }
-    return book
-  }
 }
 
 /**
@@ -164,7 +84,7 @@ export function quarantine(core: ExecutorCore, peerId: string, evidence: Quarant
     }
     if (touched) core.decide(run)
   }
-  for (const [book, accepted] of core.books.takeAcceptedWith(peerId)) recheck(core, book, accepted)
+  for (const taken of core.books.takeAcceptedWith(peerId)) recheck(core, taken)
   core.schedulePump()
 }
 
@@ -172,9 +92,40 @@ export function quarantine(core: ExecutorCore, peerId: string, evidence: Quarant
  * Run an accepted shard again without its majority: the votes of its
  * providers not quarantined are kept, fresh providers add `redundancy` more,
  * and the usual rule decides. The job's other decisions wait until it is done.
+ * A shard kept as an index only is read back from storage first.
  */
-function recheck(core: ExecutorCore, book: JobBook, accepted: AcceptedShard): void {
+function recheck(core: ExecutorCore, taken: TakenShard): void {
+  const { book } = taken
   book.rechecks++
+  void (async () => {
+    const accepted = taken.accepted ?? (await readBack(core, book.jobId, taken.index))
+    if (accepted === undefined) return
+    const decision = await rerun(core, accepted)
+    const changed = decision.state !== 'accepted' || decision.digest !== accepted.digest
+    core.emit('shard:rechecked', accepted.work, decision, changed)
+    if (!changed || decision.state === 'cancelled') return
+    // Not stored yet (held until the re-checks end): the stored decision is the new one.
+    const held = book.held.find((h) => h.index === accepted.work.index)
+    if (held !== undefined) held.replace(decision)
+    else await core.amend?.(accepted.work, decision)
+  })()
+    .catch(() => {
+      // The backend refused the amended decision (the job ended meanwhile), or could not be read; nothing more to do here.
+    })
+    .finally(() => release(book))
+}
+
+/** One re-check of the job ended: once none is left, its held decisions go to the backend. */
+function release(book: JobBook): void {
+  book.rechecks--
+  if (book.rechecks > 0) return
+  const held = book.held
+  book.held = []
+  for (const h of held) h.release()
+}
+
+/** A new run of `accepted`, without its majority's votes; resolves to its decision. */
+function rerun(core: ExecutorCore, accepted: AcceptedShard): Promise<ShardDecision> {
   const kept = accepted.replicas.filter((r) => !core.providers.isQuarantined(r.provider)).map((r) => ({ ...r }))
   const { promise, resolve } = Promise.withResolvers<ShardDecision>()
   const run: ShardRun = {
@@ -199,24 +150,59 @@ function recheck(core: ExecutorCore, book: JobBook, accepted: AcceptedShard): vo
   core.runs.add(run)
   core.placement.addSlots(run, accepted.work.spec.redundancy)
   core.schedulePump()
-  void promise
-    .then(async (decision) => {
-      const changed = decision.state !== 'accepted' || decision.digest !== accepted.digest
-      core.emit('shard:rechecked', accepted.work, decision, changed)
-      if (!changed || decision.state === 'cancelled') return
-      // Not stored yet (held until the re-checks end): the stored decision is the new one.
-      const held = book.held.find((h) => h.index === accepted.work.index)
-      if (held !== undefined) held.replace(decision)
-      else await core.amend?.(accepted.work, decision)
-    })
-    .catch(() => {
-      // The backend refused the amended decision (the job ended meanwhile); nothing more to do here.
-    })
-    .finally(() => {
-      book.rechecks--
-      if (book.rechecks > 0) return
-      const held = book.held
-      book.held = []
-      for (const h of held) h.release()
+  return promise
+}
+
+/** An accepted shard read back from storage, as it was kept whole; undefined if it is no longer accepted. */
+async function readBack(core: ExecutorCore, jobId: string, index: number): Promise<AcceptedShard | undefined> {
+  const read = await core.books.reader?.(jobId, index)
+  const digest = read?.record.digest
+  if (read === undefined || read.record.state !== 'accepted' || digest === undefined) return undefined
+  return {
+    work: read.work,
+    digest,
+    majority: read.record.majority ?? [],
+    replicas: storedReplicas(core, read),
+    outputs: new Map(read.output === undefined ? [] : [[digest, read.output]]),
+  }
+}
+
+/**
+ * The done replicas of a stored decision as the run had them. Where each provider runs is taken
+ * from the registry (the table does not store it); an agreed failure's detail from the reason.
+ */
+function storedReplicas(core: ExecutorCore, { record }: DecidedShard): ReplicaRecord[] {
+  const detail = record.reason?.startsWith(AGREED_FAILURE) ? record.reason.slice(AGREED_FAILURE.length) : undefined
+  return record.replicas
+    .filter((v) => v.state === 'done')
+    .map((v) => {
+      const provider = core.providers.get(v.provider)
+      const r: ReplicaRecord = {
+        assignmentId: v.assignmentId,
+        slot: v.slot,
+        attempt: v.attempt,
+        provider: v.provider,
+        operator: provider?.operator,
+        region: provider?.region,
+        zone: provider?.zone,
+        state: 'done',
+        dispatchedAt: v.dispatchedAt,
+        leaseUntil: v.finishedAt ?? v.dispatchedAt,
+      }
+      for (const key of [
+        'finishedAt',
+        'outcome',
+        'digest',
+        'fuelUsed',
+        'durationMs',
+        'vote',
+        'reason',
+        'evidence',
+      ] as const) {
+        if (v[key] !== undefined) (r as unknown as Record<string, unknown>)[key] = v[key]
+      }
+      if (v.stderr !== undefined) r.stderr = new TextEncoder().encode(v.stderr)
+      if (detail !== undefined && v.digest === record.digest) r.outcomeDetail = detail
+      return r
     })
 }

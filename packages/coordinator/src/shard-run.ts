@@ -136,6 +136,9 @@ export function replicaViews(run: ShardRun, reveal = false): ReplicaView[] {
   })
 }
 
+/** How the reason of an accepted shard with an agreed failing outcome begins; the outcome's detail follows. */
+export const AGREED_FAILURE = 'the providers agreed the module failed: '
+
 /**
  * Why an accepted shard still failed: the providers agreed, but on a failing
  * outcome (non-zero exit, trap, out of fuel, ...). The job counts such a shard
@@ -148,7 +151,7 @@ export function failingOutcomeReason(
 ): string | undefined {
   if (outcome === undefined || outcome === 'ok') return undefined
   const detail = replicas.find((r) => r.digest === digest && r.outcomeDetail !== undefined)?.outcomeDetail
-  return `the providers agreed the module failed: ${detail ?? outcome}`
+  return `${AGREED_FAILURE}${detail ?? outcome}`
 }
 
 export function abortReason(signal: AbortSignal): string {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -98,5 +98,37 @@ describe('BlobStore', () => {
       s.write(shaOf(bytes), Readable.from([Buffer.from(bytes)]), { offset: 0, length: 50, total: 100 }),
     ).rejects.toMatchObject({ code: 'BLOB_MISMATCH', message: 'the body is longer than the 50 bytes declared' })
     expect(s.usedBytes).toBe(0)
+  })
+
+  it('drops partial uploads left idle for partIdleMs, at start and when an upload begins, never whole blobs', async () => {
+    let clock = Date.now()
+    const { s, dir } = await store({ partIdleMs: 60_000, now: () => clock })
+    const half = (b: Uint8Array) => ({ offset: 0, length: b.byteLength / 2, total: b.byteLength })
+    const [old, recent, kept] = [1, 2, 3].map(() => new Uint8Array(randomBytes(100)))
+    const upload = (b: Uint8Array) => s.write(shaOf(b), Readable.from([Buffer.from(b.subarray(0, 50))]), half(b))
+    await upload(old as Uint8Array)
+    await upload(recent as Uint8Array)
+    await s.write(
+      shaOf(kept as Uint8Array),
+      Readable.from([Buffer.from(kept as Uint8Array)]),
+      whole(kept as Uint8Array),
+    )
+    // The recent part was last written 40 s after the old one.
+    const seconds = (ms: number) => ms / 1000
+    await utimes(join(dir, `${shaOf(recent as Uint8Array)}.part`), seconds(clock + 40_000), seconds(clock + 40_000))
+    clock += 70_000
+    expect(await s.dropStaleParts()).toBe(1)
+    expect((await readdir(dir)).sort()).toEqual(
+      [`${shaOf(recent as Uint8Array)}.part`, shaOf(kept as Uint8Array), `${shaOf(kept as Uint8Array)}.chunks`].sort(),
+    )
+    expect(await s.state(shaOf(old as Uint8Array))).toEqual({ complete: false, held: 0 })
+    const usedBefore = s.usedBytes
+    // An hour on, a new upload sweeps first: the recent part is idle too by then. A restart would as well.
+    clock += 3_600_000
+    const fresh = new Uint8Array(randomBytes(10))
+    await s.write(shaOf(fresh), Readable.from([Buffer.from(fresh)]), whole(fresh))
+    expect(await s.state(shaOf(recent as Uint8Array))).toEqual({ complete: false, held: 0 })
+    expect(s.usedBytes).toBe(usedBefore - 50 + 10 + 32)
+    expect(await s.size(shaOf(kept as Uint8Array))).toBe(100)
   })
 })

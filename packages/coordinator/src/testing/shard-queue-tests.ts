@@ -44,6 +44,12 @@ export function shardQueueTests(ctx: SuiteContext): void {
       () => amendsWhileRunning(ctx),
       TIMEOUT,
     )
+
+    it(
+      'reads a decided shard back whole for a re-check: its work, replica table and output',
+      () => readsADecidedShardBack(ctx),
+      TIMEOUT,
+    )
   })
 }
 
@@ -235,4 +241,40 @@ async function amendsWhileRunning(ctx: SuiteContext): Promise<void> {
   expect(await log.done(id)).toMatchObject({ state: 'partially_failed' })
   expect(await backend.amend(works.get(1) as ShardWork, failed('too late'))).toBe(false)
   expect(await backend.job(id)).toMatchObject({ accepted: 1, failed: 1 })
+}
+
+async function readsADecidedShardBack(ctx: SuiteContext): Promise<void> {
+  const backend = await ctx.open()
+  const log = listen(backend)
+  const spec = specOf(['alpha', 'beta'])
+  const id = jobIdOf(spec)
+  const handed = new Map<number, ShardWork>()
+  const release = Promise.withResolvers<void>()
+  backend.consume(
+    async (work) => {
+      handed.set(work.index, work)
+      if (work.index === 1) await release.promise
+      return accepted(work)
+    },
+    () => 2,
+  )
+  await backend.submit(id, spec, Date.now() + 60_000)
+  await until(() => log.of(id, 'shard:accepted').length === 1 && handed.has(1), { what: 'shard 0 decided' })
+  const work = handed.get(0) as ShardWork
+  const read = await backend.decidedShard(id, 0)
+  expect(read?.work).toMatchObject({ jobId: id, index: 0, spec: work.spec, deadline: work.deadline, run: work.run })
+  expect(read?.work.input).toEqual(work.input)
+  expect(read?.work.module.sha256).toBe(work.module.sha256)
+  expect(read?.work.module.bytes).toEqual(work.module.bytes)
+  expect(read?.record).toMatchObject({ state: 'accepted', digest: accepted(work).digest, majority: ['p1'] })
+  expect(read?.record.replicas).toEqual([replica('p1', 'done')])
+  expect(read?.output).toEqual(outputOf(work))
+  // Not decided yet: read back as it stands, with no output.
+  const running = await backend.decidedShard(id, 1)
+  expect(running?.record.state).not.toBe('accepted')
+  expect(running?.output).toBeUndefined()
+  expect(await backend.decidedShard(id, 7)).toBeUndefined()
+  expect(await backend.decidedShard('f'.repeat(64), 0)).toBeUndefined()
+  release.resolve()
+  await log.done(id)
 }

@@ -9,12 +9,15 @@ import {
   STORED_REF_PREFIX_HEX,
 } from '@quorate/protocol'
 import type {
+  DecidedShard,
   JobListFilter,
   JobRecord,
   JobStore,
   ShardPageQuery,
   ShardRecord,
   ShardRecordPage,
+  ShardWork,
+  StoredSpec,
   SubmitResult,
 } from '../../backend.ts'
 import { storedSpecOf, summaryOf } from '../../jobs.ts'
@@ -102,6 +105,34 @@ export class EmbeddedJobStore implements JobStore {
       | { output: Uint8Array | null }
       | undefined
     return row?.output ?? undefined
+  }
+
+  async decidedShard(id: string, index: number): Promise<DecidedShard | undefined> {
+    const { db } = this.#c
+    const row = db
+      .sql(`SELECT ${SHARD_COLUMNS}, input, output FROM shards WHERE job_id = ? AND idx = ?`)
+      .get(id, index) as (StoredShardFields & { idx: number; input: Uint8Array; output: Uint8Array | null }) | undefined
+    const job = db.sql('SELECT spec, deadline FROM jobs WHERE id = ?').get(id) as
+      | { spec: string; deadline: number }
+      | undefined
+    if (row === undefined || job === undefined) return undefined
+    const spec = JSON.parse(job.spec) as StoredSpec
+    const module = db.sql('SELECT bytes FROM modules WHERE sha = ?').get(spec.moduleSha256) as
+      | { bytes: Uint8Array }
+      | undefined
+    if (module === undefined) return undefined
+    const record = shardRecordOf(index, row)
+    const work: ShardWork = {
+      jobId: id,
+      index,
+      input: row.input,
+      spec,
+      module: { sha256: spec.moduleSha256, bytes: module.bytes },
+      deadline: job.deadline,
+      run: record.runs,
+      fence: '',
+    }
+    return row.output === null ? { work, record } : { work, record, output: row.output }
   }
 
   async list({ state, offset, limit }: JobListFilter): Promise<ListPage<JobSummary>> {

@@ -8,12 +8,14 @@ import {
 } from '@quorate/protocol'
 import { FlowProducer } from 'bullmq'
 import type {
+  DecidedShard,
   JobListFilter,
   JobRecord,
   JobStore,
   ShardPageQuery,
   ShardRecord,
   ShardRecordPage,
+  StoredSpec,
   SubmitResult,
 } from '../../backend.ts'
 import { storedSpecOf, summaryOf } from '../../jobs.ts'
@@ -160,6 +162,39 @@ export class RedisJobStore implements JobStore {
   async output(id: string, index: number): Promise<Uint8Array | undefined> {
     const bytes = await this.#ctx.client.getBuffer(this.#ctx.key('out', id, index))
     return bytes === null ? undefined : new Uint8Array(bytes)
+  }
+
+  async decidedShard(id: string, index: number): Promise<DecidedShard | undefined> {
+    const { client: r, key } = this.#ctx
+    const [[, shard], [, job], [, input], [, output]] = ((await r
+      .pipeline()
+      .hgetall(key('shard', id, index))
+      .hmget(key('job', id), 'spec', 'deadline')
+      .getBuffer(key('input', id, index))
+      .getBuffer(key('out', id, index))
+      .exec()) ?? []) as Array<[unknown, unknown]> as [
+      [unknown, StoredShardFields],
+      [unknown, Array<string | null>],
+      [unknown, Buffer | null],
+      [unknown, Buffer | null],
+    ]
+    const [specJson, deadline] = job
+    if (shard?.state === undefined || input === null || specJson == null) return undefined
+    const spec = JSON.parse(specJson) as StoredSpec
+    const module = await r.getBuffer(key('module', spec.moduleSha256))
+    if (module === null) return undefined
+    const record = shardRecordOf(index, shard)
+    const work = {
+      jobId: id,
+      index,
+      input: new Uint8Array(input),
+      spec,
+      module: { sha256: spec.moduleSha256, bytes: new Uint8Array(module) },
+      deadline: Number(deadline),
+      run: record.runs,
+      fence: '',
+    }
+    return output === null ? { work, record } : { work, record, output: new Uint8Array(output) }
   }
 
   async list({ state, offset, limit }: JobListFilter): Promise<ListPage<JobSummary>> {

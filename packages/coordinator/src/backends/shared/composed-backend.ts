@@ -9,6 +9,7 @@ import type {
   ShardState,
 } from '@quorate/protocol'
 import type {
+  DecidedShard,
   EventBus,
   JobListFilter,
   JobRecord,
@@ -67,6 +68,9 @@ export abstract class ComposedBackend implements SchedulerBackend {
   }
   output(id: string, index: number): Promise<Uint8Array | undefined> {
     return this.parts.jobs.output(id, index)
+  }
+  decidedShard(id: string, index: number): Promise<DecidedShard | undefined> {
+    return this.parts.jobs.decidedShard(id, index)
   }
   list(filter: JobListFilter): Promise<ListPage<JobSummary>> {
     return this.parts.jobs.list(filter)
