@@ -31,6 +31,7 @@ import { decide, finish } from './shard-decision.ts'
 import {
   abortReason,
   newShardRun,
+  recordAnswer,
   type ShardProgress,
   type ShardRun,
   type SlotRef,
@@ -289,14 +290,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     }
     this.#leases.end(replica.assignmentId)
     if (provider !== undefined) freeSlot(provider)
-    replica.finishedAt = this.#now()
-    replica.durationMs = Math.round(message.durationMs)
-    replica.stderr = message.stderr
-    replica.outcome = outcome.kind
-    if (outcome.kind !== 'ok') replica.outcomeDetail = describeOutcome(outcome)
-    if (message.signature !== undefined && message.nonce !== undefined && message.signer !== undefined) {
-      replica.evidence = { signature: message.signature, nonce: message.nonce, signer: message.signer }
-    }
+    const finishedAt = this.#now()
+    recordAnswer(replica, message, outcome, finishedAt)
     this.#throughput.record()
 
     if (!isDeterministic(outcome)) {
@@ -312,7 +307,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const digest = outcomeDigest(outcome)
     replica.state = 'done'
     replica.digest = digest
-    this.#stragglers.record(run, replica.finishedAt - replica.dispatchedAt)
+    this.#stragglers.record(run, finishedAt - replica.dispatchedAt)
     replica.fuelUsed = 'fuelUsed' in outcome ? outcome.fuelUsed : 0
     if (outcome.kind === 'ok' && !run.outputs.has(digest)) run.outputs.set(digest, keptOutput(outcome))
     run.heldEvents.push(

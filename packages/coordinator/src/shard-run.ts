@@ -1,4 +1,12 @@
-import type { JobEvent, ReplicaState, ReplicaView, ShardState } from '@quorate/protocol'
+import {
+  describeOutcome,
+  type JobEvent,
+  type ReplicaState,
+  type ReplicaView,
+  type ResultMessage,
+  type ShardState,
+  type TaskOutcome,
+} from '@quorate/protocol'
 import type { ShardDecision, ShardWork } from './backend.ts'
 import type { CancelCause } from './executor-core.ts'
 import type { ProviderRecord } from './provider-registry.ts'
@@ -95,6 +103,18 @@ export function newShardRun(
     progressScheduled: false,
     heldEvents: [],
     reserved: new Map(),
+  }
+}
+
+/** Write what a counted result says onto its replica: when it ended, its outcome, stderr and signature. */
+export function recordAnswer(replica: ReplicaRecord, message: ResultMessage, outcome: TaskOutcome, at: number): void {
+  replica.finishedAt = at
+  replica.durationMs = Math.round(message.durationMs)
+  replica.stderr = message.stderr
+  replica.outcome = outcome.kind
+  if (outcome.kind !== 'ok') replica.outcomeDetail = describeOutcome(outcome)
+  if (message.signature !== undefined && message.nonce !== undefined && message.signer !== undefined) {
+    replica.evidence = { signature: message.signature, nonce: message.nonce, signer: message.signer }
   }
 }
 
