@@ -126,8 +126,18 @@ async function bombMode(config: RawPeerConfig): Promise<void> {
           stream.send(new Uint8Array(varint(64 * 1024 * 1024)))
           const chunk = new Uint8Array(64 * 1024)
           while (!done && sent < (config.bombBytes ?? 8 * 1024 * 1024)) {
-            if (!stream.send(chunk)) await stream.onDrain().catch(() => {})
+            const more = stream.send(chunk)
             sent += chunk.byteLength
+            // A stream that will not drain again was refused or closed: stop counting there, however soon
+            // its close event comes (a rejected drain does not yield to it).
+            if (
+              !more &&
+              !(await stream.onDrain().then(
+                () => true,
+                () => false,
+              ))
+            )
+              break
           }
         }
         const reason = await closed
