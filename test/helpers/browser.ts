@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -29,7 +30,20 @@ export async function findChromium(): Promise<Browser> {
   const { default: packaged } = await import('@sparticuz/chromium')
   // Its own flags make it run headless as root without a sandbox or GPU; the
   // test adds its own after these.
-  return { executablePath: await packaged.executablePath(), args: packaged.args, source: '@sparticuz/chromium' }
+  let executablePath = await packaged.executablePath()
+  // It unpacks into the temp dir once and reuses what is there: an unpacking cut short (two runs at
+  // once, a kill) leaves a binary that crashes on start for every later run. Unpack it again then.
+  if (!starts(executablePath, packaged.args)) {
+    await rm(executablePath, { force: true })
+    executablePath = await packaged.executablePath()
+  }
+  return { executablePath, args: packaged.args, source: '@sparticuz/chromium' }
+}
+
+/** Whether the binary at `path` runs at all: `--version` exits 0. */
+function starts(path: string, args: readonly string[]): boolean {
+  const run = spawnSync(path, [...args, '--version'], { timeout: 30_000, stdio: 'ignore' })
+  return run.status === 0
 }
 
 /** A headless Chromium page that may talk to 127.0.0.1 only, and what it tried or threw. */
