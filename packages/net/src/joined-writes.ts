@@ -9,19 +9,13 @@ interface ChunkList {
   append(...bufs: Uint8Array[]): void
 }
 
-/** The part of a Node socket this needs: writes between `cork` and `uncork` leave as one writev. */
-interface Corkable {
-  cork(): void
-  uncork(): void
-}
-
 /**
  * Wraps a connection encrypter so that each send to the raw connection is one write. Noise hands
  * the TCP connection every frame as two chunks (its 2-byte length, then the ciphertext), and the
  * TCP connection writes each chunk on its own: two syscalls and two segments per frame, waking the
- * reader twice. With the connection's socket corked around the send, the chunks leave as one writev
- * with no copy (a blob chunk's send is a megabyte: joining it would be a fresh allocation and a copy
- * of every byte); a connection with no socket has its chunks joined into one buffer instead.
+ * reader twice. Joined, a frame is one write. Corking the socket around the send instead would save
+ * the copy of a blob chunk; it was tried and taken out, because with it the length-bomb test
+ * (test/wire/hostile-peers.test.ts) saw a peer hand over its whole 8 MiB before the refusal reached it.
  */
 export function joinedWrites<C>(
   encrypter: (components: C) => ConnectionEncrypter,
@@ -37,20 +31,11 @@ export function joinedWrites<C>(
 }
 
 function joinSends(connection: MessageStream): MessageStream {
-  const target = connection as MessageStream & { sendData?: (data: ChunkList) => unknown; socket?: Corkable }
+  const target = connection as MessageStream & { sendData?: (data: ChunkList) => unknown }
   const sendData = target.sendData
   if (typeof sendData !== 'function') return connection
-  const socket = target.socket
   // The list is the queue's own copy of what to send (the stream copies it first), so it may change.
   target.sendData = (data: ChunkList) => {
-    if (data.bufs.length > 1 && socket !== undefined && typeof socket.cork === 'function') {
-      socket.cork()
-      try {
-        return sendData.call(target, data)
-      } finally {
-        socket.uncork()
-      }
-    }
     if (data.bufs.length > 1) {
       const joined = data.subarray()
       data.consume(data.byteLength)

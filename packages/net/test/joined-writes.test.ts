@@ -56,28 +56,4 @@ describe('joinedWrites', () => {
     await wrapped.secureOutbound(raw as unknown as MessageStream)
     expect(written).toEqual([[new Uint8Array([0, 3, 7, 8, 9])], [new Uint8Array([5])]])
   })
-
-  it('corks the socket around a send instead of joining its chunks (no copy)', async () => {
-    const events: string[] = []
-    const frame = [new Uint8Array([0, 3]), new Uint8Array([7, 8, 9])]
-    const raw = {
-      socket: { cork: () => events.push('cork'), uncork: () => events.push('uncork') },
-      sendData(data: Chunks) {
-        for (const buf of data.bufs) events.push(`write ${buf.byteLength}`)
-        return { sentBytes: data.byteLength, canSendMore: true }
-      },
-    }
-    const encrypter = (): ConnectionEncrypter => ({
-      protocol: '/test',
-      secureInbound: async () => {
-        throw new Error('unused')
-      },
-      secureOutbound: async (connection) => {
-        ;(connection as unknown as typeof raw).sendData(new Chunks(...frame))
-        return { connection, remotePeer: undefined as never }
-      },
-    })
-    await joinedWrites(encrypter)({}).secureOutbound(raw as unknown as MessageStream)
-    expect(events).toEqual(['cork', 'write 2', 'write 3', 'uncork'])
-  })
 })
