@@ -6,7 +6,7 @@ import { ErrorBox, LiveIndicator, Section } from '../components/common.tsx'
 import { ActivityFeed, LogsView, OutputsView, SettlementTable } from '../components/panels.tsx'
 import { SHARDS_PER_PAGE } from '../components/shard-grid.tsx'
 import { prefix } from '../format.ts'
-import { useApi, useEventStream, useNow, useResource, useThrottled } from '../hooks.ts'
+import { useApi, useEventStream, useInterval, useNow, useResource, useThrottled } from '../hooks.ts'
 import { applyJobEvent } from '../live.ts'
 import { formatRoute, type Route } from '../route.ts'
 import { JobHeader } from './job-header.tsx'
@@ -17,6 +17,8 @@ import { isPage, useJobSource } from './job-source.ts'
 const AUTO_FETCH_SHARDS = 200
 /** Events kept to re-apply on top of each refetched view (it may predate them). */
 const REPLAY_EVENTS = 500
+/** How often an open job's view is refetched when no event came (the throttle above still applies). */
+const OPEN_JOB_REFETCH_MS = 2000
 
 /**
  * One job: header, shard map, shards × replicas grid, logs, outputs,
@@ -65,6 +67,7 @@ export function JobPage(props: {
     },
     fetched.reload,
   )
+  useOpenJobRefetch(view, refetch)
 
   const activity = useMemo(() => (view === undefined ? [] : activityOf(view, escalations)), [view, escalations])
   const select = (index: number) =>
@@ -211,4 +214,15 @@ function Settlement(props: { view: JobView; now: number }) {
       <SettlementTable settlement={settlement} providers={providers.data ?? []} now={props.now} />
     </Section>
   )
+}
+
+/**
+ * A replica's result is held back until its shard is decided (no answer shows early), so no event
+ * says that it finished: while the job is open, its view is refetched on a timer too (throttled).
+ */
+function useOpenJobRefetch(view: JobView | undefined, refetch: () => void): void {
+  const open = view !== undefined && !isTerminalJobState(view.state)
+  useInterval(() => {
+    if (open) refetch()
+  }, OPEN_JOB_REFETCH_MS)
 }
