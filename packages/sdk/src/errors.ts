@@ -1,4 +1,4 @@
-import { ErrorCode, QuorateError, type QuorateErrorOptions } from '@quorate/protocol'
+import { ErrorCode, errorFromWire, QuorateError, type QuorateErrorOptions } from '@quorate/protocol'
 
 /** The coordinator could not be reached at all (network error, wrong URL). */
 export class CoordinatorUnreachableError extends QuorateError {
@@ -166,4 +166,19 @@ export class PaymentError extends QuorateError {
   constructor(problem: PaymentProblem, message: string, options: QuorateErrorOptions = {}) {
     super(ErrorCode.PAYMENT_REQUIRED, message, { ...options, details: { problem, ...options.details } })
   }
+}
+
+/**
+ * The error a refused blob request answered with: the coordinator's own error when the body is one
+ * (`{ code, message }`), else `fallback` with the status and the start of the body.
+ */
+export function blobAnswerError(status: number, text: string, fallback: ErrorCode, what: string): QuorateError {
+  let wire: unknown
+  try {
+    wire = JSON.parse(text)
+  } catch {}
+  if (typeof wire === 'object' && wire !== null && typeof (wire as { code?: unknown }).code === 'string') {
+    return errorFromWire(wire as { code: string; message: string })
+  }
+  return new QuorateError(fallback, `${what} answered ${status}: ${text.slice(0, 200)}`)
 }

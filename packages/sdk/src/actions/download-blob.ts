@@ -3,14 +3,8 @@ import { createWriteStream } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import {
-  BLOB_ID,
-  BlobMismatchError,
-  ErrorCode,
-  errorFromWire,
-  type OutputBlobRef,
-  QuorateError,
-} from '@quorate/protocol'
+import { BLOB_ID, BlobMismatchError, ErrorCode, type OutputBlobRef, QuorateError } from '@quorate/protocol'
+import { blobAnswerError } from '../errors.ts'
 import type { ShardResult } from './verify-results.ts'
 
 export interface DownloadBlobClient {
@@ -103,15 +97,7 @@ async function blobBody(client: DownloadBlobClient, ref: OutputBlobRef): Promise
   }
   const res = await fetch(`${client.coordinatorUrl}/v1/blobs/${ref.sha256}`)
   if (!res.ok || res.body === null) {
-    const text = await res.text()
-    let wire: unknown
-    try {
-      wire = JSON.parse(text)
-    } catch {}
-    if (typeof wire === 'object' && wire !== null && typeof (wire as { code?: unknown }).code === 'string') {
-      throw errorFromWire(wire as { code: string; message: string })
-    }
-    throw new QuorateError(ErrorCode.BLOB_MISSING, `blob ${ref.sha256} answered ${res.status}: ${text.slice(0, 200)}`)
+    throw blobAnswerError(res.status, await res.text(), ErrorCode.BLOB_MISSING, `blob ${ref.sha256}`)
   }
   return Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0])
 }

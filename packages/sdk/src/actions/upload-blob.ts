@@ -2,14 +2,8 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { Readable } from 'node:stream'
-import {
-  type BlobUploadResponse,
-  ErrorCode,
-  errorFromWire,
-  InvalidOptionError,
-  QuorateError,
-  sha256Hex,
-} from '@quorate/protocol'
+import { type BlobUploadResponse, ErrorCode, InvalidOptionError, QuorateError, sha256Hex } from '@quorate/protocol'
+import { blobAnswerError } from '../errors.ts'
 
 /** A shard input given by reference, as a job spec carries it. */
 export interface BlobInputRef {
@@ -116,14 +110,7 @@ async function put(
   const res = await fetch(`${client.coordinatorUrl}/v1/blobs/${sha256}`, init)
   const text = await res.text()
   if (!res.ok) {
-    let wire: unknown
-    try {
-      wire = JSON.parse(text)
-    } catch {}
-    if (typeof wire === 'object' && wire !== null && typeof (wire as { code?: unknown }).code === 'string') {
-      throw errorFromWire(wire as { code: string; message: string })
-    }
-    throw new QuorateError(ErrorCode.INTERNAL, `blob upload answered ${res.status}: ${text.slice(0, 200)}`)
+    throw blobAnswerError(res.status, text, ErrorCode.INTERNAL, 'blob upload')
   }
   const answer = JSON.parse(text) as BlobUploadResponse
   if (!answer.complete) {
