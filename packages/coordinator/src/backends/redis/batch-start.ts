@@ -36,7 +36,7 @@ export class BatchStarter {
     return this.#lockKeys.get(work)
   }
 
-  /** Start the batch's shards; undefined when its job has ended (skip the batch). */
+  /** Start the batch's shards; undefined when its job has ended or the batch is not the job's (skip it). */
   async start(bullJob: Job<ShardJobData>, fence: string): Promise<StartedBatch | undefined> {
     const { jobId, index: first } = bullJob.data
     const count = bullJob.data.count ?? 1
@@ -45,8 +45,10 @@ export class BatchStarter {
     for (let index = first; index < first + count; index++)
       keys.push(key('shard', jobId, index), key('input', jobId, index))
     const cached = this.#specs.get(jobId)
-    const started = (await this.#ctx.run('startBatch-n', keys, [cached === undefined ? '1' : '0'], true)) as Buffer[]
-    if (started[0]?.toString() === 'ended') return undefined
+    const args = [cached === undefined ? '1' : '0', first, count]
+    const started = (await this.#ctx.run('startBatch-n', keys, args, true)) as Buffer[]
+    const status = started[0]?.toString()
+    if (status === 'ended' || status === 'stray') return undefined
     const spec = cached ?? this.#remember(jobId, JSON.parse((started[2] as Buffer).toString()) as StoredSpec)
     const deadline = Number((started[1] as Buffer).toString())
     const lockKey = `${this.#ctx.prefix}:shards:${bullJob.id}:lock`

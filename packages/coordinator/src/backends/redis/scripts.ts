@@ -53,3 +53,16 @@ export async function runScript(
     return call()
   }
 }
+
+/**
+ * Run one of the scripts by its source (EVAL): one round trip that cannot come back NOSCRIPT, for a
+ * script that must run in order with the commands sent after it on the same connection.
+ */
+export function evalScript(
+  r: Redis,
+  name: ScriptName,
+  keys: string[],
+  args: Array<string | number | Buffer>,
+): Promise<unknown> {
+  return r.eval(SCRIPT_SOURCES[name].lua, keys.length, ...keys, ...args)
+}
