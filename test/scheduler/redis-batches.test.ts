@@ -107,7 +107,13 @@ describe('redis backend: shard batches', () => {
       await other.stop()
     }
     const queued = await queuedBatches()
-    expect(queued).toEqual(expect.arrayContaining([[0, 4], [4, 4], [8, 2]]))
+    expect(queued).toEqual(
+      expect.arrayContaining([
+        [0, 4],
+        [4, 4],
+        [8, 2],
+      ]),
+    )
     expect(queued).toContainEqual([3, 3])
     // Each shard runs once, in the job's own batches: a run per batch of 3 would hand shard 3 out twice.
     const { shards } = await runAll(first, id, 64)

@@ -23,6 +23,7 @@ import { storedSpecOf, summaryOf } from '../../jobs.ts'
 import { jobRecordOf, type StoredJobFields, type StoredShardFields, shardRecordOf } from '../shared/records.ts'
 import type { RedisContext } from './context.ts'
 import type { RedisEventBus } from './event-bus.ts'
+import type { FreshJobs } from './fresh-jobs.ts'
 import { ReplicaSync } from './replica-sync.ts'
 import { batchesOf, shardPairs, shardRunsOf } from './script-args.ts'
 import { evalScript } from './scripts.ts'
@@ -58,10 +59,13 @@ export class RedisJobStore implements JobStore {
   // WAIT covers the writes of its own connection: a submit's are on `#submits`.
   readonly #submitReplicas: ReplicaSync
 
-  constructor(ctx: RedisContext, events: RedisEventBus, batchSizeOf: (shards: number) => number) {
+  readonly #fresh: FreshJobs
+
+  constructor(ctx: RedisContext, events: RedisEventBus, batchSizeOf: (shards: number) => number, fresh: FreshJobs) {
     this.#ctx = ctx
     this.#events = events
     this.#batchSizeOf = batchSizeOf
+    this.#fresh = fresh
     this.#submitReplicas = new ReplicaSync(
       { client: () => this.#submits as Redis, logger: ctx.logger, now: ctx.now },
       { replicas: ctx.target.replicas, timeoutMs: ctx.target.replicaTimeoutMs },
@@ -91,12 +95,13 @@ export class RedisJobStore implements JobStore {
       if ((await this.#ctx.run('stageShards-1', [key('job', id)], [prefix, id, first, ...pairs])) === 0) break
     }
     const batchShards = this.#batchSizeOf(spec.inputs.length)
+    const storedJson = JSON.stringify(storedSpecOf(spec))
     const args: Array<string | number | Buffer> = [
       prefix,
       id,
       createdAt,
       deadline,
-      JSON.stringify(storedSpecOf(spec)),
+      storedJson,
       batchShards,
       spec.inputs.length,
       ...shardPairs(spec.inputs, 0, runs[0]?.[1] ?? 0),
@@ -117,6 +122,9 @@ export class RedisJobStore implements JobStore {
     if (created !== 1 && storedBatchShards !== batchShards && !isTerminalJobState(state as JobState))
       await this.#queueFlow(id, spec.inputs.length, storedBatchShards)
     if (created === 1) {
+      // The spec as `startBatch-n` would read it back, so a shard started from here runs the same.
+      const stored = JSON.parse(storedJson) as StoredSpec
+      this.#fresh.remember(id, { spec: stored, module: spec.module.bytes, deadline, inputs: spec.inputs })
       // The client is told its job exists only once a failover cannot take it back.
       await this.#submitReplicas.afterWrite()
       this.#events.publish({ type: 'job:queued', at: createdAt, jobId: id })
