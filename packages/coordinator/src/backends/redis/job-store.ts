@@ -111,14 +111,21 @@ export class RedisJobStore implements JobStore {
     // reply says whether it is new: BullMQ ignores ids it has, and a batch queued in another layout than
     // the job's (a resubmit to a coordinator batching otherwise) or of a job already ended is skipped by
     // `startBatch-n`. Always (re)adding it also completes the queueing of a submit retried after a crash.
-    const submits = this.#submits as Redis
-    const [storing, creating, queueing] = await Promise.allSettled([
-      submits.set(key('module', spec.module.sha256), Buffer.from(spec.module.bytes), 'NX'),
-      evalScript(submits, 'createJob-3', [key('job', id), key('jobs', 'all'), key('jobs', 'deadline')], args),
+    const storing = (this.#submits as Redis)
+      .pipeline()
+      .set(key('module', spec.module.sha256), Buffer.from(spec.module.bytes), 'NX')
+    const jobKeys = [key('job', id), key('jobs', 'all'), key('jobs', 'deadline')]
+    const [written, queueing] = await Promise.allSettled([
+      evalScript(storing, 'createJob-3', jobKeys, args).exec(),
       this.#queueFlow(id, spec.inputs.length, batchShards),
     ])
-    for (const step of [storing, creating, queueing]) if (step.status === 'rejected') throw step.reason
-    const [created, state, storedBatchShards] = (creating as PromiseFulfilledResult<[number, string, number]>).value
+    for (const step of [written, queueing]) if (step.status === 'rejected') throw step.reason
+    const [stored, createdJob] = (written as PromiseFulfilledResult<Array<[Error | null, unknown]>>).value as [
+      [Error | null, unknown],
+      [Error | null, [number, string, number]],
+    ]
+    for (const [err] of [stored, createdJob]) if (err !== null) throw err
+    const [created, state, storedBatchShards] = createdJob[1]
     if (created !== 1 && storedBatchShards !== batchShards && !isTerminalJobState(state as JobState))
       await this.#queueFlow(id, spec.inputs.length, storedBatchShards)
     if (created === 1) {
