@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -33,6 +33,9 @@ export const BLOB_STORE_DEFAULTS = {
   quotaBytes: 16 * 1024 ** 3,
   partIdleMs: 24 * 3_600_000,
 } as const
+
+/** The range `partIdleMs` may take: a minute (a slow client's pause) to 30 days. */
+export const PART_IDLE_BOUNDS = { min: 60_000, max: 30 * 24 * 3_600_000 } as const
 
 /** The sha256 of a blob's bytes, whole and per chunk, fed in pieces of any size. */
 class BlobHasher {
@@ -90,8 +93,17 @@ export class BlobStore {
     this.quotaBytes = options.quotaBytes ?? BLOB_STORE_DEFAULTS.quotaBytes
     this.#partIdleMs = options.partIdleMs ?? BLOB_STORE_DEFAULTS.partIdleMs
     this.#now = options.now ?? Date.now
-    if (!(this.#partIdleMs > 0))
-      throw new InvalidOptionError('partIdleMs', 'must be a number above 0', this.#partIdleMs)
+    if (
+      !Number.isSafeInteger(this.#partIdleMs) ||
+      this.#partIdleMs < PART_IDLE_BOUNDS.min ||
+      this.#partIdleMs > PART_IDLE_BOUNDS.max
+    ) {
+      throw new InvalidOptionError(
+        'partIdleMs',
+        `must be an integer from ${PART_IDLE_BOUNDS.min} to ${PART_IDLE_BOUNDS.max} (ms)`,
+        options.partIdleMs,
+      )
+    }
     if (
       !Number.isSafeInteger(this.maxBlobBytes) ||
       this.maxBlobBytes < 1 ||
@@ -154,6 +166,55 @@ export class BlobStore {
     } catch {
       return undefined
     }
+  }
+
+  /** The whole blobs held, each with when it was last written or touched (ms since the epoch). */
+  async wholeBlobs(): Promise<Array<{ sha256: string; touchedAt: number }>> {
+    const held: Array<{ sha256: string; touchedAt: number }> = []
+    for (const name of await readdir(this.#dir)) {
+      if (!BLOB_ID.test(name)) continue
+      try {
+        held.push({ sha256: name, touchedAt: (await stat(this.#path(name))).mtimeMs })
+      } catch {
+        // Deleted meanwhile.
+      }
+    }
+    return held
+  }
+
+  /** When a whole blob was last written or touched; undefined if it is not held. */
+  async touchedAt(sha256: string): Promise<number | undefined> {
+    if (!BLOB_ID.test(sha256)) return undefined
+    try {
+      return (await stat(this.#path(sha256))).mtimeMs
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Mark a whole blob as in use now (a job names it), so the collector's grace period starts over. */
+  async touch(sha256: string): Promise<void> {
+    checkName(sha256)
+    const now = new Date(this.#now())
+    await utimes(this.#path(sha256), now, now).catch(() => {})
+  }
+
+  /** Delete a whole blob and its manifest (no job refers to it); resolves to whether it was held. */
+  async drop(sha256: string): Promise<boolean> {
+    checkName(sha256)
+    if (this.#writing.has(sha256)) return false
+    let freed = 0
+    for (const path of [this.#path(sha256), `${this.#path(sha256)}.chunks`]) {
+      try {
+        const { size } = await stat(path)
+        await rm(path)
+        freed += size
+      } catch {
+        // Not there (already dropped): nothing to free.
+      }
+    }
+    this.#used -= freed
+    return freed > 0
   }
 
   /** Whole blob, or how many bytes of it an interrupted upload holds (0 for none). */

@@ -131,4 +131,10 @@ describe('BlobStore', () => {
     expect(s.usedBytes).toBe(usedBefore - 50 + 10 + 32)
     expect(await s.size(shaOf(kept as Uint8Array))).toBe(100)
   })
+
+  it('refuses a partIdleMs out of bounds, naming the option', () => {
+    expect(() => new BlobStore('/nonexistent', { partIdleMs: 1000 })).toThrowErrorMatchingInlineSnapshot(`[InvalidOptionError: partIdleMs must be an integer from 60000 to 2592000000 (ms) (got 1000)]`)
+    expect(() => new BlobStore('/nonexistent', { partIdleMs: 60_000.5 })).toThrow(/partIdleMs/)
+    expect(new BlobStore('/nonexistent', { partIdleMs: 60_000 })).toBeDefined()
+  })
 })
