@@ -62,3 +62,13 @@ export async function admitBlobInputs(
   }
   if (issues.length > 0) throw new InvalidJobSpecError(issues)
 }
+
+/** The blobs a spec's inputs give by reference, each once. */
+export function blobRefsOf(spec: JobSpec): string[] {
+  const shas = new Set<string>()
+  for (const input of spec.inputs) {
+    const ref = decodeStoredRef(input)
+    if (ref !== undefined) shas.add(ref.sha256)
+  }
+  return [...shas]
+}

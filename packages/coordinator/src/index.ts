@@ -14,6 +14,8 @@
 
 export { type AdmissionOptions, type AdmissionPolicy, admissionPolicy } from './admission.ts'
 export type {
+  BlobHome,
+  BlobRefStore,
   EventBus,
   JobListFilter,
   JobRecord,
@@ -30,6 +32,8 @@ export type {
   SubmitResult,
 } from './backend.ts'
 export { type EmbeddedBackendOptions, embeddedBackend } from './backends/embedded/index.ts'
+export { BLOB_GRACE_BOUNDS } from './blob-gc.ts'
+export { PART_IDLE_BOUNDS } from './blob-store.ts'
 export { type RedisBackendOptions, redisBackend } from './backends/redis/index.ts'
 export { COORDINATOR_DEFAULTS } from './constants.ts'
 export { ControlAuth, type ControlAuthOptions, type ControlPrincipal } from './control-auth.ts'
