@@ -110,10 +110,10 @@ describe('blobs live as long as their jobs', () => {
     expect(await held(dir, 'front')).toEqual([sha])
 
     // Purged by whichever coordinator holds the retention lease; each deletes its own copy.
-    await until(
-      async () => (await held(dir, 'front')).length === 0 && (await held(dir, 'runner')).length === 0,
-      { what: 'both copies of the purged job’s output to be deleted', timeout: 90_000 },
-    )
+    await until(async () => (await held(dir, 'front')).length === 0 && (await held(dir, 'runner')).length === 0, {
+      what: 'both copies of the purged job’s output to be deleted',
+      timeout: 90_000,
+    })
     expect((await fetch(`${front.httpUrl}/v1/jobs/${job.id}`)).status).toBe(404)
     expect(await blobStatus(front.httpUrl, sha)).toBe(404)
   })

@@ -26,22 +26,27 @@ describe('pinned outputs are served only to the coordinator that assigned the ta
     const dir = await tempDir(cleanups, 'output-pin-access')
     const coordinator = await coordinatorProcess(cleanups, dir, 'coordinator', ['--output-inline-bytes', '0'])
     const port = await freePort()
-    const first = await agentProcess(cleanups, dir, 'first', [coordinator.multiaddr], [
-      '--listen',
-      `/ip4/127.0.0.1/tcp/${port}`,
-    ])
+    const first = await agentProcess(
+      cleanups,
+      dir,
+      'first',
+      [coordinator.multiaddr],
+      ['--listen', `/ip4/127.0.0.1/tcp/${port}`],
+    )
     const client = createClient({ coordinatorUrl: coordinator.httpUrl })
     const input = new Uint8Array(randomBytes(3000))
     const ref = await uploadBlob(client, input)
     // Two replicas, one agent: the first answer is pinned and the shard waits for a second provider.
     const job = await client.submitJob({ wasm: sumModuleWasm(), inputs: [ref], redundancy: 2 })
     cleanups.push(async () => job.close())
-    await until(
-      async () => (await client.getJob(job.id)).shardList[0]?.replicas.some((r) => r.state === 'done'),
-      { what: 'the first replica to answer', timeout: 120_000 },
-    )
+    await until(async () => (await client.getJob(job.id)).shardList[0]?.replicas.some((r) => r.state === 'done'), {
+      what: 'the first replica to answer',
+      timeout: 120_000,
+    })
 
-    const stranger: Libp2p = await createQuorateNode({ privateKey: await loadOrCreatePrivateKey(join(dir, 'stranger')) })
+    const stranger: Libp2p = await createQuorateNode({
+      privateKey: await loadOrCreatePrivateKey(join(dir, 'stranger')),
+    })
     await stranger.start()
     cleanups.push(async () => {
       await stranger.stop()

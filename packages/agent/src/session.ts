@@ -184,7 +184,10 @@ export class CoordinatorSession {
       const input = task.inputBlob === undefined ? task.input : await this.#fetchInput(task, controller.signal)
       if (input === undefined) return
       const ran = await runAssignment(this.#context, { ...task, input }, module, controller.signal)
-      const result = ran === undefined ? undefined : (this.#context.outputs?.keep(ran, task.outputInlineMax, this.#coordinatorPeer) ?? ran)
+      const result =
+        ran === undefined
+          ? undefined
+          : (this.#context.outputs?.keep(ran, task.outputInlineMax, this.#coordinatorPeer) ?? ran)
       if (result !== undefined) {
         this.#logResult(task, result)
         this.#context.outbox.send(this.#link, result, this.#running.size - 1)

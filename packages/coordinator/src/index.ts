@@ -32,9 +32,9 @@ export type {
   SubmitResult,
 } from './backend.ts'
 export { type EmbeddedBackendOptions, embeddedBackend } from './backends/embedded/index.ts'
+export { type RedisBackendOptions, redisBackend } from './backends/redis/index.ts'
 export { BLOB_GRACE_BOUNDS } from './blob-gc.ts'
 export { PART_IDLE_BOUNDS } from './blob-store.ts'
-export { type RedisBackendOptions, redisBackend } from './backends/redis/index.ts'
 export { COORDINATOR_DEFAULTS } from './constants.ts'
 export { ControlAuth, type ControlAuthOptions, type ControlPrincipal } from './control-auth.ts'
 export { type Coordinator, createCoordinator } from './coordinator.ts'

@@ -58,7 +58,11 @@ export class OutputFetcher {
     try {
       await this.fetch(blob, sources)
       const home = this.#c.home?.()
-      await this.#c.refer?.(jobId, blob.sha256, { peerId: home?.peerId ?? '', addrs: home?.addrs ?? [], size: blob.size })
+      await this.#c.refer?.(jobId, blob.sha256, {
+        peerId: home?.peerId ?? '',
+        addrs: home?.addrs ?? [],
+        size: blob.size,
+      })
       return decision
     } catch (err) {
       const { outputBlob: _blob, ...rest } = decision

@@ -105,6 +105,10 @@ describe('BlobCollector', () => {
   it('refuses a grace period out of bounds, naming the option', () => {
     const store = new BlobStore('/nonexistent')
     const refs = memoryRefs()
-    expect(() => new BlobCollector({ graceMs: 10 }, { store, refs, warn: () => {} })).toThrowErrorMatchingInlineSnapshot(`[InvalidOptionError: blobGraceMs must be an integer from 1000 to 2592000000 (ms) (got 10)]`)
+    expect(
+      () => new BlobCollector({ graceMs: 10 }, { store, refs, warn: () => {} }),
+    ).toThrowErrorMatchingInlineSnapshot(
+      `[InvalidOptionError: blobGraceMs must be an integer from 1000 to 2592000000 (ms) (got 10)]`,
+    )
   })
 })

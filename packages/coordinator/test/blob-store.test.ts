@@ -133,7 +133,9 @@ describe('BlobStore', () => {
   })
 
   it('refuses a partIdleMs out of bounds, naming the option', () => {
-    expect(() => new BlobStore('/nonexistent', { partIdleMs: 1000 })).toThrowErrorMatchingInlineSnapshot(`[InvalidOptionError: partIdleMs must be an integer from 60000 to 2592000000 (ms) (got 1000)]`)
+    expect(() => new BlobStore('/nonexistent', { partIdleMs: 1000 })).toThrowErrorMatchingInlineSnapshot(
+      `[InvalidOptionError: partIdleMs must be an integer from 60000 to 2592000000 (ms) (got 1000)]`,
+    )
     expect(() => new BlobStore('/nonexistent', { partIdleMs: 60_000.5 })).toThrow(/partIdleMs/)
     expect(new BlobStore('/nonexistent', { partIdleMs: 60_000 })).toBeDefined()
   })

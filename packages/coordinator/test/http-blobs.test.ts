@@ -96,7 +96,11 @@ describe('reading an output another coordinator holds', () => {
       pulled.push(wanted)
       if (wanted !== outputSha) return false
       // As the output fetcher would: the blob arrives from the coordinator holding it.
-      await store.write(wanted, Readable.from([output]), { offset: 0, length: output.byteLength, total: output.byteLength })
+      await store.write(wanted, Readable.from([output]), {
+        offset: 0,
+        length: output.byteLength,
+        total: output.byteLength,
+      })
       return true
     })
     try {

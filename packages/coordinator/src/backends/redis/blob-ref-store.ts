@@ -30,7 +30,11 @@ export class RedisBlobRefStore implements BlobRefStore {
     const shas = await client.smembers(key('blobrefs', 'job', jobId))
     const unreferenced: string[] = []
     for (const sha of shas) {
-      const replies = await client.multi().srem(key('blobrefs', 'sha', sha), jobId).scard(key('blobrefs', 'sha', sha)).exec()
+      const replies = await client
+        .multi()
+        .srem(key('blobrefs', 'sha', sha), jobId)
+        .scard(key('blobrefs', 'sha', sha))
+        .exec()
       if (replies?.[1]?.[1] !== 0) continue
       // A job referring to it since is safe: the collector asks again before deleting anything.
       await client.del(key('blobrefs', 'home', sha))
