@@ -100,7 +100,9 @@ export class BlobCollector {
     if (due.length === 0) return 0
     const referenced = await this.#c.refs.referencedBlobs(due)
     let dropped = 0
-    for (const sha of due) if (!referenced.has(sha) && (await this.#c.store.drop(sha))) dropped++
+    // Asked once more at the last moment: a blob a submission touched since is not due any more.
+    const touchedBefore = this.#now() - this.graceMs
+    for (const sha of due) if (!referenced.has(sha) && (await this.#c.store.drop(sha, touchedBefore))) dropped++
     return dropped
   }
 }

@@ -50,7 +50,12 @@ export async function admitBlobInputs(
   for (let i = 0; i < spec.inputs.length; i++) {
     const ref = decodeStoredRef(spec.inputs[i] as Uint8Array)
     if (ref === undefined) continue
-    if (!sizes.has(ref.sha256)) sizes.set(ref.sha256, await store?.size(ref.sha256))
+    if (!sizes.has(ref.sha256)) {
+      const size = await store?.size(ref.sha256)
+      // In use from now: the blob collector's grace period starts over before the job is stored.
+      if (size !== undefined) await store?.touch(ref.sha256)
+      sizes.set(ref.sha256, size)
+    }
     const size = sizes.get(ref.sha256)
     if (size === undefined) throw new BlobMissingError(ref.sha256, `inputs[${i}]`)
     if (size !== ref.size) {

@@ -20,7 +20,7 @@ export interface BlobParts {
   outputs: OutputFetcher
   /** Deletes blobs no live job refers to; absent on a backend that keeps no references. */
   collector?: BlobCollector
-  /** Records that job `jobId` refers to blobs given by reference at submission (and marks them in use). */
+  /** Records that job `jobId` refers to the blobs its spec gives by reference. */
   refer: (jobId: string, sha256s: string[]) => Promise<void>
   /**
    * Fetch a blob not held here from the coordinator that holds it (an output another coordinator on
@@ -72,11 +72,8 @@ export function blobParts(options: CoordinatorOptions, logger: Logger, refs: Blo
           refs,
           warn: (err, message) => gcLog.warn({ err }, message),
         })
-  const refer = async (jobId: string, sha256s: string[]) => {
-    // Touched first: the grace period covers the moment between the check at submission and the record.
-    for (const sha of sha256s) await store.touch(sha)
-    await refs?.referBlobs(jobId, sha256s)
-  }
+  // The blobs were touched at admission (blob-inputs.ts): the grace period covers them until now.
+  const refer = async (jobId: string, sha256s: string[]) => refs?.referBlobs(jobId, sha256s)
   const pull = async (sha256: string) => {
     if (!BLOB_ID.test(sha256)) return false
     const where = await refs?.blobHome(sha256)

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -13,6 +12,7 @@ import {
   PayloadTooLargeError,
   QuorateError,
 } from '@quorate/protocol'
+import { BlobHasher } from './blob-hasher.ts'
 
 export interface BlobStoreOptions {
   /** Largest blob accepted. @defaultValue 1 GiB */
@@ -36,36 +36,6 @@ export const BLOB_STORE_DEFAULTS = {
 
 /** The range `partIdleMs` may take: a minute (a slow client's pause) to 30 days. */
 export const PART_IDLE_BOUNDS = { min: 60_000, max: 30 * 24 * 3_600_000 } as const
-
-/** The sha256 of a blob's bytes, whole and per chunk, fed in pieces of any size. */
-class BlobHasher {
-  readonly #whole = createHash('sha256')
-  readonly #chunks: Buffer[] = []
-  #chunk = createHash('sha256')
-  #inChunk = 0
-
-  update(data: Buffer): void {
-    this.#whole.update(data)
-    let at = 0
-    while (at < data.byteLength) {
-      const take = Math.min(BLOB_BOUNDS.chunkBytes - this.#inChunk, data.byteLength - at)
-      this.#chunk.update(data.subarray(at, at + take))
-      this.#inChunk += take
-      at += take
-      if (this.#inChunk === BLOB_BOUNDS.chunkBytes) {
-        this.#chunks.push(this.#chunk.digest())
-        this.#chunk = createHash('sha256')
-        this.#inChunk = 0
-      }
-    }
-  }
-
-  /** The whole digest (hex) and the chunk digests, concatenated: the manifest file. */
-  digest(): { whole: string; manifest: Buffer } {
-    if (this.#inChunk > 0) this.#chunks.push(this.#chunk.digest())
-    return { whole: this.#whole.digest('hex'), manifest: Buffer.concat(this.#chunks) }
-  }
-}
 
 /** What an upload left: the blob whole, or the bytes held so far. */
 export type UploadState = { complete: true; size: number } | { complete: false; held: number }
@@ -199,10 +169,15 @@ export class BlobStore {
     await utimes(this.#path(sha256), now, now).catch(() => {})
   }
 
-  /** Delete a whole blob and its manifest (no job refers to it); resolves to whether it was held. */
-  async drop(sha256: string): Promise<boolean> {
+  /**
+   * Delete a whole blob and its manifest (no job refers to it), unless it was touched after
+   * `touchedBefore` (a submission named it meanwhile); resolves to whether it was deleted.
+   */
+  async drop(sha256: string, touchedBefore = Number.POSITIVE_INFINITY): Promise<boolean> {
     checkName(sha256)
     if (this.#writing.has(sha256)) return false
+    const touchedAt = await this.touchedAt(sha256)
+    if (touchedAt === undefined || touchedAt > touchedBefore) return false
     let freed = 0
     for (const path of [this.#path(sha256), `${this.#path(sha256)}.chunks`]) {
       try {

@@ -57,6 +57,9 @@ export class OutputFetcher {
     if (decision.state !== 'accepted' || blob === undefined) return decision
     try {
       await this.fetch(blob, sources)
+      // Held already (another job's output too): in use again, so the collector's grace covers it
+      // until this job's reference is recorded.
+      await this.#c.store.touch(blob.sha256)
       const home = this.#c.home?.()
       await this.#c.refer?.(jobId, blob.sha256, {
         peerId: home?.peerId ?? '',

@@ -102,6 +102,18 @@ describe('BlobCollector', () => {
     expect(await gc.sweep()).toBe(1)
   })
 
+  it('the store deletes a blob only if it was not touched after the time the collector judged it by', async () => {
+    const { store, put, advance } = await setup()
+    const sha = await put()
+    const judgedAt = Date.now() - 1
+    advance(HOUR)
+    await store.touch(sha)
+    expect(await store.drop(sha, judgedAt)).toBe(false)
+    expect(await store.size(sha)).toBe(1000)
+    expect(await store.drop(sha)).toBe(true)
+    expect(await store.drop(sha)).toBe(false)
+  })
+
   it('refuses a grace period out of bounds, naming the option', () => {
     const store = new BlobStore('/nonexistent')
     const refs = memoryRefs()
