@@ -84,7 +84,12 @@ export class BlobCollector {
   /** One look over the whole store: delete every blob past its grace that no job refers to. */
   async sweep(): Promise<number> {
     const held = await this.#c.store.wholeBlobs()
-    const old = held.filter((b) => this.#now() - b.touchedAt >= this.graceMs).map((b) => b.sha256)
+    // A blob untouched since before references were recorded (an older coordinator's) is left alone;
+    // a second of slack for file systems that keep coarse times.
+    const since = this.#c.store.trackedSince - 1_000
+    const old = held
+      .filter((b) => b.touchedAt >= since && this.#now() - b.touchedAt >= this.graceMs)
+      .map((b) => b.sha256)
     let dropped = 0
     for (let at = 0; at < old.length; at += BATCH) dropped += await this.#dropUnreferenced(old.slice(at, at + BATCH))
     return dropped

@@ -37,6 +37,9 @@ export const BLOB_STORE_DEFAULTS = {
 /** The range `partIdleMs` may take: a minute (a slow client's pause) to 30 days. */
 export const PART_IDLE_BOUNDS = { min: 60_000, max: 30 * 24 * 3_600_000 } as const
 
+// Holds when this store began to be looked after by the blob collector (see `trackedSince`).
+const TRACKED_SINCE_FILE = '.tracked-since'
+
 /** What an upload left: the blob whole, or the bytes held so far. */
 export type UploadState = { complete: true; size: number } | { complete: false; held: number }
 
@@ -56,6 +59,7 @@ export class BlobStore {
   readonly #partIdleMs: number
   readonly #now: () => number
   #lastSweep = Number.NEGATIVE_INFINITY
+  #trackedSince = 0
 
   constructor(dir: string, options: BlobStoreOptions = {}) {
     this.#dir = dir
@@ -95,7 +99,26 @@ export class BlobStore {
     let used = 0
     for (const name of await readdir(this.#dir)) used += (await stat(join(this.#dir, name))).size
     this.#used = used
+    this.#trackedSince = await this.#readTrackedSince()
     await this.dropStaleParts()
+  }
+
+  /**
+   * Since when jobs' references to the blobs here are recorded (the first start of a coordinator that
+   * records them): a blob last touched before then may belong to a job no reference names, so the
+   * collector leaves it to the operator.
+   */
+  get trackedSince(): number {
+    return this.#trackedSince
+  }
+
+  async #readTrackedSince(): Promise<number> {
+    const marker = join(this.#dir, TRACKED_SINCE_FILE)
+    const kept = Number(await readFile(marker, 'utf8').catch(() => ''))
+    if (Number.isSafeInteger(kept) && kept > 0) return kept
+    const now = Math.floor(this.#now())
+    await writeFile(marker, String(now))
+    return now
   }
 
   /**

@@ -114,6 +114,25 @@ describe('BlobCollector', () => {
     expect(await store.drop(sha)).toBe(false)
   })
 
+  it('leaves alone a blob held before references were recorded (an older coordinator’s data dir)', async () => {
+    const { dir, store, put, advance, refs } = await setup()
+    const legacy = await put()
+    // The store as an older coordinator left it: no marker, the blob written long ago.
+    await rm(join(dir, '.tracked-since'))
+    const { utimes } = await import('node:fs/promises')
+    await utimes(join(dir, legacy), new Date(Date.now() - 10 * HOUR), new Date(Date.now() - 10 * HOUR))
+    const restarted = new BlobStore(dir, { now: () => Date.now() })
+    await restarted.start()
+    expect(restarted.trackedSince).toBeGreaterThan(Date.now() - HOUR)
+    advance(2 * HOUR)
+    const gc = new BlobCollector(
+      { graceMs: HOUR, now: () => Date.now() + 2 * HOUR },
+      { store: restarted, refs, warn: () => {} },
+    )
+    expect(await gc.sweep()).toBe(0)
+    expect(await store.size(legacy)).toBe(1000)
+  })
+
   it('refuses a grace period out of bounds, naming the option', () => {
     const store = new BlobStore('/nonexistent')
     const refs = memoryRefs()
