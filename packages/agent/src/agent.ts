@@ -152,12 +152,15 @@ class QuorateAgent implements Agent {
     this.#stopServingBlobs = await serveBlobs(
       node,
       {
-        manifest: (sha256) => this.#blobCache.manifest(sha256),
-        chunk: (sha256, index) => this.#blobs.servable(sha256, index),
+        // A pinned output goes only to the coordinator whose task made it.
+        manifest: async (sha256, peerId) =>
+          this.#outputs.servesTo(sha256, peerId) ? this.#blobCache.manifest(sha256) : undefined,
+        chunk: async (sha256, index, peerId) =>
+          this.#outputs.servesTo(sha256, peerId) ? this.#blobs.servable(sha256, index) : undefined,
       },
       {
         // An output kept as a blob is let go (unpinned) once the coordinator has taken it whole.
-        onServed: (_peer, sha256, bytes) => this.#outputs.served(sha256, bytes),
+        onServed: (peerId, sha256, bytes) => this.#outputs.served(sha256, bytes, peerId),
       },
     )
     const cores = availableParallelism()
@@ -254,8 +257,12 @@ async function dialTaskStream(
   signal: AbortSignal,
 ): Promise<CoordinatorLink> {
   if (node === undefined) throw new Error('the agent has not started')
-  const stream = await node.dialProtocol(multiaddr(coordinator), TASK_PROTOCOL, { signal })
-  return new MessageChannel<CoordinatorMessage, AgentMessage>(stream)
+  const connection = await node.dial(multiaddr(coordinator), { signal })
+  const stream = await connection.newStream(TASK_PROTOCOL, { signal })
+  // The peer id the handshake proved: the only peer the outputs of this link's tasks are served to.
+  return Object.assign(new MessageChannel<CoordinatorMessage, AgentMessage>(stream), {
+    peerId: connection.remotePeer.toString(),
+  })
 }
 
 /** Lets running tasks finish, for up to `drainTimeoutMs`, while the sessions take no new work. */

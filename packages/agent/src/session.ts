@@ -60,8 +60,11 @@ export class CoordinatorSession {
   #closed = false
   /** When this session last sent the coordinator a frame, of any kind. */
   #lastSentAt = Number.NEGATIVE_INFINITY
+  /** Who outputs kept as blobs for this session's tasks are served to. */
+  readonly #coordinatorPeer: string
 
   constructor(link: CoordinatorLink, context: SessionContext, events: SessionEvents) {
+    this.#coordinatorPeer = link.peerId ?? ''
     // Every frame to the coordinator goes through here (results too, via the outbox), so its time is known.
     this.#link = {
       send: (message) => {
@@ -181,7 +184,10 @@ export class CoordinatorSession {
       const input = task.inputBlob === undefined ? task.input : await this.#fetchInput(task, controller.signal)
       if (input === undefined) return
       const ran = await runAssignment(this.#context, { ...task, input }, module, controller.signal)
-      const result = ran === undefined ? undefined : (this.#context.outputs?.keep(ran, task.outputInlineMax) ?? ran)
+      const result =
+        ran === undefined
+          ? undefined
+          : (this.#context.outputs?.keep(ran, task.outputInlineMax, this.#coordinatorPeer) ?? ran)
       if (result !== undefined) {
         this.#logResult(task, result)
         this.#context.outbox.send(this.#link, result, this.#running.size - 1)
