@@ -135,10 +135,13 @@ export class ProviderRegistry {
     return n
   }
 
-  /** Total capacity of the serving providers. */
+  /**
+   * Replicas the serving providers may hold at once, queued ones with the running: how many shards
+   * the coordinator takes from the backend, so every agent's queue can fill.
+   */
   get capacity(): number {
     let total = 0
-    for (const p of this.#providers.values()) if (isServing(p)) total += p.capacity
+    for (const p of this.#providers.values()) if (isServing(p)) total += heldLimit(p)
     return total
   }
 

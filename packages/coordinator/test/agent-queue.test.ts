@@ -27,13 +27,17 @@ describe('assignments held queued at an agent (prefetch)', () => {
       new QueuingLink('some', 2, 3),
       new QueuingLink('greedy', 2, MAX_AGENT_PREFETCH),
     ]
+    const taken: number[] = []
     for (const link of claims) {
       const alone = new Executor()
       alone.addAgent(link)
+      // What the coordinator takes from its backend: enough shards to fill the believed queue too.
+      taken.push(alone.capacity)
       for (let i = 0; i < 100; i++) void alone.runShard(single(), never)
       await tick()
     }
     expect(claims.map((l) => l.assigned.length)).toEqual([2, 5, 2 + MAX_PROVIDER_PREFETCH])
+    expect(taken).toEqual([2, 5, 2 + MAX_PROVIDER_PREFETCH])
   })
 
   it('gives a deep queue no larger share of the draws, and never two replicas of a shard to one provider', async () => {
