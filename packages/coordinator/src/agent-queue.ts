@@ -32,8 +32,9 @@ export function enqueueIfFull(p: ProviderRecord, replica: ReplicaRecord, leaseMs
 /**
  * Replicas queued at `p`'s agent that its freed slots have started, oldest first, as the agent
  * runs them: each gets its start time and its lease from `now`. `ended` is a replica that ends now
- * but is not marked so yet. The count can only start a replica later than the agent did, never
- * earlier, so a lease is never cut short; it is called on each result, placement and sweep.
+ * but is not marked so yet. The count starts a replica when the coordinator learns a slot freed:
+ * after the agent did on a result, and at most a frame's transit before it on a cancel (which the
+ * lease grace covers). It is called on each result, lease expiry, placement and sweep.
  */
 export function startQueued(p: ProviderRecord, now: number, ended?: ReplicaRecord): void {
   if (p.agentQueue.length === 0) return
