@@ -17,7 +17,7 @@ import { BlobFetcher } from './blob-fetcher.ts'
 import { CandidateList } from './candidates.ts'
 import { type AgentClock, systemClock } from './clock.ts'
 import { AGENT_DEFAULTS } from './constants.ts'
-import { CoordinatorSlot, shareCapacity } from './coordinator-slot.ts'
+import { CoordinatorSlot, shareCapacity, sharePrefetch } from './coordinator-slot.ts'
 import { type DiscoverySources, discoverOnce, serveVerifiedCoordinators } from './discovery.ts'
 import type { CoordinatorLink } from './link.ts'
 import { ModuleCache } from './module-cache.ts'
@@ -105,10 +105,13 @@ class QuorateAgent implements Agent {
     )
     const ready = Promise.withResolvers<void>()
     this.ready = ready.promise
-    this.#slots = shareCapacity(settings.capacity, settings.maxCoordinators).map(
-      (share) =>
+    const capacities = shareCapacity(settings.capacity, settings.maxCoordinators)
+    const prefetches = sharePrefetch(settings.prefetch, capacities.length)
+    this.#slots = capacities.map(
+      (share, i) =>
         new CoordinatorSlot({
           capacity: share,
+          prefetch: prefetches[i] ?? 0,
           clock: this.#clock,
           logger: this.#logger,
           pick: () => this.#pick(),
@@ -136,7 +139,7 @@ class QuorateAgent implements Agent {
   }
 
   async start(): Promise<void> {
-    const { threads, capacity, rediscoverMs, topology } = this.#settings
+    const { threads, capacity, prefetch, rediscoverMs, topology } = this.#settings
     const privateKey = await loadOrCreatePrivateKey(this.#options.dataDir)
     this.#runtime =
       this.#options.runtime ??
@@ -165,7 +168,7 @@ class QuorateAgent implements Agent {
     )
     const cores = availableParallelism()
     this.#logger.info(
-      { peerId: node.peerId.toString(), threads, cores, capacity, slots: this.#slots.length, ...topology },
+      { peerId: node.peerId.toString(), threads, cores, capacity, prefetch, slots: this.#slots.length, ...topology },
       'agent started',
     )
     if (threads > cores) {
@@ -204,9 +207,10 @@ class QuorateAgent implements Agent {
     await Promise.all(this.#slots.map((slot) => slot.connect()))
   }
 
-  #sessionContext(share: number): SessionContext {
+  #sessionContext(share: { capacity: number; prefetch: number }): SessionContext {
     return {
-      capacity: share,
+      capacity: share.capacity,
+      prefetch: share.prefetch,
       operator: this.#options.operator,
       topology: this.#settings.topology,
       modules: this.#modules,
