@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createQuorateNode, loadOrCreatePrivateKey, multiaddr } from '@quorate/net'
+import { readJsonLines } from '../helpers/json-lines.ts'
 
 const FLOOR_PROTOCOL = '/quorate/bench-floor/1.0.0'
 const PEER = fileURLToPath(new URL('./stream-floor-peer.ts', import.meta.url))
@@ -35,14 +36,9 @@ export async function libp2pStreamFloor(file: string, dir: string, runs = 2): Pr
   )
   const events: Array<Record<string, unknown>> = []
   const waiters: Array<() => void> = []
-  let buffer = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8')
-    for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
-      events.push(JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>)
-      buffer = buffer.slice(nl + 1)
-      for (const wake of waiters.splice(0)) wake()
-    }
+  readJsonLines(child.stdout, (event) => {
+    events.push(event)
+    for (const wake of waiters.splice(0)) wake()
   })
   const next = async (event: string, after: number): Promise<Record<string, unknown>> => {
     for (;;) {

@@ -175,6 +175,10 @@ describe('an agent started with only --registry and --rpc', () => {
       String(CAPACITY),
       '--capacity',
       String(CAPACITY),
+      // No queue: a queued assignment's wait would fall in the dispatch-to-result intervals below,
+      // which then bound the tasks running (the queue has its own tests in packages/agent).
+      '--prefetch',
+      '0',
       '--stake',
       '100tokens',
       '--rpc',

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { readJsonLines } from './json-lines.ts'
 import { type ManagedProcess, spawnQuorate } from './processes.ts'
 import type { RawPeerConfig } from './raw-peer.ts'
 
@@ -27,14 +28,7 @@ export function startPeerScript(script: string, config: unknown): RawPeer {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const events: Array<Record<string, unknown>> = []
-  let buffer = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString('utf8')
-    for (let nl = buffer.indexOf('\n'); nl !== -1; nl = buffer.indexOf('\n')) {
-      events.push(JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>)
-      buffer = buffer.slice(nl + 1)
-    }
-  })
+  readJsonLines(child.stdout, (event) => events.push(event))
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8')

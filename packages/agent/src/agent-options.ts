@@ -1,7 +1,7 @@
 // The agent's options and their validation: every option checked once, at createAgent, with an
 // error that names it.
 import { availableParallelism } from 'node:os'
-import { InvalidOptionError, TOPOLOGY_NAME } from '@quorate/protocol'
+import { InvalidOptionError, MAX_AGENT_PREFETCH, TOPOLOGY_NAME } from '@quorate/protocol'
 import type { RuntimePool } from '@quorate/runtime'
 import type { Logger } from 'pino'
 import type { AgentClock } from './clock.ts'
@@ -40,6 +40,14 @@ export interface AgentOptions {
   maxCoordinators?: number
   /** Tasks run at once. @defaultValue the number of worker threads */
   capacity?: number
+  /**
+   * Assignments held queued beyond `capacity`, started as running ones finish, so one wake of
+   * this process takes in and answers several: with many small agents on one host, the cost of
+   * waking each is shared by more tasks. A queued assignment the coordinator cancels is dropped
+   * without touching a thread. Split between coordinators like the capacity; each coordinator
+   * believes at most its own limit. 0 holds none. @defaultValue `capacity` (one batch waiting)
+   */
+  prefetch?: number
   /**
    * Worker threads of the runtime pool. Run one agent per machine with a thread per core: one
    * process holds one libp2p node, one connection per coordinator and one pool, where an agent
@@ -106,6 +114,7 @@ export interface ValidatedOptions {
   bootstrap: string[]
   threads: number
   capacity: number
+  prefetch: number
   resultLingerMs: number
   maxCoordinators: number
   rediscoverMs: number
@@ -142,6 +151,10 @@ export function validate(options: AgentOptions): ValidatedOptions {
   if (!Number.isInteger(capacity) || capacity < 1) {
     throw new InvalidOptionError('capacity', 'must be a positive integer', capacity)
   }
+  const prefetch = options.prefetch ?? Math.min(capacity, MAX_AGENT_PREFETCH)
+  if (!Number.isInteger(prefetch) || prefetch < 0 || prefetch > MAX_AGENT_PREFETCH) {
+    throw new InvalidOptionError('prefetch', `must be an integer from 0 to ${MAX_AGENT_PREFETCH}`, prefetch)
+  }
   const resultLingerMs = options.resultLingerMs ?? AGENT_DEFAULTS.resultLingerMs
   if (!Number.isFinite(resultLingerMs) || resultLingerMs < 0) {
     throw new InvalidOptionError('resultLingerMs', 'must be a non-negative number of milliseconds', resultLingerMs)
@@ -151,7 +164,17 @@ export function validate(options: AgentOptions): ValidatedOptions {
     throw new InvalidOptionError('idleThreadMs', 'must be a non-negative number of milliseconds', idleThreadMs)
   }
   const topology = validTopology(options)
-  return { coordinators, bootstrap, threads, capacity, resultLingerMs, maxCoordinators, rediscoverMs, topology }
+  return {
+    coordinators,
+    bootstrap,
+    threads,
+    capacity,
+    prefetch,
+    resultLingerMs,
+    maxCoordinators,
+    rediscoverMs,
+    topology,
+  }
 }
 
 /** The region and zone the agent declares, each checked against the protocol's rule. */

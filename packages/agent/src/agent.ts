@@ -17,7 +17,7 @@ import { BlobFetcher } from './blob-fetcher.ts'
 import { CandidateList } from './candidates.ts'
 import { type AgentClock, systemClock } from './clock.ts'
 import { AGENT_DEFAULTS } from './constants.ts'
-import { CoordinatorSlot, shareCapacity } from './coordinator-slot.ts'
+import { CoordinatorSlot, shareCapacity, sharePrefetch } from './coordinator-slot.ts'
 import { type DiscoverySources, discoverOnce, serveVerifiedCoordinators } from './discovery.ts'
 import type { CoordinatorLink } from './link.ts'
 import { ModuleCache } from './module-cache.ts'
@@ -105,10 +105,13 @@ class QuorateAgent implements Agent {
     )
     const ready = Promise.withResolvers<void>()
     this.ready = ready.promise
-    this.#slots = shareCapacity(settings.capacity, settings.maxCoordinators).map(
-      (share) =>
+    const capacities = shareCapacity(settings.capacity, settings.maxCoordinators)
+    const prefetches = sharePrefetch(settings.prefetch, capacities.length)
+    this.#slots = capacities.map(
+      (share, i) =>
         new CoordinatorSlot({
           capacity: share,
+          prefetch: prefetches[i] ?? 0,
           clock: this.#clock,
           logger: this.#logger,
           pick: () => this.#pick(),
@@ -136,7 +139,7 @@ class QuorateAgent implements Agent {
   }
 
   async start(): Promise<void> {
-    const { threads, capacity, rediscoverMs, topology } = this.#settings
+    const { threads, capacity, prefetch, rediscoverMs, topology } = this.#settings
     const privateKey = await loadOrCreatePrivateKey(this.#options.dataDir)
     this.#runtime =
       this.#options.runtime ??
@@ -152,17 +155,20 @@ class QuorateAgent implements Agent {
     this.#stopServingBlobs = await serveBlobs(
       node,
       {
-        manifest: (sha256) => this.#blobCache.manifest(sha256),
-        chunk: (sha256, index) => this.#blobs.servable(sha256, index),
+        // A pinned output goes only to the coordinator whose task made it.
+        manifest: async (sha256, peerId) =>
+          this.#outputs.servesTo(sha256, peerId) ? this.#blobCache.manifest(sha256) : undefined,
+        chunk: async (sha256, index, peerId) =>
+          this.#outputs.servesTo(sha256, peerId) ? this.#blobs.servable(sha256, index) : undefined,
       },
       {
         // An output kept as a blob is let go (unpinned) once the coordinator has taken it whole.
-        onServed: (_peer, sha256, bytes) => this.#outputs.served(sha256, bytes),
+        onServed: (peerId, sha256, bytes) => this.#outputs.served(sha256, bytes, peerId),
       },
     )
     const cores = availableParallelism()
     this.#logger.info(
-      { peerId: node.peerId.toString(), threads, cores, capacity, slots: this.#slots.length, ...topology },
+      { peerId: node.peerId.toString(), threads, cores, capacity, prefetch, slots: this.#slots.length, ...topology },
       'agent started',
     )
     if (threads > cores) {
@@ -201,9 +207,10 @@ class QuorateAgent implements Agent {
     await Promise.all(this.#slots.map((slot) => slot.connect()))
   }
 
-  #sessionContext(share: number): SessionContext {
+  #sessionContext(share: { capacity: number; prefetch: number }): SessionContext {
     return {
-      capacity: share,
+      capacity: share.capacity,
+      prefetch: share.prefetch,
       operator: this.#options.operator,
       topology: this.#settings.topology,
       modules: this.#modules,
@@ -254,8 +261,12 @@ async function dialTaskStream(
   signal: AbortSignal,
 ): Promise<CoordinatorLink> {
   if (node === undefined) throw new Error('the agent has not started')
-  const stream = await node.dialProtocol(multiaddr(coordinator), TASK_PROTOCOL, { signal })
-  return new MessageChannel<CoordinatorMessage, AgentMessage>(stream)
+  const connection = await node.dial(multiaddr(coordinator), { signal })
+  const stream = await connection.newStream(TASK_PROTOCOL, { signal })
+  // The peer id the handshake proved: the only peer the outputs of this link's tasks are served to.
+  return Object.assign(new MessageChannel<CoordinatorMessage, AgentMessage>(stream), {
+    peerId: connection.remotePeer.toString(),
+  })
 }
 
 /** Lets running tasks finish, for up to `drainTimeoutMs`, while the sessions take no new work. */

@@ -69,6 +69,19 @@ export class BlobCache {
     }
   }
 
+  /** Whether a blob is held, without touching its place in the LRU order. */
+  has(sha256: string): boolean {
+    return this.#entries.has(sha256)
+  }
+
+  /** Forget an unpinned blob now (an output no one else may read); a pinned one stays. */
+  drop(sha256: string): void {
+    const entry = this.#entries.get(sha256)
+    if (entry === undefined || (entry.pins ?? 0) > 0) return
+    this.#entries.delete(sha256)
+    this.#bytes -= entry.bytes.byteLength
+  }
+
   /** Bytes of pinned blobs. */
   get pinnedBytes(): number {
     return this.#pinnedBytes

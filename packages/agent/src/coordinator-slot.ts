@@ -7,12 +7,14 @@ import { CoordinatorSession, type SessionContext } from './session.ts'
 export interface SlotOptions {
   /** This slot's share of the agent's capacity: the most it announces and runs at once. */
   capacity: number
+  /** This slot's share of the agent's prefetch: assignments it holds queued beyond its capacity. */
+  prefetch: number
   clock: AgentClock
   logger: Logger
   /** The next coordinator to try, skipping those other slots hold; undefined when none is free. */
   pick(): string | undefined
   open(coordinator: string, signal: AbortSignal): Promise<CoordinatorLink>
-  context(capacity: number): SessionContext
+  context(share: { capacity: number; prefetch: number }): SessionContext
   welcomed(coordinator: string): void
   /** A dial of `coordinator` failed, or it hung up before welcoming this slot. */
   failed(coordinator: string): void
@@ -56,7 +58,7 @@ export class CoordinatorSlot {
       return
     }
     this.#coordinator = coordinator
-    const { logger, capacity } = this.#options
+    const { logger, capacity, prefetch } = this.#options
     let link: CoordinatorLink
     try {
       link = await this.#options.open(coordinator, AbortSignal.timeout(AGENT_DEFAULTS.dialTimeoutMs))
@@ -71,11 +73,11 @@ export class CoordinatorSlot {
       return
     }
     let welcomed = false
-    const current = new CoordinatorSession(link, this.#options.context(capacity), {
+    const current = new CoordinatorSession(link, this.#options.context({ capacity, prefetch }), {
       welcomed: () => {
         welcomed = true
         this.#backoffMs = AGENT_DEFAULTS.reconnectInitialMs
-        logger.info({ coordinator, capacity }, 'connected to the coordinator')
+        logger.info({ coordinator, capacity, prefetch }, 'connected to the coordinator')
         this.#options.welcomed(coordinator)
       },
       closed: (error) => {
@@ -120,4 +122,13 @@ export function shareCapacity(capacity: number, slots: number): number[] {
   const count = Math.max(1, Math.min(slots, capacity))
   const base = Math.floor(capacity / count)
   return Array.from({ length: count }, (_, i) => base + (i < capacity % count ? 1 : 0))
+}
+
+/**
+ * Splits the prefetch depth between `slots` slots as evenly as it goes (the first ones get the
+ * remainder; a share may be 0), so together they never hold more queued than the agent allows.
+ */
+export function sharePrefetch(prefetch: number, slots: number): number[] {
+  const base = Math.floor(prefetch / slots)
+  return Array.from({ length: slots }, (_, i) => base + (i < prefetch % slots ? 1 : 0))
 }

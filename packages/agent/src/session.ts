@@ -20,7 +20,10 @@ import { crashedResult, type RunAssignmentContext, runAssignment } from './run-a
 import { AGENT_VERSION } from './version.ts'
 
 export interface SessionContext extends RunAssignmentContext {
+  /** Tasks run at once for this coordinator. */
   capacity: number
+  /** Assignments held queued, not started, beyond `capacity` (0: none). */
+  prefetch: number
   operator: string | undefined
   /** Region and zone announced in hello, so coordinators can spread a shard's replicas. */
   topology: { region?: string; zone?: string }
@@ -54,14 +57,22 @@ export class CoordinatorSession {
   readonly #events: SessionEvents
   /** Tasks running for this coordinator, by assignment id, with when each started. */
   readonly #running = new Map<string, { controller: AbortController; startedAt: number; task: AssignMessage }>()
+  /**
+   * Assignments taken past the capacity, in arrival order, started as running ones end. Nothing is
+   * spent on them until then: a cancel drops one from here, and no thread ever sees it.
+   */
+  readonly #queued = new Map<string, AssignMessage>()
   /** Cancelled tasks not yet reported to the coordinator (sent on the next turn, in one heartbeat). */
   #cancelled: CancelledTask[] = []
   #heartbeat: unknown
   #closed = false
   /** When this session last sent the coordinator a frame, of any kind. */
   #lastSentAt = Number.NEGATIVE_INFINITY
+  /** Who outputs kept as blobs for this session's tasks are served to. */
+  readonly #coordinatorPeer: string
 
   constructor(link: CoordinatorLink, context: SessionContext, events: SessionEvents) {
+    this.#coordinatorPeer = link.peerId ?? ''
     // Every frame to the coordinator goes through here (results too, via the outbox), so its time is known.
     this.#link = {
       send: (message) => {
@@ -85,6 +96,7 @@ export class CoordinatorSession {
       capacity: context.capacity,
       agentVersion: AGENT_VERSION,
     }
+    if (context.prefetch > 0) hello.prefetch = context.prefetch
     if (context.operator !== undefined) hello.operator = context.operator
     if (context.topology.region !== undefined) hello.region = context.topology.region
     if (context.topology.zone !== undefined) hello.zone = context.topology.zone
@@ -93,18 +105,29 @@ export class CoordinatorSession {
     link.send(hello)
   }
 
+  /** Tasks started and not yet answered. */
   get running(): number {
     return this.#running.size
   }
 
-  /** Tell the coordinator this agent stops; the assignments named in `handedBack` will not be answered. */
-  drain(handedBack: string[]): void {
-    this.#link.send({ type: 'drain', handedBack })
+  /** Assignments held queued, not yet started. */
+  get queued(): number {
+    return this.#queued.size
   }
 
-  /** Stop every running task and hand them back, for a stopping agent. */
+  /**
+   * Tell the coordinator this agent stops; the assignments named in `handedBack` will not be
+   * answered, and neither will any still queued here (they are dropped and handed back too).
+   */
+  drain(handedBack: string[]): void {
+    const queued = [...this.#queued.keys()]
+    this.#queued.clear()
+    this.#link.send({ type: 'drain', handedBack: [...handedBack, ...queued] })
+  }
+
+  /** Stop every running task and hand them back, with the queued ones, for a stopping agent. */
   handBack(reason: string): void {
-    if (this.#running.size === 0) return
+    if (this.#running.size === 0 && this.#queued.size === 0) return
     this.drain([...this.#running.keys()])
     this.#end(new Error(reason))
   }
@@ -120,6 +143,7 @@ export class CoordinatorSession {
     this.#heartbeat = undefined
     for (const { controller } of this.#running.values()) controller.abort(reason)
     this.#running.clear()
+    this.#queued.clear()
     this.#closed = true
   }
 
@@ -134,7 +158,7 @@ export class CoordinatorSession {
         this.#context.modules.add(message.sha256, message.bytes)
         return
       case 'assign':
-        void this.#execute(message)
+        this.#take(message)
         return
       case 'cancel':
         this.#cancel(message.assignmentId, message.reason)
@@ -156,21 +180,42 @@ export class CoordinatorSession {
     this.#link.send({ type: 'heartbeat', running: this.#running.size })
   }
 
-  async #execute(task: AssignMessage): Promise<void> {
+  /**
+   * An assignment arrives: started at once while fewer than `capacity` run, queued while fewer than
+   * `prefetch` wait, refused past both (the hello announced them), so the agent's slots together
+   * never hold more than it declared whatever a coordinator sends.
+   */
+  #take(task: AssignMessage): void {
+    const { capacity, prefetch } = this.#context
     const module = this.#context.modules.get(task.moduleSha256)
-    // The hello announced `capacity`; an assignment past it is refused, not run, so the agent's
-    // slots together never run more than its capacity whatever a coordinator sends.
-    const full = this.#running.size >= this.#context.capacity
+    const full = this.#running.size >= capacity && this.#queued.size >= prefetch
     if (module === undefined || this.#context.draining() || this.#closed || full) {
       const reason =
         module === undefined
           ? `module ${task.moduleSha256} was never sent`
           : full
-            ? `agent is at its capacity of ${this.#context.capacity} for this coordinator`
+            ? `agent is at its capacity of ${capacity} (and ${prefetch} queued) for this coordinator`
             : 'agent is draining'
       this.#link.send(crashedResult(task.assignmentId, reason))
       return
     }
+    if (this.#running.size < capacity) void this.#execute(task, module)
+    else this.#queued.set(task.assignmentId, task)
+  }
+
+  /** Start queued assignments while slots are free, oldest first. */
+  #startQueued(): void {
+    for (const [assignmentId, task] of this.#queued) {
+      if (this.#closed || this.#running.size >= this.#context.capacity) return
+      this.#queued.delete(assignmentId)
+      const module = this.#context.modules.get(task.moduleSha256)
+      if (module !== undefined) void this.#execute(task, module)
+      // The module left the cache while the task waited: answered as not run, and placed elsewhere.
+      else this.#link.send(crashedResult(assignmentId, `module ${task.moduleSha256} is no longer held`))
+    }
+  }
+
+  async #execute(task: AssignMessage, module: Uint8Array): Promise<void> {
     const controller = new AbortController()
     const entry = { controller, startedAt: this.#context.clock.now(), task }
     this.#running.set(task.assignmentId, entry)
@@ -181,13 +226,18 @@ export class CoordinatorSession {
       const input = task.inputBlob === undefined ? task.input : await this.#fetchInput(task, controller.signal)
       if (input === undefined) return
       const ran = await runAssignment(this.#context, { ...task, input }, module, controller.signal)
-      const result = ran === undefined ? undefined : (this.#context.outputs?.keep(ran, task.outputInlineMax) ?? ran)
+      const result =
+        ran === undefined
+          ? undefined
+          : (this.#context.outputs?.keep(ran, task.outputInlineMax, this.#coordinatorPeer) ?? ran)
       if (result !== undefined) {
         this.#logResult(task, result)
-        this.#context.outbox.send(this.#link, result, this.#running.size - 1)
+        // Queued tasks count as others: their results follow soon, so this one may wait for them.
+        this.#context.outbox.send(this.#link, result, this.#running.size - 1 + this.#queued.size)
       }
     } finally {
       if (this.#running.get(task.assignmentId) === entry) this.#running.delete(task.assignmentId)
+      this.#startQueued()
     }
   }
 
@@ -206,22 +256,34 @@ export class CoordinatorSession {
       if (signal.aborted) return undefined
       const reason = `could not fetch input blob ${task.inputBlob.sha256}: ${(err as Error).message}`
       this.#context.logger.warn({ ...taskFields(task), err }, reason)
-      this.#context.outbox.send(this.#link, crashedResult(task.assignmentId, reason), this.#running.size - 1)
+      const others = this.#running.size - 1 + this.#queued.size
+      this.#context.outbox.send(this.#link, crashedResult(task.assignmentId, reason), others)
       return undefined
     }
   }
 
   /** Stop a task the coordinator no longer wants, and tell it what the task had cost so far. */
   #cancel(assignmentId: string, reason: string): void {
+    if (this.#queued.delete(assignmentId)) {
+      // Never started: nothing to stop, and no CPU spent on it.
+      this.#reportCancel(assignmentId, 0)
+      return
+    }
     const entry = this.#running.get(assignmentId)
     if (entry === undefined) return
     this.#running.delete(assignmentId)
     entry.controller.abort(new Error(reason))
+    this.#startQueued()
     const cpuMs = Math.min(
       Math.max(0, Math.round(this.#context.clock.now() - entry.startedAt)),
       WIRE_BOUNDS.maxDurationMs,
     )
     this.#context.logger.debug({ ...taskFields(entry.task), reason, cpuMs }, 'task cancelled')
+    this.#reportCancel(assignmentId, cpuMs)
+  }
+
+  /** Reported on the next turn, with every other cancel of this one, in one heartbeat. */
+  #reportCancel(assignmentId: string, cpuMs: number): void {
     if (this.#cancelled.length === 0) queueMicrotask(() => this.#reportCancelled())
     this.#cancelled.push({ assignmentId, cpuMs })
   }

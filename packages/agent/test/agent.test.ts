@@ -19,6 +19,11 @@ describe('createAgent options', () => {
     expect(() =>
       createAgent({ dataDir: '/tmp/x', coordinator: COORDINATOR, capacity: 0 }),
     ).toThrowErrorMatchingInlineSnapshot(`[InvalidOptionError: capacity must be a positive integer (got 0)]`)
+    expect(() => createAgent({ dataDir: '/tmp/x', coordinator: COORDINATOR, prefetch: -1 })).toThrow(
+      'prefetch must be an integer from 0 to 1024 (got -1)',
+    )
+    expect(() => createAgent({ dataDir: '/tmp/x', coordinator: COORDINATOR, prefetch: 1025 })).toThrow(/^prefetch /)
+    expect(() => createAgent({ dataDir: '/tmp/x', coordinator: COORDINATOR, prefetch: 0 })).not.toThrow()
     expect(() => createAgent({ dataDir: '/tmp/x', coordinator: [] })).toThrow(
       /coordinator needs at least one multiaddr/,
     )

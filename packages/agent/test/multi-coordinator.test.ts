@@ -4,11 +4,19 @@ import { join } from 'node:path'
 import type { HelloMessage, ResultMessage } from '@quorate/protocol'
 import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { shareCapacity } from '../src/coordinator-slot.ts'
+import { shareCapacity, sharePrefetch } from '../src/coordinator-slot.ts'
 import { createAgent } from '../src/index.ts'
 import { assign, controlledRuntime, MODULE_SHA, manualClock, memoryLink } from './helpers.ts'
 
 const PEERS = ['A', 'B', 'C', 'D'].map((p) => `/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWPeer${p}`)
+
+describe('sharePrefetch', () => {
+  it('splits the depth so the shares sum to it exactly, a share of none allowed', () => {
+    expect(sharePrefetch(5, 3)).toEqual([2, 2, 1])
+    expect(sharePrefetch(1, 3)).toEqual([1, 0, 0])
+    expect(sharePrefetch(0, 2)).toEqual([0, 0])
+  })
+})
 
 describe('shareCapacity', () => {
   it('splits the capacity exactly, each share at least one, never more slots than capacity', () => {
@@ -34,7 +42,7 @@ describe('an agent serving several coordinators', () => {
   afterEach(() => rm(dir, { recursive: true, force: true }))
 
   /** An agent whose `discover` answers what the test sets, over in-memory links per coordinator. */
-  function setup(options: { capacity: number; maxCoordinators?: number; found: string[] }) {
+  function setup(options: { capacity: number; prefetch?: number; maxCoordinators?: number; found: string[] }) {
     const clock = manualClock()
     const runtime = controlledRuntime()
     const links = new Map<string, ReturnType<typeof memoryLink>>()
@@ -43,6 +51,7 @@ describe('an agent serving several coordinators', () => {
     const agent = createAgent({
       dataDir: dir,
       capacity: options.capacity,
+      ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }),
       ...(options.maxCoordinators === undefined ? {} : { maxCoordinators: options.maxCoordinators }),
       rediscoverMs: 10_000,
       discover: async () => {
@@ -89,7 +98,7 @@ describe('an agent serving several coordinators', () => {
 
   it('refuses assignments past a coordinator share, so the tasks in flight never exceed the capacity', async () => {
     const [a, b] = PEERS as [string, string]
-    const t = setup({ capacity: 3, maxCoordinators: 2, found: [a, b] })
+    const t = setup({ capacity: 3, prefetch: 0, maxCoordinators: 2, found: [a, b] })
     try {
       await t.agent.start()
       await until(() => t.links.size === 2)
@@ -107,6 +116,33 @@ describe('an agent serving several coordinators', () => {
       await t.runtime.finish('a1')
       t.links.get(a)?.receive(assign('a5'))
       await until(() => t.runtime.running().includes('a5'))
+      expect(t.runtime.running().length).toBe(3)
+    } finally {
+      await t.agent.stop()
+    }
+  })
+
+  it('splits its prefetch depth between coordinators, and refuses past a share of capacity and queue', async () => {
+    const [a, b] = PEERS as [string, string]
+    const t = setup({ capacity: 3, prefetch: 3, maxCoordinators: 2, found: [a, b] })
+    try {
+      await t.agent.start()
+      await until(() => t.links.size === 2)
+      expect([a, b].map((p) => [t.hello(p)?.capacity, t.hello(p)?.prefetch])).toEqual([
+        [2, 2],
+        [1, 1],
+      ])
+      t.welcome(a)
+      t.welcome(b)
+      for (const name of ['a1', 'a2', 'a3', 'a4', 'a5']) t.links.get(a)?.receive(assign(name))
+      for (const name of ['b1', 'b2', 'b3']) t.links.get(b)?.receive(assign(name))
+      await until(() => t.runtime.running().length === 3)
+      // Never more running than the capacity: the queued ones wait for their own coordinator's slots.
+      expect(t.runtime.running().sort()).toEqual(['a1', 'a2', 'b1'])
+      expect(t.refused(a)).toEqual(['a5'])
+      expect(t.refused(b)).toEqual(['b3'])
+      await t.runtime.finish('b1')
+      await until(() => t.runtime.running().includes('b2'))
       expect(t.runtime.running().length).toBe(3)
     } finally {
       await t.agent.stop()

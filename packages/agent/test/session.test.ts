@@ -10,7 +10,15 @@ const LINGER_MS = 300
 
 /** A session over an in-memory link, a controlled runtime and a manual clock. */
 function session(
-  options: { operator?: string; draining?: boolean; logs?: string[]; region?: string; zone?: string } = {},
+  options: {
+    operator?: string
+    draining?: boolean
+    logs?: string[]
+    region?: string
+    zone?: string
+    capacity?: number
+    prefetch?: number
+  } = {},
 ) {
   const clock = manualClock()
   const link = memoryLink()
@@ -20,7 +28,8 @@ function session(
   const s = new CoordinatorSession(
     link.link,
     {
-      capacity: 8,
+      capacity: options.capacity ?? 8,
+      prefetch: options.prefetch ?? 0,
       operator: options.operator,
       topology: {
         ...(options.region === undefined ? {} : { region: options.region }),
@@ -190,5 +199,103 @@ describe('CoordinatorSession', () => {
     s.handBack('agent stopping')
     expect(link.sent.at(-1)).toEqual({ type: 'drain', handedBack: ['a', 'b'] })
     expect(runtime.aborted.sort()).toEqual(['a', 'b'])
+  })
+})
+
+describe('CoordinatorSession with a prefetch queue', () => {
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve()
+  }
+
+  it('announces its queue depth in hello, and nothing when it holds none', () => {
+    expect(session({ capacity: 2, prefetch: 3 }).link.sent[0]).toMatchObject({ capacity: 2, prefetch: 3 })
+    expect(session({ capacity: 2 }).link.sent[0]).not.toHaveProperty('prefetch')
+  })
+
+  it('holds assignments past its capacity queued, starts them in order as slots free, and refuses past both', async () => {
+    const { link, runtime, results } = session({ capacity: 2, prefetch: 2 })
+    for (const name of ['a', 'b', 'c', 'd', 'e']) link.receive(assign(name))
+    // Two run; two wait without touching the runtime; the fifth is refused, not run.
+    expect(runtime.running()).toEqual(['a', 'b'])
+    expect(link.sent.at(-1)).toMatchObject({
+      type: 'result',
+      assignmentId: 'e',
+      digest: null,
+      outcome: { kind: 'crashed', message: 'agent is at its capacity of 2 (and 2 queued) for this coordinator' },
+    })
+    await runtime.finish('b')
+    expect(runtime.running()).toEqual(['a', 'c'])
+    await runtime.finish('a')
+    expect(runtime.running()).toEqual(['c', 'd'])
+    await runtime.finish('c')
+    await runtime.finish('d')
+    expect(results()).toEqual(['e', 'b', 'a', 'c', 'd'])
+  })
+
+  it('drops a cancelled queued assignment without touching a thread, reporting no CPU spent', async () => {
+    const { s, link, runtime, clock, results } = session({ capacity: 1, prefetch: 2 })
+    for (const name of ['a', 'b', 'c']) link.receive(assign(name))
+    expect(s.queued).toBe(2)
+    const before = link.sent.length
+    link.receive({ type: 'cancel', assignmentId: 'b', reason: 'shard already decided' })
+    await settle()
+    expect(link.sent.slice(before)).toEqual([
+      { type: 'heartbeat', running: 1, cancelled: [{ assignmentId: 'b', cpuMs: 0 }] },
+    ])
+    expect(runtime.aborted).toEqual([])
+    expect(s.queued).toBe(1)
+    await runtime.finish('a')
+    // The slot goes to the next queued one; the cancelled one never runs and is never answered.
+    expect(runtime.running()).toEqual(['c'])
+    await runtime.finish('c')
+    clock.advance(LINGER_MS)
+    expect(results()).toEqual(['a', 'c'])
+  })
+
+  it('starts the next queued assignment when a running one is cancelled', async () => {
+    const { link, runtime } = session({ capacity: 1, prefetch: 1 })
+    link.receive(assign('a'))
+    link.receive(assign('b'))
+    link.receive({ type: 'cancel', assignmentId: 'a', reason: 'lease expired' })
+    await settle()
+    expect(runtime.aborted).toEqual(['a'])
+    expect(runtime.running()).toEqual(['b'])
+  })
+
+  it('counts only started tasks as running in its heartbeats', () => {
+    const { link, clock } = session({ capacity: 1, prefetch: 3 })
+    for (const name of ['a', 'b', 'c']) link.receive(assign(name))
+    clock.advance(1_000)
+    expect(link.sent.filter((m) => m.type === 'heartbeat')).toEqual([{ type: 'heartbeat', running: 1 }])
+  })
+
+  it('holds a result back while queued assignments remain, since theirs follow soon', async () => {
+    const { link, runtime, results } = session({ capacity: 1, prefetch: 1 })
+    link.receive(assign('a'))
+    link.receive(assign('b'))
+    await runtime.finish('a')
+    expect(results()).toEqual([])
+    await runtime.finish('b')
+    expect(results()).toEqual(['a', 'b'])
+  })
+
+  it('hands queued assignments back with the running ones, and starts none of them after', async () => {
+    const { s, link, runtime } = session({ capacity: 1, prefetch: 2 })
+    for (const name of ['a', 'b', 'c']) link.receive(assign(name))
+    s.handBack('agent stopping')
+    expect(link.sent.at(-1)).toEqual({ type: 'drain', handedBack: ['a', 'b', 'c'] })
+    await settle()
+    expect(runtime.aborted).toEqual(['a'])
+    expect(runtime.running()).toEqual([])
+    expect(s.queued).toBe(0)
+  })
+
+  it('forgets its queue when the link drops', async () => {
+    const { s, link, runtime } = session({ capacity: 1, prefetch: 2 })
+    for (const name of ['a', 'b', 'c']) link.receive(assign(name))
+    link.drop(new Error('reset'))
+    await settle()
+    expect(s.queued).toBe(0)
+    expect(runtime.running()).toEqual([])
   })
 })

@@ -25,6 +25,8 @@ const agents: Agent[] = Array.from({ length: Number(count) }, (_, i) =>
     capacity: Number(capacity),
     ...(shared === undefined ? {} : { runtime: shared }),
     ...(process.env.BENCH_LINGER_MS === undefined ? {} : { resultLingerMs: Number(process.env.BENCH_LINGER_MS) }),
+    // BENCH_PREFETCH=N: assignments each agent holds queued past its capacity (default: its capacity).
+    ...(process.env.BENCH_PREFETCH === undefined ? {} : { prefetch: Number(process.env.BENCH_PREFETCH) }),
     logger,
   }),
 )

@@ -251,7 +251,9 @@ async function measure(kind: 'embedded' | 'redis', row: string): Promise<Row> {
 const rows: Row[] = []
 for (const kind of BACKENDS) {
   for (const row of ROWS) {
-    log(`${kind}: ${row} agents[/processes] (${SHARDS} no-op shards, r=1, ${SLOTS} slots in all)...`)
+    log(
+      `${kind}: ${row} agents[/processes] (${SHARDS} no-op shards, r=1, ${SLOTS} slots in all, prefetch ${process.env.BENCH_PREFETCH ?? 'default'})...`,
+    )
     rows.push(await measure(kind, row))
   }
 }

@@ -228,7 +228,7 @@ export class AgentHub {
     this.#sessions.get(peerId)?.channel.close()
     this.#sessions.set(peerId, session)
     channel.send({ type: 'welcome', protocolVersion: PROTOCOL_VERSION, heartbeatMs: this.#options.heartbeatMs })
-    this.#log.info({ peerId, capacity, operator, region, zone }, 'provider connected')
+    this.#log.info({ peerId, capacity, prefetch: hello.prefetch, operator, region, zone }, 'provider connected')
     this.#executor.addAgent(session)
   }
 

@@ -36,6 +36,7 @@ export interface ResultEvidence {
 export class AgentSession implements AgentLink {
   readonly peerId: string
   readonly capacity: number
+  readonly prefetch: number | undefined
   readonly operator: string | undefined
   readonly region: string | undefined
   readonly zone: string | undefined
@@ -65,6 +66,7 @@ export class AgentSession implements AgentLink {
     this.lastSeen = now
     this.peerId = peerId
     this.capacity = capacity
+    this.prefetch = hello.prefetch
     this.operator = operator
     this.channel = channel
     this.#evidence = evidence

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '@quorate/protocol'
+import { heldLimit } from './agent-queue.ts'
 import type { ProviderRecord } from './provider-registry.ts'
 
 /**
@@ -32,8 +33,9 @@ export class AssignHold {
 
   /** Whether `provider`'s free slots, which have work waiting for them, are to be filled now. */
   ready(provider: ProviderRecord): boolean {
-    const free = provider.capacity - provider.running
-    if (this.#lingerMs === 0 || provider.running === 0 || free * 2 >= provider.capacity) {
+    const limit = heldLimit(provider)
+    const free = limit - provider.running
+    if (this.#lingerMs === 0 || provider.running === 0 || free * 2 >= limit) {
       delete provider.holdSince
       return true
     }

@@ -194,6 +194,29 @@ export interface RetentionStore {
   claimPurge(holder: string, ms: number): Promise<boolean>
 }
 
+/** Where a blob is held: a coordinator's blob source, with the blob's size. */
+export interface BlobHome {
+  peerId: string
+  addrs: string[]
+  size: number
+}
+
+/**
+ * Which jobs refer to which blobs (inputs given by reference, accepted outputs), shared by every
+ * coordinator on the backend, so a blob is deleted only once no live job refers to it. An output
+ * also records the coordinator that fetched it, so the others can fetch it from there when asked.
+ */
+export interface BlobRefStore {
+  /** Job `jobId` refers to these blobs; `home`, for an output, is where it is held. Idempotent. */
+  referBlobs(jobId: string, sha256s: string[], home?: BlobHome): Promise<void>
+  /** Forget every reference of job `jobId` (purged); resolves to those of its blobs no job refers to now. */
+  releaseBlobs(jobId: string): Promise<string[]>
+  /** Those of `sha256s` that some job refers to. */
+  referencedBlobs(sha256s: string[]): Promise<Set<string>>
+  /** Where an output blob some job refers to was fetched to, if recorded. */
+  blobHome(sha256: string): Promise<BlobHome | undefined>
+}
+
 /** Provider reputation and presence, shared by every coordinator on the backend. */
 export interface ProviderStore {
   countProvider(peerId: string, counter: ProviderCounter): Promise<void>
@@ -231,6 +254,8 @@ export interface BackendHealth {
  */
 export interface SchedulerBackend extends JobStore, ShardQueue, ProviderStore, EventBus, RetentionStore {
   readonly kind: 'embedded' | 'redis'
+  /** Which jobs refer to which blobs, for the blob collector; a backend without it never collects blobs. */
+  readonly blobRefs?: BlobRefStore
   /** Whether the backend answers now (a backend without one always does); the API answers 503 while it does not. */
   readonly health?: BackendHealth
   start(): Promise<void>

@@ -50,7 +50,12 @@ export async function admitBlobInputs(
   for (let i = 0; i < spec.inputs.length; i++) {
     const ref = decodeStoredRef(spec.inputs[i] as Uint8Array)
     if (ref === undefined) continue
-    if (!sizes.has(ref.sha256)) sizes.set(ref.sha256, await store?.size(ref.sha256))
+    if (!sizes.has(ref.sha256)) {
+      const size = await store?.size(ref.sha256)
+      // In use from now: the blob collector's grace period starts over before the job is stored.
+      if (size !== undefined) await store?.touch(ref.sha256)
+      sizes.set(ref.sha256, size)
+    }
     const size = sizes.get(ref.sha256)
     if (size === undefined) throw new BlobMissingError(ref.sha256, `inputs[${i}]`)
     if (size !== ref.size) {
@@ -61,4 +66,14 @@ export async function admitBlobInputs(
     spec.inputs[i] = encodeStoredRef({ sha256: ref.sha256, size, home })
   }
   if (issues.length > 0) throw new InvalidJobSpecError(issues)
+}
+
+/** The blobs a spec's inputs give by reference, each once. */
+export function blobRefsOf(spec: JobSpec): string[] {
+  const shas = new Set<string>()
+  for (const input of spec.inputs) {
+    const ref = decodeStoredRef(input)
+    if (ref !== undefined) shas.add(ref.sha256)
+  }
+  return [...shas]
 }

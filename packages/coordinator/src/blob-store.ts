@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -13,6 +12,7 @@ import {
   PayloadTooLargeError,
   QuorateError,
 } from '@quorate/protocol'
+import { BlobHasher } from './blob-hasher.ts'
 
 export interface BlobStoreOptions {
   /** Largest blob accepted. @defaultValue 1 GiB */
@@ -34,35 +34,11 @@ export const BLOB_STORE_DEFAULTS = {
   partIdleMs: 24 * 3_600_000,
 } as const
 
-/** The sha256 of a blob's bytes, whole and per chunk, fed in pieces of any size. */
-class BlobHasher {
-  readonly #whole = createHash('sha256')
-  readonly #chunks: Buffer[] = []
-  #chunk = createHash('sha256')
-  #inChunk = 0
+/** The range `partIdleMs` may take: a minute (a slow client's pause) to 30 days. */
+export const PART_IDLE_BOUNDS = { min: 60_000, max: 30 * 24 * 3_600_000 } as const
 
-  update(data: Buffer): void {
-    this.#whole.update(data)
-    let at = 0
-    while (at < data.byteLength) {
-      const take = Math.min(BLOB_BOUNDS.chunkBytes - this.#inChunk, data.byteLength - at)
-      this.#chunk.update(data.subarray(at, at + take))
-      this.#inChunk += take
-      at += take
-      if (this.#inChunk === BLOB_BOUNDS.chunkBytes) {
-        this.#chunks.push(this.#chunk.digest())
-        this.#chunk = createHash('sha256')
-        this.#inChunk = 0
-      }
-    }
-  }
-
-  /** The whole digest (hex) and the chunk digests, concatenated: the manifest file. */
-  digest(): { whole: string; manifest: Buffer } {
-    if (this.#inChunk > 0) this.#chunks.push(this.#chunk.digest())
-    return { whole: this.#whole.digest('hex'), manifest: Buffer.concat(this.#chunks) }
-  }
-}
+// Holds when this store began to be looked after by the blob collector (see `trackedSince`).
+const TRACKED_SINCE_FILE = '.tracked-since'
 
 /** What an upload left: the blob whole, or the bytes held so far. */
 export type UploadState = { complete: true; size: number } | { complete: false; held: number }
@@ -83,6 +59,7 @@ export class BlobStore {
   readonly #partIdleMs: number
   readonly #now: () => number
   #lastSweep = Number.NEGATIVE_INFINITY
+  #trackedSince = 0
 
   constructor(dir: string, options: BlobStoreOptions = {}) {
     this.#dir = dir
@@ -90,8 +67,17 @@ export class BlobStore {
     this.quotaBytes = options.quotaBytes ?? BLOB_STORE_DEFAULTS.quotaBytes
     this.#partIdleMs = options.partIdleMs ?? BLOB_STORE_DEFAULTS.partIdleMs
     this.#now = options.now ?? Date.now
-    if (!(this.#partIdleMs > 0))
-      throw new InvalidOptionError('partIdleMs', 'must be a number above 0', this.#partIdleMs)
+    if (
+      !Number.isSafeInteger(this.#partIdleMs) ||
+      this.#partIdleMs < PART_IDLE_BOUNDS.min ||
+      this.#partIdleMs > PART_IDLE_BOUNDS.max
+    ) {
+      throw new InvalidOptionError(
+        'partIdleMs',
+        `must be an integer from ${PART_IDLE_BOUNDS.min} to ${PART_IDLE_BOUNDS.max} (ms)`,
+        options.partIdleMs,
+      )
+    }
     if (
       !Number.isSafeInteger(this.maxBlobBytes) ||
       this.maxBlobBytes < 1 ||
@@ -113,7 +99,26 @@ export class BlobStore {
     let used = 0
     for (const name of await readdir(this.#dir)) used += (await stat(join(this.#dir, name))).size
     this.#used = used
+    this.#trackedSince = await this.#readTrackedSince()
     await this.dropStaleParts()
+  }
+
+  /**
+   * Since when jobs' references to the blobs here are recorded (the first start of a coordinator that
+   * records them): a blob last touched before then may belong to a job no reference names, so the
+   * collector leaves it to the operator.
+   */
+  get trackedSince(): number {
+    return this.#trackedSince
+  }
+
+  async #readTrackedSince(): Promise<number> {
+    const marker = join(this.#dir, TRACKED_SINCE_FILE)
+    const kept = Number(await readFile(marker, 'utf8').catch(() => ''))
+    if (Number.isSafeInteger(kept) && kept > 0) return kept
+    const now = Math.floor(this.#now())
+    await writeFile(marker, String(now))
+    return now
   }
 
   /**
@@ -154,6 +159,60 @@ export class BlobStore {
     } catch {
       return undefined
     }
+  }
+
+  /** The whole blobs held, each with when it was last written or touched (ms since the epoch). */
+  async wholeBlobs(): Promise<Array<{ sha256: string; touchedAt: number }>> {
+    const held: Array<{ sha256: string; touchedAt: number }> = []
+    for (const name of await readdir(this.#dir)) {
+      if (!BLOB_ID.test(name)) continue
+      try {
+        held.push({ sha256: name, touchedAt: (await stat(this.#path(name))).mtimeMs })
+      } catch {
+        // Deleted meanwhile.
+      }
+    }
+    return held
+  }
+
+  /** When a whole blob was last written or touched; undefined if it is not held. */
+  async touchedAt(sha256: string): Promise<number | undefined> {
+    if (!BLOB_ID.test(sha256)) return undefined
+    try {
+      return (await stat(this.#path(sha256))).mtimeMs
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Mark a whole blob as in use now (a job names it), so the collector's grace period starts over. */
+  async touch(sha256: string): Promise<void> {
+    checkName(sha256)
+    const now = new Date(this.#now())
+    await utimes(this.#path(sha256), now, now).catch(() => {})
+  }
+
+  /**
+   * Delete a whole blob and its manifest (no job refers to it), unless it was touched after
+   * `touchedBefore` (a submission named it meanwhile); resolves to whether it was deleted.
+   */
+  async drop(sha256: string, touchedBefore = Number.POSITIVE_INFINITY): Promise<boolean> {
+    checkName(sha256)
+    if (this.#writing.has(sha256)) return false
+    const touchedAt = await this.touchedAt(sha256)
+    if (touchedAt === undefined || touchedAt > touchedBefore) return false
+    let freed = 0
+    for (const path of [this.#path(sha256), `${this.#path(sha256)}.chunks`]) {
+      try {
+        const { size } = await stat(path)
+        await rm(path)
+        freed += size
+      } catch {
+        // Not there (already dropped): nothing to free.
+      }
+    }
+    this.#used -= freed
+    return freed > 0
   }
 
   /** Whole blob, or how many bytes of it an interrupted upload holds (0 for none). */

@@ -48,6 +48,18 @@ export interface CoordinatorOptions {
    */
   blobQuotaBytes?: number
   /**
+   * A partial (resumable) blob upload not written to for this long is dropped, freeing its quota.
+   * 60000 (1 minute) to 30 days. @defaultValue 86400000 (24 h)
+   */
+  partIdleMs?: number
+  /**
+   * How long a whole blob no job refers to is kept after it was uploaded (or last named by a
+   * submission): an upload waits this long for its job. Blobs referred to by a live job (inputs by
+   * reference, accepted outputs) stay while it does and go when retention purges it. 1000 to 30 days.
+   * @defaultValue 86400000 (24 h)
+   */
+  blobGraceMs?: number
+  /**
    * Outputs larger than this many bytes are not sent inline: the agent keeps them as a blob and the
    * coordinator fetches the accepted one once the shard is decided (from a provider in its majority),
    * and results carry `outputBlob` instead of the bytes. At most the job spec's output bound; agents

@@ -125,6 +125,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       wireExecutor(parts, announce)
       lifecycle.start()
       parts.retention.start()
+      parts.blobs.collector?.start()
       const placementTimeoutMs = options.placementTimeoutMs ?? COORDINATOR_DEFAULTS.placementTimeoutMs
       const outputs = { fetcher: parts.blobs.outputs, sources: parts.blobs.sources }
       backend.consume(
@@ -142,7 +143,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       await http?.close()
       for (const t of timers) clearInterval(t)
       lifecycle.stop()
-      await parts.retention.stop()
+      await Promise.all([parts.retention.stop(), parts.blobs.collector?.stop()])
       await hub.stop()
       await stopServingBlobs?.()
       await node?.stop()
@@ -207,7 +208,10 @@ function assemble(options: CoordinatorOptions, logger: Logger): Parts {
   executorOptions.assignLingerMs = options.assignLingerMs ?? COORDINATOR_DEFAULTS.assignLingerMs
   // A re-checked shard's new decision is stored before the job may finish.
   executorOptions.amend = async (work, decision) => {
-    await backend.amend(work, await blobs.outputs.settle(decision, blobs.sources.outputSources(decision.majority)))
+    await backend.amend(
+      work,
+      await blobs.outputs.settle(decision, blobs.sources.outputSources(decision.majority), work.jobId),
+    )
   }
   // Accepted shards kept for re-checks are read back from storage, not held whole until their job ends.
   executorOptions.reread = (jobId, index) => backend.decidedShard(jobId, index)
@@ -240,14 +244,15 @@ function assemble(options: CoordinatorOptions, logger: Logger): Parts {
   const warn = (err: unknown, message: string) => {
     if (backend.health?.ready !== false) logger.warn({ err }, message)
   }
+  const blobs = blobParts(options, logger, backend.blobRefs)
   const retention = new Retention(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }, {
     store: backend,
     holder: randomUUID(),
     // A paid job stays until it is settled (and its penalties sent).
     mayPurge: (id) => chain?.mayPurge(id) ?? Promise.resolve(true),
+    purged: async (id) => blobs.collector?.released(id),
     warn,
   })
-  const blobs = blobParts(options, logger)
   return {
     logger,
     executor,

@@ -21,7 +21,7 @@ import { Placement, WAITING_BUSY } from './placement.ts'
 import {
   type AgentLink,
   freeSlot,
-  isServing,
+  maySend,
   type ProviderRecord,
   ProviderRegistry,
   providerView,
@@ -289,8 +289,8 @@ export class Executor extends EventEmitter<ExecutorEvents> {
       return
     }
     this.#leases.end(replica.assignmentId)
-    if (provider !== undefined) freeSlot(provider)
     const finishedAt = this.#now()
+    if (provider !== undefined) freeSlot(provider, finishedAt, replica)
     recordAnswer(replica, message, outcome, finishedAt)
     this.#throughput.record()
 
@@ -307,7 +307,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     const digest = outcomeDigest(outcome)
     replica.state = 'done'
     replica.digest = digest
-    this.#stragglers.record(run, finishedAt - replica.dispatchedAt)
+    this.#stragglers.record(run, finishedAt - (replica.startedAt ?? replica.dispatchedAt))
     replica.fuelUsed = 'fuelUsed' in outcome ? outcome.fuelUsed : 0
     if (outcome.kind === 'ok' && !run.outputs.has(digest)) run.outputs.set(digest, keptOutput(outcome))
     run.heldEvents.push(
@@ -332,7 +332,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
     for (const { run, replica } of this.#leases.expired(now)) {
       const provider = this.#providers.get(replica.provider)
       if (provider !== undefined) {
-        freeSlot(provider)
+        freeSlot(provider, now, replica)
         provider.link?.cancel(replica.assignmentId, 'lease expired')
       }
       this.emit('provider:counted', replica.provider, 'timeouts')
@@ -363,7 +363,7 @@ export class Executor extends EventEmitter<ExecutorEvents> {
   pump(): void {
     for (const run of this.#placement.drawQueued()) decide(this.#core, run)
     for (const provider of this.#providers.all()) {
-      if (!isServing(provider) || provider.running >= provider.capacity) continue
+      if (!maySend(provider)) continue
       if (provider.backlogHead >= provider.backlog.length || !this.#hold.ready(provider)) continue
       this.#placement.startBacklog(provider, (ref) => this.#place(ref, provider))
     }

@@ -8,7 +8,11 @@ import type { BlobStore } from './blob-store.ts'
  * a-b/total`, to resume) to disk, never through the JSON body limit; `HEAD` says how much is held
  * (`Upload-Offset`, 200 once whole, 404 before); `GET` streams a whole blob back.
  */
-export function registerBlobRoutes(app: FastifyInstance, store: BlobStore): void {
+export function registerBlobRoutes(
+  app: FastifyInstance,
+  store: BlobStore,
+  pull?: (sha256: string) => Promise<boolean>,
+): void {
   // The body of a blob upload is the raw stream: never buffered, never parsed.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload))
 
@@ -36,7 +40,12 @@ export function registerBlobRoutes(app: FastifyInstance, store: BlobStore): void
   })
 
   app.get<{ Params: { sha256: string } }>('/v1/blobs/:sha256', async (req, reply) => {
-    const size = await store.size(req.params.sha256)
+    let size = await store.size(req.params.sha256)
+    // An output another coordinator on the backend fetched is fetched from there on first read, so
+    // a client told `shard:accepted` by any coordinator can read it from that one.
+    if (size === undefined && pull !== undefined && (await pull(req.params.sha256))) {
+      size = await store.size(req.params.sha256)
+    }
     if (size === undefined) {
       throw new QuorateError(ErrorCode.NOT_FOUND, `no blob ${req.params.sha256} is held here`)
     }

@@ -23,7 +23,7 @@ import {
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { BackendHealth } from './backend.ts'
-import { admitBlobInputs, admitModuleBlob } from './blob-inputs.ts'
+import { admitBlobInputs, admitModuleBlob, blobRefsOf } from './blob-inputs.ts'
 import type { BlobStore } from './blob-store.ts'
 import { ControlAuth } from './control-auth.ts'
 import { gateOnBackend, healthRoutes } from './http-backend-gate.ts'
@@ -47,7 +47,14 @@ export interface HttpApiOptions {
   /** Whether the backend answers; without it the backend is taken to always answer. */
   health?: BackendHealth
   /** The blob store behind `/v1/blobs`, and this coordinator as a blob source (inputs by reference). */
-  blobs?: { store: BlobStore; home: () => BlobSource }
+  blobs?: {
+    store: BlobStore
+    home: () => BlobSource
+    /** Records that a job refers to the blobs its spec gives by reference (they live as long as it). */
+    refer?: (jobId: string, sha256s: string[]) => Promise<void>
+    /** Fetches an output blob held by another coordinator on the backend; true once held here. */
+    pull?: (sha256: string) => Promise<boolean>
+  }
 }
 
 /**
@@ -76,7 +83,7 @@ export function createHttpApi(
   healthRoutes(app, options.health)
   app.get('/v1/info', async () => options.info())
 
-  if (options.blobs !== undefined) registerBlobRoutes(app, options.blobs.store)
+  if (options.blobs !== undefined) registerBlobRoutes(app, options.blobs.store, options.blobs.pull)
   jobRoutes(app, jobs, options)
   cancelRoutes(app, jobs, options.control ?? new ControlAuth(), components.logger)
   eventRoutes(app, jobs)
@@ -138,6 +145,7 @@ function jobRoutes(app: FastifyInstance, jobs: JobService, options: HttpApiOptio
     if (refusal !== undefined) throw new InvalidJobSpecError([{ field: 'module.wasm', message: refusal }])
     await admitBlobInputs(spec, options.blobs?.store, () => options.blobs?.home() ?? { peerId: '', addrs: [] })
     const submitted = await jobs.submit(spec)
+    await options.blobs?.refer?.(submitted.id, blobRefsOf(spec))
     const body: SubmitJobResponse = submitted
     return reply.status(submitted.created ? 201 : 200).send(body)
   })

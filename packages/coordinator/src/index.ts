@@ -14,6 +14,8 @@
 
 export { type AdmissionOptions, type AdmissionPolicy, admissionPolicy } from './admission.ts'
 export type {
+  BlobHome,
+  BlobRefStore,
   EventBus,
   JobListFilter,
   JobRecord,
@@ -31,6 +33,8 @@ export type {
 } from './backend.ts'
 export { type EmbeddedBackendOptions, embeddedBackend } from './backends/embedded/index.ts'
 export { type RedisBackendOptions, redisBackend } from './backends/redis/index.ts'
+export { BLOB_GRACE_BOUNDS } from './blob-gc.ts'
+export { PART_IDLE_BOUNDS } from './blob-store.ts'
 export { COORDINATOR_DEFAULTS } from './constants.ts'
 export { ControlAuth, type ControlAuthOptions, type ControlPrincipal } from './control-auth.ts'
 export { type Coordinator, createCoordinator } from './coordinator.ts'

@@ -1,4 +1,5 @@
 import { sha256Hex, shardSeed } from '@quorate/protocol'
+import { enqueueIfFull, startQueued } from './agent-queue.ts'
 import { DecidedCancels } from './decided-cancels.ts'
 import type { AgentLink, ProviderRecord } from './provider-registry.ts'
 import type { ReplicaRecord, ShardRun } from './shard-run.ts'
@@ -25,6 +26,8 @@ export class Leases {
   readonly #leases = new Map<string, Lease>()
   /** Assignment ids whose replica is running: the leases that can still end. */
   readonly #running = new Set<string>()
+  /** Providers holding replicas in their agent's queue, whose starts a sweep counts. */
+  readonly #queuing = new Set<ProviderRecord>()
   readonly #leaseGraceMs: number
   readonly #decidedCancels: DecidedCancels
   #seq = 0
@@ -49,6 +52,7 @@ export class Leases {
     const attempt = (run.attempts.get(slot) ?? 0) + 1
     run.attempts.set(slot, attempt)
     const assignmentId = `${this.#instance}-${(++this.#seq).toString(36)}`
+    const leaseMs = work.spec.limits.timeoutMs + this.#leaseGraceMs
     const replica: ReplicaRecord = {
       assignmentId,
       slot,
@@ -59,8 +63,9 @@ export class Leases {
       zone: provider.zone,
       state: 'running',
       dispatchedAt: now,
-      leaseUntil: now + work.spec.limits.timeoutMs + this.#leaseGraceMs,
+      leaseUntil: now + leaseMs,
     }
+    if (enqueueIfFull(provider, replica, leaseMs, now)) this.#queuing.add(provider)
     run.replicas.push(replica)
     if (run.state === 'pending') run.state = 'dispatched'
     this.#leases.set(assignmentId, { run, replica })
@@ -101,8 +106,12 @@ export class Leases {
     return this.#runningWhere((lease) => lease.replica.provider === peerId)
   }
 
-  /** Running replicas whose lease has run out by `now`. */
+  /** Running replicas whose lease has run out by `now` (a replica still queued at its agent has none yet). */
   expired(now: number): Lease[] {
+    for (const provider of this.#queuing) {
+      startQueued(provider, now)
+      if (provider.agentQueue.length === 0) this.#queuing.delete(provider)
+    }
     return this.#runningWhere((lease) => lease.replica.leaseUntil <= now)
   }
 

@@ -11,7 +11,7 @@ import {
   type OutputBlobRef,
   QuorateError,
 } from '@quorate/protocol'
-import type { ShardDecision } from './backend.ts'
+import type { BlobHome, ShardDecision } from './backend.ts'
 import type { BlobStore } from './blob-store.ts'
 
 /** Asks one source one blob question (`@quorate/net`'s `requestBlob` over the coordinator's node). */
@@ -22,6 +22,13 @@ export interface OutputFetchComponents {
   request: OutputBlobRequester
   /** Warns of a source dropped (unreachable, or a chunk that does not match). */
   warn: (fields: Record<string, unknown>, message: string) => void
+  /**
+   * Records that job `jobId` refers to the fetched output, held here (`home`), before its decision is
+   * stored: the blob then lives as long as the job, and other coordinators can fetch it from here.
+   */
+  refer?: (jobId: string, sha256: string, home: BlobHome) => Promise<void>
+  /** This coordinator as a blob source. */
+  home?: () => BlobSource
 }
 
 /**
@@ -45,11 +52,20 @@ export class OutputFetcher {
    * `decision` ready to store: unchanged unless it names an output blob, which is then fetched from
    * `sources`; if none of them can give it, the shard fails, saying why (its result could not be kept).
    */
-  async settle(decision: ShardDecision, sources: BlobSource[]): Promise<ShardDecision> {
+  async settle(decision: ShardDecision, sources: BlobSource[], jobId: string): Promise<ShardDecision> {
     const blob = decision.outputBlob
     if (decision.state !== 'accepted' || blob === undefined) return decision
     try {
       await this.fetch(blob, sources)
+      // Held already (another job's output too): in use again, so the collector's grace covers it
+      // until this job's reference is recorded.
+      await this.#c.store.touch(blob.sha256)
+      const home = this.#c.home?.()
+      await this.#c.refer?.(jobId, blob.sha256, {
+        peerId: home?.peerId ?? '',
+        addrs: home?.addrs ?? [],
+        size: blob.size,
+      })
       return decision
     } catch (err) {
       const { outputBlob: _blob, ...rest } = decision

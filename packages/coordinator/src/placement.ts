@@ -1,4 +1,5 @@
 import { waitCauseOf, waitingReason } from '@quorate/protocol'
+import { heldLimit } from './agent-queue.ts'
 import { isServing, type ProviderRecord, type ProviderRegistry } from './provider-registry.ts'
 import type { ShardRun, SlotRef } from './shard-run.ts'
 
@@ -106,7 +107,7 @@ export class Placement {
 
   /** Start what `provider`'s free slots allow from its backlog, with `place` for each slot. */
   startBacklog(provider: ProviderRecord, place: (ref: SlotRef) => void): void {
-    while (provider.running < provider.capacity && provider.backlogHead < provider.backlog.length) {
+    while (provider.running < heldLimit(provider) && provider.backlogHead < provider.backlog.length) {
       const ref = provider.backlog[provider.backlogHead++] as SlotRef
       ref.run.reserved.delete(ref.slot)
       ref.run.queued--

@@ -1,5 +1,6 @@
 import type { AssignMessage, ProviderView } from '@quorate/protocol'
-import type { SlotRef } from './shard-run.ts'
+import { heldLimit, MAX_PROVIDER_PREFETCH, startQueued } from './agent-queue.ts'
+import type { ReplicaRecord, SlotRef } from './shard-run.ts'
 
 /** What the executor needs from a connected agent; the agent hub implements it over libp2p. */
 export interface AgentLink {
@@ -9,6 +10,8 @@ export interface AgentLink {
   readonly region?: string | undefined
   readonly zone?: string | undefined
   readonly capacity: number
+  /** Assignments it holds queued beyond its capacity, as its hello said (absent: none). */
+  readonly prefetch?: number | undefined
   /** Where the agent serves the blobs it holds (task outputs kept as blobs among them); undefined: none. */
   readonly blobAddrs?: readonly string[] | undefined
   /** Send one assignment; the link sends the module bytes first if this agent has not seen them. */
@@ -23,6 +26,10 @@ export interface ProviderRecord {
   region: string | undefined
   zone: string | undefined
   capacity: number
+  /** Assignments it is sent beyond its capacity, to hold queued: its claim, within this coordinator's bound. */
+  prefetch: number
+  /** Replicas sent to it that wait, by this coordinator's count, in its agent's queue; oldest first. */
+  agentQueue: ReplicaRecord[]
   link: AgentLink | undefined
   draining: boolean
   /**
@@ -51,9 +58,19 @@ export function isServing(p: ProviderRecord): boolean {
   return p.link !== undefined && !p.draining && p.quarantined === undefined && p.suspectSince === undefined
 }
 
-/** One replica on `p` ended (finished, lost, handed back or cancelled): its slot is free. */
-export function freeSlot(p: ProviderRecord): void {
+/** Serving, and holding fewer replicas than it may (`heldLimit`): it may be sent one more now. */
+export function maySend(p: ProviderRecord): boolean {
+  return isServing(p) && p.running < heldLimit(p)
+}
+
+/**
+ * One replica on `p` ended (finished, lost, handed back or cancelled): its slot is free. Given the
+ * time (and the replica, not yet marked ended), the agent's queue moves up now; otherwise at the
+ * next placement, result or sweep.
+ */
+export function freeSlot(p: ProviderRecord, now?: number, ended?: ReplicaRecord): void {
   p.running = Math.max(0, p.running - 1)
+  if (now !== undefined) startQueued(p, now, ended)
 }
 
 /**
@@ -63,6 +80,12 @@ export function freeSlot(p: ProviderRecord): void {
  */
 export class ProviderRegistry {
   readonly #providers = new Map<string, ProviderRecord>()
+  readonly #maxPrefetch: number
+
+  /** `maxPrefetch`: this coordinator's bound on any provider's queue depth, whatever it claims. */
+  constructor(maxPrefetch = MAX_PROVIDER_PREFETCH) {
+    this.#maxPrefetch = maxPrefetch
+  }
 
   get(peerId: string): ProviderRecord | undefined {
     return this.#providers.get(peerId)
@@ -80,6 +103,8 @@ export class ProviderRegistry {
       region: link.region,
       zone: link.zone,
       capacity: 0,
+      prefetch: 0,
+      agentQueue: [],
       link: undefined,
       draining: false,
       running: 0,
@@ -93,6 +118,8 @@ export class ProviderRegistry {
     record.zone = link.zone
     delete record.suspectSince
     record.capacity = Math.max(0, Math.min(Math.floor(link.capacity) || 0, MAX_PROVIDER_SLOTS))
+    record.prefetch = Math.max(0, Math.min(Math.floor(link.prefetch ?? 0) || 0, this.#maxPrefetch))
+    record.agentQueue = []
     record.draining = false
     record.running = 0
     record.connectedAt = now
@@ -108,18 +135,21 @@ export class ProviderRegistry {
     return n
   }
 
-  /** Total capacity of the serving providers. */
+  /**
+   * Replicas the serving providers may hold at once, queued ones with the running: how many shards
+   * the coordinator takes from the backend, so every agent's queue can fill.
+   */
   get capacity(): number {
     let total = 0
-    for (const p of this.#providers.values()) if (isServing(p)) total += p.capacity
+    for (const p of this.#providers.values()) if (isServing(p)) total += heldLimit(p)
     return total
   }
 
-  /** Slots free now on the serving providers. */
+  /** Replicas the serving providers may be sent now (to run, or to hold queued). */
   get freeCapacity(): number {
     let free = 0
     for (const p of this.#providers.values()) {
-      if (isServing(p)) free += Math.max(0, p.capacity - p.running)
+      if (isServing(p)) free += Math.max(0, heldLimit(p) - p.running)
     }
     return free
   }

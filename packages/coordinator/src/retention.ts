@@ -22,6 +22,8 @@ export interface RetentionComponents {
   holder: string
   /** Whether a job may go now: false for a paid job not yet settled. */
   mayPurge: (jobId: string) => Promise<boolean>
+  /** Called once a job is purged: the blobs only it referred to go too (`blob-gc.ts`). */
+  purged?: (jobId: string) => Promise<unknown>
   warn: (err: unknown, message: string) => void
 }
 
@@ -98,7 +100,9 @@ export class Retention {
     for (const id of due) {
       if (this.#stopped || !(await this.#store.claimPurge(this.#c.holder, leaseMs))) break
       if (!(await this.#c.mayPurge(id))) continue
-      if (await this.#purge(id)) purged++
+      if (!(await this.#purge(id))) continue
+      purged++
+      await this.#c.purged?.(id).catch((err) => this.#c.warn(err, `could not delete the blobs of purged job ${id}`))
     }
     await this.#store.dropTombstones(this.#now() - this.#tombstoneMs, this.#jobsPerPass)
     return purged

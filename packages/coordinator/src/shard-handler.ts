@@ -57,7 +57,7 @@ export function shardHandler(
       // A large output stays with its providers until the shard is decided; now it is fetched, from one
       // of the majority, so the stored decision never names a blob this coordinator does not hold.
       if (outputs === undefined || decision.outputBlob === undefined) return decision
-      return await outputs.fetcher.settle(decision, outputs.sources.outputSources(decision.majority))
+      return await outputs.fetcher.settle(decision, outputs.sources.outputSources(decision.majority), work.jobId)
     } finally {
       if (flushTimer !== undefined) clearTimeout(flushTimer)
       if (giveUp !== undefined) clearTimeout(giveUp)

@@ -26,6 +26,13 @@ export interface ReplicaRecord {
   zone: string | undefined
   state: ReplicaState
   dispatchedAt: number
+  /**
+   * When it started on the agent, if it first waited in the agent's queue (`agent-queue.ts`);
+   * a replica that started at once has none, its start being `dispatchedAt`.
+   */
+  startedAt?: number
+  /** Set while it waits in the agent's queue: its lease, to run from when it starts. */
+  startLeaseMs?: number
   leaseUntil: number
   finishedAt?: number
   outcome?: string

@@ -108,7 +108,8 @@ function backupsWanted(run: ShardRun, limit: number, now: number): number {
     if (r.state === 'done') votes++
     if (r.state !== 'running') continue
     running++
-    if (now - r.dispatchedAt > limit) straggling++
+    // One waiting in its agent's queue has not started: it cannot be slow yet.
+    if (r.startLeaseMs === undefined && now - (r.startedAt ?? r.dispatchedAt) > limit) straggling++
   }
   const live = running + run.queued
   const { redundancy, maxReplicas } = run.work.spec

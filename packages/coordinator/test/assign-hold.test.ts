@@ -10,6 +10,8 @@ const provider = (capacity: number, running: number): ProviderRecord => ({
   region: undefined,
   zone: undefined,
   capacity,
+  prefetch: 0,
+  agentQueue: [],
   link: undefined,
   draining: false,
   running,

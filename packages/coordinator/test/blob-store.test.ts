@@ -7,6 +7,9 @@ import { BLOB_BOUNDS, chunkHashes } from '@quorate/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { BlobStore } from '../src/blob-store.ts'
 
+/** The store's files, without its `.tracked-since` marker. */
+const storeFiles = async (dir: string) => (await readdir(dir)).filter((name) => !name.startsWith('.'))
+
 const MiB = 1024 * 1024
 const shaOf = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const whole = (b: Uint8Array) => ({ offset: 0, length: b.byteLength, total: b.byteLength })
@@ -47,7 +50,7 @@ describe('BlobStore', () => {
       code: 'BLOB_MISMATCH',
       message: `the uploaded bytes hash to ${shaOf(bytes)}, not to ${claimed}; the upload was discarded`,
     })
-    expect(await readdir(dir)).toEqual([])
+    expect(await storeFiles(dir)).toEqual([])
     expect(s.usedBytes).toBe(0)
   })
 
@@ -118,7 +121,7 @@ describe('BlobStore', () => {
     await utimes(join(dir, `${shaOf(recent as Uint8Array)}.part`), seconds(clock + 40_000), seconds(clock + 40_000))
     clock += 70_000
     expect(await s.dropStaleParts()).toBe(1)
-    expect((await readdir(dir)).sort()).toEqual(
+    expect((await storeFiles(dir)).sort()).toEqual(
       [`${shaOf(recent as Uint8Array)}.part`, shaOf(kept as Uint8Array), `${shaOf(kept as Uint8Array)}.chunks`].sort(),
     )
     expect(await s.state(shaOf(old as Uint8Array))).toEqual({ complete: false, held: 0 })
@@ -130,5 +133,13 @@ describe('BlobStore', () => {
     expect(await s.state(shaOf(recent as Uint8Array))).toEqual({ complete: false, held: 0 })
     expect(s.usedBytes).toBe(usedBefore - 50 + 10 + 32)
     expect(await s.size(shaOf(kept as Uint8Array))).toBe(100)
+  })
+
+  it('refuses a partIdleMs out of bounds, naming the option', () => {
+    expect(() => new BlobStore('/nonexistent', { partIdleMs: 1000 })).toThrowErrorMatchingInlineSnapshot(
+      `[InvalidOptionError: partIdleMs must be an integer from 60000 to 2592000000 (ms) (got 1000)]`,
+    )
+    expect(() => new BlobStore('/nonexistent', { partIdleMs: 60_000.5 })).toThrow(/partIdleMs/)
+    expect(new BlobStore('/nonexistent', { partIdleMs: 60_000 })).toBeDefined()
   })
 })

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BlobStore } from '../src/blob-store.ts'
@@ -75,5 +76,44 @@ describe('blob routes', () => {
       body: Buffer.alloc(10),
     })
     expect([big.statusCode, big.json().code]).toEqual([413, 'PAYLOAD_TOO_LARGE'])
+  })
+})
+
+describe('reading an output another coordinator holds', () => {
+  it('pulls a blob not held here once, then serves it; one nobody holds is a 404', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'quorate-http-pull-'))
+    const store = new BlobStore(join(home, 'blobs'))
+    await store.start()
+    const output = randomBytes(5000)
+    const outputSha = createHash('sha256').update(output).digest('hex')
+    const pulled: string[] = []
+    const pulling = Fastify()
+    pulling.setErrorHandler((err, _req, reply) => {
+      const e = err as { httpStatus?: number; code?: string; message: string }
+      return reply.status(e.httpStatus ?? 500).send({ code: e.code, message: e.message })
+    })
+    registerBlobRoutes(pulling, store, async (wanted) => {
+      pulled.push(wanted)
+      if (wanted !== outputSha) return false
+      // As the output fetcher would: the blob arrives from the coordinator holding it.
+      await store.write(wanted, Readable.from([output]), {
+        offset: 0,
+        length: output.byteLength,
+        total: output.byteLength,
+      })
+      return true
+    })
+    try {
+      const first = await pulling.inject({ method: 'GET', url: `/v1/blobs/${outputSha}` })
+      expect([first.statusCode, first.rawPayload.equals(output)]).toEqual([200, true])
+      const again = await pulling.inject({ method: 'GET', url: `/v1/blobs/${outputSha}` })
+      expect(again.statusCode).toBe(200)
+      expect(pulled).toEqual([outputSha])
+      const missing = await pulling.inject({ method: 'GET', url: `/v1/blobs/${'f'.repeat(64)}` })
+      expect(missing.statusCode).toBe(404)
+    } finally {
+      await pulling.close()
+      await rm(home, { recursive: true, force: true })
+    }
   })
 })

@@ -16,6 +16,9 @@ import { BlobStore } from '../src/blob-store.ts'
 import { countableOutcome, decisionOutput, keptOutput } from '../src/output-blobs.ts'
 import { OutputFetcher } from '../src/output-fetch.ts'
 
+/** The store's files, without its `.tracked-since` marker. */
+const storeFiles = async (dir: string) => (await readdir(dir)).filter((name) => !name.startsWith('.'))
+
 const MiB = 1024 * 1024
 const shaOf = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
 const source = (peerId: string): BlobSource => ({ peerId, addrs: [`/ip4/127.0.0.1/tcp/1/p2p/${peerId}`] })
@@ -56,12 +59,15 @@ describe('OutputFetcher', () => {
     const store = new BlobStore(dir)
     await store.start()
     const warnings: string[] = []
+    const referred: unknown[][] = []
     const fetcher = new OutputFetcher({
       store,
       request: async (s, request) => (providers[s.peerId] as ReturnType<typeof holder>).answer(request),
       warn: (fields) => warnings.push(String(fields.peerId)),
+      home: () => ({ peerId: 'self', addrs: ['/ip4/127.0.0.1/tcp/9'] }),
+      refer: async (...args) => void referred.push(args),
     })
-    return { store, fetcher, warnings, dir }
+    return { store, fetcher, warnings, referred, dir }
   }
 
   const accepted = (sha256: string, size: number, majority: string[]): ShardDecision => ({
@@ -77,9 +83,13 @@ describe('OutputFetcher', () => {
   it('streams the blob from a majority provider, taking a corrupt chunk again from the next', async () => {
     const bytes = new Uint8Array(randomBytes(3 * MiB + 5))
     const providers = { a: holder(bytes, 'corrupt'), b: holder(bytes, 'honest') }
-    const { store, fetcher, warnings } = await setup(providers)
+    const { store, fetcher, warnings, referred } = await setup(providers)
     const decision = accepted(shaOf(bytes), bytes.byteLength, ['a', 'b'])
-    expect(await fetcher.settle(decision, [source('a'), source('b')])).toBe(decision)
+    expect(await fetcher.settle(decision, [source('a'), source('b')], 'job-1')).toBe(decision)
+    // The job's reference is recorded, with this coordinator as the output's home.
+    expect(referred).toEqual([
+      ['job-1', shaOf(bytes), { peerId: 'self', addrs: ['/ip4/127.0.0.1/tcp/9'], size: bytes.byteLength }],
+    ])
     expect(await store.size(shaOf(bytes))).toBe(bytes.byteLength)
     expect(Buffer.from(await store.readWhole(shaOf(bytes))).equals(Buffer.from(bytes))).toBe(true)
     // a sent chunk 0 and a bad chunk 1, then was dropped; b sent the rest.
@@ -95,23 +105,25 @@ describe('OutputFetcher', () => {
       good: holder(bytes, 'honest'),
     })
     const decision = accepted(shaOf(bytes), bytes.byteLength, ['gone', 'liar', 'good'])
-    await fetcher.settle(decision, [source('gone'), source('liar'), source('good')])
+    await fetcher.settle(decision, [source('gone'), source('liar'), source('good')], 'job-1')
     expect(await store.size(shaOf(bytes))).toBe(bytes.byteLength)
-    expect((await readdir(dir)).sort()).toEqual([shaOf(bytes), `${shaOf(bytes)}.chunks`])
+    expect((await storeFiles(dir)).sort()).toEqual([shaOf(bytes), `${shaOf(bytes)}.chunks`])
   })
 
   it('fails the shard, saying why, when no provider of the majority gives the output intact', async () => {
     const bytes = new Uint8Array(randomBytes(2 * MiB))
-    const { store, fetcher, dir } = await setup({ a: holder(bytes, 'corrupt'), b: holder(bytes, 'gone') })
-    const settled = await fetcher.settle(accepted(shaOf(bytes), bytes.byteLength, ['a', 'b']), [
-      source('a'),
-      source('b'),
-    ])
+    const { store, fetcher, dir, referred } = await setup({ a: holder(bytes, 'corrupt'), b: holder(bytes, 'gone') })
+    const settled = await fetcher.settle(
+      accepted(shaOf(bytes), bytes.byteLength, ['a', 'b']),
+      [source('a'), source('b')],
+      'job-1',
+    )
+    expect(referred).toEqual([])
     expect(settled.state).toBe('failed')
     expect(settled.outputBlob).toBeUndefined()
     expect(settled.reason).toMatch(/^the accepted output \(blob [0-9a-f]{64}\) could not be fetched from any provider/)
     expect(await store.size(shaOf(bytes))).toBeUndefined()
-    expect(await readdir(dir)).toEqual([])
+    expect(await storeFiles(dir)).toEqual([])
   })
 })
 

@@ -52,6 +52,24 @@ describe('Retention', () => {
     expect(s.calls).toEqual(['due ≤ 9000', 'purge old 400', 'purge old 400', 'purge old 200', 'tombstones ≤ 5000'])
   })
 
+  it('tells the blob collector of each job once it is purged, not before; a failure there only warns', async () => {
+    const s = store({ old: { finishedAt: 0, shards: 500 }, other: { finishedAt: 1, shards: 1 } })
+    const purged: string[] = []
+    const warned: string[] = []
+    const retention = new Retention(options, {
+      ...components(s),
+      purged: async (id: string) => {
+        // Called only when the job is gone whole.
+        purged.push(`${id} after ${s.calls.filter((c) => c.startsWith(`purge ${id}`)).length} steps`)
+        if (id === 'old') throw new Error('disk gone')
+      },
+      warn: (_err: unknown, message: string) => void warned.push(message),
+    })
+    expect(await retention.sweep()).toBe(2)
+    expect(purged).toEqual(['old after 2 steps', 'other after 1 steps'])
+    expect(warned).toEqual(['could not delete the blobs of purged job old'])
+  })
+
   it('does nothing while another coordinator holds the purge lease, or when jobs are kept forever', async () => {
     const s = store({ old: { finishedAt: 0, shards: 1 } })
     expect(await new Retention(options, components(s, 'other')).sweep()).toBe(0)

@@ -12,12 +12,16 @@ import {
 import type { Libp2p } from 'libp2p'
 import { readOneFrame } from './blob-stream.ts'
 
-/** What a node serves over `/quorate/blob/1.0.0`: the blobs it holds, by sha256. */
+/**
+ * What a node serves over `/quorate/blob/1.0.0`: the blobs it holds, by sha256. Each call names the
+ * asking peer (its identity checked by the connection's handshake), so a provider may serve a blob
+ * to some peers only; one it will not serve to `peerId` is answered as not held.
+ */
 export interface BlobProvider {
-  /** Size and chunk hashes of a blob held whole; undefined if not held. */
-  manifest(sha256: string): Promise<{ size: number; chunks: string[] } | undefined>
-  /** One chunk of a blob held; undefined if not held. */
-  chunk(sha256: string, index: number): Promise<Uint8Array | undefined>
+  /** Size and chunk hashes of a blob held whole; undefined if not held (or not for `peerId`). */
+  manifest(sha256: string, peerId: string): Promise<{ size: number; chunks: string[] } | undefined>
+  /** One chunk of a blob held; undefined if not held (or not for `peerId`). */
+  chunk(sha256: string, index: number, peerId: string): Promise<Uint8Array | undefined>
 }
 
 export interface BlobServerOptions {
@@ -62,7 +66,7 @@ export async function serveBlobs(
       const request = decodeBlobRequest(
         await readOneFrame(stream, MAX_REQUEST_BYTES, options.requestTimeoutMs ?? 10_000),
       )
-      const response = await answer(provider, request)
+      const response = await answer(provider, request, peerId)
       await reply(stream, response)
       if (response.op === 'chunk') options.onServed?.(peerId, request.sha256, response.bytes.byteLength)
     } catch (err) {
@@ -80,16 +84,16 @@ export async function serveBlobs(
   return () => node.unhandle(BLOB_PROTOCOL)
 }
 
-async function answer(provider: BlobProvider, request: BlobRequest): Promise<BlobResponse> {
+async function answer(provider: BlobProvider, request: BlobRequest, peerId: string): Promise<BlobResponse> {
   const missing: BlobResponse = {
     op: 'error',
     error: { code: ErrorCode.BLOB_MISSING, message: `blob ${request.sha256} is not held here` },
   }
   if (request.op === 'manifest') {
-    const manifest = await provider.manifest(request.sha256)
+    const manifest = await provider.manifest(request.sha256, peerId)
     return manifest === undefined ? missing : { op: 'manifest', sha256: request.sha256, ...manifest }
   }
-  const bytes = await provider.chunk(request.sha256, request.index)
+  const bytes = await provider.chunk(request.sha256, request.index, peerId)
   return bytes === undefined ? missing : { op: 'chunk', sha256: request.sha256, index: request.index, bytes }
 }
 

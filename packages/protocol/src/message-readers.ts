@@ -10,6 +10,7 @@ import {
   type HelloMessage,
   type InputBlob,
   MAX_AGENT_CAPACITY,
+  MAX_AGENT_PREFETCH,
   type ResultMessage,
   type TaskChannelMessage,
   TOPOLOGY_NAME,
@@ -90,6 +91,7 @@ function readHello(f: WireFields): HelloMessage {
     what: 'printable text without control characters',
   })
   if (operator !== undefined) hello.operator = operator
+  if (f.has('prefetch')) hello.prefetch = f.int('prefetch', 0, MAX_AGENT_PREFETCH)
   const region = f.optionalString('region', TOPOLOGY)
   if (region !== undefined) hello.region = region
   const zone = f.optionalString('zone', TOPOLOGY)

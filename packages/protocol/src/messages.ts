@@ -19,6 +19,11 @@ export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024
 export const UNWELCOMED_MAX_FRAME_BYTES = 4 * 1024
 /** Most tasks one agent may declare it runs at once; a hello claiming more is refused. */
 export const MAX_AGENT_CAPACITY = 1024
+/**
+ * Most assignments one agent may declare it holds queued beyond its capacity (`hello.prefetch`); a
+ * hello claiming more is refused. The coordinator believes a smaller number still, its own limit.
+ */
+export const MAX_AGENT_PREFETCH = 1024
 
 /** Bounds on the fields of task-channel messages, checked on every frame received. */
 export const WIRE_BOUNDS = {
@@ -56,6 +61,12 @@ export interface HelloMessage {
   protocolVersion: number
   /** Tasks the agent runs at once. */
   capacity: number
+  /**
+   * Assignments the agent holds queued, not yet started, beyond `capacity`, so that one wake of
+   * its process takes in (and answers) several. Absent: none. A queued assignment is cancelled by
+   * dropping it; the coordinator holds every provider to its own, smaller, bound.
+   */
+  prefetch?: number
   /** Operator identity (e.g. an EVM address) so one operator's agents never hold two replicas of a shard. */
   operator?: string
   /**

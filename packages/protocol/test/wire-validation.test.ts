@@ -6,6 +6,7 @@ import {
   FrameDecoder,
   isQuorateError,
   MAX_AGENT_CAPACITY,
+  MAX_AGENT_PREFETCH,
   type ResultMessage,
   type TaskChannelMessage,
 } from '../src/index.ts'
@@ -38,6 +39,25 @@ describe('strict task-channel validation', () => {
       rawFrame(TAG.hello, { protocolVersion: 1, capacity: MAX_AGENT_CAPACITY, agentVersion: 'x' }),
     )
     expect(max).toMatchObject({ type: 'hello', capacity: MAX_AGENT_CAPACITY })
+  })
+
+  it('refuses a prefetch depth that is not an integer within the protocol bound, naming the field', () => {
+    const hello = (prefetch: unknown) =>
+      rawFrame(TAG.hello, { protocolVersion: 1, capacity: 2, agentVersion: 'x', prefetch })
+    expect(refusal(hello(MAX_AGENT_PREFETCH + 1))).toEqual({
+      code: ErrorCode.MALFORMED_MESSAGE,
+      message: `malformed message: hello.prefetch must be an integer from 0 to ${MAX_AGENT_PREFETCH} (got ${MAX_AGENT_PREFETCH + 1})`,
+      field: 'hello.prefetch',
+    })
+    expect(refusal(hello(-1)).field).toBe('hello.prefetch')
+    expect(refusal(hello(1.5)).field).toBe('hello.prefetch')
+    expect(refusal(hello('8')).field).toBe('hello.prefetch')
+    expect(decodeMessage(hello(MAX_AGENT_PREFETCH))).toMatchObject({ type: 'hello', prefetch: MAX_AGENT_PREFETCH })
+    expect(decodeMessage(hello(0))).toMatchObject({ prefetch: 0 })
+    // Absent stays absent: an agent that predates prefetch holds nothing queued.
+    expect(
+      decodeMessage(rawFrame(TAG.hello, { protocolVersion: 1, capacity: 2, agentVersion: 'x' })),
+    ).not.toHaveProperty('prefetch')
   })
 
   it('refuses an operator that is not a bounded printable string', () => {

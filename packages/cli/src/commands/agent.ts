@@ -36,6 +36,9 @@ Options:
                        machine with the default: one process, one libp2p node and one connection per
                        coordinator serve every core; an idle agent's threads stop after 30 s
   --capacity N         tasks run at once (env QUORATE_CAPACITY, default: threads)
+  --prefetch N         assignments held queued beyond the capacity, started as running ones end
+                       (env QUORATE_PREFETCH, default: capacity; 0 holds none; each coordinator
+                       believes at most 32)
   --operator ID        operator identity announced to coordinators (env QUORATE_OPERATOR;
                        default: the address of the operator key)
   --region NAME        the region this agent runs in, e.g. eu-west (env QUORATE_REGION): coordinators
@@ -79,6 +82,7 @@ const agentFlags = {
   'data-dir': { type: 'string' },
   threads: { type: 'string' },
   capacity: { type: 'string' },
+  prefetch: { type: 'string' },
   operator: { type: 'string' },
   region: { type: 'string' },
   zone: { type: 'string' },
@@ -220,7 +224,15 @@ async function chooseCoordinators(
 
 type AgentTuning = Pick<
   AgentOptions,
-  'maxCoordinators' | 'rediscoverMs' | 'threads' | 'capacity' | 'region' | 'zone' | 'listen' | 'blobCacheBytes'
+  | 'maxCoordinators'
+  | 'rediscoverMs'
+  | 'threads'
+  | 'capacity'
+  | 'prefetch'
+  | 'region'
+  | 'zone'
+  | 'listen'
+  | 'blobCacheBytes'
 >
 
 /** Capacity, threads, coordinator sharing and topology: each set only when given. */
@@ -234,6 +246,8 @@ function agentTuning(values: AgentFlags): AgentTuning {
   if (rediscoverMs !== undefined) options.rediscoverMs = rediscoverMs
   if (threads !== undefined) options.threads = threads
   if (capacity !== undefined) options.capacity = capacity
+  const prefetch = intFlag('prefetch', fromEnv(values.prefetch, 'QUORATE_PREFETCH'), undefined, 0)
+  if (prefetch !== undefined) options.prefetch = prefetch
   const region = fromEnv(values.region, 'QUORATE_REGION')
   if (region !== undefined) options.region = region
   const zone = fromEnv(values.zone, 'QUORATE_ZONE')

@@ -14,6 +14,7 @@ import { durationFlag } from '../duration.ts'
 import { createCliLogger, logFlags, logFlagsHelp, logOptionsOf } from '../logger.ts'
 import { UsageError } from '../output.ts'
 import { parseAmount } from '../tokens.ts'
+import { blobFlags, blobFlagsHelp, blobOptions } from './coordinator-blobs.ts'
 import { startCoordinatorDiscovery } from './coordinator-discovery.ts'
 import { publishCoordinator } from './coordinator-publish.ts'
 
@@ -26,10 +27,7 @@ Options:
   --host HOST          HTTP listen host (env QUORATE_HTTP_HOST, default 127.0.0.1)
   --port PORT          HTTP listen port, 0 for any free port (env QUORATE_HTTP_PORT, default 7700)
   --p2p-listen ADDR    libp2p listen multiaddr, repeatable (default /ip4/127.0.0.1/tcp/0)
-  --max-blob-bytes N   largest blob PUT /v1/blobs/:sha256 takes (inputs by reference; default 1 GiB)
-  --blob-quota-bytes N bytes all blobs in --data-dir/blobs may take together; uploads past it
-                       are refused with BLOB_STORE_FULL (default 16 GiB)
-  --output-inline-bytes N  outputs over N bytes stay blobs, fetched once decided (default 64 KiB)
+${blobFlagsHelp}
   --redis URL          share work with other coordinators on this Redis (BullMQ backend)
                        (env QUORATE_REDIS_URL; default: the embedded SQLite backend in --data-dir);
                        redis+sentinel://HOST:PORT,HOST:PORT/MASTER follows the primary that
@@ -114,9 +112,7 @@ const coordinatorFlags = {
   host: { type: 'string' },
   port: { type: 'string' },
   'p2p-listen': { type: 'string', multiple: true },
-  'max-blob-bytes': { type: 'string' },
-  'blob-quota-bytes': { type: 'string' },
-  'output-inline-bytes': { type: 'string' },
+  ...blobFlags,
   redis: { type: 'string' },
   namespace: { type: 'string' },
   'shard-lease': { type: 'string' },
@@ -199,23 +195,6 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   discovery.stop()
   await coordinator.stop()
   return 0
-}
-
-/** The blob store's limits, each set only when given. */
-function blobOptions(values: Record<string, unknown>): Partial<CoordinatorOptions> {
-  const maxBlobBytes = intFlag('max-blob-bytes', values['max-blob-bytes'] as string | undefined, undefined, 1)
-  const blobQuotaBytes = intFlag('blob-quota-bytes', values['blob-quota-bytes'] as string | undefined, undefined, 1)
-  const outputInlineBytes = intFlag(
-    'output-inline-bytes',
-    values['output-inline-bytes'] as string | undefined,
-    undefined,
-    0,
-  )
-  return {
-    ...(outputInlineBytes === undefined ? {} : { outputInlineBytes }),
-    ...(maxBlobBytes === undefined ? {} : { maxBlobBytes }),
-    ...(blobQuotaBytes === undefined ? {} : { blobQuotaBytes }),
-  }
 }
 
 /** The Redis backend's options, when --redis (or QUORATE_REDIS_URL) is given; the embedded backend otherwise. */

@@ -21,6 +21,7 @@
  */
 import { afterEach, beforeEach, describe } from 'vitest'
 import type { SchedulerBackend } from '../backend.ts'
+import { blobRefTests } from './blob-ref-tests.ts'
 import { jobStoreTests } from './job-store-tests.ts'
 import { providerAndEventTests } from './provider-and-event-tests.ts'
 import { recoveryTests } from './recovery-tests.ts'
@@ -94,6 +95,7 @@ export function backendComplianceTests(name: string, options: BackendComplianceO
     shardQueueTests(context)
     providerAndEventTests(context)
     retentionTests(context)
+    blobRefTests(context)
     if (options.recovers !== false) recoveryTests(context)
   })
 }

@@ -17,6 +17,9 @@ CREATE INDEX IF NOT EXISTS jobs_by_finished ON jobs (finished_at) WHERE finished
 CREATE TABLE IF NOT EXISTS purged_jobs (id TEXT PRIMARY KEY, purged_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS purged_by_time ON purged_jobs (purged_at);
 CREATE TABLE IF NOT EXISTS modules (sha TEXT PRIMARY KEY, bytes BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blob_refs (sha TEXT NOT NULL, job_id TEXT NOT NULL, PRIMARY KEY (sha, job_id));
+CREATE INDEX IF NOT EXISTS blob_refs_by_job ON blob_refs (job_id);
+CREATE TABLE IF NOT EXISTS blob_homes (sha TEXT PRIMARY KEY, home TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS shards (
   job_id TEXT NOT NULL, idx INTEGER NOT NULL, state TEXT NOT NULL, input BLOB NOT NULL, input_sha TEXT NOT NULL,
   replicas TEXT NOT NULL DEFAULT '[]', decision TEXT, output BLOB, runs INTEGER NOT NULL DEFAULT 0,

@@ -2,6 +2,7 @@ import type { SchedulerBackend } from '../../backend.ts'
 import { ComposedBackend } from '../shared/composed-backend.ts'
 import { LocalEventBus } from '../shared/local-event-bus.ts'
 import { RunningShards } from '../shared/running-shards.ts'
+import { EmbeddedBlobRefStore } from './blob-ref-store.ts'
 import { SchedulerDatabase } from './database.ts'
 import { EmbeddedJobStore } from './job-store.ts'
 import { EmbeddedProviderStore } from './provider-store.ts'
@@ -42,6 +43,7 @@ export class EmbeddedBackend extends ComposedBackend {
       queue,
       providers: new EmbeddedProviderStore(db, writer),
       events,
+      blobRefs: new EmbeddedBlobRefStore(db),
     })
     this.#db = db
     this.#queue = queue

@@ -6,6 +6,7 @@ import { RedisSettlementStore } from '../../settlement/redis-store.ts'
 import type { SettlementStore } from '../../settlement/store.ts'
 import { ComposedBackend } from '../shared/composed-backend.ts'
 import { RunningShards } from '../shared/running-shards.ts'
+import { RedisBlobRefStore } from './blob-ref-store.ts'
 import { RedisContext } from './context.ts'
 import { RedisEventBus } from './event-bus.ts'
 import { FreshJobs } from './fresh-jobs.ts'
@@ -93,7 +94,14 @@ export class RedisBackend extends ComposedBackend {
       { leaseMs, stalledCheckMs: options.stalledCheckMs ?? Math.max(500, Math.floor(leaseMs / 3)), maxBatchShards },
     )
     const providers = new RedisProviderStore(ctx)
-    super({ jobs, retention: new RedisRetentionStore(ctx), queue, providers, events })
+    super({
+      jobs,
+      retention: new RedisRetentionStore(ctx),
+      queue,
+      providers,
+      events,
+      blobRefs: new RedisBlobRefStore(ctx),
+    })
     this.#ctx = ctx
     this.#running = running
     this.#events = events

@@ -16,10 +16,17 @@ export const SCRIPTS = [
 ] as const
 export type ScriptName = (typeof SCRIPTS)[number]
 
+// The build copies lua/ beside the compiled file, so this reads the same path from src/ and dist/.
+const readLua = (file: string) => readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8')
+
+/** A script's source with each `--#include <file>` line replaced by that snippet of lua/ (helpers several share). */
+function withIncludes(lua: string): string {
+  return lua.replace(/^--#include (\S+\.lua)$/gm, (_line, file: string) => readLua(file).trimEnd())
+}
+
 const SCRIPT_SOURCES = Object.fromEntries(
   SCRIPTS.map((name) => {
-    // The build copies lua/ beside the compiled file, so this reads the same path from src/ and dist/.
-    const lua = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8')
+    const lua = withIncludes(readLua(`${name}.lua`))
     return [name, { lua, sha: createHash('sha1').update(lua).digest('hex') }]
   }),
 ) as Record<ScriptName, { lua: string; sha: string }>

@@ -9,6 +9,7 @@ import type {
   ShardState,
 } from '@quorate/protocol'
 import type {
+  BlobRefStore,
   DecidedShard,
   EventBus,
   JobListFilter,
@@ -36,6 +37,7 @@ export interface BackendParts {
   queue: ShardQueue
   providers: ProviderStore
   events: EventBus
+  blobRefs?: BlobRefStore
 }
 
 /**
@@ -45,9 +47,11 @@ export interface BackendParts {
 export abstract class ComposedBackend implements SchedulerBackend {
   abstract readonly kind: 'embedded' | 'redis'
   protected readonly parts: BackendParts
+  readonly blobRefs?: BlobRefStore
 
   constructor(parts: BackendParts) {
     this.parts = parts
+    if (parts.blobRefs !== undefined) this.blobRefs = parts.blobRefs
   }
 
   abstract start(): Promise<void>

@@ -26,14 +26,7 @@ redis.call('HSET', KEYS[1], 'id', id, 'state', 'queued', 'createdAt', createdAt,
 redis.call('ZADD', KEYS[2], createdAt, id)
 redis.call('ZADD', prefix .. ':jobs:state:queued', createdAt, id)
 redis.call('ZADD', KEYS[3], ARGV[4], id)
--- A blob reference (its magic prefix, then JSON): the shard's size is the blob's.
-local REF = '\0quorate:blob-ref:v1\n'
-local function sizeOf(input)
-  if string.sub(input, 1, #REF) == REF then
-    return cjson.decode(string.sub(input, #REF + 1)).size, true
-  end
-  return string.len(input), false
-end
+--#include input-size.lua
 for i = 0, (#ARGV - 7) / 2 - 1 do
   local input = ARGV[8 + 2 * i]
   local sha = ARGV[9 + 2 * i]

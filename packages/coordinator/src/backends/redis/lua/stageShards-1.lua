@@ -14,14 +14,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 local prefix, id, first = ARGV[1], ARGV[2], tonumber(ARGV[3])
--- A blob reference (its magic prefix, then JSON): the shard's size is the blob's.
-local REF = '\0quorate:blob-ref:v1\n'
-local function sizeOf(input)
-  if string.sub(input, 1, #REF) == REF then
-    return cjson.decode(string.sub(input, #REF + 1)).size, true
-  end
-  return string.len(input), false
-end
+--#include input-size.lua
 for i = 0, (#ARGV - 3) / 2 - 1 do
   local input = ARGV[4 + 2 * i]
   local index = first + i
