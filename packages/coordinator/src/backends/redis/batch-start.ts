@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq'
 import type { ShardWork, StoredSpec } from '../../backend.ts'
 import type { RedisContext } from './context.ts'
+import type { FreshJob, FreshJobs } from './fresh-jobs.ts'
 import type { ShardJobData } from './job-store.ts'
 
 /** Specs and modules never change once stored: caches of this many entries save reading them each run. */
@@ -14,7 +15,18 @@ export interface StartedBatch {
   lockKey: string
   /** Shards that cannot be run (their input is gone): the batch fails and is retried. */
   problems: string[]
+  /**
+   * Set when the shards were started from what this coordinator just stored, before Redis confirmed
+   * the runs: resolves to `ok` when every shard's run is the one assumed, `skip` when the batch is
+   * not to run (its job ended), `retry` otherwise (the runs go, and the batch is taken again).
+   */
+  confirmed?: Promise<BatchCheck>
 }
+
+export type BatchCheck = 'ok' | 'skip' | 'retry'
+
+/** A job's shards start with no runs: the first take of a fresh batch starts run 1 of each. */
+const FIRST_RUN = 1
 
 /**
  * Starts a run of each shard of a batch taken from the queue (`startBatch-n`,
@@ -26,9 +38,13 @@ export class BatchStarter {
   readonly #modules = new Map<string, Promise<Buffer | null>>()
   // The lock of the batch each running shard belongs to.
   readonly #lockKeys = new WeakMap<ShardWork, string>()
+  readonly #confirmations = new WeakMap<ShardWork, Promise<BatchCheck>>()
 
-  constructor(ctx: RedisContext) {
+  readonly #fresh: FreshJobs
+
+  constructor(ctx: RedisContext, fresh: FreshJobs) {
     this.#ctx = ctx
+    this.#fresh = fresh
   }
 
   /** The lock key a shard handed out here is fenced by; undefined for a shard not handed out here. */
@@ -36,7 +52,7 @@ export class BatchStarter {
     return this.#lockKeys.get(work)
   }
 
-  /** Start the batch's shards; undefined when its job has ended (skip the batch). */
+  /** Start the batch's shards; undefined when its job has ended or the batch is not the job's (skip it). */
   async start(bullJob: Job<ShardJobData>, fence: string): Promise<StartedBatch | undefined> {
     const { jobId, index: first } = bullJob.data
     const count = bullJob.data.count ?? 1
@@ -44,9 +60,13 @@ export class BatchStarter {
     const keys = [key('job', jobId)]
     for (let index = first; index < first + count; index++)
       keys.push(key('shard', jobId, index), key('input', jobId, index))
+    const fresh = this.#fresh.take(jobId, first, count)
+    if (fresh !== undefined) return this.#startFresh(bullJob, fence, keys, fresh)
     const cached = this.#specs.get(jobId)
-    const started = (await this.#ctx.run('startBatch-n', keys, [cached === undefined ? '1' : '0'], true)) as Buffer[]
-    if (started[0]?.toString() === 'ended') return undefined
+    const args = [cached === undefined ? '1' : '0', first, count]
+    const started = (await this.#ctx.run('startBatch-n', keys, args, true)) as Buffer[]
+    const status = started[0]?.toString()
+    if (status === 'ended' || status === 'stray') return undefined
     const spec = cached ?? this.#remember(jobId, JSON.parse((started[2] as Buffer).toString()) as StoredSpec)
     const deadline = Number((started[1] as Buffer).toString())
     const lockKey = `${this.#ctx.prefix}:shards:${bullJob.id}:lock`
@@ -79,6 +99,43 @@ export class BatchStarter {
     return { works, lockKey, problems }
   }
 
+  /**
+   * A batch of a job this coordinator has just created: its shards start at once, from what was
+   * stored, while `startBatch-n` counts their runs. The script leaves first on the command
+   * connection, so Redis counts the runs before any progress or decision of theirs arrives; both wait
+   * for its answer anyway, and are fenced by run and lock as ever.
+   */
+  #startFresh(bullJob: Job<ShardJobData>, fence: string, keys: string[], fresh: FreshJob): StartedBatch {
+    const { jobId, index: first } = bullJob.data
+    const count = bullJob.data.count ?? 1
+    const lockKey = `${this.#ctx.prefix}:shards:${bullJob.id}:lock`
+    const confirmed = (this.#ctx.run('startBatch-n', keys, ['0', first, count], true) as Promise<Buffer[]>).then(
+      (started) => checkOf(started, count),
+    )
+    const works: ShardWork[] = []
+    for (let k = 0; k < count; k++) {
+      const work: ShardWork = {
+        jobId,
+        index: first + k,
+        input: fresh.inputs[first + k] as Uint8Array,
+        spec: fresh.spec,
+        module: { sha256: fresh.spec.moduleSha256, bytes: fresh.module },
+        deadline: fresh.deadline,
+        run: FIRST_RUN,
+        fence,
+      }
+      this.#lockKeys.set(work, lockKey)
+      this.#confirmations.set(work, confirmed)
+      works.push(work)
+    }
+    return { works, lockKey, problems: [], confirmed }
+  }
+
+  /** For a shard started before Redis confirmed its run: that confirmation. */
+  confirmationOf(work: ShardWork): Promise<BatchCheck> | undefined {
+    return this.#confirmations.get(work)
+  }
+
   #remember(jobId: string, spec: StoredSpec): StoredSpec {
     this.#specs.set(jobId, spec)
     if (this.#specs.size > SPEC_CACHE_SIZE) this.#specs.delete(this.#specs.keys().next().value as string)
@@ -98,4 +155,15 @@ export class BatchStarter {
     }
     return bytes
   }
+}
+
+/** Whether `startBatch-n`'s reply is what a fresh batch's shards were started on: run 1 of each. */
+function checkOf(started: Buffer[], count: number): BatchCheck {
+  const status = started[0]?.toString()
+  if (status === 'ended' || status === 'stray') return 'skip'
+  for (let k = 0; k < count; k++) {
+    if ((started[3 + 3 * k] as Buffer).toString() !== 'run') return 'retry'
+    if (Number((started[4 + 3 * k] as Buffer).toString()) !== FIRST_RUN) return 'retry'
+  }
+  return 'ok'
 }

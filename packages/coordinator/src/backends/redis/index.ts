@@ -9,6 +9,7 @@ import { RunningShards } from '../shared/running-shards.ts'
 import { RedisBlobRefStore } from './blob-ref-store.ts'
 import { RedisContext } from './context.ts'
 import { RedisEventBus } from './event-bus.ts'
+import { FreshJobs } from './fresh-jobs.ts'
 import { RedisJobStore } from './job-store.ts'
 import { RedisProviderStore } from './provider-store.ts'
 import { RedisRetentionStore } from './retention-store.ts'
@@ -85,9 +86,11 @@ export class RedisBackend extends ComposedBackend {
     const batchSizeOf = (shards: number) => Math.max(1, Math.min(maxBatchShards, Math.floor(shards / minBatches)))
     const running = new RunningShards()
     const events = new RedisEventBus(ctx, running)
-    const jobs = new RedisJobStore(ctx, events, batchSizeOf)
+    // Jobs created here, so this coordinator starts their shards without reading back what it wrote.
+    const fresh = new FreshJobs()
+    const jobs = new RedisJobStore(ctx, events, batchSizeOf, fresh)
     const queue = new RedisShardQueue(
-      { ctx, jobs, events, running },
+      { ctx, jobs, events, running, fresh },
       { leaseMs, stalledCheckMs: options.stalledCheckMs ?? Math.max(500, Math.floor(leaseMs / 3)), maxBatchShards },
     )
     const providers = new RedisProviderStore(ctx)

@@ -7,6 +7,7 @@ import {
   type ListPage,
 } from '@quorate/protocol'
 import { FlowProducer } from 'bullmq'
+import type { Redis } from 'ioredis'
 import type {
   DecidedShard,
   JobListFilter,
@@ -22,7 +23,10 @@ import { storedSpecOf, summaryOf } from '../../jobs.ts'
 import { jobRecordOf, type StoredJobFields, type StoredShardFields, shardRecordOf } from '../shared/records.ts'
 import type { RedisContext } from './context.ts'
 import type { RedisEventBus } from './event-bus.ts'
+import type { FreshJobs } from './fresh-jobs.ts'
+import { ReplicaSync } from './replica-sync.ts'
 import { batchesOf, shardPairs, shardRunsOf } from './script-args.ts'
+import { evalScript } from './scripts.ts'
 
 /** Shard states read in one pipeline while filtering a page by state. */
 const SHARD_PAGE_READ = 1000
@@ -51,15 +55,28 @@ export class RedisJobStore implements JobStore {
   /** Shards per batch for a job of `shards` shards. */
   readonly #batchSizeOf: (shards: number) => number
   #flows: FlowProducer | undefined
+  #submits: Redis | undefined
+  // WAIT covers the writes of its own connection: a submit's are on `#submits`.
+  readonly #submitReplicas: ReplicaSync
 
-  constructor(ctx: RedisContext, events: RedisEventBus, batchSizeOf: (shards: number) => number) {
+  readonly #fresh: FreshJobs
+
+  constructor(ctx: RedisContext, events: RedisEventBus, batchSizeOf: (shards: number) => number, fresh: FreshJobs) {
     this.#ctx = ctx
     this.#events = events
     this.#batchSizeOf = batchSizeOf
+    this.#fresh = fresh
+    this.#submitReplicas = new ReplicaSync(
+      { client: () => this.#submits as Redis, logger: ctx.logger, now: ctx.now },
+      { replicas: ctx.target.replicas, timeoutMs: ctx.target.replicaTimeoutMs },
+    )
   }
 
   async start(): Promise<void> {
-    this.#flows = new FlowProducer({ connection: this.#ctx.connection(), prefix: this.#ctx.prefix })
+    // The flow producer's own connection also carries the module and the job's script, just before the
+    // flow's MULTI: Redis runs them in that order, so a coordinator never takes a shard of a job not yet there.
+    this.#submits = this.#ctx.connection()
+    this.#flows = new FlowProducer({ connection: this.#submits, prefix: this.#ctx.prefix })
     await this.#flows.waitUntilReady()
   }
 
@@ -70,9 +87,6 @@ export class RedisJobStore implements JobStore {
   async submit(id: string, spec: JobSpec, deadline: number): Promise<SubmitResult> {
     const { key, prefix } = this.#ctx
     const createdAt = this.#ctx.now()
-    // Issued in the same turn as the job's script, so both leave in one write (auto-pipelining) and
-    // Redis stores the module first: a submit waits for one round trip, not two.
-    const storingModule = this.#ctx.client.set(key('module', spec.module.sha256), Buffer.from(spec.module.bytes), 'NX')
     // A large job's shards go in runs of bounded size first (one script call cannot take them all);
     // the job itself, with the first run, is created last, so nobody sees it half written.
     const runs = shardRunsOf(spec.inputs)
@@ -80,26 +94,46 @@ export class RedisJobStore implements JobStore {
       const pairs = shardPairs(spec.inputs, first, end)
       if ((await this.#ctx.run('stageShards-1', [key('job', id)], [prefix, id, first, ...pairs])) === 0) break
     }
+    const batchShards = this.#batchSizeOf(spec.inputs.length)
+    const storedJson = JSON.stringify(storedSpecOf(spec))
     const args: Array<string | number | Buffer> = [
       prefix,
       id,
       createdAt,
       deadline,
-      JSON.stringify(storedSpecOf(spec)),
-      this.#batchSizeOf(spec.inputs.length),
+      storedJson,
+      batchShards,
       spec.inputs.length,
       ...shardPairs(spec.inputs, 0, runs[0]?.[1] ?? 0),
     ]
-    const [, [created, state, batchShards]] = (await Promise.all([
-      storingModule,
-      this.#ctx.run('createJob-3', [key('job', id), key('jobs', 'all'), key('jobs', 'deadline')], args),
-    ])) as [unknown, [number, string, number]]
-    // Always (re)add the flow: BullMQ ignores ids it has, so a submit retried after a crash completes the job's queueing.
-    if (created === 1 || !isTerminalJobState(state as JobState))
-      await this.#queueFlow(id, spec.inputs.length, batchShards)
+    // Module, job and flow leave together on one connection, in that order, so Redis has the job before
+    // any coordinator can take its shards: one round trip, not two. The flow is queued before the job's
+    // reply says whether it is new: BullMQ ignores ids it has, and a batch queued in another layout than
+    // the job's (a resubmit to a coordinator batching otherwise) or of a job already ended is skipped by
+    // `startBatch-n`. Always (re)adding it also completes the queueing of a submit retried after a crash.
+    const storing = (this.#submits as Redis)
+      .pipeline()
+      .set(key('module', spec.module.sha256), Buffer.from(spec.module.bytes), 'NX')
+    const jobKeys = [key('job', id), key('jobs', 'all'), key('jobs', 'deadline')]
+    const [written, queueing] = await Promise.allSettled([
+      evalScript(storing, 'createJob-3', jobKeys, args).exec(),
+      this.#queueFlow(id, spec.inputs.length, batchShards),
+    ])
+    for (const step of [written, queueing]) if (step.status === 'rejected') throw step.reason
+    const [stored, createdJob] = (written as PromiseFulfilledResult<Array<[Error | null, unknown]>>).value as [
+      [Error | null, unknown],
+      [Error | null, [number, string, number]],
+    ]
+    for (const [err] of [stored, createdJob]) if (err !== null) throw err
+    const [created, state, storedBatchShards] = createdJob[1]
+    if (created !== 1 && storedBatchShards !== batchShards && !isTerminalJobState(state as JobState))
+      await this.#queueFlow(id, spec.inputs.length, storedBatchShards)
     if (created === 1) {
+      // The spec as `startBatch-n` would read it back, so a shard started from here runs the same.
+      const stored = JSON.parse(storedJson) as StoredSpec
+      this.#fresh.remember(id, { spec: stored, module: spec.module.bytes, deadline, inputs: spec.inputs })
       // The client is told its job exists only once a failover cannot take it back.
-      await this.#ctx.replicas.afterWrite()
+      await this.#submitReplicas.afterWrite()
       this.#events.publish({ type: 'job:queued', at: createdAt, jobId: id })
     }
     return { id, state: state as JobState, created: created === 1 }

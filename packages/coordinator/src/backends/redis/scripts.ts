@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { Redis } from 'ioredis'
+import type { ChainableCommander, Redis } from 'ioredis'
 
 /** Lua scripts, named `<name>-<number of keys>`; `n` for a script that takes any number. */
 export const SCRIPTS = [
@@ -59,4 +59,17 @@ export async function runScript(
     await r.script('LOAD', lua)
     return call()
   }
+}
+
+/**
+ * Add one of the scripts, by its source (EVAL), to a pipeline: it cannot come back NOSCRIPT, for a
+ * script that must run in order with the commands sent after it on the same connection.
+ */
+export function evalScript(
+  p: ChainableCommander,
+  name: ScriptName,
+  keys: string[],
+  args: Array<string | number | Buffer>,
+): ChainableCommander {
+  return p.eval(SCRIPT_SOURCES[name].lua, keys.length, ...keys, ...args)
 }

@@ -6,6 +6,7 @@ import type { RunningShards } from '../shared/running-shards.ts'
 import { BatchStarter } from './batch-start.ts'
 import type { RedisContext } from './context.ts'
 import type { RedisEventBus } from './event-bus.ts'
+import type { FreshJobs } from './fresh-jobs.ts'
 import type { RedisJobStore, ShardJobData } from './job-store.ts'
 import { decisionArgs } from './script-args.ts'
 
@@ -25,6 +26,7 @@ export interface RedisShardQueueComponents {
   jobs: RedisJobStore
   events: RedisEventBus
   running: RunningShards
+  fresh: FreshJobs
 }
 
 /**
@@ -53,7 +55,7 @@ export class RedisShardQueue implements ShardQueue {
   constructor(components: RedisShardQueueComponents, options: RedisShardQueueOptions) {
     this.#c = components
     this.#options = options
-    this.#starter = new BatchStarter(components.ctx)
+    this.#starter = new BatchStarter(components.ctx, components.fresh)
   }
 
   async start(): Promise<void> {
@@ -155,6 +157,8 @@ export class RedisShardQueue implements ShardQueue {
     const lockKey = this.#starter.lockKeyOf(work)
     const { ctx } = this.#c
     if (!ctx.started || lockKey === undefined) return
+    const confirmation = this.#starter.confirmationOf(work)
+    if (confirmation !== undefined && (await confirmation) !== 'ok') return
     await ctx.run(
       'saveProgress-3',
       [ctx.key('shard', work.jobId, work.index), lockKey, ctx.key('job', work.jobId)],
@@ -171,7 +175,23 @@ export class RedisShardQueue implements ShardQueue {
     try {
       const started = await this.#starter.start(bullJob, token ?? '')
       if (started === undefined) return { state: 'skipped' }
-      const outcomes = await Promise.allSettled(started.works.map((work) => this.#processShard(work, started.lockKey)))
+      // Shards started before Redis confirmed their runs stop if it does not.
+      const check = started.confirmed
+      const abandon = check === undefined ? undefined : new AbortController()
+      check?.then(
+        (c) => {
+          if (c !== 'ok') abandon?.abort()
+        },
+        () => abandon?.abort(),
+      )
+      const outcomes = await Promise.allSettled(
+        started.works.map((work) => this.#processShard(work, started.lockKey, abandon?.signal)),
+      )
+      if (check !== undefined) {
+        const c = await check
+        if (c === 'skip') return { state: 'skipped' }
+        if (c === 'retry') throw new Error(`batch ${bullJob.id} started on runs Redis did not count; taken again`)
+      }
       const problems = started.problems
       for (const outcome of outcomes) if (outcome.status === 'rejected') problems.push(String(outcome.reason?.message))
       // BullMQ retries the batch (elsewhere, after a backoff); shards decided meanwhile are skipped then.
@@ -185,12 +205,16 @@ export class RedisShardQueue implements ShardQueue {
   }
 
   /** Run one shard of a batch here, then record its decision under the batch's lock. */
-  async #processShard(work: ShardWork, lockKey: string): Promise<void> {
+  async #processShard(work: ShardWork, lockKey: string, abandoned?: AbortSignal): Promise<void> {
     const { ctx } = this.#c
     const { jobId, index } = work
     const { signal, leave } = this.#c.running.enter(jobId)
     try {
-      const decision = await (this.#handler as ShardHandler)(work, signal)
+      const runSignal = abandoned === undefined ? signal : AbortSignal.any([signal, abandoned])
+      const decision = await (this.#handler as ShardHandler)(work, runSignal)
+      // A run started before Redis confirmed it records nothing unless it was confirmed.
+      const confirmation = this.#starter.confirmationOf(work)
+      if (confirmation !== undefined && (await confirmation) !== 'ok') return
       if (decision.state === 'cancelled') {
         const state = await ctx.client.hget(ctx.key('job', jobId), 'state')
         if (state === 'cancelled') {

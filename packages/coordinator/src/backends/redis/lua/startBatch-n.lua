@@ -9,18 +9,27 @@
                      shard input    {P}:input:<id>:<index>
 
   ARGV[1] '1' to return the job's spec too (the caller has not cached it), else '0'
+  ARGV[2] the batch's first shard index   ARGV[3] its shard count
 
-  Returns { 'ended' } when the job is finished or gone (skip the whole batch), else
+  Returns { 'ended' } when the job is finished or gone (skip the whole batch), { 'stray' } when the
+  batch is not one of the job's batches (a submit queues its flow before it knows the job's stored
+  batch size; skip it too: the job's own batches cover its shards), else
   { 'run', deadline, spec, status1, run1, input1, status2, run2, input2, ... } where per shard:
     status 'run'      the run is counted (shard runs + 1) and may go ahead with input
     status <state>    the shard is already decided ('accepted' | 'failed' | 'cancelled')
     status 'lost'     the shard's input is gone
 ]]
-local job = redis.call('HMGET', KEYS[1], 'state', 'deadline')
+local job = redis.call('HMGET', KEYS[1], 'state', 'deadline', 'batchShards', 'total')
 local jobState = job[1]
 if not jobState or jobState == 'completed' or jobState == 'partially_failed' or jobState == 'failed'
   or jobState == 'cancelled' or jobState == 'expired' then
   return { 'ended' }
+end
+-- Jobs stored before batching have no batch size: one shard per batch.
+local size, total = tonumber(job[3] or 1), tonumber(job[4])
+local first, count = tonumber(ARGV[2]), tonumber(ARGV[3])
+if first % size ~= 0 or count ~= math.min(size, total - first) then
+  return { 'stray' }
 end
 local spec = ''
 if ARGV[1] == '1' then spec = redis.call('HGET', KEYS[1], 'spec') end
