@@ -10,6 +10,7 @@ import {
 } from '../helpers/adversary.ts'
 import type { TestNetwork } from '../helpers/network.ts'
 import { primesIn, primesWasm } from '../helpers/primes.ts'
+import { logLines } from '../helpers/quorate-processes.ts'
 import { until } from '../helpers/until.ts'
 
 /**
@@ -26,6 +27,8 @@ let net: (TestNetwork & { namespace?: string }) | undefined
 const adversaries: AdversaryProcess[] = []
 afterEach(async () => {
   await Promise.all(adversaries.splice(0).map((a) => a.stop(2_000)))
+  // An agent a failed test left stopped must be let go on before it can be stopped.
+  for (const a of net?.agents ?? []) a.child.kill('SIGCONT')
   await net?.stop()
   net = undefined
 })
@@ -40,22 +43,37 @@ async function online(n: number): Promise<Map<string, ProviderView>> {
   )
 }
 
-/** Run the primes job; return how many final outputs are wrong and the results. */
-async function runJob(options: { redundancy: number; quorum: number }) {
-  const job = await (net as TestNetwork).client.submitJob({
+/**
+ * Run the primes job; return how many final outputs are wrong and the results. First checks the
+ * premise every attack here rests on: the honest agents stayed connected throughout, so the
+ * colluders never held a majority of the live providers (a silent agent is still live). Each wrong
+ * output is then named with who formed its majority.
+ */
+async function runJob(options: { redundancy: number; quorum: number }, during?: () => Promise<void>) {
+  const network = net as TestNetwork
+  const job = await network.client.submitJob({
     wasm: await primesWasm(),
     inputs: SHARDS,
     redundancy: options.redundancy,
     quorum: options.quorum,
   })
+  await during?.()
   const results = await job.results({ timeout: 240_000 })
   job.close()
-  let wrong = 0
+  const honest = new Set(network.agents.map((a) => a.peerId))
+  const dropped = (await logLines(network.coordinator.logFile, 'provider disconnected')).filter((l) =>
+    honest.has(l.peerId as string),
+  )
+  expect(dropped, 'premise: no honest agent was disconnected during the job').toEqual([])
+  const wrongShards: string[] = []
   for (const r of results) {
     if (r.state !== 'accepted') continue
-    if (new TextDecoder().decode(r.output).trim() !== String(primesIn(SHARDS[r.index] as string))) wrong++
+    if (new TextDecoder().decode(r.output).trim() === String(primesIn(SHARDS[r.index] as string))) continue
+    const who = (peers: string[]) => peers.map((p) => (honest.has(p) ? `honest ${p}` : `adversary ${p}`))
+    wrongShards.push(`shard ${r.index}: majority ${who(r.majority).join(', ')}; minority ${who(r.minority).join(', ')}`)
   }
-  return { wrong, results, id: job.id }
+  expect(wrongShards, 'shards accepted with a wrong output').toEqual([])
+  return { wrong: wrongShards.length, results, id: job.id }
 }
 
 describe.each(backends)('attacks on the vote (%s backend)', (kind) => {
@@ -93,6 +111,29 @@ describe.each(backends)('attacks on the vote (%s backend)', (kind) => {
     expect(results.filter((r) => r.state === 'accepted')).toHaveLength(SHARDS.length)
     const providers = await providersOf(net.client)
     for (const p of adversaries.flatMap((a) => a.peers)) expect(providers.get(p)?.capacity ?? 0).toBeLessThan(1000)
+  })
+
+  it('colluders win nothing while every honest agent falls silent for seconds at once', {
+    timeout: 300_000,
+  }, async () => {
+    net = await startBackendNetwork(kind, 3)
+    for (const i of [1, 2]) {
+      adversaries.push(await startAdversary(net, 'colluder', ['--operator', `patient-op-${i}`, '--group', 'z']))
+    }
+    await online(5)
+    // Honest agents busy with real work on a loaded machine can all be silent past the coordinator's
+    // suspect-and-reclaim window (2.5 s) together, while idle colluders answer at once. SIGSTOP makes
+    // that happen every run; 4 s stays below the 8 s after which an agent is dropped.
+    const honest = (net as TestNetwork).agents
+    const { wrong, results } = await runJob({ redundancy: 3, quorum: 2 }, async () => {
+      for (const a of honest) a.child.kill('SIGSTOP')
+      await new Promise((resolve) => setTimeout(resolve, 4_000))
+      for (const a of honest) a.child.kill('SIGCONT')
+    })
+    expect(wrong).toBe(0)
+    expect(results.filter((r) => r.state === 'accepted')).toHaveLength(SHARDS.length)
+    const providers = await providersOf(net.client)
+    for (const agent of honest) expect(providers.get(agent.peerId)?.quarantined).toBeUndefined()
   })
 
   it('a copier reading the API and the event stream has nothing to copy and is caught', {

@@ -12,7 +12,8 @@ export type Cleanups = Array<() => Promise<void>>
 
 export async function tempDir(cleanups: Cleanups, prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `quorate-${prefix}-`))
-  cleanups.push(() => rm(dir, { recursive: true, force: true }))
+  // QUORATE_KEEP_TEST_DIRS keeps the logs of a failed run to read, as `network.ts` does.
+  if (process.env.QUORATE_KEEP_TEST_DIRS === undefined) cleanups.push(() => rm(dir, { recursive: true, force: true }))
   return dir
 }
 

@@ -1,6 +1,6 @@
 import { waitCauseOf, waitingReason } from '@quorate/protocol'
 import { heldLimit } from './agent-queue.ts'
-import { isServing, type ProviderRecord, type ProviderRegistry } from './provider-registry.ts'
+import { isServing, mayServe, type ProviderRecord, type ProviderRegistry } from './provider-registry.ts'
 import type { ShardRun, SlotRef } from './shard-run.ts'
 
 /** The one waiting reason that is plain queueing, not a shard that cannot be placed. */
@@ -156,11 +156,15 @@ export class Placement {
     return waitingReason(cause ?? { kind: 'fresh' })
   }
 
-  /** Providers that could still take a fresh replica of this shard: serving, unused, distinct operators. */
+  /**
+   * Providers that could still take a fresh replica of this shard: online (suspects included, as they
+   * may be heard from again), unused, distinct operators.
+   */
   freshFor(run: ShardRun): number {
     const usedProviders = new Set<string>(run.recheck?.excluded)
     const usedOperators = new Set<string>()
     for (const r of run.replicas) {
+      if (r.reclaimed === true) continue
       usedProviders.add(r.provider)
       if (r.operator !== undefined) usedOperators.add(r.operator)
     }
@@ -170,7 +174,7 @@ export class Placement {
     }
     const operators = new Set<string>()
     for (const p of this.#providers.all()) {
-      if (!isServing(p) || usedProviders.has(p.peerId)) continue
+      if (!mayServe(p) || usedProviders.has(p.peerId)) continue
       const operator = p.operator ?? `peer:${p.peerId}`
       if (!usedOperators.has(operator)) operators.add(operator)
     }
@@ -275,7 +279,8 @@ function usedBy(run: ShardRun): ShardHolders {
     used.zones.add(zoneKey(provider))
   }
   for (const r of run.replicas) {
-    used.providers.add(r.provider)
+    // A provider that only fell silent with its replica may take the shard again once heard from.
+    if (r.reclaimed !== true) used.providers.add(r.provider)
     if (r.state === 'running' || r.state === 'done') live(r)
   }
   for (const p of run.reserved.values()) {

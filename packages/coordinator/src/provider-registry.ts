@@ -58,6 +58,15 @@ export function isServing(p: ProviderRecord): boolean {
   return p.link !== undefined && !p.draining && p.quarantined === undefined && p.suspectSince === undefined
 }
 
+/**
+ * Online, not draining, not quarantined, perhaps suspect: it may serve again once heard from. A
+ * shard waits for such a provider rather than being decided without it: agents busy with real work
+ * fall silent together under load, and deciding then would leave the vote to whoever stayed idle.
+ */
+export function mayServe(p: ProviderRecord): boolean {
+  return p.link !== undefined && !p.draining && p.quarantined === undefined
+}
+
 /** Serving, and holding fewer replicas than it may (`heldLimit`): it may be sent one more now. */
 export function maySend(p: ProviderRecord): boolean {
   return isServing(p) && p.running < heldLimit(p)

@@ -107,6 +107,7 @@ export function reclaimFromSuspect(core: ExecutorCore, record: ProviderRecord, r
     freeSlot(record)
     link.cancel(replica.assignmentId, reason)
     core.emit('provider:counted', record.peerId, 'lost')
+    replica.reclaimed = true
     loseReplica(core, run, replica, `provider silent: ${reason}`)
   }
   core.emit('provider:changed', providerView(record))

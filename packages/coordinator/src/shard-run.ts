@@ -49,6 +49,11 @@ export interface ReplicaRecord {
   evidence?: { signature: string; nonce: string; signer: string }
   /** Why it was cancelled, for a cancelled replica. */
   cancelCause?: CancelCause
+  /**
+   * Lost because its provider fell silent (`recovery.ts:reclaimFromSuspect`), not for anything it
+   * answered: the provider may be drawn for the shard again once heard from.
+   */
+  reclaimed?: true
 }
 
 /** This coordinator's run of one shard: its replica slots, their placements and the votes so far. */

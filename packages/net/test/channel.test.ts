@@ -10,6 +10,9 @@ import {
   type MessageChannelOptions,
 } from '../src/index.ts'
 
+/** Every wait here is for an event, not a time; this only bounds one that never comes (see vitest.config.ts). */
+const BOUND_MS = 60_000
+
 const nodes: Libp2p[] = []
 afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.stop()))
@@ -110,13 +113,16 @@ describe('MessageChannel over libp2p', () => {
   it('accepts only small frames until welcome, then the full limit', async () => {
     const { dialer, listener } = await pair(1 << 20, { maxFrameBytes: 256 })
     const got: AgentMessage[] = []
+    const hello = Promise.withResolvers<void>()
     const drained = Promise.withResolvers<void>()
     listener.onMessage((m) => {
       got.push(m)
+      if (m.type === 'hello') hello.resolve()
       if (m.type === 'error') drained.resolve()
     })
     dialer.send({ type: 'hello', protocolVersion: 1, capacity: 1, agentVersion: 'x' })
-    await vi.waitUntil(() => got.length === 1)
+    await hello.promise
+    expect(got).toHaveLength(1)
     listener.welcome()
     dialer.send({ type: 'error', error: { code: 'X', message: 'y'.repeat(2000) } })
     await drained.promise
@@ -161,7 +167,8 @@ describe('MessageChannel over libp2p', () => {
         ),
       )
     }
-    await vi.waitUntil(() => server.getConnections(client.peerId).length <= 4)
+    // The refused connections close a moment after their dial settled: wait for that, not for a time.
+    await vi.waitUntil(() => server.getConnections(client.peerId).length <= 4, { timeout: BOUND_MS, interval: 20 })
     expect(outcomes.filter((o) => o === 'open').length).toBeGreaterThanOrEqual(4)
     expect(server.getConnections(client.peerId)).toHaveLength(4)
   })

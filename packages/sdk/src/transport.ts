@@ -46,11 +46,17 @@ export function createTransport(
     const init: RequestInit = { method, headers }
     if (body !== undefined) init.body = JSON.stringify(body)
     if (signal !== undefined) init.signal = signal
-    try {
-      return await doFetch(`${base}${path}`, init)
-    } catch (err) {
-      if ((err as Error).name === 'AbortError' || signal?.aborted) throw err
-      throw new CoordinatorUnreachableError(base, (err as { cause?: unknown }).cause ?? err)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await doFetch(`${base}${path}`, init)
+      } catch (err) {
+        if ((err as Error).name === 'AbortError' || signal?.aborted) throw err
+        const cause = (err as { cause?: unknown }).cause ?? err
+        // A kept-alive connection the coordinator closed as idle just as it was reused (a race a loaded
+        // machine widens): a GET changes nothing, so it is sent once more, on a new connection.
+        if (method === 'GET' && attempt === 0 && closedBeforeAnswer(cause)) continue
+        throw new CoordinatorUnreachableError(base, cause)
+      }
     }
   }
   return {
@@ -99,6 +105,11 @@ export function createTransport(
       return res
     },
   }
+}
+
+/** Whether a request failed because the server closed its connection before answering (undici's code for it). */
+function closedBeforeAnswer(cause: unknown): boolean {
+  return (cause as { code?: unknown } | undefined)?.code === 'UND_ERR_SOCKET'
 }
 
 /** How many times a GET refused with 503 BACKEND_UNAVAILABLE is asked again, each after its Retry-After. */
