@@ -1,12 +1,20 @@
 // The soak benchmark's coordinator, alone in its own OS process so its RSS is its own:
-//   node --expose-gc soak-coordinator.ts <data dir> <retention ms> [redis url] [redis namespace]
+//   node --expose-gc soak-coordinator.ts <data dir> <retention ms> <heap growth %> [redis url] [redis namespace]
 // Sends {type:'ready'} over IPC once listening, and answers each {type:'sample', gc} with its memory
 // and each {type:'snapshot', file} by writing a heap snapshot there.
 import { writeHeapSnapshot } from 'node:v8'
 import { pino } from 'pino'
-import { createCoordinator } from '../src/index.ts'
+import { createCoordinator, limitHeapGrowth } from '../src/index.ts'
 
-const [dataDir, retention, redisUrl, redisNamespace] = process.argv.slice(2) as [string, string, string?, string?]
+const [dataDir, retention, heapGrowth, redisUrl, redisNamespace] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string?,
+  string?,
+]
+// As `quorate coordinator start` does (its --heap-growth-percent), so the soak measures what ships.
+limitHeapGrowth(Number(heapGrowth))
 const coordinator = createCoordinator({
   dataDir,
   httpPort: 0,

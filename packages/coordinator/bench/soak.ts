@@ -2,7 +2,7 @@
 //
 //   npm run bench:soak -- [--shards 1000000] [--backend embedded|redis|both] [--job-shards 50000]
 //                         [--agents 4] [--redundancy 3] [--quorum 2] [--retention-ms 60000] [--max-minutes 60]
-//                         [--probes-only] [--heap-snapshots 10000,150000]
+//                         [--probes-only] [--heap-snapshots 10000,150000] [--heap-growth-percent 50]
 //
 // The coordinator runs alone in a child process (soak-coordinator.ts) with real agent processes
 // (bench/agent-process.ts) on loopback and a no-op module; the shards go in as several jobs, two at
@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { isTerminalJobState, type JobState } from '@quorate/protocol'
 import { createClient, type QuorateClient } from '@quorate/sdk'
+import { DEFAULT_HEAP_GROWTH_PERCENT } from '../src/heap-growth.ts'
 import { dropNamespace } from './redis-namespace.ts'
 import { decidedShardProbes, executorBytesPerShard } from './soak-inflight.ts'
 import { type SoakSample, soakAscii, soakSvg } from './soak-plot.ts'
@@ -33,6 +34,8 @@ const { values: flags } = parseArgs({
     redundancy: { type: 'string', default: '3' },
     quorum: { type: 'string', default: '2' },
     'retention-ms': { type: 'string', default: '60000' },
+    // As `quorate coordinator start --heap-growth-percent`; 0 leaves V8's own growth, for an A/B.
+    'heap-growth-percent': { type: 'string', default: String(DEFAULT_HEAP_GROWTH_PERCENT) },
     'interval-ms': { type: 'string', default: '3000' },
     'max-minutes': { type: 'string', default: '60' },
     'probes-only': { type: 'boolean', default: false },
@@ -46,6 +49,7 @@ const AGENTS = Number(flags.agents)
 const REDUNDANCY = Number(flags.redundancy)
 const QUORUM = Number(flags.quorum)
 const RETENTION_MS = Number(flags['retention-ms'])
+const HEAP_GROWTH_PERCENT = Number(flags['heap-growth-percent'])
 const INTERVAL_MS = Number(flags['interval-ms'])
 // The run stops by itself after this long, reporting the shards it got through.
 const MAX_MS = Number(flags['max-minutes']) * 60_000
@@ -104,7 +108,12 @@ class CoordinatorProcess {
 }
 
 async function startCoordinator(dir: string, kind: string, namespace: string) {
-  const args = [join(dir, 'coordinator'), String(RETENTION_MS), ...(kind === 'redis' ? [REDIS_URL, namespace] : [])]
+  const args = [
+    join(dir, 'coordinator'),
+    String(RETENTION_MS),
+    String(HEAP_GROWTH_PERCENT),
+    ...(kind === 'redis' ? [REDIS_URL, namespace] : []),
+  ]
   const child = fork(join(here, 'soak-coordinator.ts'), args, {
     execArgv: ['--expose-gc', '--disable-warning=ExperimentalWarning'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -267,7 +276,7 @@ const decidedLine =
 log(decidedLine)
 for (const kind of flags['probes-only'] ? [] : kinds) {
   log(
-    `soak, ${kind}: ${SHARDS} no-op shards as ${Math.ceil(SHARDS / JOB_SHARDS)} jobs of ≤ ${JOB_SHARDS}, r=${REDUNDANCY} q=${QUORUM}, ${AGENTS} agents, retention ${RETENTION_MS} ms...`,
+    `soak, ${kind}: ${SHARDS} no-op shards as ${Math.ceil(SHARDS / JOB_SHARDS)} jobs of ≤ ${JOB_SHARDS}, r=${REDUNDANCY} q=${QUORUM}, ${AGENTS} agents, retention ${RETENTION_MS} ms, heap growth ${HEAP_GROWTH_PERCENT === 0 ? "V8's own" : `${HEAP_GROWTH_PERCENT}%`}...`,
   )
   const r = await soak(kind)
   const early = r.samples.find((s) => s.shardsDone >= EARLY_MARK) ?? r.samples[0]
@@ -312,6 +321,6 @@ console.log(`\n1-minute load: ${load.before.toFixed(2)} before, ${load.after.toF
 const out = join(here, 'results', 'soak.json')
 writeFileSync(
   out,
-  `${JSON.stringify({ at: new Date().toISOString(), executorBytesPerInFlightShard: executorPerShard, bytesPerDecidedShard: decidedPerShard, shards: SHARDS, jobShards: JOB_SHARDS, agents: AGENTS, redundancy: REDUNDANCY, quorum: QUORUM, retentionMs: RETENTION_MS, load, results }, null, 2)}\n`,
+  `${JSON.stringify({ at: new Date().toISOString(), executorBytesPerInFlightShard: executorPerShard, bytesPerDecidedShard: decidedPerShard, shards: SHARDS, jobShards: JOB_SHARDS, agents: AGENTS, redundancy: REDUNDANCY, quorum: QUORUM, retentionMs: RETENTION_MS, heapGrowthPercent: HEAP_GROWTH_PERCENT, load, results }, null, 2)}\n`,
 )
 console.log(`wrote ${out} and soak-<backend>.svg`)

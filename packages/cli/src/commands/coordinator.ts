@@ -5,6 +5,7 @@ import {
   type CoordinatorChainOptions,
   type CoordinatorOptions,
   createCoordinator,
+  limitHeapGrowth,
 } from '@quorate/coordinator'
 import { explorerAssetsDir } from '@quorate/explorer'
 import { type CoordinatorRecord, type Libp2p, RECORD_LIMITS } from '@quorate/net'
@@ -16,6 +17,7 @@ import { UsageError } from '../output.ts'
 import { parseAmount } from '../tokens.ts'
 import { blobFlags, blobFlagsHelp, blobOptions } from './coordinator-blobs.ts'
 import { startCoordinatorDiscovery } from './coordinator-discovery.ts'
+import { heapFlags, heapFlagsHelp, heapGrowthOf } from './coordinator-heap.ts'
 import { publishCoordinator } from './coordinator-publish.ts'
 
 export const coordinatorHelp = `Usage: quorate coordinator start [options]
@@ -28,6 +30,7 @@ Options:
   --port PORT          HTTP listen port, 0 for any free port (env QUORATE_HTTP_PORT, default 7700)
   --p2p-listen ADDR    libp2p listen multiaddr, repeatable (default /ip4/127.0.0.1/tcp/0)
 ${blobFlagsHelp}
+${heapFlagsHelp}
   --redis URL          share work with other coordinators on this Redis (BullMQ backend)
                        (env QUORATE_REDIS_URL; default: the embedded SQLite backend in --data-dir);
                        redis+sentinel://HOST:PORT,HOST:PORT/MASTER follows the primary that
@@ -113,6 +116,7 @@ const coordinatorFlags = {
   port: { type: 'string' },
   'p2p-listen': { type: 'string', multiple: true },
   ...blobFlags,
+  ...heapFlags,
   redis: { type: 'string' },
   namespace: { type: 'string' },
   'shard-lease': { type: 'string' },
@@ -157,6 +161,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
     return 0
   }
   const logger = createCliLogger('quorate:coordinator', logOptionsOf(values))
+  limitHeapGrowth(heapGrowthOf(values))
   const chain = await chainOptions(values)
   const admission = admissionOf(values, chain !== undefined)
   if (chain === undefined && admission.mode === 'open') {
