@@ -25,6 +25,15 @@ export interface StartedBatch {
 
 export type BatchCheck = 'ok' | 'skip' | 'retry'
 
+/** A batch taken from the queue, as `start` reads it: its shards, their keys and its lock. */
+interface FreshBatch {
+  jobId: string
+  first: number
+  count: number
+  keys: string[]
+  lockKey: string
+}
+
 /** A job's shards start with no runs: the first take of a fresh batch starts run 1 of each. */
 const FIRST_RUN = 1
 
@@ -60,8 +69,10 @@ export class BatchStarter {
     const keys = [key('job', jobId)]
     for (let index = first; index < first + count; index++)
       keys.push(key('shard', jobId, index), key('input', jobId, index))
+    // BullMQ's lock of this batch: what every write of its shards is fenced by.
+    const lockKey = `${this.#ctx.prefix}:shards:${bullJob.id}:lock`
     const fresh = this.#fresh.take(jobId, first, count)
-    if (fresh !== undefined) return this.#startFresh(bullJob, fence, keys, fresh)
+    if (fresh !== undefined) return this.#startFresh({ jobId, first, count, keys, lockKey }, fence, fresh)
     const cached = this.#specs.get(jobId)
     const args = [cached === undefined ? '1' : '0', first, count]
     const started = (await this.#ctx.run('startBatch-n', keys, args, true)) as Buffer[]
@@ -69,7 +80,6 @@ export class BatchStarter {
     if (status === 'ended' || status === 'stray') return undefined
     const spec = cached ?? this.#remember(jobId, JSON.parse((started[2] as Buffer).toString()) as StoredSpec)
     const deadline = Number((started[1] as Buffer).toString())
-    const lockKey = `${this.#ctx.prefix}:shards:${bullJob.id}:lock`
     const works: ShardWork[] = []
     const problems: string[] = []
     for (let k = 0; k < count; k++) {
@@ -105,10 +115,8 @@ export class BatchStarter {
    * connection, so Redis counts the runs before any progress or decision of theirs arrives; both wait
    * for its answer anyway, and are fenced by run and lock as ever.
    */
-  #startFresh(bullJob: Job<ShardJobData>, fence: string, keys: string[], fresh: FreshJob): StartedBatch {
-    const { jobId, index: first } = bullJob.data
-    const count = bullJob.data.count ?? 1
-    const lockKey = `${this.#ctx.prefix}:shards:${bullJob.id}:lock`
+  #startFresh(batch: FreshBatch, fence: string, fresh: FreshJob): StartedBatch {
+    const { jobId, first, count, keys, lockKey } = batch
     const confirmed = (this.#ctx.run('startBatch-n', keys, ['0', first, count], true) as Promise<Buffer[]>).then(
       (started) => checkOf(started, count),
     )
